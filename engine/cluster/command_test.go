@@ -1,0 +1,76 @@
+package cluster
+
+import (
+	"errors"
+	"testing"
+)
+
+func TestParseCommandRoundTrip(t *testing.T) {
+	for _, line := range []string{
+		"pause follower-1", "resume all", "cut follower-2", "restore all",
+		"latency follower-3 400ms", "latency all 300ms 50ms", "bandwidth follower-1 64KiB",
+		"bandwidth follower-1 off", "corrupt follower-1", "corrupt follower-2 0/1A2B",
+		"slice follower-2 on", "crash follower-1", "restart follower-1", "backup follower-3",
+		"apply-delay all 20ms", "flush-delay follower-1 100ms", "add", "remove follower-4",
+		"sync remote_apply 1", "sync off", "sync on 2", "rate 20", "write 100",
+		"set k1 hello", `set "a key" "a value"`, "del k1", "freeze", "unfreeze",
+		"speed 0.5", "wal-keep 256KiB", "slots on",
+	} {
+		c, err := ParseCommand(line)
+		if err != nil {
+			t.Errorf("ParseCommand(%q): %v", line, err)
+			continue
+		}
+		if got := c.String(); got != line {
+			t.Errorf("ParseCommand(%q).String() = %q", line, got)
+		}
+	}
+}
+
+func TestParseCommandNormalises(t *testing.T) {
+	for in, want := range map[string]string{
+		"pause 2":                 "pause follower-2",
+		"PAUSE follower-2":        "pause follower-2",
+		"sync remote_apply ANY 2": "sync remote_apply 2",
+		"sync on":                 "sync on 1",
+		"speed 2x":                "speed 2",
+		"latency 1 0":             "latency follower-1 0",
+	} {
+		c, err := ParseCommand(in)
+		if err != nil {
+			t.Fatalf("ParseCommand(%q): %v", in, err)
+		}
+		if got := c.String(); got != want {
+			t.Errorf("ParseCommand(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestParseCommandErrors(t *testing.T) {
+	for line, col := range map[string]int{
+		"":                  1,
+		"dance":             1,
+		"pause":             6,
+		"pause bob":         7,
+		"crash all":         7,
+		"latency 1 fast":    11,
+		"sync sometimes":    6,
+		"rate -4":           6,
+		"write 10 more":     10,
+		`set "open`:         5,
+		"slice 1 maybe":     9,
+		"bandwidth 1 lots":  13,
+		"speed 0":           7,
+		"corrupt 1 nowhere": 11,
+	} {
+		_, err := ParseCommand(line)
+		var pe *ParseError
+		if !errors.As(err, &pe) || !errors.Is(err, ErrSyntax) {
+			t.Errorf("ParseCommand(%q) = %v, want a ParseError", line, err)
+			continue
+		}
+		if pe.Column != col {
+			t.Errorf("ParseCommand(%q): column %d, want %d (%v)", line, pe.Column, col, err)
+		}
+	}
+}

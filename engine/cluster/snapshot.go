@@ -1,0 +1,273 @@
+package cluster
+
+import (
+	"fmt"
+	"time"
+
+	"walship/engine/wal"
+)
+
+// Snapshot is a value copy of everything the UI draws. Nothing in it is
+// shared with the running cluster, so a reader may keep it as long as it
+// likes. Times marked "world" are on the world clock (see engine/clock).
+type Snapshot struct {
+	World  time.Duration // world time of the snapshot
+	Speed  float64       // world clock speed factor
+	Frozen bool          // world clock stopped
+
+	Leader    LeaderStatus
+	Followers []FollowerStatus
+
+	// Frames in flight on every link, oldest first, with a 0..1 position.
+	Frames []Frame
+	// FramesOmitted counts frames in flight not listed because each link's
+	// list is bounded (see link.MaxTracked).
+	FramesOmitted int
+
+	// Events with Seq greater than the sequence number asked for, oldest
+	// first; at most EventRingSize.
+	Events []Event
+	// LastEvent is the newest event's sequence number (0 when none yet).
+	LastEvent uint64
+}
+
+// LeaderStatus is the leader's side: its log, store, workload and sync rule.
+type LeaderStatus struct {
+	Addr        string  // listen address, e.g. 127.0.0.1:40123
+	InsertLSN   wal.LSN // end of the log (written by the workload)
+	FlushLSN    wal.LSN // fsynced on the leader: what senders may ship
+	OldestLSN   wal.LSN // oldest LSN still retained on disk
+	Segments    int     // segment files on disk
+	SegmentSize int64
+	WALKeep     int64 // bytes kept behind the end (wal_keep_size)
+	Slots       bool  // replication slots on
+	MaxSlotWAL  int64 // slot cap (max_slot_wal_keep_size); 0 = none
+	Keys        int   // keys in the leader's store
+	Records     uint64
+
+	Rate       float64 // measured records per second (world time)
+	TargetRate float64 // workload setting, records per second of world time
+
+	Sync           SyncRule
+	WaitingCommits int // commits waiting for the sync rule
+	Commits        uint64
+}
+
+// SyncMode is synchronous_commit.
+type SyncMode int
+
+// The synchronous_commit settings, weakest first.
+const (
+	SyncOff SyncMode = iota
+	SyncLocal
+	SyncRemoteWrite
+	SyncOn // remote flush
+	SyncRemoteApply
+)
+
+var syncNames = []string{"off", "local", "remote_write", "on", "remote_apply"}
+
+func (m SyncMode) String() string {
+	if m < 0 || int(m) >= len(syncNames) {
+		return fmt.Sprintf("sync(%d)", int(m))
+	}
+	return syncNames[m]
+}
+
+// ParseSyncMode accepts the names PostgreSQL uses.
+func ParseSyncMode(s string) (SyncMode, error) {
+	for i, n := range syncNames {
+		if s == n {
+			return SyncMode(i), nil
+		}
+	}
+	return 0, fmt.Errorf("unknown sync mode %q (want off, local, remote_write, on or remote_apply)", s)
+}
+
+// SyncRule is synchronous_commit with synchronous_standby_names = ANY N (*).
+type SyncRule struct {
+	Mode SyncMode
+	N    int // followers that must confirm; ignored for off and local
+}
+
+func (r SyncRule) String() string {
+	if r.Mode <= SyncLocal {
+		return r.Mode.String()
+	}
+	return fmt.Sprintf("%s ANY %d", r.Mode, r.N)
+}
+
+// Follower states, named as PostgreSQL names them where it has a name.
+const (
+	StateStartup      = "startup"
+	StateCatchup      = "catchup"
+	StateStreaming    = "streaming"
+	StateBackup       = "backup"
+	StateStopped      = "stopped" // crashed or shut down
+	StateCut          = "cut"     // the link is cut
+	StateReconnecting = "reconnecting"
+	StateNeedsBackup  = "needs base backup"
+)
+
+// Lag is a time lag as pg_stat_replication shows it, with the difference
+// between idle and stuck kept visible.
+type Lag struct {
+	D time.Duration // the lag (world time)
+	// Idle: the position has reached the leader's flushed end, so there is
+	// nothing to lag behind. D is then the last measured value.
+	Idle bool
+	// Known: at least one measurement exists (PostgreSQL shows NULL before).
+	Known bool
+}
+
+func (l Lag) String() string {
+	switch {
+	case !l.Known:
+		return "-"
+	case l.Idle:
+		return "idle"
+	}
+	return FormatLag(l.D)
+}
+
+// FormatLag prints a duration compactly: 0ms, 340ms, 2.4s, 1m05s.
+func FormatLag(d time.Duration) string {
+	switch {
+	case d < time.Second:
+		return fmt.Sprintf("%dms", d.Milliseconds())
+	case d < time.Minute:
+		return fmt.Sprintf("%.1fs", d.Seconds())
+	}
+	return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
+}
+
+// FollowerStatus is one follower: its three positions, lags, link and faults.
+// Invariant: ReplayLSN <= FlushLSN <= WriteLSN <= leader FlushLSN.
+type FollowerStatus struct {
+	Name  string // follower-1, follower-2, ...
+	Index int    // 1-based, as the keys 1-9 select it
+	State string // one of the State* constants
+
+	SentLSN   wal.LSN // leader: shipped to this follower (sent_lsn)
+	WriteLSN  wal.LSN // follower: received and written (write_lsn)
+	FlushLSN  wal.LSN // follower: fsynced (flush_lsn)
+	ReplayLSN wal.LSN // follower: applied to its store (replay_lsn)
+	StartLSN  wal.LSN // oldest LSN in the follower's own log
+
+	WriteLag, FlushLag, ReplayLag Lag
+	SyncState                     string // async, quorum, potential (as PostgreSQL)
+
+	ReplayPaused bool
+	ApplyDelay   time.Duration // per record, world time
+	FlushDelay   time.Duration // per fsync, world time
+
+	Link LinkStatus
+
+	Records     uint64 // records received and written since start
+	CRCFailures uint64 // records dropped for a bad CRC
+	Resends     uint64 // resend requests sent
+	Keys        int    // keys in the follower's store
+	Backup      BackupStatus
+	Slot        SlotStatus
+	LastError   string // why the last connection ended, if it did
+}
+
+// LinkStatus is the follower's relay: its settings and state.
+type LinkStatus struct {
+	Addr         string        // the relay's listen address
+	Cut          bool          // connections closed and refused
+	Latency      time.Duration // one way, world time
+	Jitter       time.Duration
+	Bandwidth    int64 // bytes per second of world time; 0 = unlimited
+	Slice        bool  // forwarding in small random pieces
+	CorruptArmed int   // data frames still to corrupt
+	Corrupted    uint64
+	Connected    bool
+	BytesUp      uint64 // follower to leader
+	BytesDown    uint64 // leader to follower
+}
+
+// BackupStatus is base-backup progress.
+type BackupStatus struct {
+	Active bool
+	LSN    wal.LSN // the snapshot is consistent at this LSN
+	Done   int64   // bytes received
+	Total  int64
+	Count  int // base backups completed
+}
+
+// SlotStatus is the follower's replication slot on the leader.
+type SlotStatus struct {
+	Enabled    bool
+	RestartLSN wal.LSN // the leader keeps WAL from here
+	Lost       bool    // the slot passed the cap and was invalidated
+}
+
+// Direction of a frame on a link.
+type Direction int
+
+// Directions.
+const (
+	ToFollower Direction = iota // leader to follower: data, keepalive, backup
+	ToLeader                    // follower to leader: status, resend, hello
+)
+
+func (d Direction) String() string {
+	if d == ToLeader {
+		return "up"
+	}
+	return "down"
+}
+
+// Frame is one frame in flight on a link.
+type Frame struct {
+	ID       uint64 // unique per cluster; stable while the frame is in flight
+	Follower string
+	Index    int // follower index
+	Dir      Direction
+	Kind     string // data, status, keepalive, backup, hello, resend, ...
+	LSN      wal.LSN
+	EndLSN   wal.LSN
+	Bytes    int
+	Sent     time.Duration // world time it left
+	Arrive   time.Duration // world time it will be delivered
+	Pos      float64       // 0 at the sender, 1 at the receiver
+	Corrupt  bool
+}
+
+// EventKind classifies events.
+type EventKind string
+
+// Event kinds.
+const (
+	EvInfo       EventKind = "info"
+	EvConnect    EventKind = "connect"
+	EvDisconnect EventKind = "disconnect"
+	EvCRC        EventKind = "crc-failure"
+	EvResend     EventKind = "resend"
+	EvWALRemoved EventKind = "wal-removed"
+	EvBackup     EventKind = "base-backup"
+	EvCrash      EventKind = "crash"
+	EvRestart    EventKind = "restart"
+	EvRecovery   EventKind = "recovery"
+	EvLink       EventKind = "link"
+	EvReplay     EventKind = "replay"
+	EvSync       EventKind = "sync"
+	EvSlot       EventKind = "slot"
+	EvRefused    EventKind = "refused"
+	EvCommand    EventKind = "command"
+	EvError      EventKind = "error"
+)
+
+// Event is one thing that happened, for the event log.
+type Event struct {
+	Seq      uint64
+	World    time.Duration // world time
+	Follower string        // "" for the leader or the whole cluster
+	Kind     EventKind
+	LSN      wal.LSN
+	Text     string
+}
+
+// EventRingSize bounds the event ring.
+const EventRingSize = 512

@@ -1,0 +1,33 @@
+package cluster
+
+import "time"
+
+// Config sets up a cluster. The zero value of a field means its default;
+// the UI's defaults (a room-friendly pace) and the engine's raw defaults
+// differ, so callers state what they want.
+type Config struct {
+	Dir         string // data directory; a temporary one (removed on Close) when empty
+	Followers   int    // followers to start with (default 1)
+	SegmentSize int64  // WAL segment size in bytes (default 1 MiB)
+	WALKeep     int64  // bytes retained behind the leader's end (wal_keep_size; default 64 MiB)
+	Slots       bool   // a replication slot per follower pins WAL
+	MaxSlotWAL  int64  // max_slot_wal_keep_size: a slot further behind is lost (0 = no cap)
+	Sync        SyncRule
+
+	Rate      float64 // workload records per second of world time (0 = idle until asked)
+	Keys      int     // workload key space (default 1000)
+	ValueSize int     // workload value size in bytes (default 16)
+	DelRatio  float64 // fraction of workload writes that are DEL (default 0.1)
+	Clients   int     // concurrent workload sessions, each waiting on its own commit (default 4)
+
+	Latency    time.Duration // one-way link latency, world time
+	Jitter     time.Duration
+	ApplyDelay time.Duration // per-record replay cost on followers, world time
+	FlushDelay time.Duration // extra cost per follower fsync, world time
+	NoFsync    bool          // skip fsync (benchmarks of the rest of the path)
+	BatchBytes int           // max bytes of WAL per data frame (default 64 KiB; 1 = one record per frame)
+
+	StatusInterval time.Duration // follower status when idle (default 1s, world time)
+	Seed           int64         // seeds the workload and the links' jitter and slicing
+	Listen         string        // leader listen host (default 127.0.0.1)
+}

@@ -40,8 +40,8 @@ const (
 	HeaderSize    = 19 // length, LSN, op, key length, value length
 	TrailerSize   = 4  // CRC-32C
 	Overhead      = HeaderSize + TrailerSize
-	MaxKeySize    = 1 << 10  // 1 KiB
-	MaxRecordSize = 64 << 10 // 64 KiB, header and CRC included
+	MaxKeySize    = 512
+	MaxRecordSize = 8 << 10 // 8 KiB, header and CRC included
 	MaxValueSize  = MaxRecordSize - Overhead - 1
 )
 

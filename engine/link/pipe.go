@@ -1,0 +1,396 @@
+package link
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"math/bits"
+	"math/rand/v2"
+	"net"
+	"sync"
+	"time"
+
+	"walship/engine/wal"
+	"walship/engine/wire"
+)
+
+// frame is one frame held by the relay between reading and delivery.
+type frame struct {
+	meta InFlight
+	buf  *[]byte // pooled; (*buf)[:meta.Bytes] is the raw frame
+}
+
+// pipe pumps one direction of a session: readLoop reads frames from src,
+// stamps them and queues them; writeLoop delivers them to dst when they
+// arrive.
+type pipe struct {
+	s        *session
+	r        *Relay
+	dir      Direction
+	src, dst net.Conn
+	ready    chan struct{} // 1-buffered: wakes the writer
+	space    chan struct{} // 1-buffered: wakes the reader
+
+	mu sync.Mutex
+	// ring holds the queue: count frames from head, oldest first, in
+	// increasing id and (non-strictly) increasing Arrive.
+	// Invariant: writing <= count <= len(ring). The writer owns frames
+	// [0, writing) of the queue while it writes them: nobody else touches
+	// them, and only the writer moves head.
+	ring          []frame
+	head, count   int
+	writing       int
+	bytes         int  // raw bytes queued
+	eof           bool // src ended cleanly: deliver what is queued, then end
+	writerWaiting bool
+	readerWaiting bool
+
+	// Reader only.
+	rng        *rand.Rand
+	lastArrive time.Duration // arrival of the last frame queued
+	linkFreeAt time.Duration // when the bandwidth-limited link is next free
+}
+
+func newPipe(s *session, dir Direction, src, dst net.Conn) *pipe {
+	seed := uint64(s.r.opts.Seed)
+	return &pipe{
+		s: s, r: s.r, dir: dir, src: src, dst: dst,
+		ready: make(chan struct{}, 1),
+		space: make(chan struct{}, 1),
+		ring:  make([]frame, maxQueueFrames),
+		rng:   rand.New(rand.NewPCG(seed, uint64(s.n)<<1|uint64(dir))),
+	}
+}
+
+// at is the k-th queued frame, 0 the oldest. p.mu held, or k < writing and
+// called by the writer.
+func (p *pipe) at(k int) *frame { return &p.ring[(p.head+k)%len(p.ring)] }
+
+func (p *pipe) peer() string {
+	if p.dir == Down {
+		return "leader"
+	}
+	return "follower"
+}
+
+// readLoop reads frames until the source ends or the session is torn down.
+func (p *pipe) readLoop() {
+	r := p.r
+	rd := wire.NewReader(p.src, 64<<10)
+	idle := p.dir == Up && r.idle > 0
+	if idle {
+		p.src.SetReadDeadline(time.Now().Add(r.idle))
+	}
+	full := false
+	for {
+		if full && !p.waitSpace() {
+			return
+		}
+		f, raw, err := rd.RawNext()
+		if err != nil {
+			p.readFailed(err)
+			return
+		}
+		if idle {
+			idle = false
+			p.src.SetReadDeadline(time.Time{})
+		}
+		now := r.clock.Now()
+		set := r.set.Load()
+		meta := InFlight{Dir: p.dir, Kind: f.Kind, Bytes: len(raw), Sent: now}
+		meta.LSN, meta.EndLSN = wire.FrameLSN(f)
+		base := now
+		if set.bandwidth > 0 {
+			start := max(now, p.linkFreeAt)
+			p.linkFreeAt = start + time.Duration(float64(len(raw))*float64(time.Second)/float64(set.bandwidth))
+			meta.Sent, base = start, p.linkFreeAt
+		}
+		arrive := base + set.latency
+		if set.jitter > 0 {
+			arrive += time.Duration(p.rng.Int64N(int64(set.jitter)))
+		}
+		meta.Arrive = max(arrive, p.lastArrive)
+		p.lastArrive = meta.Arrive
+		if p.dir == Down && f.Kind == wire.KindData && r.corruptPending.Load() > 0 &&
+			len(f.Payload) > wire.DataHeaderSize+wal.HeaderSize+wal.TrailerSize &&
+			r.takeCorrupt(meta.LSN, meta.EndLSN) {
+			meta.Corrupt = true
+		}
+		meta.ID = r.ids.Add(1)
+		full = p.push(meta, raw)
+		if meta.Corrupt {
+			r.corrupted.Add(1)
+			r.emitCorrupt(meta)
+		}
+	}
+}
+
+// waitSpace blocks while the queue is full. It returns false when the
+// session ends.
+func (p *pipe) waitSpace() bool {
+	p.mu.Lock()
+	for p.count >= len(p.ring) || p.bytes >= maxQueueBytes {
+		p.readerWaiting = true
+		p.mu.Unlock()
+		select {
+		case <-p.space:
+		case <-p.s.done:
+			return false
+		}
+		p.mu.Lock()
+	}
+	p.mu.Unlock()
+	return true
+}
+
+// push queues a copy of raw (corrupting it if meta says so) and reports
+// whether the queue is now full.
+func (p *pipe) push(meta InFlight, raw []byte) (full bool) {
+	b := getBuf(len(raw))
+	copy(*b, raw)
+	if meta.Corrupt {
+		wire.CorruptData((*b)[wire.HeaderSize+1:])
+	}
+	p.mu.Lock()
+	*p.at(p.count) = frame{meta: meta, buf: b}
+	p.count++
+	p.bytes += len(raw)
+	full = p.count >= len(p.ring) || p.bytes >= maxQueueBytes
+	wake := p.writerWaiting
+	p.writerWaiting = false
+	p.mu.Unlock()
+	if wake {
+		signal(p.ready)
+	}
+	return full
+}
+
+// readFailed ends reading: a clean end of stream lets the writer drain the
+// queue first; anything else tears the session down at once.
+func (p *pipe) readFailed(err error) {
+	select {
+	case <-p.s.done:
+		return // torn down already; the error is the consequence
+	default:
+	}
+	var ne net.Error
+	switch {
+	case errors.Is(err, io.EOF):
+		p.mu.Lock()
+		p.eof = true
+		wake := p.writerWaiting
+		p.writerWaiting = false
+		p.mu.Unlock()
+		if wake {
+			signal(p.ready)
+		}
+		return
+	case errors.Is(err, wire.ErrFrameTooLarge):
+		msg := fmt.Sprintf("hostile frame from %s: %v", p.peer(), err)
+		p.r.emit(Event{Kind: EventError, Text: msg})
+		p.s.teardown(msg)
+	case p.dir == Up && errors.As(err, &ne) && ne.Timeout():
+		msg := fmt.Sprintf("idle: follower sent no frame in %v", p.r.idle)
+		p.s.teardown(msg)
+	default:
+		p.s.teardown(fmt.Sprintf("read from %s: %v", p.peer(), err))
+	}
+}
+
+// writeLoop delivers queued frames at their arrival time until the session
+// ends.
+func (p *pipe) writeLoop() {
+	r := p.r
+	bw := bufio.NewWriterSize(p.dst, 64<<10)
+	rng := rand.New(rand.NewPCG(uint64(r.opts.Seed)^0x5eed, uint64(p.s.n)<<1|uint64(p.dir)))
+	flush := func() bool {
+		if bw.Buffered() == 0 {
+			return true
+		}
+		if err := bw.Flush(); err != nil {
+			p.writeFailed(err)
+			return false
+		}
+		return true
+	}
+	for {
+		p.mu.Lock()
+		if p.count == 0 {
+			eof := p.eof
+			p.writerWaiting = !eof
+			p.mu.Unlock()
+			if !flush() {
+				return
+			}
+			if eof {
+				p.s.teardown(p.peer() + " closed the connection")
+				return
+			}
+			select {
+			case <-p.ready:
+			case <-p.s.done:
+				return
+			}
+			continue
+		}
+		p.mu.Unlock()
+
+		// Hold everything while the world is frozen.
+		if r.clock.Frozen() {
+			if !flush() || !r.clock.WaitRunning(p.s.done) {
+				return
+			}
+		}
+		now := r.clock.Now()
+		p.mu.Lock()
+		k, n := 0, 0
+		for k < p.count && p.at(k).meta.Arrive <= now {
+			n += p.at(k).meta.Bytes
+			k++
+		}
+		next := p.at(0).meta.Arrive
+		p.writing = k
+		p.mu.Unlock()
+		if k == 0 {
+			if !flush() || !r.clock.SleepUntil(next, p.s.done) {
+				return
+			}
+			continue
+		}
+
+		slice := r.set.Load().slice
+		for i := range k {
+			f := p.at(i)
+			raw := (*f.buf)[:f.meta.Bytes]
+			var err error
+			if slice {
+				if !flush() {
+					return
+				}
+				err = p.writeSliced(raw, rng)
+			} else {
+				_, err = bw.Write(raw)
+			}
+			if err != nil {
+				p.writeFailed(err)
+				return
+			}
+		}
+
+		p.mu.Lock()
+		for i := range k {
+			f := p.at(i)
+			putBuf(f.buf)
+			*f = frame{}
+		}
+		p.head = (p.head + k) % len(p.ring)
+		p.count -= k
+		p.bytes -= n
+		p.writing = 0
+		wake := p.readerWaiting
+		p.readerWaiting = false
+		p.mu.Unlock()
+		if wake {
+			signal(p.space)
+		}
+		r.frames.Add(uint64(k))
+		if p.dir == Down {
+			r.bytesDown.Add(uint64(n))
+		} else {
+			r.bytesUp.Add(uint64(n))
+		}
+	}
+}
+
+// writeSliced writes raw in pieces of 1..16 bytes, one write each.
+func (p *pipe) writeSliced(raw []byte, rng *rand.Rand) error {
+	for len(raw) > 0 {
+		n := min(1+rng.IntN(16), len(raw))
+		if _, err := p.dst.Write(raw[:n]); err != nil {
+			return err
+		}
+		raw = raw[n:]
+	}
+	return nil
+}
+
+func (p *pipe) writeFailed(err error) {
+	select {
+	case <-p.s.done:
+		return
+	default:
+	}
+	other := "follower"
+	if p.dir == Up {
+		other = "leader"
+	}
+	p.s.teardown(fmt.Sprintf("write to %s: %v", other, err))
+}
+
+// corruptQueued corrupts the first queued data frame, not yet being
+// written, that match selects.
+func (p *pipe) corruptQueued(match func(*InFlight) bool) (InFlight, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for k := p.writing; k < p.count; k++ {
+		f := p.at(k)
+		if f.meta.Corrupt || !match(&f.meta) {
+			continue
+		}
+		if wire.CorruptData((*f.buf)[wire.HeaderSize+1 : f.meta.Bytes]) {
+			f.meta.Corrupt = true
+			return f.meta, true
+		}
+	}
+	return InFlight{}, false
+}
+
+// release drops whatever is still queued once the pumps have stopped.
+func (p *pipe) release() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for k := range p.count {
+		f := p.at(k)
+		putBuf(f.buf)
+		*f = frame{}
+	}
+	p.count, p.bytes, p.writing = 0, 0, 0
+}
+
+// signal is a non-blocking send on a 1-buffered wake-up channel: repeated
+// wake-ups merge.
+func signal(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}
+
+// Frame buffers are pooled by power-of-two size class, from 512 bytes up to
+// the largest frame, so steady traffic allocates nothing per frame.
+const minClass = 9 // 512 bytes
+
+var pools [22]sync.Pool // classes minClass..21 (2 MiB >= MaxFrameSize+HeaderSize)
+
+func class(n int) int {
+	c := bits.Len(uint(n - 1))
+	return max(c, minClass)
+}
+
+func getBuf(n int) *[]byte {
+	c := class(n)
+	if b, ok := pools[c].Get().(*[]byte); ok {
+		*b = (*b)[:n]
+		return b
+	}
+	b := make([]byte, n, 1<<c)
+	return &b
+}
+
+func putBuf(b *[]byte) {
+	if b == nil {
+		return
+	}
+	pools[class(cap(*b))].Put(b)
+}

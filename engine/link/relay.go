@@ -1,0 +1,685 @@
+// Package link is walship's network: a fault-injecting TCP relay that sits
+// between one follower and the leader, in the manner of toxiproxy.
+//
+//	follower --TCP--> relay (127.0.0.1:ephemeral) --TCP--> leader
+//
+// For every follower connection it accepts, the relay dials the leader and
+// pumps frames both ways. It parses frame boundaries (engine/wire), so it can
+// hold each frame for its latency, report the frames in flight to the UI, and
+// disturb them: latency with jitter, a bandwidth limit, cut and restore,
+// corruption of data frames, and slicing into small pieces to exercise short
+// reads. Freeze is the world clock's (engine/clock): while the world is
+// frozen no frame is delivered and no connection is torn.
+//
+// # Goroutines
+//
+// A relay owns one accept goroutine, one event goroutine (when OnEvent is
+// set) and, per connection pair, an owner goroutine that dials the leader and
+// waits for four pumps: a reader and a writer for each direction. The reader
+// stamps each frame with its arrival time and appends it to a bounded queue;
+// the writer waits for each frame's arrival in world time and writes it. A
+// full queue stops its reader, so TCP pushes back on the sender. Cut and
+// Close close the sockets so that blocked reads and writes return; Close
+// waits for every goroutine.
+package link
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"walship/engine/clock"
+	"walship/engine/wal"
+	"walship/engine/wire"
+)
+
+// Defaults.
+const (
+	DefaultListen      = "127.0.0.1"
+	DefaultMaxTracked  = 128
+	DefaultIdleTimeout = 30 * time.Second
+	// DialTimeout bounds one dial of the leader, in real time.
+	DialTimeout = 5 * time.Second
+)
+
+// Queue bounds per direction of a connection: past either, the reader stops
+// reading until the writer has delivered frames.
+const (
+	maxQueueFrames = 1024
+	maxQueueBytes  = 8 << 20
+)
+
+// Event kinds.
+const (
+	EventCut        = "cut"        // Cut was called
+	EventRestore    = "restore"    // Restore was called
+	EventCorrupt    = "corrupt"    // a data frame was corrupted (LSN: its first LSN)
+	EventRefused    = "refused"    // a follower connection was refused (the link is cut)
+	EventConnect    = "connect"    // a follower is connected through to the leader
+	EventDisconnect = "disconnect" // a connection pair ended (Text says why)
+	EventError      = "error"      // a dial failure, a hostile frame length, ...
+)
+
+// Options configures a Relay.
+type Options struct {
+	Name   string // follower name, e.g. "follower-2"
+	Index  int    // follower index (1-based)
+	Target string // leader address to dial
+	Listen string // host (or host:port) to listen on; default 127.0.0.1, ephemeral port
+	// Clock is world time: latency, bandwidth and freeze are in world time.
+	// Nil means a private running clock.
+	Clock *clock.World
+	// IDs is the frame id source shared by all relays of a cluster, so ids
+	// are unique per cluster. Nil means a private counter.
+	IDs *atomic.Uint64
+	// MaxTracked bounds the frames InFlight lists (default 128); more are
+	// counted as omitted.
+	MaxTracked int
+	// Seed seeds jitter and slicing.
+	Seed int64
+	// IdleTimeout closes a follower connection that sends no frame at all
+	// for this long (real time) after it is connected. Default 30s;
+	// negative means never.
+	IdleTimeout time.Duration
+	// OnEvent, when set, receives events in order from a goroutine of the
+	// relay, never from inside a Relay method and never with a relay lock
+	// held. It must not block long. Close waits for a call in progress, so
+	// don't call Close while holding a lock OnEvent takes.
+	OnEvent func(Event)
+}
+
+// Event is something that happened on the link.
+type Event struct {
+	Kind string // one of the Event* constants
+	LSN  wal.LSN
+	Text string
+}
+
+// Direction of a frame through the relay.
+type Direction int
+
+// Directions.
+const (
+	Down Direction = iota // leader to follower: data, keepalive, welcome, refuse, backup
+	Up                    // follower to leader: hello, status, resend, backup-request
+)
+
+func (d Direction) String() string {
+	if d == Up {
+		return "up"
+	}
+	return "down"
+}
+
+// InFlight is one frame read by the relay and not yet delivered.
+type InFlight struct {
+	ID     uint64 // unique per IDs source; stable while in flight
+	Dir    Direction
+	Kind   wire.Kind
+	LSN    wal.LSN // see wire.FrameLSN
+	EndLSN wal.LSN
+	Bytes  int // on the wire, header included
+	// Sent is the world time the frame entered the link: when the relay had
+	// read it, or later when it waited behind other frames for bandwidth.
+	Sent time.Duration
+	// Arrive is the world time the relay delivers it.
+	Arrive  time.Duration
+	Corrupt bool
+}
+
+// Status is the relay's settings and counters.
+type Status struct {
+	Addr         string
+	Cut          bool
+	Latency      time.Duration // one way, world time
+	Jitter       time.Duration
+	Bandwidth    int64 // bytes per second of world time; 0 = unlimited
+	Slice        bool
+	CorruptArmed int    // data frames still to corrupt (CorruptNext and CorruptLSN)
+	Corrupted    uint64 // data frames corrupted so far
+	Connected    bool   // a follower is connected through to the leader
+	BytesUp      uint64 // delivered to the leader
+	BytesDown    uint64 // delivered to the follower
+	Frames       uint64 // frames delivered, both directions
+}
+
+// settings are the knobs the pumps read per frame; replaced whole (copy on
+// write) so readers need no lock.
+type settings struct {
+	latency, jitter time.Duration
+	bandwidth       int64
+	slice           bool
+}
+
+// maxArmedLSNs bounds CorruptLSN's list.
+const maxArmedLSNs = 64
+
+// Relay is a fault-injecting TCP relay for one follower. Its methods are
+// safe for concurrent use.
+type Relay struct {
+	opts  Options
+	clock *clock.World
+	ids   *atomic.Uint64
+	ln    net.Listener
+	addr  string
+	idle  time.Duration
+
+	stop chan struct{}  // closed by Close
+	wg   sync.WaitGroup // the accept loop and the sessions
+
+	evStop chan struct{} // closed by Close once wg is done
+	evDone chan struct{} // closed when the event goroutine has returned
+
+	set atomic.Pointer[settings]
+
+	// corruptPending = corruptNext + len(armedLSNs): lets the pumps skip
+	// the lock when nothing is armed.
+	corruptPending atomic.Int64
+	corrupted      atomic.Uint64
+	bytesUp        atomic.Uint64
+	bytesDown      atomic.Uint64
+	frames         atomic.Uint64
+
+	mu          sync.Mutex
+	closed      bool
+	cut         bool
+	corruptNext int
+	armedLSNs   []wal.LSN
+	sessions    map[*session]struct{}
+	nextSession int64
+
+	events    eventQueue
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// New starts a relay: it is listening when New returns.
+func New(opts Options) (*Relay, error) {
+	if opts.Target == "" {
+		return nil, errors.New("link: no target address")
+	}
+	if opts.Listen == "" {
+		opts.Listen = DefaultListen
+	}
+	if opts.MaxTracked <= 0 {
+		opts.MaxTracked = DefaultMaxTracked
+	}
+	r := &Relay{
+		opts:     opts,
+		clock:    opts.Clock,
+		ids:      opts.IDs,
+		idle:     opts.IdleTimeout,
+		stop:     make(chan struct{}),
+		evStop:   make(chan struct{}),
+		evDone:   make(chan struct{}),
+		sessions: make(map[*session]struct{}),
+	}
+	if r.clock == nil {
+		r.clock = clock.NewWorld()
+	}
+	if r.ids == nil {
+		r.ids = new(atomic.Uint64)
+	}
+	if r.idle == 0 {
+		r.idle = DefaultIdleTimeout
+	}
+	r.set.Store(&settings{})
+	addr := opts.Listen
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		addr = net.JoinHostPort(addr, "0")
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("link: %s: %w", opts.Name, err)
+	}
+	r.ln = ln
+	r.addr = ln.Addr().String()
+	r.events.init(opts.OnEvent)
+	if opts.OnEvent != nil {
+		go func() {
+			defer close(r.evDone)
+			r.events.run(r.evStop)
+		}()
+	} else {
+		close(r.evDone)
+	}
+	r.wg.Add(1)
+	go r.acceptLoop()
+	return r, nil
+}
+
+// Addr is the relay's listen address (host:port): followers dial it.
+func (r *Relay) Addr() string { return r.addr }
+
+// SetLatency sets the one-way latency and jitter (world time) for frames
+// read from now on, in both directions. Negative values count as zero.
+func (r *Relay) SetLatency(latency, jitter time.Duration) {
+	r.update(func(s *settings) {
+		s.latency, s.jitter = max(latency, 0), max(jitter, 0)
+	})
+}
+
+// SetBandwidth limits each direction to bytesPerSec of world time; 0 (or
+// less) means unlimited.
+func (r *Relay) SetBandwidth(bytesPerSec int64) {
+	r.update(func(s *settings) { s.bandwidth = max(bytesPerSec, 0) })
+}
+
+// SetSlice turns slicing on or off: each frame is written in small random
+// pieces (1..16 bytes per write) so the receiver sees short reads.
+func (r *Relay) SetSlice(on bool) {
+	r.update(func(s *settings) { s.slice = on })
+}
+
+func (r *Relay) update(f func(*settings)) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s := *r.set.Load()
+	f(&s)
+	r.set.Store(&s)
+}
+
+// Cut closes both sockets of every connection, dropping the frames in
+// flight, and refuses new connections (accepts and closes them at once)
+// until Restore.
+func (r *Relay) Cut() {
+	r.mu.Lock()
+	if r.closed || r.cut {
+		r.mu.Unlock()
+		return
+	}
+	r.cut = true
+	live := r.liveSessions()
+	r.mu.Unlock()
+	for _, s := range live {
+		s.teardown("link cut")
+	}
+	r.emit(Event{Kind: EventCut, Text: "link cut"})
+}
+
+// Restore accepts connections again after Cut.
+func (r *Relay) Restore() {
+	r.mu.Lock()
+	if r.closed || !r.cut {
+		r.mu.Unlock()
+		return
+	}
+	r.cut = false
+	r.mu.Unlock()
+	r.emit(Event{Kind: EventRestore, Text: "link restored"})
+}
+
+// CorruptNext arms the relay to corrupt the next n data frames going down
+// (adding to any already armed); n <= 0 disarms CorruptNext. A corrupted
+// frame has one bit flipped in its first record's key (wire.CorruptData), so
+// the follower's CRC check fails. A data frame with no record is passed
+// through and not counted.
+func (r *Relay) CorruptNext(n int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if n <= 0 {
+		r.corruptNext = 0
+	} else {
+		r.corruptNext += n
+	}
+	r.corruptPending.Store(int64(r.corruptNext + len(r.armedLSNs)))
+}
+
+// CorruptLSN corrupts the data frame whose range [first, end) contains lsn.
+// A matching frame already in flight (not yet being written) is corrupted
+// where it is; otherwise the relay stays armed until such a frame passes.
+// At most 64 LSNs are armed at once; more are ignored.
+func (r *Relay) CorruptLSN(lsn wal.LSN) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.corruptQueuedLocked(func(f *InFlight) bool {
+		return f.Kind == wire.KindData && f.LSN <= lsn && lsn < f.EndLSN
+	}) {
+		return
+	}
+	if len(r.armedLSNs) < maxArmedLSNs {
+		r.armedLSNs = append(r.armedLSNs, lsn)
+		r.corruptPending.Add(1)
+	}
+}
+
+// CorruptFrame corrupts the data frame in flight with the given id (as
+// InFlight lists it), if it is still queued and not yet being written. It
+// reports whether it did.
+func (r *Relay) CorruptFrame(id uint64) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.corruptQueuedLocked(func(f *InFlight) bool {
+		return f.ID == id && f.Kind == wire.KindData
+	})
+}
+
+// corruptQueuedLocked corrupts the first queued down frame that match
+// selects. Called with r.mu held.
+func (r *Relay) corruptQueuedLocked(match func(*InFlight) bool) bool {
+	for s := range r.sessions {
+		p := s.pipes[Down]
+		if p == nil {
+			continue
+		}
+		if f, ok := p.corruptQueued(match); ok {
+			r.corrupted.Add(1)
+			r.emitCorrupt(f)
+			return true
+		}
+	}
+	return false
+}
+
+// takeCorrupt reports whether a data frame covering [first, end) going down
+// is to be corrupted, and disarms what it used.
+func (r *Relay) takeCorrupt(first, end wal.LSN) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i, l := range r.armedLSNs {
+		if first <= l && l < end {
+			r.armedLSNs = append(r.armedLSNs[:i], r.armedLSNs[i+1:]...)
+			r.corruptPending.Add(-1)
+			return true
+		}
+	}
+	if r.corruptNext > 0 {
+		r.corruptNext--
+		r.corruptPending.Add(-1)
+		return true
+	}
+	return false
+}
+
+func (r *Relay) emitCorrupt(f InFlight) {
+	r.emit(Event{Kind: EventCorrupt, LSN: f.LSN,
+		Text: fmt.Sprintf("corrupted data frame %s..%s", f.LSN, f.EndLSN)})
+}
+
+// Status returns the relay's settings and counters.
+func (r *Relay) Status() Status {
+	set := r.set.Load()
+	r.mu.Lock()
+	st := Status{
+		Addr:         r.addr,
+		Cut:          r.cut,
+		Latency:      set.latency,
+		Jitter:       set.jitter,
+		Bandwidth:    set.bandwidth,
+		Slice:        set.slice,
+		CorruptArmed: r.corruptNext + len(r.armedLSNs),
+	}
+	for s := range r.sessions {
+		if s.isConnected() {
+			st.Connected = true
+		}
+	}
+	r.mu.Unlock()
+	st.Corrupted = r.corrupted.Load()
+	st.BytesUp = r.bytesUp.Load()
+	st.BytesDown = r.bytesDown.Load()
+	st.Frames = r.frames.Load()
+	return st
+}
+
+// InFlight appends to dst the frames read but not yet delivered, oldest
+// (lowest id) first, at most MaxTracked of them, and returns how many more
+// there are.
+func (r *Relay) InFlight(dst []InFlight) (frames []InFlight, omitted int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var pipes []*pipe
+	var buf [4]*pipe
+	pipes = buf[:0]
+	for s := range r.sessions {
+		for _, p := range s.pipes {
+			if p != nil {
+				pipes = append(pipes, p)
+			}
+		}
+	}
+	for _, p := range pipes {
+		p.mu.Lock()
+	}
+	defer func() {
+		for _, p := range pipes {
+			p.mu.Unlock()
+		}
+	}()
+	// Each queue is ordered by id: merge them.
+	var pos [4]int
+	var posMore []int
+	if len(pipes) > len(pos) {
+		posMore = make([]int, len(pipes))
+	}
+	at := func(i int) *int {
+		if posMore != nil {
+			return &posMore[i]
+		}
+		return &pos[i]
+	}
+	listed := 0
+	for {
+		best := -1
+		var bestID uint64
+		for i, p := range pipes {
+			k := *at(i)
+			if k >= p.count {
+				continue
+			}
+			id := p.at(k).meta.ID
+			if best < 0 || id < bestID {
+				best, bestID = i, id
+			}
+		}
+		if best < 0 {
+			break
+		}
+		if listed < r.opts.MaxTracked {
+			dst = append(dst, pipes[best].at(*at(best)).meta)
+			listed++
+		} else {
+			omitted++
+		}
+		*at(best)++
+	}
+	return dst, omitted
+}
+
+// Close stops every goroutine of the relay and closes every socket. It is
+// idempotent.
+func (r *Relay) Close() error {
+	r.closeOnce.Do(func() {
+		r.mu.Lock()
+		r.closed = true
+		live := r.liveSessions()
+		r.mu.Unlock()
+		close(r.stop)
+		r.closeErr = r.ln.Close()
+		for _, s := range live {
+			s.teardown("relay closed")
+		}
+		r.wg.Wait()
+		close(r.evStop)
+		<-r.evDone
+	})
+	return r.closeErr
+}
+
+// liveSessions lists the sessions; r.mu held.
+func (r *Relay) liveSessions() []*session {
+	out := make([]*session, 0, len(r.sessions))
+	for s := range r.sessions {
+		out = append(out, s)
+	}
+	return out
+}
+
+func (r *Relay) emit(e Event) { r.events.push(e) }
+
+// acceptLoop accepts follower connections until Close.
+func (r *Relay) acceptLoop() {
+	defer r.wg.Done()
+	backoff := 5 * time.Millisecond
+	for {
+		c, err := r.ln.Accept()
+		if err != nil {
+			select {
+			case <-r.stop:
+				return
+			default:
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			// A transient failure (out of descriptors, ...): wait a little.
+			r.emit(Event{Kind: EventError, Text: "accept: " + err.Error()})
+			t := time.NewTimer(backoff)
+			select {
+			case <-r.stop:
+				t.Stop()
+				return
+			case <-t.C:
+			}
+			backoff = min(2*backoff, time.Second)
+			continue
+		}
+		backoff = 5 * time.Millisecond
+		r.mu.Lock()
+		switch {
+		case r.closed:
+			r.mu.Unlock()
+			c.Close()
+			return
+		case r.cut:
+			r.mu.Unlock()
+			c.Close()
+			r.emit(Event{Kind: EventRefused, Text: "connection from " + c.RemoteAddr().String() + " refused: link cut"})
+			continue
+		}
+		r.nextSession++
+		s := newSession(r, c, r.nextSession)
+		r.sessions[s] = struct{}{}
+		r.wg.Add(1)
+		r.mu.Unlock()
+		go s.run()
+	}
+}
+
+// session is one connection pair: a follower connection and the relay's
+// connection to the leader.
+type session struct {
+	r        *Relay
+	n        int64
+	follower net.Conn
+	ctx      context.Context
+	cancel   context.CancelFunc
+	done     chan struct{} // closed by teardown
+	pipes    [2]*pipe      // set before the pumps start, under r.mu
+
+	mu        sync.Mutex
+	leader    net.Conn
+	connected bool
+	closed    bool
+	reason    string
+}
+
+func newSession(r *Relay, c net.Conn, n int64) *session {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &session{r: r, n: n, follower: c, ctx: ctx, cancel: cancel, done: make(chan struct{})}
+}
+
+func (s *session) isConnected() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.connected && !s.closed
+}
+
+// teardown ends the session: the first reason given is kept. It closes both
+// sockets so that blocked pumps return.
+func (s *session) teardown(reason string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return
+	}
+	s.closed = true
+	s.reason = reason
+	close(s.done)
+	s.cancel()
+	s.follower.Close()
+	if s.leader != nil {
+		s.leader.Close()
+	}
+}
+
+// run dials the leader, starts the four pumps and waits for them.
+func (s *session) run() {
+	r := s.r
+	defer r.wg.Done()
+	defer func() {
+		r.mu.Lock()
+		delete(r.sessions, s)
+		r.mu.Unlock()
+	}()
+	d := net.Dialer{Timeout: DialTimeout}
+	lc, err := d.DialContext(s.ctx, "tcp", r.opts.Target)
+	if err != nil {
+		s.teardown("dial leader: " + err.Error())
+		if s.ctx.Err() == nil || !errors.Is(err, context.Canceled) {
+			r.emit(Event{Kind: EventError, Text: fmt.Sprintf("dial leader %s: %v", r.opts.Target, err)})
+		}
+		return
+	}
+	for _, c := range []net.Conn{s.follower, lc} {
+		if tc, ok := c.(*net.TCPConn); ok {
+			tc.SetNoDelay(true)
+		}
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		lc.Close()
+		return
+	}
+	s.leader = lc
+	s.connected = true
+	s.mu.Unlock()
+
+	down := newPipe(s, Down, lc, s.follower)
+	up := newPipe(s, Up, s.follower, lc)
+	r.mu.Lock()
+	s.pipes = [2]*pipe{down, up}
+	r.mu.Unlock()
+	r.emit(Event{Kind: EventConnect, Text: fmt.Sprintf("%s connected through to leader %s", s.follower.RemoteAddr(), r.opts.Target)})
+
+	var wg sync.WaitGroup
+	for _, p := range s.pipes {
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			p.readLoop()
+		}()
+		go func() {
+			defer wg.Done()
+			p.writeLoop()
+		}()
+	}
+	wg.Wait()
+	s.teardown("")
+	r.mu.Lock()
+	delete(r.sessions, s)
+	r.mu.Unlock()
+	s.mu.Lock()
+	reason := s.reason
+	s.mu.Unlock()
+	for _, p := range s.pipes {
+		p.release()
+	}
+	r.emit(Event{Kind: EventDisconnect, Text: "disconnected: " + reason})
+}

@@ -1,0 +1,300 @@
+// Package kv is the hash-table store that WAL records are replayed into.
+//
+// A Store maps keys to values, applies SET and DEL records, remembers the
+// LSN it has applied up to, and keeps an order-independent digest of its
+// contents so two stores can be compared in O(1).
+//
+// # Snapshot format (frozen: sent as a base backup)
+//
+// All integers are big-endian.
+//
+//	offset  size  field
+//	0       4     magic "WSKV"
+//	4       1     version (1)
+//	5       8     LSN the snapshot is consistent at
+//	13      4     entry count
+//	17      ...   entries, in increasing key order, each:
+//	                2  key length (1..wal.MaxKeySize)
+//	                4  value length (0..wal.MaxValueSize)
+//	                k  key
+//	                v  value
+//	end-4   4     CRC-32C (Castagnoli) of every byte before it
+//
+// These values are part of the base-backup format: don't change them.
+package kv
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+
+	"walship/engine/wal"
+)
+
+// Frozen snapshot constants.
+const (
+	SnapshotMagic   = "WSKV"
+	SnapshotVersion = 1
+	snapHeaderSize  = 4 + 1 + 8 + 4
+	snapEntryHeader = 2 + 4
+	snapTrailerSize = 4
+)
+
+// ErrCorrupt means snapshot bytes are not a valid snapshot.
+var ErrCorrupt = errors.New("kv: corrupt snapshot")
+
+// Store is a map from keys to values. It is safe for concurrent use. Values
+// are stored as immutable copies: a slice returned by Get must not be
+// modified.
+type Store struct {
+	mu      sync.RWMutex
+	m       map[string]*entry
+	applied wal.LSN
+	digest  uint64 // sum of pairHash over all pairs
+}
+
+// entry holds a value; a SET of an existing key swaps v without touching
+// the map key.
+type entry struct{ v []byte }
+
+// New returns an empty store.
+func New() *Store { return &Store{m: make(map[string]*entry)} }
+
+// pairHash mixes one (key, value) pair into 64 bits: FNV-1a over the key
+// length, key and value, then a splitmix64 finalizer. The digest is the sum
+// of these, so it does not depend on the order pairs were applied in.
+func pairHash[K string | []byte](key K, value []byte) uint64 {
+	const prime = 1099511628211
+	h := uint64(14695981039346656037)
+	for i := 0; i < 8; i++ {
+		h ^= uint64(len(key)) >> (8 * i) & 0xff
+		h *= prime
+	}
+	for i := 0; i < len(key); i++ {
+		h ^= uint64(key[i])
+		h *= prime
+	}
+	for _, c := range value {
+		h ^= uint64(c)
+		h *= prime
+	}
+	h ^= h >> 30
+	h *= 0xbf58476d1ce4e5b9
+	h ^= h >> 27
+	h *= 0x94d049bb133111eb
+	h ^= h >> 31
+	return h
+}
+
+// Apply applies a SET or DEL record and records r.End() — the position just
+// past r, like PostgreSQL's replay_lsn — as the applied LSN. Key and value
+// are copied. Records with other ops change nothing but the applied LSN.
+func (s *Store) Apply(r wal.Record) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch r.Op {
+	case wal.OpSet:
+		v := bytes.Clone(r.Value)
+		if v == nil {
+			v = []byte{}
+		}
+		if e, ok := s.m[string(r.Key)]; ok {
+			s.digest += pairHash(r.Key, v) - pairHash(r.Key, e.v)
+			e.v = v
+		} else {
+			s.m[string(r.Key)] = &entry{v: v}
+			s.digest += pairHash(r.Key, v)
+		}
+	case wal.OpDel:
+		if e, ok := s.m[string(r.Key)]; ok {
+			s.digest -= pairHash(r.Key, e.v)
+			delete(s.m, string(r.Key))
+		}
+	}
+	s.applied = r.End()
+}
+
+// Get returns the value of key. The slice must not be modified.
+func (s *Store) Get(key string) ([]byte, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if e, ok := s.m[key]; ok {
+		return e.v, true
+	}
+	return nil, false
+}
+
+// Len returns the number of keys.
+func (s *Store) Len() int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return len(s.m)
+}
+
+// AppliedLSN returns the end of the last applied record (0 for a new store),
+// or the LSN a restored snapshot was consistent at.
+func (s *Store) AppliedLSN() wal.LSN {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.applied
+}
+
+// Digest returns an order-independent digest of the (key, value) pairs.
+// Equal contents give equal digests.
+func (s *Store) Digest() uint64 {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.digest
+}
+
+// Keys returns the keys in increasing order.
+func (s *Store) Keys() []string {
+	s.mu.RLock()
+	keys := make([]string, 0, len(s.m))
+	for k := range s.m {
+		keys = append(keys, k)
+	}
+	s.mu.RUnlock()
+	sort.Strings(keys)
+	return keys
+}
+
+// copyMap returns a shallow copy of the map, so two stores can be compared
+// without holding both locks.
+func (s *Store) copyMap() map[string][]byte {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	m := make(map[string][]byte, len(s.m))
+	for k, e := range s.m {
+		m[k] = e.v
+	}
+	return m
+}
+
+// Diff compares s (the leader) with o (a follower) and returns "" when they
+// hold the same pairs, else the first difference in key order, e.g.
+// `key "k17": leader "abc", follower missing`.
+func (s *Store) Diff(o *Store) string {
+	if s == o {
+		return ""
+	}
+	a, b := s.copyMap(), o.copyMap()
+	keys := make([]string, 0, len(a)+len(b))
+	for k := range a {
+		keys = append(keys, k)
+	}
+	for k := range b {
+		if _, ok := a[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		va, oka := a[k]
+		vb, okb := b[k]
+		if oka && okb && bytes.Equal(va, vb) {
+			continue
+		}
+		return fmt.Sprintf("key %q: leader %s, follower %s", k, show(va, oka), show(vb, okb))
+	}
+	return ""
+}
+
+// show quotes a value for Diff, shortening long ones.
+func show(v []byte, ok bool) string {
+	if !ok {
+		return "missing"
+	}
+	const max = 40
+	if len(v) > max {
+		return fmt.Sprintf("%q... (%d bytes)", v[:max], len(v))
+	}
+	return fmt.Sprintf("%q", v)
+}
+
+// Snapshot encodes the store, consistent at the returned LSN (its applied
+// LSN), in the frozen format described in the package doc.
+func (s *Store) Snapshot() (data []byte, lsn wal.LSN) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	keys := make([]string, 0, len(s.m))
+	size := snapHeaderSize + snapTrailerSize
+	for k, e := range s.m {
+		keys = append(keys, k)
+		size += snapEntryHeader + len(k) + len(e.v)
+	}
+	sort.Strings(keys)
+	b := make([]byte, snapHeaderSize, size)
+	copy(b, SnapshotMagic)
+	b[4] = SnapshotVersion
+	binary.BigEndian.PutUint64(b[5:13], uint64(s.applied))
+	binary.BigEndian.PutUint32(b[13:17], uint32(len(keys)))
+	for _, k := range keys {
+		v := s.m[k].v
+		b = binary.BigEndian.AppendUint16(b, uint16(len(k)))
+		b = binary.BigEndian.AppendUint32(b, uint32(len(v)))
+		b = append(b, k...)
+		b = append(b, v...)
+	}
+	b = binary.BigEndian.AppendUint32(b, wal.Checksum(b))
+	return b, s.applied
+}
+
+// Restore decodes a snapshot written by Snapshot and returns the store and
+// the LSN it is consistent at. Everything is validated (CRC, magic, version,
+// lengths, strictly increasing keys, no trailing bytes); errors wrap
+// ErrCorrupt. Nothing is allocated from an untrusted length beyond len(data).
+func Restore(data []byte) (*Store, wal.LSN, error) {
+	if len(data) < snapHeaderSize+snapTrailerSize {
+		return nil, 0, fmt.Errorf("%w: %d bytes is shorter than the header", ErrCorrupt, len(data))
+	}
+	body := data[:len(data)-snapTrailerSize]
+	if got, want := wal.Checksum(body), binary.BigEndian.Uint32(data[len(body):]); got != want {
+		return nil, 0, fmt.Errorf("%w: CRC mismatch (stored %08x, computed %08x)", ErrCorrupt, want, got)
+	}
+	if string(body[:4]) != SnapshotMagic {
+		return nil, 0, fmt.Errorf("%w: bad magic %q", ErrCorrupt, body[:4])
+	}
+	if body[4] != SnapshotVersion {
+		return nil, 0, fmt.Errorf("%w: unsupported version %d", ErrCorrupt, body[4])
+	}
+	lsn := wal.LSN(binary.BigEndian.Uint64(body[5:13]))
+	count := int(binary.BigEndian.Uint32(body[13:17]))
+	rest := body[snapHeaderSize:]
+	if maxCount := len(rest) / (snapEntryHeader + 1); count > maxCount {
+		return nil, 0, fmt.Errorf("%w: %d entries cannot fit in %d bytes", ErrCorrupt, count, len(rest))
+	}
+	s := &Store{m: make(map[string]*entry, count), applied: lsn}
+	var prev string
+	for i := 0; i < count; i++ {
+		off := len(body) - len(rest)
+		if len(rest) < snapEntryHeader {
+			return nil, 0, fmt.Errorf("%w: entry %d at offset %d: truncated header", ErrCorrupt, i, off)
+		}
+		klen := int(binary.BigEndian.Uint16(rest[0:2]))
+		vlen := int(binary.BigEndian.Uint32(rest[2:6]))
+		rest = rest[snapEntryHeader:]
+		if klen == 0 || klen > wal.MaxKeySize || vlen > wal.MaxValueSize || klen+vlen > len(rest) {
+			return nil, 0, fmt.Errorf("%w: entry %d at offset %d: key %d bytes, value %d bytes, %d left", ErrCorrupt, i, off, klen, vlen, len(rest))
+		}
+		k := string(rest[:klen])
+		if i > 0 && k <= prev {
+			return nil, 0, fmt.Errorf("%w: entry %d at offset %d: key %q out of order", ErrCorrupt, i, off, k)
+		}
+		v := bytes.Clone(rest[klen : klen+vlen])
+		if v == nil {
+			v = []byte{}
+		}
+		s.m[k] = &entry{v: v}
+		s.digest += pairHash(k, v)
+		prev = k
+		rest = rest[klen+vlen:]
+	}
+	if len(rest) != 0 {
+		return nil, 0, fmt.Errorf("%w: %d bytes after the last entry", ErrCorrupt, len(rest))
+	}
+	return s, lsn, nil
+}

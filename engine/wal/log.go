@@ -1,0 +1,813 @@
+package wal
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+)
+
+// DefaultSegmentSize is the segment size used when Options.SegmentSize is 0.
+const DefaultSegmentSize = 1 << 20
+
+// chunkSize is both the write buffer size past which Append hands bytes to
+// the OS and the size of a Reader's pread.
+const chunkSize = 256 << 10
+
+// ErrOutOfOrder means AppendRaw was given a record whose LSN field is not the
+// log's next write position.
+var ErrOutOfOrder = errors.New("wal: record out of order")
+
+// errClosed is returned by operations on a closed (or crashed) log.
+var errClosed = errors.New("wal: log is closed")
+
+// Options configure Open.
+type Options struct {
+	// Dir holds the segment files. It is created if missing.
+	Dir string
+	// SegmentSize is the size of one segment file's LSN range. 0 means
+	// DefaultSegmentSize; anything else must be at least MaxRecordSize.
+	// A directory must always be opened with the same segment size.
+	SegmentSize int64
+	// NoSync skips every fsync (for benchmarks). Everything else, including
+	// how Flushed advances, is identical.
+	NoSync bool
+}
+
+// Recovery reports what Open found in the directory.
+type Recovery struct {
+	Start, End     LSN    // retained range after recovery (End = next write position)
+	Records        int    // valid records scanned
+	Segments       int    // segment files retained
+	Truncated      bool   // a torn or corrupt tail was cut
+	TruncatedAt    LSN    // where the tail was cut
+	TruncatedBytes int64  // how many bytes were cut
+	File           string // segment file that was cut
+	Reason         string // why, e.g. "torn record (4 of 57 bytes)", "CRC mismatch"
+}
+
+// SegmentInfo describes one segment file.
+type SegmentInfo struct {
+	Name  string // file name, e.g. 0000000000100000.wal
+	Start LSN    // first LSN of the segment's range
+	Size  int64  // bytes in the file
+}
+
+// segment is one segment file's bookkeeping. Size is updated by the
+// appending goroutine and read by Segments.
+type segment struct {
+	start LSN
+	name  string
+	size  atomic.Int64
+}
+
+// piece is a run of the write buffer that lies in one segment: buf[off:] up
+// to the next piece starts at lsn.
+type piece struct {
+	off int
+	lsn LSN
+}
+
+// Log is a segmented write-ahead log.
+//
+// # Segment files
+//
+// The LSN stream is cut into ranges of SegmentSize bytes. The range
+// [S, S+SegmentSize) lives in a file named fmt.Sprintf("%016X.wal", S), at
+// file offset LSN-S. Files are not preallocated: a sealed segment's file ends
+// where its last record ends, and the unused tail of its range is a gap that
+// readers skip (records never span segments; see Place). A new log starts at
+// LSN 0.
+//
+// After Reset the log starts at an arbitrary record boundary; that start is
+// kept in a file named START (frozen format, big-endian):
+//
+//	offset  size  field
+//	0       4     magic "WST1"
+//	4       8     start LSN
+//	12      4     CRC-32C of bytes [0, 12)
+//
+// # Durability
+//
+// Before the first byte is written into a new segment the previous one is
+// fsynced, and the directory is fsynced after a segment file is created, so
+// after a crash only the last segment can have a torn tail. Open verifies
+// every record and truncates the last segment at the first torn, corrupt or
+// zeroed record; damage anywhere else is refused.
+//
+// # Concurrency
+//
+// One appending goroutine (Append, AppendRaw, Write) may run concurrently
+// with one syncing goroutine (Sync), any number of Readers, the status
+// getters and RemoveBefore.
+type Log struct {
+	dir     string
+	segSize int64
+	noSync  bool
+
+	// Positions. Invariant: start <= flushed <= written <= end.
+	end     atomic.Uint64 // next write position, buffered bytes included
+	written atomic.Uint64 // handed to the OS
+	flushed atomic.Uint64 // durable
+	start   atomic.Uint64 // oldest retained LSN
+
+	// bufMu guards the write buffer and failed.
+	bufMu  sync.Mutex
+	buf    []byte
+	pieces []piece
+	failed error // sticky: set after a write error, Close or Crash
+
+	// writeMu serializes Write; its holder owns spare, spareP and writes
+	// into cur.
+	writeMu sync.Mutex
+	spare   []byte
+	spareP  []piece
+
+	// syncMu guards cur and curSeg: they change only with writeMu and syncMu
+	// both held, so Sync can fsync cur without it being closed underneath.
+	syncMu sync.Mutex
+	cur    *os.File // last segment, open for writing; nil before the first
+	curSeg *segment
+
+	// mu guards segs, the retained segment files in LSN order.
+	mu   sync.Mutex
+	segs []*segment
+}
+
+// SegmentName is the file name of the segment starting at start.
+func SegmentName(start LSN) string { return fmt.Sprintf("%016X.wal", uint64(start)) }
+
+// parseSegmentName returns the start LSN of a segment file name, or false
+// when name is not one.
+func parseSegmentName(name string) (LSN, bool) {
+	if len(name) != 20 || !strings.HasSuffix(name, ".wal") {
+		return 0, false
+	}
+	v, err := strconv.ParseUint(name[:16], 16, 64)
+	if err != nil || SegmentName(LSN(v)) != name {
+		return 0, false
+	}
+	return LSN(v), true
+}
+
+const (
+	startFileName = "START"
+	startMagic    = "WST1"
+	startFileSize = 16
+)
+
+// Open opens the log in opts.Dir, creating the directory if needed, and
+// recovers it: every segment is scanned in LSN order, every CRC verified, and
+// a torn or corrupt tail of the last segment is truncated and synced. Damage
+// in any other segment, or a segment missing from the middle, is an error
+// wrapping ErrCorrupt that names the file and offset; then nothing is
+// deleted.
+func Open(opts Options) (*Log, Recovery, error) {
+	var rec Recovery
+	if opts.Dir == "" {
+		return nil, rec, errors.New("wal: Options.Dir is empty")
+	}
+	segSize := opts.SegmentSize
+	if segSize == 0 {
+		segSize = DefaultSegmentSize
+	}
+	if segSize < MaxRecordSize {
+		return nil, rec, fmt.Errorf("wal: segment size %d is smaller than the largest record (%d bytes)", segSize, MaxRecordSize)
+	}
+	if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
+		return nil, rec, fmt.Errorf("wal: create directory: %w", err)
+	}
+	l := &Log{dir: opts.Dir, segSize: segSize, noSync: opts.NoSync}
+
+	start, err := readStartFile(opts.Dir)
+	if err != nil {
+		return nil, rec, err
+	}
+	entries, err := os.ReadDir(opts.Dir)
+	if err != nil {
+		return nil, rec, fmt.Errorf("wal: read directory: %w", err)
+	}
+	var all []*segment
+	for _, e := range entries {
+		s, ok := parseSegmentName(e.Name())
+		if !ok || !e.Type().IsRegular() {
+			continue // not ours: leave it alone
+		}
+		if uint64(s)%uint64(segSize) != 0 {
+			return nil, rec, fmt.Errorf("%w: %s: start is not a multiple of the segment size %d", ErrCorrupt, l.path(e.Name()), segSize)
+		}
+		all = append(all, &segment{start: s, name: e.Name()})
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].start < all[j].start })
+
+	// Segments wholly below START are leftovers of retention; ignore them.
+	var stale []*segment
+	for len(all) > 0 && all[0].start+LSN(segSize) <= start {
+		stale = append(stale, all[0])
+		all = all[1:]
+	}
+	for i := 1; i < len(all); i++ {
+		if want := all[i-1].start + LSN(segSize); all[i].start != want {
+			return nil, rec, fmt.Errorf("%w: segment %s is missing between %s and %s", ErrCorrupt,
+				l.path(SegmentName(want)), all[i-1].name, all[i].name)
+		}
+	}
+	if len(all) > 0 && all[0].start > start {
+		start = all[0].start
+	}
+
+	end := start
+	var cut *scanResult
+	var cutSeg *segment
+	for i, s := range all {
+		data, err := os.ReadFile(l.path(s.name))
+		if err != nil {
+			return nil, rec, fmt.Errorf("wal: read %s: %w", l.path(s.name), err)
+		}
+		from := 0
+		if start > s.start {
+			from = int(start - s.start)
+		}
+		res := scanSegment(data, s.start, from, segSize)
+		rec.Records += res.records
+		s.size.Store(int64(len(data)))
+		if res.reason != "" {
+			if i != len(all)-1 {
+				return nil, rec, fmt.Errorf("%w: %s at offset %d: %s", ErrCorrupt, l.path(s.name), res.valid, res.reason)
+			}
+			cut, cutSeg = &res, s
+			s.size.Store(int64(res.valid))
+		}
+		end = s.start + LSN(max(res.valid, from))
+	}
+
+	// Everything checked: now change the directory.
+	if cut != nil {
+		p := l.path(cutSeg.name)
+		f, err := os.OpenFile(p, os.O_RDWR, 0)
+		if err != nil {
+			return nil, rec, fmt.Errorf("wal: open %s to truncate: %w", p, err)
+		}
+		err = f.Truncate(int64(cut.valid))
+		if err == nil && !l.noSync {
+			err = f.Sync()
+		}
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return nil, rec, fmt.Errorf("wal: truncate %s at offset %d: %w", p, cut.valid, err)
+		}
+		rec.Truncated = true
+		rec.TruncatedAt = cutSeg.start + LSN(cut.valid)
+		rec.TruncatedBytes = int64(cut.size - cut.valid)
+		rec.File = p
+		rec.Reason = cut.reason
+	}
+	for _, s := range stale {
+		if err := os.Remove(l.path(s.name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, rec, fmt.Errorf("wal: remove stale segment: %w", err)
+		}
+	}
+	if len(all) > 0 {
+		last := all[len(all)-1]
+		f, err := os.OpenFile(l.path(last.name), os.O_RDWR, 0)
+		if err != nil {
+			return nil, rec, fmt.Errorf("wal: open %s: %w", l.path(last.name), err)
+		}
+		l.cur, l.curSeg = f, last
+	}
+	l.segs = all
+	l.start.Store(uint64(start))
+	l.end.Store(uint64(end))
+	l.written.Store(uint64(end))
+	l.flushed.Store(uint64(end))
+	rec.Start, rec.End, rec.Segments = start, end, len(all)
+	return l, rec, nil
+}
+
+// scanResult is what scanSegment found in one segment file.
+type scanResult struct {
+	valid   int    // file offset just past the last valid record
+	size    int    // file size
+	records int    // valid records
+	reason  string // why scanning stopped before the end of the file ("" if it did not)
+}
+
+// scanSegment verifies the records of a segment file from offset from on.
+func scanSegment(data []byte, segStart LSN, from int, segSize int64) scanResult {
+	res := scanResult{valid: from, size: len(data)}
+	pos := from
+	for pos < len(data) {
+		rest := data[pos:]
+		if int64(pos)+Overhead+1 > segSize {
+			res.reason = fmt.Sprintf("%d bytes past the last record slot", len(rest))
+			return res
+		}
+		n, err := PeekSize(rest)
+		switch {
+		case errors.Is(err, io.ErrUnexpectedEOF):
+			res.reason = fmt.Sprintf("torn record (%d of 4 length bytes)", len(rest))
+			return res
+		case err != nil:
+			if allZero(rest) {
+				res.reason = fmt.Sprintf("zeroed tail (%d bytes)", len(rest))
+			} else {
+				res.reason = corruptDetail(err)
+			}
+			return res
+		}
+		if int64(pos+n) > segSize {
+			res.reason = fmt.Sprintf("record of %d bytes crosses the segment end", n)
+			return res
+		}
+		if len(rest) < n {
+			res.reason = fmt.Sprintf("torn record (%d of %d bytes)", len(rest), n)
+			return res
+		}
+		r, _, err := DecodeRecord(rest)
+		if err != nil {
+			res.reason = corruptDetail(err)
+			return res
+		}
+		if want := segStart + LSN(pos); r.LSN != want {
+			res.reason = fmt.Sprintf("record LSN field %v at position %v", r.LSN, want)
+			return res
+		}
+		res.records++
+		pos += n
+		res.valid = pos
+	}
+	return res
+}
+
+// corruptDetail strips the sentinel's text from a decode error so it can be
+// rewrapped with a file and offset.
+func corruptDetail(err error) string {
+	return strings.TrimPrefix(err.Error(), ErrCorrupt.Error()+": ")
+}
+
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func (l *Log) path(name string) string { return filepath.Join(l.dir, name) }
+
+func (l *Log) segStartOf(lsn LSN) LSN { return lsn - lsn%LSN(l.segSize) }
+
+// SegmentSize returns the log's segment size.
+func (l *Log) SegmentSize() int64 { return l.segSize }
+
+// End returns the next write position, buffered bytes included.
+func (l *Log) End() LSN { return LSN(l.end.Load()) }
+
+// Written returns the position up to which bytes were handed to the OS.
+func (l *Log) Written() LSN { return LSN(l.written.Load()) }
+
+// Flushed returns the position up to which the log is durable.
+func (l *Log) Flushed() LSN { return LSN(l.flushed.Load()) }
+
+// Start returns the oldest retained LSN.
+func (l *Log) Start() LSN { return LSN(l.start.Load()) }
+
+func (l *Log) advanceFlushed(to LSN) {
+	for {
+		old := l.flushed.Load()
+		if uint64(to) <= old || l.flushed.CompareAndSwap(old, uint64(to)) {
+			return
+		}
+	}
+}
+
+// Segments lists the retained segment files in LSN order.
+func (l *Log) Segments() []SegmentInfo {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := make([]SegmentInfo, len(l.segs))
+	for i, s := range l.segs {
+		out[i] = SegmentInfo{Name: s.name, Start: s.start, Size: s.size.Load()}
+	}
+	return out
+}
+
+// addPieceLocked starts a new buffer piece for a record at pos when pos does
+// not continue the last one in the same segment. bufMu is held.
+func (l *Log) addPieceLocked(pos LSN) {
+	if len(l.buf) == 0 || uint64(pos) != l.end.Load() || uint64(pos)%uint64(l.segSize) == 0 {
+		l.pieces = append(l.pieces, piece{off: len(l.buf), lsn: pos})
+	}
+}
+
+// Append encodes a record at the log's next position into the write buffer
+// and returns its LSN. The record reaches the OS on the next Write (or when
+// the buffer passes 256 KiB) and is durable after a Sync.
+func (l *Log) Append(op Op, key, value []byte) (LSN, error) {
+	r := Record{Op: op, Key: key, Value: value}
+	if err := r.Validate(); err != nil {
+		return 0, err
+	}
+	size := r.Size()
+	l.bufMu.Lock()
+	if l.failed != nil {
+		err := l.failed
+		l.bufMu.Unlock()
+		return 0, err
+	}
+	r.LSN = Place(LSN(l.end.Load()), size, l.segSize)
+	l.addPieceLocked(r.LSN)
+	l.buf = AppendRecord(l.buf, r)
+	l.end.Store(uint64(r.LSN) + uint64(size))
+	full := len(l.buf) >= chunkSize
+	l.bufMu.Unlock()
+	if full {
+		if err := l.Write(); err != nil {
+			return r.LSN, err
+		}
+	}
+	return r.LSN, nil
+}
+
+// AppendRaw buffers one encoded record received from the leader. Its CRC is
+// the caller's to check; its LSN field must equal Place(End(), len(rec)),
+// else the error wraps ErrOutOfOrder.
+func (l *Log) AppendRaw(rec []byte) error {
+	n := len(rec)
+	if size, err := PeekSize(rec); err != nil || size != n || n < HeaderSize {
+		return fmt.Errorf("%w: AppendRaw of %d bytes is not one record", ErrCorrupt, n)
+	}
+	l.bufMu.Lock()
+	if l.failed != nil {
+		err := l.failed
+		l.bufMu.Unlock()
+		return err
+	}
+	want := Place(LSN(l.end.Load()), n, l.segSize)
+	if got := RecordLSN(rec); got != want {
+		l.bufMu.Unlock()
+		return fmt.Errorf("%w: record at %v, next position is %v", ErrOutOfOrder, got, want)
+	}
+	l.addPieceLocked(want)
+	l.buf = append(l.buf, rec...)
+	l.end.Store(uint64(want) + uint64(n))
+	full := len(l.buf) >= chunkSize
+	l.bufMu.Unlock()
+	if full {
+		return l.Write()
+	}
+	return nil
+}
+
+// Write hands the buffered bytes to the OS, one write(2) per segment piece,
+// and advances Written.
+func (l *Log) Write() error {
+	l.writeMu.Lock()
+	defer l.writeMu.Unlock()
+	return l.writeLocked()
+}
+
+func (l *Log) writeLocked() error {
+	l.bufMu.Lock()
+	if l.failed != nil {
+		err := l.failed
+		l.bufMu.Unlock()
+		return err
+	}
+	if len(l.buf) == 0 {
+		l.bufMu.Unlock()
+		return nil
+	}
+	l.buf, l.spare = l.spare[:0], l.buf
+	l.pieces, l.spareP = l.spareP[:0], l.pieces
+	l.bufMu.Unlock()
+
+	for i, p := range l.spareP {
+		stop := len(l.spare)
+		if i+1 < len(l.spareP) {
+			stop = l.spareP[i+1].off
+		}
+		if err := l.writePiece(p.lsn, l.spare[p.off:stop]); err != nil {
+			l.bufMu.Lock()
+			if l.failed == nil {
+				l.failed = err
+			}
+			l.bufMu.Unlock()
+			return err
+		}
+	}
+	return nil
+}
+
+// writePiece writes data at lsn, all inside one segment. writeMu is held.
+func (l *Log) writePiece(lsn LSN, data []byte) error {
+	segStart := l.segStartOf(lsn)
+	if l.curSeg == nil || l.curSeg.start != segStart {
+		if err := l.switchTo(segStart); err != nil {
+			return err
+		}
+	}
+	off := int64(lsn - segStart)
+	if _, err := l.cur.WriteAt(data, off); err != nil {
+		return fmt.Errorf("wal: write %s at offset %d: %w", l.path(l.curSeg.name), off, err)
+	}
+	if e := off + int64(len(data)); e > l.curSeg.size.Load() {
+		l.curSeg.size.Store(e)
+	}
+	l.written.Store(uint64(lsn) + uint64(len(data)))
+	return nil
+}
+
+// switchTo seals the current segment (fsync, close) and creates the segment
+// starting at segStart, then fsyncs the directory. writeMu is held.
+func (l *Log) switchTo(segStart LSN) error {
+	l.syncMu.Lock()
+	defer l.syncMu.Unlock()
+	if l.cur != nil {
+		if !l.noSync {
+			if err := l.cur.Sync(); err != nil {
+				return fmt.Errorf("wal: fsync %s: %w", l.path(l.curSeg.name), err)
+			}
+		}
+		l.advanceFlushed(l.Written())
+		if err := l.cur.Close(); err != nil {
+			return fmt.Errorf("wal: close %s: %w", l.path(l.curSeg.name), err)
+		}
+		l.cur, l.curSeg = nil, nil
+	}
+	seg := &segment{start: segStart, name: SegmentName(segStart)}
+	f, err := os.OpenFile(l.path(seg.name), os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return fmt.Errorf("wal: create segment: %w", err)
+	}
+	if err := l.syncDir(); err != nil {
+		f.Close()
+		return err
+	}
+	l.mu.Lock()
+	l.segs = append(l.segs, seg)
+	l.mu.Unlock()
+	l.cur, l.curSeg = f, seg
+	return nil
+}
+
+func (l *Log) syncDir() error {
+	if l.noSync {
+		return nil
+	}
+	d, err := os.Open(l.dir)
+	if err != nil {
+		return fmt.Errorf("wal: open directory: %w", err)
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("wal: fsync directory %s: %w", l.dir, err)
+	}
+	return nil
+}
+
+// Sync writes the buffer, then fsyncs the segment holding unsynced data
+// (earlier segments were fsynced when they were sealed). Flushed advances to
+// what was written before the fsync began, and Sync returns it. Appends may
+// go on while Sync waits for the disk.
+func (l *Log) Sync() (LSN, error) {
+	if err := l.Write(); err != nil {
+		return l.Flushed(), err
+	}
+	l.syncMu.Lock()
+	w := l.Written()
+	var err error
+	if l.cur != nil && !l.noSync {
+		if err = l.cur.Sync(); err != nil {
+			err = fmt.Errorf("wal: fsync %s: %w", l.path(l.curSeg.name), err)
+		}
+	}
+	l.syncMu.Unlock()
+	if err != nil {
+		return l.Flushed(), err
+	}
+	l.advanceFlushed(w)
+	return l.Flushed(), nil
+}
+
+// RemoveBefore removes, oldest first, the whole segments whose range ends at
+// or before lsn, never the last segment file nor the segment holding End.
+// Start advances to the first retained segment.
+func (l *Log) RemoveBefore(lsn LSN) (removed int, err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if lim := l.segStartOf(l.End()); lsn > lim {
+		lsn = lim
+	}
+	for len(l.segs) > 1 && l.segs[0].start+LSN(l.segSize) <= lsn {
+		s := l.segs[0]
+		if err := os.Remove(l.path(s.name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return removed, fmt.Errorf("wal: remove %s: %w", l.path(s.name), err)
+		}
+		// Start moves before the next file goes, so a reader never finds a
+		// hole below Start.
+		if next := uint64(l.segs[1].start); next > l.start.Load() {
+			l.start.Store(next)
+		}
+		l.segs = l.segs[1:]
+		removed++
+	}
+	if removed > 0 {
+		if err := l.syncDir(); err != nil {
+			return removed, err
+		}
+	}
+	return removed, nil
+}
+
+// lockAll takes every lock, in order.
+func (l *Log) lockAll() {
+	l.writeMu.Lock()
+	l.syncMu.Lock()
+	l.bufMu.Lock()
+	l.mu.Lock()
+}
+
+func (l *Log) unlockAll() {
+	l.mu.Unlock()
+	l.bufMu.Unlock()
+	l.syncMu.Unlock()
+	l.writeMu.Unlock()
+}
+
+// Reset empties the log and makes it start at start, which must be a record
+// boundary of the stream (a base backup's LSN). Buffered bytes are dropped
+// and every segment file removed. The new start is kept in the START file, so
+// it survives Open.
+func (l *Log) Reset(start LSN) error {
+	l.lockAll()
+	defer l.unlockAll()
+	if l.failed != nil {
+		return l.failed
+	}
+	l.buf, l.pieces = l.buf[:0], l.pieces[:0]
+	if l.cur != nil {
+		l.cur.Close()
+		l.cur, l.curSeg = nil, nil
+	}
+	// Raise start first so readers see ErrWALRemoved rather than a hole.
+	l.start.Store(uint64(start))
+	for len(l.segs) > 0 {
+		p := l.path(l.segs[0].name)
+		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return l.failLocked(fmt.Errorf("wal: reset: remove %s: %w", p, err))
+		}
+		l.segs = l.segs[1:]
+	}
+	if err := l.syncDir(); err != nil {
+		return l.failLocked(err)
+	}
+	if err := l.writeStartFile(start); err != nil {
+		return l.failLocked(err)
+	}
+	// Create the start's segment now so that Start stays start after a
+	// reopen even when the first record lands in the next segment.
+	seg := &segment{start: l.segStartOf(start), name: SegmentName(l.segStartOf(start))}
+	f, err := os.OpenFile(l.path(seg.name), os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return l.failLocked(fmt.Errorf("wal: reset: create segment: %w", err))
+	}
+	if err := l.syncDir(); err != nil {
+		f.Close()
+		return l.failLocked(err)
+	}
+	l.cur, l.curSeg = f, seg
+	l.segs = append(l.segs, seg)
+	l.end.Store(uint64(start))
+	l.written.Store(uint64(start))
+	l.flushed.Store(uint64(start))
+	return nil
+}
+
+// failLocked makes err sticky. bufMu is held.
+func (l *Log) failLocked(err error) error {
+	if l.failed == nil {
+		l.failed = err
+	}
+	return err
+}
+
+func (l *Log) writeStartFile(start LSN) error {
+	var b [startFileSize]byte
+	copy(b[:4], startMagic)
+	binary.BigEndian.PutUint64(b[4:12], uint64(start))
+	binary.BigEndian.PutUint32(b[12:16], Checksum(b[:12]))
+	tmp := l.path(startFileName + ".tmp")
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return fmt.Errorf("wal: write START file: %w", err)
+	}
+	_, err = f.Write(b[:])
+	if err == nil && !l.noSync {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, l.path(startFileName))
+	}
+	if err != nil {
+		return fmt.Errorf("wal: write START file: %w", err)
+	}
+	return l.syncDir()
+}
+
+// readStartFile returns the start LSN kept by Reset, or 0 when there is no
+// START file.
+func readStartFile(dir string) (LSN, error) {
+	p := filepath.Join(dir, startFileName)
+	b, err := os.ReadFile(p)
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("wal: read %s: %w", p, err)
+	}
+	if len(b) != startFileSize || string(b[:4]) != startMagic || Checksum(b[:12]) != binary.BigEndian.Uint32(b[12:16]) {
+		return 0, fmt.Errorf("%w: START file %s is damaged (%d bytes)", ErrCorrupt, p, len(b))
+	}
+	return LSN(binary.BigEndian.Uint64(b[4:12])), nil
+}
+
+// Close syncs the log and closes its files. Readers stay usable until they
+// are closed.
+func (l *Log) Close() error {
+	l.bufMu.Lock()
+	failed := l.failed
+	l.bufMu.Unlock()
+	if errors.Is(failed, errClosed) {
+		return nil
+	}
+	var err error
+	if failed == nil {
+		_, err = l.Sync()
+	}
+	l.lockAll()
+	defer l.unlockAll()
+	l.failed = errClosed
+	if l.cur != nil {
+		if cerr := l.cur.Close(); err == nil {
+			err = cerr
+		}
+		l.cur, l.curSeg = nil, nil
+	}
+	return err
+}
+
+// Crash simulates a crash, for tests and the demo: the write buffer is
+// dropped and the files are cut so that only Flushed()+keepUnsynced bytes of
+// the stream survive (capped at Written). A cut that ends mid-record leaves
+// a torn record, as a real torn write would. Segment files that start beyond
+// the cut are removed. The log is unusable afterwards; Open recovers it.
+func (l *Log) Crash(keepUnsynced int64) error {
+	l.lockAll()
+	defer l.unlockAll()
+	if errors.Is(l.failed, errClosed) {
+		return errClosed
+	}
+	l.failed = errClosed
+	l.buf, l.pieces = l.buf[:0], l.pieces[:0]
+	if l.cur != nil {
+		l.cur.Close()
+		l.cur, l.curSeg = nil, nil
+	}
+	cutoff := l.Flushed() + LSN(max(keepUnsynced, 0))
+	if w := l.Written(); cutoff > w {
+		cutoff = w
+	}
+	var first error
+	for _, s := range l.segs {
+		p := l.path(s.name)
+		var err error
+		switch {
+		case s.start > cutoff:
+			err = os.Remove(p)
+		case s.size.Load() > int64(cutoff-s.start):
+			err = os.Truncate(p, int64(cutoff-s.start))
+		}
+		if err != nil && first == nil {
+			first = fmt.Errorf("wal: crash: %w", err)
+		}
+	}
+	l.segs = nil
+	return first
+}

@@ -1,0 +1,116 @@
+package wal
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"testing"
+)
+
+// testSegSize is small so that tests cross many segments.
+const testSegSize = 16 << 10
+
+func openTest(t testing.TB, dir string) (*Log, Recovery) {
+	t.Helper()
+	l, rec, err := Open(Options{Dir: dir, SegmentSize: testSegSize})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	return l, rec
+}
+
+// appended is what a test appended: LSN, key and value of each record.
+type appended struct {
+	lsn        LSN
+	key, value string
+}
+
+func appendN(t testing.TB, l *Log, n, vsize int) []appended {
+	t.Helper()
+	var out []appended
+	for i := 0; i < n; i++ {
+		k := fmt.Sprintf("k%05d", i)
+		v := make([]byte, vsize)
+		for j := range v {
+			v[j] = byte('a' + (i+j)%26)
+		}
+		lsn, err := l.Append(OpSet, []byte(k), v)
+		if err != nil {
+			t.Fatalf("Append %d: %v", i, err)
+		}
+		out = append(out, appended{lsn, k, string(v)})
+	}
+	return out
+}
+
+// readAll reads every record below limit from a new reader at from.
+func readAll(t testing.TB, l *Log, from, limit LSN) []Record {
+	t.Helper()
+	r, err := l.NewReader(from)
+	if err != nil {
+		t.Fatalf("NewReader(%v): %v", from, err)
+	}
+	defer r.Close()
+	var out []Record
+	for {
+		b, err := r.Next(limit)
+		if errors.Is(err, io.EOF) {
+			return out
+		}
+		if err != nil {
+			t.Fatalf("Next at %v: %v", r.Pos(), err)
+		}
+		rec, _, err := DecodeRecord(b)
+		if err != nil {
+			t.Fatalf("decode: %v", err)
+		}
+		rec.Key = append([]byte(nil), rec.Key...)
+		rec.Value = append([]byte(nil), rec.Value...)
+		out = append(out, rec)
+	}
+}
+
+func checkRecords(t testing.TB, got []Record, want []appended) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("got %d records, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if got[i].LSN != want[i].lsn || string(got[i].Key) != want[i].key || string(got[i].Value) != want[i].value {
+			t.Fatalf("record %d: got %v %q, want %v %q", i, got[i].LSN, got[i].Key, want[i].lsn, want[i].key)
+		}
+	}
+}
+
+func TestAppendSyncReopen(t *testing.T) {
+	dir := t.TempDir()
+	l, rec := openTest(t, dir)
+	if rec.Start != 0 || rec.End != 0 {
+		t.Fatalf("new log recovery %+v", rec)
+	}
+	want := appendN(t, l, 500, 100)
+	if l.Written() != 0 {
+		t.Fatalf("Written %v before Write", l.Written())
+	}
+	f, err := l.Sync()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f != l.End() || l.Written() != l.End() {
+		t.Fatalf("Sync returned %v, End %v Written %v", f, l.End(), l.Written())
+	}
+	checkRecords(t, readAll(t, l, 0, l.Written()), want)
+	end := l.End()
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l, rec = openTest(t, dir)
+	defer l.Close()
+	if rec.End != end || rec.Records != 500 || rec.Truncated {
+		t.Fatalf("recovery %+v, want end %v", rec, end)
+	}
+	checkRecords(t, readAll(t, l, 0, l.End()), want)
+	if len(l.Segments()) != rec.Segments || rec.Segments < 3 {
+		t.Fatalf("segments %v", l.Segments())
+	}
+}

@@ -13,6 +13,9 @@ type Config struct {
 	Slots       bool   // a replication slot per follower pins WAL
 	MaxSlotWAL  int64  // max_slot_wal_keep_size: a slot further behind is lost (0 = no cap)
 	Sync        SyncRule
+	// AutoBackup lets a follower that fell off retained WAL take a base
+	// backup by itself (headless runs); otherwise it waits for "backup F".
+	AutoBackup bool
 
 	Rate      float64 // workload records per second of world time (0 = idle until asked)
 	Keys      int     // workload key space (default 1000)

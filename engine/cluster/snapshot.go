@@ -1,9 +1,9 @@
 package cluster
 
 import (
-	"fmt"
 	"time"
 
+	"walship/engine/ship"
 	"walship/engine/wal"
 )
 
@@ -53,93 +53,42 @@ type LeaderStatus struct {
 	Commits        uint64
 }
 
-// SyncMode is synchronous_commit.
-type SyncMode int
+// SyncMode is synchronous_commit (defined by the protocol in engine/ship).
+type SyncMode = ship.SyncMode
 
 // The synchronous_commit settings, weakest first.
 const (
-	SyncOff SyncMode = iota
-	SyncLocal
-	SyncRemoteWrite
-	SyncOn // remote flush
-	SyncRemoteApply
+	SyncOff         = ship.SyncOff
+	SyncLocal       = ship.SyncLocal
+	SyncRemoteWrite = ship.SyncRemoteWrite
+	SyncOn          = ship.SyncOn // remote flush
+	SyncRemoteApply = ship.SyncRemoteApply
 )
 
-var syncNames = []string{"off", "local", "remote_write", "on", "remote_apply"}
-
-func (m SyncMode) String() string {
-	if m < 0 || int(m) >= len(syncNames) {
-		return fmt.Sprintf("sync(%d)", int(m))
-	}
-	return syncNames[m]
-}
-
 // ParseSyncMode accepts the names PostgreSQL uses.
-func ParseSyncMode(s string) (SyncMode, error) {
-	for i, n := range syncNames {
-		if s == n {
-			return SyncMode(i), nil
-		}
-	}
-	return 0, fmt.Errorf("unknown sync mode %q (want off, local, remote_write, on or remote_apply)", s)
-}
+func ParseSyncMode(s string) (SyncMode, error) { return ship.ParseSyncMode(s) }
 
 // SyncRule is synchronous_commit with synchronous_standby_names = ANY N (*).
-type SyncRule struct {
-	Mode SyncMode
-	N    int // followers that must confirm; ignored for off and local
-}
-
-func (r SyncRule) String() string {
-	if r.Mode <= SyncLocal {
-		return r.Mode.String()
-	}
-	return fmt.Sprintf("%s ANY %d", r.Mode, r.N)
-}
+type SyncRule = ship.SyncRule
 
 // Follower states, named as PostgreSQL names them where it has a name.
 const (
-	StateStartup      = "startup"
-	StateCatchup      = "catchup"
-	StateStreaming    = "streaming"
-	StateBackup       = "backup"
-	StateStopped      = "stopped" // crashed or shut down
-	StateCut          = "cut"     // the link is cut
-	StateReconnecting = "reconnecting"
-	StateNeedsBackup  = "needs base backup"
+	StateStartup      = ship.StateStartup
+	StateCatchup      = ship.StateCatchup
+	StateStreaming    = ship.StateStreaming
+	StateBackup       = ship.StateBackup
+	StateStopped      = ship.StateStopped // crashed or shut down
+	StateCut          = "cut"             // the link is cut
+	StateReconnecting = ship.StateReconnecting
+	StateNeedsBackup  = ship.StateNeedsBackup
 )
 
 // Lag is a time lag as pg_stat_replication shows it, with the difference
-// between idle and stuck kept visible.
-type Lag struct {
-	D time.Duration // the lag (world time)
-	// Idle: the position has reached the leader's flushed end, so there is
-	// nothing to lag behind. D is then the last measured value.
-	Idle bool
-	// Known: at least one measurement exists (PostgreSQL shows NULL before).
-	Known bool
-}
-
-func (l Lag) String() string {
-	switch {
-	case !l.Known:
-		return "-"
-	case l.Idle:
-		return "idle"
-	}
-	return FormatLag(l.D)
-}
+// between idle (caught up: nothing to lag behind) and stuck kept visible.
+type Lag = ship.Lag
 
 // FormatLag prints a duration compactly: 0ms, 340ms, 2.4s, 1m05s.
-func FormatLag(d time.Duration) string {
-	switch {
-	case d < time.Second:
-		return fmt.Sprintf("%dms", d.Milliseconds())
-	case d < time.Minute:
-		return fmt.Sprintf("%.1fs", d.Seconds())
-	}
-	return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
-}
+func FormatLag(d time.Duration) string { return ship.FormatLag(d) }
 
 // FollowerStatus is one follower: its three positions, lags, link and faults.
 // Invariant: ReplayLSN <= FlushLSN <= WriteLSN <= leader FlushLSN.

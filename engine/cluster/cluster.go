@@ -1,0 +1,511 @@
+// Package cluster wires a leader, its followers, a relay per follower and a
+// workload into one process, all joined by real loopback TCP sockets. It is
+// the UI's only way in: Snapshot returns a value copy of everything there is
+// to draw, and Do carries out a Command (the same text commands the keys, the
+// palette, scenario files and recordings use).
+package cluster
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"walship/engine/clock"
+	"walship/engine/link"
+	"walship/engine/ship"
+	"walship/engine/wal"
+)
+
+// MaxFollowers bounds how many followers one cluster runs.
+const MaxFollowers = 9
+
+// Cluster is a leader with followers, relays and a workload.
+type Cluster struct {
+	cfg     Config
+	clk     *clock.World
+	dir     string
+	tempDir bool
+	primary *ship.Primary
+	ids     atomic.Uint64
+
+	mu        sync.Mutex // guards followers, nextIndex, rng, closed
+	followers []*member
+	nextIndex int
+	rng       *rand.Rand
+	closed    bool
+
+	evMu   sync.Mutex
+	events [EventRingSize]Event
+	evSeq  uint64
+
+	work *workload
+
+	stop     chan struct{}
+	stopOnce sync.Once
+	wg       sync.WaitGroup
+}
+
+// member is one follower slot: its relay and (unless crashed) its standby.
+type member struct {
+	name    string
+	index   int
+	dir     string
+	relay   *link.Relay
+	standby *ship.Standby // nil while crashed
+	crashed bool
+	// Settings kept across restarts.
+	paused     bool
+	applyDelay time.Duration
+	flushDelay time.Duration
+	last       ship.StandbyStatus // status when it crashed
+}
+
+func (c *Config) defaults() {
+	if c.Followers <= 0 {
+		c.Followers = 1
+	}
+	if c.SegmentSize <= 0 {
+		c.SegmentSize = wal.DefaultSegmentSize
+	}
+	if c.WALKeep <= 0 {
+		c.WALKeep = 64 << 20
+	}
+	if c.Keys <= 0 {
+		c.Keys = 1000
+	}
+	if c.ValueSize <= 0 {
+		c.ValueSize = 16
+	}
+	if c.DelRatio < 0 || c.DelRatio > 1 {
+		c.DelRatio = 0
+	}
+	if c.Clients <= 0 {
+		c.Clients = 4
+	}
+	if c.StatusInterval <= 0 {
+		c.StatusInterval = time.Second
+	}
+	if c.Listen == "" {
+		c.Listen = "127.0.0.1"
+	}
+	if c.Sync.N <= 0 {
+		c.Sync.N = 1
+	}
+}
+
+// Validate reports a configuration a person must fix.
+func (c Config) Validate() error {
+	switch {
+	case c.Followers < 0 || c.Followers > MaxFollowers:
+		return fmt.Errorf("followers must be 0..%d, not %d", MaxFollowers, c.Followers)
+	case c.SegmentSize != 0 && c.SegmentSize < wal.MaxRecordSize:
+		return fmt.Errorf("segment size must be at least %s, not %s", FormatSize(wal.MaxRecordSize), FormatSize(c.SegmentSize))
+	case c.Rate < 0:
+		return fmt.Errorf("rate must not be negative")
+	case c.ValueSize > wal.MaxValueSize-32:
+		return fmt.Errorf("value size must be at most %d bytes", wal.MaxValueSize-32)
+	case c.Latency < 0 || c.Jitter < 0 || c.ApplyDelay < 0 || c.FlushDelay < 0:
+		return fmt.Errorf("latency and delays must not be negative")
+	case c.Sync.N > MaxFollowers:
+		return fmt.Errorf("sync ANY %d: at most %d followers", c.Sync.N, MaxFollowers)
+	}
+	return nil
+}
+
+// New starts a cluster: the leader, and each follower behind its relay. The
+// workload starts with Start.
+func New(cfg Config) (*Cluster, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	wantFollowers := cfg.Followers
+	cfg.defaults()
+	if wantFollowers == 0 {
+		cfg.Followers = 0
+	}
+	c := &Cluster{
+		cfg:  cfg,
+		clk:  clock.NewWorld(),
+		rng:  rand.New(rand.NewPCG(uint64(cfg.Seed), 0x5eed)),
+		stop: make(chan struct{}),
+	}
+	if cfg.Dir == "" {
+		d, err := os.MkdirTemp("", "walship-")
+		if err != nil {
+			return nil, err
+		}
+		c.dir, c.tempDir = d, true
+	} else {
+		if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
+			return nil, fmt.Errorf("data directory: %w", err)
+		}
+		c.dir = cfg.Dir
+	}
+	p, err := ship.StartPrimary(ship.PrimaryConfig{
+		Dir:         filepath.Join(c.dir, "leader"),
+		SegmentSize: cfg.SegmentSize,
+		NoSync:      cfg.NoFsync,
+		Clock:       c.clk,
+		Listen:      cfg.Listen + ":0",
+		BatchBytes:  cfg.BatchBytes,
+		WALKeep:     cfg.WALKeep,
+		Slots:       cfg.Slots,
+		MaxSlotWAL:  cfg.MaxSlotWAL,
+		Sync:        cfg.Sync,
+		Known:       c.known,
+		OnEvent:     c.shipEvent,
+	})
+	if err != nil {
+		c.removeTemp()
+		return nil, err
+	}
+	c.primary = p
+	c.work = newWorkload(c)
+	for range cfg.Followers {
+		if _, err := c.addFollower(); err != nil {
+			c.Close()
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// Start starts the workload at the configured rate.
+func (c *Cluster) Start() error {
+	c.work.start()
+	return nil
+}
+
+// Dir is the cluster's data directory.
+func (c *Cluster) Dir() string { return c.dir }
+
+// Clock is the world clock.
+func (c *Cluster) Clock() *clock.World { return c.clk }
+
+// Primary is the leader.
+func (c *Cluster) Primary() *ship.Primary { return c.primary }
+
+func (c *Cluster) known(name string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, m := range c.followers {
+		if m.name == name {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *Cluster) removeTemp() {
+	if c.tempDir {
+		os.RemoveAll(c.dir)
+	}
+}
+
+// Close stops the workload, every follower, relay and the leader, and
+// removes a temporary data directory. It is idempotent.
+func (c *Cluster) Close() error {
+	var err error
+	c.stopOnce.Do(func() {
+		close(c.stop)
+		c.work.close()
+		c.wg.Wait()
+		c.mu.Lock()
+		c.closed = true
+		members := c.followers
+		c.mu.Unlock()
+		for _, m := range members {
+			if m.standby != nil {
+				err = errors.Join(err, m.standby.Close())
+			}
+			err = errors.Join(err, m.relay.Close())
+		}
+		err = errors.Join(err, c.primary.Close())
+		c.removeTemp()
+	})
+	return err
+}
+
+// ---- followers -----------------------------------------------------------
+
+func (c *Cluster) addFollower() (*member, error) {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil, errors.New("cluster is closed")
+	}
+	if len(c.followers) >= MaxFollowers {
+		c.mu.Unlock()
+		return nil, fmt.Errorf("at most %d followers", MaxFollowers)
+	}
+	// Reuse the lowest free index, so keys 1-9 keep working.
+	idx := 1
+	for used := true; used; {
+		used = false
+		for _, m := range c.followers {
+			if m.index == idx {
+				used = true
+				idx++
+				break
+			}
+		}
+	}
+	m := &member{
+		name: FollowerName(idx), index: idx,
+		applyDelay: c.cfg.ApplyDelay, flushDelay: c.cfg.FlushDelay,
+	}
+	m.dir = filepath.Join(c.dir, m.name)
+	seed := c.rng.Int64()
+	c.followers = append(c.followers, m)
+	sort.Slice(c.followers, func(i, j int) bool { return c.followers[i].index < c.followers[j].index })
+	c.mu.Unlock()
+
+	os.RemoveAll(m.dir) // a new follower starts empty
+	r, err := link.New(link.Options{
+		Name: m.name, Index: idx, Target: c.primary.Addr(), Listen: c.cfg.Listen,
+		Clock: c.clk, IDs: &c.ids, Seed: seed,
+		OnEvent: func(e link.Event) { c.linkEvent(m.name, e) },
+	})
+	if err != nil {
+		c.dropMember(m)
+		return nil, err
+	}
+	r.SetLatency(c.cfg.Latency, c.cfg.Jitter)
+	m.relay = r
+	if err := c.startStandby(m); err != nil {
+		r.Close()
+		c.dropMember(m)
+		return nil, err
+	}
+	return m, nil
+}
+
+func (c *Cluster) dropMember(m *member) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i, x := range c.followers {
+		if x == m {
+			c.followers = append(c.followers[:i], c.followers[i+1:]...)
+			return
+		}
+	}
+}
+
+func (c *Cluster) startStandby(m *member) error {
+	s, err := ship.StartStandby(ship.StandbyConfig{
+		Name: m.name, Dir: m.dir, Leader: m.relay.Addr(),
+		SegmentSize: c.cfg.SegmentSize, NoSync: c.cfg.NoFsync, Clock: c.clk,
+		ApplyDelay: m.applyDelay, FlushDelay: m.flushDelay, Paused: m.paused,
+		StatusInterval: c.cfg.StatusInterval,
+		AutoBackup:     c.cfg.AutoBackup,
+		OnEvent:        c.shipEvent,
+	})
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	m.standby, m.crashed = s, false
+	c.mu.Unlock()
+	return nil
+}
+
+// members returns the followers a command names ("all" or one).
+func (c *Cluster) members(name string) ([]*member, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if name == "all" {
+		return append([]*member(nil), c.followers...), nil
+	}
+	for _, m := range c.followers {
+		if m.name == name {
+			return []*member{m}, nil
+		}
+	}
+	if len(c.followers) == 0 {
+		return nil, fmt.Errorf("no follower %s: there are no followers", name)
+	}
+	return nil, fmt.Errorf("no follower %s (there are %s)", name, c.namesLocked())
+}
+
+func (c *Cluster) namesLocked() string {
+	var s string
+	for i, m := range c.followers {
+		if i > 0 {
+			s += ", "
+		}
+		s += m.name
+	}
+	return s
+}
+
+// Names lists the followers in index order.
+func (c *Cluster) Names() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]string, len(c.followers))
+	for i, m := range c.followers {
+		out[i] = m.name
+	}
+	return out
+}
+
+// Standby returns a running follower by name, or nil.
+func (c *Cluster) Standby(name string) *ship.Standby {
+	ms, err := c.members(name)
+	if err != nil || len(ms) != 1 {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return ms[0].standby
+}
+
+// ---- events --------------------------------------------------------------
+
+func (c *Cluster) emit(e Event) {
+	c.evMu.Lock()
+	c.evSeq++
+	e.Seq = c.evSeq
+	if e.World == 0 {
+		e.World = c.clk.Now()
+	}
+	c.events[e.Seq%EventRingSize] = e
+	c.evMu.Unlock()
+}
+
+func (c *Cluster) shipEvent(e ship.Event) {
+	c.emit(Event{Follower: e.Follower, Kind: EventKind(e.Kind), LSN: e.LSN, Text: e.Text})
+}
+
+func (c *Cluster) linkEvent(name string, e link.Event) {
+	kind := EvLink
+	switch e.Kind {
+	case "refused":
+		kind = EvRefused
+	case "error":
+		kind = EvError
+	case "connect", "disconnect":
+		return // the leader reports these with more to say
+	}
+	c.emit(Event{Follower: name, Kind: kind, LSN: e.LSN, Text: e.Text})
+}
+
+// eventsSince copies the events after seq, oldest first.
+func (c *Cluster) eventsSince(seq uint64) ([]Event, uint64) {
+	c.evMu.Lock()
+	defer c.evMu.Unlock()
+	last := c.evSeq
+	if seq >= last {
+		return nil, last
+	}
+	from := seq + 1
+	if last-from >= EventRingSize {
+		from = last - EventRingSize + 1
+	}
+	out := make([]Event, 0, last-from+1)
+	for s := from; s <= last; s++ {
+		out = append(out, c.events[s%EventRingSize])
+	}
+	return out, last
+}
+
+// ---- snapshot ------------------------------------------------------------
+
+// Snapshot returns the whole state as a value copy, with the events after
+// sinceEvent.
+func (c *Cluster) Snapshot(sinceEvent uint64) Snapshot {
+	now := c.clk.Now()
+	ps := c.primary.Status()
+	snap := Snapshot{
+		World: now, Speed: c.clk.Speed(), Frozen: c.clk.Frozen(),
+		Leader: LeaderStatus{
+			Addr: c.primary.Addr(), InsertLSN: ps.InsertLSN, FlushLSN: ps.FlushLSN,
+			OldestLSN: ps.OldestLSN, Segments: ps.Segments, SegmentSize: ps.SegmentSize,
+			WALKeep: ps.WALKeep, Slots: ps.Slots, MaxSlotWAL: c.cfg.MaxSlotWAL,
+			Keys: ps.Keys, Records: ps.Records,
+			Rate: c.work.measuredRate(now), TargetRate: c.work.rate(),
+			Sync: ps.Sync, WaitingCommits: ps.Waiting, Commits: ps.Commits,
+		},
+	}
+	peers := map[string]ship.PeerStatus{}
+	for _, p := range c.primary.Peers() {
+		peers[p.Name] = p
+	}
+	c.mu.Lock()
+	members := append([]*member(nil), c.followers...)
+	standbys := make([]*ship.Standby, len(members))
+	lasts := make([]ship.StandbyStatus, len(members))
+	for i, m := range members {
+		standbys[i], lasts[i] = m.standby, m.last
+	}
+	c.mu.Unlock()
+	var buf []link.InFlight
+	for i, m := range members {
+		var st ship.StandbyStatus
+		if standbys[i] != nil {
+			st = standbys[i].Status()
+		} else {
+			st = lasts[i]
+			st.State = StateStopped
+			st.Connected = false
+		}
+		rs := m.relay.Status()
+		pr := peers[m.name]
+		f := FollowerStatus{
+			Name: m.name, Index: m.index, State: st.State,
+			SentLSN: pr.SentLSN, WriteLSN: st.Positions.Write, FlushLSN: st.Positions.Flush,
+			ReplayLSN: st.Positions.Replay, StartLSN: st.StartLSN,
+			WriteLag: pr.WriteLag, FlushLag: pr.FlushLag, ReplayLag: pr.ReplayLag,
+			ReplayPaused: st.Paused, ApplyDelay: st.ApplyDelay, FlushDelay: st.FlushDelay,
+			Link: LinkStatus{
+				Addr: rs.Addr, Cut: rs.Cut, Latency: rs.Latency, Jitter: rs.Jitter,
+				Bandwidth: rs.Bandwidth, Slice: rs.Slice, CorruptArmed: rs.CorruptArmed,
+				Corrupted: rs.Corrupted, Connected: rs.Connected,
+				BytesUp: rs.BytesUp, BytesDown: rs.BytesDown,
+			},
+			Records: st.Records, CRCFailures: st.CRCFailures, Resends: st.Resends, Keys: st.Keys,
+			Backup:    BackupStatus{Active: st.Backup.Active, LSN: st.Backup.LSN, Done: st.Backup.Done, Total: st.Backup.Total, Count: st.Backup.Count},
+			Slot:      SlotStatus{Enabled: pr.SlotEnabled, RestartLSN: pr.SlotRestart, Lost: pr.SlotLost},
+			LastError: st.LastError,
+			SyncState: "async",
+		}
+		if ps.Sync.Remote() {
+			f.SyncState = "quorum"
+		}
+		if rs.Cut && f.State != StateStopped && f.State != StateNeedsBackup {
+			f.State = StateCut
+		}
+		if !pr.Connected {
+			// pg_stat_replication has no row for it: no lag to show.
+			f.WriteLag, f.FlushLag, f.ReplayLag = Lag{}, Lag{}, Lag{}
+		}
+		snap.Followers = append(snap.Followers, f)
+
+		var omitted int
+		buf, omitted = m.relay.InFlight(buf[:0])
+		snap.FramesOmitted += omitted
+		for _, fl := range buf {
+			fr := Frame{
+				ID: fl.ID, Follower: m.name, Index: m.index, Kind: fl.Kind.String(),
+				LSN: fl.LSN, EndLSN: fl.EndLSN, Bytes: fl.Bytes,
+				Sent: fl.Sent, Arrive: fl.Arrive, Corrupt: fl.Corrupt, Pos: 1,
+			}
+			if fl.Dir == link.Up {
+				fr.Dir = ToLeader
+			}
+			if fl.Arrive > fl.Sent {
+				fr.Pos = min(max(float64(now-fl.Sent)/float64(fl.Arrive-fl.Sent), 0), 1)
+			}
+			snap.Frames = append(snap.Frames, fr)
+		}
+	}
+	sort.Slice(snap.Frames, func(i, j int) bool { return snap.Frames[i].ID < snap.Frames[j].ID })
+	snap.Events, snap.LastEvent = c.eventsSince(sinceEvent)
+	return snap
+}

@@ -1,0 +1,224 @@
+package cluster
+
+import (
+	"fmt"
+	"os"
+	"time"
+
+	"walship/engine/wal"
+)
+
+// Exec parses and carries out one text command.
+func (c *Cluster) Exec(line string) error {
+	cmd, err := ParseCommand(line)
+	if err != nil {
+		return err
+	}
+	return c.Do(cmd)
+}
+
+// Do carries out one command. Its errors are for a person to read.
+func (c *Cluster) Do(cmd Command) error {
+	select {
+	case <-c.stop:
+		return fmt.Errorf("cluster is closed")
+	default:
+	}
+	err := c.do(cmd)
+	if err == nil {
+		c.emit(Event{Kind: EvCommand, Follower: cmd.Follower, Text: cmd.String()})
+	}
+	return err
+}
+
+func (c *Cluster) do(cmd Command) error {
+	switch cmd.Verb {
+	case VerbFreeze:
+		c.clk.SetFrozen(true)
+		return nil
+	case VerbUnfreeze:
+		c.clk.SetFrozen(false)
+		return nil
+	case VerbSpeed:
+		c.clk.SetSpeed(cmd.Factor)
+		return nil
+	case VerbSync:
+		if cmd.Mode > SyncLocal && cmd.N > MaxFollowers {
+			return fmt.Errorf("sync ANY %d: at most %d followers", cmd.N, MaxFollowers)
+		}
+		c.primary.SetSync(SyncRule{Mode: cmd.Mode, N: int(cmd.N)})
+		return nil
+	case VerbRate:
+		c.work.setRate(float64(cmd.N))
+		return nil
+	case VerbWrite:
+		c.work.burst(cmd.N)
+		return nil
+	case VerbSet:
+		return c.writeOne(wal.OpSet, cmd.Key, cmd.Value)
+	case VerbDel:
+		return c.writeOne(wal.OpDel, cmd.Key, "")
+	case VerbWALKeep:
+		c.primary.SetWALKeep(cmd.N)
+		return nil
+	case VerbSlots:
+		c.primary.SetSlots(cmd.On)
+		return nil
+	case VerbAdd:
+		_, err := c.addFollower()
+		return err
+	}
+
+	ms, err := c.members(cmd.Follower)
+	if err != nil {
+		return err
+	}
+	for _, m := range ms {
+		if err := c.doMember(cmd, m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *Cluster) writeOne(op wal.Op, key, value string) error {
+	r := wal.Record{Op: op, Key: []byte(key), Value: []byte(value)}
+	if err := r.Validate(); err != nil {
+		return err
+	}
+	return c.work.one(op, r.Key, r.Value)
+}
+
+// running returns m's standby, or an error saying it is not running.
+func (c *Cluster) running(m *member) (standbyHandle, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if m.standby == nil {
+		return nil, fmt.Errorf("%s is stopped (restart it first)", m.name)
+	}
+	return m.standby, nil
+}
+
+// standbyHandle is the part of *ship.Standby the commands use.
+type standbyHandle interface {
+	SetPaused(bool)
+	SetApplyDelay(time.Duration)
+	SetFlushDelay(time.Duration)
+	RequestBackup()
+}
+
+func (c *Cluster) doMember(cmd Command, m *member) error {
+	switch cmd.Verb {
+	case VerbPause, VerbResume:
+		c.mu.Lock()
+		m.paused = cmd.Verb == VerbPause
+		s := m.standby
+		c.mu.Unlock()
+		if s != nil {
+			s.SetPaused(cmd.Verb == VerbPause)
+		}
+		return nil
+	case VerbApplyDelay, VerbFlushDelay:
+		c.mu.Lock()
+		if cmd.Verb == VerbApplyDelay {
+			m.applyDelay = cmd.Dur
+		} else {
+			m.flushDelay = cmd.Dur
+		}
+		s := m.standby
+		c.mu.Unlock()
+		if s != nil {
+			s.SetApplyDelay(m.applyDelay)
+			s.SetFlushDelay(m.flushDelay)
+		}
+		return nil
+	case VerbCut:
+		m.relay.Cut()
+		return nil
+	case VerbRestore:
+		m.relay.Restore()
+		return nil
+	case VerbLatency:
+		m.relay.SetLatency(cmd.Dur, cmd.Jitter)
+		return nil
+	case VerbBandwidth:
+		m.relay.SetBandwidth(cmd.N)
+		return nil
+	case VerbSlice:
+		m.relay.SetSlice(cmd.On)
+		return nil
+	case VerbCorrupt:
+		if cmd.LSN != 0 {
+			m.relay.CorruptLSN(cmd.LSN)
+		} else {
+			m.relay.CorruptNext(1)
+		}
+		return nil
+	case VerbBackup:
+		s, err := c.running(m)
+		if err != nil {
+			return err
+		}
+		s.RequestBackup()
+		return nil
+	case VerbCrash:
+		return c.crash(m, -1)
+	case VerbRestart:
+		c.mu.Lock()
+		crashed := m.standby == nil
+		c.mu.Unlock()
+		if !crashed {
+			return fmt.Errorf("%s is running (crash it first)", m.name)
+		}
+		return c.startStandby(m)
+	case VerbRemove:
+		return c.remove(m)
+	}
+	return fmt.Errorf("%s: not a follower command", cmd.Verb)
+}
+
+// crash kills a follower. keep is how many written-but-unsynced bytes
+// survive (-1: a random part of them, possibly ending inside a record).
+func (c *Cluster) crash(m *member, keep int64) error {
+	c.mu.Lock()
+	s := m.standby
+	if s == nil {
+		c.mu.Unlock()
+		return fmt.Errorf("%s is already stopped", m.name)
+	}
+	m.standby, m.crashed = nil, true
+	c.mu.Unlock()
+	st := s.Status()
+	unsynced := int64(st.Positions.Write - st.Positions.Flush)
+	if keep < 0 {
+		keep = 0
+		if unsynced > 0 {
+			c.mu.Lock()
+			keep = c.rng.Int64N(unsynced + 1)
+			c.mu.Unlock()
+		}
+	}
+	err := s.Crash(keep)
+	st = s.Status()
+	c.mu.Lock()
+	m.last = st
+	c.mu.Unlock()
+	c.emit(Event{Follower: m.name, Kind: EvCrash, LSN: st.Positions.Flush,
+		Text: fmt.Sprintf("crashed: flushed WAL up to %s survives; %d of %d unflushed bytes reached the disk", st.Positions.Flush, min(keep, unsynced), unsynced)})
+	return err
+}
+
+func (c *Cluster) remove(m *member) error {
+	c.mu.Lock()
+	s := m.standby
+	m.standby = nil
+	c.mu.Unlock()
+	if s != nil {
+		s.Close()
+	}
+	m.relay.Close()
+	c.dropMember(m)
+	c.primary.Forget(m.name)
+	os.RemoveAll(m.dir)
+	return nil
+}

@@ -1,0 +1,69 @@
+package ship
+
+import (
+	"fmt"
+
+	"walship/engine/wal"
+)
+
+// Positions are a follower's three positions.
+//
+// Invariant: Replay <= Flush <= Write (and Write <= the leader's flushed
+// LSN, which the follower checks against what the leader has told it).
+type Positions struct {
+	Write  wal.LSN // received and written (write_lsn)
+	Flush  wal.LSN // fsynced (flush_lsn)
+	Replay wal.LSN // applied to the store (replay_lsn)
+}
+
+// Check reports a broken invariant; leader is the highest LSN the leader is
+// known to have flushed (0 to skip that part).
+func (p Positions) Check(leader wal.LSN) error {
+	if p.Replay > p.Flush || p.Flush > p.Write {
+		return fmt.Errorf("ship: position invariant broken: replay %s, flush %s, write %s", p.Replay, p.Flush, p.Write)
+	}
+	if leader != 0 && p.Write > leader {
+		return fmt.Errorf("ship: follower wrote %s past the leader's flush %s", p.Write, leader)
+	}
+	return nil
+}
+
+// State names for a follower, as PostgreSQL names them where it has a name.
+const (
+	StateStartup      = "startup"
+	StateCatchup      = "catchup"
+	StateStreaming    = "streaming"
+	StateBackup       = "backup"
+	StateStopped      = "stopped"
+	StateReconnecting = "reconnecting"
+	StateNeedsBackup  = "needs base backup"
+)
+
+// followerState decides a follower's state from plain facts, so the rules
+// can be tested without sockets.
+type followerState struct {
+	everConnected bool
+	connected     bool
+	caughtUp      bool // write reached the leader's flush since connecting
+	inBackup      bool
+	walRemoved    bool // the leader said the WAL we need is gone
+	stopped       bool
+}
+
+func (f followerState) name() string {
+	switch {
+	case f.stopped:
+		return StateStopped
+	case f.inBackup:
+		return StateBackup
+	case f.walRemoved:
+		return StateNeedsBackup
+	case f.connected && f.caughtUp:
+		return StateStreaming
+	case f.connected:
+		return StateCatchup
+	case f.everConnected:
+		return StateReconnecting
+	}
+	return StateStartup
+}

@@ -1,0 +1,943 @@
+package ship
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"walship/engine/clock"
+	"walship/engine/kv"
+	"walship/engine/wal"
+	"walship/engine/wire"
+)
+
+// PrimaryConfig sets up the leader.
+type PrimaryConfig struct {
+	Dir         string // the leader's WAL directory
+	SegmentSize int64
+	NoSync      bool
+	Clock       *clock.World // world time for lags and keepalives; nil = a private clock
+	Listen      string       // address to listen on, default 127.0.0.1:0
+
+	// BatchBytes caps the WAL bytes in one data frame; 1 sends one record
+	// per frame (what the UI wants, so each record is a visible frame).
+	BatchBytes int
+	// KeepaliveInterval is how often an idle sender sends a keepalive
+	// (world time; default 1s).
+	KeepaliveInterval time.Duration
+	// HandshakeTimeout bounds how long a new connection may take to say
+	// Hello (real time; default 10s).
+	HandshakeTimeout time.Duration
+	// IdleTimeout closes a connection that has sent nothing for this long
+	// (real time; default 60s; the follower sends status every second).
+	IdleTimeout time.Duration
+
+	WALKeep    int64 // bytes kept behind the end (wal_keep_size)
+	Slots      bool  // a replication slot per follower pins WAL
+	MaxSlotWAL int64 // max_slot_wal_keep_size; 0 = no cap
+
+	Sync SyncRule
+	// Known, when set, refuses followers whose name it rejects.
+	Known   func(name string) bool
+	OnEvent EventFunc
+}
+
+// Primary is the leader: it appends records to its log and store, flushes
+// them in groups, serves followers, tracks their positions and lags, keeps
+// WAL for them, and holds commits until the sync rule is met.
+type Primary struct {
+	cfg   PrimaryConfig
+	clk   *clock.World
+	log   *wal.Log
+	ln    net.Listener
+	store *kv.Store
+
+	appendMu sync.Mutex // orders Append (log then store) against snapshots
+	records  atomic.Uint64
+
+	flushKick chan struct{} // wakes the flusher
+	flushed   *signal       // broadcast when the flushed LSN moves
+	progress  *signal       // broadcast when anything a commit waits on moves
+
+	mu      sync.Mutex
+	peers   map[string]*peer
+	lag     lagRing
+	rule    SyncRule
+	walKeep int64
+	slots   bool
+	conns   map[net.Conn]struct{}
+
+	waiting atomic.Int64
+	commits atomic.Uint64
+
+	stop     chan struct{}
+	stopOnce sync.Once
+	wg       sync.WaitGroup
+}
+
+// peer is what the leader knows of one follower, kept across connections.
+type peer struct {
+	name      string
+	connected bool
+	addr      string
+	conn      net.Conn
+	sent      wal.LSN
+	write     wal.LSN
+	flush     wal.LSN
+	replay    wal.LSN
+	caughtUp  bool
+	lastSeen  time.Duration
+	lags      [3]lagCursor // write, flush, replay
+	slot      slotState
+	ctl       chan senderCtl
+	lastError string
+}
+
+type slotState struct {
+	enabled bool
+	restart wal.LSN
+	lost    bool
+}
+
+type senderCtl struct {
+	resend wal.LSN
+	backup bool
+}
+
+// StartPrimary opens (or recovers) the leader's log and starts listening.
+func StartPrimary(cfg PrimaryConfig) (*Primary, error) {
+	if cfg.Clock == nil {
+		cfg.Clock = clock.NewWorld()
+	}
+	if cfg.Listen == "" {
+		cfg.Listen = "127.0.0.1:0"
+	}
+	if cfg.BatchBytes <= 0 {
+		cfg.BatchBytes = 64 << 10
+	}
+	cfg.BatchBytes = min(cfg.BatchBytes, wire.MaxFrameSize-wire.DataHeaderSize-wal.MaxRecordSize-1)
+	if cfg.KeepaliveInterval <= 0 {
+		cfg.KeepaliveInterval = time.Second
+	}
+	if cfg.HandshakeTimeout <= 0 {
+		cfg.HandshakeTimeout = 10 * time.Second
+	}
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = 60 * time.Second
+	}
+	log, rec, err := wal.Open(wal.Options{Dir: cfg.Dir, SegmentSize: cfg.SegmentSize, NoSync: cfg.NoSync})
+	if err != nil {
+		return nil, err
+	}
+	store := kv.New()
+	if rec.Records > 0 {
+		// A leader restarting on its own log: replay it into the store.
+		if err := replayInto(log, store, log.Start(), log.Flushed()); err != nil {
+			log.Close()
+			return nil, err
+		}
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		log.Close()
+		return nil, fmt.Errorf("ship: leader listen on %s: %w", cfg.Listen, err)
+	}
+	p := &Primary{
+		cfg: cfg, clk: cfg.Clock, log: log, ln: ln, store: store,
+		flushKick: make(chan struct{}, 1),
+		flushed:   newSignal(),
+		progress:  newSignal(),
+		peers:     make(map[string]*peer),
+		rule:      cfg.Sync,
+		walKeep:   cfg.WALKeep,
+		slots:     cfg.Slots,
+		conns:     make(map[net.Conn]struct{}),
+		stop:      make(chan struct{}),
+	}
+	p.lag.add(log.Flushed(), p.clk.Now())
+	p.wg.Add(2)
+	go p.flushLoop()
+	go p.acceptLoop()
+	return p, nil
+}
+
+// replayInto applies the records of log in [from, to) to store.
+func replayInto(log *wal.Log, store *kv.Store, from, to wal.LSN) error {
+	rd, err := log.NewReader(from)
+	if err != nil {
+		return err
+	}
+	defer rd.Close()
+	for {
+		raw, err := rd.Next(to)
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		r, _, err := wal.DecodeRecord(raw)
+		if err != nil {
+			return err
+		}
+		store.Apply(r)
+	}
+}
+
+// Addr is the leader's listen address.
+func (p *Primary) Addr() string { return p.ln.Addr().String() }
+
+// Store is the leader's store.
+func (p *Primary) Store() *kv.Store { return p.store }
+
+// Log is the leader's WAL (read-only use: positions, segments).
+func (p *Primary) Log() *wal.Log { return p.log }
+
+// Append writes one record to the log and the store and returns the LSN just
+// past it (the commit LSN to wait for). It does not wait for anything.
+func (p *Primary) Append(op wal.Op, key, value []byte) (wal.LSN, error) {
+	p.appendMu.Lock()
+	lsn, err := p.log.Append(op, key, value)
+	if err != nil {
+		p.appendMu.Unlock()
+		return 0, err
+	}
+	r := wal.Record{LSN: lsn, Op: op, Key: key, Value: value}
+	p.store.Apply(r)
+	p.appendMu.Unlock()
+	p.records.Add(1)
+	kick(p.flushKick)
+	return r.End(), nil
+}
+
+// Snapshot returns the store encoded, consistent at the returned LSN (the
+// log position streaming resumes from).
+func (p *Primary) Snapshot() ([]byte, wal.LSN) {
+	p.appendMu.Lock()
+	defer p.appendMu.Unlock()
+	data, _ := p.store.Snapshot()
+	return data, p.log.End()
+}
+
+// Flushed is the leader's flushed LSN: what senders may ship.
+func (p *Primary) Flushed() wal.LSN { return p.log.Flushed() }
+
+func (p *Primary) flushLoop() {
+	defer p.wg.Done()
+	for {
+		select {
+		case <-p.stop:
+			return
+		case <-p.flushKick:
+		}
+		for p.log.End() > p.log.Flushed() {
+			f, err := p.log.Sync()
+			if err != nil {
+				p.cfg.OnEvent.emit("", EvError, p.log.Flushed(), "leader fsync failed: "+err.Error())
+				break
+			}
+			now := p.clk.Now()
+			p.mu.Lock()
+			p.lag.add(f, now)
+			p.mu.Unlock()
+			p.flushed.broadcast()
+			p.progress.broadcast()
+			p.retain()
+		}
+	}
+}
+
+// retain removes WAL segments nobody needs: behind wal_keep_size and behind
+// every live slot. A slot further behind than MaxSlotWAL is lost.
+func (p *Primary) retain() {
+	end := p.log.Flushed()
+	p.mu.Lock()
+	keepFrom := wal.LSN(0)
+	if int64(end) > p.walKeep {
+		keepFrom = end - wal.LSN(p.walKeep)
+	}
+	var lost []string
+	if p.slots {
+		for _, pr := range p.peers {
+			s := &pr.slot
+			if !s.enabled || s.lost {
+				continue
+			}
+			if p.cfg.MaxSlotWAL > 0 && int64(end-s.restart) > p.cfg.MaxSlotWAL {
+				s.lost = true
+				lost = append(lost, pr.name)
+				continue
+			}
+			keepFrom = min(keepFrom, s.restart)
+		}
+	}
+	p.mu.Unlock()
+	for _, name := range lost {
+		p.cfg.OnEvent.emit(name, EvSlot, end, fmt.Sprintf("slot lost: more than %d bytes behind (max_slot_wal_keep_size)", p.cfg.MaxSlotWAL))
+	}
+	if keepFrom <= p.log.Start() {
+		return
+	}
+	n, err := p.log.RemoveBefore(keepFrom)
+	if err != nil {
+		p.cfg.OnEvent.emit("", EvError, keepFrom, "removing old WAL: "+err.Error())
+	} else if n > 0 {
+		p.cfg.OnEvent.emit("", EvInfo, p.log.Start(), fmt.Sprintf("removed %d WAL segment(s); oldest LSN now %s", n, p.log.Start()))
+	}
+}
+
+// SetSync changes the sync rule; waiting commits re-check at once.
+func (p *Primary) SetSync(r SyncRule) {
+	p.mu.Lock()
+	p.rule = r
+	p.mu.Unlock()
+	p.progress.broadcast()
+}
+
+// SetWALKeep changes wal_keep_size.
+func (p *Primary) SetWALKeep(n int64) {
+	p.mu.Lock()
+	p.walKeep = max(n, 0)
+	p.mu.Unlock()
+	p.retain()
+}
+
+// SetSlots turns replication slots on or off. New slots start at each
+// follower's last reported flush position (or the oldest retained LSN).
+func (p *Primary) SetSlots(on bool) {
+	p.mu.Lock()
+	p.slots = on
+	for _, pr := range p.peers {
+		p.setSlotLocked(pr, on)
+	}
+	p.mu.Unlock()
+	p.retain()
+}
+
+func (p *Primary) setSlotLocked(pr *peer, on bool) {
+	if !on {
+		pr.slot = slotState{}
+		return
+	}
+	if pr.slot.enabled {
+		return
+	}
+	restart := pr.flush
+	if restart < p.log.Start() {
+		restart = p.log.Start()
+	}
+	pr.slot = slotState{enabled: true, restart: restart}
+}
+
+// Forget drops what the leader knows of a follower (removed for good), and
+// closes its connection.
+func (p *Primary) Forget(name string) {
+	p.mu.Lock()
+	pr := p.peers[name]
+	delete(p.peers, name)
+	p.mu.Unlock()
+	if pr != nil && pr.conn != nil {
+		pr.conn.Close()
+	}
+	p.progress.broadcast()
+	p.retain()
+}
+
+// WaitCommit blocks until a commit ending at end satisfies the sync rule in
+// force (re-read as it changes), or stop closes (false).
+func (p *Primary) WaitCommit(end wal.LSN, stop <-chan struct{}) bool {
+	p.waiting.Add(1)
+	defer p.waiting.Add(-1)
+	for {
+		ch := p.progress.wait()
+		if p.satisfied(end) {
+			p.commits.Add(1)
+			return true
+		}
+		select {
+		case <-ch:
+		case <-stop:
+			return false
+		case <-p.stop:
+			return false
+		}
+	}
+}
+
+func (p *Primary) satisfied(end wal.LSN) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	r := p.rule
+	if r.Mode == SyncOff {
+		return true
+	}
+	if p.log.Flushed() < end {
+		return false
+	}
+	if !r.Remote() {
+		return true
+	}
+	n := 0
+	for _, pr := range p.peers {
+		var pos wal.LSN
+		switch r.Mode {
+		case SyncRemoteWrite:
+			pos = pr.write
+		case SyncOn:
+			pos = pr.flush
+		default:
+			pos = pr.replay
+		}
+		if pos >= end {
+			n++
+		}
+	}
+	return n >= r.N
+}
+
+// PrimaryStatus is the leader's side for a snapshot.
+type PrimaryStatus struct {
+	InsertLSN, FlushLSN, OldestLSN wal.LSN
+	Segments                       int
+	SegmentSize                    int64
+	Keys                           int
+	Records                        uint64
+	WALKeep                        int64
+	Slots                          bool
+	Sync                           SyncRule
+	Waiting                        int
+	Commits                        uint64
+}
+
+// Status reports the leader's side.
+func (p *Primary) Status() PrimaryStatus {
+	p.mu.Lock()
+	rule, keep, slots := p.rule, p.walKeep, p.slots
+	p.mu.Unlock()
+	return PrimaryStatus{
+		InsertLSN: p.log.End(), FlushLSN: p.log.Flushed(), OldestLSN: p.log.Start(),
+		Segments: len(p.log.Segments()), SegmentSize: p.log.SegmentSize(),
+		Keys: p.store.Len(), Records: p.records.Load(),
+		WALKeep: keep, Slots: slots, Sync: rule,
+		Waiting: int(p.waiting.Load()), Commits: p.commits.Load(),
+	}
+}
+
+// PeerStatus is one follower as the leader sees it (pg_stat_replication).
+type PeerStatus struct {
+	Name                          string
+	Connected                     bool
+	Addr                          string // the peer's address (client_addr)
+	SentLSN                       wal.LSN
+	WriteLSN, FlushLSN, ReplayLSN wal.LSN // as last reported
+	WriteLag, FlushLag, ReplayLag Lag
+	CaughtUp                      bool // streaming rather than catchup
+	SlotEnabled, SlotLost         bool
+	SlotRestart                   wal.LSN
+	LastError                     string
+}
+
+// Peers reports every follower the leader knows of, sorted by name.
+func (p *Primary) Peers() []PeerStatus {
+	now := p.clk.Now()
+	flushed := p.log.Flushed()
+	p.mu.Lock()
+	out := make([]PeerStatus, 0, len(p.peers))
+	for _, pr := range p.peers {
+		out = append(out, PeerStatus{
+			Name: pr.name, Connected: pr.connected, Addr: pr.addr,
+			SentLSN: pr.sent, WriteLSN: pr.write, FlushLSN: pr.flush, ReplayLSN: pr.replay,
+			WriteLag:    pr.lags[0].view(&p.lag, pr.write, flushed, now),
+			FlushLag:    pr.lags[1].view(&p.lag, pr.flush, flushed, now),
+			ReplayLag:   pr.lags[2].view(&p.lag, pr.replay, flushed, now),
+			CaughtUp:    pr.caughtUp,
+			SlotEnabled: pr.slot.enabled, SlotLost: pr.slot.lost, SlotRestart: pr.slot.restart,
+			LastError: pr.lastError,
+		})
+	}
+	p.mu.Unlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// Close stops the leader: listener, every connection, every goroutine, the
+// log. It is idempotent.
+func (p *Primary) Close() error {
+	var err error
+	p.stopOnce.Do(func() {
+		close(p.stop)
+		p.ln.Close()
+		p.mu.Lock()
+		for c := range p.conns {
+			c.Close()
+		}
+		p.mu.Unlock()
+		p.wg.Wait()
+		err = p.log.Close()
+	})
+	return err
+}
+
+func (p *Primary) acceptLoop() {
+	defer p.wg.Done()
+	for {
+		c, err := p.ln.Accept()
+		if err != nil {
+			select {
+			case <-p.stop:
+				return
+			default:
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			time.Sleep(10 * time.Millisecond) // e.g. too many open files: back off
+			continue
+		}
+		p.mu.Lock()
+		select {
+		case <-p.stop:
+			p.mu.Unlock()
+			c.Close()
+			return
+		default:
+		}
+		p.conns[c] = struct{}{}
+		p.mu.Unlock()
+		p.wg.Add(1)
+		go func() {
+			defer p.wg.Done()
+			p.serve(c)
+			p.mu.Lock()
+			delete(p.conns, c)
+			p.mu.Unlock()
+			c.Close()
+		}()
+	}
+}
+
+// refuse sends a Refuse frame (best effort) and reports it.
+func (p *Primary) refuse(c net.Conn, name string, code byte, reason string, lsn wal.LSN) {
+	c.SetWriteDeadline(time.Now().Add(2 * time.Second))
+	wire.WriteFrame(c, wire.KindRefuse, wire.Refuse{Code: code, Reason: reason}.Encode())
+	kind := EvRefused
+	if code == wire.RefuseWALRemoved {
+		kind = EvWALRemoved
+	}
+	who := name
+	if who == "" {
+		who = c.RemoteAddr().String()
+	}
+	if name == "" {
+		p.cfg.OnEvent.emit("", kind, lsn, fmt.Sprintf("refused %s: %s", who, reason))
+	} else {
+		p.cfg.OnEvent.emit(name, kind, lsn, "refused: "+reason)
+	}
+}
+
+func validName(s string) bool {
+	if s == "" || len(s) > wire.MaxNameLen {
+		return false
+	}
+	for _, r := range s {
+		if !(r == '-' || r == '_' || r == '.' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+			return false
+		}
+	}
+	return true
+}
+
+// serve runs one follower connection: handshake, then a sender goroutine
+// streaming WAL while this goroutine reads status and requests.
+func (p *Primary) serve(c net.Conn) {
+	fr := wire.NewReader(c, 64<<10)
+	c.SetReadDeadline(time.Now().Add(p.cfg.HandshakeTimeout))
+	f, err := fr.Next()
+	if err != nil {
+		if !errors.Is(err, io.EOF) {
+			p.cfg.OnEvent.emit("", EvRefused, 0, fmt.Sprintf("dropped connection from %s before hello: %v", c.RemoteAddr(), err))
+		}
+		return
+	}
+	if f.Kind != wire.KindHello {
+		p.refuse(c, "", wire.RefuseProtocol, fmt.Sprintf("expected hello, got %s frame", f.Kind), 0)
+		return
+	}
+	h, err := wire.DecodeHello(f.Payload)
+	switch {
+	case err != nil:
+		p.refuse(c, "", wire.RefuseProtocol, err.Error(), 0)
+		return
+	case h.Magic != wire.Magic:
+		p.refuse(c, "", wire.RefuseBadMagic, fmt.Sprintf("bad magic %08x (not a walship follower)", h.Magic), 0)
+		return
+	case h.Version != wire.Version:
+		p.refuse(c, "", wire.RefuseBadVersion, fmt.Sprintf("protocol version %d not supported (want %d)", h.Version, wire.Version), 0)
+		return
+	case !validName(h.Name):
+		p.refuse(c, "", wire.RefuseBadName, fmt.Sprintf("bad follower name %q", h.Name), 0)
+		return
+	case p.cfg.Known != nil && !p.cfg.Known(h.Name):
+		p.refuse(c, "", wire.RefuseUnknownName, fmt.Sprintf("unknown follower %q", h.Name), 0)
+		return
+	}
+	name := h.Name
+	wantBackup := h.Flags&wire.HelloWantBackup != 0
+	flushed := p.log.Flushed()
+	if !wantBackup {
+		if h.Start < p.log.Start() {
+			p.refuse(c, name, wire.RefuseWALRemoved, fmt.Sprintf("requested WAL at %s has already been removed (oldest is %s)", h.Start, p.log.Start()), h.Start)
+			p.noteError(name, "WAL removed")
+			return
+		}
+		if h.Start > flushed {
+			p.refuse(c, name, wire.RefuseProtocol, fmt.Sprintf("requested start %s is ahead of the leader's flush %s", h.Start, flushed), h.Start)
+			return
+		}
+	}
+
+	p.mu.Lock()
+	pr := p.peers[name]
+	if pr == nil {
+		pr = &peer{name: name}
+		p.peers[name] = pr
+		if p.slots {
+			p.setSlotLocked(pr, true)
+		}
+	}
+	if pr.connected {
+		p.mu.Unlock()
+		p.refuse(c, name, wire.RefuseDuplicate, "a follower with this name is already streaming", 0)
+		return
+	}
+	pr.connected, pr.conn, pr.addr = true, c, c.RemoteAddr().String()
+	pr.caughtUp = false
+	pr.ctl = make(chan senderCtl, 4)
+	pr.sent = h.Start
+	if !wantBackup {
+		// It asks from its flushed end; its status will say the rest.
+		pr.write, pr.flush = h.Start, h.Start
+		pr.replay = min(pr.replay, h.Start)
+	}
+	ctl := pr.ctl
+	p.mu.Unlock()
+
+	c.SetReadDeadline(time.Time{})
+	bw := bufio.NewWriterSize(c, 64<<10)
+	var wmu sync.Mutex // the sender owns bw; the handshake writes before it starts
+	wmu.Lock()
+	err = wire.WriteFrame(bw, wire.KindWelcome, wire.Welcome{Flushed: flushed, SegmentSize: p.log.SegmentSize(), Oldest: p.log.Start()}.Encode())
+	if err == nil {
+		err = bw.Flush()
+	}
+	wmu.Unlock()
+	if err != nil {
+		p.disconnected(pr, c, "welcome: "+err.Error())
+		return
+	}
+	how := "streaming from " + h.Start.String()
+	if wantBackup {
+		how = "asking for a base backup"
+	}
+	p.cfg.OnEvent.emit(name, EvConnect, h.Start, "connected, "+how)
+
+	senderDone := make(chan struct{})
+	connStop := make(chan struct{})
+	go func() {
+		defer close(senderDone)
+		start := h.Start
+		if wantBackup {
+			start = 0
+		}
+		err := p.send(pr, c, bw, start, wantBackup, ctl, connStop)
+		if err != nil {
+			c.Close() // unblocks the reader below
+		}
+	}()
+
+	reason := p.readLoop(pr, c, fr, ctl)
+	close(connStop)
+	c.Close()
+	<-senderDone
+	p.disconnected(pr, c, reason)
+}
+
+func (p *Primary) noteError(name, why string) {
+	p.mu.Lock()
+	if pr := p.peers[name]; pr != nil {
+		pr.lastError = why
+	}
+	p.mu.Unlock()
+}
+
+func (p *Primary) disconnected(pr *peer, c net.Conn, reason string) {
+	p.mu.Lock()
+	if pr.conn == c {
+		pr.connected, pr.conn, pr.caughtUp = false, nil, false
+		pr.lastError = reason
+	}
+	p.mu.Unlock()
+	p.progress.broadcast()
+	select {
+	case <-p.stop:
+	default:
+		p.cfg.OnEvent.emit(pr.name, EvDisconnect, pr.flush, "disconnected: "+reason)
+	}
+}
+
+// readLoop reads a follower's frames until the connection ends, and returns
+// why it ended.
+func (p *Primary) readLoop(pr *peer, c net.Conn, fr *wire.Reader, ctl chan senderCtl) string {
+	for {
+		c.SetReadDeadline(time.Now().Add(p.cfg.IdleTimeout))
+		f, err := fr.Next()
+		if err != nil {
+			switch {
+			case errors.Is(err, io.EOF):
+				return "connection closed"
+			case errors.Is(err, net.ErrClosed):
+				return "connection closed"
+			}
+			return err.Error()
+		}
+		switch f.Kind {
+		case wire.KindStatus:
+			s, err := wire.DecodeStatus(f.Payload)
+			if err != nil {
+				return err.Error()
+			}
+			p.onStatus(pr, s)
+		case wire.KindResend:
+			from, err := wire.DecodeResend(f.Payload)
+			if err != nil {
+				return err.Error()
+			}
+			select {
+			case ctl <- senderCtl{resend: from}:
+			default: // the sender has requests queued already: it will rewind
+			}
+		case wire.KindBackupReq:
+			select {
+			case ctl <- senderCtl{backup: true}:
+			default:
+			}
+		default:
+			return fmt.Sprintf("unexpected %s frame from follower", f.Kind)
+		}
+	}
+}
+
+func (p *Primary) onStatus(pr *peer, s wire.Status) {
+	now := p.clk.Now()
+	flushed := p.log.Flushed()
+	p.mu.Lock()
+	// Positions only move forward, except after a base backup or a crash,
+	// where the follower's word is the truth.
+	pr.write, pr.flush, pr.replay = s.Write, s.Flush, s.Replay
+	pr.lastSeen = now
+	pr.lags[0].advance(&p.lag, s.Write, now)
+	pr.lags[1].advance(&p.lag, s.Flush, now)
+	pr.lags[2].advance(&p.lag, s.Replay, now)
+	if s.Write >= flushed {
+		pr.caughtUp = true
+	}
+	if pr.slot.enabled && !pr.slot.lost && s.Flush > pr.slot.restart {
+		pr.slot.restart = s.Flush
+	}
+	p.mu.Unlock()
+	p.progress.broadcast()
+}
+
+// send streams WAL to one follower from start until the connection fails or
+// connStop closes. It serves resend and base-backup requests from ctl.
+func (p *Primary) send(pr *peer, c net.Conn, bw *bufio.Writer, start wal.LSN, backup bool, ctl chan senderCtl, connStop chan struct{}) error {
+	var rd *wal.Reader
+	defer func() {
+		if rd != nil {
+			rd.Close()
+		}
+	}()
+	open := func(from wal.LSN) error {
+		if rd != nil {
+			rd.Close()
+			rd = nil
+		}
+		r, err := p.log.NewReader(from)
+		if err != nil {
+			if errors.Is(err, wal.ErrWALRemoved) {
+				p.refuse(c, pr.name, wire.RefuseWALRemoved, fmt.Sprintf("requested WAL at %s has already been removed (oldest is %s)", from, p.log.Start()), from)
+				p.noteError(pr.name, "WAL removed")
+			}
+			return err
+		}
+		rd = r
+		p.setSent(pr, from)
+		return nil
+	}
+	if backup {
+		lsn, err := p.sendBackup(pr, bw)
+		if err != nil {
+			return err
+		}
+		start = lsn
+	}
+	if err := open(start); err != nil {
+		return err
+	}
+	payload := make([]byte, 0, p.cfg.BatchBytes+wal.MaxRecordSize+wire.DataHeaderSize)
+	nextKeepalive := p.clk.Now() + p.cfg.KeepaliveInterval
+	var pending *senderCtl
+	for {
+		// Serve requests first: a resend rewinds the stream.
+		if pending == nil {
+			select {
+			case req := <-ctl:
+				pending = &req
+			default:
+			}
+		}
+		if pending != nil {
+			req := *pending
+			pending = nil
+			if req.backup {
+				lsn, err := p.sendBackup(pr, bw)
+				if err != nil {
+					return err
+				}
+				if err := open(lsn); err != nil {
+					return err
+				}
+			} else {
+				if err := bw.Flush(); err != nil {
+					return err
+				}
+				p.cfg.OnEvent.emit(pr.name, EvResend, req.resend, "resending from "+req.resend.String())
+				if err := open(req.resend); err != nil {
+					return err
+				}
+			}
+			continue
+		}
+		select {
+		case <-connStop:
+			return nil
+		default:
+		}
+
+		flushChanged := p.flushed.wait()
+		limit := p.log.Flushed()
+		payload = wire.AppendDataHeader(payload[:0], 0, 0)
+		var first, end wal.LSN
+		for len(payload) < p.cfg.BatchBytes+wire.DataHeaderSize {
+			raw, err := rd.Next(limit)
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				if errors.Is(err, wal.ErrWALRemoved) {
+					p.refuse(c, pr.name, wire.RefuseWALRemoved, fmt.Sprintf("WAL at %s was removed while streaming (oldest is %s)", rd.Pos(), p.log.Start()), rd.Pos())
+					p.noteError(pr.name, "WAL removed")
+				}
+				return err
+			}
+			if len(payload) == wire.DataHeaderSize {
+				first = wal.RecordLSN(raw)
+			}
+			end = wal.RecordLSN(raw) + wal.LSN(len(raw))
+			payload = append(payload, raw...)
+		}
+		if len(payload) > wire.DataHeaderSize {
+			copy(payload[:wire.DataHeaderSize], wire.AppendDataHeader(nil, first, end))
+			if err := wire.WriteFrame(bw, wire.KindData, payload); err != nil {
+				return err
+			}
+			p.setSent(pr, end)
+			continue
+		}
+		// Caught up with the leader's flush: push out what is buffered and
+		// wait for more WAL, a request, or the keepalive.
+		if err := bw.Flush(); err != nil {
+			return err
+		}
+		now := p.clk.Now()
+		if now >= nextKeepalive {
+			ka := wire.Keepalive{Flushed: limit, TimeNS: int64(now), Reply: true}
+			if err := wire.WriteFrame(bw, wire.KindKeepalive, ka.Encode()); err != nil {
+				return err
+			}
+			if err := bw.Flush(); err != nil {
+				return err
+			}
+			nextKeepalive = now + p.cfg.KeepaliveInterval
+		}
+		var timer <-chan time.Time
+		var t *time.Timer
+		if d, ok := p.clk.Until(nextKeepalive); ok {
+			t = time.NewTimer(d + time.Millisecond)
+			timer = t.C
+		}
+		select {
+		case <-flushChanged:
+		case req := <-ctl:
+			pending = &req
+		case <-timer:
+		case <-p.clk.Changed():
+		case <-connStop:
+			if t != nil {
+				t.Stop()
+			}
+			return nil
+		}
+		if t != nil {
+			t.Stop()
+		}
+	}
+}
+
+func (p *Primary) setSent(pr *peer, lsn wal.LSN) {
+	p.mu.Lock()
+	pr.sent = lsn
+	p.mu.Unlock()
+}
+
+// backupChunkSize is the data carried by one Backup frame.
+const backupChunkSize = 256 << 10
+
+// sendBackup sends a base backup: a store snapshot consistent at an LSN, in
+// chunks, and returns that LSN (streaming resumes from it).
+func (p *Primary) sendBackup(pr *peer, bw *bufio.Writer) (wal.LSN, error) {
+	data, lsn := p.Snapshot()
+	p.cfg.OnEvent.emit(pr.name, EvBackup, lsn, fmt.Sprintf("sending base backup: %d keys, %d bytes, consistent at %s", p.store.Len(), len(data), lsn))
+	total := int64(len(data))
+	for off := int64(0); ; {
+		n := min(int64(backupChunkSize), total-off)
+		chunk := wire.BackupChunk{LSN: lsn, Offset: off, Total: total, Last: off+n == total, Data: data[off : off+n]}
+		if err := wire.WriteFrame(bw, wire.KindBackup, chunk.Encode()); err != nil {
+			return 0, err
+		}
+		off += n
+		if chunk.Last {
+			break
+		}
+	}
+	if err := bw.Flush(); err != nil {
+		return 0, err
+	}
+	p.mu.Lock()
+	pr.sent = lsn
+	if pr.slot.enabled {
+		pr.slot.restart, pr.slot.lost = max(lsn, p.log.Start()), false
+	}
+	p.mu.Unlock()
+	return lsn, nil
+}

@@ -15,6 +15,9 @@ type LessonState struct {
 	WaitingForKey bool
 	Done          bool   // the whole scenario has played
 	Failed        string // the first expect that failed, if any
+	// NextChapter is the title of the chapter Next starts ("" after the
+	// last), so a waiting screen can say what comes.
+	NextChapter string
 }
 
 // Lesson is the control surface the UI uses while a scenario plays.

@@ -1,0 +1,72 @@
+package scenario
+
+import (
+	"embed"
+	"fmt"
+	"os"
+	"strings"
+)
+
+//go:embed builtin/*.scn
+var builtinFS embed.FS
+
+// builtinOrder is the order of the lessons, simplest first. Every file in
+// builtin/ is listed here (a test checks).
+var builtinOrder = []string{
+	"basic",
+	"crc",
+	"paused-replay",
+	"cut-link",
+	"base-backup",
+	"sync-commit",
+	"crash",
+}
+
+// Info describes a built-in scenario.
+type Info struct {
+	Name    string // what Load takes: basic, crc, ...
+	Title   string
+	Summary string
+}
+
+// Builtins lists the built-in scenarios in lesson order.
+func Builtins() []Info {
+	infos := make([]Info, 0, len(builtinOrder))
+	for _, name := range builtinOrder {
+		sc, err := loadBuiltin(name)
+		if err != nil {
+			// The built-ins are tested to parse; this is a broken build.
+			panic(err)
+		}
+		infos = append(infos, Info{Name: name, Title: sc.Title, Summary: sc.Summary})
+	}
+	return infos
+}
+
+// Load returns a built-in scenario by name (see Builtins), or reads and
+// parses the scenario file at a path. A name with a slash or a .scn ending
+// is always a path.
+func Load(nameOrPath string) (*Scenario, error) {
+	if !strings.ContainsAny(nameOrPath, `/\`) && !strings.HasSuffix(nameOrPath, ".scn") {
+		if _, err := builtinFS.Open("builtin/" + nameOrPath + ".scn"); err == nil {
+			return loadBuiltin(nameOrPath)
+		}
+		if _, err := os.Stat(nameOrPath); err != nil {
+			return nil, fmt.Errorf("scenario: no built-in scenario or file named %q (built-ins: %s)",
+				nameOrPath, strings.Join(builtinOrder, ", "))
+		}
+	}
+	src, err := os.ReadFile(nameOrPath)
+	if err != nil {
+		return nil, fmt.Errorf("scenario: %w", err)
+	}
+	return Parse(nameOrPath, src)
+}
+
+func loadBuiltin(name string) (*Scenario, error) {
+	src, err := builtinFS.ReadFile("builtin/" + name + ".scn")
+	if err != nil {
+		return nil, fmt.Errorf("scenario: no built-in scenario %q", name)
+	}
+	return Parse(name+".scn", src)
+}

@@ -1,0 +1,135 @@
+// Package scenario plays lessons: scenario files of timed cluster commands,
+// captions, chapters and expectations.
+//
+// # Scenario files
+//
+// A scenario file is UTF-8 text, one statement a line. A # at the start of a
+// word (outside quotes) begins a comment that runs to the end of the line;
+// blank lines are ignored. Words are separated by spaces or tabs; a
+// double-quoted string is one word, in which a backslash takes the next
+// character literally (\" and \\). Keywords and command verbs are
+// case-insensitive.
+//
+//	# The cut-link lesson, shortened.
+//	title "Cut link and catch-up"
+//	summary "The link to a follower is cut; restored, it catches up."
+//
+//	rate 0                          # setup: runs at once, no key needed
+//	latency all 200ms
+//
+//	chapter "Cut the link"
+//	cut follower-2
+//	say "The network to follower-2 is cut."
+//	expect follower-2 state cut within 5s
+//	after 3s expect follower-2 write < leader
+//
+//	chapter "Restore and catch up"
+//	restore follower-2
+//	at 2s say "It asks to stream from its flush_lsn."
+//	expect follower-2 matches leader within 20s
+//
+// # Statements
+//
+//	title "TEXT"         the scenario's title; first, before anything else
+//	summary "TEXT"       one line for `walship scenarios`; after the title
+//	chapter "TEXT"       starts a chapter
+//	wait DUR             do nothing for DUR
+//	[TIMING] COMMAND     a cluster command, as typed in the command palette
+//	[TIMING] say "TEXT"  a caption, shown large until the next one
+//	[TIMING] expect EXPECTATION [within DUR]
+//
+//	TIMING = at DUR      DUR after the chapter started (at once if that has passed)
+//	       | after DUR   DUR after the previous line finished
+//	(none)               as soon as the previous line finished
+//
+// DUR is a Go duration: 300ms, 2s, 1m30s, 0. A title defaults to the file
+// name. Lines before the first chapter are the setup: they run as soon as
+// the scenario starts. Captions and titles must be printable text.
+//
+// COMMAND is any command of the cluster's command language, parsed by
+// cluster.ParseCommand, the same parser the command palette and the
+// recorder use: pause, resume, cut, restore, latency, bandwidth, corrupt,
+// slice, crash, restart, backup, apply-delay, flush-delay, add, remove,
+// sync, rate, write, set, del, freeze, unfreeze, speed, wal-keep, slots (see
+// cluster.Verbs). A value starting with # must be quoted.
+//
+// # Expectations
+//
+// An expect line states what must be true. It is checked against fresh
+// snapshots of the cluster every PollInterval until it holds, or fails when
+// `within DUR` (DefaultWithin, 15s, when not given) has passed.
+//
+//	expect SUBJECT CHECK [within DUR]
+//
+//	SUBJECT = follower-N | N | all       a follower, or every follower
+//	        | leader
+//	        | LEADER-FIELD ...            short for leader LEADER-FIELD ...
+//
+//	CHECK on a follower:
+//	  state [not] STATE                   startup catchup streaming backup stopped
+//	                                      cut reconnecting "needs base backup"
+//	  [not] paused | connected | slot-lost
+//	  matches leader                      replay = leader flush, and the same key count
+//	  FIELD OP VALUE
+//	CHECK on the leader:
+//	  LEADER-FIELD OP VALUE
+//
+//	OP = "=" | "==" | "!=" | "<" | "<=" | ">" | ">="
+//
+// Follower fields, with the PostgreSQL names they stand for:
+//
+//	sent                    LSN  sent_lsn: shipped by the leader
+//	write (received)        LSN  write_lsn: received and written
+//	flush (flushed)         LSN  flush_lsn: fsynced
+//	replay (replayed)       LSN  replay_lsn: applied to the store
+//	start                   LSN  oldest LSN in the follower's log
+//	write-lag flush-lag replay-lag   duration: write_lag...; 0 when idle, never true while unknown
+//	crc-failures resends keys backups records corrupted   counts
+//
+// Leader fields: insert, flush, oldest (LSNs); keys, segments, records,
+// commits, waiting-commits (counts); retained (bytes: insert - oldest).
+//
+// A VALUE is a literal of the field's kind (an LSN like 0/1A2B or 0, a whole
+// number, a size like 64KiB, a duration like 2s), another field of the
+// same follower (replay < flush), another follower's field
+// (replay = follower-2 replay), or the leader: `leader` alone is the
+// leader's flush LSN for positions and the leader's own count for keys and
+// records; `leader FIELD` names one (write = leader insert). Both sides must
+// be of the same kind.
+//
+//	expect follower-1 state streaming
+//	expect follower-1 replay < flush
+//	expect follower-2 replay = leader within 20s
+//	expect follower-1 crc-failures >= 1
+//	expect waiting-commits > 0
+//	expect follower-3 state "needs base backup"
+//	expect all matches leader
+//	expect follower-1 not paused
+//	expect leader retained > 64KiB
+//
+// # Errors
+//
+// Parse stops at the first mistake and says where it is and what was
+// expected, as FILE:LINE:COLUMN: MESSAGE, for example
+//
+//	lesson.scn:7:12: expected a duration like 300ms or 2s
+//
+// # Playing
+//
+// A Player plays a scenario for the terminal UI and implements Lesson: the
+// setup runs at once; each chapter waits for Next. Prev and Restart re-run
+// a chapter's lines from its start, but the cluster is not rewound: it
+// keeps whatever the earlier lines did. Timing is real time; it is not
+// scaled by the world clock's speed.
+//
+// RunHeadless plays a scenario with no terminal, for tests and
+// `walship check --scenario`: chapters do not wait, every expect is checked,
+// and the first failure is returned with its file, line and what was seen.
+//
+// # Recording
+//
+// A Recorder wraps a cluster.Controller and logs every command with its
+// time; WriteScenario turns the log into a scenario of `at` lines that plays
+// the session back. A CastWriter records what the UI draws as an asciicast
+// v2 file for `asciinema play`.
+package scenario

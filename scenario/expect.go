@@ -1,0 +1,563 @@
+package scenario
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"walship/engine/cluster"
+	"walship/engine/wal"
+)
+
+// Expect is one parsed expect line: a fact about a snapshot of the cluster,
+// polled until it holds or Within has passed.
+type Expect struct {
+	Subject string // a follower name, "all" (every follower) or "leader"
+	Field   string // canonical field name (see the package doc)
+	Not     bool   // state not ..., not paused
+	Op      Op     // comparisons
+	State   string // state checks: one of the cluster.State* names
+	Value   Operand
+	Within  time.Duration
+}
+
+// Op is a comparison.
+type Op string
+
+// The comparisons.
+const (
+	OpEq Op = "="
+	OpNe Op = "!="
+	OpLt Op = "<"
+	OpLe Op = "<="
+	OpGt Op = ">"
+	OpGe Op = ">="
+)
+
+// Operand is the right-hand side of a comparison: a literal, or a field of
+// a follower or of the leader.
+type Operand struct {
+	Subject string // "" for a literal; "self" for the same follower; a follower name; "leader"
+	Field   string
+	N       int64 // the literal: a count, an LSN, bytes or nanoseconds
+}
+
+// kind is the type of a field's value.
+type kind int
+
+const (
+	kLSN kind = iota
+	kCount
+	kBytes
+	kDuration
+	kBool
+	kState
+	kMatch
+)
+
+func (k kind) want() string {
+	switch k {
+	case kLSN:
+		return "an LSN like 0/1A2B, a position (sent, write, flush, replay) or leader"
+	case kCount:
+		return "a whole number, or leader"
+	case kBytes:
+		return "a size like 64KiB"
+	case kDuration:
+		return "a duration like 300ms or 2s"
+	}
+	return "a value"
+}
+
+// followerFields maps every follower field name (and alias) to its
+// canonical name and kind.
+var followerFields = map[string]struct {
+	name string
+	kind kind
+}{
+	"sent": {"sent", kLSN}, "write": {"write", kLSN}, "received": {"write", kLSN},
+	"flush": {"flush", kLSN}, "flushed": {"flush", kLSN},
+	"replay": {"replay", kLSN}, "replayed": {"replay", kLSN}, "start": {"start", kLSN},
+	"crc-failures": {"crc-failures", kCount}, "resends": {"resends", kCount},
+	"keys": {"keys", kCount}, "backups": {"backups", kCount}, "records": {"records", kCount},
+	"corrupted": {"corrupted", kCount},
+	"write-lag": {"write-lag", kDuration}, "flush-lag": {"flush-lag", kDuration},
+	"replay-lag": {"replay-lag", kDuration},
+	"paused":     {"paused", kBool}, "connected": {"connected", kBool}, "slot-lost": {"slot-lost", kBool},
+	"state": {"state", kState}, "matches": {"matches", kMatch},
+}
+
+// leaderFields maps every leader field name to its canonical name and kind.
+var leaderFields = map[string]struct {
+	name string
+	kind kind
+}{
+	"insert": {"insert", kLSN}, "flush": {"flush", kLSN}, "flushed": {"flush", kLSN},
+	"oldest": {"oldest", kLSN},
+	"keys":   {"keys", kCount}, "segments": {"segments", kCount}, "records": {"records", kCount},
+	"commits": {"commits", kCount}, "waiting-commits": {"waiting-commits", kCount},
+	"retained": {"retained", kBytes},
+}
+
+var states = []string{
+	cluster.StateStartup, cluster.StateCatchup, cluster.StateStreaming, cluster.StateBackup,
+	cluster.StateStopped, cluster.StateCut, cluster.StateReconnecting, cluster.StateNeedsBackup,
+}
+
+// subject reads a follower name (follower-2 or 2), all, or leader.
+func subjectName(s string) (string, bool) {
+	s = strings.ToLower(s)
+	if s == "all" || s == "leader" {
+		return s, true
+	}
+	n, ok := strings.CutPrefix(s, "follower-")
+	if !ok {
+		n = s
+	}
+	if i, err := strconv.Atoi(n); err == nil && i > 0 && i < 1000 && !strings.HasPrefix(n, "+") {
+		return cluster.FollowerName(i), true
+	}
+	return "", false
+}
+
+// expect parses the words after "expect". end is the offset just past the
+// line's content, for errors at the end of the line.
+func (p *parser) expect(toks []token, end int) (*Expect, error) {
+	e := &Expect{Within: DefaultWithin}
+	// A trailing "within DUR".
+	if n := len(toks); n >= 2 && keyword(toks[n-2]) == "within" {
+		d, err := p.duration(toks, n-1, end)
+		if err != nil {
+			return nil, err
+		}
+		e.Within = d
+		end = toks[n-2].col - 1
+		toks = toks[:n-2]
+	} else if n >= 1 && keyword(toks[n-1]) == "within" {
+		return nil, p.errorf(end+1, "expected a duration like 300ms or 2s")
+	}
+	at := func(i int) (token, bool) {
+		if i < len(toks) {
+			return toks[i], true
+		}
+		return token{col: end + 1}, false
+	}
+	t, ok := at(0)
+	if !ok {
+		return nil, p.errorf(t.col, "expected what to expect: a follower (follower-1, 1, all), leader, or waiting-commits")
+	}
+	i := 1
+	if s, ok := subjectName(t.text); ok && !t.quoted {
+		e.Subject = s
+	} else if _, ok := leaderFields[keyword(t)]; ok && !t.quoted {
+		// A bare leader field: expect waiting-commits > 0.
+		e.Subject, i = "leader", 0
+	} else {
+		return nil, p.errorf(t.col, "expected a follower (follower-1, 1, all), leader, or a leader field like waiting-commits")
+	}
+
+	t, ok = at(i)
+	if !ok {
+		return nil, p.errorf(t.col, "expected what to check, e.g. state streaming, replay = leader, matches leader")
+	}
+	if keyword(t) == "not" {
+		e.Not = true
+		i++
+		if t, ok = at(i); !ok {
+			return nil, p.errorf(t.col, "expected paused, connected or slot-lost after not")
+		}
+	}
+	var k kind
+	if e.Subject == "leader" {
+		f, ok := leaderFields[keyword(t)]
+		if !ok {
+			return nil, p.errorf(t.col, "expected a leader field (insert, flush, oldest, keys, segments, records, commits, waiting-commits, retained)")
+		}
+		e.Field, k = f.name, f.kind
+	} else {
+		f, ok := followerFields[keyword(t)]
+		if !ok {
+			return nil, p.errorf(t.col, "expected a follower field (state, paused, connected, matches, sent, write, flush, replay, crc-failures, keys, backups, ...)")
+		}
+		e.Field, k = f.name, f.kind
+	}
+	if e.Not && k != kBool {
+		return nil, p.errorf(t.col, "expected paused, connected or slot-lost after not")
+	}
+	i++
+	rest := toks[min(i, len(toks)):]
+	restEnd := func(j int) error {
+		if j < len(rest) {
+			return p.errorf(rest[j].col, "expected the end of the expectation (or within DUR), not %q", rest[j].text)
+		}
+		return nil
+	}
+	switch k {
+	case kBool:
+		return e, restEnd(0)
+	case kMatch:
+		if len(rest) == 0 || keyword(rest[0]) != "leader" {
+			t, _ := at(i)
+			return nil, p.errorf(t.col, "expected leader after matches")
+		}
+		return e, restEnd(1)
+	case kState:
+		j := 0
+		if len(rest) > 0 && keyword(rest[0]) == "not" {
+			e.Not, j = true, 1
+		}
+		if j >= len(rest) {
+			t, _ := at(i + j)
+			return nil, p.errorf(t.col, "expected a state (%s)", strings.Join(states, ", "))
+		}
+		// An unquoted state may be several words: needs base backup.
+		words := make([]string, 0, len(rest)-j)
+		for _, w := range rest[j:] {
+			words = append(words, strings.ToLower(w.text))
+		}
+		name := strings.Join(words, " ")
+		for _, s := range states {
+			if s == name {
+				e.State = s
+				return e, nil
+			}
+		}
+		return nil, p.errorf(rest[j].col, "expected a state (%s), not %q", strings.Join(states, ", "), name)
+	}
+
+	// A comparison: OP VALUE.
+	t, ok = at(i)
+	op, isOp := parseOp(t.text)
+	if !ok || !isOp || t.quoted {
+		return nil, p.errorf(t.col, "expected a comparison (=, !=, <, <=, >, >=) after %s", e.Field)
+	}
+	e.Op = op
+	i++
+	t, ok = at(i)
+	if !ok {
+		return nil, p.errorf(t.col, "expected %s", k.want())
+	}
+	v, used, err := p.operand(e, k, toks[i:], end)
+	if err != nil {
+		return nil, err
+	}
+	e.Value = v
+	if j := i + used; j < len(toks) {
+		return nil, p.errorf(toks[j].col, "expected the end of the expectation (or within DUR), not %q", toks[j].text)
+	}
+	return e, nil
+}
+
+func parseOp(s string) (Op, bool) {
+	switch s {
+	case "=", "==":
+		return OpEq, true
+	case "!=":
+		return OpNe, true
+	case "<", "<=", ">", ">=":
+		return Op(s), true
+	}
+	return "", false
+}
+
+// operand reads the value of a comparison of a field of kind k. It returns
+// how many tokens it used.
+func (p *parser) operand(e *Expect, k kind, toks []token, end int) (Operand, int, error) {
+	t := toks[0]
+	bad := func(t token) error { return p.errorf(t.col, "expected %s", k.want()) }
+	if t.quoted {
+		return Operand{}, 0, bad(t)
+	}
+	w := keyword(t)
+	// Another field of the same follower: replay < flush.
+	if e.Subject != "leader" {
+		if f, ok := followerFields[w]; ok {
+			if f.kind != k {
+				return Operand{}, 0, p.errorf(t.col, "expected a field of the same kind as %s, not %s", e.Field, w)
+			}
+			return Operand{Subject: "self", Field: f.name}, 1, nil
+		}
+	} else if f, ok := leaderFields[w]; ok {
+		if f.kind != k {
+			return Operand{}, 0, p.errorf(t.col, "expected a field of the same kind as %s, not %s", e.Field, w)
+		}
+		return Operand{Subject: "leader", Field: f.name}, 1, nil
+	}
+	// leader, or leader FIELD.
+	if w == "leader" {
+		if len(toks) > 1 {
+			if f, ok := leaderFields[keyword(toks[1])]; ok {
+				if f.kind != k {
+					return Operand{}, 0, p.errorf(toks[1].col, "expected a leader field of the same kind as %s, not %s", e.Field, f.name)
+				}
+				return Operand{Subject: "leader", Field: f.name}, 2, nil
+			}
+		}
+		switch {
+		case k == kLSN:
+			return Operand{Subject: "leader", Field: "flush"}, 1, nil
+		case e.Subject != "leader":
+			if f, ok := leaderFields[e.Field]; ok && f.kind == k {
+				return Operand{Subject: "leader", Field: f.name}, 1, nil
+			}
+		}
+		if e.Subject == "leader" {
+			return Operand{}, 0, p.errorf(t.col, "expected a number or another leader field after %s", e.Op)
+		}
+		return Operand{}, 0, p.errorf(t.col, "expected %s (the leader has no %s)", k.want(), e.Field)
+	}
+	// follower-N FIELD.
+	if s, ok := subjectName(w); ok && s != "all" && strings.HasPrefix(w, "follower-") {
+		if len(toks) < 2 {
+			return Operand{}, 0, p.errorf(end+1, "expected a field of %s after its name", s)
+		}
+		f, ok := followerFields[keyword(toks[1])]
+		if !ok || f.kind != k {
+			return Operand{}, 0, p.errorf(toks[1].col, "expected a field of %s of the same kind as %s", s, e.Field)
+		}
+		return Operand{Subject: s, Field: f.name}, 2, nil
+	}
+	// A literal.
+	switch k {
+	case kLSN:
+		if w == "0" {
+			return Operand{}, 1, nil
+		}
+		if strings.Count(w, "/") == 1 {
+			if l, err := wal.ParseLSN(t.text); err == nil && l.String() == strings.ToUpper(t.text) {
+				return Operand{N: int64(l)}, 1, nil
+			}
+		}
+	case kCount:
+		if n, err := strconv.ParseInt(t.text, 10, 64); err == nil && n >= 0 {
+			return Operand{N: n}, 1, nil
+		}
+	case kBytes:
+		if n, err := cluster.ParseSize(t.text); err == nil {
+			return Operand{N: n}, 1, nil
+		}
+	case kDuration:
+		if d, ok := parseDuration(t); ok {
+			return Operand{N: int64(d)}, 1, nil
+		}
+	}
+	return Operand{}, 0, bad(t)
+}
+
+// value is a field read from a snapshot. ok is false when the value is not
+// known (a lag with no measurement yet, a follower that is not there).
+type value struct {
+	n  int64
+	ok bool
+}
+
+func followerValue(f *cluster.FollowerStatus, field string) value {
+	lag := func(l cluster.Lag) value {
+		if !l.Known {
+			return value{}
+		}
+		if l.Idle {
+			return value{0, true}
+		}
+		return value{int64(l.D), true}
+	}
+	switch field {
+	case "sent":
+		return value{int64(f.SentLSN), true}
+	case "write":
+		return value{int64(f.WriteLSN), true}
+	case "flush":
+		return value{int64(f.FlushLSN), true}
+	case "replay":
+		return value{int64(f.ReplayLSN), true}
+	case "start":
+		return value{int64(f.StartLSN), true}
+	case "crc-failures":
+		return value{int64(f.CRCFailures), true}
+	case "resends":
+		return value{int64(f.Resends), true}
+	case "keys":
+		return value{int64(f.Keys), true}
+	case "backups":
+		return value{int64(f.Backup.Count), true}
+	case "records":
+		return value{int64(f.Records), true}
+	case "corrupted":
+		return value{int64(f.Link.Corrupted), true}
+	case "write-lag":
+		return lag(f.WriteLag)
+	case "flush-lag":
+		return lag(f.FlushLag)
+	case "replay-lag":
+		return lag(f.ReplayLag)
+	}
+	return value{}
+}
+
+func leaderValue(l *cluster.LeaderStatus, field string) value {
+	switch field {
+	case "insert":
+		return value{int64(l.InsertLSN), true}
+	case "flush":
+		return value{int64(l.FlushLSN), true}
+	case "oldest":
+		return value{int64(l.OldestLSN), true}
+	case "keys":
+		return value{int64(l.Keys), true}
+	case "segments":
+		return value{int64(l.Segments), true}
+	case "records":
+		return value{int64(l.Records), true}
+	case "commits":
+		return value{int64(l.Commits), true}
+	case "waiting-commits":
+		return value{int64(l.WaitingCommits), true}
+	case "retained":
+		if l.InsertLSN < l.OldestLSN {
+			return value{0, true}
+		}
+		return value{int64(l.InsertLSN - l.OldestLSN), true}
+	}
+	return value{}
+}
+
+func findFollower(s *cluster.Snapshot, name string) *cluster.FollowerStatus {
+	for i := range s.Followers {
+		if s.Followers[i].Name == name {
+			return &s.Followers[i]
+		}
+	}
+	return nil
+}
+
+func fieldKind(subject, field string) kind {
+	if subject == "leader" {
+		return leaderFields[field].kind
+	}
+	return followerFields[field].kind
+}
+
+// format prints a field's value for a person: LSNs as X/Y, lags as 340ms.
+func format(k kind, v value) string {
+	if !v.ok {
+		return "unknown"
+	}
+	switch k {
+	case kLSN:
+		return wal.LSN(v.n).String()
+	case kBytes:
+		return cluster.FormatSize(v.n)
+	case kDuration:
+		return time.Duration(v.n).String()
+	}
+	return strconv.FormatInt(v.n, 10)
+}
+
+func compare(op Op, a, b int64) bool {
+	switch op {
+	case OpEq:
+		return a == b
+	case OpNe:
+		return a != b
+	case OpLt:
+		return a < b
+	case OpLe:
+		return a <= b
+	case OpGt:
+		return a > b
+	case OpGe:
+		return a >= b
+	}
+	return false
+}
+
+// Check reports whether the expectation holds in s, and what was seen, in
+// words a person can compare with the expect line.
+func (e *Expect) Check(s *cluster.Snapshot) (ok bool, seen string) {
+	if e.Subject == "leader" {
+		return e.checkComparison(s, nil, "leader")
+	}
+	if e.Subject != "all" {
+		f := findFollower(s, e.Subject)
+		if f == nil {
+			return false, "no " + e.Subject + " in the cluster"
+		}
+		return e.checkFollower(s, f)
+	}
+	if len(s.Followers) == 0 {
+		return false, "no followers in the cluster"
+	}
+	var seens []string
+	for i := range s.Followers {
+		ok, seen := e.checkFollower(s, &s.Followers[i])
+		if !ok {
+			return false, seen
+		}
+		seens = append(seens, seen)
+	}
+	return true, strings.Join(seens, "; ")
+}
+
+func (e *Expect) checkFollower(s *cluster.Snapshot, f *cluster.FollowerStatus) (bool, string) {
+	switch e.Field {
+	case "state":
+		return (f.State == e.State) != e.Not, fmt.Sprintf("%s state %s", f.Name, f.State)
+	case "paused", "connected", "slot-lost":
+		var b bool
+		switch e.Field {
+		case "paused":
+			b = f.ReplayPaused
+		case "connected":
+			b = f.Link.Connected
+		default:
+			b = f.Slot.Lost
+		}
+		word := e.Field
+		if !b {
+			word = "not " + word
+		}
+		return b != e.Not, fmt.Sprintf("%s %s (state %s)", f.Name, word, f.State)
+	case "matches":
+		l := &s.Leader
+		ok := f.ReplayLSN == l.FlushLSN && f.Keys == l.Keys
+		return ok, fmt.Sprintf("%s replay %s with %d keys, leader flush %s with %d keys (state %s)",
+			f.Name, f.ReplayLSN, f.Keys, l.FlushLSN, l.Keys, f.State)
+	}
+	return e.checkComparison(s, f, f.Name)
+}
+
+func (e *Expect) checkComparison(s *cluster.Snapshot, f *cluster.FollowerStatus, name string) (bool, string) {
+	var left value
+	if f != nil {
+		left = followerValue(f, e.Field)
+	} else {
+		left = leaderValue(&s.Leader, e.Field)
+	}
+	k := fieldKind(e.Subject, e.Field)
+	right, rname := value{e.Value.N, true}, ""
+	switch e.Value.Subject {
+	case "self":
+		right, rname = followerValue(f, e.Value.Field), e.Value.Field
+	case "leader":
+		right, rname = leaderValue(&s.Leader, e.Value.Field), "leader "+e.Value.Field
+	case "":
+	default:
+		g := findFollower(s, e.Value.Subject)
+		if g == nil {
+			return false, "no " + e.Value.Subject + " in the cluster"
+		}
+		right, rname = followerValue(g, e.Value.Field), g.Name+" "+e.Value.Field
+	}
+	seen := fmt.Sprintf("%s %s %s", name, e.Field, format(k, left))
+	if rname != "" {
+		seen += fmt.Sprintf(", %s %s", rname, format(k, right))
+	}
+	if f != nil && e.Field != "state" {
+		seen += " (state " + f.State + ")"
+	}
+	if !left.ok || !right.ok {
+		return false, seen
+	}
+	return compare(e.Op, left.n, right.n), seen
+}

@@ -1,0 +1,304 @@
+package scenario
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"walship/engine/cluster"
+)
+
+// Scenario is a parsed scenario file.
+type Scenario struct {
+	File    string // name used in messages: the file name, or NAME.scn for a built-in
+	Title   string // from the title line; the file name when there is none
+	Summary string // from the summary line, if any
+	// Setup holds the steps before the first chapter. They run as soon as
+	// the scenario starts, without waiting for a key.
+	Setup    []Step
+	Chapters []Chapter
+}
+
+// Chapter is a titled run of steps. In the UI a chapter waits for a key
+// before it starts; headless runs never wait.
+type Chapter struct {
+	Title string
+	Line  int // line of the chapter statement
+	Steps []Step
+}
+
+// StepKind says what a step does.
+type StepKind int
+
+// The kinds of step.
+const (
+	StepCommand StepKind = iota // a cluster command (Step.Command)
+	StepSay                     // a caption (Step.Text)
+	StepExpect                  // an expectation (Step.Expect)
+	StepWait                    // wait DUR: nothing but the delay
+)
+
+// Timing says when a step starts.
+type Timing int
+
+// The timings.
+const (
+	// Next: as soon as the previous step has finished.
+	Next Timing = iota
+	// At: Delay after the start of the chapter (or of the setup); at once
+	// when that moment has already passed.
+	At
+	// After: Delay after the previous step finished (or the chapter began).
+	After
+)
+
+// Step is one timed line of a scenario.
+type Step struct {
+	Line    int // 1-based line in the file
+	Source  string
+	Timing  Timing
+	Delay   time.Duration
+	Kind    StepKind
+	Command cluster.Command // StepCommand
+	Text    string          // StepSay
+	Expect  *Expect         // StepExpect
+}
+
+// SyntaxError is a mistake in a scenario file, placed at a line and column.
+type SyntaxError struct {
+	File   string
+	Line   int // 1-based
+	Column int // 1-based, in bytes
+	Msg    string
+}
+
+func (e *SyntaxError) Error() string {
+	return fmt.Sprintf("%s:%d:%d: %s", e.File, e.Line, e.Column, e.Msg)
+}
+
+// Unwrap makes every SyntaxError match ErrSyntax.
+func (e *SyntaxError) Unwrap() error { return ErrSyntax }
+
+// ErrSyntax is wrapped by every error Parse returns.
+var ErrSyntax = errors.New("scenario: syntax error")
+
+// MaxDelay bounds the durations of at, after and wait (a recorded session
+// may be long; a typo of 3000h should still be caught).
+const MaxDelay = 24 * time.Hour
+
+// DefaultWithin is how long an expect line waits when it names no time.
+const DefaultWithin = 15 * time.Second
+
+// Parse reads a scenario. file names it in error messages. The first
+// mistake is returned as a *SyntaxError.
+func Parse(file string, src []byte) (*Scenario, error) {
+	p := &parser{sc: &Scenario{File: file}}
+	for n, line := range strings.Split(string(src), "\n") {
+		p.line = n + 1
+		if err := p.parseLine(strings.TrimSuffix(line, "\r")); err != nil {
+			return nil, err
+		}
+	}
+	if p.sc.Title == "" {
+		p.sc.Title = strings.TrimSuffix(filepath.Base(file), ".scn")
+	}
+	return p.sc, nil
+}
+
+type parser struct {
+	sc      *Scenario
+	line    int
+	started bool // a step or chapter has been seen: header lines are over
+}
+
+func (p *parser) errorf(col int, format string, args ...any) error {
+	return &SyntaxError{File: p.sc.File, Line: p.line, Column: col, Msg: fmt.Sprintf(format, args...)}
+}
+
+// addStep appends to the current chapter, or to the setup before any.
+func (p *parser) addStep(s Step) {
+	p.started = true
+	if n := len(p.sc.Chapters); n > 0 {
+		p.sc.Chapters[n-1].Steps = append(p.sc.Chapters[n-1].Steps, s)
+		return
+	}
+	p.sc.Setup = append(p.sc.Setup, s)
+}
+
+func (p *parser) parseLine(line string) error {
+	if !utf8.ValidString(line) {
+		for i := range line {
+			if r, size := utf8.DecodeRuneInString(line[i:]); r == utf8.RuneError && size == 1 {
+				return p.errorf(i+1, "expected UTF-8 text")
+			}
+		}
+	}
+	toks, end, lerr := lex(line)
+	if lerr != nil {
+		return p.errorf(lerr.col, "%s", lerr.msg)
+	}
+	if len(toks) == 0 {
+		return nil
+	}
+	first := toks[0]
+	switch kw := keyword(first); kw {
+	case "title", "summary":
+		if p.started {
+			return p.errorf(first.col, "%s belongs at the top of the file, before any chapter or step", kw)
+		}
+		if kw == "title" && (p.sc.Title != "" || p.sc.Summary != "") {
+			return p.errorf(first.col, "only one title, before the summary")
+		}
+		if kw == "summary" && p.sc.Summary != "" {
+			return p.errorf(first.col, "only one summary")
+		}
+		text, err := p.quoted(toks, 1, end, kw)
+		if err != nil {
+			return err
+		}
+		if kw == "title" {
+			p.sc.Title = text
+		} else {
+			p.sc.Summary = text
+		}
+		return nil
+	case "chapter":
+		text, err := p.quoted(toks, 1, end, "chapter title")
+		if err != nil {
+			return err
+		}
+		p.started = true
+		p.sc.Chapters = append(p.sc.Chapters, Chapter{Title: text, Line: p.line})
+		return nil
+	case "wait":
+		d, err := p.duration(toks, 1, end)
+		if err != nil {
+			return err
+		}
+		if len(toks) > 2 {
+			return p.errorf(toks[2].col, "expected the end of the line after wait %s", toks[1].text)
+		}
+		p.addStep(Step{Line: p.line, Source: line[first.col-1 : end], Timing: After, Delay: d, Kind: StepWait})
+		return nil
+	}
+	step := Step{Line: p.line, Source: line[first.col-1 : end]}
+	i := 0
+	switch keyword(first) {
+	case "at", "after":
+		step.Timing = At
+		if keyword(first) == "after" {
+			step.Timing = After
+		}
+		d, err := p.duration(toks, 1, end)
+		if err != nil {
+			return err
+		}
+		step.Delay = d
+		i = 2
+		if i >= len(toks) {
+			return p.errorf(end+1, "expected a command, say or expect after %s %s", first.text, toks[1].text)
+		}
+		switch kw := keyword(toks[i]); kw {
+		case "title", "summary", "chapter", "wait", "at", "after":
+			return p.errorf(toks[i].col, "expected a command, say or expect, not %s (%s cannot be timed)", kw, kw)
+		}
+	}
+	if err := p.action(&step, toks[i:], line, end); err != nil {
+		return err
+	}
+	p.addStep(step)
+	return nil
+}
+
+// action parses a say, an expect or a command into step.
+func (p *parser) action(step *Step, toks []token, line string, end int) error {
+	switch keyword(toks[0]) {
+	case "say":
+		text, err := p.quoted(toks, 1, end, "caption")
+		if err != nil {
+			return err
+		}
+		step.Kind, step.Text = StepSay, text
+		return nil
+	case "expect":
+		e, err := p.expect(toks[1:], end)
+		if err != nil {
+			return err
+		}
+		step.Kind, step.Expect = StepExpect, e
+		return nil
+	}
+	// A command: hand its text to the one command parser, and place its
+	// errors in the file.
+	start := toks[0].col - 1
+	c, err := cluster.ParseCommand(line[start:end])
+	if err != nil {
+		var pe *cluster.ParseError
+		if errors.As(err, &pe) {
+			return p.errorf(start+pe.Column, "expected %s", pe.Msg)
+		}
+		return p.errorf(start+1, "%v", err)
+	}
+	step.Kind, step.Command = StepCommand, c
+	return nil
+}
+
+// keyword is a bare token's lower-case text, or "" for a quoted one.
+func keyword(t token) string {
+	if t.quoted {
+		return ""
+	}
+	return strings.ToLower(t.text)
+}
+
+// quoted reads the one quoted string at toks[i] that must end the line.
+func (p *parser) quoted(toks []token, i, end int, what string) (string, error) {
+	if i >= len(toks) {
+		return "", p.errorf(end+1, "expected a quoted %s like \"...\"", what)
+	}
+	t := toks[i]
+	if !t.quoted {
+		return "", p.errorf(t.col, "expected a quoted %s like \"...\"", what)
+	}
+	if i+1 < len(toks) {
+		return "", p.errorf(toks[i+1].col, "expected the end of the line after the %s", what)
+	}
+	if !printable(t.text) {
+		return "", p.errorf(t.col, "expected printable text in the %s (no control characters)", what)
+	}
+	return t.text, nil
+}
+
+// duration reads the duration at toks[i].
+func (p *parser) duration(toks []token, i, end int) (time.Duration, error) {
+	const want = "expected a duration like 300ms or 2s"
+	if i >= len(toks) {
+		return 0, p.errorf(end+1, want)
+	}
+	d, ok := parseDuration(toks[i])
+	if !ok {
+		return 0, p.errorf(toks[i].col, want)
+	}
+	if d > MaxDelay {
+		return 0, p.errorf(toks[i].col, "expected a duration of at most %s", MaxDelay)
+	}
+	return d, nil
+}
+
+// parseDuration reads a non-negative Go duration; a bare 0 is allowed.
+func parseDuration(t token) (time.Duration, bool) {
+	if t.quoted {
+		return 0, false
+	}
+	if t.text == "0" {
+		return 0, true
+	}
+	d, err := time.ParseDuration(t.text)
+	if err != nil || d < 0 {
+		return 0, false
+	}
+	return d, true
+}

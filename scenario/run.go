@@ -1,0 +1,185 @@
+package scenario
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"walship/engine/cluster"
+)
+
+// PollInterval is how often an expect line looks at a fresh snapshot.
+const PollInterval = 50 * time.Millisecond
+
+// StepError is a step that did not go as written: an expect that did not
+// hold in time, or a command the cluster refused.
+type StepError struct {
+	File   string
+	Line   int
+	Source string // the line as written, without its comment
+	// Seen is what an expect saw last, in words; Err is a command's error.
+	Seen   string
+	Within time.Duration
+	Err    error
+}
+
+func (e *StepError) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("%s:%d: %s: %v", e.File, e.Line, e.Source, e.Err)
+	}
+	return fmt.Sprintf("%s:%d: %s: not true after %s: saw %s", e.File, e.Line, e.Source, e.Within, e.Seen)
+}
+
+func (e *StepError) Unwrap() error { return e.Err }
+
+// reporter hears what a run of steps does.
+type reporter interface {
+	caption(st *Step)
+	// finished is called after each command and expect; err is nil when it
+	// went as written. seen is what a passing expect saw.
+	finished(st *Step, took time.Duration, seen string, err *StepError)
+}
+
+// runSteps plays steps in order on the real clock, starting now. It returns
+// only when the steps are done or ctx is cancelled (then with ctx's error).
+func runSteps(ctx context.Context, ctrl cluster.Controller, file string, steps []Step, r reporter) error {
+	start := time.Now()
+	prev := start
+	for i := range steps {
+		st := &steps[i]
+		due := prev
+		switch st.Timing {
+		case At:
+			due = start.Add(st.Delay)
+		case After:
+			due = prev.Add(st.Delay)
+		}
+		if err := sleepUntil(ctx, due); err != nil {
+			return err
+		}
+		began := time.Now()
+		switch st.Kind {
+		case StepCommand:
+			var se *StepError
+			if err := ctrl.Do(st.Command); err != nil {
+				se = &StepError{File: file, Line: st.Line, Source: st.Source, Err: err}
+			}
+			r.finished(st, time.Since(began), "", se)
+		case StepSay:
+			r.caption(st)
+		case StepExpect:
+			seen, ok, err := poll(ctx, ctrl, st.Expect)
+			if err != nil {
+				return err
+			}
+			var se *StepError
+			if !ok {
+				se = &StepError{File: file, Line: st.Line, Source: st.Source, Seen: seen, Within: st.Expect.Within}
+			}
+			r.finished(st, time.Since(began), seen, se)
+		}
+		prev = time.Now()
+	}
+	return nil
+}
+
+// poll checks e against fresh snapshots until it holds or e.Within passes.
+// It returns what it saw last.
+func poll(ctx context.Context, ctrl cluster.Controller, e *Expect) (seen string, ok bool, err error) {
+	deadline := time.Now().Add(e.Within)
+	var since uint64
+	for {
+		s := ctrl.Snapshot(since)
+		since = s.LastEvent
+		if ok, seen = e.Check(&s); ok {
+			return seen, true, nil
+		}
+		left := time.Until(deadline)
+		if left <= 0 {
+			return seen, false, nil
+		}
+		if err := sleepUntil(ctx, time.Now().Add(min(left, PollInterval))); err != nil {
+			return seen, false, err
+		}
+	}
+}
+
+// sleepUntil waits for t or for ctx to end.
+func sleepUntil(ctx context.Context, t time.Time) error {
+	d := time.Until(t)
+	if d <= 0 {
+		return ctx.Err()
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-timer.C:
+		return nil
+	}
+}
+
+// RunHeadless plays sc against ctrl with no terminal: chapters do not wait
+// for a key, timing is kept, and every expect is checked. It writes one
+// line to out per chapter and per expect (and per refused command), then a
+// summary line. It keeps going after a failure, so that one run shows them
+// all, and returns the first failure as a *StepError naming file:line and
+// what was seen; or ctx's error if ctx ends first.
+func RunHeadless(ctx context.Context, ctrl cluster.Controller, sc *Scenario, out io.Writer) error {
+	h := &headless{out: out, file: sc.File}
+	fmt.Fprintf(out, "scenario %s: %s\n", sc.File, sc.Title)
+	if len(sc.Setup) > 0 {
+		fmt.Fprintf(out, "setup\n")
+		if err := runSteps(ctx, ctrl, sc.File, sc.Setup, h); err != nil {
+			return err
+		}
+	}
+	for i := range sc.Chapters {
+		ch := &sc.Chapters[i]
+		fmt.Fprintf(out, "chapter %d/%d: %s\n", i+1, len(sc.Chapters), ch.Title)
+		if err := runSteps(ctx, ctrl, sc.File, ch.Steps, h); err != nil {
+			return err
+		}
+	}
+	if h.first != nil {
+		fmt.Fprintf(out, "FAILED: %d of %d expects, %d refused commands; first: %s:%d\n",
+			h.expectFails, h.expects, h.commandFails, h.first.File, h.first.Line)
+		return h.first
+	}
+	fmt.Fprintf(out, "PASSED: %d expects\n", h.expects)
+	return nil
+}
+
+// headless reports to a writer and remembers the first failure.
+type headless struct {
+	out                  io.Writer
+	file                 string
+	expects, expectFails int
+	commandFails         int
+	first                *StepError
+}
+
+func (h *headless) caption(*Step) {}
+
+func (h *headless) finished(st *Step, took time.Duration, seen string, err *StepError) {
+	if st.Kind == StepExpect {
+		h.expects++
+	}
+	if err != nil {
+		if st.Kind == StepExpect {
+			h.expectFails++
+		} else {
+			h.commandFails++
+		}
+		if h.first == nil {
+			h.first = err
+		}
+		fmt.Fprintf(h.out, "  FAIL %s\n", err)
+		return
+	}
+	if st.Kind == StepExpect {
+		fmt.Fprintf(h.out, "  ok   %s:%d: %s (%s: %s)\n", h.file, st.Line, st.Source, took.Round(time.Millisecond), seen)
+	}
+}

@@ -1,0 +1,381 @@
+package scenario
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"walship/engine/cluster"
+)
+
+// fake is a Controller with a synthetic snapshot. Commands are logged with
+// their time; a few change the snapshot, as the real cluster would.
+type fake struct {
+	mu    sync.Mutex
+	start time.Time
+	snap  cluster.Snapshot
+	done  []done
+	// refuse makes Do fail for this verb.
+	refuse cluster.Verb
+}
+
+type done struct {
+	at  time.Duration
+	cmd string
+}
+
+func newFake(followers int) *fake {
+	f := &fake{start: time.Now()}
+	for i := 1; i <= followers; i++ {
+		f.snap.Followers = append(f.snap.Followers, cluster.FollowerStatus{
+			Name: cluster.FollowerName(i), Index: i, State: cluster.StateStreaming,
+		})
+	}
+	return f
+}
+
+func (f *fake) Snapshot(since uint64) cluster.Snapshot {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	s := f.snap
+	s.Followers = append([]cluster.FollowerStatus(nil), f.snap.Followers...)
+	return s
+}
+
+func (f *fake) Do(c cluster.Command) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.done = append(f.done, done{time.Since(f.start), c.String()})
+	if c.Verb == f.refuse {
+		return errors.New("refused by the fake")
+	}
+	for i := range f.snap.Followers {
+		fs := &f.snap.Followers[i]
+		if c.Follower != fs.Name && c.Follower != "all" {
+			continue
+		}
+		switch c.Verb {
+		case cluster.VerbCut:
+			fs.State = cluster.StateCut
+		case cluster.VerbRestore:
+			fs.State = cluster.StateStreaming
+		case cluster.VerbPause:
+			fs.ReplayPaused = true
+		case cluster.VerbResume:
+			fs.ReplayPaused = false
+		}
+	}
+	switch c.Verb {
+	case cluster.VerbWrite:
+		f.snap.Leader.InsertLSN += 100 * 64
+		f.snap.Leader.FlushLSN = f.snap.Leader.InsertLSN
+		f.snap.Leader.Keys += int(c.N)
+	case cluster.VerbSet:
+		// The followers catch up at once.
+		for i := range f.snap.Followers {
+			fs := &f.snap.Followers[i]
+			fs.WriteLSN, fs.FlushLSN, fs.ReplayLSN = f.snap.Leader.FlushLSN, f.snap.Leader.FlushLSN, f.snap.Leader.FlushLSN
+			fs.Keys = f.snap.Leader.Keys
+		}
+	}
+	return nil
+}
+
+// update changes the snapshot under the lock.
+func (f *fake) update(fn func(s *cluster.Snapshot)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	fn(&f.snap)
+}
+
+func (f *fake) commands() []done {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]done(nil), f.done...)
+}
+
+func mustParse(t *testing.T, src string) *Scenario {
+	t.Helper()
+	sc, err := Parse("t.scn", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sc
+}
+
+func TestHeadlessTiming(t *testing.T) {
+	f := newFake(2)
+	sc := mustParse(t, `title "Timing"
+pause 1
+chapter "A"
+at 200ms cut 2
+after 100ms restore 2
+resume 1
+wait 100ms
+chapter "B"
+at 100ms write 1
+at 50ms write 2
+`)
+	var out bytes.Buffer
+	begin := time.Now()
+	if err := RunHeadless(context.Background(), f, sc, &out); err != nil {
+		t.Fatal(err, out.String())
+	}
+	got := f.commands()
+	want := []struct {
+		cmd string
+		at  time.Duration // since begin
+	}{
+		{"pause follower-1", 0},
+		{"cut follower-2", 200 * time.Millisecond},
+		{"restore follower-2", 300 * time.Millisecond},
+		{"resume follower-1", 300 * time.Millisecond},
+		{"write 1", 500 * time.Millisecond}, // chapter B starts after the wait
+		{"write 2", 500 * time.Millisecond}, // at 50ms has passed: at once
+	}
+	if len(got) != len(want) {
+		t.Fatalf("commands %v", got)
+	}
+	offset := begin.Sub(f.start)
+	for i, w := range want {
+		at := got[i].at - offset
+		if got[i].cmd != w.cmd || at < w.at || at > w.at+80*time.Millisecond {
+			t.Errorf("command %d: %q at %s, want %q at %s", i, got[i].cmd, at, w.cmd, w.at)
+		}
+	}
+	for _, line := range []string{"scenario t.scn: Timing", "setup", "chapter 1/2: A", "chapter 2/2: B", "PASSED: 0 expects"} {
+		if !strings.Contains(out.String(), line+"\n") {
+			t.Errorf("output lacks %q:\n%s", line, out.String())
+		}
+	}
+}
+
+func TestHeadlessExpect(t *testing.T) {
+	f := newFake(3)
+	// follower-3 falls behind, then catches up 150ms later.
+	f.update(func(s *cluster.Snapshot) {
+		s.Leader.FlushLSN, s.Leader.Keys = 1000, 10
+		for i := range s.Followers {
+			fs := &s.Followers[i]
+			fs.WriteLSN, fs.FlushLSN, fs.ReplayLSN, fs.Keys = 1000, 1000, 1000, 10
+		}
+		s.Followers[2].ReplayLSN = 500
+	})
+	go func() {
+		time.Sleep(150 * time.Millisecond)
+		f.update(func(s *cluster.Snapshot) { s.Followers[2].ReplayLSN = 1000 })
+	}()
+	sc := mustParse(t, `chapter "Checks"
+expect all matches leader within 2s
+expect follower-3 replay = flush
+expect follower-1 crc-failures = 0
+pause 2
+expect follower-2 paused within 1s
+expect follower-2 state not cut
+expect leader keys = 10
+`)
+	var out bytes.Buffer
+	if err := RunHeadless(context.Background(), f, sc, &out); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	if n := strings.Count(out.String(), "  ok   t.scn:"); n != 6 {
+		t.Errorf("%d ok lines, want 6:\n%s", n, out.String())
+	}
+	if !strings.Contains(out.String(), "PASSED: 6 expects") {
+		t.Errorf("no summary:\n%s", out.String())
+	}
+}
+
+func TestHeadlessFailures(t *testing.T) {
+	f := newFake(2)
+	f.refuse = cluster.VerbBackup
+	sc := mustParse(t, `title "Fails"
+chapter "One"
+cut 1
+expect follower-1 state streaming within 200ms
+expect follower-2 state streaming
+backup 2
+expect follower-9 paused within 100ms
+`)
+	var out bytes.Buffer
+	start := time.Now()
+	err := RunHeadless(context.Background(), f, sc, &out)
+	var se *StepError
+	if !errors.As(err, &se) {
+		t.Fatalf("got %v, want a StepError\n%s", err, out.String())
+	}
+	if took := time.Since(start); took < 300*time.Millisecond || took > 2*time.Second {
+		t.Errorf("took %s: timeouts of 200ms and 100ms", took)
+	}
+	want := "t.scn:4: expect follower-1 state streaming within 200ms: not true after 200ms: saw follower-1 state cut"
+	if err.Error() != want {
+		t.Errorf("error\n got %s\nwant %s", err, want)
+	}
+	o := out.String()
+	for _, line := range []string{
+		"  FAIL " + want + "\n",
+		"  ok   t.scn:5: expect follower-2 state streaming",
+		"  FAIL t.scn:6: backup 2: refused by the fake\n",
+		"  FAIL t.scn:7: expect follower-9 paused within 100ms: not true after 100ms: saw no follower-9 in the cluster\n",
+		"FAILED: 2 of 3 expects, 1 refused commands; first: t.scn:4\n",
+	} {
+		if !strings.Contains(o, line) {
+			t.Errorf("output lacks %q:\n%s", line, o)
+		}
+	}
+}
+
+func TestHeadlessCancel(t *testing.T) {
+	f := newFake(1)
+	sc := mustParse(t, "expect follower-1 paused within 10s\n")
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	err := RunHeadless(ctx, f, sc, new(bytes.Buffer))
+	if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > time.Second {
+		t.Errorf("got %v after %s", err, time.Since(start))
+	}
+}
+
+func TestCheckSeen(t *testing.T) {
+	s := cluster.Snapshot{
+		Leader: cluster.LeaderStatus{InsertLSN: 0x3000, FlushLSN: 0x2000, OldestLSN: 0x1000, Keys: 7, WaitingCommits: 2},
+		Followers: []cluster.FollowerStatus{{
+			Name: "follower-1", State: cluster.StateStreaming,
+			WriteLSN: 0x2000, FlushLSN: 0x1800, ReplayLSN: 0x1000, Keys: 5,
+			ReplayLag: cluster.Lag{D: 1500 * time.Millisecond, Known: true},
+		}},
+	}
+	for _, tc := range []struct {
+		expect string
+		ok     bool
+		seen   string
+	}{
+		{"follower-1 replay < flush", true, "follower-1 replay 0/1000, flush 0/1800 (state streaming)"},
+		{"follower-1 write = leader", true, "follower-1 write 0/2000, leader flush 0/2000 (state streaming)"},
+		{"follower-1 write = leader insert", false, "follower-1 write 0/2000, leader insert 0/3000 (state streaming)"},
+		{"follower-1 matches leader", false, "follower-1 replay 0/1000 with 5 keys, leader flush 0/2000 with 7 keys (state streaming)"},
+		{"waiting-commits > 0", true, "leader waiting-commits 2"},
+		{"leader retained = 8KiB", true, "leader retained 8KiB"},
+		{"follower-1 replay-lag > 1s", true, "follower-1 replay-lag 1.5s (state streaming)"},
+		{"follower-1 write-lag < 1s", false, "follower-1 write-lag unknown (state streaming)"},
+		{"follower-1 state \"needs base backup\"", false, "follower-1 state streaming"},
+		{"all not paused", true, "follower-1 not paused (state streaming)"},
+	} {
+		sc := mustParse(t, "expect "+tc.expect)
+		ok, seen := sc.Setup[0].Expect.Check(&s)
+		if ok != tc.ok || seen != tc.seen {
+			t.Errorf("expect %s: %v %q, want %v %q", tc.expect, ok, seen, tc.ok, tc.seen)
+		}
+	}
+	ok, seen := mustParse(t, "expect all paused").Setup[0].Expect.Check(&cluster.Snapshot{})
+	if ok || seen != "no followers in the cluster" {
+		t.Errorf("all with no followers: %v %q", ok, seen)
+	}
+}
+
+// waitState polls the player until cond holds.
+func waitState(t *testing.T, p *Player, what string, cond func(LessonState) bool) LessonState {
+	t.Helper()
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		st := p.State()
+		if cond(st) {
+			return st
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("waiting for %s; state %+v", what, st)
+		}
+		select {
+		case <-p.Changed():
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+func TestPlayerChapters(t *testing.T) {
+	before := runtime.NumGoroutine()
+	f := newFake(2)
+	sc := mustParse(t, `title "Lesson"
+set setup 1
+say "Press a key"
+chapter "One"
+say "first"
+write 1
+chapter "Two"
+say "second"
+after 10s write 2
+chapter "Three"
+expect follower-1 paused within 50ms
+`)
+	p := NewPlayer(f, sc)
+	defer p.Close()
+
+	st := waitState(t, p, "the setup", func(s LessonState) bool { return s.WaitingForKey })
+	if st.ChapterIndex != 0 || st.Caption != "Press a key" || st.NextChapter != "One" || st.Chapters != 3 || st.Title != "Lesson" {
+		t.Errorf("after setup: %+v", st)
+	}
+	time.Sleep(50 * time.Millisecond)
+	if n := len(f.commands()); n != 1 {
+		t.Errorf("chapter one started without a key: %v", f.commands())
+	}
+
+	p.Next()
+	st = waitState(t, p, "chapter one", func(s LessonState) bool { return s.ChapterIndex == 1 && s.WaitingForKey })
+	if st.Chapter != "One" || st.Caption != "first" || st.NextChapter != "Two" {
+		t.Errorf("chapter one: %+v", st)
+	}
+
+	// Chapter two waits 10s; Next skips the rest of it.
+	p.Next()
+	waitState(t, p, "chapter two", func(s LessonState) bool { return s.ChapterIndex == 2 && s.Caption == "second" })
+	p.Restart()
+	waitState(t, p, "chapter two again", func(s LessonState) bool { return s.ChapterIndex == 2 && s.Caption == "second" })
+	p.Prev()
+	waitState(t, p, "chapter one again", func(s LessonState) bool { return s.ChapterIndex == 1 && s.WaitingForKey })
+	if got := f.commands(); len(got) != 3 || got[1].cmd != "write 1" || got[2].cmd != "write 1" {
+		t.Errorf("commands %v: chapter one twice, chapter two's write never", got)
+	}
+
+	// Two quick Nexts skip chapter two.
+	p.Next()
+	p.Next()
+	st = waitState(t, p, "the end", func(s LessonState) bool { return s.Done })
+	if st.ChapterIndex != 3 || !strings.Contains(st.Failed, "t.scn:11: expect follower-1 paused within 50ms") {
+		t.Errorf("at the end: %+v", st)
+	}
+	p.Next() // nothing after the end
+	p.Prev()
+	st = waitState(t, p, "chapter two from the end", func(s LessonState) bool { return s.ChapterIndex == 2 })
+	if st.Done || st.Failed != "" {
+		t.Errorf("back from the end: %+v", st)
+	}
+
+	p.Close()
+	p.Close()
+	deadline := time.Now().Add(time.Second)
+	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > before {
+		t.Errorf("%d goroutines after Close, %d before", n, before)
+	}
+}
+
+func TestPlayerNoChapters(t *testing.T) {
+	f := newFake(1)
+	p := NewPlayer(f, mustParse(t, "pause 1\n"))
+	defer p.Close()
+	st := waitState(t, p, "done", func(s LessonState) bool { return s.Done })
+	if st.WaitingForKey || st.Chapters != 0 {
+		t.Errorf("%+v", st)
+	}
+	p.Prev() // before any chapter: nothing to go back to
+	p.Restart()
+	waitState(t, p, "done again", func(s LessonState) bool { return s.Done })
+}

@@ -4,14 +4,15 @@ import (
 	"bufio"
 	"net"
 	"testing"
+	"time"
 
 	"walship/engine/wal"
 	"walship/engine/wire"
 )
 
 // benchRelay ships b.N copies of frame from a fake leader through a relay to
-// a fake follower, with no fault set.
-func benchRelay(b *testing.B, frame []byte) {
+// a fake follower, after setup (if any) has set faults.
+func benchRelay(b *testing.B, frame []byte, setup func(*Relay)) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
@@ -22,6 +23,9 @@ func benchRelay(b *testing.B, frame []byte) {
 		b.Fatal(err)
 	}
 	defer r.Close()
+	if setup != nil {
+		setup(r)
+	}
 	f, err := net.Dial("tcp", r.Addr())
 	if err != nil {
 		b.Fatal(err)
@@ -64,12 +68,19 @@ func benchRelay(b *testing.B, frame []byte) {
 // records) through a relay with no faults set.
 func BenchmarkRelayThroughput(b *testing.B) {
 	frame, _ := dataFrame(0, 16, 4<<10-64)
-	benchRelay(b, frame)
+	benchRelay(b, frame, nil)
 }
 
 // BenchmarkRelaySmallFrames ships one small record per data frame: the
 // per-frame cost of the relay.
 func BenchmarkRelaySmallFrames(b *testing.B) {
 	frame, _ := dataFrame(wal.LSN(0), 1, 32)
-	benchRelay(b, frame)
+	benchRelay(b, frame, nil)
+}
+
+// BenchmarkRelaySmallFramesLatency is BenchmarkRelaySmallFrames with 1ms
+// of latency and jitter: the writer sleeps for frames, reusing one timer.
+func BenchmarkRelaySmallFramesLatency(b *testing.B) {
+	frame, _ := dataFrame(wal.LSN(0), 1, 32)
+	benchRelay(b, frame, func(r *Relay) { r.SetLatency(time.Millisecond, time.Millisecond) })
 }

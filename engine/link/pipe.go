@@ -17,8 +17,10 @@ import (
 
 // frame is one frame held by the relay between reading and delivery.
 type frame struct {
-	meta InFlight
-	buf  *[]byte // pooled; (*buf)[:meta.Bytes] is the raw frame
+	meta   InFlight
+	buf    *[]byte       // pooled; (*buf)[:meta.Bytes] is the raw frame
+	jitter time.Duration // drawn once, kept when the frame is re-stamped
+	txEnd  time.Duration // when its last byte leaves the (bandwidth-limited) link
 }
 
 // pipe pumps one direction of a session: readLoop reads frames from src,
@@ -45,11 +47,10 @@ type pipe struct {
 	eof           bool // src ended cleanly: deliver what is queued, then end
 	writerWaiting bool
 	readerWaiting bool
+	lastArrive    time.Duration // arrival of the newest frame queued or delivered
+	linkFreeAt    time.Duration // when the bandwidth-limited link is next free
 
-	// Reader only.
-	rng        *rand.Rand
-	lastArrive time.Duration // arrival of the last frame queued
-	linkFreeAt time.Duration // when the bandwidth-limited link is next free
+	rng *rand.Rand // reader only
 }
 
 func newPipe(s *session, dir Direction, src, dst net.Conn) *pipe {
@@ -98,30 +99,21 @@ func (p *pipe) readLoop() {
 		}
 		now := r.clock.Now()
 		set := r.set.Load()
-		meta := InFlight{Dir: p.dir, Kind: f.Kind, Bytes: len(raw), Sent: now}
-		meta.LSN, meta.EndLSN = wire.FrameLSN(f)
-		base := now
-		if set.bandwidth > 0 {
-			start := max(now, p.linkFreeAt)
-			p.linkFreeAt = start + time.Duration(float64(len(raw))*float64(time.Second)/float64(set.bandwidth))
-			meta.Sent, base = start, p.linkFreeAt
-		}
-		arrive := base + set.latency
+		fr := frame{meta: InFlight{Dir: p.dir, Kind: f.Kind, Bytes: len(raw)}}
+		fr.meta.LSN, fr.meta.EndLSN = wire.FrameLSN(f)
 		if set.jitter > 0 {
-			arrive += time.Duration(p.rng.Int64N(int64(set.jitter)))
+			fr.jitter = time.Duration(p.rng.Int64N(int64(set.jitter)))
 		}
-		meta.Arrive = max(arrive, p.lastArrive)
-		p.lastArrive = meta.Arrive
 		if p.dir == Down && f.Kind == wire.KindData && r.corruptPending.Load() > 0 &&
 			len(f.Payload) > wire.DataHeaderSize+wal.HeaderSize+wal.TrailerSize &&
-			r.takeCorrupt(meta.LSN, meta.EndLSN) {
-			meta.Corrupt = true
+			r.takeCorrupt(fr.meta.LSN, fr.meta.EndLSN) {
+			fr.meta.Corrupt = true
 		}
-		meta.ID = r.ids.Add(1)
-		full = p.push(meta, raw)
-		if meta.Corrupt {
+		fr.meta.ID = r.ids.Add(1)
+		full = p.push(fr, raw, now)
+		if fr.meta.Corrupt {
 			r.corrupted.Add(1)
-			r.emitCorrupt(meta)
+			r.emitCorrupt(fr.meta)
 		}
 	}
 }
@@ -144,16 +136,19 @@ func (p *pipe) waitSpace() bool {
 	return true
 }
 
-// push queues a copy of raw (corrupting it if meta says so) and reports
-// whether the queue is now full.
-func (p *pipe) push(meta InFlight, raw []byte) (full bool) {
-	b := getBuf(len(raw))
-	copy(*b, raw)
-	if meta.Corrupt {
-		wire.CorruptData((*b)[wire.HeaderSize+1:])
+// push stamps fr (read at world time now), queues it with a copy of raw (corrupted if fr says so)
+// and reports whether the queue is now full.
+func (p *pipe) push(fr frame, raw []byte, now time.Duration) (full bool) {
+	fr.buf = getBuf(len(raw))
+	copy(*fr.buf, raw)
+	if fr.meta.Corrupt {
+		wire.CorruptData((*fr.buf)[wire.HeaderSize+1:])
 	}
 	p.mu.Lock()
-	*p.at(p.count) = frame{meta: meta, buf: b}
+	// Load the settings under p.mu: a concurrent update either is seen
+	// here or re-stamps this frame after.
+	p.stamp(&fr, p.r.set.Load(), now)
+	*p.at(p.count) = fr
 	p.count++
 	p.bytes += len(raw)
 	full = p.count >= len(p.ring) || p.bytes >= maxQueueBytes
@@ -164,6 +159,48 @@ func (p *pipe) push(meta InFlight, raw []byte) (full bool) {
 		signal(p.ready)
 	}
 	return full
+}
+
+// stamp sets when f enters the link and when it arrives, behind the frames
+// before it: with a bandwidth limit it occupies the link for size/bps from
+// start = max(now, linkFreeAt); then it takes latency plus its jitter, and
+// never arrives before the frame ahead of it. p.mu held.
+func (p *pipe) stamp(f *frame, set *settings, now time.Duration) {
+	start := now
+	f.txEnd = now
+	if set.bandwidth > 0 {
+		start = max(now, p.linkFreeAt)
+		f.txEnd = start + time.Duration(float64(f.meta.Bytes)*float64(time.Second)/float64(set.bandwidth))
+		p.linkFreeAt = f.txEnd
+	}
+	f.meta.Sent = start
+	f.meta.Arrive = max(f.txEnd+set.latency+f.jitter, p.lastArrive)
+	p.lastArrive = f.meta.Arrive
+}
+
+// restamp applies new settings to the queued frames that have not yet
+// entered the link (those waiting for bandwidth): lifting a bandwidth
+// limit must not leave a backlog stamped far ahead. Frames already on the
+// link keep their timing. It wakes the writer to look again.
+func (p *pipe) restamp(set *settings, now time.Duration) {
+	p.mu.Lock()
+	k := p.writing
+	for ; k < p.count && p.at(k).meta.Sent <= now; k++ {
+	}
+	if k < p.count {
+		// Take the link's state back to just after frame k-1.
+		p.linkFreeAt, p.lastArrive = now, 0
+		if k > 0 {
+			prev := p.at(k - 1)
+			p.linkFreeAt, p.lastArrive = max(now, prev.txEnd), prev.meta.Arrive
+		}
+		for ; k < p.count; k++ {
+			f := p.at(k)
+			p.stamp(f, set, now)
+		}
+	}
+	p.mu.Unlock()
+	signal(p.ready)
 }
 
 // readFailed ends reading: a clean end of stream lets the writer drain the
@@ -204,6 +241,9 @@ func (p *pipe) writeLoop() {
 	r := p.r
 	bw := bufio.NewWriterSize(p.dst, 64<<10)
 	rng := rand.New(rand.NewPCG(uint64(r.opts.Seed)^0x5eed, uint64(p.s.n)<<1|uint64(p.dir)))
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	defer timer.Stop()
 	flush := func() bool {
 		if bw.Buffered() == 0 {
 			return true
@@ -253,7 +293,7 @@ func (p *pipe) writeLoop() {
 		p.writing = k
 		p.mu.Unlock()
 		if k == 0 {
-			if !flush() || !r.clock.SleepUntil(next, p.s.done) {
+			if !flush() || !p.sleepUntil(next, timer) {
 				return
 			}
 			continue
@@ -300,6 +340,36 @@ func (p *pipe) writeLoop() {
 		} else {
 			r.bytesUp.Add(uint64(n))
 		}
+	}
+}
+
+// sleepUntil waits until world time t, honouring speed changes and
+// freezes, or until the writer is woken (a re-stamp may have moved the head
+// frame earlier). It returns false when the session ends. One timer per
+// writer is reused.
+func (p *pipe) sleepUntil(t time.Duration, timer *time.Timer) bool {
+	for {
+		changed := p.r.clock.Changed()
+		d, ok := p.r.clock.Until(t)
+		if ok && d <= 0 {
+			return true
+		}
+		var timeout <-chan time.Time
+		if ok {
+			timer.Reset(d)
+			timeout = timer.C
+		}
+		select {
+		case <-p.s.done:
+			timer.Stop()
+			return false
+		case <-p.ready:
+			timer.Stop()
+			return true
+		case <-changed:
+		case <-timeout:
+		}
+		timer.Stop()
 	}
 }
 

@@ -275,12 +275,22 @@ func (r *Relay) SetSlice(on bool) {
 	r.update(func(s *settings) { s.slice = on })
 }
 
+// update replaces the settings and re-stamps the frames waiting to enter
+// each link.
 func (r *Relay) update(f func(*settings)) {
+	now := r.clock.Now()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	s := *r.set.Load()
 	f(&s)
 	r.set.Store(&s)
+	for sess := range r.sessions {
+		for _, p := range sess.pipes {
+			if p != nil {
+				p.restamp(&s, now)
+			}
+		}
+	}
 }
 
 // Cut closes both sockets of every connection, dropping the frames in
@@ -432,9 +442,8 @@ func (r *Relay) Status() Status {
 func (r *Relay) InFlight(dst []InFlight) (frames []InFlight, omitted int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	var pipes []*pipe
-	var buf [4]*pipe
-	pipes = buf[:0]
+	var pipeBuf [8]*pipe // sessions come and go one at a time: few pipes
+	pipes := pipeBuf[:0]
 	for s := range r.sessions {
 		for _, p := range s.pipes {
 			if p != nil {
@@ -450,29 +459,21 @@ func (r *Relay) InFlight(dst []InFlight) (frames []InFlight, omitted int) {
 			p.mu.Unlock()
 		}
 	}()
-	// Each queue is ordered by id: merge them.
-	var pos [4]int
-	var posMore []int
+	// Each queue is in id order: merge them, oldest first.
+	var posBuf [8]int
+	pos := posBuf[:]
 	if len(pipes) > len(pos) {
-		posMore = make([]int, len(pipes))
-	}
-	at := func(i int) *int {
-		if posMore != nil {
-			return &posMore[i]
-		}
-		return &pos[i]
+		pos = make([]int, len(pipes))
 	}
 	listed := 0
 	for {
 		best := -1
 		var bestID uint64
 		for i, p := range pipes {
-			k := *at(i)
-			if k >= p.count {
+			if pos[i] >= p.count {
 				continue
 			}
-			id := p.at(k).meta.ID
-			if best < 0 || id < bestID {
+			if id := p.at(pos[i]).meta.ID; best < 0 || id < bestID {
 				best, bestID = i, id
 			}
 		}
@@ -480,12 +481,12 @@ func (r *Relay) InFlight(dst []InFlight) (frames []InFlight, omitted int) {
 			break
 		}
 		if listed < r.opts.MaxTracked {
-			dst = append(dst, pipes[best].at(*at(best)).meta)
+			dst = append(dst, pipes[best].at(pos[best]).meta)
 			listed++
 		} else {
 			omitted++
 		}
-		*at(best)++
+		pos[best]++
 	}
 	return dst, omitted
 }
@@ -630,10 +631,10 @@ func (s *session) run() {
 	d := net.Dialer{Timeout: DialTimeout}
 	lc, err := d.DialContext(s.ctx, "tcp", r.opts.Target)
 	if err != nil {
-		s.teardown("dial leader: " + err.Error())
-		if s.ctx.Err() == nil || !errors.Is(err, context.Canceled) {
+		if s.ctx.Err() == nil { // not a Cut or Close
 			r.emit(Event{Kind: EventError, Text: fmt.Sprintf("dial leader %s: %v", r.opts.Target, err)})
 		}
+		s.teardown("dial leader: " + err.Error())
 		return
 	}
 	for _, c := range []net.Conn{s.follower, lc} {

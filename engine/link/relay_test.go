@@ -716,3 +716,29 @@ func TestNoLeakAfterClose(t *testing.T) {
 		return runtime.NumGoroutine() <= base
 	})
 }
+
+// Lifting a bandwidth limit re-stamps the frames still waiting for the
+// link: a backlog of 100 s at the old rate is delivered at once.
+func TestBandwidthLifted(t *testing.T) {
+	h := newHarness(t, Options{})
+	h.relay.SetBandwidth(1000)
+	f, l := h.connect()
+	frame := wire.AppendFrame(nil, wire.KindBackup, make([]byte, 1000-wire.HeaderSize-1))
+	const n = 100
+	for range n {
+		mustWrite(t, l, frame)
+	}
+	var fl []InFlight
+	eventually(t, "the backlog in flight", func() bool {
+		fl, _ = h.relay.InFlight(fl[:0])
+		return len(fl) == n
+	})
+	if last := fl[n-1]; last.Arrive-h.clk.Now() < 90*time.Second {
+		t.Fatalf("last frame arrives at %v, now %v: no backlog", last.Arrive, h.clk.Now())
+	}
+	h.relay.SetBandwidth(0)
+	rd := wire.NewReader(f, 0)
+	for range n {
+		readFrame(t, f, rd) // within the test's wait, far less than 100 s
+	}
+}

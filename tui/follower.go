@@ -1,0 +1,282 @@
+package tui
+
+import (
+	"strconv"
+	"time"
+
+	"walship/engine/cluster"
+	"walship/engine/wal"
+	"walship/theme"
+)
+
+// followerView is one follower as the panel draws it: the status from the
+// last snapshot plus what the UI adds (selection, the CRC flash).
+type followerView struct {
+	f        cluster.FollowerStatus
+	frames   []cluster.Frame // frames in flight on its link, oldest first
+	selected bool
+	flash    bool // its CRC failure count went up a moment ago
+}
+
+// followerPanel draws followers' blocks: a title row, the write / flush /
+// replay bars on the shared scale and, given room, rows of link facts.
+type followerPanel struct {
+	st     *theme.Styles
+	w      int // panel width
+	blockH int // rows per follower
+	leader *cluster.LeaderStatus
+	sc     scale
+}
+
+// SetSize sets the panel width and the rows each follower gets.
+func (p *followerPanel) SetSize(w, blockH int) { p.w, p.blockH = w, blockH }
+
+// wide reports whether bars carry PostgreSQL's full column names.
+func (p *followerPanel) wide() bool { return p.w >= 90 }
+
+// row draws row y (0..blockH-1) of follower v's block.
+func (p *followerPanel) row(r *row, v *followerView, y int) {
+	switch {
+	case y == 0:
+		p.title(r, v)
+	case p.blockH < 4:
+		if y == 1 {
+			p.stacked(r, v)
+		} else if y == 2 {
+			p.info(r, v, 0)
+		}
+	case y <= 3:
+		p.barRow(r, v, y-1)
+	case y == 4 || y == 5:
+		p.info(r, v, y-4)
+	}
+	r.fill()
+}
+
+func (p *followerPanel) stateText(state string) theme.Paint {
+	switch state {
+	case cluster.StateStreaming:
+		return p.st.OK
+	case cluster.StateCatchup, cluster.StateStartup, cluster.StateReconnecting, cluster.StateBackup:
+		return p.st.Warn
+	}
+	return p.st.Error
+}
+
+func (p *followerPanel) title(r *row, v *followerView) {
+	st, f := p.st, &v.f
+	name := strconv.Itoa(f.Index) + " " + f.Name
+	if v.selected {
+		r.text(st.Selected, st.Glyphs.Selected+" "+name)
+	} else {
+		r.text(st.Bold, "  "+name)
+	}
+	r.plain("  ")
+	if p.wide() {
+		r.text(st.Muted, "state ")
+	}
+	r.text(p.stateText(f.State), f.State)
+	if p.wide() {
+		r.text(st.Muted, "  sync_state ")
+		r.text(st.Text, f.SyncState)
+	} else if f.SyncState != "" {
+		r.text(st.Muted, " · "+f.SyncState)
+	}
+
+	// Badges, right-aligned, most urgent last so it is nearest the edge.
+	var badges [4]struct {
+		p theme.Paint
+		s string
+	}
+	n := 0
+	add := func(p theme.Paint, s string) { badges[n].p, badges[n].s = p, s; n++ }
+	if f.ReplayPaused {
+		add(st.BadgeWarn, " "+st.Glyphs.Paused+" PAUSED ")
+	}
+	if f.Backup.Active {
+		pct := 0
+		if f.Backup.Total > 0 {
+			pct = int(f.Backup.Done * 100 / f.Backup.Total)
+		}
+		add(st.Badge, " BASE BACKUP "+strconv.Itoa(pct)+"% ")
+	} else if f.State == cluster.StateNeedsBackup {
+		add(st.BadgeError, " NEEDS BASE BACKUP (b) ")
+	}
+	if f.CRCFailures > 0 || v.flash {
+		crc := " " + st.Glyphs.CRC + " CRC " + strconv.FormatUint(f.CRCFailures, 10) + " "
+		if v.flash {
+			add(st.Flash, crc)
+		} else {
+			add(st.Error, crc)
+		}
+	}
+	total := 0
+	for i := range n {
+		total += width(badges[i].s) + 1
+	}
+	if total > r.room() { // keep the most urgent ones
+		for n > 0 && total > r.room() {
+			total -= width(badges[0].s) + 1
+			copy(badges[:], badges[1:n])
+			n--
+		}
+	}
+	r.to(r.w - total)
+	for i := range n {
+		r.plain(" ")
+		r.text(badges[i].p, badges[i].s)
+	}
+}
+
+// The three positions, in the order of the bar rows.
+var positionNames = [3]struct{ short, lsn, lag string }{
+	{"write", "write_lsn", "write_lag"},
+	{"flush", "flush_lsn", "flush_lag"},
+	{"replay", "replay_lsn", "replay_lag"},
+}
+
+func (v *followerView) position(i int) (wal.LSN, cluster.Lag) {
+	switch i {
+	case 0:
+		return v.f.WriteLSN, v.f.WriteLag
+	case 1:
+		return v.f.FlushLSN, v.f.FlushLag
+	}
+	return v.f.ReplayLSN, v.f.ReplayLag
+}
+
+func (p *followerPanel) paintOf(i int) *theme.Paint {
+	switch i {
+	case 0:
+		return &p.st.Write
+	case 1:
+		return &p.st.Flush
+	}
+	return &p.st.Replay
+}
+
+// behind is the byte lag of pos behind the leader's flushed end.
+func (p *followerPanel) behind(pos wal.LSN) int64 {
+	if p.leader == nil || pos >= p.leader.FlushLSN {
+		return 0
+	}
+	return int64(p.leader.FlushLSN - pos)
+}
+
+func (p *followerPanel) lagPaint(l cluster.Lag) theme.Paint {
+	switch {
+	case !l.Known || l.Idle:
+		return p.st.Muted
+	case l.D >= 2*time.Second:
+		return p.st.Error
+	case l.D >= 500*time.Millisecond:
+		return p.st.Warn
+	}
+	return p.st.Text
+}
+
+func (p *followerPanel) barRow(r *row, v *followerView, i int) {
+	st := p.st
+	pos, lag := v.position(i)
+	names := positionNames[i]
+	labelPaint := st.Muted
+	if i == 2 && v.f.ReplayPaused {
+		labelPaint = st.Warn
+	}
+	behind := p.behind(pos)
+	lagText := lag.String()
+	if p.wide() {
+		// replay_lsn ████░░ 0/1A2B   43B behind  replay_lag 120ms
+		r.text(labelPaint, names.lsn)
+		r.to(11)
+		bw := r.w - 11 - 1 - 10 - 2 - 12 - 2 - 11 - 7
+		bar(r, st, p.sc, pos, bw, p.paintOf(i))
+		r.plain(" ")
+		r.text(st.Text, padLeft(pos.String(), 10))
+		r.plain("  ")
+		if behind > 0 {
+			r.text(st.Text, padLeft(cluster.FormatSize(behind)+" behind", 12))
+		} else {
+			r.text(st.Muted, padLeft("caught up", 12))
+		}
+		r.plain("  ")
+		r.text(st.Muted, names.lag+" ")
+		r.text(p.lagPaint(lag), padLeft(lagText, 6))
+		return
+	}
+	// replay ████░░ 0/1A2B   -43B  120ms
+	r.text(labelPaint, names.short)
+	r.to(7)
+	bw := r.w - 7 - 1 - 9 - 1 - 8 - 1 - 6
+	bar(r, st, p.sc, pos, bw, p.paintOf(i))
+	r.plain(" ")
+	r.text(st.Text, padLeft(pos.String(), 9))
+	r.plain(" ")
+	if behind > 0 {
+		r.text(st.Text, padLeft("-"+cluster.FormatSize(behind), 8))
+	} else {
+		r.text(st.Muted, padLeft("0B", 8))
+	}
+	r.plain(" ")
+	r.text(p.lagPaint(lag), padLeft(lagText, 6))
+}
+
+// stacked draws the three positions in one bar, for small terminals:
+// replayed cells solid, flushed-only medium, written-only light.
+func (p *followerPanel) stacked(r *row, v *followerView) {
+	st := p.st
+	bw := max(r.w-28, 4)
+	cells := func(pos wal.LSN) int { return int(p.sc.frac(pos)*float64(bw) + 0.5) }
+	rc, fc, wc := cells(v.f.ReplayLSN), cells(v.f.FlushLSN), cells(v.f.WriteLSN)
+	pr := paintRun{r: r}
+	for i := range bw {
+		switch {
+		case i < rc:
+			pr.put(&st.Replay, "█")
+		case i < fc:
+			pr.put(&st.Flush, "▓")
+		case i < wc:
+			pr.put(&st.Write, "▒")
+		default:
+			pr.put(&st.Empty, st.Glyphs.Empty)
+		}
+	}
+	pr.end()
+	r.plain(" ")
+	r.text(st.Muted, "replay ")
+	r.text(st.Text, v.f.ReplayLSN.String())
+	r.plain(" ")
+	r.text(p.lagPaint(v.f.ReplayLag), v.f.ReplayLag.String())
+}
+
+// info draws a row of facts about the link and the follower.
+func (p *followerPanel) info(r *row, v *followerView, n int) {
+	st, f := p.st, &v.f
+	kv := func(k, val string) {
+		if r.room() < width(k)+width(val)+3 {
+			return
+		}
+		r.text(st.Muted, k+" ")
+		r.text(st.Text, val)
+		r.plain("  ")
+	}
+	if n == 0 {
+		kv("sent_lsn", f.SentLSN.String())
+		kv("latency", cluster.FormatLag(f.Link.Latency))
+		if f.Link.CorruptArmed > 0 {
+			r.text(st.Error, st.Glyphs.Corrupt+" corrupt armed  ")
+		}
+		kv("keys", strconv.Itoa(f.Keys))
+		if f.Resends > 0 {
+			kv("resends", strconv.FormatUint(f.Resends, 10))
+		}
+		return
+	}
+	kv("apply", cluster.FormatLag(f.ApplyDelay)+"/rec")
+	kv("fsync", "+"+cluster.FormatLag(f.FlushDelay))
+	kv("↓", cluster.FormatSize(int64(f.Link.BytesDown)))
+	kv("↑", cluster.FormatSize(int64(f.Link.BytesUp)))
+	if f.LastError != "" {
+		r.text(st.Error, f.LastError)
+	}
+}

@@ -1,0 +1,103 @@
+package tui
+
+import "charm.land/bubbles/v2/key"
+
+// KeyMap is every key the UI answers to. Rebind a key here and the help
+// overlay, the footer and the handlers all follow, because they read these
+// bindings and nothing else.
+type KeyMap struct {
+	// Selecting a follower.
+	Select key.Binding // 1-9
+	Next   key.Binding
+	Prev   key.Binding
+
+	// Faults and fixes on the selected follower.
+	Pause   key.Binding // pause / resume replay
+	Cut     key.Binding // cut / restore the link
+	Corrupt key.Binding
+	Crash   key.Binding // crash / restart
+	Backup  key.Binding
+	Slower  key.Binding // latency up
+	Quicker key.Binding // latency down
+
+	// The workload and the leader.
+	RateUp   key.Binding
+	RateDown key.Binding
+	Burst    key.Binding
+	Sync     key.Binding
+	Add      key.Binding
+	Remove   key.Binding
+
+	// World time.
+	Freeze    key.Binding
+	TimeSlow  key.Binding
+	TimeFast  key.Binding
+	Palette   key.Binding
+	Help      key.Binding
+	Quit      key.Binding
+	Captions  key.Binding
+	Chapter   key.Binding // next chapter
+	ChapPrev  key.Binding
+	ChapAgain key.Binding
+}
+
+// DefaultKeyMap is the keymap of issue 4.
+func DefaultKeyMap() KeyMap {
+	b := func(keys []string, k, desc string) key.Binding {
+		return key.NewBinding(key.WithKeys(keys...), key.WithHelp(k, desc))
+	}
+	return KeyMap{
+		Select:  b([]string{"1", "2", "3", "4", "5", "6", "7", "8", "9"}, "1-9", "select follower"),
+		Next:    b([]string{"tab", "down", "right"}, "tab/↓", "next follower"),
+		Prev:    b([]string{"shift+tab", "up", "left"}, "⇧tab/↑", "previous follower"),
+		Pause:   b([]string{"p"}, "p", "pause/resume replay"),
+		Cut:     b([]string{"c"}, "c", "cut/restore link"),
+		Corrupt: b([]string{"x"}, "x", "corrupt next frame"),
+		Crash:   b([]string{"k"}, "k", "crash/restart follower"),
+		Backup:  b([]string{"b"}, "b", "base backup"),
+		Slower:  b([]string{"]"}, "]", "latency up"),
+		Quicker: b([]string{"["}, "[", "latency down"),
+
+		RateUp:   b([]string{"+", "="}, "+", "write rate up"),
+		RateDown: b([]string{"-", "_"}, "-", "write rate down"),
+		Burst:    b([]string{"w"}, "w", "write a burst"),
+		Sync:     b([]string{"s"}, "s", "cycle synchronous_commit"),
+		Add:      b([]string{"a"}, "a", "add follower"),
+		Remove:   b([]string{"d"}, "d", "remove follower"),
+
+		Freeze:   b([]string{"space"}, "space", "freeze/unfreeze world"),
+		TimeSlow: b([]string{"<", ","}, "<", "slower time"),
+		TimeFast: b([]string{">", "."}, ">", "faster time"),
+		Palette:  b([]string{":"}, ":", "command palette"),
+		Help:     b([]string{"?"}, "?", "help"),
+		Quit:     b([]string{"q", "ctrl+c"}, "q", "quit"),
+
+		Captions:  b([]string{"C"}, "C", "captions on/off"),
+		Chapter:   b([]string{"n"}, "n", "next chapter"),
+		ChapPrev:  b([]string{"N", "P"}, "N/P", "previous chapter"),
+		ChapAgain: b([]string{"r"}, "r", "restart chapter"),
+	}
+}
+
+// ShortHelp is the footer: the keys a newcomer needs first.
+func (k KeyMap) ShortHelp() []key.Binding {
+	return []key.Binding{k.Pause, k.Cut, k.Corrupt, k.Crash, k.Freeze, k.Help, k.Quit}
+}
+
+// FullHelp is the help overlay, one column per group.
+func (k KeyMap) FullHelp() [][]key.Binding {
+	return [][]key.Binding{
+		{k.Select, k.Next, k.Prev, k.Pause, k.Cut, k.Corrupt, k.Crash, k.Backup, k.Slower, k.Quicker},
+		{k.RateUp, k.RateDown, k.Burst, k.Sync, k.Add, k.Remove},
+		{k.Freeze, k.TimeSlow, k.TimeFast, k.Palette, k.Help, k.Quit},
+		{k.Chapter, k.ChapPrev, k.ChapAgain, k.Captions},
+	}
+}
+
+// lessonKeys switches the chapter keys on only while a lesson plays, so the
+// help shows them only then.
+func (k *KeyMap) lessonKeys(on bool) {
+	for _, b := range []*key.Binding{&k.Chapter, &k.ChapPrev, &k.ChapAgain, &k.Captions} {
+		b.SetEnabled(on)
+	}
+}

@@ -1,0 +1,70 @@
+package tui
+
+import (
+	"fmt"
+	"strconv"
+
+	"walship/engine/cluster"
+	"walship/theme"
+)
+
+// leaderPanel is the left column: the leader's log, retention and workload.
+type leaderPanel struct {
+	st *theme.Styles
+	w  int
+	h  int
+}
+
+// SetSize sets the column's width (its right border included) and height.
+func (p *leaderPanel) SetSize(w, h int) { p.w, p.h = w, h }
+
+// row draws row y. connect marks rows where a lane leaves the leader.
+func (p *leaderPanel) row(r *row, s *cluster.Snapshot, y int, connect bool) {
+	st := p.st
+	in := newRow(r.b, p.w-1)
+	L := &s.Leader
+	kv := func(k, v string, vp theme.Paint) {
+		in.text(st.Muted, " "+k)
+		in.to(9)
+		in.text(vp, v)
+	}
+	switch y {
+	case 0:
+		in.text(st.Leader, " LEADER")
+	case 1:
+		in.text(st.Muted, " "+L.Addr)
+	case 2:
+		kv("insert", L.InsertLSN.String(), st.Text)
+	case 3:
+		kv("flush", L.FlushLSN.String(), st.Bold)
+	case 4:
+		kv("oldest", L.OldestLSN.String(), st.Text)
+	case 5:
+		kv("kept", fmt.Sprintf("%s/%s", cluster.FormatSize(int64(L.FlushLSN-L.OldestLSN)), cluster.FormatSize(L.WALKeep)), st.Text)
+	case 6:
+		kv("segs", fmt.Sprintf("%d×%s", L.Segments, cluster.FormatSize(L.SegmentSize)), st.Text)
+	case 7:
+		kv("keys", strconv.Itoa(L.Keys), st.Text)
+	case 8:
+		kv("commits", strconv.FormatUint(L.Commits, 10), st.Text)
+	case 9:
+		if L.WaitingCommits > 0 {
+			kv("waiting", strconv.Itoa(L.WaitingCommits)+" commits", st.Warn)
+		} else {
+			kv("waiting", "0", st.Muted)
+		}
+	case 10:
+		if L.Slots {
+			kv("slots", "on", st.Text)
+		} else {
+			kv("slots", "off", st.Muted)
+		}
+	}
+	in.fill()
+	r.n += in.n
+	if connect {
+		r.text(st.Lane, "├")
+	} else {
+		r.text(st.Lane, "│")
+	}
+}

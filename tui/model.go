@@ -1,0 +1,837 @@
+package tui
+
+import (
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+
+	"walship/engine/cluster"
+	"walship/engine/wal"
+	"walship/scenario"
+	"walship/theme"
+)
+
+// Frame rates. The render tick runs only while something moves; otherwise
+// a slower poll notices new activity.
+const (
+	animInterval = time.Second / 30
+	idleInterval = time.Second / 10
+	flashFor     = 1500 * time.Millisecond
+	messageFor   = 4 * time.Second
+	burstRecords = 20
+)
+
+// Messages.
+type (
+	// pollMsg asks for a snapshot; gen drops ticks of a superseded chain.
+	pollMsg struct{ gen int }
+	// snapMsg carries a snapshot taken off the UI goroutine.
+	snapMsg struct {
+		gen    int
+		snap   cluster.Snapshot
+		lesson *scenario.LessonState
+	}
+	// doneMsg reports a command the controller carried out (or refused).
+	doneMsg struct {
+		cmd cluster.Command
+		err error
+	}
+)
+
+// Model is the root model: it owns the last snapshot, the selection and the
+// components, and turns keys and clicks into cluster commands.
+type Model struct {
+	ctrl   cluster.Controller
+	lesson scenario.Lesson
+	st     *theme.Styles
+	keys   KeyMap
+
+	w, h int
+	lay  layout
+
+	snap    cluster.Snapshot
+	have    bool
+	gen     int
+	now     time.Time
+	moving  bool
+	sc      scale // the scale drawn
+	target  scale // the scale the data asks for; sc eases toward it
+	views   []followerView
+	prevCRC map[string]uint64
+	flashAt map[string]time.Time
+
+	selected string
+	showHelp bool
+	captions bool
+	msg      string
+	msgErr   bool
+	msgAt    time.Time
+
+	status  statusLine
+	leader  leaderPanel
+	panel   followerPanel
+	events  eventLog
+	pal     palette
+	lessonP lessonPanel
+	help    helpOverlay
+	scratch []byte
+
+	// View memo: View re-renders only after Update changed something shown.
+	dirty bool
+	view  string
+}
+
+// New returns the root model over ctrl. It is exported for tests and for
+// programs that embed the UI; Run is the usual entry point.
+func New(ctrl cluster.Controller, opts Options) (*Model, error) {
+	th, err := theme.ByName(opts.Theme)
+	if err != nil {
+		return nil, err
+	}
+	st := theme.NewStyles(th)
+	m := &Model{
+		ctrl:     ctrl,
+		lesson:   opts.Lesson,
+		st:       st,
+		keys:     DefaultKeyMap(),
+		prevCRC:  map[string]uint64{},
+		flashAt:  map[string]time.Time{},
+		captions: true,
+		dirty:    true,
+		now:      time.Now(),
+	}
+	m.keys.lessonKeys(opts.Lesson != nil)
+	m.status.st = st
+	m.leader.st = st
+	m.panel.st = st
+	m.events.st = st
+	m.pal.st = st
+	m.lessonP.st, m.lessonP.keys = st, &m.keys
+	m.help.st, m.help.keys = st, &m.keys
+	return m, nil
+}
+
+// Init starts polling the controller.
+func (m *Model) Init() tea.Cmd { return m.fetch() }
+
+// fetch takes a snapshot (and the lesson state) off the UI goroutine.
+func (m *Model) fetch() tea.Cmd {
+	ctrl, lesson, gen, since := m.ctrl, m.lesson, m.gen, m.snap.LastEvent
+	return func() tea.Msg {
+		msg := snapMsg{gen: gen, snap: ctrl.Snapshot(since)}
+		if lesson != nil {
+			s := lesson.State()
+			msg.lesson = &s
+		}
+		return msg
+	}
+}
+
+// refresh starts a new poll chain now (after a command), dropping the old one.
+func (m *Model) refresh() tea.Cmd {
+	m.gen++
+	return m.fetch()
+}
+
+func (m *Model) schedule() tea.Cmd {
+	d := idleInterval
+	if m.moving {
+		d = animInterval
+	}
+	gen := m.gen
+	return tea.Tick(d, func(time.Time) tea.Msg { return pollMsg{gen} })
+}
+
+// Update handles one message. It never blocks: commands to the cluster and
+// snapshots run in tea.Cmds.
+func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	m.now = time.Now()
+	switch msg := msg.(type) {
+	case tea.WindowSizeMsg:
+		m.setSize(msg.Width, msg.Height)
+		return m, nil
+	case pollMsg:
+		if msg.gen != m.gen {
+			return m, nil
+		}
+		return m, m.fetch()
+	case snapMsg:
+		if msg.gen != m.gen {
+			return m, nil
+		}
+		m.ingest(msg.snap, msg.lesson)
+		return m, m.schedule()
+	case doneMsg:
+		if msg.err != nil {
+			m.say(true, fmt.Sprintf("%s: %v", msg.cmd, msg.err))
+		} else {
+			m.say(false, "→ "+msg.cmd.String())
+		}
+		return m, m.refresh()
+	case tea.KeyPressMsg:
+		return m, m.key(msg)
+	case tea.MouseClickMsg:
+		return m, m.click(msg.Mouse())
+	}
+	return m, nil
+}
+
+func (m *Model) say(isErr bool, s string) {
+	m.msg, m.msgErr, m.msgAt, m.dirty = s, isErr, m.now, true
+}
+
+func (m *Model) setSize(w, h int) {
+	m.w, m.h = w, h
+	m.relayout()
+}
+
+func (m *Model) lessonShown() bool { return m.lesson != nil && m.captions }
+
+func (m *Model) relayout() {
+	l := computeLayout(m.w, m.h, len(m.views), m.lessonShown())
+	m.lay = l
+	m.dirty = true
+	if l.tooSmall {
+		return
+	}
+	m.status.SetSize(l.w)
+	m.leader.SetSize(l.leaderW, l.bodyH)
+	m.panel.SetSize(l.panelW, l.blockH)
+	m.events.SetSize(l.w, l.eventsH)
+	m.pal.SetSize(l.w)
+	m.lessonP.SetSize(l.w, l.lessonH)
+	m.help.SetSize(l.w, l.h-2)
+	if cap(m.scratch) < l.laneW {
+		m.scratch = make([]byte, l.laneW)
+	}
+}
+
+// ingest takes a new snapshot: events, followers, the scale, flashes.
+func (m *Model) ingest(s cluster.Snapshot, ls *scenario.LessonState) {
+	changed := !m.have || !sameSnapshot(&m.snap, &s)
+	m.events.add(s.Events)
+	s.Events = nil
+	m.snap, m.have = s, true
+	m.panel.leader = &m.snap.Leader
+
+	if ls != nil && m.lessonP.setState(*ls) {
+		changed = true
+	}
+	if m.msg != "" && m.now.Sub(m.msgAt) > messageFor {
+		m.msg, changed = "", true
+	}
+	for name, at := range m.flashAt {
+		if m.now.Sub(at) > flashFor {
+			delete(m.flashAt, name)
+			changed = true
+		}
+	}
+	if changed {
+		m.buildViews()
+	}
+	m.target = targetScale(&m.snap)
+	animating := m.ease()
+	m.moving = !s.Frozen && (len(s.Frames) > 0 || animating || backupActive(&s))
+	if changed || animating {
+		m.dirty = true
+	}
+}
+
+func backupActive(s *cluster.Snapshot) bool {
+	for i := range s.Followers {
+		if s.Followers[i].Backup.Active {
+			return true
+		}
+	}
+	return false
+}
+
+// sameSnapshot reports whether b would draw exactly as a does (world time
+// aside, which is not drawn).
+func sameSnapshot(a, b *cluster.Snapshot) bool {
+	if a.Speed != b.Speed || a.Frozen != b.Frozen || a.LastEvent != b.LastEvent || len(b.Events) > 0 ||
+		a.Leader != b.Leader || len(a.Followers) != len(b.Followers) || len(a.Frames) != len(b.Frames) ||
+		a.FramesOmitted != b.FramesOmitted {
+		return false
+	}
+	for i := range a.Followers {
+		if a.Followers[i] != b.Followers[i] {
+			return false
+		}
+	}
+	for i := range a.Frames {
+		if a.Frames[i] != b.Frames[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// buildViews regroups followers and their frames, and notices CRC failures.
+func (m *Model) buildViews() {
+	s := &m.snap
+	n := len(s.Followers)
+	old := len(m.views)
+	if cap(m.views) < n {
+		m.views = append(m.views[:cap(m.views)], make([]followerView, n-cap(m.views))...)
+	}
+	m.views = m.views[:n]
+	if m.selected == "" || m.followerIndex(m.selected) < 0 {
+		if n > 0 {
+			m.selected = s.Followers[0].Name
+		} else {
+			m.selected = ""
+		}
+	}
+	byIndex := make(map[int]int, n)
+	for i := range s.Followers {
+		f := s.Followers[i]
+		if prev, ok := m.prevCRC[f.Name]; ok && f.CRCFailures > prev {
+			m.flashAt[f.Name] = m.now
+		}
+		m.prevCRC[f.Name] = f.CRCFailures
+		_, flash := m.flashAt[f.Name]
+		m.views[i] = followerView{f: f, frames: m.views[i].frames[:0], selected: f.Name == m.selected, flash: flash}
+		byIndex[f.Index] = i
+	}
+	for i := range s.Frames {
+		if j, ok := byIndex[s.Frames[i].Index]; ok {
+			m.views[j].frames = append(m.views[j].frames, s.Frames[i])
+		}
+	}
+	if n != old {
+		m.relayout()
+	}
+}
+
+func (m *Model) followerIndex(name string) int {
+	for i := range m.snap.Followers {
+		if m.snap.Followers[i].Name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// targetScale is the shared bar scale for s: from the lowest position a
+// follower still holds (at least a minimum window back) to the leader's
+// flushed end.
+func targetScale(s *cluster.Snapshot) scale {
+	hi := s.Leader.FlushLSN
+	lo := hi
+	for i := range s.Followers {
+		f := &s.Followers[i]
+		hi = max(hi, f.WriteLSN)
+		lo = min(lo, f.ReplayLSN)
+	}
+	// A minimum window of 16 records, so one record of lag is a visible step.
+	avg := wal.LSN(64)
+	if s.Leader.Records > 0 && s.Leader.InsertLSN > 0 {
+		avg = max(s.Leader.InsertLSN/wal.LSN(s.Leader.Records), 16)
+	}
+	win := 16 * avg
+	if hi-lo < win {
+		lo = hi - min(win, hi)
+	}
+	return scale{lo: float64(lo), hi: float64(hi), oldest: s.Leader.OldestLSN}
+}
+
+// ease moves the drawn scale toward the target; it reports whether it is
+// still moving.
+func (m *Model) ease() bool {
+	t := m.target
+	if m.sc.hi == 0 && m.sc.lo == 0 {
+		m.sc = t
+		return false
+	}
+	m.sc.hi, m.sc.oldest = t.hi, t.oldest
+	d := t.lo - m.sc.lo
+	if math.Abs(d) < 1 || math.Abs(d) < (t.hi-t.lo)/2000 {
+		m.sc.lo = t.lo
+		m.panel.sc = m.sc
+		return false
+	}
+	m.sc.lo += d * 0.3
+	m.panel.sc = m.sc
+	return true
+}
+
+// selectedStatus is the selected follower in the last snapshot.
+func (m *Model) selectedStatus() (*cluster.FollowerStatus, bool) {
+	i := m.followerIndex(m.selected)
+	if i < 0 {
+		return nil, false
+	}
+	return &m.snap.Followers[i], true
+}
+
+func (m *Model) selectName(name string) {
+	if m.selected != name {
+		m.selected = name
+		for i := range m.views {
+			m.views[i].selected = m.views[i].f.Name == name
+		}
+		m.dirty = true
+	}
+}
+
+func (m *Model) selectStep(d int) {
+	n := len(m.snap.Followers)
+	if n == 0 {
+		return
+	}
+	i := m.followerIndex(m.selected)
+	i = ((i+d)%n + n) % n
+	m.selectName(m.snap.Followers[i].Name)
+}
+
+// do sends c to the controller off the UI goroutine.
+func (m *Model) do(c cluster.Command) tea.Cmd {
+	ctrl := m.ctrl
+	return func() tea.Msg { return doneMsg{cmd: c, err: ctrl.Do(c)} }
+}
+
+// key turns a key press into a command (or a UI change).
+func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
+	k := &m.keys
+	m.dirty = true
+	if m.pal.active {
+		if c, ok := m.pal.update(msg); ok {
+			return m.do(c)
+		}
+		return nil
+	}
+	if key.Matches(msg, k.Quit) {
+		return tea.Quit
+	}
+	if m.lay.tooSmall {
+		return nil
+	}
+	if m.showHelp {
+		if key.Matches(msg, k.Help) || msg.String() == "esc" {
+			m.showHelp = false
+		}
+		return nil
+	}
+	if msg.String() == "esc" {
+		m.msg = ""
+		return nil
+	}
+	switch {
+	case key.Matches(msg, k.Help):
+		m.showHelp = true
+		return nil
+	case key.Matches(msg, k.Palette):
+		m.pal.open()
+		return nil
+	case key.Matches(msg, k.Select):
+		n := int(msg.String()[0] - '0')
+		for i := range m.snap.Followers {
+			if m.snap.Followers[i].Index == n {
+				m.selectName(m.snap.Followers[i].Name)
+				return nil
+			}
+		}
+		m.say(true, cluster.FollowerName(n)+" does not exist (a adds one)")
+		return nil
+	case key.Matches(msg, k.Next):
+		m.selectStep(1)
+		return nil
+	case key.Matches(msg, k.Prev):
+		m.selectStep(-1)
+		return nil
+	case m.lesson != nil && key.Matches(msg, k.Captions):
+		m.captions = !m.captions
+		m.relayout()
+		return nil
+	case m.lesson != nil && key.Matches(msg, k.Chapter, k.ChapPrev, k.ChapAgain):
+		l := m.lesson
+		var fn func()
+		switch {
+		case key.Matches(msg, k.Chapter):
+			fn = l.Next
+		case key.Matches(msg, k.ChapPrev):
+			fn = l.Prev
+		default:
+			fn = l.Restart
+		}
+		return tea.Sequence(func() tea.Msg { fn(); return nil }, m.refresh())
+	}
+	c, err := m.commandFor(msg)
+	if err != nil {
+		m.say(true, err.Error())
+		return nil
+	}
+	if c.Verb == "" {
+		return nil
+	}
+	return m.do(c)
+}
+
+// errNoFollower is what follower keys say when none is selected.
+var errNoFollower = fmt.Errorf("no follower selected (a adds one)")
+
+// commandFor is the command a cluster key sends, decided from the last
+// snapshot: toggles look at the selected follower's current state.
+func (m *Model) commandFor(msg tea.KeyPressMsg) (cluster.Command, error) {
+	k := &m.keys
+	s := &m.snap
+	f, ok := m.selectedStatus()
+	need := func() error {
+		if !ok {
+			return errNoFollower
+		}
+		return nil
+	}
+	switch {
+	case key.Matches(msg, k.Pause):
+		if err := need(); err != nil {
+			return cluster.Command{}, err
+		}
+		if f.ReplayPaused {
+			return cluster.Command{Verb: cluster.VerbResume, Follower: f.Name}, nil
+		}
+		return cluster.Command{Verb: cluster.VerbPause, Follower: f.Name}, nil
+	case key.Matches(msg, k.Cut):
+		if err := need(); err != nil {
+			return cluster.Command{}, err
+		}
+		if f.Link.Cut {
+			return cluster.Command{Verb: cluster.VerbRestore, Follower: f.Name}, nil
+		}
+		return cluster.Command{Verb: cluster.VerbCut, Follower: f.Name}, nil
+	case key.Matches(msg, k.Corrupt):
+		if err := need(); err != nil {
+			return cluster.Command{}, err
+		}
+		return cluster.Command{Verb: cluster.VerbCorrupt, Follower: f.Name}, nil
+	case key.Matches(msg, k.Crash):
+		if err := need(); err != nil {
+			return cluster.Command{}, err
+		}
+		if f.State == cluster.StateStopped {
+			return cluster.Command{Verb: cluster.VerbRestart, Follower: f.Name}, nil
+		}
+		return cluster.Command{Verb: cluster.VerbCrash, Follower: f.Name}, nil
+	case key.Matches(msg, k.Backup):
+		if err := need(); err != nil {
+			return cluster.Command{}, err
+		}
+		return cluster.Command{Verb: cluster.VerbBackup, Follower: f.Name}, nil
+	case key.Matches(msg, k.Slower, k.Quicker):
+		if err := need(); err != nil {
+			return cluster.Command{}, err
+		}
+		d := stepDuration(latencySteps, f.Link.Latency, key.Matches(msg, k.Slower))
+		return cluster.Command{Verb: cluster.VerbLatency, Follower: f.Name, Dur: d, Jitter: f.Link.Jitter}, nil
+	case key.Matches(msg, k.RateUp, k.RateDown):
+		r := stepFloat(rateSteps, s.Leader.TargetRate, key.Matches(msg, k.RateUp))
+		return cluster.Command{Verb: cluster.VerbRate, N: int64(r)}, nil
+	case key.Matches(msg, k.Burst):
+		return cluster.Command{Verb: cluster.VerbWrite, N: burstRecords}, nil
+	case key.Matches(msg, k.Sync):
+		return cluster.Command{Verb: cluster.VerbSync, Mode: (s.Leader.Sync.Mode + 1) % (cluster.SyncRemoteApply + 1), N: int64(max(s.Leader.Sync.N, 1))}, nil
+	case key.Matches(msg, k.Add):
+		return cluster.Command{Verb: cluster.VerbAdd}, nil
+	case key.Matches(msg, k.Remove):
+		if err := need(); err != nil {
+			return cluster.Command{}, err
+		}
+		return cluster.Command{Verb: cluster.VerbRemove, Follower: f.Name}, nil
+	case key.Matches(msg, k.Freeze):
+		if s.Frozen {
+			return cluster.Command{Verb: cluster.VerbUnfreeze}, nil
+		}
+		return cluster.Command{Verb: cluster.VerbFreeze}, nil
+	case key.Matches(msg, k.TimeSlow, k.TimeFast):
+		sp := s.Speed
+		if sp <= 0 {
+			sp = 1
+		}
+		return cluster.Command{Verb: cluster.VerbSpeed, Factor: stepFloat(speedSteps, sp, key.Matches(msg, k.TimeFast))}, nil
+	}
+	return cluster.Command{}, nil
+}
+
+var (
+	latencySteps = []time.Duration{0, 10 * time.Millisecond, 25 * time.Millisecond, 50 * time.Millisecond,
+		100 * time.Millisecond, 200 * time.Millisecond, 300 * time.Millisecond, 500 * time.Millisecond,
+		750 * time.Millisecond, time.Second, 1500 * time.Millisecond, 2 * time.Second, 3 * time.Second, 5 * time.Second}
+	rateSteps  = []float64{0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096}
+	speedSteps = []float64{1.0 / 16, 1.0 / 8, 1.0 / 4, 1.0 / 2, 1, 2, 4, 8, 16}
+)
+
+// stepDuration is the next step above (up) or below cur.
+func stepDuration(steps []time.Duration, cur time.Duration, up bool) time.Duration {
+	if up {
+		for _, s := range steps {
+			if s > cur {
+				return s
+			}
+		}
+		return steps[len(steps)-1]
+	}
+	for i := len(steps) - 1; i >= 0; i-- {
+		if steps[i] < cur {
+			return steps[i]
+		}
+	}
+	return steps[0]
+}
+
+func stepFloat(steps []float64, cur float64, up bool) float64 {
+	const eps = 1e-9
+	if up {
+		for _, s := range steps {
+			if s > cur+eps {
+				return s
+			}
+		}
+		return steps[len(steps)-1]
+	}
+	for i := len(steps) - 1; i >= 0; i-- {
+		if steps[i] < cur-eps {
+			return steps[i]
+		}
+	}
+	return steps[0]
+}
+
+// click selects the follower under the mouse, and corrupts the data frame
+// clicked on a lane.
+func (m *Model) click(ms tea.Mouse) tea.Cmd {
+	if m.lay.tooSmall || m.showHelp || m.pal.active || ms.Button != tea.MouseLeft {
+		return nil
+	}
+	l := m.lay
+	i, ry := l.follower(ms.X, ms.Y)
+	if i < 0 || i >= len(m.views) {
+		return nil
+	}
+	v := &m.views[i]
+	m.selectName(v.f.Name)
+	if ms.X >= l.laneX+l.laneW {
+		return nil
+	}
+	_, down, up := l.laneRows()
+	col := ms.X - l.laneX
+	var dir cluster.Direction
+	switch ry {
+	case down:
+		dir = cluster.ToFollower
+	case up:
+		dir = cluster.ToLeader
+	default:
+		return nil
+	}
+	best, bestD := -1, 2
+	for j := range v.frames {
+		f := &v.frames[j]
+		if f.Dir != dir {
+			continue
+		}
+		if d := abs(laneCol(f, l.laneW) - col); d < bestD {
+			best, bestD = j, d
+		}
+	}
+	if best < 0 {
+		return nil
+	}
+	f := &v.frames[best]
+	if f.Dir != cluster.ToFollower || f.Kind != "data" {
+		m.say(true, "that is a "+f.Kind+" frame; click a "+m.st.Glyphs.Data+" data frame to corrupt it")
+		return nil
+	}
+	return m.do(cluster.Command{Verb: cluster.VerbCorrupt, Follower: v.f.Name, LSN: f.LSN})
+}
+
+func abs(x int) int {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
+
+// View draws the screen. It is memoised: it renders again only after
+// Update changed something shown.
+func (m *Model) View() tea.View {
+	if m.dirty || m.view == "" {
+		m.view = m.render()
+		m.dirty = false
+	}
+	v := tea.NewView(m.view)
+	v.AltScreen = true
+	v.MouseMode = tea.MouseModeCellMotion
+	v.WindowTitle = "walship"
+	return v
+}
+
+func (m *Model) render() string {
+	l := m.lay
+	if m.w == 0 || m.h == 0 {
+		return "walship: starting…"
+	}
+	if l.tooSmall {
+		return m.tooSmallView()
+	}
+	var b strings.Builder
+	b.Grow(l.w * l.h * 6)
+	r := newRow(&b, l.w)
+	m.status.row(&r, &m.snap)
+	b.WriteByte('\n')
+
+	if m.showHelp {
+		for y := range l.h - 2 {
+			r = newRow(&b, l.w)
+			m.help.row(&r, y)
+			b.WriteByte('\n')
+		}
+	} else {
+		m.renderBody(&b)
+		for y := range l.lessonH {
+			r = newRow(&b, l.w)
+			m.lessonP.row(&r, y)
+			b.WriteByte('\n')
+		}
+		for y := range l.eventsH {
+			r = newRow(&b, l.w)
+			m.events.row(&r, y)
+			b.WriteByte('\n')
+		}
+	}
+	r = newRow(&b, l.w)
+	m.footer(&r)
+	return b.String()
+}
+
+func (m *Model) renderBody(b *strings.Builder) {
+	l := m.lay
+	label, down, up := l.laneRows()
+	for y := range l.bodyH {
+		i, ry := y/l.blockH, y%l.blockH
+		var v *followerView
+		if i < len(m.views) && i < l.blocks {
+			v = &m.views[i]
+		}
+		r := newRow(b, l.w)
+		m.leader.row(&r, &m.snap, y, v != nil && ry == down)
+		lr := newRow(b, l.laneW)
+		switch {
+		case v == nil:
+			if y == 0 && len(m.views) == 0 {
+				lr.text(m.st.Muted, "  no followers: a adds one")
+			}
+		case ry == label:
+			m.laneLabel(&lr, v)
+		case ry == down:
+			lane(&lr, m.st, v.frames, cluster.ToFollower, v.f.Link.Cut, l.laneW, m.scratch)
+		case ry == up:
+			lane(&lr, m.st, v.frames, cluster.ToLeader, v.f.Link.Cut, l.laneW, m.scratch)
+		}
+		lr.fill()
+		if v != nil && ry == down {
+			b.WriteString(m.st.Lane.Render("┤"))
+			b.WriteByte(' ')
+		} else {
+			b.WriteString("  ")
+		}
+		if v != nil {
+			pr := newRow(b, l.panelW)
+			m.panel.row(&pr, v, ry)
+		} else {
+			pr := newRow(b, l.panelW)
+			if y == l.blocks*l.blockH && l.blocks < len(m.views) {
+				pr.text(m.st.Warn, fmt.Sprintf("  +%d more followers (enlarge the terminal)", len(m.views)-l.blocks))
+			}
+			pr.fill()
+		}
+		b.WriteByte('\n')
+	}
+}
+
+// laneLabel is the row above a lane: the link's latency, or CUT.
+func (m *Model) laneLabel(r *row, v *followerView) {
+	st := m.st
+	lk := &v.f.Link
+	if lk.Cut {
+		r.to((r.w - 10) / 2)
+		r.text(st.Error, "link CUT")
+		return
+	}
+	s := cluster.FormatLag(lk.Latency) + " one way"
+	if lk.Jitter > 0 {
+		s += " ±" + cluster.FormatLag(lk.Jitter)
+	}
+	if lk.Bandwidth > 0 {
+		s += " " + cluster.FormatSize(lk.Bandwidth) + "/s"
+	}
+	r.to((r.w - width(s)) / 2)
+	r.text(st.Muted, s)
+}
+
+func (m *Model) footer(r *row) {
+	st := m.st
+	if m.pal.active {
+		m.pal.row(r)
+		return
+	}
+	msgW := 0
+	if m.msg != "" {
+		msgW = min(width(m.msg)+2, r.w/2)
+	}
+	for _, b := range m.keys.ShortHelp() {
+		h := b.Help()
+		desc := shortDesc(h.Desc)
+		item := h.Key + " " + desc
+		if r.room()-msgW < width(item)+3 {
+			break
+		}
+		r.plain(" ")
+		r.text(st.Key, h.Key)
+		r.plain(" ")
+		r.text(st.KeyDesc, desc)
+		r.plain(" ")
+	}
+	if m.msg != "" {
+		p := st.Accent
+		if m.msgErr {
+			p = st.Error
+		}
+		r.to(r.w - msgW)
+		r.text(p, m.msg)
+	}
+	r.fill()
+}
+
+// shortDesc is the first word of a binding's help ("pause/resume replay"
+// gives "pause"), for the one-line footer.
+func shortDesc(d string) string {
+	if i := strings.IndexAny(d, " /"); i > 0 {
+		return d[:i]
+	}
+	return d
+}
+
+func (m *Model) tooSmallView() string {
+	msg := fmt.Sprintf("walship needs at least %dx%d (now %dx%d)", MinWidth, MinHeight, m.w, m.h)
+	hint := "enlarge the window or shrink the font · q quits"
+	var b strings.Builder
+	top := max(m.h/2-1, 0)
+	for range top {
+		b.WriteByte('\n')
+	}
+	line := func(p theme.Paint, s string) {
+		r := newRow(&b, m.w)
+		r.to((m.w - width(s)) / 2)
+		r.text(p, s)
+		r.fill()
+	}
+	line(m.st.Warn, msg)
+	b.WriteByte('\n')
+	line(m.st.Muted, hint)
+	return b.String()
+}

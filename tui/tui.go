@@ -1,0 +1,66 @@
+// Package tui is walship's terminal UI: a Bubble Tea program that draws a
+// cluster's snapshots (the leader on the left, each follower on the right,
+// frames travelling along the link lanes between them, write / flush /
+// replay bars on one shared scale, an event log and a status line) and
+// turns keys, clicks and typed commands into cluster.Commands.
+//
+// The UI only reads cluster.Snapshot values and calls cluster.Controller,
+// so it runs the same over the real in-process cluster and over the fakes
+// in its tests. Rendering writes fixed-width rows into one strings.Builder
+// with pre-rendered paints from package theme, so a whole frame costs well
+// under a millisecond; the render tick runs at 30 fps only while something
+// moves, and View is memoised between changes.
+package tui
+
+import (
+	"context"
+	"io"
+
+	tea "charm.land/bubbletea/v2"
+
+	"walship/engine/cluster"
+	"walship/scenario"
+)
+
+// Options configure Run.
+type Options struct {
+	// Theme is a theme name (see theme.Names); "" is dark.
+	Theme string
+	// Lesson is the scenario being played, or nil. While it is set the
+	// caption, chapter and chapter keys (n, N/P, r, C) are shown.
+	Lesson scenario.Lesson
+	// Output receives the terminal output (nil: stdout). A recorder can
+	// wrap stdout here.
+	Output io.Writer
+	// Input is the terminal input (nil: stdin).
+	Input io.Reader
+	// Context ends the program when done (nil: never).
+	Context context.Context
+	// Size, when both are positive, fixes the initial size instead of
+	// asking the terminal (for tests and recordings).
+	Width, Height int
+}
+
+// Run runs the UI over ctrl until the user quits. It uses the alternate
+// screen and cell-motion mouse reporting.
+func Run(ctrl cluster.Controller, opts Options) error {
+	m, err := New(ctrl, opts)
+	if err != nil {
+		return err
+	}
+	var po []tea.ProgramOption
+	if opts.Output != nil {
+		po = append(po, tea.WithOutput(opts.Output))
+	}
+	if opts.Input != nil {
+		po = append(po, tea.WithInput(opts.Input))
+	}
+	if opts.Context != nil {
+		po = append(po, tea.WithContext(opts.Context))
+	}
+	if opts.Width > 0 && opts.Height > 0 {
+		po = append(po, tea.WithWindowSize(opts.Width, opts.Height))
+	}
+	_, err = tea.NewProgram(m, po...).Run()
+	return err
+}

@@ -208,6 +208,9 @@ func (s *Standby) Store() *kv.Store {
 // Dir is the follower's directory.
 func (s *Standby) Dir() string { return s.cfg.Dir }
 
+// Syncs is how many fsyncs the follower's WAL has done (for benchmarks).
+func (s *Standby) Syncs() uint64 { return s.log.Syncs() }
+
 // SetPaused pauses or resumes replay (pg_wal_replay_pause/resume). Receive
 // and flush go on.
 func (s *Standby) SetPaused(p bool) {

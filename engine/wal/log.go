@@ -117,6 +117,7 @@ type Log struct {
 	written atomic.Uint64 // handed to the OS
 	flushed atomic.Uint64 // durable
 	start   atomic.Uint64 // oldest retained LSN
+	syncs   atomic.Uint64 // fsyncs of segment files (Sync and segment seals)
 
 	// bufMu guards the write buffer and failed.
 	bufMu  sync.Mutex
@@ -382,6 +383,10 @@ func (l *Log) Flushed() LSN { return LSN(l.flushed.Load()) }
 // Start returns the oldest retained LSN.
 func (l *Log) Start() LSN { return LSN(l.start.Load()) }
 
+// Syncs returns how many times a segment file was fsynced (by Sync, or when
+// a full segment was sealed). With NoSync it stays 0.
+func (l *Log) Syncs() uint64 { return l.syncs.Load() }
+
 func (l *Log) advanceFlushed(to LSN) {
 	for {
 		old := l.flushed.Load()
@@ -538,6 +543,7 @@ func (l *Log) switchTo(segStart LSN) error {
 			if err := l.cur.Sync(); err != nil {
 				return fmt.Errorf("wal: fsync %s: %w", l.path(l.curSeg.name), err)
 			}
+			l.syncs.Add(1)
 		}
 		l.advanceFlushed(l.Written())
 		if err := l.cur.Close(); err != nil {
@@ -594,6 +600,7 @@ func (l *Log) Sync() (LSN, error) {
 		if err = l.cur.Sync(); err != nil {
 			err = fmt.Errorf("wal: fsync %s: %w", l.path(l.curSeg.name), err)
 		}
+		l.syncs.Add(1)
 	}
 	l.syncMu.Unlock()
 	if err != nil {

@@ -1,0 +1,512 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"walship/engine/ship"
+	"walship/engine/wal"
+)
+
+// newTest starts a cluster for a test and closes it at the end.
+func newTest(t *testing.T, cfg Config) *Cluster {
+	t.Helper()
+	if cfg.Dir == "" {
+		cfg.Dir = t.TempDir()
+	}
+	c, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func do(t *testing.T, c *Cluster, line string) {
+	t.Helper()
+	if err := c.Exec(line); err != nil {
+		t.Fatalf("%s: %v", line, err)
+	}
+}
+
+func put(t *testing.T, c *Cluster, n int, prefix string) {
+	t.Helper()
+	for i := range n {
+		if _, err := c.Put(fmt.Appendf(nil, "%s-%06d", prefix, i), fmt.Appendf(nil, "v%d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func converge(t *testing.T, c *Cluster) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := c.WaitConverged(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// eventually polls cond until it holds or the deadline passes.
+func eventually(t *testing.T, what string, cond func(Snapshot) bool) Snapshot {
+	t.Helper()
+	return eventuallyC(t, nil, what, cond)
+}
+
+var current *Cluster
+
+func eventuallyC(t *testing.T, c *Cluster, what string, cond func(Snapshot) bool) Snapshot {
+	t.Helper()
+	if c == nil {
+		c = current
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		s := c.Snapshot(0)
+		if cond(s) {
+			return s
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s; state: %s", what, describe(s))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func describe(s Snapshot) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "leader insert %s flush %s oldest %s;", s.Leader.InsertLSN, s.Leader.FlushLSN, s.Leader.OldestLSN)
+	for _, f := range s.Followers {
+		fmt.Fprintf(&b, " %s %s w=%s f=%s r=%s err=%q;", f.Name, f.State, f.WriteLSN, f.FlushLSN, f.ReplayLSN, f.LastError)
+	}
+	return b.String()
+}
+
+func verifyAll(t *testing.T, c *Cluster) {
+	t.Helper()
+	vs, err := c.Verify()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range vs {
+		if !v.Match() {
+			t.Errorf("%s differs: %+v", v.Name, v)
+		}
+	}
+}
+
+func follower(s Snapshot, name string) FollowerStatus {
+	for _, f := range s.Followers {
+		if f.Name == name {
+			return f
+		}
+	}
+	return FollowerStatus{}
+}
+
+func checkInvariant(t *testing.T, s Snapshot) {
+	t.Helper()
+	for _, f := range s.Followers {
+		if f.ReplayLSN > f.FlushLSN || f.FlushLSN > f.WriteLSN || f.WriteLSN > s.Leader.FlushLSN {
+			t.Fatalf("%s: invariant broken: replay %s flush %s write %s leader %s", f.Name, f.ReplayLSN, f.FlushLSN, f.WriteLSN, s.Leader.FlushLSN)
+		}
+	}
+}
+
+func TestShipsAndMatches(t *testing.T) {
+	c := newTest(t, Config{Followers: 3, SegmentSize: 16 << 10})
+	put(t, c, 3000, "k")
+	converge(t, c)
+	s := c.Snapshot(0)
+	checkInvariant(t, s)
+	for _, f := range s.Followers {
+		if f.State != StateStreaming {
+			t.Errorf("%s is %s, want streaming", f.Name, f.State)
+		}
+		if f.Keys != 3000 {
+			t.Errorf("%s has %d keys", f.Name, f.Keys)
+		}
+	}
+	verifyAll(t, c)
+}
+
+func TestCRCFailureResendConverges(t *testing.T) {
+	c := newTest(t, Config{Followers: 1, BatchBytes: 1})
+	current = c
+	put(t, c, 10, "a")
+	converge(t, c)
+	do(t, c, "corrupt follower-1")
+	put(t, c, 50, "b")
+	eventually(t, "a CRC failure", func(s Snapshot) bool { return follower(s, "follower-1").CRCFailures >= 1 })
+	converge(t, c)
+	s := c.Snapshot(0)
+	f := follower(s, "follower-1")
+	if f.CRCFailures != 1 || f.Resends < 1 {
+		t.Errorf("crc failures %d, resends %d; want 1 and >= 1", f.CRCFailures, f.Resends)
+	}
+	var sawCRC bool
+	for _, e := range s.Events {
+		sawCRC = sawCRC || e.Kind == EvCRC
+	}
+	if !sawCRC {
+		t.Error("no crc-failure event")
+	}
+	verifyAll(t, c)
+}
+
+func TestPausedReplayReceivesAndFlushes(t *testing.T) {
+	c := newTest(t, Config{Followers: 2})
+	current = c
+	put(t, c, 100, "a")
+	converge(t, c)
+	do(t, c, "pause follower-1")
+	before := follower(c.Snapshot(0), "follower-1").ReplayLSN
+	put(t, c, 500, "b")
+	s := eventually(t, "follower-1 to receive and flush everything", func(s Snapshot) bool {
+		f := follower(s, "follower-1")
+		return f.FlushLSN == s.Leader.FlushLSN && s.Leader.FlushLSN == s.Leader.InsertLSN
+	})
+	f := follower(s, "follower-1")
+	if f.ReplayLSN != before || !f.ReplayPaused {
+		t.Fatalf("paused replay moved from %s to %s (paused %v)", before, f.ReplayLSN, f.ReplayPaused)
+	}
+	if !(f.ReplayLSN < f.FlushLSN) {
+		t.Fatalf("replay %s should lag flush %s", f.ReplayLSN, f.FlushLSN)
+	}
+	if f.ReplayLag.Idle || !f.ReplayLag.Known {
+		t.Errorf("replay lag of a paused follower shows %v: stuck must not look idle", f.ReplayLag)
+	}
+	if g := follower(s, "follower-2"); g.ReplayLSN != s.Leader.FlushLSN {
+		// follower-2 is unaffected (it may still be catching up; converge below)
+		_ = g
+	}
+	checkInvariant(t, s)
+	do(t, c, "resume follower-1")
+	converge(t, c)
+	verifyAll(t, c)
+}
+
+func TestCutAndCatchUp(t *testing.T) {
+	c := newTest(t, Config{Followers: 2})
+	current = c
+	put(t, c, 100, "a")
+	converge(t, c)
+	do(t, c, "cut follower-2")
+	eventually(t, "cut state", func(s Snapshot) bool { return follower(s, "follower-2").State == StateCut })
+	put(t, c, 1000, "b")
+	time.Sleep(50 * time.Millisecond)
+	s := c.Snapshot(0)
+	if f := follower(s, "follower-2"); f.WriteLSN >= s.Leader.FlushLSN {
+		t.Fatalf("cut follower received everything: %s", describe(s))
+	}
+	do(t, c, "restore follower-2")
+	converge(t, c)
+	verifyAll(t, c)
+}
+
+func TestFollowerCrashRestartRecovers(t *testing.T) {
+	c := newTest(t, Config{Followers: 2, FlushDelay: 20 * time.Millisecond})
+	current = c
+	for round := range 5 {
+		put(t, c, 200, fmt.Sprint("r", round))
+		time.Sleep(time.Duration(round) * 5 * time.Millisecond)
+		do(t, c, "crash follower-1")
+		s := c.Snapshot(0)
+		if f := follower(s, "follower-1"); f.State != StateStopped {
+			t.Fatalf("crashed follower is %s", f.State)
+		}
+		put(t, c, 100, fmt.Sprint("s", round))
+		do(t, c, "restart follower-1")
+		converge(t, c)
+	}
+	verifyAll(t, c)
+}
+
+func TestFallOffRetentionThenBaseBackup(t *testing.T) {
+	c := newTest(t, Config{Followers: 2, SegmentSize: 16 << 10, WALKeep: 32 << 10})
+	current = c
+	put(t, c, 100, "a")
+	converge(t, c)
+	do(t, c, "cut follower-1")
+	// Far more than 32 KiB of WAL, in steps follower-2 keeps up with (a
+	// follower more than wal_keep_size behind loses its WAL too).
+	for i := range 25 {
+		put(t, c, 200, fmt.Sprint("b", i))
+		eventually(t, "follower-2 to keep up", func(s Snapshot) bool {
+			return follower(s, "follower-2").FlushLSN == s.Leader.InsertLSN
+		})
+	}
+	eventually(t, "old WAL removed", func(s Snapshot) bool {
+		return s.Leader.OldestLSN > follower(s, "follower-1").WriteLSN
+	})
+	do(t, c, "restore follower-1")
+	eventually(t, "needs base backup", func(s Snapshot) bool {
+		return follower(s, "follower-1").State == StateNeedsBackup
+	})
+	do(t, c, "backup follower-1")
+	s := eventually(t, "a base backup", func(s Snapshot) bool { return follower(s, "follower-1").Backup.Count == 1 })
+	put(t, c, 100, "c")
+	converge(t, c)
+	s = c.Snapshot(0)
+	if f := follower(s, "follower-1"); f.State != StateStreaming {
+		t.Errorf("after backup: %s", f.State)
+	}
+	verifyAll(t, c)
+}
+
+func TestSlotPinsWAL(t *testing.T) {
+	c := newTest(t, Config{Followers: 2, SegmentSize: 16 << 10, WALKeep: 32 << 10, Slots: true})
+	current = c
+	put(t, c, 100, "a")
+	converge(t, c)
+	do(t, c, "cut follower-1")
+	put(t, c, 3000, "b")
+	s := eventually(t, "leader flushed", func(s Snapshot) bool { return s.Leader.FlushLSN == s.Leader.InsertLSN })
+	f := follower(s, "follower-1")
+	if !f.Slot.Enabled || s.Leader.OldestLSN > f.Slot.RestartLSN {
+		t.Fatalf("slot did not pin WAL: oldest %s, slot %+v", s.Leader.OldestLSN, f.Slot)
+	}
+	do(t, c, "restore follower-1")
+	converge(t, c)
+	if f := follower(c.Snapshot(0), "follower-1"); f.Backup.Count != 0 {
+		t.Errorf("a slot should have avoided a base backup")
+	}
+	verifyAll(t, c)
+}
+
+func TestSlotLostBeyondCap(t *testing.T) {
+	c := newTest(t, Config{Followers: 1, SegmentSize: 16 << 10, WALKeep: 16 << 10, Slots: true, MaxSlotWAL: 64 << 10, AutoBackup: true})
+	current = c
+	put(t, c, 10, "a")
+	converge(t, c)
+	do(t, c, "cut follower-1")
+	put(t, c, 5000, "b")
+	eventually(t, "slot lost", func(s Snapshot) bool { return follower(s, "follower-1").Slot.Lost })
+	do(t, c, "restore follower-1")
+	converge(t, c) // AutoBackup takes the base backup
+	if f := follower(c.Snapshot(0), "follower-1"); f.Backup.Count != 1 {
+		t.Errorf("backups %d, want 1", f.Backup.Count)
+	}
+}
+
+// commitWaits reports whether a commit under rule completes within d.
+func commitWaits(c *Cluster, d time.Duration) bool {
+	end, _ := c.Put([]byte("sync-key"), []byte("v"))
+	done := make(chan bool, 1)
+	stop := make(chan struct{})
+	go func() { done <- c.primary.WaitCommit(end, stop) }()
+	select {
+	case <-done:
+		return false
+	case <-time.After(d):
+		close(stop)
+		<-done
+		return true
+	}
+}
+
+func TestSyncCommitWaitPoints(t *testing.T) {
+	c := newTest(t, Config{Followers: 1})
+	current = c
+	put(t, c, 10, "a")
+	converge(t, c)
+	// Paused replay: remote_apply blocks, the weaker modes do not.
+	do(t, c, "pause follower-1")
+	for _, mode := range []string{"off", "local", "remote_write 1", "on 1"} {
+		do(t, c, "sync "+mode)
+		if commitWaits(c, 5*time.Second) {
+			t.Errorf("sync %s: commit blocked by a paused replay", mode)
+		}
+	}
+	do(t, c, "sync remote_apply 1")
+	if !commitWaits(c, 200*time.Millisecond) {
+		t.Fatal("remote_apply with a paused follower did not block")
+	}
+	// A waiting commit is visible, and resume releases it.
+	end, _ := c.Put([]byte("k"), []byte("v"))
+	released := make(chan bool, 1)
+	go func() { released <- c.primary.WaitCommit(end, nil) }()
+	eventually(t, "a waiting commit", func(s Snapshot) bool { return s.Leader.WaitingCommits >= 1 })
+	do(t, c, "resume follower-1")
+	select {
+	case <-released:
+	case <-time.After(30 * time.Second):
+		t.Fatal("resume did not release the commit")
+	}
+	// Flush delay holds "on" but not remote_write; a cut link holds all remote modes.
+	do(t, c, "cut follower-1")
+	for _, mode := range []string{"remote_write 1", "on 1", "remote_apply 1"} {
+		do(t, c, "sync "+mode)
+		if !commitWaits(c, 100*time.Millisecond) {
+			t.Errorf("sync %s with the only follower cut did not block", mode)
+		}
+	}
+	do(t, c, "sync local")
+	if commitWaits(c, 5*time.Second) {
+		t.Error("sync local blocked on a cut follower")
+	}
+	do(t, c, "restore follower-1")
+	converge(t, c)
+}
+
+func TestSyncOnWaitsForFlush(t *testing.T) {
+	c := newTest(t, Config{Followers: 1, FlushDelay: 300 * time.Millisecond})
+	current = c
+	put(t, c, 1, "a")
+	converge(t, c)
+	do(t, c, "sync remote_write 1")
+	if commitWaits(c, 5*time.Second) {
+		t.Error("remote_write waited for the follower's slow fsync")
+	}
+	converge(t, c)
+	do(t, c, "sync on 1")
+	if !commitWaits(c, 50*time.Millisecond) {
+		t.Error("on (remote flush) did not wait for the follower's fsync")
+	}
+}
+
+func TestWorkloadAndCommands(t *testing.T) {
+	c := newTest(t, Config{Followers: 2, Rate: 500, SegmentSize: 16 << 10, WALKeep: 64 << 10})
+	current = c
+	c.Start()
+	for _, line := range []string{
+		"latency all 5ms 2ms", "slice follower-2 on", "bandwidth follower-1 1MiB", "write 200",
+		"set hello world", "del hello", "apply-delay follower-1 1ms", "flush-delay follower-2 1ms",
+		"speed 2", "freeze", "unfreeze", "speed 1", "add", "slots on", "wal-keep 128KiB", "rate 0",
+	} {
+		do(t, c, line)
+	}
+	eventually(t, "three followers streaming", func(s Snapshot) bool {
+		n := 0
+		for _, f := range s.Followers {
+			if f.State == StateStreaming {
+				n++
+			}
+		}
+		return n == 3
+	})
+	do(t, c, "remove follower-3")
+	do(t, c, "slice follower-2 off")
+	do(t, c, "latency all 0")
+	converge(t, c)
+	s := c.Snapshot(0)
+	if len(s.Followers) != 2 {
+		t.Fatalf("followers after remove: %d", len(s.Followers))
+	}
+	if s.Leader.Records < 200 {
+		t.Fatalf("records %d", s.Leader.Records)
+	}
+	checkInvariant(t, s)
+	for _, bad := range []string{"pause follower-7", "restart follower-1", "crash all"} {
+		if err := c.Exec(bad); err == nil {
+			t.Errorf("%q: no error", bad)
+		}
+	}
+	verifyAll(t, c)
+}
+
+func TestFramesInFlightAndLags(t *testing.T) {
+	c := newTest(t, Config{Followers: 1, Latency: 200 * time.Millisecond, BatchBytes: 1})
+	current = c
+	put(t, c, 5, "a")
+	s := eventually(t, "data frames in flight", func(s Snapshot) bool {
+		for _, f := range s.Frames {
+			if f.Kind == "data" && f.Dir == ToFollower && f.Pos > 0 && f.Pos < 1 {
+				return true
+			}
+		}
+		return false
+	})
+	for _, f := range s.Frames {
+		if f.Pos < 0 || f.Pos > 1 || f.Arrive < f.Sent {
+			t.Errorf("frame %+v", f)
+		}
+	}
+	converge(t, c)
+	s = eventually(t, "lags measured and idle", func(s Snapshot) bool {
+		f := s.Followers[0]
+		return f.ReplayLag.Known && f.WriteLag.Known && f.WriteLag.Idle && f.ReplayLag.Idle
+	})
+	f := s.Followers[0]
+	// Measured lag includes the round trip through 200ms links.
+	if f.WriteLag.D < 200*time.Millisecond {
+		t.Errorf("write lag %v is less than the one-way latency", f.WriteLag.D)
+	}
+}
+
+func TestFreezeHoldsFrames(t *testing.T) {
+	c := newTest(t, Config{Followers: 1, Latency: 50 * time.Millisecond})
+	current = c
+	do(t, c, "freeze")
+	put(t, c, 5, "a")
+	time.Sleep(300 * time.Millisecond)
+	s := c.Snapshot(0)
+	if f := s.Followers[0]; f.WriteLSN == s.Leader.FlushLSN {
+		t.Fatalf("frames delivered while frozen: %s", describe(s))
+	}
+	if !s.Frozen {
+		t.Fatal("snapshot not frozen")
+	}
+	do(t, c, "unfreeze")
+	converge(t, c)
+}
+
+func TestEventsSince(t *testing.T) {
+	c := newTest(t, Config{Followers: 1})
+	for range EventRingSize + 10 {
+		c.emit(Event{Kind: EvInfo, Text: "x"})
+	}
+	s := c.Snapshot(0)
+	if len(s.Events) != EventRingSize {
+		t.Fatalf("events %d", len(s.Events))
+	}
+	last := s.LastEvent
+	c.emit(Event{Kind: EvInfo, Text: "y"})
+	s = c.Snapshot(last)
+	if len(s.Events) != 1 || s.Events[0].Text != "y" || s.Events[0].Seq != last+1 {
+		t.Fatalf("events since %d: %+v", last, s.Events)
+	}
+}
+
+func TestNoGoroutinesLeftAfterClose(t *testing.T) {
+	before := runtime.NumGoroutine()
+	c, err := New(Config{Followers: 3, Rate: 200, Latency: 5 * time.Millisecond, Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Start()
+	c.Exec("write 100")
+	c.Exec("pause follower-1")
+	c.Exec("sync remote_apply 3") // leaves commits waiting
+	time.Sleep(100 * time.Millisecond)
+	c.Exec("crash follower-2")
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before {
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<20)
+			n := runtime.Stack(buf, true)
+			t.Fatalf("%d goroutines before, %d after Close:\n%s", before, runtime.NumGoroutine(), buf[:n])
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestBadConfig(t *testing.T) {
+	for _, cfg := range []Config{
+		{Followers: 10}, {Followers: -1}, {SegmentSize: 100}, {Rate: -1}, {Latency: -time.Second},
+	} {
+		if _, err := New(cfg); err == nil {
+			t.Errorf("New(%+v): no error", cfg)
+		}
+	}
+}
+
+var _ = ship.StateStreaming
+var _ = wal.LSN(0)

@@ -189,7 +189,7 @@ func (p *pipe) restamp(set *settings, now time.Duration) {
 	}
 	if k < p.count {
 		// Take the link's state back to just after frame k-1.
-		p.linkFreeAt, p.lastArrive = now, 0
+		p.linkFreeAt, p.lastArrive = now, now
 		if k > 0 {
 			prev := p.at(k - 1)
 			p.linkFreeAt, p.lastArrive = max(now, prev.txEnd), prev.meta.Arrive

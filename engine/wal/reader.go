@@ -58,10 +58,13 @@ func (r *Reader) Close() error {
 // file and offset) when the bytes there do not decode or the record's LSN
 // field is not its position.
 //
-// limit must not be past what was handed to the OS: Written on the leader,
-// Flushed on a follower.
+// Use Written as the limit on the leader and Flushed on a follower; a limit
+// past Written is treated as Written.
 func (r *Reader) Next(limit LSN) ([]byte, error) {
 	seg := LSN(r.l.segSize)
+	if w := r.l.Written(); limit > w {
+		limit = w
+	}
 	for {
 		if start := r.l.Start(); r.pos < start {
 			return nil, fmt.Errorf("%w: reader at %v, oldest retained LSN is %v", ErrWALRemoved, r.pos, start)

@@ -1,0 +1,370 @@
+package wal
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"os"
+	"sync"
+	"testing"
+	"time"
+)
+
+// TestReaderGaps reads records of mixed sizes, many leaving unused segment
+// tails, from every record position.
+func TestReaderGaps(t *testing.T) {
+	l, _ := openTest(t, t.TempDir())
+	defer l.Close()
+	var sizes []int
+	for i := 0; i < 60; i++ {
+		sizes = append(sizes, []int{MaxRecordSize, 5000, 40, 3000, 7001}[i%5])
+	}
+	want := appendSized(t, l, sizes)
+	gaps := 0
+	for i := 1; i < len(want); i++ {
+		if want[i].lsn != want[i-1].lsn+LSN(sizes[i-1]) {
+			gaps++
+		}
+	}
+	if gaps < 10 {
+		t.Fatalf("only %d gaps", gaps)
+	}
+	if err := l.Write(); err != nil {
+		t.Fatal(err)
+	}
+	for i := range want {
+		checkRecords(t, readAll(t, l, want[i].lsn, l.Written()), want[i:])
+		// From the end of the previous record: a gap position.
+		if i > 0 {
+			checkRecords(t, readAll(t, l, want[i-1].lsn+LSN(sizes[i-1]), l.Written()), want[i:])
+		}
+	}
+	if got := readAll(t, l, l.End(), l.End()); len(got) != 0 {
+		t.Fatalf("reader at End returned %d records", len(got))
+	}
+}
+
+func TestReaderLimit(t *testing.T) {
+	l, _ := openTest(t, t.TempDir())
+	defer l.Close()
+	want := appendSized(t, l, []int{100, 100, 100, 200})
+	r, err := l.NewReader(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	// Nothing written yet: EOF even with a high limit.
+	if _, err := r.Next(l.End()); err != io.EOF {
+		t.Fatalf("before Write: %v", err)
+	}
+	if err := l.Write(); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		limit LSN
+		want  int // index of the record expected, -1 for EOF
+	}{
+		{0, -1}, {99, -1}, {100, 0}, {150, -1}, {199, -1}, {200, 1}, {300, 2}, {499, -1}, {500, 3}, {10000, -1},
+	} {
+		b, err := r.Next(tt.limit)
+		if tt.want < 0 {
+			if err != io.EOF {
+				t.Fatalf("limit %d: %v, want EOF", tt.limit, err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("limit %d: %v", tt.limit, err)
+		}
+		if RecordLSN(b) != want[tt.want].lsn || r.Pos() != want[tt.want].lsn+LSN(len(b)) {
+			t.Fatalf("limit %d: got record at %v, pos %v", tt.limit, RecordLSN(b), r.Pos())
+		}
+	}
+	// A record written later is found by the same reader.
+	appendSized(t, l, []int{60})
+	l.Write()
+	if b, err := r.Next(l.Written()); err != nil || len(b) != 60 {
+		t.Fatalf("later record: %d bytes, %v", len(b), err)
+	}
+}
+
+func TestReaderRemoved(t *testing.T) {
+	l, _ := openTest(t, t.TempDir())
+	defer l.Close()
+	want := appendN(t, l, 500, 100)
+	l.Sync()
+	r, err := l.NewReader(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if _, err := r.Next(l.Written()); err != nil {
+		t.Fatal(err)
+	}
+	segs := len(l.Segments())
+	n, err := l.RemoveBefore(2*testSegSize + 5)
+	if err != nil || n != 2 {
+		t.Fatalf("RemoveBefore = %d, %v", n, err)
+	}
+	if l.Start() != 2*testSegSize || len(l.Segments()) != segs-2 || l.Segments()[0].Start != 2*testSegSize {
+		t.Fatalf("after RemoveBefore: start %v, segments %v", l.Start(), l.Segments())
+	}
+	if _, err := r.Next(l.Written()); !errors.Is(err, ErrWALRemoved) {
+		t.Fatalf("reader in removed segment: %v", err)
+	}
+	if _, err := l.NewReader(0); !errors.Is(err, ErrWALRemoved) {
+		t.Fatalf("NewReader(0): %v", err)
+	}
+	// What is retained still reads.
+	var rest []appended
+	for _, a := range want {
+		if a.lsn >= 2*testSegSize {
+			rest = append(rest, a)
+		}
+	}
+	checkRecords(t, readAll(t, l, rest[0].lsn, l.Written()), rest)
+	// Never the segment holding End, nor the last file.
+	if _, err := l.RemoveBefore(l.End() + 10*testSegSize); err != nil {
+		t.Fatal(err)
+	}
+	if segs := l.Segments(); len(segs) != 1 || segs[0].Start != l.segStartOf(l.End()) {
+		t.Fatalf("segments left: %v", segs)
+	}
+	l.Close()
+	l2, rec := openTest(t, l.dir)
+	defer l2.Close()
+	if rec.Start != l.segStartOf(l.End()) || rec.End != l.End() {
+		t.Fatalf("reopen after retention: %+v", rec)
+	}
+}
+
+func TestReaderCorrupt(t *testing.T) {
+	l, _ := openTest(t, t.TempDir())
+	defer l.Close()
+	appendN(t, l, 10, 100)
+	l.Sync()
+	f := l.cur
+	f.WriteAt([]byte{0xff}, 129*3+50)
+	r, _ := l.NewReader(0)
+	defer r.Close()
+	for i := 0; i < 3; i++ {
+		if _, err := r.Next(l.Written()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err := r.Next(l.Written())
+	if !errors.Is(err, ErrCorrupt) || !bytes.Contains([]byte(err.Error()), []byte("0000000000000000.wal at offset 387")) {
+		t.Fatalf("corrupt record: %v", err)
+	}
+	// A reader started at a position that is not a record's is caught.
+	r2, _ := l.NewReader(129*5 + 1)
+	defer r2.Close()
+	if _, err := r2.Next(l.Written()); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("misaligned reader: %v", err)
+	}
+}
+
+// TestGroupFlush: many Appends, one Sync, Flushed passes all of them.
+func TestGroupFlush(t *testing.T) {
+	l, _ := openTest(t, t.TempDir())
+	defer l.Close()
+	want := appendN(t, l, 1000, 100)
+	if l.Flushed() != 0 {
+		t.Fatalf("Flushed %v before Sync", l.Flushed())
+	}
+	f, err := l.Sync()
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := want[len(want)-1]
+	if f < last.lsn+129 || l.Flushed() != l.End() {
+		t.Fatalf("Flushed %v, last record ends %v", f, last.lsn+129)
+	}
+}
+
+// TestAppendRaw copies a leader's stream into a follower log record by
+// record and checks the files hold the same bytes.
+func TestAppendRaw(t *testing.T) {
+	leader, _ := openTest(t, t.TempDir())
+	defer leader.Close()
+	follower, _ := openTest(t, t.TempDir())
+	defer follower.Close()
+	var sizes []int
+	for i := 0; i < 200; i++ {
+		sizes = append(sizes, 40+(i*997)%5000)
+	}
+	appendSized(t, leader, sizes)
+	leader.Sync()
+	r, _ := leader.NewReader(0)
+	defer r.Close()
+	var first []byte
+	for {
+		b, err := r.Next(leader.Written())
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if first == nil {
+			first = bytes.Clone(b)
+		}
+		if err := follower.AppendRaw(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := follower.AppendRaw(first); !errors.Is(err, ErrOutOfOrder) {
+		t.Fatalf("replayed record: %v", err)
+	}
+	follower.Sync()
+	if follower.End() != leader.End() || follower.Flushed() != leader.Flushed() {
+		t.Fatalf("follower end %v flushed %v, leader %v %v", follower.End(), follower.Flushed(), leader.End(), leader.Flushed())
+	}
+	ls, fs := leader.Segments(), follower.Segments()
+	if len(ls) != len(fs) {
+		t.Fatalf("segments: %v vs %v", ls, fs)
+	}
+	for i := range ls {
+		a, _ := os.ReadFile(leader.path(ls[i].Name))
+		b, _ := os.ReadFile(follower.path(fs[i].Name))
+		if !bytes.Equal(a, b) {
+			t.Fatalf("segment %s differs", ls[i].Name)
+		}
+	}
+	if err := follower.AppendRaw(first[:10]); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("short record: %v", err)
+	}
+}
+
+// TestConcurrentReadAppendSync runs one appender, one syncer, a reader
+// following Written and one following Flushed, and a status poller with
+// retention; run it with -race.
+func TestConcurrentReadAppendSync(t *testing.T) {
+	l, _ := openTest(t, t.TempDir())
+	const n = 20000
+	var wg sync.WaitGroup
+	done := make(chan struct{})
+	wg.Add(1)
+	go func() { // appender
+		defer wg.Done()
+		defer close(done)
+		for i := 0; i < n; i++ {
+			if _, err := l.Append(OpSet, []byte("key"), bytes.Repeat([]byte{byte(i)}, i%300)); err != nil {
+				t.Error(err)
+				return
+			}
+			if i%50 == 0 {
+				if err := l.Write(); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}
+		l.Write()
+	}()
+	wg.Add(1)
+	go func() { // syncer
+		defer wg.Done()
+		for {
+			select {
+			case <-done:
+				l.Sync()
+				return
+			default:
+			}
+			if _, err := l.Sync(); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	follow := func(limit func() LSN) {
+		defer wg.Done()
+		r, err := l.NewReader(0)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer r.Close()
+		count := 0
+		for count < n {
+			b, err := r.Next(limit())
+			if err == io.EOF {
+				time.Sleep(50 * time.Microsecond) // 2 CPUs: don't starve the writer
+				continue
+			}
+			if err != nil {
+				t.Errorf("reader at %v: %v", r.Pos(), err)
+				return
+			}
+			if rec, _, err := DecodeRecord(b); err != nil || len(rec.Value) != count%300 {
+				t.Errorf("record %d: %v, value %d bytes", count, err, len(rec.Value))
+				return
+			}
+			count++
+		}
+	}
+	wg.Add(2)
+	go follow(l.Written)
+	go follow(l.Flushed)
+	wg.Add(1)
+	go func() { // status and retention
+		defer wg.Done()
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			s, f, w, e := l.Start(), l.Flushed(), l.Written(), l.End()
+			if !(s <= f && f <= w && w <= e) {
+				t.Errorf("positions out of order: start %v flushed %v written %v end %v", s, f, w, e)
+				return
+			}
+			_ = l.Segments()
+			l.RemoveBefore(0)
+			time.Sleep(100 * time.Microsecond)
+		}
+	}()
+	wg.Wait()
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestAllocs(t *testing.T) {
+	l, _, err := Open(Options{Dir: t.TempDir(), SegmentSize: testSegSize, NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	key, val := []byte("key"), make([]byte, 100)
+	appendN(t, l, 5000, 100) // warm the buffers
+	l.Write()
+	if a := testing.AllocsPerRun(1000, func() { l.Append(OpSet, key, val) }); a != 0 {
+		t.Errorf("Append: %v allocs per record", a)
+	}
+	l.Write()
+	r, _ := l.NewReader(0)
+	defer r.Close()
+	// Per record; opening each segment's file is amortized over its records.
+	if a := testing.AllocsPerRun(1000, func() { r.Next(l.Written()) }); a > 0.05 {
+		t.Errorf("Reader.Next: %v allocs per record", a)
+	}
+	f, _, _ := Open(Options{Dir: t.TempDir(), SegmentSize: testSegSize, NoSync: true})
+	defer f.Close()
+	r2, _ := l.NewReader(0)
+	defer r2.Close()
+	var recs [][]byte
+	for {
+		b, err := r2.Next(l.Written())
+		if err != nil {
+			break
+		}
+		recs = append(recs, bytes.Clone(b))
+	}
+	i := 0
+	if a := testing.AllocsPerRun(1000, func() { f.AppendRaw(recs[i]); i++ }); a != 0 {
+		t.Errorf("AppendRaw: %v allocs per record", a)
+	}
+}

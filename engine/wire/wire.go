@@ -135,6 +135,18 @@ func (f Frame) Size() int { return HeaderSize + 1 + len(f.Payload) }
 type Reader struct {
 	r   *bufio.Reader
 	buf []byte // header and body of the last frame
+	max int    // largest length accepted; MaxFrameSize unless lowered
+}
+
+// SetMaxFrame lowers the largest frame length (kind and payload) this
+// Reader accepts, for a side that knows its peer only sends small frames
+// (the leader before and after the handshake). Values outside
+// 1..MaxFrameSize restore MaxFrameSize.
+func (fr *Reader) SetMaxFrame(n int) {
+	if n < 1 || n > MaxFrameSize {
+		n = MaxFrameSize
+	}
+	fr.max = n
 }
 
 // NewReader returns a Reader over r with a read buffer of size bufSize
@@ -143,7 +155,7 @@ func NewReader(r io.Reader, bufSize int) *Reader {
 	if bufSize <= 0 {
 		bufSize = 64 << 10
 	}
-	return &Reader{r: bufio.NewReaderSize(r, bufSize), buf: make([]byte, 4096)}
+	return &Reader{r: bufio.NewReaderSize(r, bufSize), buf: make([]byte, 4096), max: MaxFrameSize}
 }
 
 // Buffered is how many bytes are already read from the stream but not yet
@@ -164,22 +176,30 @@ func (fr *Reader) RawNext() (Frame, []byte, error) {
 		return Frame{}, nil, err
 	}
 	n := binary.BigEndian.Uint32(fr.buf[:HeaderSize])
-	if n == 0 || n > MaxFrameSize {
-		return Frame{}, nil, fmt.Errorf("%w: %d bytes (max %d)", ErrFrameTooLarge, n, MaxFrameSize)
+	if n == 0 || n > uint32(fr.max) {
+		return Frame{}, nil, fmt.Errorf("%w: %d bytes (max %d)", ErrFrameTooLarge, n, fr.max)
 	}
 	total := HeaderSize + int(n)
-	if cap(fr.buf) < total {
-		nb := make([]byte, total)
-		copy(nb, fr.buf[:HeaderSize])
-		fr.buf = nb
+	// The length is the peer's word: grow the buffer only as the bytes
+	// actually arrive (doubling), so a header that promises a large frame
+	// and then stops costs at most twice what was sent.
+	have := HeaderSize
+	for have < total {
+		if have == len(fr.buf) {
+			nb := make([]byte, min(total, 2*len(fr.buf)))
+			copy(nb, fr.buf[:have])
+			fr.buf = nb
+		}
+		m, err := io.ReadFull(fr.r, fr.buf[have:min(total, len(fr.buf))])
+		have += m
+		if err != nil {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return Frame{}, nil, err
+		}
 	}
 	raw := fr.buf[:total]
-	if _, err := io.ReadFull(fr.r, raw[HeaderSize:]); err != nil {
-		if err == io.EOF {
-			err = io.ErrUnexpectedEOF
-		}
-		return Frame{}, nil, err
-	}
 	return Frame{Kind: Kind(raw[HeaderSize]), Payload: raw[HeaderSize+1:]}, raw, nil
 }
 
@@ -422,7 +442,7 @@ func DecodeBackupChunk(p []byte) (BackupChunk, error) {
 		Last:   p[24] != 0,
 		Data:   p[BackupChunkHeader:],
 	}
-	if c.Offset < 0 || c.Total < 0 || c.Offset+int64(len(c.Data)) > c.Total {
+	if c.Offset < 0 || c.Total < 0 || c.Offset > c.Total || int64(len(c.Data)) > c.Total-c.Offset {
 		return BackupChunk{}, fmt.Errorf("%w: backup chunk at %d+%d of %d", ErrMalformed, c.Offset, len(c.Data), c.Total)
 	}
 	return c, nil

@@ -18,6 +18,8 @@ type checkOptions struct {
 	data      string
 	timeout   time.Duration
 	segment   string
+	chaos     int64
+	verbose   bool
 }
 
 func newCheckCmd() *cobra.Command {
@@ -40,12 +42,16 @@ func newCheckCmd() *cobra.Command {
 	f.IntVar(&o.followers, "followers", 1, "followers to start (1-9)")
 	f.IntVar(&o.records, "records", 5, "records the leader writes")
 	f.StringVar(&o.data, "data", "", "data directory to keep (default: a temporary one, removed after)")
-	f.DurationVar(&o.timeout, "timeout", 2*time.Minute, "how long followers may take to converge")
+	f.DurationVar(&o.timeout, "timeout", defaultCheckTimeout, "how long followers may take to converge")
 	f.StringVar(&o.segment, "segment-size", "1MiB", "WAL segment size")
+	f.Int64Var(&o.chaos, "chaos", -1, "run a seeded fault schedule (the nemesis) with this seed")
+	f.BoolVar(&o.verbose, "verbose", false, "print each chaos command as it runs")
 	return cmd
 }
 
 // errCheckFailed makes the exit status non-zero after the report was printed.
+const defaultCheckTimeout = 2 * time.Minute
+
 var errCheckFailed = errors.New("check failed: a follower differs from the leader")
 
 func runCheck(ctx context.Context, out io.Writer, o checkOptions) error {
@@ -59,25 +65,47 @@ func runCheck(ctx context.Context, out io.Writer, o checkOptions) error {
 	if err != nil {
 		return fmt.Errorf("--segment-size: %w", err)
 	}
-	c, err := cluster.New(cluster.Config{
+	cfg := cluster.Config{
 		Dir: o.data, Followers: o.followers, SegmentSize: seg,
 		WALKeep: 1 << 40, // keep everything: check is about replication, not retention
-	})
+	}
+	var steps []chaosStep
+	if o.chaos >= 0 {
+		if steps, err = chaosSchedule(o.chaos, o.followers, o.records); err != nil {
+			return err
+		}
+		// Small segments and little retention, so a follower can fall off;
+		// followers that do take a base backup by themselves.
+		cfg.SegmentSize, cfg.WALKeep, cfg.AutoBackup = chaosSegment, chaosWALKeep, true
+		cfg.Seed = o.chaos
+	}
+	c, err := cluster.New(cfg)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	for i := range o.records {
-		key := fmt.Appendf(nil, "key-%08d", i)
-		val := fmt.Appendf(nil, "value-%08d", i)
-		if _, err := c.Put(key, val); err != nil {
-			return err
-		}
-	}
 	wctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
-	if err := c.WaitConverged(wctx); err != nil {
-		return err
+	var injected map[string]int
+	if steps != nil {
+		var verbose io.Writer
+		if o.verbose {
+			verbose = out
+		}
+		if injected, err = runChaos(wctx, c, steps, verbose); err != nil {
+			return err
+		}
+	} else {
+		for i := range o.records {
+			key := fmt.Appendf(nil, "key-%08d", i)
+			val := fmt.Appendf(nil, "value-%08d", i)
+			if _, err := c.Put(key, val); err != nil {
+				return err
+			}
+		}
+		if err := c.WaitConverged(wctx); err != nil {
+			return err
+		}
 	}
 	leaderRecords := c.Snapshot(^uint64(0)).Leader.Records
 	vs, err := c.Verify()
@@ -88,6 +116,9 @@ func runCheck(ctx context.Context, out io.Writer, o checkOptions) error {
 	for _, v := range vs {
 		printVerification(out, v, leaderRecords)
 		ok = ok && v.Match()
+	}
+	if injected != nil {
+		fmt.Fprintln(out, chaosSummary(o.chaos, injected))
 	}
 	if !ok {
 		return errCheckFailed

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"walship/engine/cluster"
 )
@@ -244,6 +245,10 @@ func TestBuiltinsParse(t *testing.T) {
 	for i, info := range infos {
 		if info.Name != builtinOrder[i] || info.Title == "" || info.Summary == "" {
 			t.Errorf("Builtins()[%d] = %+v", i, info)
+		}
+		// walship scenarios prints name and summary in 80 columns.
+		if n := utf8.RuneCountInString(info.Summary); n > 64 {
+			t.Errorf("%s: summary of %d characters, keep it to 64", info.Name, n)
 		}
 	}
 }

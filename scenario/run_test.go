@@ -144,7 +144,7 @@ at 50ms write 2
 	offset := begin.Sub(f.start)
 	for i, w := range want {
 		at := got[i].at - offset
-		if got[i].cmd != w.cmd || at < w.at || at > w.at+80*time.Millisecond {
+		if got[i].cmd != w.cmd || at < w.at || at > w.at+200*time.Millisecond {
 			t.Errorf("command %d: %q at %s, want %q at %s", i, got[i].cmd, at, w.cmd, w.at)
 		}
 	}

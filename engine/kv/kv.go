@@ -63,30 +63,35 @@ type entry struct{ v []byte }
 // New returns an empty store.
 func New() *Store { return &Store{m: make(map[string]*entry)} }
 
-// pairHash mixes one (key, value) pair into 64 bits: FNV-1a over the key
-// length, key and value, then a splitmix64 finalizer. The digest is the sum
-// of these, so it does not depend on the order pairs were applied in.
+// pairHash mixes one (key, value) pair into 64 bits, eight bytes at a time
+// (multiply and xor-shift, finished with splitmix64). The digest is the sum
+// of these over all pairs, so it does not depend on the order pairs were
+// applied in, and a SET or DEL updates it in O(1).
 func pairHash[K string | []byte](key K, value []byte) uint64 {
-	const prime = 1099511628211
-	h := uint64(14695981039346656037)
-	for i := 0; i < 8; i++ {
-		h ^= uint64(len(key)) >> (8 * i) & 0xff
-		h *= prime
-	}
-	for i := 0; i < len(key); i++ {
-		h ^= uint64(key[i])
-		h *= prime
-	}
-	for _, c := range value {
-		h ^= uint64(c)
-		h *= prime
-	}
+	h := uint64(len(key))*0x9e3779b97f4a7c15 ^ uint64(len(value))
+	h = hashBytes(h, []byte(key))
+	h = hashBytes(h^0xff51afd7ed558ccd, value)
 	h ^= h >> 30
 	h *= 0xbf58476d1ce4e5b9
 	h ^= h >> 27
 	h *= 0x94d049bb133111eb
 	h ^= h >> 31
 	return h
+}
+
+func hashBytes(h uint64, b []byte) uint64 {
+	const m = 0xc6a4a7935bd1e995
+	for len(b) >= 8 {
+		h = (h ^ binary.LittleEndian.Uint64(b)) * m
+		h ^= h >> 29
+		b = b[8:]
+	}
+	var tail uint64
+	for i, c := range b {
+		tail |= uint64(c) << (8 * i)
+	}
+	h = (h ^ tail ^ uint64(len(b))<<56) * m
+	return h ^ h>>29
 }
 
 // Apply applies a SET or DEL record and records r.End() — the position just

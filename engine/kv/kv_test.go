@@ -243,14 +243,19 @@ func TestConcurrentUse(t *testing.T) {
 }
 
 // FuzzRestore checks that Restore never panics, and that what it accepts
-// snapshots back to the same bytes.
+// snapshots back to the same bytes. With reseal set the CRC is recomputed
+// first, so the fuzzer reaches the structural checks behind it.
 func FuzzRestore(f *testing.F) {
 	for _, n := range []int{0, 1, 3} {
 		data, _ := testStore(n).Snapshot()
-		f.Add(data)
+		f.Add(data, false)
+		f.Add(data, true)
 	}
-	f.Add([]byte("WSKV"))
-	f.Fuzz(func(t *testing.T, b []byte) {
+	f.Add([]byte("WSKV"), false)
+	f.Fuzz(func(t *testing.T, b []byte, resealCRC bool) {
+		if resealCRC && len(b) >= 4 {
+			b = reseal(b)
+		}
 		s, lsn, err := Restore(b)
 		if err != nil {
 			if !errors.Is(err, ErrCorrupt) {

@@ -621,13 +621,13 @@ func (l *Log) RemoveBefore(lsn LSN) (removed int, err error) {
 	}
 	for len(l.segs) > 1 && l.segs[0].start+LSN(l.segSize) <= lsn {
 		s := l.segs[0]
-		if err := os.Remove(l.path(s.name)); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return removed, fmt.Errorf("wal: remove %s: %w", l.path(s.name), err)
-		}
-		// Start moves before the next file goes, so a reader never finds a
-		// hole below Start.
+		// Start moves before the file goes, so readers see ErrWALRemoved
+		// rather than a missing file.
 		if next := uint64(l.segs[1].start); next > l.start.Load() {
 			l.start.Store(next)
+		}
+		if err := os.Remove(l.path(s.name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return removed, fmt.Errorf("wal: remove %s: %w", l.path(s.name), err)
 		}
 		l.segs = l.segs[1:]
 		removed++
@@ -764,7 +764,7 @@ func (l *Log) Close() error {
 	if errors.Is(failed, errClosed) {
 		return nil
 	}
-	var err error
+	err := failed // a write error already lost the buffer: report it
 	if failed == nil {
 		_, err = l.Sync()
 	}

@@ -92,7 +92,7 @@ func (r *Reader) Next(limit LSN) ([]byte, error) {
 				r.pos = segEnd
 				continue
 			}
-			return nil, io.EOF
+			return nil, r.short(1, 0)
 		}
 		if len(b) < 4 {
 			return nil, r.short(4, len(b))

@@ -83,34 +83,34 @@ func newTUICmd() *cobra.Command {
 func (o tuiOptions) config() (cluster.Config, string, error) {
 	var cfg cluster.Config
 	if o.followers < 1 || o.followers > 9 {
-		return cfg, "", fmt.Errorf("--followers must be 1..9, not %d", o.followers)
+		return cfg, "", fmt.Errorf("bad --followers %d: want 1 to 9 followers", o.followers)
 	}
 	if o.rate < 0 || o.rate > 1_000_000 {
-		return cfg, "", fmt.Errorf("--rate must be 0..1000000 records per second, not %g", o.rate)
+		return cfg, "", fmt.Errorf("bad --rate %g: want 0 to 1000000 records per second", o.rate)
 	}
 	for _, d := range []struct {
 		name string
 		v    time.Duration
 	}{{"--latency", o.latency}, {"--apply-delay", o.applyDelay}, {"--flush-delay", o.flushDelay}} {
 		if d.v < 0 || d.v > time.Hour {
-			return cfg, "", fmt.Errorf("%s must be 0..1h, not %s", d.name, d.v)
+			return cfg, "", fmt.Errorf("bad %s %s: want a duration from 0 to 1h, like 300ms", d.name, d.v)
 		}
 	}
 	sc, err := cluster.ParseCommand("sync " + o.sync)
 	if err != nil {
-		return cfg, "", fmt.Errorf(`--sync %q: want off, local, remote_write, on or remote_apply, optionally with N ("remote_apply 1")`, o.sync)
+		return cfg, "", fmt.Errorf(`bad --sync %q: want off, local, remote_write, on or remote_apply, optionally with ANY N ("remote_apply 1")`, o.sync)
 	}
 	keep, err := cluster.ParseSize(o.walKeep)
 	if err != nil {
-		return cfg, "", fmt.Errorf("--wal-keep %q: want a size like 128KiB or 1MiB", o.walKeep)
+		return cfg, "", fmt.Errorf("bad --wal-keep %q: want a size like 128KiB or 1MiB", o.walKeep)
 	}
 	seg, err := cluster.ParseSize(o.segmentSize)
 	if err != nil || seg < 8<<10 {
-		return cfg, "", fmt.Errorf("--segment-size %q: want a size of at least 8KiB, like 16KiB or 1MiB", o.segmentSize)
+		return cfg, "", fmt.Errorf("bad --segment-size %q: want a size of at least 8KiB, like 16KiB or 1MiB", o.segmentSize)
 	}
 	name := o.theme
 	if _, err := theme.ByName(name); err != nil {
-		return cfg, "", fmt.Errorf("--theme %q: want one of %s", o.theme, strings.Join(theme.Names(), ", "))
+		return cfg, "", fmt.Errorf("bad --theme %q: want one of %s", o.theme, strings.Join(theme.Names(), ", "))
 	}
 	if os.Getenv("NO_COLOR") != "" {
 		name = "mono"

@@ -22,8 +22,9 @@ type eventLog struct {
 // SetSize sets the panel's size (its title row included).
 func (e *eventLog) SetSize(w, h int) { e.w, e.h = w, h }
 
-// add appends events newer than the ones held.
-func (e *eventLog) add(evs []cluster.Event) {
+// add appends events newer than the ones held and reports whether any were.
+func (e *eventLog) add(evs []cluster.Event) bool {
+	added := false
 	var last uint64
 	if n := len(e.events); n > 0 {
 		last = e.events[n-1].Seq
@@ -32,11 +33,13 @@ func (e *eventLog) add(evs []cluster.Event) {
 		if ev.Seq > last {
 			e.events = append(e.events, ev)
 			last = ev.Seq
+			added = true
 		}
 	}
 	if n := len(e.events); n > maxEvents {
 		e.events = append(e.events[:0:0], e.events[n-maxEvents:]...)
 	}
+	return added
 }
 
 func (e *eventLog) kindPaint(k cluster.EventKind) theme.Paint {

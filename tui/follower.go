@@ -2,6 +2,7 @@ package tui
 
 import (
 	"strconv"
+	"strings"
 	"time"
 
 	"walship/engine/cluster"
@@ -47,7 +48,7 @@ func (p *followerPanel) row(r *row, v *followerView, y int) {
 		}
 	case y <= 3:
 		p.barRow(r, v, y-1)
-	case y == 4 || y == 5:
+	case y >= 4 && y <= 6:
 		p.info(r, v, y-4)
 	}
 	r.fill()
@@ -75,16 +76,30 @@ func (p *followerPanel) title(r *row, v *followerView) {
 	if p.wide() {
 		r.text(st.Muted, "state ")
 	}
-	r.text(p.stateText(f.State), f.State)
+	switch {
+	case f.Backup.Active:
+		pct := 0
+		if f.Backup.Total > 0 {
+			pct = int(f.Backup.Done * 100 / f.Backup.Total)
+		}
+		r.text(st.Badge, " BASE BACKUP "+strconv.Itoa(pct)+"% ")
+	case f.State == cluster.StateNeedsBackup:
+		r.text(st.BadgeError, " NEEDS BASE BACKUP ")
+		r.text(st.Error, " b")
+	case f.State == cluster.StateCut || f.State == cluster.StateStopped:
+		r.text(st.BadgeError, " "+strings.ToUpper(f.State)+" ")
+	default:
+		r.text(p.stateText(f.State), f.State)
+	}
 	if p.wide() {
 		r.text(st.Muted, "  sync_state ")
 		r.text(st.Text, f.SyncState)
 	} else if f.SyncState != "" {
-		r.text(st.Muted, " · "+f.SyncState)
+		r.text(st.Muted, "  "+f.SyncState)
 	}
 
 	// Badges, right-aligned, most urgent last so it is nearest the edge.
-	var badges [4]struct {
+	var badges [2]struct {
 		p theme.Paint
 		s string
 	}
@@ -93,22 +108,10 @@ func (p *followerPanel) title(r *row, v *followerView) {
 	if f.ReplayPaused {
 		add(st.BadgeWarn, " "+st.Glyphs.Paused+" PAUSED ")
 	}
-	if f.Backup.Active {
-		pct := 0
-		if f.Backup.Total > 0 {
-			pct = int(f.Backup.Done * 100 / f.Backup.Total)
-		}
-		add(st.Badge, " BASE BACKUP "+strconv.Itoa(pct)+"% ")
-	} else if f.State == cluster.StateNeedsBackup {
-		add(st.BadgeError, " NEEDS BASE BACKUP (b) ")
-	}
-	if f.CRCFailures > 0 || v.flash {
-		crc := " " + st.Glyphs.CRC + " CRC " + strconv.FormatUint(f.CRCFailures, 10) + " "
-		if v.flash {
-			add(st.Flash, crc)
-		} else {
-			add(st.Error, crc)
-		}
+	if v.flash {
+		add(st.Flash, " "+st.Glyphs.CRC+" CRC FAILURE "+strconv.FormatUint(f.CRCFailures, 10)+" ")
+	} else if f.CRCFailures > 0 {
+		add(st.Error, st.Glyphs.CRC+" CRC "+strconv.FormatUint(f.CRCFailures, 10))
 	}
 	total := 0
 	for i := range n {
@@ -200,8 +203,8 @@ func (p *followerPanel) barRow(r *row, v *followerView, i int) {
 			r.text(st.Muted, padLeft("caught up", 12))
 		}
 		r.plain("  ")
-		r.text(st.Muted, names.lag+" ")
-		r.text(p.lagPaint(lag), padLeft(lagText, 6))
+		r.text(st.Muted, names.lag)
+		r.text(p.lagPaint(lag), padLeft(lagText, 7+10-len(names.lag)))
 		return
 	}
 	// replay ████░░ 0/1A2B   -43B  120ms
@@ -269,6 +272,19 @@ func (p *followerPanel) info(r *row, v *followerView, n int) {
 		kv("keys", strconv.Itoa(f.Keys))
 		if f.Resends > 0 {
 			kv("resends", strconv.FormatUint(f.Resends, 10))
+		}
+		return
+	}
+	if n == 2 {
+		kv("records", strconv.FormatUint(f.Records, 10))
+		kv("crc_failures", strconv.FormatUint(f.CRCFailures, 10))
+		kv("corrupted", strconv.FormatUint(f.Link.Corrupted, 10))
+		kv("base backups", strconv.Itoa(f.Backup.Count))
+		switch {
+		case f.Slot.Lost:
+			r.text(st.Error, "slot lost  ")
+		case f.Slot.Enabled:
+			kv("slot restart_lsn", f.Slot.RestartLSN.String())
 		}
 		return
 	}

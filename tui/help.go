@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"charm.land/bubbles/v2/help"
+	"charm.land/bubbles/v2/key"
 	"charm.land/lipgloss/v2"
 
 	"walship/theme"
@@ -25,6 +26,8 @@ func (o *helpOverlay) SetSize(w, h int) {
 	o.build()
 }
 
+// build lays the bindings out in the keymap's groups when they fit, else in
+// two balanced columns, and adds the legend when there is height for it.
 func (o *helpOverlay) build() {
 	st := o.st
 	hm := help.New()
@@ -36,11 +39,38 @@ func (o *helpOverlay) build() {
 		hm.Styles.FullDesc = hm.Styles.FullDesc.Foreground(st.Theme.Text)
 	}
 	hm.FullSeparator = "    "
-	hm.SetWidth(o.w - 6)
-	body := hm.FullHelpView(o.keys.FullHelp())
-	legend := o.legend()
+
+	groups := o.keys.FullHelp()
+	var all []key.Binding
+	for _, g := range groups {
+		for _, b := range g {
+			if b.Enabled() {
+				all = append(all, b)
+			}
+		}
+	}
+	half := (len(all) + 1) / 2
+	twoCols := [][]key.Binding{all[:half], all[half:]}
+
 	title := st.Accent.Render("walship keys") + st.Muted.Render("  — every key sends a command; : types one")
-	box := st.Overlay.Render(title + "\n\n" + body + "\n\n" + legend + "\n\n" + st.Muted.Render("? or esc closes · q quits"))
+	closing := st.Muted.Render("? or esc closes · q quits")
+	legend := o.legend()
+	var box string
+	for _, try := range []struct {
+		groups [][]key.Binding
+		legend bool
+	}{{groups, true}, {twoCols, true}, {twoCols, false}} {
+		body := hm.FullHelpView(try.groups)
+		content := title + "\n\n" + body + "\n\n"
+		if try.legend {
+			content += legend + "\n\n"
+		}
+		box = st.Overlay.Render(content + closing)
+		bw, bh := lipgloss.Size(box)
+		if bw <= o.w && bh <= o.h {
+			break
+		}
+	}
 	o.lines = strings.Split(box, "\n")
 	o.widths = lipgloss.Width(box)
 }
@@ -50,12 +80,14 @@ func (o *helpOverlay) legend() string {
 	st := o.st
 	g := st.Glyphs
 	var b strings.Builder
-	b.WriteString(st.Data.Render(g.Data) + " WAL data   " + st.Status.Render(g.Status) + " status   " +
-		st.Keepalive.Render(g.Keepalive) + " keepalive   " + st.Backup.Render(g.Backup) + " backup   " +
-		st.Corrupt.Render(g.Corrupt) + " corrupt   " + st.CutLane.Render(g.Cut) + " cut\n")
-	b.WriteString(st.Write.Render(g.Full+g.Full) + " write_lsn: received   " + st.Flush.Render(g.Full+g.Full) + " flush_lsn: fsynced   " +
-		st.Replay.Render(g.Full+g.Full) + " replay_lsn: applied   " + st.Removed.Render(g.Removed+g.Removed) + " WAL removed\n")
-	b.WriteString(st.Muted.Render("bars share one scale, ending at the leader's flush LSN; lag: idle = caught up, - = not measured yet"))
+	b.WriteString(st.Data.Render(g.Data) + " WAL data  " + st.Status.Render(g.Status) + " status  " +
+		st.Keepalive.Render(g.Keepalive) + " keepalive  " + st.Backup.Render(g.Backup) + " backup  " +
+		st.Corrupt.Render(g.Corrupt) + " corrupt  " + st.CutLane.Render(g.Cut) + " cut\n")
+	b.WriteString(st.Write.Render(g.Full+g.Full) + " write_lsn: received  " + st.Flush.Render(g.Full+g.Full) + " flush_lsn: fsynced  " +
+		st.Replay.Render(g.Full+g.Full) + " replay_lsn: applied\n")
+	b.WriteString(st.Removed.Render(g.Removed+g.Removed) + " WAL the leader removed  " +
+		st.Muted.Render("one scale for all bars, ending at the leader's flush LSN\n"))
+	b.WriteString(st.Muted.Render("lag: idle = caught up · - = not measured yet · a growing time = stuck"))
 	return b.String()
 }
 

@@ -46,7 +46,7 @@ func computeLayout(w, h, followers int, lesson bool) layout {
 	}
 	avail := h - 2 - l.lessonH - minEvents
 	n := max(followers, 1)
-	l.blockH = min(avail/n, 7)
+	l.blockH = min(avail/n, 8)
 	if l.blockH < 2 {
 		minEvents = 2
 		avail = h - 2 - l.lessonH - minEvents

@@ -25,7 +25,7 @@ func (p *leaderPanel) row(r *row, s *cluster.Snapshot, y int, connect bool) {
 	L := &s.Leader
 	kv := func(k, v string, vp theme.Paint) {
 		in.text(st.Muted, " "+k)
-		in.to(9)
+		in.to(10)
 		in.text(vp, v)
 	}
 	switch y {
@@ -40,24 +40,29 @@ func (p *leaderPanel) row(r *row, s *cluster.Snapshot, y int, connect bool) {
 	case 4:
 		kv("oldest", L.OldestLSN.String(), st.Text)
 	case 5:
-		kv("kept", fmt.Sprintf("%s/%s", cluster.FormatSize(int64(L.FlushLSN-L.OldestLSN)), cluster.FormatSize(L.WALKeep)), st.Text)
+		kv("retained", cluster.FormatSize(int64(L.InsertLSN-L.OldestLSN)), st.Text)
 	case 6:
-		kv("segs", fmt.Sprintf("%d×%s", L.Segments, cluster.FormatSize(L.SegmentSize)), st.Text)
+		kv("wal_keep", cluster.FormatSize(L.WALKeep), st.Text)
 	case 7:
-		kv("keys", strconv.Itoa(L.Keys), st.Text)
+		kv("segments", fmt.Sprintf("%d×%s", L.Segments, cluster.FormatSize(L.SegmentSize)), st.Text)
 	case 8:
-		kv("commits", strconv.FormatUint(L.Commits, 10), st.Text)
+		kv("keys", strconv.Itoa(L.Keys), st.Text)
 	case 9:
+		kv("commits", strconv.FormatUint(L.Commits, 10), st.Text)
+	case 10:
 		if L.WaitingCommits > 0 {
-			kv("waiting", strconv.Itoa(L.WaitingCommits)+" commits", st.Warn)
+			kv("waiting", strconv.Itoa(L.WaitingCommits), st.Warn)
 		} else {
 			kv("waiting", "0", st.Muted)
 		}
-	case 10:
-		if L.Slots {
-			kv("slots", "on", st.Text)
-		} else {
+	case 11:
+		switch {
+		case !L.Slots:
 			kv("slots", "off", st.Muted)
+		case L.MaxSlotWAL > 0:
+			kv("slots", "≤"+cluster.FormatSize(L.MaxSlotWAL), st.Text)
+		default:
+			kv("slots", "on", st.Text)
 		}
 	}
 	in.fill()

@@ -213,7 +213,9 @@ func (m *Model) relayout() {
 // ingest takes a new snapshot: events, followers, the scale, flashes.
 func (m *Model) ingest(s cluster.Snapshot, ls *scenario.LessonState) {
 	changed := !m.have || !sameSnapshot(&m.snap, &s)
-	m.events.add(s.Events)
+	if m.events.add(s.Events) {
+		changed = true
+	}
 	s.Events = nil
 	m.snap, m.have = s, true
 	m.panel.leader = &m.snap.Leader
@@ -253,7 +255,7 @@ func backupActive(s *cluster.Snapshot) bool {
 // sameSnapshot reports whether b would draw exactly as a does (world time
 // aside, which is not drawn).
 func sameSnapshot(a, b *cluster.Snapshot) bool {
-	if a.Speed != b.Speed || a.Frozen != b.Frozen || a.LastEvent != b.LastEvent || len(b.Events) > 0 ||
+	if a.Speed != b.Speed || a.Frozen != b.Frozen || a.LastEvent != b.LastEvent ||
 		a.Leader != b.Leader || len(a.Followers) != len(b.Followers) || len(a.Frames) != len(b.Frames) ||
 		a.FramesOmitted != b.FramesOmitted {
 		return false
@@ -317,26 +319,26 @@ func (m *Model) followerIndex(name string) int {
 	return -1
 }
 
-// targetScale is the shared bar scale for s: from the lowest position a
-// follower still holds (at least a minimum window back) to the leader's
-// flushed end.
+// targetScale is the shared bar scale for s. It ends at the leader's
+// flushed end and starts a quarter of the spread below the lowest position
+// any follower holds, so the laggiest follower still shows a bar (an empty
+// bar would read as "nothing received"), with a minimum window of 16 records
+// so that one record of lag is a visible step. When the leader's oldest
+// retained LSN falls inside, the bars draw the WAL before it as removed.
 func targetScale(s *cluster.Snapshot) scale {
 	hi := s.Leader.FlushLSN
-	lo := hi
+	lowest := hi
 	for i := range s.Followers {
 		f := &s.Followers[i]
 		hi = max(hi, f.WriteLSN)
-		lo = min(lo, f.ReplayLSN)
+		lowest = min(lowest, f.ReplayLSN)
 	}
-	// A minimum window of 16 records, so one record of lag is a visible step.
 	avg := wal.LSN(64)
 	if s.Leader.Records > 0 && s.Leader.InsertLSN > 0 {
 		avg = max(s.Leader.InsertLSN/wal.LSN(s.Leader.Records), 16)
 	}
-	win := 16 * avg
-	if hi-lo < win {
-		lo = hi - min(win, hi)
-	}
+	span := max((hi-lowest)+(hi-lowest)/4, 16*avg)
+	lo := hi - min(span, hi)
 	return scale{lo: float64(lo), hi: float64(hi), oldest: s.Leader.OldestLSN}
 }
 
@@ -344,6 +346,7 @@ func targetScale(s *cluster.Snapshot) scale {
 // still moving.
 func (m *Model) ease() bool {
 	t := m.target
+	defer func() { m.panel.sc = m.sc }()
 	if m.sc.hi == 0 && m.sc.lo == 0 {
 		m.sc = t
 		return false
@@ -352,11 +355,9 @@ func (m *Model) ease() bool {
 	d := t.lo - m.sc.lo
 	if math.Abs(d) < 1 || math.Abs(d) < (t.hi-t.lo)/2000 {
 		m.sc.lo = t.lo
-		m.panel.sc = m.sc
 		return false
 	}
 	m.sc.lo += d * 0.3
-	m.panel.sc = m.sc
 	return true
 }
 
@@ -734,7 +735,9 @@ func (m *Model) renderBody(b *strings.Builder) {
 		}
 		lr.fill()
 		if v != nil && ry == down {
-			b.WriteString(m.st.Lane.Render("┤"))
+			b.WriteString(m.st.Lane.Pre)
+			b.WriteString("┤")
+			b.WriteString(m.st.Lane.Post)
 			b.WriteByte(' ')
 		} else {
 			b.WriteString("  ")
@@ -762,12 +765,15 @@ func (m *Model) laneLabel(r *row, v *followerView) {
 		r.text(st.Error, "link CUT")
 		return
 	}
-	s := cluster.FormatLag(lk.Latency) + " one way"
+	s := cluster.FormatLag(lk.Latency)
 	if lk.Jitter > 0 {
 		s += " ±" + cluster.FormatLag(lk.Jitter)
 	}
 	if lk.Bandwidth > 0 {
 		s += " " + cluster.FormatSize(lk.Bandwidth) + "/s"
+	}
+	if long := s + " one way"; width(long) <= r.w {
+		s = long
 	}
 	r.to((r.w - width(s)) / 2)
 	r.text(st.Muted, s)

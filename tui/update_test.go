@@ -1,0 +1,297 @@
+package tui
+
+import (
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+
+	"walship/engine/cluster"
+)
+
+// keyMsg builds the key press a terminal would send for s ("p", "space",
+// "tab", "shift+tab", "ctrl+c", "enter", "esc", ...).
+func keyMsg(s string) tea.KeyPressMsg {
+	switch s {
+	case "space":
+		return tea.KeyPressMsg{Code: tea.KeySpace, Text: " "}
+	case "tab":
+		return tea.KeyPressMsg{Code: tea.KeyTab}
+	case "shift+tab":
+		return tea.KeyPressMsg{Code: tea.KeyTab, Mod: tea.ModShift}
+	case "enter":
+		return tea.KeyPressMsg{Code: tea.KeyEnter}
+	case "esc":
+		return tea.KeyPressMsg{Code: tea.KeyEscape}
+	case "backspace":
+		return tea.KeyPressMsg{Code: tea.KeyBackspace}
+	case "up":
+		return tea.KeyPressMsg{Code: tea.KeyUp}
+	case "down":
+		return tea.KeyPressMsg{Code: tea.KeyDown}
+	case "ctrl+c":
+		return tea.KeyPressMsg{Code: 'c', Mod: tea.ModCtrl}
+	}
+	r := []rune(s)
+	return tea.KeyPressMsg{Code: r[0], Text: s}
+}
+
+// press sends keys to m and carries out the commands they return (as the
+// Bubble Tea runtime would, but without timers): a command sent to the
+// controller comes back as a doneMsg.
+func press(t testing.TB, m *Model, keys ...string) tea.Cmd {
+	t.Helper()
+	var last tea.Cmd
+	for _, k := range keys {
+		_, cmd := m.Update(keyMsg(k))
+		last = cmd
+		run(m, cmd)
+	}
+	return last
+}
+
+// run executes cmd and feeds back a doneMsg; other messages (snapshots,
+// ticks) are left to the tests that want them.
+func run(m *Model, cmd tea.Cmd) {
+	if cmd == nil {
+		return
+	}
+	if msg, ok := cmd().(doneMsg); ok {
+		m.Update(msg)
+	}
+}
+
+func TestKeysSendCommands(t *testing.T) {
+	base := fixture()
+	tests := []struct {
+		name   string
+		mutate func(s *cluster.Snapshot)
+		keys   []string
+		want   []string
+	}{
+		{"p pauses a running follower", nil, []string{"p"}, []string{"pause follower-1"}},
+		{"p resumes a paused follower", nil, []string{"2", "p"}, []string{"resume follower-2"}},
+		{"c cuts a link", nil, []string{"c"}, []string{"cut follower-1"}},
+		{"c restores a cut link", nil, []string{"3", "c"}, []string{"restore follower-3"}},
+		{"x corrupts the next frame", nil, []string{"tab", "x"}, []string{"corrupt follower-2"}},
+		{"k crashes", nil, []string{"k"}, []string{"crash follower-1"}},
+		{"k restarts a stopped follower", func(s *cluster.Snapshot) { s.Followers[0].State = cluster.StateStopped }, []string{"k"}, []string{"restart follower-1"}},
+		{"b takes a base backup", nil, []string{"up", "b"}, []string{"backup follower-3"}},
+		{"] raises latency", nil, []string{"]"}, []string{"latency follower-1 500ms"}},
+		{"[ lowers latency", nil, []string{"["}, []string{"latency follower-1 200ms"}},
+		{"[ keeps jitter", func(s *cluster.Snapshot) { s.Followers[0].Link.Jitter = 50 * time.Millisecond }, []string{"["}, []string{"latency follower-1 200ms 50ms"}},
+		{"+ doubles the rate", nil, []string{"+"}, []string{"rate 8"}},
+		{"- halves the rate", nil, []string{"-"}, []string{"rate 2"}},
+		{"- from 1 stops writes", func(s *cluster.Snapshot) { s.Leader.TargetRate = 1 }, []string{"-"}, []string{"rate 0"}},
+		{"w writes a burst", nil, []string{"w"}, []string{"write 20"}},
+		{"s: off to local", nil, []string{"s"}, []string{"sync local"}},
+		{"s: on to remote_apply, keeping ANY 2", func(s *cluster.Snapshot) {
+			s.Leader.Sync = cluster.SyncRule{Mode: cluster.SyncOn, N: 2}
+		}, []string{"s"}, []string{"sync remote_apply 2"}},
+		{"s: remote_apply wraps to off", func(s *cluster.Snapshot) {
+			s.Leader.Sync = cluster.SyncRule{Mode: cluster.SyncRemoteApply, N: 1}
+		}, []string{"s"}, []string{"sync off"}},
+		{"a adds", nil, []string{"a"}, []string{"add"}},
+		{"d removes the selected", nil, []string{"shift+tab", "d"}, []string{"remove follower-3"}},
+		{"space freezes", nil, []string{"space"}, []string{"freeze"}},
+		{"space unfreezes", func(s *cluster.Snapshot) { s.Frozen = true }, []string{"space"}, []string{"unfreeze"}},
+		{"< slows time", nil, []string{"<"}, []string{"speed 0.5"}},
+		{"> speeds time", func(s *cluster.Snapshot) { s.Speed = 2 }, []string{">"}, []string{"speed 4"}},
+		{"selecting a missing follower sends nothing", nil, []string{"7", "p"}, []string{"pause follower-1"}},
+		{"palette", nil, []string{":", "c", "u", "t", " ", "2", "enter"}, []string{"cut follower-2"}},
+		{"palette completes the verb", nil, []string{":", "l", "a", "tab", "a", "l", "l", " ", "1", "s", "enter"}, []string{"latency all 1s"}},
+		{"palette esc sends nothing", nil, []string{":", "f", "r", "esc", "space"}, []string{"freeze"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := base
+			s.Followers = slices.Clone(base.Followers)
+			if tc.mutate != nil {
+				tc.mutate(&s)
+			}
+			m, rec := newTestModel(t, s, 120, 36, "dark")
+			press(t, m, tc.keys...)
+			if got := rec.Commands(); !slices.Equal(got, tc.want) {
+				t.Errorf("commands = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestPaletteError(t *testing.T) {
+	m, rec := newTestModel(t, fixture(), 120, 36, "mono")
+	press(t, m, ":", "c", "u", "t", " ", "z", "enter")
+	if len(rec.Commands()) != 0 {
+		t.Fatalf("sent %q for a bad command", rec.Commands())
+	}
+	if !m.pal.active {
+		t.Fatal("palette closed on a bad command")
+	}
+	if got := screen(m); !strings.Contains(got, "column 5: a follower") {
+		t.Errorf("no parse error on screen:\n%s", got)
+	}
+	// Fixing it sends it.
+	press(t, m, "backspace", "3", "enter")
+	if got := rec.Commands(); !slices.Equal(got, []string{"cut follower-3"}) {
+		t.Errorf("commands = %q", got)
+	}
+	// History: up brings it back.
+	press(t, m, ":", "up")
+	if m.pal.value() != "cut 3" {
+		t.Errorf("history gave %q", m.pal.value())
+	}
+}
+
+func TestCommandErrorShown(t *testing.T) {
+	m, rec := newTestModel(t, fixture(), 120, 36, "mono")
+	rec.FailWith(errors.New("follower-1 is stopped"))
+	press(t, m, "p")
+	if got := screen(m); !strings.Contains(got, "pause follower-1: follower-1 is stopped") {
+		t.Errorf("error not shown:\n%s", got)
+	}
+}
+
+func TestQuit(t *testing.T) {
+	for _, k := range []string{"q", "ctrl+c"} {
+		m, _ := newTestModel(t, fixture(), 120, 36, "mono")
+		_, cmd := m.Update(keyMsg(k))
+		if cmd == nil {
+			t.Fatalf("%s: no command", k)
+		}
+		if _, ok := cmd().(tea.QuitMsg); !ok {
+			t.Errorf("%s did not quit", k)
+		}
+	}
+}
+
+func TestTooSmall(t *testing.T) {
+	m, rec := newTestModel(t, fixture(), 120, 36, "mono")
+	m.Update(tea.WindowSizeMsg{Width: 79, Height: 24})
+	if got := screen(m); !strings.Contains(got, "walship needs at least 80x24 (now 79x24)") {
+		t.Errorf("too-small screen:\n%s", got)
+	}
+	press(t, m, "p", "c")
+	if len(rec.Commands()) != 0 {
+		t.Errorf("keys acted while too small: %q", rec.Commands())
+	}
+	m.Update(tea.WindowSizeMsg{Width: 80, Height: 23})
+	if got := screen(m); !strings.Contains(got, "(now 80x23)") {
+		t.Errorf("height not checked:\n%s", got)
+	}
+	m.Update(tea.WindowSizeMsg{Width: 80, Height: 24})
+	if got := screen(m); !strings.Contains(got, "LEADER") {
+		t.Errorf("did not come back at 80x24:\n%s", got)
+	}
+}
+
+func TestHelpToggles(t *testing.T) {
+	m, rec := newTestModel(t, fixture(), 80, 24, "mono")
+	press(t, m, "?")
+	got := screen(m)
+	for _, want := range []string{"pause/resume replay", "cut/restore link", "command palette", "freeze/unfreeze world"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("help lacks %q:\n%s", want, got)
+		}
+	}
+	press(t, m, "p") // ignored while help is open
+	press(t, m, "esc")
+	if strings.Contains(screen(m), "command palette") {
+		t.Error("help still shown after esc")
+	}
+	if len(rec.Commands()) != 0 {
+		t.Errorf("keys acted under help: %q", rec.Commands())
+	}
+}
+
+func TestMouse(t *testing.T) {
+	m, rec := newTestModel(t, fixture(), 120, 36, "mono")
+	l := m.lay
+	// Click follower-2's title: selects it.
+	m.Update(tea.MouseClickMsg{X: l.panelX + 5, Y: l.bodyY + l.blockH, Button: tea.MouseLeft})
+	if m.selected != "follower-2" {
+		t.Fatalf("selected %q after clicking follower-2", m.selected)
+	}
+	// Click the data frame at Pos 0.25 on follower-1's down lane.
+	_, down, up := l.laneRows()
+	f := cluster.Frame{Dir: cluster.ToFollower, Pos: 0.25}
+	_, cmd := m.Update(tea.MouseClickMsg{X: l.laneX + laneCol(&f, l.laneW), Y: l.bodyY + down, Button: tea.MouseLeft})
+	run(m, cmd)
+	if got := rec.Commands(); !slices.Equal(got, []string{"corrupt follower-1 0/11A0"}) {
+		t.Errorf("commands = %q", got)
+	}
+	if m.selected != "follower-1" {
+		t.Errorf("clicking a lane did not select its follower")
+	}
+	// A status frame cannot be corrupted: it says so.
+	f = cluster.Frame{Dir: cluster.ToLeader, Pos: 0.5}
+	m.Update(tea.MouseClickMsg{X: l.laneX + laneCol(&f, l.laneW), Y: l.bodyY + up, Button: tea.MouseLeft})
+	if len(rec.Commands()) != 1 || !strings.Contains(screen(m), "status frame") {
+		t.Errorf("status click: %q\n%s", rec.Commands(), screen(m))
+	}
+}
+
+func TestCRCFlash(t *testing.T) {
+	s := fixture()
+	m, _ := newTestModel(t, s, 120, 36, "mono")
+	if m.views[2].flash {
+		t.Fatal("flash on the first snapshot")
+	}
+	s.Followers = slices.Clone(s.Followers)
+	s.Followers[2].CRCFailures++
+	m.Update(snapMsg{gen: m.gen, snap: s})
+	if !m.views[2].flash {
+		t.Fatal("no flash after the CRC count went up")
+	}
+	m.flashAt["follower-3"] = time.Now().Add(-2 * flashFor)
+	m.Update(snapMsg{gen: m.gen, snap: s})
+	if m.views[2].flash {
+		t.Fatal("flash did not end")
+	}
+}
+
+func TestTicksOnlyWhileMoving(t *testing.T) {
+	s := fixture()
+	m, _ := newTestModel(t, s, 120, 36, "mono")
+	m.Update(snapMsg{gen: m.gen, snap: s}) // let the scale settle
+	for m.ease() {
+	}
+	m.Update(snapMsg{gen: m.gen, snap: s})
+	if !m.moving {
+		t.Error("frames in flight but not animating")
+	}
+	s.Frozen = true
+	m.Update(snapMsg{gen: m.gen, snap: s})
+	if m.moving {
+		t.Error("animating while frozen")
+	}
+	s.Frozen = false
+	s.Frames = nil
+	m.Update(snapMsg{gen: m.gen, snap: s})
+	if m.moving {
+		t.Error("animating with nothing in flight")
+	}
+	// An unchanged snapshot does not redraw.
+	m.View()
+	m.Update(snapMsg{gen: m.gen, snap: s})
+	if m.dirty {
+		t.Error("an identical snapshot marked the view dirty")
+	}
+	// A stale chain's snapshot is dropped.
+	s.Leader.FlushLSN += 100
+	m.Update(snapMsg{gen: m.gen - 1, snap: s})
+	if m.snap.Leader.FlushLSN == s.Leader.FlushLSN {
+		t.Error("a stale snapshot was taken in")
+	}
+}
+
+func TestEventsNotDuplicated(t *testing.T) {
+	s := fixture()
+	m, _ := newTestModel(t, s, 120, 36, "mono")
+	m.Update(snapMsg{gen: m.gen, snap: s}) // the same events again
+	if n := len(m.events.events); n != 3 {
+		t.Errorf("%d events held, want 3", n)
+	}
+}

@@ -333,6 +333,9 @@ func TestConcurrentReadAppendSync(t *testing.T) {
 }
 
 func TestAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates")
+	}
 	l, _, err := Open(Options{Dir: t.TempDir(), SegmentSize: testSegSize, NoSync: true})
 	if err != nil {
 		t.Fatal(err)

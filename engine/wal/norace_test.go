@@ -1,0 +1,6 @@
+//go:build !race
+
+package wal
+
+// raceEnabled: the race detector makes some operations allocate.
+const raceEnabled = false

@@ -232,6 +232,12 @@ func Open(opts Options) (*Log, Recovery, error) {
 		if err != nil {
 			return nil, rec, fmt.Errorf("wal: read %s: %w", l.path(s.name), err)
 		}
+		if int64(len(data)) > segSize {
+			// No write, torn or not, puts bytes past a segment's range:
+			// the directory was written with a larger SegmentSize.
+			return nil, rec, fmt.Errorf("%w: %s is %d bytes, more than the segment size %d (opened with the wrong SegmentSize?)",
+				ErrCorrupt, l.path(s.name), len(data), segSize)
+		}
 		from := 0
 		if start > s.start {
 			from = int(start - s.start)

@@ -380,6 +380,18 @@ func TestOpenOptions(t *testing.T) {
 	if _, _, err := Open(Options{Dir: dir2, SegmentSize: 3 * testSegSize}); !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("mismatched segment size: %v", err)
 	}
+	// A smaller segment size must refuse, not truncate the last segment.
+	one := t.TempDir()
+	l1, _, _ := Open(Options{Dir: one, SegmentSize: testSegSize})
+	appendN(t, l1, 100, 100)
+	l1.Close()
+	before := dirState(t, one)
+	if _, _, err := Open(Options{Dir: one, SegmentSize: MaxRecordSize}); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "wrong SegmentSize") {
+		t.Fatalf("smaller segment size: %v", err)
+	}
+	if fmt.Sprint(dirState(t, one)) != fmt.Sprint(before) {
+		t.Fatal("Open with a smaller segment size changed the directory")
+	}
 }
 
 func TestResetReopen(t *testing.T) {

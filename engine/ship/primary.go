@@ -37,6 +37,9 @@ type PrimaryConfig struct {
 	// IdleTimeout closes a connection that has sent nothing for this long
 	// (real time; default 60s; the follower sends status every second).
 	IdleTimeout time.Duration
+	// MaxConns caps concurrent connections, handshaking or streaming
+	// (default 256); beyond it a connection gets a Refuse frame at once.
+	MaxConns int
 
 	WALKeep    int64 // bytes kept behind the end (wal_keep_size)
 	Slots      bool  // a replication slot per follower pins WAL
@@ -72,6 +75,8 @@ type Primary struct {
 	walKeep int64
 	slots   bool
 	conns   map[net.Conn]struct{}
+	busy    int       // connections refused over MaxConns since busyAt
+	busyAt  time.Time // when the last "too many connections" event went out
 
 	waiting atomic.Int64
 	commits atomic.Uint64
@@ -130,6 +135,9 @@ func StartPrimary(cfg PrimaryConfig) (*Primary, error) {
 	}
 	if cfg.IdleTimeout <= 0 {
 		cfg.IdleTimeout = 60 * time.Second
+	}
+	if cfg.MaxConns <= 0 {
+		cfg.MaxConns = DefaultMaxConns
 	}
 	log, rec, err := wal.Open(wal.Options{Dir: cfg.Dir, SegmentSize: cfg.SegmentSize, NoSync: cfg.NoSync})
 	if err != nil {
@@ -512,6 +520,11 @@ func (p *Primary) acceptLoop() {
 			return
 		default:
 		}
+		if len(p.conns) >= p.cfg.MaxConns {
+			p.mu.Unlock()
+			p.refuseBusy(c)
+			continue
+		}
 		p.conns[c] = struct{}{}
 		p.mu.Unlock()
 		p.wg.Add(1)
@@ -523,6 +536,38 @@ func (p *Primary) acceptLoop() {
 			p.mu.Unlock()
 			c.Close()
 		}()
+	}
+}
+
+// DefaultMaxConns is PrimaryConfig.MaxConns when unset.
+const DefaultMaxConns = 256
+
+// maxFollowerFrame bounds every frame the leader reads: the largest a
+// follower sends is a Hello with the longest name its length byte can
+// claim. Anything larger is refused before it is read.
+const maxFollowerFrame = 1 + 16 + 255
+
+// refuseBusy refuses a connection over MaxConns from the accept loop, so it
+// must not block: the Refuse frame fits a fresh socket's buffer. Events are
+// merged to one a second, counting the refusals, so a flood cannot bury
+// the event log.
+func (p *Primary) refuseBusy(c net.Conn) {
+	reason := fmt.Sprintf("too many connections (max %d)", p.cfg.MaxConns)
+	c.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
+	wire.WriteFrame(c, wire.KindRefuse, wire.Refuse{Code: wire.RefuseProtocol, Reason: reason}.Encode())
+	addr := c.RemoteAddr().String()
+	c.Close()
+	now := time.Now()
+	p.mu.Lock()
+	p.busy++
+	n := p.busy
+	due := now.Sub(p.busyAt) >= time.Second
+	if due {
+		p.busy, p.busyAt = 0, now
+	}
+	p.mu.Unlock()
+	if due {
+		p.cfg.OnEvent.emit("", EvRefused, 0, fmt.Sprintf("refused %d connection(s), the last from %s: %s", n, addr, reason))
 	}
 }
 
@@ -560,11 +605,20 @@ func validName(s string) bool {
 // serve runs one follower connection: handshake, then a sender goroutine
 // streaming WAL while this goroutine reads status and requests.
 func (p *Primary) serve(c net.Conn) {
-	fr := wire.NewReader(c, 64<<10)
+	fr := wire.NewReader(c, 4<<10) // followers send small frames
+	fr.SetMaxFrame(maxFollowerFrame)
 	c.SetReadDeadline(time.Now().Add(p.cfg.HandshakeTimeout))
 	f, err := fr.Next()
 	if err != nil {
-		if !errors.Is(err, io.EOF) {
+		var ne net.Error
+		switch {
+		case errors.Is(err, io.EOF):
+			p.cfg.OnEvent.emit("", EvRefused, 0, fmt.Sprintf("connection from %s closed before saying hello", c.RemoteAddr()))
+		case errors.Is(err, wire.ErrFrameTooLarge):
+			p.refuse(c, "", wire.RefuseProtocol, "not a walship hello: "+err.Error(), 0)
+		case errors.As(err, &ne) && ne.Timeout():
+			p.refuse(c, "", wire.RefuseProtocol, fmt.Sprintf("no hello within %v", p.cfg.HandshakeTimeout), 0)
+		default:
 			p.cfg.OnEvent.emit("", EvRefused, 0, fmt.Sprintf("dropped connection from %s before hello: %v", c.RemoteAddr(), err))
 		}
 		return
@@ -575,6 +629,9 @@ func (p *Primary) serve(c net.Conn) {
 	}
 	h, err := wire.DecodeHello(f.Payload)
 	switch {
+	case err != nil && len(f.Payload) >= 16 && int(f.Payload[15]) > wire.MaxNameLen:
+		p.refuse(c, "", wire.RefuseBadName, fmt.Sprintf("follower name of %d bytes is too long (max %d)", f.Payload[15], wire.MaxNameLen), 0)
+		return
 	case err != nil:
 		p.refuse(c, "", wire.RefuseProtocol, err.Error(), 0)
 		return
@@ -602,6 +659,10 @@ func (p *Primary) serve(c net.Conn) {
 		}
 		if h.Start > flushed {
 			p.refuse(c, name, wire.RefuseProtocol, fmt.Sprintf("requested start %s is ahead of the leader's flush %s", h.Start, flushed), h.Start)
+			return
+		}
+		if err := p.checkStart(h.Start, flushed); err != nil {
+			p.refuse(c, name, wire.RefuseProtocol, "requested start "+err.Error(), h.Start)
 			return
 		}
 	}
@@ -672,6 +733,29 @@ func (p *Primary) serve(c net.Conn) {
 	p.disconnected(pr, c, reason)
 }
 
+// checkStart checks an LSN a follower asks to stream from: at most limit
+// (the leader's flush) and a record boundary, so that the sender never
+// reads the leader's WAL from inside a record and takes the follower's
+// mistake for damage. A removed LSN passes: the sender answers "WAL
+// removed" for it.
+func (p *Primary) checkStart(from, limit wal.LSN) error {
+	if from > limit {
+		return fmt.Errorf("%s: past the leader's flush %s", from, limit)
+	}
+	rd, err := p.log.NewReader(from)
+	if err != nil {
+		if errors.Is(err, wal.ErrWALRemoved) {
+			return nil
+		}
+		return fmt.Errorf("%s: %v", from, err)
+	}
+	defer rd.Close()
+	if _, err := rd.Next(limit); errors.Is(err, wal.ErrCorrupt) {
+		return fmt.Errorf("%s: not a record boundary", from)
+	}
+	return nil
+}
+
 func (p *Primary) noteError(name, why string) {
 	p.mu.Lock()
 	if pr := p.peers[name]; pr != nil {
@@ -702,11 +786,14 @@ func (p *Primary) readLoop(pr *peer, c net.Conn, fr *wire.Reader, ctl chan sende
 		c.SetReadDeadline(time.Now().Add(p.cfg.IdleTimeout))
 		f, err := fr.Next()
 		if err != nil {
+			var ne net.Error
 			switch {
 			case errors.Is(err, io.EOF):
 				return "connection closed"
 			case errors.Is(err, net.ErrClosed):
 				return "connection closed"
+			case errors.As(err, &ne) && ne.Timeout():
+				return fmt.Sprintf("idle: no frame from the follower in %v", p.cfg.IdleTimeout)
 			}
 			return err.Error()
 		}
@@ -721,6 +808,9 @@ func (p *Primary) readLoop(pr *peer, c net.Conn, fr *wire.Reader, ctl chan sende
 			from, err := wire.DecodeResend(f.Payload)
 			if err != nil {
 				return err.Error()
+			}
+			if err := p.checkStart(from, p.log.Flushed()); err != nil {
+				return "resend from " + err.Error()
 			}
 			select {
 			case ctl <- senderCtl{resend: from}:

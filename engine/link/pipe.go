@@ -225,7 +225,13 @@ func (p *pipe) readFailed(err error) {
 		return
 	case errors.Is(err, wire.ErrFrameTooLarge):
 		msg := fmt.Sprintf("hostile frame from %s: %v", p.peer(), err)
-		p.r.emit(Event{Kind: EventError, Text: msg})
+		kind := EventError
+		if p.dir == Up {
+			// A stranger on the relay's port: its connection is refused.
+			kind = EventRefused
+			msg = fmt.Sprintf("hostile frame from %s %s: %v", p.peer(), p.src.RemoteAddr(), err)
+		}
+		p.r.emit(Event{Kind: kind, Text: msg})
 		p.s.teardown(msg)
 	case p.dir == Up && errors.As(err, &ne) && ne.Timeout():
 		msg := fmt.Sprintf("idle: follower sent no frame in %v", p.r.idle)

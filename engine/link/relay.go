@@ -42,6 +42,7 @@ const (
 	DefaultListen      = "127.0.0.1"
 	DefaultMaxTracked  = 128
 	DefaultIdleTimeout = 30 * time.Second
+	DefaultMaxConns    = 16
 	// DialTimeout bounds one dial of the leader, in real time.
 	DialTimeout = 5 * time.Second
 )
@@ -85,6 +86,10 @@ type Options struct {
 	// for this long (real time) after it is connected. Default 30s;
 	// negative means never.
 	IdleTimeout time.Duration
+	// MaxConns caps concurrent connections through the relay (default
+	// DefaultMaxConns): each costs a dial of the leader and two frame
+	// queues, and a relay serves one follower. More are closed at once.
+	MaxConns int
 	// OnEvent, when set, receives events in order from a goroutine of the
 	// relay, never from inside a Relay method and never with a relay lock
 	// held. It must not block long. Close waits for a call in progress, so
@@ -191,6 +196,8 @@ type Relay struct {
 	armedLSNs   []wal.LSN
 	sessions    map[*session]struct{}
 	nextSession int64
+	busy        int       // connections refused over MaxConns since busyAt
+	busyAt      time.Time // when the last "too many connections" event went out
 
 	events    eventQueue
 	closeOnce sync.Once
@@ -207,6 +214,9 @@ func New(opts Options) (*Relay, error) {
 	}
 	if opts.MaxTracked <= 0 {
 		opts.MaxTracked = DefaultMaxTracked
+	}
+	if opts.MaxConns <= 0 {
+		opts.MaxConns = DefaultMaxConns
 	}
 	r := &Relay{
 		opts:     opts,
@@ -561,6 +571,23 @@ func (r *Relay) acceptLoop() {
 			r.mu.Unlock()
 			c.Close()
 			r.emit(Event{Kind: EventRefused, Text: "connection from " + c.RemoteAddr().String() + " refused: link cut"})
+			continue
+		case len(r.sessions) >= r.opts.MaxConns:
+			// Merge the events to one a second, counting, so that a
+			// flood cannot bury the event log.
+			r.busy++
+			n := r.busy
+			now := time.Now()
+			due := now.Sub(r.busyAt) >= time.Second
+			if due {
+				r.busy, r.busyAt = 0, now
+			}
+			r.mu.Unlock()
+			addr := c.RemoteAddr().String()
+			c.Close()
+			if due {
+				r.emit(Event{Kind: EventRefused, Text: fmt.Sprintf("refused %d connection(s), the last from %s: too many connections (max %d)", n, addr, r.opts.MaxConns)})
+			}
 			continue
 		}
 		r.nextSession++

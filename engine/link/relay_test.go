@@ -475,7 +475,11 @@ func TestHostileLength(t *testing.T) {
 			}
 			expectClosed(t, badF)
 			expectClosed(t, badL)
-			h.waitEvent(EventError, "hostile frame from "+from)
+			if from == "leader" {
+				h.waitEvent(EventError, "hostile frame from leader")
+			} else {
+				h.waitEvent(EventRefused, "hostile frame from follower")
+			}
 			h.waitEvent(EventDisconnect, "hostile")
 			runtime.ReadMemStats(&after)
 			if grown := after.TotalAlloc - before.TotalAlloc; grown > 64<<20 {

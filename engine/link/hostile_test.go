@@ -1,0 +1,139 @@
+package link
+
+import (
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"walship/engine/wire"
+)
+
+func (r *Relay) sessionCount() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.sessions)
+}
+
+// TestRelayConnectionCap floods a relay with connections while a follower
+// streams through it. The relay keeps at most MaxConns sessions (each one a
+// dial of the leader and two frame queues), closes the rest at once with a
+// few merged "refused" events, and the follower's pair keeps working.
+func TestRelayConnectionCap(t *testing.T) {
+	const maxConns, flood = 8, 1000
+	h := newHarness(t, Options{MaxConns: maxConns})
+	goodF, goodL := h.connect()
+	mustWrite(t, goodF, statusFrame(1, 0))
+	goodLR := wire.NewReader(goodL, 0)
+	readFrame(t, goodL, goodLR)
+
+	// The fake leader accepts whatever the relay dials; hold them.
+	var held []net.Conn
+	var heldMu sync.Mutex
+	stopAccept := make(chan struct{})
+	accepted := make(chan struct{})
+	go func() {
+		defer close(accepted)
+		for {
+			select {
+			case c, ok := <-h.accept:
+				if !ok {
+					return
+				}
+				heldMu.Lock()
+				held = append(held, c)
+				heldMu.Unlock()
+			case <-stopAccept:
+				return
+			}
+		}
+	}()
+
+	peak := 0
+	var conns []net.Conn
+	for range flood {
+		c, err := net.Dial("tcp", h.relay.Addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+		peak = max(peak, h.relay.sessionCount())
+	}
+	var closedAtOnce atomic.Int64
+	var wg sync.WaitGroup
+	for _, c := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer c.Close()
+			c.SetReadDeadline(time.Now().Add(time.Second))
+			var b [1]byte
+			if _, err := c.Read(b[:]); err != nil {
+				if ne, ok := err.(net.Error); !ok || !ne.Timeout() {
+					closedAtOnce.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	peak = max(peak, h.relay.sessionCount())
+	t.Logf("%d connections: %d closed at once, peak %d sessions", flood, closedAtOnce.Load(), peak)
+	if peak > maxConns {
+		t.Fatalf("relay held %d sessions, cap %d", peak, maxConns)
+	}
+	if closedAtOnce.Load() < flood-maxConns {
+		t.Fatalf("only %d of %d connections over the cap were closed", closedAtOnce.Load(), flood)
+	}
+	h.waitEvent(EventRefused, "too many connections (max 8)")
+	busy := 0
+	for _, e := range h.eventList() {
+		if e.Kind == EventRefused && strings.Contains(e.Text, "too many connections") {
+			busy++
+		}
+	}
+	if busy > 5 {
+		t.Fatalf("%d 'too many connections' events: not merged", busy)
+	}
+
+	// The follower's pair still works both ways.
+	mustWrite(t, goodL, keepaliveFrame(5, 0))
+	if fr, _ := readFrame(t, goodF, wire.NewReader(goodF, 0)); fr.Kind != wire.KindKeepalive {
+		t.Fatalf("follower got %v", fr.Kind)
+	}
+	mustWrite(t, goodF, statusFrame(6, 0))
+	if fr, _ := readFrame(t, goodL, goodLR); fr.Kind != wire.KindStatus {
+		t.Fatalf("leader got %v", fr.Kind)
+	}
+	close(stopAccept)
+	<-accepted
+	heldMu.Lock()
+	for _, c := range held {
+		c.Close()
+	}
+	heldMu.Unlock()
+	eventually(t, "sessions to end", func() bool { return h.relay.sessionCount() <= 1 })
+}
+
+// TestRelayHostileFromStranger: a stranger on the relay's port that sends
+// a hostile length is refused with an event naming it; one that sends half
+// a frame and falls silent is closed after the idle timeout.
+func TestRelayHostileFromStranger(t *testing.T) {
+	h := newHarness(t, Options{IdleTimeout: 150 * time.Millisecond})
+	bad, _ := h.connect()
+	mustWrite(t, bad, []byte{0xff, 0xff, 0xff, 0xff, 'H'})
+	expectClosed(t, bad)
+	e := h.waitEvent(EventRefused, "hostile frame from follower 127.0.0.1:")
+	if !strings.Contains(e.Text, "frame length out of range") {
+		t.Fatalf("event %q", e.Text)
+	}
+	half, _ := h.connect()
+	mustWrite(t, half, []byte{0, 0, 0, 40, 'H', 1, 2})
+	start := time.Now()
+	expectClosed(t, half)
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("half a frame held for %v", d)
+	}
+	h.waitEvent(EventDisconnect, "idle")
+}

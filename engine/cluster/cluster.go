@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"os"
 	"path/filepath"
 	"sort"
@@ -152,7 +153,7 @@ func New(cfg Config) (*Cluster, error) {
 		SegmentSize: cfg.SegmentSize,
 		NoSync:      cfg.NoFsync,
 		Clock:       c.clk,
-		Listen:      cfg.Listen + ":0",
+		Listen:      net.JoinHostPort(cfg.Listen, "0"),
 		BatchBytes:  cfg.BatchBytes,
 		WALKeep:     cfg.WALKeep,
 		Slots:       cfg.Slots,
@@ -160,6 +161,10 @@ func New(cfg Config) (*Cluster, error) {
 		Sync:        cfg.Sync,
 		Known:       c.known,
 		OnEvent:     c.shipEvent,
+
+		HandshakeTimeout: cfg.HandshakeTimeout,
+		IdleTimeout:      cfg.IdleTimeout,
+		MaxConns:         cfg.MaxConns,
 	})
 	if err != nil {
 		c.removeTemp()
@@ -271,6 +276,9 @@ func (c *Cluster) addFollower() (*member, error) {
 		Name: m.name, Index: idx, Target: c.primary.Addr(), Listen: c.cfg.Listen,
 		Clock: c.clk, IDs: &c.ids, Seed: seed,
 		OnEvent: func(e link.Event) { c.linkEvent(m.name, e) },
+		// Longer than the leader's, so a stranger's silence through the
+		// relay is answered by the leader's Refuse, with its reason.
+		IdleTimeout: 3 * c.cfg.HandshakeTimeout,
 	})
 	if err != nil {
 		c.dropMember(m)

@@ -33,4 +33,14 @@ type Config struct {
 	StatusInterval time.Duration // follower status when idle (default 1s, world time)
 	Seed           int64         // seeds the workload and the links' jitter and slicing
 	Listen         string        // leader listen host (default 127.0.0.1)
+
+	// Hardening against strangers on the leader's and relays' ports (real
+	// time; zero means the engine defaults). HandshakeTimeout closes a
+	// connection that sends no hello for this long (leader, default 10s;
+	// a relay waits three times as long, default 30s); IdleTimeout closes a
+	// follower connection silent for this long (default 60s); MaxConns
+	// caps the leader's concurrent connections (default 256).
+	HandshakeTimeout time.Duration
+	IdleTimeout      time.Duration
+	MaxConns         int
 }

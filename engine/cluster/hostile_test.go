@@ -1,0 +1,289 @@
+package cluster_test
+
+// Hostile network input against a whole cluster: strangers on the leader's
+// port and on a relay's port. Each is refused with a reason that reaches
+// the event log as a "refused" event, and the real followers keep
+// streaming and converge.
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"walship/engine/cluster"
+	"walship/engine/wire"
+)
+
+// eventLog collects a cluster's events as they happen (the ring is bounded,
+// so a flood would push the interesting ones out before the end).
+type eventLog struct {
+	mu   sync.Mutex
+	evs  []cluster.Event
+	stop chan struct{}
+	done chan struct{}
+}
+
+func collectEvents(c *cluster.Cluster) *eventLog {
+	l := &eventLog{stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(l.done)
+		var seq uint64
+		for {
+			s := c.Snapshot(seq)
+			seq = s.LastEvent
+			l.mu.Lock()
+			l.evs = append(l.evs, s.Events...)
+			l.mu.Unlock()
+			select {
+			case <-l.stop:
+				return
+			case <-time.After(2 * time.Millisecond):
+			}
+		}
+	}()
+	return l
+}
+
+func (l *eventLog) close() {
+	select {
+	case <-l.stop:
+	default:
+		close(l.stop)
+	}
+	<-l.done
+}
+
+func (l *eventLog) list() []cluster.Event {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]cluster.Event(nil), l.evs...)
+}
+
+func (l *eventLog) wait(t *testing.T, kind cluster.EventKind, follower, sub string) cluster.Event {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		for _, e := range l.list() {
+			if e.Kind == kind && e.Follower == follower && strings.Contains(e.Text, sub) {
+				return e
+			}
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	var b strings.Builder
+	for _, e := range l.list() {
+		fmt.Fprintf(&b, "  %q %s %s\n", e.Follower, e.Kind, e.Text)
+	}
+	t.Fatalf("no %s event for %q containing %q; events:\n%s", kind, follower, sub, b.String())
+	return cluster.Event{}
+}
+
+// stranger dials addr, sends in, and returns the first Refuse frame it
+// reads (nil if none) once the other side has closed the connection.
+func stranger(t *testing.T, addr string, in []byte) *wire.Refuse {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if len(in) > 0 {
+		if _, err := c.Write(in); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	fr := wire.NewReader(c, 0)
+	var refusal *wire.Refuse
+	for {
+		f, err := fr.Next()
+		if err != nil {
+			if ne, ok := err.(net.Error); ok && ne.Timeout() {
+				t.Fatalf("%s kept a hostile connection open for 10s", addr)
+			}
+			return refusal
+		}
+		if f.Kind == wire.KindRefuse && refusal == nil {
+			r, _ := wire.DecodeRefuse(f.Payload)
+			refusal = &r
+		}
+	}
+}
+
+func hello(magic uint32, version uint16, name string) []byte {
+	h := wire.Hello{Magic: magic, Version: version, Name: name}
+	return wire.AppendFrame(nil, wire.KindHello, h.Encode())
+}
+
+func TestHostileClusterPorts(t *testing.T) {
+	c, err := cluster.New(cluster.Config{
+		Dir: t.TempDir(), Followers: 2, Seed: 7, NoFsync: true, SegmentSize: 64 << 10,
+		HandshakeTimeout: 300 * time.Millisecond, IdleTimeout: 2 * time.Second, MaxConns: 32,
+		StatusInterval: 50 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	log := collectEvents(c)
+	defer log.close()
+	log.wait(t, cluster.EvConnect, "follower-1", "connected")
+	log.wait(t, cluster.EvConnect, "follower-2", "connected")
+
+	snap := c.Snapshot(^uint64(0))
+	leader, relay := snap.Leader.Addr, snap.Followers[0].Link.Addr
+	for _, a := range []string{leader, relay, snap.Followers[1].Link.Addr} {
+		if host, _, _ := net.SplitHostPort(a); host != "127.0.0.1" {
+			t.Fatalf("listening on %s, not loopback", a)
+		}
+	}
+
+	stop := make(chan struct{})
+	var writer sync.WaitGroup
+	writer.Add(1)
+	go func() {
+		defer writer.Done()
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			case <-time.After(time.Millisecond):
+			}
+			c.Put(fmt.Appendf(nil, "k%04d", i%2000), fmt.Appendf(nil, "v%d", i))
+		}
+	}()
+
+	type hostile struct {
+		name string
+		in   []byte
+		code byte   // Refuse code the stranger should read; 0: none
+		who  string // follower the refused event is filed under
+		text string
+	}
+	onLeader := []hostile{
+		{"garbage", []byte("GET / HTTP/1.1\r\n\r\n"), wire.RefuseProtocol, "", "not a walship hello"},
+		{"length 4 GiB", []byte{0xff, 0xff, 0xff, 0xff}, wire.RefuseProtocol, "", "4294967295 bytes"},
+		{"wrong magic", hello(0xcafebabe, wire.Version, "follower-1"), wire.RefuseBadMagic, "", "bad magic cafebabe"},
+		{"wrong version", hello(wire.Magic, 2, "follower-1"), wire.RefuseBadVersion, "", "protocol version 2"},
+		{"odd name", hello(wire.Magic, wire.Version, "follower\x07-1"), wire.RefuseBadName, "", `bad follower name "follower\a-1"`},
+		{"unknown name", hello(wire.Magic, wire.Version, "follower-9"), wire.RefuseUnknownName, "", `unknown follower "follower-9"`},
+		{"impostor", hello(wire.Magic, wire.Version, "follower-2"), wire.RefuseDuplicate, "follower-2", "already streaming"},
+		{"status first", wire.AppendFrame(nil, wire.KindStatus, make([]byte, 33)), wire.RefuseProtocol, "", "expected hello, got status"},
+		{"half a frame", hello(wire.Magic, wire.Version, "follower-1")[:7], wire.RefuseProtocol, "", "no hello within 300ms"},
+	}
+	for _, h := range onLeader {
+		r := stranger(t, leader, h.in)
+		if r == nil || r.Code != h.code {
+			t.Fatalf("leader, %s: refusal %+v, want code %d", h.name, r, h.code)
+		}
+		log.wait(t, cluster.EvRefused, h.who, h.text)
+		t.Logf("leader port, %-13s -> refuse(%d) %q", h.name, r.Code, r.Reason)
+	}
+
+	// Through follower-1's relay: the relay refuses a hostile length
+	// itself; anything frame-shaped reaches the leader, which refuses it
+	// and whose Refuse frame comes back through the relay.
+	onRelay := []hostile{
+		{"length 4 GiB", []byte{0xff, 0xff, 0xff, 0xff}, 0, "follower-1", "hostile frame from follower 127.0.0.1:"},
+		{"wrong magic", hello(0xcafebabe, wire.Version, "follower-1"), wire.RefuseBadMagic, "", "bad magic cafebabe"},
+		{"impostor", hello(wire.Magic, wire.Version, "follower-1"), wire.RefuseDuplicate, "follower-1", "already streaming"},
+		{"half a frame", []byte{0, 0, 0, 20, 'H'}, wire.RefuseProtocol, "", "no hello within"},
+	}
+	for _, h := range onRelay {
+		r := stranger(t, relay, h.in)
+		if (h.code == 0) != (r == nil) || r != nil && r.Code != h.code {
+			t.Fatalf("relay, %s: refusal %+v, want code %d", h.name, r, h.code)
+		}
+		log.wait(t, cluster.EvRefused, h.who, h.text)
+		reason := "closed"
+		if r != nil {
+			reason = fmt.Sprintf("refuse(%d) %q", r.Code, r.Reason)
+		}
+		t.Logf("relay port,  %-13s -> %s", h.name, reason)
+	}
+
+	// Floods on both ports, held open: the leader keeps at most 32, the
+	// relay at most 16; the rest are refused at once.
+	var conns []net.Conn
+	for _, target := range []struct {
+		addr string
+		n    int
+	}{{leader, 400}, {relay, 200}} {
+		for range target.n {
+			cn, err := net.Dial("tcp", target.addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			conns = append(conns, cn)
+		}
+	}
+	log.wait(t, cluster.EvRefused, "", "too many connections (max 32)")
+	log.wait(t, cluster.EvRefused, "follower-1", "too many connections (max 16)")
+	for _, cn := range conns {
+		cn.Close()
+	}
+
+	close(stop)
+	writer.Wait()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := c.WaitConverged(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range log.list() {
+		if (e.Follower == "follower-1" || e.Follower == "follower-2") && (e.Kind == cluster.EvDisconnect || e.Kind == cluster.EvCRC) {
+			t.Fatalf("a real follower was disturbed: %s %s %s", e.Follower, e.Kind, e.Text)
+		}
+	}
+	log.close()
+	vs, err := c.Verify()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range vs {
+		if !v.Match() {
+			t.Fatalf("%s differs: %+v", v.Name, v)
+		}
+	}
+}
+
+// TestListenHost: listeners bind to loopback by default; Listen chooses
+// another host, IPv6 included.
+func TestListenHost(t *testing.T) {
+	for _, host := range []string{"", "127.0.0.1", "::1"} {
+		if host == "::1" {
+			ln, err := net.Listen("tcp", "[::1]:0")
+			if err != nil {
+				t.Logf("no IPv6 loopback here: %v", err)
+				continue
+			}
+			ln.Close()
+		}
+		c, err := cluster.New(cluster.Config{Dir: t.TempDir(), Followers: 1, NoFsync: true, Listen: host})
+		if err != nil {
+			t.Fatalf("Listen %q: %v", host, err)
+		}
+		s := c.Snapshot(0)
+		want := host
+		if want == "" {
+			want = "127.0.0.1"
+		}
+		for _, a := range []string{s.Leader.Addr, s.Followers[0].Link.Addr} {
+			if h, _, _ := net.SplitHostPort(a); h != want {
+				t.Errorf("Listen %q: listening on %s", host, a)
+			}
+		}
+		c.Put([]byte("k"), []byte("v"))
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err = c.WaitConverged(ctx)
+		cancel()
+		c.Close()
+		if err != nil {
+			t.Fatalf("Listen %q: %v", host, err)
+		}
+	}
+}

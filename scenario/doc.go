@@ -13,6 +13,7 @@
 //	# The cut-link lesson, shortened.
 //	title "Cut link and catch-up"
 //	summary "The link to a follower is cut; restored, it catches up."
+//	followers 3
 //
 //	rate 0                          # setup: runs at once, no key needed
 //	latency all 200ms
@@ -32,6 +33,8 @@
 //
 //	title "TEXT"         the scenario's title; first, before anything else
 //	summary "TEXT"       one line for `walship scenarios`; after the title
+//	followers N          the scenario needs N followers (1 to 9): players add
+//	                     followers up to N before the setup; at the top
 //	chapter "TEXT"       starts a chapter
 //	wait DUR             do nothing for DUR
 //	[TIMING] COMMAND     a cluster command, as typed in the command palette
@@ -57,7 +60,8 @@
 //
 // An expect line states what must be true. It is checked against fresh
 // snapshots of the cluster every PollInterval until it holds, or fails when
-// `within DUR` (DefaultWithin, 15s, when not given) has passed.
+// `within DUR` (DefaultWithin, 15s, when not given; 15s more than a steady
+// line's DUR) has passed. rises and steady cannot be used with all.
 //
 //	expect SUBJECT CHECK [within DUR]
 //
@@ -71,8 +75,12 @@
 //	  [not] paused | connected | slot-lost
 //	  matches leader                      replay = leader flush, and the same key count
 //	  FIELD OP VALUE
+//	  FIELD rises                         goes above its value when the expect began
+//	  FIELD steady for DUR                keeps one value for DUR
 //	CHECK on the leader:
 //	  LEADER-FIELD OP VALUE
+//	  LEADER-FIELD rises
+//	  LEADER-FIELD steady for DUR
 //
 //	OP = "=" | "==" | "!=" | "<" | "<=" | ">" | ">="
 //
@@ -106,6 +114,8 @@
 //	expect all matches leader
 //	expect follower-1 not paused
 //	expect leader retained > 64KiB
+//	expect leader commits rises within 3s
+//	expect follower-1 replay steady for 2s
 //
 // # Errors
 //

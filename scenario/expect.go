@@ -19,7 +19,14 @@ type Expect struct {
 	Op      Op     // comparisons
 	State   string // state checks: one of the cluster.State* names
 	Value   Operand
-	Within  time.Duration
+	// Rises: the field must go above its value when the expect began. It
+	// is checked as Field > Value, with Value.N filled in from the first
+	// snapshot the expect sees.
+	Rises bool
+	// Steady: the field must keep one value for this long (FIELD steady
+	// for DUR). Check alone cannot tell; the runner watches over time.
+	Steady time.Duration
+	Within time.Duration
 }
 
 // Op is a comparison.
@@ -126,7 +133,9 @@ func subjectName(s string) (string, bool) {
 func (p *parser) expect(toks []token, end int) (*Expect, error) {
 	e := &Expect{Within: DefaultWithin}
 	// A trailing "within DUR".
+	within := false
 	if n := len(toks); n >= 2 && keyword(toks[n-2]) == "within" {
+		within = true
 		d, err := p.duration(toks, n-1, end)
 		if err != nil {
 			return nil, err
@@ -226,11 +235,40 @@ func (p *parser) expect(toks []token, end int) (*Expect, error) {
 		return nil, p.errorf(rest[j].col, "expected a state (%s), not %q", strings.Join(states, ", "), name)
 	}
 
-	// A comparison: OP VALUE.
+	// FIELD rises: above its value when the expect began.
+	// FIELD steady for DUR: one value for DUR.
 	t, ok = at(i)
+	if kw := keyword(t); kw == "rises" || kw == "steady" {
+		if e.Subject == "all" {
+			return nil, p.errorf(t.col, "expected one follower or the leader for %s, not all", kw)
+		}
+		if kw == "rises" {
+			e.Rises, e.Op = true, OpGt
+			return e, restEnd(1)
+		}
+		if len(rest) < 2 || keyword(rest[1]) != "for" {
+			t, _ := at(i + 1)
+			return nil, p.errorf(t.col, "expected for DUR after steady")
+		}
+		d, err := p.duration(rest, 2, end)
+		if err != nil {
+			return nil, err
+		}
+		if d == 0 {
+			return nil, p.errorf(rest[2].col, "expected a duration above 0")
+		}
+		e.Steady = d
+		if !within {
+			e.Within = DefaultWithin + d
+		} else if e.Within < d {
+			return nil, p.errorf(rest[2].col, "expected a duration no longer than within %s", e.Within)
+		}
+		return e, restEnd(3)
+	}
+	// A comparison: OP VALUE.
 	op, isOp := parseOp(t.text)
 	if !ok || !isOp || t.quoted {
-		return nil, p.errorf(t.col, "expected a comparison (=, !=, <, <=, >, >=) after %s", e.Field)
+		return nil, p.errorf(t.col, "expected a comparison (=, !=, <, <=, >, >=), rises or steady after %s", e.Field)
 	}
 	e.Op = op
 	i++
@@ -472,8 +510,62 @@ func compare(op Op, a, b int64) bool {
 	return false
 }
 
+// watcher checks an expectation on a series of snapshots: rises and
+// steady need to remember earlier ones.
+type watcher struct {
+	e       *Expect
+	started bool
+	last    value     // steady: the value seen last
+	since   time.Time // steady: when it took that value
+}
+
+// subjectValue is the expectation's field in s, for one follower or the
+// leader.
+func (e *Expect) subjectValue(s *cluster.Snapshot) value {
+	if e.Subject == "leader" {
+		return leaderValue(&s.Leader, e.Field)
+	}
+	if f := findFollower(s, e.Subject); f != nil {
+		return followerValue(f, e.Field)
+	}
+	return value{}
+}
+
+// check looks at the next snapshot, taken at now.
+func (w *watcher) check(s *cluster.Snapshot, now time.Time) (bool, string) {
+	e := w.e
+	first := !w.started
+	w.started = true
+	switch {
+	case e.Rises && first:
+		// Compare from now on with the value at the start. An unknown
+		// value (a lag not yet measured) makes any known value a rise.
+		b := *e
+		v := e.subjectValue(s)
+		if !v.ok {
+			v.n = -1 << 63
+		}
+		b.Value = Operand{N: v.n}
+		w.e = &b
+		return w.e.Check(s)
+	case e.Steady > 0:
+		v := e.subjectValue(s)
+		if first || v != w.last {
+			w.last, w.since = v, now
+		}
+		k := fieldKind(e.Subject, e.Field)
+		held := now.Sub(w.since)
+		seen := fmt.Sprintf("%s %s %s, unchanged for %s", e.Subject, e.Field, format(k, v), held.Round(time.Millisecond))
+		return v.ok && held >= e.Steady, seen
+	}
+	return e.Check(s)
+}
+
 // Check reports whether the expectation holds in s, and what was seen, in
-// words a person can compare with the expect line.
+// words a person can compare with the expect line. One snapshot cannot
+// show a field rising or steady: for Rises, Check compares with Value.N
+// (which the runner fills from the first snapshot); for Steady it only
+// describes the value. The runner watches those over time.
 func (e *Expect) Check(s *cluster.Snapshot) (ok bool, seen string) {
 	if e.Subject == "leader" {
 		return e.checkComparison(s, nil, "leader")
@@ -488,15 +580,19 @@ func (e *Expect) Check(s *cluster.Snapshot) (ok bool, seen string) {
 	if len(s.Followers) == 0 {
 		return false, "no followers in the cluster"
 	}
-	var seens []string
 	for i := range s.Followers {
 		ok, seen := e.checkFollower(s, &s.Followers[i])
 		if !ok {
 			return false, seen
 		}
-		seens = append(seens, seen)
+		if i == len(s.Followers)-1 && i > 0 {
+			return true, fmt.Sprintf("%s, and so %d more", seen, i)
+		}
+		if i == len(s.Followers)-1 {
+			return true, seen
+		}
 	}
-	return true, strings.Join(seens, "; ")
+	return true, ""
 }
 
 func (e *Expect) checkFollower(s *cluster.Snapshot, f *cluster.FollowerStatus) (bool, string) {
@@ -552,6 +648,9 @@ func (e *Expect) checkComparison(s *cluster.Snapshot, f *cluster.FollowerStatus,
 	seen := fmt.Sprintf("%s %s %s", name, e.Field, format(k, left))
 	if rname != "" {
 		seen += fmt.Sprintf(", %s %s", rname, format(k, right))
+	}
+	if e.Rises {
+		seen += fmt.Sprintf(", was %s", format(k, value{right.n, right.n != -1<<63}))
 	}
 	if f != nil && e.Field != "state" {
 		seen += " (state " + f.State + ")"

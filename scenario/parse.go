@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -16,6 +17,10 @@ type Scenario struct {
 	File    string // name used in messages: the file name, or NAME.scn for a built-in
 	Title   string // from the title line; the file name when there is none
 	Summary string // from the summary line, if any
+	// Followers is how many followers the scenario needs (from a followers
+	// line; 0 when it does not say). Players add followers up to it before
+	// the setup runs.
+	Followers int
 	// Setup holds the steps before the first chapter. They run as soon as
 	// the scenario starts, without waiting for a key.
 	Setup    []Step
@@ -165,6 +170,25 @@ func (p *parser) parseLine(line string) error {
 			p.sc.Summary = text
 		}
 		return nil
+	case "followers":
+		if p.started {
+			return p.errorf(first.col, "followers belongs at the top of the file, before any chapter or step")
+		}
+		if p.sc.Followers != 0 {
+			return p.errorf(first.col, "only one followers line")
+		}
+		if len(toks) < 2 {
+			return p.errorf(end+1, "expected a number of followers, 1 to %d", cluster.MaxFollowers)
+		}
+		n, err := strconv.Atoi(toks[1].text)
+		if err != nil || n < 1 || n > cluster.MaxFollowers || toks[1].quoted {
+			return p.errorf(toks[1].col, "expected a number of followers, 1 to %d", cluster.MaxFollowers)
+		}
+		if len(toks) > 2 {
+			return p.errorf(toks[2].col, "expected the end of the line after followers %d", n)
+		}
+		p.sc.Followers = n
+		return nil
 	case "chapter":
 		text, err := p.quoted(toks, 1, end, "chapter title")
 		if err != nil {
@@ -202,7 +226,7 @@ func (p *parser) parseLine(line string) error {
 			return p.errorf(end+1, "expected a command, say or expect after %s %s", first.text, toks[1].text)
 		}
 		switch kw := keyword(toks[i]); kw {
-		case "title", "summary", "chapter", "wait", "at", "after":
+		case "title", "summary", "followers", "chapter", "wait", "at", "after":
 			return p.errorf(toks[i].col, "expected a command, say or expect, not %s (%s cannot be timed)", kw, kw)
 		}
 	}

@@ -14,6 +14,7 @@ import (
 const goodFile = `# a comment
 title "Good \"file\""
 summary "One of each."
+followers 3
 
 rate 0   # trailing comment
 latency all 200ms
@@ -39,6 +40,8 @@ expect follower-1 replay-lag < 2s
 expect leader retained >= 64KiB
 expect follower-1 keys = leader
 expect follower-2 replay >= 0/1A2B
+expect leader commits rises within 3s
+expect follower-1 replay steady for 2s
 `
 
 func TestParseGood(t *testing.T) {
@@ -46,13 +49,13 @@ func TestParseGood(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sc.Title != `Good "file"` || sc.Summary != "One of each." {
+	if sc.Title != `Good "file"` || sc.Summary != "One of each." || sc.Followers != 3 {
 		t.Errorf("title %q summary %q", sc.Title, sc.Summary)
 	}
 	if len(sc.Setup) != 2 || sc.Setup[0].Command.String() != "rate 0" || sc.Setup[1].Command.String() != "latency all 200ms" {
 		t.Errorf("setup = %+v", sc.Setup)
 	}
-	if len(sc.Chapters) != 2 || sc.Chapters[0].Title != "One" || sc.Chapters[0].Line != 8 {
+	if len(sc.Chapters) != 2 || sc.Chapters[0].Title != "One" || sc.Chapters[0].Line != 9 {
 		t.Fatalf("chapters = %+v", sc.Chapters)
 	}
 	one := sc.Chapters[0].Steps
@@ -62,12 +65,12 @@ func TestParseGood(t *testing.T) {
 		delay  time.Duration
 		kind   StepKind
 	}{
-		{9, Next, 0, StepSay},
-		{10, At, 3 * time.Second, StepCommand},
-		{11, After, 500 * time.Millisecond, StepExpect},
-		{12, After, time.Second, StepWait},
-		{13, Next, 0, StepExpect},
-		{14, Next, 0, StepCommand},
+		{10, Next, 0, StepSay},
+		{11, At, 3 * time.Second, StepCommand},
+		{12, After, 500 * time.Millisecond, StepExpect},
+		{13, After, time.Second, StepWait},
+		{14, Next, 0, StepExpect},
+		{15, Next, 0, StepCommand},
 	}
 	if len(one) != len(want) {
 		t.Fatalf("chapter one has %d steps, want %d", len(one), len(want))
@@ -111,8 +114,12 @@ func TestParseGood(t *testing.T) {
 		{Subject: "leader", Field: "retained", Op: OpGe, Value: Operand{N: 64 << 10}},
 		{Subject: "follower-1", Field: "keys", Op: OpEq, Value: Operand{Subject: "leader", Field: "keys"}},
 		{Subject: "follower-2", Field: "replay", Op: OpGe, Value: Operand{N: 0x1A2B}},
+		{Subject: "leader", Field: "commits", Op: OpGt, Rises: true, Within: 3 * time.Second},
+		{Subject: "follower-1", Field: "replay", Steady: 2 * time.Second, Within: DefaultWithin + 2*time.Second},
 	} {
-		want.Within = DefaultWithin
+		if want.Within == 0 {
+			want.Within = DefaultWithin
+		}
 		if got := exp(i + 1); got != want {
 			t.Errorf("%s: got %+v, want %+v", two[i+1].Source, got, want)
 		}
@@ -195,6 +202,22 @@ func TestParseErrors(t *testing.T) {
 		{"expect 1 crc-failures >= leader", 1, 26, "leader has no crc-failures"},
 		{"expect 1 replay = leader keys", 1, 26, "same kind"},
 		{"expect leader retained > 64 lots", 1, 29, "end of the expectation"},
+		{"expect all keys rises", 1, 17, "not all"},
+		{"followers", 1, 10, "number of followers"},
+		{"expect leader commits steady", 1, 29, "for DUR after steady"},
+		{"expect leader commits steady 2s", 1, 30, "for DUR after steady"},
+		{"expect leader commits steady for", 1, 33, "duration"},
+		{"expect leader commits steady for 0", 1, 34, "above 0"},
+		{"expect leader commits steady for 2s within 1s", 1, 34, "no longer than within 1s"},
+		{"expect all replay steady for 1s", 1, 19, "not all"},
+		{"followers 0", 1, 11, "number of followers"},
+		{"followers 10", 1, 11, "1 to 9"},
+		{"followers 3 please", 1, 13, "end of the line"},
+		{"followers 3\nfollowers 3", 2, 1, "only one followers"},
+		{"pause 1\nfollowers 3", 2, 1, "top of the file"},
+		{"at 1s followers 3", 1, 7, "cannot be timed"},
+		{"expect 1 replay rises now", 1, 23, "end of the expectation"},
+		{"expect 1 paused rises", 1, 17, "end of the expectation"},
 	} {
 		_, err := Parse("t.scn", []byte(tc.src))
 		var se *SyntaxError

@@ -160,6 +160,12 @@ func (p *Player) play(i int) {
 	ctx, cancel := context.WithCancel(p.ctx)
 	defer cancel()
 	steps := p.sc.Setup
+	failed := ""
+	if i == 0 {
+		if _, err := addFollowers(p.ctrl, p.sc.Followers); err != nil {
+			failed = err.Error()
+		}
+	}
 	p.mu.Lock()
 	p.cancel = cancel
 	if p.target >= 0 {
@@ -174,7 +180,7 @@ func (p *Player) play(i int) {
 	if i < len(p.sc.Chapters) {
 		p.st.NextChapter = p.sc.Chapters[i].Title
 	}
-	p.st.Caption, p.st.Failed = "", ""
+	p.st.Caption, p.st.Failed = "", failed
 	p.st.WaitingForKey, p.st.Done = false, false
 	p.mu.Unlock()
 	p.notify()

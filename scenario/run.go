@@ -89,10 +89,11 @@ func runSteps(ctx context.Context, ctrl cluster.Controller, file string, steps [
 func poll(ctx context.Context, ctrl cluster.Controller, e *Expect) (seen string, ok bool, err error) {
 	deadline := time.Now().Add(e.Within)
 	var since uint64
+	w := &watcher{e: e}
 	for {
 		s := ctrl.Snapshot(since)
 		since = s.LastEvent
-		if ok, seen = e.Check(&s); ok {
+		if ok, seen = w.check(&s, time.Now()); ok {
 			return seen, true, nil
 		}
 		left := time.Until(deadline)
@@ -121,6 +122,20 @@ func sleepUntil(ctx context.Context, t time.Time) error {
 	}
 }
 
+// addFollowers adds followers to ctrl until it has at least n. It returns
+// how many it added.
+func addFollowers(ctrl cluster.Controller, n int) (int, error) {
+	s := ctrl.Snapshot(^uint64(0))
+	added := 0
+	for have := len(s.Followers); have < n; have++ {
+		if err := ctrl.Do(cluster.Command{Verb: cluster.VerbAdd}); err != nil {
+			return added, fmt.Errorf("scenario: it needs %d followers; adding one to %d: %w", n, have, err)
+		}
+		added++
+	}
+	return added, nil
+}
+
 // RunHeadless plays sc against ctrl with no terminal: chapters do not wait
 // for a key, timing is kept, and every expect is checked. It writes one
 // line to out per chapter and per expect (and per refused command), then a
@@ -130,6 +145,13 @@ func sleepUntil(ctx context.Context, t time.Time) error {
 func RunHeadless(ctx context.Context, ctrl cluster.Controller, sc *Scenario, out io.Writer) error {
 	h := &headless{out: out, file: sc.File}
 	fmt.Fprintf(out, "scenario %s: %s\n", sc.File, sc.Title)
+	added, err := addFollowers(ctrl, sc.Followers)
+	if added > 0 {
+		fmt.Fprintf(out, "added %d followers: the scenario needs %d\n", added, sc.Followers)
+	}
+	if err != nil {
+		return err
+	}
 	if len(sc.Setup) > 0 {
 		fmt.Fprintf(out, "setup\n")
 		if err := runSteps(ctx, ctrl, sc.File, sc.Setup, h); err != nil {

@@ -71,6 +71,11 @@ func (f *fake) Do(c cluster.Command) error {
 		}
 	}
 	switch c.Verb {
+	case cluster.VerbAdd:
+		n := len(f.snap.Followers) + 1
+		f.snap.Followers = append(f.snap.Followers, cluster.FollowerStatus{
+			Name: cluster.FollowerName(n), Index: n, State: cluster.StateStartup,
+		})
 	case cluster.VerbWrite:
 		f.snap.Leader.InsertLSN += 100 * 64
 		f.snap.Leader.FlushLSN = f.snap.Leader.InsertLSN
@@ -227,6 +232,94 @@ expect follower-9 paused within 100ms
 		if !strings.Contains(o, line) {
 			t.Errorf("output lacks %q:\n%s", line, o)
 		}
+	}
+}
+
+func TestHeadlessRises(t *testing.T) {
+	f := newFake(1)
+	f.update(func(s *cluster.Snapshot) { s.Leader.Commits = 10; s.Followers[0].ReplayLSN = 0x100 })
+	go func() {
+		time.Sleep(100 * time.Millisecond)
+		f.update(func(s *cluster.Snapshot) { s.Leader.Commits = 11 })
+	}()
+	sc := mustParse(t, `expect leader commits rises within 2s
+expect follower-1 replay rises within 100ms
+`)
+	var out bytes.Buffer
+	err := RunHeadless(context.Background(), f, sc, &out)
+	want := "t.scn:2: expect follower-1 replay rises within 100ms: not true after 100ms: saw follower-1 replay 0/100, was 0/100 (state streaming)"
+	if err == nil || err.Error() != want {
+		t.Errorf("got %v, want %s", err, want)
+	}
+	if !strings.Contains(out.String(), "ok   t.scn:1: expect leader commits rises within 2s") ||
+		!strings.Contains(out.String(), "leader commits 11, was 10") {
+		t.Errorf("output:\n%s", out.String())
+	}
+}
+
+func TestHeadlessSteady(t *testing.T) {
+	f := newFake(1)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		// Commits move every 20ms for 200ms, then stop; replay keeps moving.
+		defer wg.Done()
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+			f.update(func(s *cluster.Snapshot) {
+				if i < 10 {
+					s.Leader.Commits++
+				}
+				s.Followers[0].ReplayLSN += 64
+			})
+		}
+	}()
+	defer func() { close(stop); wg.Wait() }()
+	sc := mustParse(t, `expect leader commits steady for 300ms within 2s
+expect follower-1 replay steady for 100ms within 400ms
+`)
+	var out bytes.Buffer
+	start := time.Now()
+	err := RunHeadless(context.Background(), f, sc, &out)
+	if !strings.Contains(out.String(), "ok   t.scn:1: expect leader commits steady for 300ms within 2s") ||
+		!strings.Contains(out.String(), "leader commits 10, unchanged for 3") {
+		t.Errorf("output:\n%s", out.String())
+	}
+	if took := time.Since(start); took < 900*time.Millisecond {
+		t.Errorf("took %s: 200ms of moving, 300ms steady, 400ms of failing", took)
+	}
+	var se *StepError
+	if !errors.As(err, &se) || se.Line != 2 || !strings.Contains(se.Seen, "follower-1 replay") {
+		t.Errorf("got %v, want line 2 to fail", err)
+	}
+}
+
+func TestFollowersLine(t *testing.T) {
+	f := newFake(1)
+	sc := mustParse(t, "title \"Three\"\nfollowers 3\nexpect follower-3 state startup\n")
+	var out bytes.Buffer
+	if err := RunHeadless(context.Background(), f, sc, &out); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	if got := f.commands(); len(got) != 2 || got[0].cmd != "add" || got[1].cmd != "add" {
+		t.Errorf("commands %v, want two adds", got)
+	}
+	if !strings.Contains(out.String(), "added 2 followers: the scenario needs 3\n") {
+		t.Errorf("output:\n%s", out.String())
+	}
+	// Enough already: nothing added.
+	if err := RunHeadless(context.Background(), f, sc, new(bytes.Buffer)); err != nil || len(f.commands()) != 2 {
+		t.Errorf("second run: %v, commands %v", err, f.commands())
+	}
+	f.refuse = cluster.VerbAdd
+	sc.Followers = 5
+	if err := RunHeadless(context.Background(), f, sc, new(bytes.Buffer)); err == nil || !strings.Contains(err.Error(), "needs 5 followers") {
+		t.Errorf("refused add: %v", err)
 	}
 }
 

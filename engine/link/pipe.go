@@ -443,24 +443,36 @@ func signal(c chan struct{}) {
 	}
 }
 
-// Frame buffers are pooled by power-of-two size class, from 512 bytes up to
-// the largest frame, so steady traffic allocates nothing per frame.
-const minClass = 9 // 512 bytes
+// Frame buffers are pooled by size class, from 512 bytes up to the largest
+// frame, so steady traffic allocates nothing per frame. Classes are powers
+// of two up to 4 KiB, then four per doubling (5, 6, 7 and 8 KiB, 10, 12, 14
+// and 16 KiB, ...), so a buffer is at most a quarter larger than its frame:
+// with power-of-two classes a data frame just over 256 KiB held 512 KiB.
+const (
+	minClass  = 9  // 512 bytes
+	fineClass = 12 // above 4 KiB, four steps per doubling
+)
 
-var pools [22]sync.Pool // classes minClass..21 (2 MiB >= MaxFrameSize+HeaderSize)
+var pools [22 * 4]sync.Pool // index 4*log2 + step; up to 2 MiB >= MaxFrameSize+HeaderSize
 
-func class(n int) int {
-	c := bits.Len(uint(n - 1))
-	return max(c, minClass)
+// class returns the pool index and the buffer capacity for n bytes.
+func class(n int) (idx, size int) {
+	c := max(bits.Len(uint(n-1)), minClass) // 1<<c >= n
+	if c <= fineClass {
+		return 4 * c, 1 << c
+	}
+	half, step := 1<<(c-1), 1<<(c-3)
+	q := (n - half + step - 1) / step // 1..4
+	return 4*c + q - 1, half + q*step
 }
 
 func getBuf(n int) *[]byte {
-	c := class(n)
-	if b, ok := pools[c].Get().(*[]byte); ok {
+	idx, size := class(n)
+	if b, ok := pools[idx].Get().(*[]byte); ok {
 		*b = (*b)[:n]
 		return b
 	}
-	b := make([]byte, n, 1<<c)
+	b := make([]byte, n, size)
 	return &b
 }
 
@@ -468,5 +480,6 @@ func putBuf(b *[]byte) {
 	if b == nil {
 		return
 	}
-	pools[class(cap(*b))].Put(b)
+	idx, _ := class(cap(*b))
+	pools[idx].Put(b)
 }

@@ -1,0 +1,683 @@
+package cluster
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"walship/engine/ship"
+	"walship/engine/wal"
+)
+
+// BenchConfig sets up a throughput run (walship bench). Zero fields take
+// the defaults in parentheses.
+type BenchConfig struct {
+	Dir       string // where the run's data goes (a temporary directory); removed afterwards
+	Followers int    // (3)
+	Records   int    // records the leader writes (1,000,000)
+	ValueSize int    // value bytes per record (100)
+	// Keys is the key space: record i sets key i mod Keys (100,000). The
+	// stores hold at most Keys keys, which bounds their memory.
+	Keys int
+	// Writers are goroutines appending on the leader at once (1).
+	Writers int
+	// Sync is the commit rule. With anything but off, each writer waits
+	// for its commit every CommitEvery records.
+	Sync        SyncRule
+	CommitEvery int  // (1000)
+	NoFsync     bool // no fsync anywhere (walship and the baseline)
+	// PausedFollower keeps follower-1's replay paused the whole run: its
+	// received WAL piles up on its disk. It is left out of the replay
+	// throughput and the replay lag.
+	PausedFollower bool
+	SegmentSize    int64 // WAL segment size (16 MiB)
+	BatchBytes     int   // WAL bytes per data frame (256 KiB)
+	WALKeep        int64 // leader's wal_keep_size (64 MiB)
+	Baseline       bool  // also run the bare-shipper baseline
+	// CutFor, when positive, adds a catch-up run: a fresh cluster under a
+	// steady load of LoadRate records/s (100,000) has follower-1's link
+	// cut for CutFor, then restored, and the time it takes follower-1 to
+	// replay the backlog is measured.
+	CutFor   time.Duration
+	LoadRate float64
+	Timeout  time.Duration // bound on each phase's wait for followers (5m)
+	// Progress, when set, receives a line per phase.
+	Progress io.Writer
+	// CPUProfile, when set, is started after setup and stopped before
+	// the baseline, so the profile covers the walship run only.
+	CPUProfile func() (stop func())
+	// MemProfile, when set, is called when the walship run is done, before
+	// its cluster closes.
+	MemProfile func()
+}
+
+func (b *BenchConfig) defaults() {
+	if b.Followers <= 0 {
+		b.Followers = 3
+	}
+	if b.Records <= 0 {
+		b.Records = 1_000_000
+	}
+	if b.ValueSize <= 0 {
+		b.ValueSize = 100
+	}
+	if b.Keys <= 0 {
+		b.Keys = 100_000
+	}
+	if b.Writers <= 0 {
+		b.Writers = 1
+	}
+	if b.CommitEvery <= 0 {
+		b.CommitEvery = 1000
+	}
+	if b.SegmentSize <= 0 {
+		b.SegmentSize = 16 << 20
+	}
+	if b.BatchBytes <= 0 {
+		b.BatchBytes = 256 << 10
+	}
+	if b.WALKeep <= 0 {
+		b.WALKeep = 64 << 20
+	}
+	if b.LoadRate <= 0 {
+		b.LoadRate = 100_000
+	}
+	if b.Timeout <= 0 {
+		b.Timeout = 5 * time.Minute
+	}
+	if b.Sync.N <= 0 {
+		b.Sync.N = 1
+	}
+}
+
+// Percentiles are p50 and p99 of a set of samples.
+type Percentiles struct {
+	P50, P99 time.Duration
+	Samples  int
+}
+
+func percentiles(d []time.Duration) Percentiles {
+	if len(d) == 0 {
+		return Percentiles{}
+	}
+	slices.Sort(d)
+	at := func(q float64) time.Duration { return d[min(int(q*float64(len(d))), len(d)-1)] }
+	return Percentiles{P50: at(0.50), P99: at(0.99), Samples: len(d)}
+}
+
+// BenchResult is what one walship bench run measured.
+type BenchResult struct {
+	Config     BenchConfig // with defaults filled in
+	RecordSize int         // encoded WAL record size
+	Records    int
+	WALBytes   int64         // LSN bytes the leader wrote (records and segment gaps)
+	WriteTime  time.Duration // the leader's appends alone
+	Elapsed    time.Duration // first append to the last counted follower's replay
+	// Counted followers: the ones whose replay is timed (all but a paused one).
+	Counted int
+
+	WriteLag, FlushLag, ReplayLag Percentiles
+
+	LeaderFsyncs   uint64
+	FollowerFsyncs uint64 // all followers
+	StoresMatch    bool   // every counted follower's store digest equals the leader's
+	// PausedFlushed is when the paused follower had flushed everything
+	// (it receives and fsyncs; only replay is paused).
+	PausedFlushed time.Duration
+	PausedBacklog int64 // bytes received but not replayed by the paused follower at the end
+
+	PeakRSS int64         // bytes (VmHWM) during the walship run
+	CPU     time.Duration // user+system CPU of the process during the timed run
+
+	Baseline *BaselineResult
+	CatchUp  *CatchUpResult
+}
+
+// RecordsPerSec is records replicated (replayed on every counted follower)
+// per second.
+func (r BenchResult) RecordsPerSec() float64 { return float64(r.Records) / r.Elapsed.Seconds() }
+
+// MBPerSec is WAL megabytes (10^6 bytes) replicated per second.
+func (r BenchResult) MBPerSec() float64 { return float64(r.WALBytes) / 1e6 / r.Elapsed.Seconds() }
+
+// PayloadMBPerSec is key and value megabytes replicated per second.
+func (r BenchResult) PayloadMBPerSec() float64 {
+	return float64(r.Records) * float64(r.RecordSize-wal.Overhead) / 1e6 / r.Elapsed.Seconds()
+}
+
+// Ratio is walship's records/s over the baseline's (0 without a baseline).
+func (r BenchResult) Ratio() float64 {
+	if r.Baseline == nil || r.Baseline.Elapsed <= 0 {
+		return 0
+	}
+	return r.RecordsPerSec() / r.Baseline.RecordsPerSec()
+}
+
+// CatchUpResult is the catch-up run's measurement.
+type CatchUpResult struct {
+	LoadRate    float64       // records/s the leader wrote throughout
+	Cut         time.Duration // how long the link was cut
+	Backlog     int64         // WAL bytes follower-1 had to replay when the link came back
+	Reconnect   time.Duration // restore until follower-1 was streaming again (its reconnect backoff)
+	CatchUp     time.Duration // reconnect until follower-1 had replayed the backlog
+	RecordSize  int
+	PeakRSS     int64
+	StoresMatch bool
+}
+
+// BacklogRecords is the backlog in records.
+func (c CatchUpResult) BacklogRecords() float64 { return float64(c.Backlog) / float64(c.RecordSize) }
+
+// RecordsPerSec is the backlog replayed per second once reconnected.
+func (c CatchUpResult) RecordsPerSec() float64 {
+	if c.CatchUp <= 0 {
+		return 0
+	}
+	return c.BacklogRecords() / c.CatchUp.Seconds()
+}
+
+// benchKeyDigits makes every key the same length, so every record has the
+// same size.
+const benchKeyDigits = 9
+
+// benchRecord fills key and value for record i: key "k" + i mod keys in
+// fixed width, value ValueSize bytes starting with i.
+type benchRecord struct {
+	keys  int
+	key   []byte
+	value []byte
+}
+
+func newBenchRecord(keys, valueSize int) *benchRecord {
+	r := &benchRecord{keys: keys, key: make([]byte, 1+benchKeyDigits), value: make([]byte, valueSize)}
+	r.key[0] = 'k'
+	for i := range r.value {
+		r.value[i] = 'a' + byte(i%26)
+	}
+	return r
+}
+
+func (r *benchRecord) fill(i int) {
+	k := i % r.keys
+	for j := benchKeyDigits; j >= 1; j-- {
+		r.key[j] = '0' + byte(k%10)
+		k /= 10
+	}
+	v := uint64(i)
+	for j := 0; j < 8 && j < len(r.value); j++ {
+		r.value[j] = 'A' + byte(v&15)
+		v >>= 4
+	}
+}
+
+func benchRecordSize(valueSize int) int { return wal.Overhead + 1 + benchKeyDigits + valueSize }
+
+func (b *BenchConfig) progress(format string, args ...any) {
+	if b.Progress != nil {
+		fmt.Fprintf(b.Progress, format+"\n", args...)
+	}
+}
+
+// Bench runs walship bench: a cluster with no latency and large frames, the
+// leader appending as fast as it can, timed until every follower (but a
+// paused one) has replayed everything; then, if asked, the bare-shipper
+// baseline and the catch-up run.
+func Bench(ctx context.Context, cfg BenchConfig) (BenchResult, error) {
+	cfg.defaults()
+	res := BenchResult{Config: cfg, RecordSize: benchRecordSize(cfg.ValueSize), Records: cfg.Records}
+	if cfg.Followers > MaxFollowers {
+		return res, fmt.Errorf("followers must be 1..%d, not %d", MaxFollowers, cfg.Followers)
+	}
+	if res.RecordSize > wal.MaxRecordSize {
+		return res, fmt.Errorf("value size %d makes records over %d bytes", cfg.ValueSize, wal.MaxRecordSize)
+	}
+	root, cleanup, err := benchDir(cfg.Dir)
+	if err != nil {
+		return res, err
+	}
+	defer cleanup()
+
+	if err := benchWalship(ctx, &cfg, &res, filepath.Join(root, "walship")); err != nil {
+		return res, err
+	}
+	if cfg.Baseline {
+		cfg.progress("baseline: %d records to %d connections", cfg.Records, cfg.Followers)
+		b, err := RunBaseline(ctx, BaselineConfig{
+			Dir: filepath.Join(root, "baseline"), Conns: cfg.Followers, Records: cfg.Records,
+			ValueSize: cfg.ValueSize, Keys: cfg.Keys, NoFsync: cfg.NoFsync, BatchBytes: cfg.BatchBytes,
+		})
+		if err != nil {
+			return res, fmt.Errorf("baseline: %w", err)
+		}
+		res.Baseline = &b
+	}
+	if cfg.CutFor > 0 {
+		cu, err := benchCatchUp(ctx, &cfg, filepath.Join(root, "catchup"))
+		if err != nil {
+			return res, fmt.Errorf("catch-up run: %w", err)
+		}
+		res.CatchUp = &cu
+	}
+	return res, nil
+}
+
+// benchDir makes the run's directory under dir (or a temporary one) and
+// returns a function that removes it.
+func benchDir(dir string) (string, func(), error) {
+	if dir != "" {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return "", nil, fmt.Errorf("data directory: %w", err)
+		}
+	}
+	root, err := os.MkdirTemp(dir, "walship-bench-")
+	if err != nil {
+		return "", nil, err
+	}
+	return root, func() { os.RemoveAll(root) }, nil
+}
+
+func (b *BenchConfig) clusterConfig(dir string) Config {
+	return Config{
+		Dir: dir, Followers: b.Followers, SegmentSize: b.SegmentSize, WALKeep: b.WALKeep,
+		Sync: b.Sync, NoFsync: b.NoFsync, BatchBytes: b.BatchBytes,
+		// Followers report at least this often when idle; under load they
+		// report as positions move (every 2ms at most).
+		StatusInterval: 100 * time.Millisecond,
+	}
+}
+
+// waitStreaming waits until every follower is connected.
+func waitStreaming(ctx context.Context, c *Cluster, n int) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	for {
+		k := 0
+		for _, p := range c.primary.Peers() {
+			if p.Connected {
+				k++
+			}
+		}
+		if k >= n {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("only %d of %d followers connected", k, n)
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
+// lagSampler samples the leader's lag tracker (what pg_stat_replication
+// shows) every few milliseconds. An idle position counts as zero lag.
+type lagSampler struct {
+	c        *Cluster
+	skipRepl map[string]bool // followers left out of replay lag
+	w, f, r  []time.Duration
+	stop     chan struct{}
+	done     chan struct{}
+}
+
+const lagSampleEvery = 5 * time.Millisecond
+
+func startLagSampler(c *Cluster, skipReplay map[string]bool) *lagSampler {
+	s := &lagSampler{c: c, skipRepl: skipReplay, stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(s.done)
+		t := time.NewTicker(lagSampleEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-s.stop:
+				return
+			case <-t.C:
+			}
+			for _, p := range c.primary.Peers() {
+				if !p.Connected {
+					continue
+				}
+				s.w = append(s.w, lagValue(p.WriteLag))
+				s.f = append(s.f, lagValue(p.FlushLag))
+				if !s.skipRepl[p.Name] {
+					s.r = append(s.r, lagValue(p.ReplayLag))
+				}
+			}
+		}
+	}()
+	return s
+}
+
+func lagValue(l ship.Lag) time.Duration {
+	if l.Idle || !l.Known {
+		return 0
+	}
+	return l.D
+}
+
+func (s *lagSampler) finish() (w, f, r Percentiles) {
+	close(s.stop)
+	<-s.done
+	return percentiles(s.w), percentiles(s.f), percentiles(s.r)
+}
+
+// writeRecords appends records [0, n) with cfg.Writers goroutines, waiting
+// for commits as the sync rule says. It stops early when stop closes.
+func writeRecords(c *Cluster, cfg *BenchConfig, n int, stop <-chan struct{}) error {
+	p := c.primary
+	wait := cfg.Sync.Mode != SyncOff
+	errs := make(chan error, cfg.Writers)
+	var wg sync.WaitGroup
+	for w := range cfg.Writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rec := newBenchRecord(cfg.Keys, cfg.ValueSize)
+			var end wal.LSN
+			since := 0
+			for i := w; i < n; i += cfg.Writers {
+				rec.fill(i)
+				var err error
+				if end, err = p.Append(wal.OpSet, rec.key, rec.value); err != nil {
+					errs <- err
+					return
+				}
+				if since++; wait && since >= cfg.CommitEvery {
+					if !p.WaitCommit(end, stop) {
+						return
+					}
+					since = 0
+				}
+			}
+			if wait && since > 0 {
+				p.WaitCommit(end, stop)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	return <-errs
+}
+
+// replayedAll reports whether every named follower has replayed up to end.
+func replayedAll(c *Cluster, names []string, end wal.LSN, flushOnly bool) bool {
+	for _, n := range names {
+		s := c.Standby(n)
+		if s == nil {
+			return false
+		}
+		pos := s.Status().Positions
+		at := pos.Replay
+		if flushOnly {
+			at = pos.Flush
+		}
+		if at < end {
+			return false
+		}
+	}
+	return true
+}
+
+func waitFor(ctx context.Context, timeout time.Duration, what string, cond func() bool) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	t := time.NewTicker(time.Millisecond)
+	defer t.Stop()
+	for !cond() {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("timed out waiting for %s", what)
+		case <-t.C:
+		}
+	}
+	return nil
+}
+
+func benchWalship(ctx context.Context, cfg *BenchConfig, res *BenchResult, dir string) error {
+	ResetPeakRSS()
+	c, err := New(cfg.clusterConfig(dir))
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	names := c.Names()
+	paused := ""
+	if cfg.PausedFollower {
+		paused = names[0]
+		if err := c.Do(Command{Verb: VerbPause, Follower: paused}); err != nil {
+			return err
+		}
+	}
+	if err := waitStreaming(ctx, c, len(names)); err != nil {
+		return err
+	}
+	var counted []string
+	for _, n := range names {
+		if n != paused {
+			counted = append(counted, n)
+		}
+	}
+	res.Counted = len(counted)
+	if len(counted) == 0 {
+		return errors.New("no follower left to time: --paused-follower needs at least 2 followers")
+	}
+	var stopProfile func()
+	if cfg.CPUProfile != nil {
+		stopProfile = cfg.CPUProfile()
+	}
+	cfg.progress("walship: %d records of %d bytes to %d followers", cfg.Records, res.RecordSize, len(names))
+	lsync0 := c.primary.Log().Syncs()
+	var fsync0 uint64
+	for _, n := range names {
+		fsync0 += c.Standby(n).Syncs()
+	}
+	start0 := c.primary.Log().End()
+	lags := startLagSampler(c, map[string]bool{paused: true})
+	cpu0 := processCPU()
+	t0 := time.Now()
+	stop := make(chan struct{})
+	defer close(stop)
+	if err := writeRecords(c, cfg, cfg.Records, stop); err != nil {
+		lags.finish()
+		return err
+	}
+	res.WriteTime = time.Since(t0)
+	end := c.primary.Log().End()
+	err = waitFor(ctx, cfg.Timeout, "followers to replay", func() bool { return replayedAll(c, counted, end, false) })
+	res.Elapsed = time.Since(t0)
+	res.CPU = processCPU() - cpu0
+	res.WriteLag, res.FlushLag, res.ReplayLag = lags.finish()
+	if err != nil {
+		return fmt.Errorf("%w (%s)", err, whyBehind(c))
+	}
+	if stopProfile != nil {
+		stopProfile()
+	}
+	res.WALBytes = int64(end - start0)
+	if paused != "" {
+		if err := waitFor(ctx, cfg.Timeout, "the paused follower to flush", func() bool { return replayedAll(c, []string{paused}, end, true) }); err != nil {
+			return err
+		}
+		res.PausedFlushed = time.Since(t0)
+		pos := c.Standby(paused).Status().Positions
+		res.PausedBacklog = int64(pos.Write - pos.Replay)
+	}
+	res.LeaderFsyncs = c.primary.Log().Syncs() - lsync0
+	for _, n := range names {
+		res.FollowerFsyncs += c.Standby(n).Syncs()
+	}
+	res.FollowerFsyncs -= fsync0
+	res.PeakRSS = PeakRSS()
+	res.StoresMatch = true
+	want := c.primary.Store().Digest()
+	for _, n := range counted {
+		if c.Standby(n).Store().Digest() != want {
+			res.StoresMatch = false
+		}
+	}
+	if cfg.MemProfile != nil {
+		cfg.MemProfile()
+	}
+	cfg.progress("walship: done in %v; closing", res.Elapsed.Round(time.Millisecond))
+	return nil
+}
+
+func whyBehind(c *Cluster) string {
+	_, why := c.Converged()
+	return why
+}
+
+// benchCatchUp cuts follower-1 for cfg.CutFor under a steady load and
+// measures how fast it replays the backlog once the link is back.
+func benchCatchUp(ctx context.Context, cfg *BenchConfig, dir string) (CatchUpResult, error) {
+	res := CatchUpResult{LoadRate: cfg.LoadRate, Cut: cfg.CutFor, RecordSize: benchRecordSize(cfg.ValueSize)}
+	ccfg := cfg.clusterConfig(dir)
+	// Keep what the cut follower will need, with room to spare.
+	need := int64(cfg.LoadRate*(cfg.CutFor.Seconds()+30)) * int64(res.RecordSize)
+	ccfg.WALKeep = max(ccfg.WALKeep, need)
+	ResetPeakRSS()
+	c, err := New(ccfg)
+	if err != nil {
+		return res, err
+	}
+	defer c.Close()
+	if err := waitStreaming(ctx, c, cfg.Followers); err != nil {
+		return res, err
+	}
+	target := FollowerName(1)
+	cfg.progress("catch-up: load %.0f records/s; cutting %s for %v", cfg.LoadRate, target, cfg.CutFor)
+
+	// A paced writer: every millisecond, catch up with rate × elapsed.
+	stop := make(chan struct{})
+	werr := make(chan error, 1)
+	go func() {
+		rec := newBenchRecord(cfg.Keys, cfg.ValueSize)
+		t := time.NewTicker(time.Millisecond)
+		defer t.Stop()
+		start := time.Now()
+		i := 0
+		for {
+			select {
+			case <-stop:
+				werr <- nil
+				return
+			case <-t.C:
+			}
+			due := int(cfg.LoadRate * time.Since(start).Seconds())
+			for ; i < due; i++ {
+				rec.fill(i)
+				if _, err := c.primary.Append(wal.OpSet, rec.key, rec.value); err != nil {
+					werr <- err
+					return
+				}
+			}
+		}
+	}()
+	stopWriter := func() error {
+		if stop == nil {
+			return nil
+		}
+		close(stop)
+		stop = nil
+		return <-werr
+	}
+	defer stopWriter()
+
+	sleep := func(d time.Duration) error {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(d):
+			return nil
+		}
+	}
+	if err := sleep(time.Second); err != nil { // warm up
+		return res, err
+	}
+	if err := c.Do(Command{Verb: VerbCut, Follower: target}); err != nil {
+		return res, err
+	}
+	if err := sleep(cfg.CutFor); err != nil {
+		return res, err
+	}
+	backlogEnd := c.primary.Log().End()
+	from := c.Standby(target).Status().Positions.Replay
+	res.Backlog = int64(backlogEnd - from)
+	restored := time.Now()
+	if err := c.Do(Command{Verb: VerbRestore, Follower: target}); err != nil {
+		return res, err
+	}
+	cfg.progress("catch-up: restored; %s has %s of WAL to replay", target, FormatSize(res.Backlog))
+	s := c.Standby(target)
+	if err := waitFor(ctx, cfg.Timeout, target+" to reconnect", func() bool { return s.Status().Connected }); err != nil {
+		return res, err
+	}
+	reconnected := time.Now()
+	res.Reconnect = reconnected.Sub(restored)
+	if err := waitFor(ctx, cfg.Timeout, target+" to catch up", func() bool { return s.Status().Positions.Replay >= backlogEnd }); err != nil {
+		return res, fmt.Errorf("%w (%s)", err, whyBehind(c))
+	}
+	res.CatchUp = time.Since(reconnected)
+	if err := stopWriter(); err != nil {
+		return res, err
+	}
+	end := c.primary.Log().End()
+	if err := waitFor(ctx, cfg.Timeout, "followers to replay", func() bool { return replayedAll(c, c.Names(), end, false) }); err != nil {
+		return res, err
+	}
+	res.StoresMatch = true
+	want := c.primary.Store().Digest()
+	for _, n := range c.Names() {
+		if c.Standby(n).Store().Digest() != want {
+			res.StoresMatch = false
+		}
+	}
+	res.PeakRSS = PeakRSS()
+	return res, nil
+}
+
+// PeakRSS returns the process's peak resident set size (VmHWM in
+// /proc/self/status) in bytes, or 0 where there is no /proc.
+func PeakRSS() int64 {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := sc.Text()
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			if err != nil {
+				return 0
+			}
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+// ResetPeakRSS resets the peak RSS to the current RSS (Linux: "5" to
+// /proc/self/clear_refs), so each phase reports its own peak. Best effort.
+func ResetPeakRSS() {
+	os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
+}
+
+// processCPU is the user and system CPU time the process has used.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}

@@ -1,0 +1,33 @@
+package kv
+
+import (
+	"fmt"
+	"testing"
+
+	"walship/engine/wal"
+)
+
+// BenchmarkApplyKeySpace applies SETs of 100-byte values over key spaces
+// of growing size: 1,000 keys fit in the CPU caches, 100,000 (walship
+// bench's default) do not, which is what a replaying follower sees.
+func BenchmarkApplyKeySpace(b *testing.B) {
+	for _, n := range []int{1_000, 100_000} {
+		b.Run(fmt.Sprintf("keys=%d", n), func(b *testing.B) {
+			s := New()
+			keys := make([][]byte, n)
+			for i := range keys {
+				keys[i] = fmt.Appendf(nil, "k%09d", i)
+			}
+			val := make([]byte, 100)
+			for i, k := range keys {
+				s.Apply(wal.Record{LSN: wal.LSN(i), Op: wal.OpSet, Key: k, Value: val})
+			}
+			b.ReportAllocs()
+			b.SetBytes(int64(wal.Overhead + len(keys[0]) + len(val)))
+			for i := 0; b.Loop(); i++ {
+				val[0] = byte(i)
+				s.Apply(wal.Record{LSN: wal.LSN(i), Op: wal.OpSet, Key: keys[i%n], Value: val})
+			}
+		})
+	}
+}

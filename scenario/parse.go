@@ -52,12 +52,12 @@ type Timing int
 // The timings.
 const (
 	// Next: as soon as the previous step has finished.
-	Next Timing = iota
+	TimingNext Timing = iota
 	// At: Delay after the start of the chapter (or of the setup); at once
 	// when that moment has already passed.
-	At
+	TimingAt
 	// After: Delay after the previous step finished (or the chapter began).
-	After
+	TimingAfter
 )
 
 // Step is one timed line of a scenario.
@@ -205,16 +205,16 @@ func (p *parser) parseLine(line string) error {
 		if len(toks) > 2 {
 			return p.errorf(toks[2].col, "expected the end of the line after wait %s", toks[1].text)
 		}
-		p.addStep(Step{Line: p.line, Source: line[first.col-1 : end], Timing: After, Delay: d, Kind: StepWait})
+		p.addStep(Step{Line: p.line, Source: line[first.col-1 : end], Timing: TimingAfter, Delay: d, Kind: StepWait})
 		return nil
 	}
 	step := Step{Line: p.line, Source: line[first.col-1 : end]}
 	i := 0
 	switch keyword(first) {
 	case "at", "after":
-		step.Timing = At
+		step.Timing = TimingAt
 		if keyword(first) == "after" {
-			step.Timing = After
+			step.Timing = TimingAfter
 		}
 		d, err := p.duration(toks, 1, end)
 		if err != nil {

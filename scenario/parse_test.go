@@ -65,12 +65,12 @@ func TestParseGood(t *testing.T) {
 		delay  time.Duration
 		kind   StepKind
 	}{
-		{10, Next, 0, StepSay},
-		{11, At, 3 * time.Second, StepCommand},
-		{12, After, 500 * time.Millisecond, StepExpect},
-		{13, After, time.Second, StepWait},
-		{14, Next, 0, StepExpect},
-		{15, Next, 0, StepCommand},
+		{10, TimingNext, 0, StepSay},
+		{11, TimingAt, 3 * time.Second, StepCommand},
+		{12, TimingAfter, 500 * time.Millisecond, StepExpect},
+		{13, TimingAfter, time.Second, StepWait},
+		{14, TimingNext, 0, StepExpect},
+		{15, TimingNext, 0, StepCommand},
 	}
 	if len(one) != len(want) {
 		t.Fatalf("chapter one has %d steps, want %d", len(one), len(want))

@@ -50,9 +50,9 @@ func runSteps(ctx context.Context, ctrl cluster.Controller, file string, steps [
 		st := &steps[i]
 		due := prev
 		switch st.Timing {
-		case At:
+		case TimingAt:
 			due = start.Add(st.Delay)
-		case After:
+		case TimingAfter:
 			due = prev.Add(st.Delay)
 		}
 		if err := sleepUntil(ctx, due); err != nil {

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -257,4 +258,101 @@ func recoveredEnd(t *testing.T, dir string) wal.LSN {
 	}
 	defer l.Close()
 	return l.End()
+}
+
+// TestCrashDuringBaseBackup crashes a follower that fell off retained WAL
+// at random moments while it takes base backups and catches up: each
+// time, what its files hold (base backup plus WAL) is a state the leader
+// went through, and in the end it converges.
+func TestCrashDuringBaseBackup(t *testing.T) {
+	const seg = 16 << 10
+	rng := rand.New(rand.NewPCG(7, 7))
+	c, err := cluster.New(cluster.Config{
+		Dir: t.TempDir(), Followers: 2, Seed: 7, SegmentSize: seg, WALKeep: seg,
+		AutoBackup: true, NoFsync: true, FlushDelay: time.Millisecond,
+		StatusInterval: 20 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	log := collectEvents(c)
+	defer log.close()
+	var key atomic.Int64
+	write := func(n int) {
+		for range n {
+			// Unique keys: a value never changes, so any key a follower
+			// holds must hold the leader's value.
+			k := key.Add(1)
+			if _, err := c.Put(fmt.Appendf(nil, "key-%07d", k), fmt.Appendf(nil, "value-%07d", k)); err != nil {
+				panic(err)
+			}
+		}
+	}
+	write(100)
+	const rounds = 30
+	for round := range rounds {
+		if err := c.Exec("crash follower-1"); err != nil {
+			t.Fatal(err)
+		}
+		write(600 + rng.IntN(600)) // well past wal_keep_size: it falls off
+		if err := c.Exec("restart follower-1"); err != nil {
+			t.Fatal(err)
+		}
+		more := make(chan struct{})
+		go func(n int) {
+			defer close(more)
+			write(n)
+		}(rng.IntN(200))
+		// The refusal, the reconnect asking for a backup, the chunks and
+		// the catch-up take tens of milliseconds: crash anywhere in them.
+		time.Sleep(time.Duration(rng.IntN(200_000)) * time.Microsecond)
+		if err := c.Exec("crash follower-1"); err != nil {
+			t.Fatal(err)
+		}
+		<-more
+		store, err := cluster.RebuildStore(filepath.Join(c.Dir(), "follower-1"), seg)
+		if err != nil {
+			t.Fatalf("round %d: follower-1 does not recover: %v", round, err)
+		}
+		for _, k := range store.Keys() {
+			v, _ := store.Get(k)
+			if lv, ok := c.Primary().Store().Get(k); !ok || string(lv) != string(v) {
+				t.Fatalf("round %d: follower-1 recovered %q=%q, leader has %q", round, k, v, lv)
+			}
+		}
+		if err := c.Exec("restart follower-1"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := c.WaitConverged(ctx); err != nil {
+		t.Fatal(err)
+	}
+	installed, receiving := 0, 0
+	for _, e := range log.list() {
+		if e.Kind == cluster.EvBackup && e.Follower == "follower-1" {
+			switch {
+			case strings.Contains(e.Text, "installed"):
+				installed++
+			case strings.Contains(e.Text, "receiving"):
+				receiving++
+			}
+		}
+	}
+	t.Logf("%d rounds: %d base backups started, %d installed", rounds, receiving, installed)
+	if installed == 0 {
+		t.Fatal("no base backup was taken")
+	}
+	log.close()
+	vs, err := c.Verify()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range vs {
+		if !v.Match() {
+			t.Fatalf("%s differs: %+v", v.Name, v)
+		}
+	}
 }

@@ -26,7 +26,8 @@ type layout struct {
 	footerY          int
 }
 
-func computeLayout(w, h, followers int, lesson bool) layout {
+// lessonRows is the height the lesson panel wants (0: no lesson shown).
+func computeLayout(w, h, followers, lessonRows int) layout {
 	l := layout{w: w, h: h}
 	if w < MinWidth || h < MinHeight {
 		l.tooSmall = true
@@ -34,12 +35,8 @@ func computeLayout(w, h, followers int, lesson bool) layout {
 	}
 	l.footerY = h - 1
 	l.bodyY = 1
-	if lesson {
-		l.lessonH = 4
-		if h >= 36 {
-			l.lessonH = 6
-		}
-	}
+	// The caption comes first when a lesson plays, up to a third of the screen.
+	l.lessonH = min(lessonRows, h/3)
 	minEvents := 3
 	if h >= 36 {
 		minEvents = 5

@@ -39,20 +39,41 @@ func (p *lessonPanel) setState(s scenario.LessonState) bool {
 	return true
 }
 
+// wrapText wraps the caption for a panel w cells wide: lines of plain text
+// and the width of the widest.
+func wrapText(text string, w int) ([]string, int) {
+	if text == "" {
+		return nil, 0
+	}
+	var lines []string
+	widest := 0
+	for l := range strings.SplitSeq(lipgloss.Wrap(text, max(w-8, 10), " "), "\n") {
+		l = strings.TrimRight(l, " ")
+		lines = append(lines, l)
+		widest = max(widest, width(l))
+	}
+	return lines, widest
+}
+
+// rowsFor is the height the panel wants at width w: the title, the
+// caption, and a row for "press n" or the outcome.
+func (p *lessonPanel) rowsFor(w int) int {
+	lines, _ := wrapText(p.state.Caption, w)
+	return 1 + max(len(lines), 1) + 1
+}
+
+// wrap styles the caption as one block: every line padded to the widest,
+// so its background reads as a single slab on a projector.
 func (p *lessonPanel) wrap() {
 	p.lines, p.widths = p.lines[:0], p.widths[:0]
-	text := p.state.Caption
-	if text == "" {
-		return
-	}
-	inner := max(p.w-8, 10)
-	for l := range strings.SplitSeq(lipgloss.Wrap(text, inner, " "), "\n") {
-		l = strings.TrimRight(l, " ")
+	lines, widest := wrapText(p.state.Caption, p.w)
+	for _, l := range lines {
+		l += blanks[:min(widest-width(l), len(blanks))]
 		p.lines = append(p.lines, p.st.CaptionBox.Render(l))
-		p.widths = append(p.widths, width(l)+4)
+		p.widths = append(p.widths, widest+4)
 	}
-	if max(p.h-1, 1) < len(p.lines) {
-		p.lines, p.widths = p.lines[:max(p.h-1, 1)], p.widths[:max(p.h-1, 1)]
+	if room := max(p.h-2, 1); room < len(p.lines) {
+		p.lines, p.widths = p.lines[:room], p.widths[:room]
 	}
 }
 

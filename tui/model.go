@@ -192,7 +192,11 @@ func (m *Model) setSize(w, h int) {
 func (m *Model) lessonShown() bool { return m.lesson != nil && m.captions }
 
 func (m *Model) relayout() {
-	l := computeLayout(m.w, m.h, len(m.views), m.lessonShown())
+	rows := 0
+	if m.lessonShown() {
+		rows = m.lessonP.rowsFor(m.w)
+	}
+	l := computeLayout(m.w, m.h, len(m.views), rows)
 	m.lay = l
 	m.dirty = true
 	if l.tooSmall {
@@ -220,8 +224,14 @@ func (m *Model) ingest(s cluster.Snapshot, ls *scenario.LessonState) {
 	m.snap, m.have = s, true
 	m.panel.leader = &m.snap.Leader
 
-	if ls != nil && m.lessonP.setState(*ls) {
-		changed = true
+	if ls != nil {
+		before := m.lessonP.rowsFor(m.w)
+		if m.lessonP.setState(*ls) {
+			changed = true
+			if m.lessonP.rowsFor(m.w) != before {
+				m.relayout()
+			}
+		}
 	}
 	if m.msg != "" && m.now.Sub(m.msgAt) > messageFor {
 		m.msg, changed = "", true
@@ -460,7 +470,8 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 		default:
 			fn = l.Restart
 		}
-		return tea.Sequence(func() tea.Msg { fn(); return nil }, m.refresh())
+		fetch := m.refresh()
+		return func() tea.Msg { fn(); return fetch() }
 	}
 	c, err := m.commandFor(msg)
 	if err != nil {
@@ -789,17 +800,26 @@ func (m *Model) footer(r *row) {
 	if m.msg != "" {
 		msgW = min(width(m.msg)+2, r.w/2)
 	}
-	for _, b := range m.keys.ShortHelp() {
-		h := b.Help()
-		desc := shortDesc(h.Desc)
-		item := h.Key + " " + desc
-		if r.room()-msgW < width(item)+3 {
+	// The last bindings (help, quit) are always shown; others as room allows.
+	items := m.keys.ShortHelp()
+	itemW := func(b key.Binding) int { h := b.Help(); return width(h.Key) + width(shortDesc(h.Desc)) + 3 }
+	reserve := 0
+	for _, b := range items[max(len(items)-2, 0):] {
+		reserve += itemW(b)
+	}
+	for i, b := range items {
+		last := i >= len(items)-2
+		if !last && r.room()-msgW-reserve < itemW(b) {
+			continue
+		}
+		if last && r.room() < itemW(b) {
 			break
 		}
+		h := b.Help()
 		r.plain(" ")
 		r.text(st.Key, h.Key)
 		r.plain(" ")
-		r.text(st.KeyDesc, desc)
+		r.text(st.KeyDesc, shortDesc(h.Desc))
 		r.plain(" ")
 	}
 	if m.msg != "" {

@@ -37,37 +37,81 @@ func speedText(f float64) string {
 func (s *statusLine) row(r *row, snap *cluster.Snapshot) {
 	st := s.st
 	L := &snap.Leader
-	sep := func() { r.text(st.Muted, " │ ") }
-	r.text(st.Accent, " walship")
-	sep()
-	if s.w >= 110 {
-		r.text(st.Muted, "leader ")
-		r.text(st.Text, L.Addr)
-		r.plain(" ")
+	type item struct {
+		label, value string
+		paint        theme.Paint
+		extra        string // optional detail, dropped first
+		extraPaint   theme.Paint
 	}
-	r.text(st.Muted, "flush ")
-	r.text(st.Bold, L.FlushLSN.String())
-	sep()
-	r.text(st.Muted, "rate ")
-	r.text(st.Text, rateText(L.Rate))
-	if s.w >= 110 && L.TargetRate != L.Rate {
-		r.text(st.Muted, " (target "+rateText(L.TargetRate)+")")
-	}
-	sep()
-	r.text(st.Muted, "sync ")
-	r.text(st.Text, L.Sync.String())
-	if L.WaitingCommits > 0 {
-		r.text(st.Warn, " · "+strconv.Itoa(L.WaitingCommits)+" commits waiting")
-	}
-	sep()
-	r.text(st.Muted, "speed ")
+	speedPaint := st.Text
 	if snap.Speed != 1 && snap.Speed != 0 {
-		r.text(st.Warn, speedText(snap.Speed))
-	} else {
-		r.text(st.Text, speedText(snap.Speed))
+		speedPaint = st.Warn
 	}
+	var target string
+	if L.TargetRate != L.Rate {
+		target = " (target " + rateText(L.TargetRate) + ")"
+	}
+	var waiting string
+	if L.WaitingCommits > 0 {
+		waiting = " · " + strconv.Itoa(L.WaitingCommits) + " commits waiting"
+	}
+	items := [...]item{
+		{"leader ", L.Addr, st.Text, "", st.Text},
+		{"flush ", L.FlushLSN.String(), st.Bold, "", st.Text},
+		{"rate ", rateText(L.Rate), st.Text, target, st.Muted},
+		{"sync ", L.Sync.String(), st.Text, waiting, st.Warn},
+		{"speed ", speedText(snap.Speed), speedPaint, "", st.Text},
+	}
+	frozen := ""
 	if snap.Frozen {
-		r.right(st.Frozen, " FROZEN ")
+		frozen = " FROZEN "
+	}
+	// Drop details, then the name, then the address, until the line fits.
+	total := func(extras, brand, addr bool) int {
+		n := width(frozen)
+		if brand {
+			n += width(" walship")
+		}
+		for i, it := range items {
+			if i == 0 && !addr {
+				continue
+			}
+			n += 3 + width(it.label) + width(it.value)
+			if extras {
+				n += width(it.extra)
+			}
+		}
+		return n
+	}
+	extras, brand, addr := true, true, true
+	if total(extras, brand, addr) > s.w {
+		extras = false
+	}
+	if total(extras, brand, addr) > s.w {
+		brand = false
+	}
+	if total(extras, brand, addr) > s.w {
+		addr = false
+	}
+	sep := " │ "
+	if brand {
+		r.text(st.Accent, " walship")
+	} else {
+		sep = " "
+	}
+	for i, it := range items {
+		if i == 0 && !addr {
+			continue
+		}
+		r.text(st.Muted, sep+it.label)
+		sep = " │ "
+		r.text(it.paint, it.value)
+		if extras && it.extra != "" {
+			r.text(it.extraPaint, it.extra)
+		}
+	}
+	if frozen != "" {
+		r.right(st.Frozen, frozen)
 	}
 	r.fill()
 }

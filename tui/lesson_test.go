@@ -1,0 +1,83 @@
+package tui
+
+import (
+	"slices"
+	"sync"
+	"testing"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/exp/golden"
+
+	"walship/scenario"
+	"walship/tui/internal/fake"
+)
+
+// fakeLesson records the chapter keys and serves a fixed state.
+type fakeLesson struct {
+	mu    sync.Mutex
+	state scenario.LessonState
+	calls []string
+}
+
+func (l *fakeLesson) State() scenario.LessonState { l.mu.Lock(); defer l.mu.Unlock(); return l.state }
+func (l *fakeLesson) Next()                       { l.call("next") }
+func (l *fakeLesson) Prev()                       { l.call("prev") }
+func (l *fakeLesson) Restart()                    { l.call("restart") }
+func (l *fakeLesson) call(s string)               { l.mu.Lock(); defer l.mu.Unlock(); l.calls = append(l.calls, s) }
+
+func lessonModel(t *testing.T, w, h int) (*Model, *fakeLesson) {
+	t.Helper()
+	l := &fakeLesson{state: scenario.LessonState{
+		Title: "Paused replay: stale reads", Chapter: "Pause follower-2", ChapterIndex: 2, Chapters: 5,
+		Caption: "Replay on follower-2 is paused. It still receives and flushes WAL, " +
+			"so write_lsn and flush_lsn keep up, but replay_lsn stands still: reads there are stale.",
+		WaitingForKey: true,
+	}}
+	rec := fake.NewRecorder(fixture())
+	m, err := New(rec, Options{Theme: "mono", Lesson: l})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Update(tea.WindowSizeMsg{Width: w, Height: h})
+	s := l.State()
+	m.Update(snapMsg{gen: m.gen, snap: rec.Snapshot(0), lesson: &s})
+	return m, l
+}
+
+func TestGoldenLesson(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		w, h int
+	}{{"80x24", 80, 24}, {"120x36", 120, 36}} {
+		t.Run(c.name, func(t *testing.T) {
+			m, _ := lessonModel(t, c.w, c.h)
+			golden.RequireEqual(t, screen(m))
+		})
+	}
+}
+
+func TestLessonKeys(t *testing.T) {
+	m, l := lessonModel(t, 120, 36)
+	for _, k := range []string{"n", "N", "P", "r"} {
+		_, cmd := m.Update(keyMsg(k))
+		// The key's command makes the lesson call off the UI goroutine,
+		// then takes a fresh snapshot.
+		if cmd == nil {
+			t.Fatalf("%s: no command", k)
+		}
+		if _, ok := cmd().(snapMsg); !ok {
+			t.Fatalf("%s: the command did not end in a snapshot", k)
+		}
+	}
+	if want := []string{"next", "prev", "prev", "restart"}; !slices.Equal(l.calls, want) {
+		t.Errorf("lesson calls = %q, want %q", l.calls, want)
+	}
+	press(t, m, "C")
+	if m.lessonShown() || m.lay.lessonH != 0 {
+		t.Error("C did not hide the captions")
+	}
+	press(t, m, "C")
+	if !m.lessonShown() {
+		t.Error("C did not show the captions again")
+	}
+}

@@ -44,7 +44,7 @@ func (p *followerPanel) row(r *row, v *followerView, y int) {
 		if y == 1 {
 			p.stacked(r, v)
 		} else if y == 2 {
-			p.info(r, v, 0)
+			p.stackedInfo(r, v)
 		}
 	case y <= 3:
 		p.barRow(r, v, y-1)
@@ -246,10 +246,24 @@ func (p *followerPanel) stacked(r *row, v *followerView) {
 	}
 	pr.end()
 	r.plain(" ")
-	r.text(st.Muted, "replay ")
+	r.text(*p.paintOf(2), "replay ")
 	r.text(st.Text, v.f.ReplayLSN.String())
 	r.plain(" ")
 	r.text(p.lagPaint(v.f.ReplayLag), v.f.ReplayLag.String())
+}
+
+// stackedInfo is the second row of a small block: the write and flush
+// positions the stacked bar cannot label.
+func (p *followerPanel) stackedInfo(r *row, v *followerView) {
+	st, f := p.st, &v.f
+	for i, pos := range [2]wal.LSN{f.WriteLSN, f.FlushLSN} {
+		r.text(*p.paintOf(i), positionNames[i].short+" ")
+		r.text(st.Text, pos.String())
+		if b := p.behind(pos); b > 0 {
+			r.text(st.Muted, " -"+cluster.FormatSize(b))
+		}
+		r.plain("  ")
+	}
 }
 
 // info draws a row of facts about the link and the follower.

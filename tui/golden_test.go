@@ -113,7 +113,8 @@ func TestGoldenFollowerPanel(t *testing.T) {
 		{"base backup in progress", backing, false, false, 60, 6, 0},
 		{"stopped", crashed, false, false, 60, 6, 0},
 		{"wide", snap.Followers[1], true, false, 96, 7, 0},
-		{"compact stacked", snap.Followers[1], false, false, 46, 2, 0},
+		{"compact stacked", snap.Followers[1], false, false, 46, 3, 0},
+		{"compact stacked, lagging", snap.Followers[0], true, false, 46, 3, 0},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			p := followerPanel{st: mono, leader: &snap.Leader, sc: sc}

@@ -11,7 +11,11 @@ func laneCol(f *cluster.Frame, w int) int {
 	if w <= 1 {
 		return 0
 	}
-	c := int(f.Pos*float64(w-1) + 0.5)
+	pos := f.Pos
+	if !(pos >= 0) { // NaN too
+		pos = 0
+	}
+	c := int(min(pos, 1)*float64(w-1) + 0.5)
 	if f.Dir == cluster.ToLeader {
 		c = w - 1 - c
 	}

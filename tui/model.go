@@ -176,6 +176,11 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, m.key(msg)
 	case tea.MouseClickMsg:
 		return m, m.click(msg.Mouse())
+	case tea.PasteMsg:
+		if m.pal.active {
+			m.pal.paste(msg.Content)
+			m.dirty = true
+		}
 	}
 	return m, nil
 }
@@ -247,7 +252,10 @@ func (m *Model) ingest(s cluster.Snapshot, ls *scenario.LessonState) {
 	}
 	m.target = targetScale(&m.snap)
 	animating := m.ease()
-	m.moving = !s.Frozen && (len(s.Frames) > 0 || animating || backupActive(&s))
+	// Tick at full rate while frames fly, the scale eases, a backup runs or
+	// the last snapshot moved something (replay catching up after a resume
+	// moves bars with no frame in flight); otherwise poll slowly.
+	m.moving = !s.Frozen && (len(s.Frames) > 0 || animating || backupActive(&s) || changed)
 	if changed || animating {
 		m.dirty = true
 	}

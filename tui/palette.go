@@ -117,6 +117,15 @@ func (p *palette) update(msg tea.KeyPressMsg) (cluster.Command, bool) {
 	return cluster.Command{}, false
 }
 
+// paste inserts pasted text (its first line) at the cursor.
+func (p *palette) paste(text string) {
+	line, _, _ := strings.Cut(text, "\n")
+	r := []rune(clean(strings.TrimRight(line, "\r")))
+	p.buf = append(p.buf[:p.pos], append(r, p.buf[p.pos:]...)...)
+	p.pos += len(r)
+	p.err = ""
+}
+
 // complete extends the verb being typed to the single verb it prefixes.
 func (p *palette) complete() {
 	line := p.value()

@@ -38,10 +38,34 @@ func width(s string) int {
 	return utf8.RuneCountInString(s)
 }
 
+// hasControl reports whether s holds a control character (a newline or
+// an escape in an event's text would break the screen's rows).
+func hasControl(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == 0x7f {
+			return true
+		}
+	}
+	return false
+}
+
+// clean replaces control characters with spaces.
+func clean(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+			return ' '
+		}
+		return r
+	}, s)
+}
+
 // text writes s in paint p, cut to the room left.
 func (r *row) text(p theme.Paint, s string) {
 	if s == "" || r.n >= r.w {
 		return
+	}
+	if hasControl(s) {
+		s = clean(s)
 	}
 	w := width(s)
 	if w > r.room() {

@@ -2,6 +2,7 @@ package tui
 
 import (
 	"errors"
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -270,8 +271,12 @@ func TestTicksOnlyWhileMoving(t *testing.T) {
 	s.Frozen = false
 	s.Frames = nil
 	m.Update(snapMsg{gen: m.gen, snap: s})
+	if !m.moving {
+		t.Error("the snapshot changed but the next tick is slow")
+	}
+	m.Update(snapMsg{gen: m.gen, snap: s})
 	if m.moving {
-		t.Error("animating with nothing in flight")
+		t.Error("animating with nothing in flight and nothing changing")
 	}
 	// An unchanged snapshot does not redraw.
 	m.View()
@@ -293,5 +298,32 @@ func TestEventsNotDuplicated(t *testing.T) {
 	m.Update(snapMsg{gen: m.gen, snap: s}) // the same events again
 	if n := len(m.events.events); n != 3 {
 		t.Errorf("%d events held, want 3", n)
+	}
+}
+
+func TestPastedCommand(t *testing.T) {
+	m, rec := newTestModel(t, fixture(), 120, 36, "mono")
+	press(t, m, ":")
+	m.Update(tea.PasteMsg{Content: "pause 2\nignored"})
+	press(t, m, "enter")
+	if got := rec.Commands(); !slices.Equal(got, []string{"pause follower-2"}) {
+		t.Errorf("commands = %q", got)
+	}
+}
+
+func TestHostileText(t *testing.T) {
+	s := fixture()
+	s.Events = append(s.Events, cluster.Event{Seq: 4, Kind: cluster.EvError, Text: "two\nlines\x1b[2J and a bell\a"})
+	s.LastEvent = 4
+	s.Followers[0].LastError = "oops\r\n"
+	s.Frames = append(s.Frames, cluster.Frame{Index: 1, Follower: "follower-1", Kind: "data", Pos: math.NaN()},
+		cluster.Frame{Index: 1, Follower: "follower-1", Kind: "data", Pos: 7})
+	m, _ := newTestModel(t, s, 120, 36, "mono")
+	got := screen(m)
+	if n := strings.Count(got, "\n"); n != 36 {
+		t.Errorf("%d lines, want 36:\n%s", n, got)
+	}
+	if strings.Contains(m.View().Content, "\x1b[2J") {
+		t.Error("an escape in event text reached the screen")
 	}
 }

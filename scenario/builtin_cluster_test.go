@@ -11,45 +11,63 @@ import (
 )
 
 // TestBuiltinsOnCluster plays every built-in lesson headless against a real
-// cluster of three followers, and every expect must hold.
+// cluster of three followers, and every expect must hold. Each lesson runs
+// twice: on the engine's defaults, and on a cluster set up as the terminal
+// UI starts one (slow replay and fsync, latency, a running workload), since
+// a lesson must set its own pace whatever the flags were.
 func TestBuiltinsOnCluster(t *testing.T) {
 	if testing.Short() {
 		t.Skip("plays every lesson in real time")
 	}
+	configs := []struct {
+		name string
+		cfg  cluster.Config
+	}{
+		{"engine", cluster.Config{Followers: 3, SegmentSize: segmentSize(), Seed: 1}},
+		// As cmd_tui.go's flag defaults were when this was written.
+		{"ui", cluster.Config{
+			Followers: 3, SegmentSize: segmentSize(), Seed: 1,
+			Rate: 4, Latency: 300 * time.Millisecond, WALKeep: 128 << 10,
+			ApplyDelay: 80 * time.Millisecond, FlushDelay: 150 * time.Millisecond,
+		}},
+	}
 	for _, info := range Builtins() {
-		t.Run(info.Name, func(t *testing.T) {
-			t.Parallel()
-			sc, err := Load(info.Name)
-			if err != nil {
-				t.Fatal(err)
-			}
-			c, err := cluster.New(cluster.Config{
-				Dir:         t.TempDir(),
-				Followers:   3,
-				SegmentSize: segmentSize(),
-				Seed:        1,
+		for _, c := range configs {
+			t.Run(info.Name+"/"+c.name, func(t *testing.T) {
+				t.Parallel()
+				playOnCluster(t, info.Name, c.cfg)
 			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			if err := c.Start(); err != nil {
-				t.Fatal(err)
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
-			defer cancel()
-			var out bytes.Buffer
-			err = RunHeadless(ctx, c, sc, &out)
-			t.Logf("\n%s", out.String())
-			if err != nil {
-				t.Fatal(err)
-			}
-		})
+		}
+	}
+}
+
+func playOnCluster(t *testing.T, name string, cfg cluster.Config) {
+	sc, err := Load(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Dir = t.TempDir()
+	c, err := cluster.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	var out bytes.Buffer
+	err = RunHeadless(ctx, c, sc, &out)
+	t.Logf("\n%s", out.String())
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 
 // segmentSize is the cluster's WAL segment size for the lessons:
-// WALSHIP_TEST_SEGMENT bytes when set (0 for the engine's default), else 16KiB.
+// WALSHIP_TEST_SEGMENT bytes when set (0 for the engine's default), else
+// 16KiB as the UI uses.
 func segmentSize() int64 {
 	if s := os.Getenv("WALSHIP_TEST_SEGMENT"); s != "" {
 		n, _ := cluster.ParseSize(s)

@@ -15,6 +15,7 @@ package tui
 import (
 	"context"
 	"io"
+	"os"
 
 	tea "charm.land/bubbletea/v2"
 
@@ -29,8 +30,9 @@ type Options struct {
 	// Lesson is the scenario being played, or nil. While it is set the
 	// caption, chapter and chapter keys (n, N/P, r, C) are shown.
 	Lesson scenario.Lesson
-	// Output receives the terminal output (nil: stdout). A recorder can
-	// wrap stdout here.
+	// Output receives the terminal output (nil: stdout). To record a
+	// session, pass Tee(os.Stdout, recorder): a plain io.Writer that is not
+	// a terminal loses the window size, resizes and colours.
 	Output io.Writer
 	// Input is the terminal input (nil: stdin).
 	Input io.Reader
@@ -63,4 +65,36 @@ func Run(ctrl cluster.Controller, opts Options) error {
 	}
 	_, err = tea.NewProgram(m, po...).Run()
 	return err
+}
+
+// Tee returns an output for Options.Output that writes to the terminal
+// tty and also to rec (a recorder). It is still the terminal as far as
+// Bubble Tea can tell (it has tty's file descriptor), so the size, live
+// resizes and the colour profile keep working while the session is
+// recorded. A write error from rec is returned after tty was written.
+func Tee(tty *os.File, rec io.Writer) io.Writer {
+	return &teeTerminal{tty: tty, rec: rec}
+}
+
+// teeTerminal is a terminal whose writes are copied to a recorder. It does
+// not embed the file, so no other write path (WriteString, ReadFrom) can
+// bypass the recorder.
+type teeTerminal struct {
+	tty *os.File
+	rec io.Writer
+}
+
+func (t *teeTerminal) Read(p []byte) (int, error) { return t.tty.Read(p) }
+func (t *teeTerminal) Close() error               { return nil } // the terminal is not ours to close
+func (t *teeTerminal) Fd() uintptr                { return t.tty.Fd() }
+
+func (t *teeTerminal) Write(p []byte) (int, error) {
+	n, err := t.tty.Write(p)
+	if err != nil {
+		return n, err
+	}
+	if _, err := t.rec.Write(p[:n]); err != nil {
+		return n, err
+	}
+	return n, nil
 }

@@ -2,7 +2,9 @@ package tui
 
 import (
 	"errors"
+	"io"
 	"math"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -325,5 +327,24 @@ func TestHostileText(t *testing.T) {
 	}
 	if strings.Contains(m.View().Content, "\x1b[2J") {
 		t.Error("an escape in event text reached the screen")
+	}
+}
+
+func TestTee(t *testing.T) {
+	f, err := os.CreateTemp(t.TempDir(), "tty")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var rec strings.Builder
+	w := Tee(f, &rec)
+	if _, ok := w.(interface{ Fd() uintptr }); !ok {
+		t.Fatal("Tee does not keep the terminal's file descriptor")
+	}
+	if _, err := io.WriteString(w, "frame"); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(f.Name()); string(b) != "frame" || rec.String() != "frame" {
+		t.Errorf("tty got %q, recorder got %q", b, rec.String())
 	}
 }

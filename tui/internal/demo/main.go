@@ -20,6 +20,7 @@ func main() {
 	n := flag.Int("followers", 3, "followers")
 	rate := flag.Float64("rate", 4, "records per second")
 	lat := flag.Duration("latency", 300*time.Millisecond, "one-way latency")
+	record := flag.String("record", "", "also write the raw terminal output to this file")
 	flag.Parse()
 	sim := fake.NewSim(fake.SimConfig{
 		Followers:  *n,
@@ -29,7 +30,17 @@ func main() {
 		FlushDelay: 150 * time.Millisecond,
 		Sync:       cluster.SyncRule{Mode: cluster.SyncOn, N: 1},
 	})
-	if err := tui.Run(sim, tui.Options{Theme: *th}); err != nil {
+	opts := tui.Options{Theme: *th}
+	if *record != "" {
+		f, err := os.Create(*record)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "demo:", err)
+			os.Exit(1)
+		}
+		defer f.Close()
+		opts.Output = tui.Tee(os.Stdout, f)
+	}
+	if err := tui.Run(sim, opts); err != nil {
 		fmt.Fprintln(os.Stderr, "demo:", err)
 		os.Exit(1)
 	}

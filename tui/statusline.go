@@ -42,6 +42,8 @@ func (s *statusLine) row(r *row, snap *cluster.Snapshot) {
 		paint        theme.Paint
 		extra        string // optional detail, dropped first
 		extraPaint   theme.Paint
+		keep         int  // the detail stays down to this level of detail
+		terse        bool // the label may go: the value speaks for itself
 	}
 	speedPaint := st.Text
 	if snap.Speed != 1 && snap.Speed != 0 {
@@ -53,45 +55,62 @@ func (s *statusLine) row(r *row, snap *cluster.Snapshot) {
 	}
 	var waiting string
 	if L.WaitingCommits > 0 {
-		waiting = " · " + strconv.Itoa(L.WaitingCommits) + " commits waiting"
+		waiting = " · " + strconv.Itoa(L.WaitingCommits) + " waiting"
 	}
 	items := [...]item{
-		{"leader ", L.Addr, st.Text, "", st.Text},
-		{"flush ", L.FlushLSN.String(), st.Bold, "", st.Text},
-		{"rate ", rateText(L.Rate), st.Text, target, st.Muted},
-		{"sync ", L.Sync.String(), st.Text, waiting, st.Warn},
-		{"speed ", speedText(snap.Speed), speedPaint, "", st.Text},
+		{"leader ", L.Addr, st.Text, "", st.Text, 0, false},
+		{"flush ", L.FlushLSN.String(), st.Bold, "", st.Text, 0, false},
+		{"rate ", rateText(L.Rate), st.Text, target, st.Muted, 2, true},
+		{"sync ", L.Sync.String(), st.Text, waiting, st.Warn, 1, false},
+		{"speed ", speedText(snap.Speed), speedPaint, "", st.Text, 0, true},
 	}
 	frozen := ""
 	if snap.Frozen {
 		frozen = " FROZEN "
 	}
-	// Drop details, then the name, then the address, until the line fits.
-	total := func(extras, brand, addr bool) int {
+	// Drop details, the name and the address, least useful first, until the
+	// line fits.
+	terse := false
+	label := func(it *item) string {
+		if terse && it.terse {
+			return ""
+		}
+		return it.label
+	}
+	total := func(extras int, brand, addr bool) int {
 		n := width(frozen)
+		sep := 1 // the first item's separator is one blank without the name
 		if brand {
 			n += width(" walship")
+			sep = 3
 		}
 		for i, it := range items {
 			if i == 0 && !addr {
 				continue
 			}
-			n += 3 + width(it.label) + width(it.value)
-			if extras {
+			n += sep + width(label(&it)) + width(it.value)
+			sep = 3
+			if extras >= it.keep {
 				n += width(it.extra)
 			}
 		}
 		return n
 	}
-	extras, brand, addr := true, true, true
+	extras, brand, addr := 2, true, true
 	if total(extras, brand, addr) > s.w {
-		extras = false
+		extras = 1 // the target rate goes first
 	}
 	if total(extras, brand, addr) > s.w {
 		brand = false
 	}
 	if total(extras, brand, addr) > s.w {
-		addr = false
+		addr = false // the leader column shows it too
+	}
+	if total(extras, brand, addr) > s.w {
+		terse = true
+	}
+	if total(extras, brand, addr) > s.w {
+		extras = 0
 	}
 	sep := " │ "
 	if brand {
@@ -103,10 +122,10 @@ func (s *statusLine) row(r *row, snap *cluster.Snapshot) {
 		if i == 0 && !addr {
 			continue
 		}
-		r.text(st.Muted, sep+it.label)
+		r.text(st.Muted, sep+label(&it))
 		sep = " │ "
 		r.text(it.paint, it.value)
-		if extras && it.extra != "" {
+		if extras >= it.keep && it.extra != "" {
 			r.text(it.extraPaint, it.extra)
 		}
 	}

@@ -348,3 +348,21 @@ func TestTee(t *testing.T) {
 		t.Errorf("tty got %q, recorder got %q", b, rec.String())
 	}
 }
+
+func TestStatusLineKeepsWaitingCommits(t *testing.T) {
+	s := fixture()
+	s.Leader.Addr = "127.0.0.1:41505"
+	s.Leader.Sync = cluster.SyncRule{Mode: cluster.SyncRemoteApply, N: 2}
+	s.Leader.WaitingCommits = 4
+	s.Leader.Rate, s.Leader.TargetRate = 2.4, 4
+	s.Frozen = true
+	for _, w := range []int{80, 120, 200} {
+		m, _ := newTestModel(t, s, w, 36, "mono")
+		top := strings.SplitN(screen(m), "\n", 2)[0]
+		for _, want := range []string{"remote_apply ANY 2", "4 waiting", "FROZEN", "0/1200"} {
+			if !strings.Contains(top, want) {
+				t.Errorf("%d columns: status line %q lacks %q", w, top, want)
+			}
+		}
+	}
+}

@@ -46,9 +46,9 @@ const (
 // ErrCorrupt means snapshot bytes are not a valid snapshot.
 var ErrCorrupt = errors.New("kv: corrupt snapshot")
 
-// Store is a map from keys to values. It is safe for concurrent use. Values
-// are stored as immutable copies: a slice returned by Get must not be
-// modified.
+// Store is a map from keys to values. It is safe for concurrent use. Apply
+// copies values in and may overwrite a stored value in place under the
+// lock; Get returns a copy, so no stored bytes are ever shared.
 type Store struct {
 	mu      sync.RWMutex
 	m       map[string]*entry
@@ -102,14 +102,18 @@ func (s *Store) Apply(r wal.Record) {
 	defer s.mu.Unlock()
 	switch r.Op {
 	case wal.OpSet:
-		v := bytes.Clone(r.Value)
-		if v == nil {
-			v = []byte{}
-		}
 		if e, ok := s.m[string(r.Key)]; ok {
-			s.digest += pairHash(r.Key, v) - pairHash(r.Key, e.v)
-			e.v = v
+			s.digest += pairHash(r.Key, r.Value) - pairHash(r.Key, e.v)
+			if n := len(r.Value); cap(e.v) >= n && cap(e.v)-n <= n/4+16 {
+				// Overwrite in place: no slice of e.v outlives the lock
+				// (Get and copyMap copy), so a steady workload over a
+				// bounded key space allocates nothing here.
+				e.v = append(e.v[:0], r.Value...)
+			} else {
+				e.v = cloneValue(r.Value)
+			}
 		} else {
+			v := cloneValue(r.Value)
 			s.m[string(r.Key)] = &entry{v: v}
 			s.digest += pairHash(r.Key, v)
 		}
@@ -122,12 +126,21 @@ func (s *Store) Apply(r wal.Record) {
 	s.applied = r.End()
 }
 
-// Get returns the value of key. The slice must not be modified.
+// cloneValue copies a value; an empty value is empty, never nil.
+func cloneValue(b []byte) []byte {
+	if len(b) == 0 {
+		return []byte{}
+	}
+	return bytes.Clone(b)
+}
+
+// Get returns a copy of the value of key (Apply may overwrite the stored
+// bytes in place).
 func (s *Store) Get(key string) ([]byte, bool) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if e, ok := s.m[key]; ok {
-		return e.v, true
+		return cloneValue(e.v), true
 	}
 	return nil, false
 }
@@ -167,14 +180,15 @@ func (s *Store) Keys() []string {
 	return keys
 }
 
-// copyMap returns a shallow copy of the map, so two stores can be compared
-// without holding both locks.
+// copyMap returns a copy of the map, values included (Apply may overwrite
+// stored bytes in place), so two stores can be compared without holding
+// both locks.
 func (s *Store) copyMap() map[string][]byte {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	m := make(map[string][]byte, len(s.m))
 	for k, e := range s.m {
-		m[k] = e.v
+		m[k] = cloneValue(e.v)
 	}
 	return m
 }

@@ -409,11 +409,24 @@ func onOffText(b bool) string {
 	return "off"
 }
 
+// quoteIfNeeded quotes a word the way splitWords reads it back: inside
+// double quotes a backslash takes the next byte literally. Words that are
+// empty, hold spaces, quotes or backslashes, or start with # (a comment in
+// scenario files) are quoted.
 func quoteIfNeeded(s string) string {
-	if s == "" || strings.ContainsAny(s, " \t\"\\") {
-		return strconv.Quote(s)
+	if s != "" && !strings.ContainsAny(s, " \t\"\\") && s[0] != '#' {
+		return s
 	}
-	return s
+	var b strings.Builder
+	b.WriteByte('"')
+	for i := 0; i < len(s); i++ {
+		if s[i] == '"' || s[i] == '\\' {
+			b.WriteByte('\\')
+		}
+		b.WriteByte(s[i])
+	}
+	b.WriteByte('"')
+	return b.String()
 }
 
 // String is the canonical text form; ParseCommand(c.String()) == c.

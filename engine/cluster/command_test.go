@@ -13,7 +13,8 @@ func TestParseCommandRoundTrip(t *testing.T) {
 		"slice follower-2 on", "crash follower-1", "restart follower-1", "backup follower-3",
 		"apply-delay all 20ms", "flush-delay follower-1 100ms", "add", "remove follower-4",
 		"sync remote_apply 1", "sync off", "sync on 2", "rate 20", "write 100",
-		"set k1 hello", `set "a key" "a value"`, "del k1", "freeze", "unfreeze",
+		"set k1 hello", `set "a key" "a value"`, "set \"#hash\" \"tab\there\"", `set "q\"uote" "back\\slash"`,
+		"del k1", `del "#k"`, "freeze", "unfreeze",
 		"speed 0.5", "wal-keep 256KiB", "slots on",
 	} {
 		c, err := ParseCommand(line)

@@ -271,7 +271,10 @@ func (c *Cluster) addFollower() (*member, error) {
 	sort.Slice(c.followers, func(i, j int) bool { return c.followers[i].index < c.followers[j].index })
 	c.mu.Unlock()
 
-	os.RemoveAll(m.dir) // a new follower starts empty
+	if err := clearFollowerDir(m.dir); err != nil { // a new follower starts empty
+		c.dropMember(m)
+		return nil, err
+	}
 	r, err := link.New(link.Options{
 		Name: m.name, Index: idx, Target: c.primary.Addr(), Listen: c.cfg.Listen,
 		Clock: c.clk, IDs: &c.ids, Seed: seed,

@@ -371,7 +371,7 @@ func ParseSize(s string) (int64, error) {
 		}
 	}
 	n, err := strconv.ParseFloat(t, 64)
-	if err != nil || n < 0 || n*float64(mult) > 1<<50 {
+	if err != nil || !(n >= 0) || n*float64(mult) > 1<<50 { // !(n >= 0): NaN too
 		return 0, fmt.Errorf("bad size %q", s)
 	}
 	return int64(n * float64(mult)), nil

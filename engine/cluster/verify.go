@@ -47,6 +47,11 @@ func (c *Cluster) WaitConverged(ctx context.Context) error {
 		if ok {
 			return nil
 		}
+		// A leader whose WAL cannot be written (disk full, I/O error)
+		// will never get there: say so now, with the file and offset.
+		if err := c.primary.Log().Err(); err != nil {
+			return fmt.Errorf("followers cannot converge: the leader's WAL failed: %w", err)
+		}
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("followers did not converge: %s", why)

@@ -402,6 +402,15 @@ func (l *Log) advanceFlushed(to LSN) {
 	}
 }
 
+// Err returns the error that made the log unusable — a failed write (disk
+// full, I/O error), Close or Crash — or nil while it works. It names the
+// file and offset where a write failed.
+func (l *Log) Err() error {
+	l.bufMu.Lock()
+	defer l.bufMu.Unlock()
+	return l.failed
+}
+
 // Segments lists the retained segment files in LSN order.
 func (l *Log) Segments() []SegmentInfo {
 	l.mu.Lock()

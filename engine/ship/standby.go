@@ -829,7 +829,7 @@ func (s *Standby) replayLoop() {
 		replayed := pos.Replay
 		var failed error
 		for i := 0; i < n; i++ {
-			raw, err := rd.Next(pos.Flush)
+			_, err := rd.Next(pos.Flush)
 			if err == io.EOF {
 				break
 			}
@@ -837,11 +837,7 @@ func (s *Standby) replayLoop() {
 				failed = err
 				break
 			}
-			r, _, err := wal.DecodeRecord(raw)
-			if err != nil {
-				failed = err
-				break
-			}
+			r := rd.Record() // decoded and CRC-checked by Next
 			store.Apply(r)
 			replayed = r.End()
 		}

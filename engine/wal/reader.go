@@ -12,8 +12,9 @@ import (
 // with the appending and syncing goroutines. One Reader is for one
 // goroutine.
 type Reader struct {
-	l   *Log
-	pos LSN // position of the next record
+	l    *Log
+	pos  LSN    // position of the next record
+	last Record // the record Next returned last, decoded
 
 	buf    []byte
 	bufLSN LSN // LSN of buf[0]
@@ -123,9 +124,16 @@ func (r *Reader) Next(limit LSN) ([]byte, error) {
 			return nil, r.corrupt(fmt.Sprintf("record LSN field %v is not its position", rec.LSN))
 		}
 		r.pos += LSN(size)
+		r.last = rec
 		return b[:size], nil
 	}
 }
+
+// Record returns the record the last successful Next returned, already
+// decoded and checked (CRC and position), so a caller that wants the fields
+// need not decode it again. Key and Value alias the same buffer as Next's
+// slice and are valid as long as it is.
+func (r *Reader) Record() Record { return r.last }
 
 // have returns the buffered bytes at r.pos, reading from the file when fewer
 // than need are buffered. Bytes are only read below limit, so everything in

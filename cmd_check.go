@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"walship/engine/cluster"
+	"walship/engine/wal"
 )
 
 type checkOptions struct {
@@ -64,6 +65,12 @@ func runCheck(ctx context.Context, out io.Writer, o checkOptions) error {
 	seg, err := cluster.ParseSize(o.segment)
 	if err != nil {
 		return fmt.Errorf("--segment-size: %w", err)
+	}
+	if seg < wal.MaxRecordSize {
+		return fmt.Errorf("--segment-size must be at least %s (the largest record), not %s", cluster.FormatSize(wal.MaxRecordSize), o.segment)
+	}
+	if o.timeout <= 0 {
+		return fmt.Errorf("--timeout must be positive, not %v", o.timeout)
 	}
 	cfg := cluster.Config{
 		Dir: o.data, Followers: o.followers, SegmentSize: seg,

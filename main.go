@@ -21,7 +21,7 @@ func newRootCmd() *cobra.Command {
 }
 
 func main() {
-	if err := fang.Execute(context.Background(), newRootCmd(), fang.WithVersion(version)); err != nil {
+	if err := fang.Execute(context.Background(), newRootCmd(), fang.WithVersion(version), fang.WithErrorHandler(printError)); err != nil {
 		os.Exit(1)
 	}
 }

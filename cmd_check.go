@@ -11,6 +11,7 @@ import (
 
 	"walship/engine/cluster"
 	"walship/engine/wal"
+	"walship/scenario"
 )
 
 type checkOptions struct {
@@ -21,6 +22,7 @@ type checkOptions struct {
 	segment   string
 	chaos     int64
 	verbose   bool
+	scenario  string
 }
 
 func newCheckCmd() *cobra.Command {
@@ -44,9 +46,10 @@ func newCheckCmd() *cobra.Command {
 	f.IntVar(&o.records, "records", 5, "records the leader writes")
 	f.StringVar(&o.data, "data", "", "data directory to keep (default: a temporary one, removed after)")
 	f.DurationVar(&o.timeout, "timeout", defaultCheckTimeout, "how long followers may take to converge")
-	f.StringVar(&o.segment, "segment-size", "1MiB", "WAL segment size")
+	f.StringVar(&o.segment, "segment-size", "1MiB", "size of each WAL segment file")
 	f.Int64Var(&o.chaos, "chaos", -1, "run a seeded fault schedule (the nemesis) with this seed")
 	f.BoolVar(&o.verbose, "verbose", false, "print each chaos command as it runs")
+	f.StringVar(&o.scenario, "scenario", "", "play a scenario headless (a built-in name or a file) and check its expect lines")
 	return cmd
 }
 
@@ -71,6 +74,12 @@ func runCheck(ctx context.Context, out io.Writer, o checkOptions) error {
 	}
 	if o.timeout <= 0 {
 		return fmt.Errorf("--timeout must be positive, not %v", o.timeout)
+	}
+	if o.scenario != "" {
+		if o.chaos >= 0 {
+			return fmt.Errorf("--scenario and --chaos do not go together")
+		}
+		return runCheckScenario(ctx, out, o)
 	}
 	cfg := cluster.Config{
 		Dir: o.data, Followers: o.followers, SegmentSize: seg,
@@ -160,4 +169,29 @@ func printVerification(out io.Writer, v cluster.Verification, shipped uint64) {
 		why = fmt.Sprintf("its files hold %d keys", v.FileKeys)
 	}
 	fmt.Fprintf(out, "leader: follower WAL replay DIFFERS — %d/%d keys identical: %s\n", v.Identical, v.LeaderKeys, why)
+}
+
+// runCheckScenario plays a scenario with no terminal: chapters don't wait,
+// every expect line is checked, and the first that failed is the error.
+func runCheckScenario(ctx context.Context, out io.Writer, o checkOptions) error {
+	sc, err := scenario.Load(o.scenario)
+	if err != nil {
+		return err
+	}
+	c, err := cluster.New(cluster.Config{
+		Dir: o.data, Followers: max(o.followers, sc.Followers),
+		// Small segments and little retention, as in the UI, so the
+		// retention lessons behave as they do on screen.
+		SegmentSize: 16 << 10, WALKeep: 128 << 10,
+	})
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if err := c.Start(); err != nil {
+		return err
+	}
+	rctx, cancel := context.WithTimeout(ctx, o.timeout)
+	defer cancel()
+	return scenario.RunHeadless(rctx, c, sc, out)
 }

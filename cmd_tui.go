@@ -3,12 +3,16 @@ package main
 import (
 	"fmt"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"time"
 
+	"github.com/charmbracelet/x/term"
 	"github.com/spf13/cobra"
 
 	"walship/engine/cluster"
+	"walship/scenario"
 	"walship/theme"
 	"walship/tui"
 )
@@ -18,19 +22,21 @@ import (
 // fsync and replay costs separate the three bars, and small segments make
 // retention visible. Zero for any cost shows the raw engine.
 type tuiOptions struct {
-	followers   int
-	rate        float64
-	latency     time.Duration
-	sync        string
-	walKeep     string
-	slots       bool
-	theme       string
-	seed        int64
-	applyDelay  time.Duration
-	flushDelay  time.Duration
-	segmentSize string
-	data        string
-	// scenario string // --scenario NAME|FILE: owned by the scenario work (see below)
+	followers    int
+	rate         float64
+	latency      time.Duration
+	sync         string
+	walKeep      string
+	slots        bool
+	theme        string
+	seed         int64
+	applyDelay   time.Duration
+	flushDelay   time.Duration
+	segmentSize  string
+	data         string
+	scenario     string // a built-in lesson's name or a scenario file
+	record       string // asciicast v2 file to write
+	saveScenario string // scenario file to write the live commands to
 }
 
 func newTUICmd() *cobra.Command {
@@ -55,26 +61,26 @@ func newTUICmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return runTUI(cfg, tui.Options{Theme: th})
+			return runTUI(cfg, tui.Options{Theme: th}, o)
 		},
 	}
 	f := cmd.Flags()
 	f.IntVar(&o.followers, "followers", 3, "followers to start (1-9)")
 	f.Float64Var(&o.rate, "rate", 4, "workload records per second of world time (0: only when asked)")
-	f.DurationVar(&o.latency, "latency", 300*time.Millisecond, "one-way link latency")
-	f.StringVar(&o.sync, "sync", "off", `synchronous_commit: off, local, remote_write, on or remote_apply, with ANY N ("remote_apply 1")`)
-	f.StringVar(&o.walKeep, "wal-keep", "128KiB", "WAL the leader keeps behind its end (wal_keep_size)")
+	f.DurationVar(&o.latency, "latency", 300*time.Millisecond, "latency of each link, one way")
+	f.StringVar(&o.sync, "sync", "off", `sync commit rule (synchronous_commit): off, local, remote_write, on or remote_apply, with ANY N ("remote_apply 1")`)
+	f.StringVar(&o.walKeep, "wal-keep", "128KiB", "bytes of WAL the leader keeps behind its end (wal_keep_size)")
 	f.BoolVar(&o.slots, "slots", false, "a replication slot per follower pins the WAL it still needs")
-	f.StringVar(&o.theme, "theme", "dark", "colours: "+strings.Join(theme.Names(), ", ")+" (NO_COLOR forces mono)")
+	f.StringVar(&o.theme, "theme", "dark", "colour theme: "+strings.Join(theme.Names(), ", ")+" (NO_COLOR forces mono)")
 	f.Int64Var(&o.seed, "seed", 1, "seed for the workload and the links' jitter")
 	f.DurationVar(&o.applyDelay, "apply-delay", 80*time.Millisecond, "replay cost per record on followers")
 	f.DurationVar(&o.flushDelay, "flush-delay", 150*time.Millisecond, "extra cost of each follower fsync")
-	f.StringVar(&o.segmentSize, "segment-size", "16KiB", "WAL segment size")
+	f.StringVar(&o.segmentSize, "segment-size", "16KiB", "size of each WAL segment file")
 	f.StringVar(&o.data, "data", "", "data directory to keep (default: a temporary one, removed on exit)")
 
-	// --scenario NAME|FILE goes here: the scenario engineer adds the flag,
-	// builds a scenario.Lesson from it and passes it as tui.Options.Lesson
-	// (and, for --record, wraps stdout in tui.Options.Output).
+	f.StringVar(&o.scenario, "scenario", "", "play a lesson: a built-in name (see walship scenarios) or a scenario file")
+	f.StringVar(&o.record, "record", "", "record the session as an asciicast v2 file (asciinema play FILE)")
+	f.StringVar(&o.saveScenario, "save-scenario", "", "on exit, write the commands done live as a scenario file that replays them")
 	return cmd
 }
 
@@ -131,8 +137,32 @@ func (o tuiOptions) config() (cluster.Config, string, error) {
 	return cfg, name, nil
 }
 
-// runTUI starts the cluster, runs the UI over it and closes it.
-func runTUI(cfg cluster.Config, opts tui.Options) (err error) {
+// runTUI starts the cluster, runs the UI over it (playing a scenario,
+// recording the screen and the commands when asked) and closes it.
+func runTUI(cfg cluster.Config, opts tui.Options, o tuiOptions) (err error) {
+	var sc *scenario.Scenario
+	if o.scenario != "" {
+		if sc, err = scenario.Load(o.scenario); err != nil {
+			return err
+		}
+		cfg.Followers = max(cfg.Followers, sc.Followers)
+	}
+	// Open the output files first: a bad path should fail before the
+	// screen is taken over.
+	var castFile, saveFile *os.File
+	if o.record != "" {
+		if castFile, err = os.Create(o.record); err != nil {
+			return fmt.Errorf("--record: %w", err)
+		}
+		defer castFile.Close()
+	}
+	if o.saveScenario != "" {
+		if saveFile, err = os.Create(o.saveScenario); err != nil {
+			return fmt.Errorf("--save-scenario: %w", err)
+		}
+		defer saveFile.Close()
+	}
+
 	c, err := cluster.New(cfg)
 	if err != nil {
 		return err
@@ -145,5 +175,70 @@ func runTUI(cfg cluster.Config, opts tui.Options) (err error) {
 	if err := c.Start(); err != nil {
 		return err
 	}
-	return tui.Run(c, opts)
+	var ctrl cluster.Controller = c
+	var rec *scenario.Recorder
+	if saveFile != nil {
+		rec = scenario.NewRecorder(c)
+		ctrl = rec
+	}
+	if sc != nil {
+		p := scenario.NewPlayer(ctrl, sc)
+		defer p.Close()
+		opts.Lesson = p
+	}
+	if castFile != nil {
+		stopCast := startCast(castFile, &opts, sc)
+		defer func() {
+			if cerr := stopCast(); err == nil && cerr != nil {
+				err = fmt.Errorf("--record: %w", cerr)
+			}
+		}()
+	}
+	err = tui.Run(ctrl, opts)
+	if rec != nil {
+		if werr := rec.WriteScenario(saveFile); werr != nil && err == nil {
+			err = fmt.Errorf("--save-scenario: %w", werr)
+		}
+	}
+	return err
+}
+
+// startCast records everything drawn to the terminal into f as an
+// asciicast, following the terminal's size as it changes. It returns the
+// function that finishes the file.
+func startCast(f *os.File, opts *tui.Options, sc *scenario.Scenario) func() error {
+	w, h, err := term.GetSize(os.Stdout.Fd())
+	if err != nil || w <= 0 || h <= 0 {
+		w, h = 120, 36
+	}
+	title := "walship"
+	if sc != nil {
+		title = "walship: " + sc.Title
+	}
+	cast := scenario.NewCastWriter(f, w, h, title)
+	opts.Output = tui.Tee(os.Stdout, cast)
+
+	winch := make(chan os.Signal, 1)
+	signal.Notify(winch, syscall.SIGWINCH)
+	done := make(chan struct{})
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		for {
+			select {
+			case <-done:
+				return
+			case <-winch:
+				if w, h, err := term.GetSize(os.Stdout.Fd()); err == nil {
+					cast.Resize(w, h)
+				}
+			}
+		}
+	}()
+	return func() error {
+		signal.Stop(winch)
+		close(done)
+		<-stopped
+		return cast.Close()
+	}
 }

@@ -520,8 +520,13 @@ type receiver struct {
 	backupLSN wal.LSN
 }
 
-// resendRetry is how long to wait for a resend before asking again.
-const resendRetry = 500 * time.Millisecond
+// resendRetry is how long to wait for a resend before asking again. Within
+// one TCP session a request cannot be lost, and frames already in flight
+// past the gap keep arriving until the leader has rewound (a round trip,
+// which a slow link or a slowed world clock makes long): asking again on
+// each of them would make the leader rewind again and again. A new CRC
+// failure always asks at once.
+const resendRetry = 10 * time.Second
 
 func (r *receiver) askResend(from wal.LSN, why string) {
 	s := r.s

@@ -65,6 +65,9 @@ type member struct {
 	applyDelay time.Duration
 	flushDelay time.Duration
 	last       ship.StandbyStatus // status when it crashed
+	// refusedShown: a refusal while cut was reported; the follower's
+	// reconnect attempts that follow are not, until the link is restored.
+	refusedShown bool
 }
 
 func (c *Config) defaults() {
@@ -355,6 +358,18 @@ func (c *Cluster) namesLocked() string {
 	return s
 }
 
+// member finds a follower by name, or nil.
+func (c *Cluster) member(name string) *member {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, m := range c.followers {
+		if m.name == name {
+			return m
+		}
+	}
+	return nil
+}
+
 // Names lists the followers in index order.
 func (c *Cluster) Names() []string {
 	c.mu.Lock()
@@ -399,6 +414,22 @@ func (c *Cluster) linkEvent(name string, e link.Event) {
 	switch e.Kind {
 	case "refused":
 		kind = EvRefused
+		if m := c.member(name); m != nil {
+			c.mu.Lock()
+			shown := m.refusedShown
+			m.refusedShown = true
+			c.mu.Unlock()
+			if shown {
+				return // every reconnect attempt is refused: once says it
+			}
+			e.Text += " (further attempts are refused until the link is restored)"
+		}
+	case "restore":
+		if m := c.member(name); m != nil {
+			c.mu.Lock()
+			m.refusedShown = false
+			c.mu.Unlock()
+		}
 	case "error":
 		kind = EvError
 	case "connect", "disconnect":

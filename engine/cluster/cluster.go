@@ -414,7 +414,7 @@ func (c *Cluster) linkEvent(name string, e link.Event) {
 	switch e.Kind {
 	case "refused":
 		kind = EvRefused
-		if m := c.member(name); m != nil {
+		if m := c.member(name); m != nil && m.relay != nil && m.relay.Status().Cut {
 			c.mu.Lock()
 			shown := m.refusedShown
 			m.refusedShown = true

@@ -291,7 +291,9 @@ func (c *Cluster) addFollower() (*member, error) {
 		return nil, err
 	}
 	r.SetLatency(c.cfg.Latency, c.cfg.Jitter)
+	c.mu.Lock()
 	m.relay = r
+	c.mu.Unlock()
 	if err := c.startStandby(m); err != nil {
 		r.Close()
 		c.dropMember(m)
@@ -358,6 +360,13 @@ func (c *Cluster) namesLocked() string {
 	return s
 }
 
+// relayOf is m's relay (nil while it is being set up).
+func (c *Cluster) relayOf(m *member) *link.Relay {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return m.relay
+}
+
 // member finds a follower by name, or nil.
 func (c *Cluster) member(name string) *member {
 	c.mu.Lock()
@@ -414,7 +423,7 @@ func (c *Cluster) linkEvent(name string, e link.Event) {
 	switch e.Kind {
 	case "refused":
 		kind = EvRefused
-		if m := c.member(name); m != nil && m.relay != nil && m.relay.Status().Cut {
+		if m := c.member(name); m != nil && c.relayOf(m) != nil && c.relayOf(m).Status().Cut {
 			c.mu.Lock()
 			shown := m.refusedShown
 			m.refusedShown = true

@@ -254,7 +254,7 @@ func printBench(out io.Writer, r cluster.BenchResult) {
 			float64(r.LeaderFsyncs)/el, count(perOp(r.Records, r.LeaderFsyncs)),
 			float64(r.FollowerFsyncs)/el/float64(c.Followers), count(perOp(r.Records*c.Followers, r.FollowerFsyncs)))
 	}
-	fmt.Fprintf(out, "  peak RSS    %s\n", mib(r.PeakRSS))
+	fmt.Fprintf(out, "  peak RSS    %s (Go heap live at the last GC: %s)\n", mib(r.PeakRSS), mib(r.Live))
 	if c.PausedFollower {
 		fmt.Fprintf(out, "  paused      follower-1 flushed everything after %s; %s received and not replayed, on its disk\n",
 			secs(r.PausedFlushed), cluster.FormatSize(r.PausedBacklog))
@@ -272,8 +272,8 @@ func printBench(out io.Writer, r cluster.BenchResult) {
 	if cu := r.CatchUp; cu != nil {
 		fmt.Fprintf(out, "  catch-up    follower-1 cut %s under %s records/s: backlog %s records (%s)\n",
 			secs(cu.Cut), count(cu.LoadRate), count(cu.BacklogRecords()), cluster.FormatSize(cu.Backlog))
-		fmt.Fprintf(out, "              reconnected %s after restore, replayed the backlog %s later: %s records/s = %.2f x bench rate; peak RSS %s\n",
-			secs(cu.Reconnect), secs(cu.CatchUp), count(cu.RecordsPerSec()), cu.RecordsPerSec()/r.RecordsPerSec(), mib(cu.PeakRSS))
+		fmt.Fprintf(out, "              reconnected %s after restore, replayed the backlog %s later: %s records/s = %.2f x bench rate; peak RSS %s (live %s)\n",
+			secs(cu.Reconnect), secs(cu.CatchUp), count(cu.RecordsPerSec()), cu.RecordsPerSec()/r.RecordsPerSec(), mib(cu.PeakRSS), mib(cu.Live))
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/metrics"
 	"slices"
 	"strconv"
 	"strings"
@@ -57,7 +58,7 @@ type BenchConfig struct {
 	// the baseline, so the profile covers the walship run only.
 	CPUProfile func() (stop func())
 	// MemProfile, when set, is called when the walship run is done, before
-	// its cluster closes.
+	// its cluster closes, and again at the end of the catch-up run.
 	MemProfile func()
 }
 
@@ -137,6 +138,7 @@ type BenchResult struct {
 	PausedBacklog int64 // bytes received but not replayed by the paused follower at the end
 
 	PeakRSS int64         // bytes (VmHWM) during the walship run
+	Live    int64         // Go heap live at the last GC before the run ended
 	CPU     time.Duration // user+system CPU of the process during the timed run
 
 	Baseline *BaselineResult
@@ -172,6 +174,7 @@ type CatchUpResult struct {
 	CatchUp     time.Duration // reconnect until follower-1 had replayed the backlog
 	RecordSize  int
 	PeakRSS     int64
+	Live        int64
 	StoresMatch bool
 }
 
@@ -516,7 +519,7 @@ func benchWalship(ctx context.Context, cfg *BenchConfig, res *BenchResult, dir s
 		res.FollowerFsyncs += c.Standby(n).Syncs()
 	}
 	res.FollowerFsyncs -= fsync0
-	res.PeakRSS = PeakRSS()
+	res.PeakRSS, res.Live = PeakRSS(), liveHeap()
 	res.StoresMatch = true
 	want := c.primary.Store().Digest()
 	for _, n := range counted {
@@ -559,7 +562,7 @@ func benchCatchUp(ctx context.Context, cfg *BenchConfig, dir string) (CatchUpRes
 	// A paced writer: every millisecond, catch up with rate × elapsed.
 	stop := make(chan struct{})
 	werr := make(chan error, 1)
-	go func() {
+	go func(stop <-chan struct{}) {
 		rec := newBenchRecord(cfg.Keys, cfg.ValueSize)
 		t := time.NewTicker(time.Millisecond)
 		defer t.Stop()
@@ -581,7 +584,7 @@ func benchCatchUp(ctx context.Context, cfg *BenchConfig, dir string) (CatchUpRes
 				}
 			}
 		}
-	}()
+	}(stop)
 	stopWriter := func() error {
 		if stop == nil {
 			return nil
@@ -641,7 +644,10 @@ func benchCatchUp(ctx context.Context, cfg *BenchConfig, dir string) (CatchUpRes
 			res.StoresMatch = false
 		}
 	}
-	res.PeakRSS = PeakRSS()
+	res.PeakRSS, res.Live = PeakRSS(), liveHeap()
+	if cfg.MemProfile != nil {
+		cfg.MemProfile()
+	}
 	return res, nil
 }
 
@@ -680,4 +686,14 @@ func processCPU() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// liveHeap is the Go heap that was live at the last garbage collection.
+func liveHeap() int64 {
+	s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindUint64 {
+		return 0
+	}
+	return int64(s[0].Value.Uint64())
 }

@@ -250,22 +250,34 @@ func Bench(ctx context.Context, cfg BenchConfig) (BenchResult, error) {
 	}
 	defer cleanup()
 
-	if err := benchWalship(ctx, &cfg, &res, filepath.Join(root, "walship")); err != nil {
+	// Each phase starts with the previous one's files gone and the page
+	// cache written back, so none pays for another's writeback.
+	phase := func(name string) string {
+		syscall.Sync()
+		return filepath.Join(root, name)
+	}
+	done := func(name string) { os.RemoveAll(filepath.Join(root, name)) }
+
+	err = benchWalship(ctx, &cfg, &res, phase("walship"))
+	done("walship")
+	if err != nil {
 		return res, err
 	}
 	if cfg.Baseline {
 		cfg.progress("baseline: %d records to %d connections", cfg.Records, cfg.Followers)
 		b, err := RunBaseline(ctx, BaselineConfig{
-			Dir: filepath.Join(root, "baseline"), Conns: cfg.Followers, Records: cfg.Records,
+			Dir: phase("baseline"), Conns: cfg.Followers, Records: cfg.Records,
 			ValueSize: cfg.ValueSize, Keys: cfg.Keys, NoFsync: cfg.NoFsync, BatchBytes: cfg.BatchBytes,
 		})
+		done("baseline")
 		if err != nil {
 			return res, fmt.Errorf("baseline: %w", err)
 		}
 		res.Baseline = &b
 	}
 	if cfg.CutFor > 0 {
-		cu, err := benchCatchUp(ctx, &cfg, filepath.Join(root, "catchup"))
+		cu, err := benchCatchUp(ctx, &cfg, phase("catchup"))
+		done("catchup")
 		if err != nil {
 			return res, fmt.Errorf("catch-up run: %w", err)
 		}
@@ -473,9 +485,10 @@ func benchWalship(ctx context.Context, cfg *BenchConfig, res *BenchResult, dir s
 	if len(counted) == 0 {
 		return errors.New("no follower left to time: --paused-follower needs at least 2 followers")
 	}
-	var stopProfile func()
+	stopProfile := func() {}
 	if cfg.CPUProfile != nil {
-		stopProfile = cfg.CPUProfile()
+		stopProfile = sync.OnceFunc(cfg.CPUProfile())
+		defer stopProfile()
 	}
 	cfg.progress("walship: %d records of %d bytes to %d followers", cfg.Records, res.RecordSize, len(names))
 	lsync0 := c.primary.Log().Syncs()
@@ -502,9 +515,7 @@ func benchWalship(ctx context.Context, cfg *BenchConfig, res *BenchResult, dir s
 	if err != nil {
 		return fmt.Errorf("%w (%s)", err, whyBehind(c))
 	}
-	if stopProfile != nil {
-		stopProfile()
-	}
+	stopProfile()
 	res.WALBytes = int64(end - start0)
 	if paused != "" {
 		if err := waitFor(ctx, cfg.Timeout, "the paused follower to flush", func() bool { return replayedAll(c, []string{paused}, end, true) }); err != nil {

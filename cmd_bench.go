@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"runtime/pprof"
+	"runtime/trace"
 	"strconv"
 	"strings"
 	"time"
@@ -34,6 +35,7 @@ type benchOptions struct {
 	loadRate       float64
 	cpuProfile     string
 	memProfile     string
+	trace          string
 	timeout        time.Duration
 	quiet          bool
 }
@@ -84,6 +86,7 @@ func newBenchCmd() *cobra.Command {
 	f.Float64Var(&o.loadRate, "load-rate", 100_000, "records/s the leader writes during the catch-up run")
 	f.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the walship run to this file")
 	f.StringVar(&o.memProfile, "memprofile", "", "write a heap profile at the end of the walship run to this file")
+	f.StringVar(&o.trace, "trace", "", "write an execution trace of the walship run to this file (go tool trace)")
 	f.DurationVar(&o.timeout, "timeout", 5*time.Minute, "how long followers may take in each phase")
 	f.BoolVar(&o.quiet, "quiet", false, "no progress lines on stderr")
 	return cmd
@@ -200,6 +203,25 @@ func runBench(ctx context.Context, out, progress io.Writer, o benchOptions) erro
 				return func() {}
 			}
 			return pprof.StopCPUProfile
+		}
+	}
+	if o.trace != "" {
+		f, err := os.Create(o.trace)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		prev := cfg.CPUProfile
+		cfg.CPUProfile = func() func() {
+			stopPrev := func() {}
+			if prev != nil {
+				stopPrev = prev()
+			}
+			if err := trace.Start(f); err != nil {
+				fmt.Fprintln(progress, "trace:", err)
+				return stopPrev
+			}
+			return func() { trace.Stop(); stopPrev() }
 		}
 	}
 	if o.memProfile != "" {

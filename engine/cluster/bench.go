@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"runtime/metrics"
 	"slices"
 	"strconv"
@@ -251,9 +252,12 @@ func Bench(ctx context.Context, cfg BenchConfig) (BenchResult, error) {
 	defer cleanup()
 
 	// Each phase starts with the previous one's files gone and the page
-	// cache written back, so none pays for another's writeback.
+	// cache written back, so none pays for another's writeback, and with
+	// the previous one's memory collected and returned to the OS, so its
+	// peak RSS is its own.
 	phase := func(name string) string {
 		syscall.Sync()
+		debug.FreeOSMemory()
 		return filepath.Join(root, name)
 	}
 	done := func(name string) { os.RemoveAll(filepath.Join(root, name)) }

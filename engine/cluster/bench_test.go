@@ -8,6 +8,35 @@ import (
 	"walship/engine/wal"
 )
 
+// TestBenchSmall runs every phase of Bench small, so the race detector
+// (CI runs the engine with -race) sees the bench and baseline goroutines.
+// It checks what was measured, never how fast.
+func TestBenchSmall(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts clusters")
+	}
+	res, err := Bench(context.Background(), BenchConfig{
+		Dir: t.TempDir(), Followers: 2, Records: 5_000, Keys: 500, Writers: 2,
+		PausedFollower: true, SegmentSize: 1 << 20, BatchBytes: 32 << 10, WALKeep: 2 << 20,
+		Baseline: true, CutFor: 300 * time.Millisecond, LoadRate: 5_000, Timeout: time.Minute,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	switch {
+	case res.Counted != 1 || !res.StoresMatch:
+		t.Errorf("counted %d followers, stores match %v", res.Counted, res.StoresMatch)
+	case res.Elapsed <= 0 || res.WALBytes < int64(res.Records*res.RecordSize):
+		t.Errorf("elapsed %v, WAL bytes %d for %d records", res.Elapsed, res.WALBytes, res.Records)
+	case res.PausedBacklog <= 0:
+		t.Errorf("paused follower has no backlog: %d", res.PausedBacklog)
+	case res.Baseline == nil || res.Baseline.Elapsed <= 0 || res.Ratio() <= 0:
+		t.Errorf("baseline %+v", res.Baseline)
+	case res.CatchUp == nil || res.CatchUp.Backlog <= 0 || !res.CatchUp.StoresMatch:
+		t.Errorf("catch-up %+v", res.CatchUp)
+	}
+}
+
 // BenchmarkClusterRelay streams b.N records through the whole cluster:
 // leader, a relay per follower (no faults set), three followers, no fsync;
 // timed until every follower has replayed them. Compare with

@@ -550,3 +550,65 @@ func FuzzLeaderServe(f *testing.F) {
 		ev.mu.Unlock()
 	})
 }
+
+func peerConnected(p *Primary, name string) bool {
+	for _, ps := range p.Peers() {
+		if ps.Name == name {
+			return ps.Connected
+		}
+	}
+	return false
+}
+
+// TestReconnectSameName: a follower that drops and comes straight back
+// under the same name (a crash and restart, an impostor) while the leader
+// is still reporting the first disconnect. Under -race this caught
+// disconnected reading the peer's flush LSN outside the lock: the event
+// callback holds the old connection's goroutine right after that read
+// until the new connection is in.
+func TestReconnectSameName(t *testing.T) {
+	release := make(chan struct{})
+	p, err := StartPrimary(PrimaryConfig{
+		Dir: t.TempDir(), SegmentSize: hostileSeg, NoSync: true,
+		OnEvent: func(e Event) {
+			if e.Kind == EvDisconnect {
+				<-release
+			}
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	dial := func() net.Conn {
+		c, err := net.Dial("tcp", p.Addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Write(helloFrame(wire.Magic, wire.Version, 0, "stray-1"))
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if f, err := wire.NewReader(c, 0).Next(); err != nil || f.Kind != wire.KindWelcome {
+			t.Fatalf("%v %v", f.Kind, err)
+		}
+		return c
+	}
+	waitConnected := func(want bool) {
+		deadline := time.Now().Add(5 * time.Second)
+		for peerConnected(p, "stray-1") != want {
+			if time.Now().After(deadline) {
+				t.Fatalf("stray-1 connected is not %v", want)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	c := dial()
+	for range 5 {
+		c.Close()
+		waitConnected(false) // the old goroutine is now in (or about to be in) OnEvent
+		c = dial()
+		waitConnected(true)
+		release <- struct{}{}
+	}
+	c.Close()
+	close(release)
+}

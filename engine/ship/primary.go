@@ -770,12 +770,13 @@ func (p *Primary) disconnected(pr *peer, c net.Conn, reason string) {
 		pr.connected, pr.conn, pr.caughtUp = false, nil, false
 		pr.lastError = reason
 	}
+	flush := pr.flush // read under the lock: a reconnect may be writing it
 	p.mu.Unlock()
 	p.progress.broadcast()
 	select {
 	case <-p.stop:
 	default:
-		p.cfg.OnEvent.emit(pr.name, EvDisconnect, pr.flush, "disconnected: "+reason)
+		p.cfg.OnEvent.emit(pr.name, EvDisconnect, flush, "disconnected: "+reason)
 	}
 }
 

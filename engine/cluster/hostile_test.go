@@ -122,7 +122,7 @@ func hello(magic uint32, version uint16, name string) []byte {
 func TestHostileClusterPorts(t *testing.T) {
 	c, err := cluster.New(cluster.Config{
 		Dir: t.TempDir(), Followers: 2, Seed: 7, NoFsync: true, SegmentSize: 64 << 10,
-		HandshakeTimeout: 300 * time.Millisecond, IdleTimeout: 2 * time.Second, MaxConns: 32,
+		HandshakeTimeout: time.Second, IdleTimeout: 2 * time.Second, MaxConns: 32,
 		StatusInterval: 50 * time.Millisecond,
 	})
 	if err != nil {
@@ -173,7 +173,7 @@ func TestHostileClusterPorts(t *testing.T) {
 		{"unknown name", hello(wire.Magic, wire.Version, "follower-9"), wire.RefuseUnknownName, "", `unknown follower "follower-9"`},
 		{"impostor", hello(wire.Magic, wire.Version, "follower-2"), wire.RefuseDuplicate, "follower-2", "already streaming"},
 		{"status first", wire.AppendFrame(nil, wire.KindStatus, make([]byte, 33)), wire.RefuseProtocol, "", "expected hello, got status"},
-		{"half a frame", hello(wire.Magic, wire.Version, "follower-1")[:7], wire.RefuseProtocol, "", "no hello within 300ms"},
+		{"half a frame", hello(wire.Magic, wire.Version, "follower-1")[:7], wire.RefuseProtocol, "", "no hello within 1s"},
 	}
 	for _, h := range onLeader {
 		r := stranger(t, leader, h.in)
@@ -206,13 +206,15 @@ func TestHostileClusterPorts(t *testing.T) {
 		t.Logf("relay port,  %-13s -> %s", h.name, reason)
 	}
 
-	// Floods on both ports, held open: the leader keeps at most 32, the
-	// relay at most 16; the rest are refused at once.
+	// Floods on both ports, held open: the relay keeps at most 16 (each
+	// held by the leader until its handshake timeout), the leader at most
+	// 32; the rest are refused at once. The relay first: a full leader
+	// would refuse the relay's dials at once and so end its sessions.
 	var conns []net.Conn
 	for _, target := range []struct {
 		addr string
 		n    int
-	}{{leader, 400}, {relay, 200}} {
+	}{{relay, 200}, {leader, 400}} {
 		for range target.n {
 			cn, err := net.Dial("tcp", target.addr)
 			if err != nil {

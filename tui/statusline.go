@@ -68,6 +68,11 @@ func (s *statusLine) row(r *row, snap *cluster.Snapshot) {
 	if snap.Frozen {
 		frozen = " FROZEN "
 	}
+	if snap.FramesOmitted > 0 {
+		// Each link lists a bounded number of frames in flight; say how
+		// many more there are rather than pretend the lane shows them all.
+		frozen = " +" + strconv.Itoa(snap.FramesOmitted) + " frames not drawn " + frozen
+	}
 	// Drop details, the name and the address, least useful first, until the
 	// line fits.
 	terse := false

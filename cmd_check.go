@@ -47,7 +47,7 @@ func newCheckCmd() *cobra.Command {
 	f.StringVar(&o.data, "data", "", "data directory to keep (default: a temporary one, removed after)")
 	f.DurationVar(&o.timeout, "timeout", defaultCheckTimeout, "how long followers may take to converge")
 	f.StringVar(&o.segment, "segment-size", "1MiB", "size of each WAL segment file")
-	f.Int64Var(&o.chaos, "chaos", -1, "run a seeded fault schedule (the nemesis) with this seed")
+	f.Int64Var(&o.chaos, "chaos", -1, "run a seeded fault schedule (the nemesis) with this seed (0 or more)")
 	f.BoolVar(&o.verbose, "verbose", false, "print each chaos command as it runs")
 	f.StringVar(&o.scenario, "scenario", "", "play a scenario headless (a built-in name or a file) and check its expect lines")
 	return cmd
@@ -74,6 +74,9 @@ func runCheck(ctx context.Context, out io.Writer, o checkOptions) error {
 	}
 	if o.timeout <= 0 {
 		return fmt.Errorf("--timeout must be positive, not %v", o.timeout)
+	}
+	if o.chaos < -1 {
+		return fmt.Errorf("--chaos takes a seed of 0 or more, not %d", o.chaos)
 	}
 	if o.scenario != "" {
 		if o.chaos >= 0 {

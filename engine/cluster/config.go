@@ -31,8 +31,11 @@ type Config struct {
 	BatchBytes int           // max bytes of WAL per data frame (default 64 KiB; 1 = one record per frame)
 
 	StatusInterval time.Duration // follower status when idle (default 1s, world time)
-	Seed           int64         // seeds the workload and the links' jitter and slicing
-	Listen         string        // leader listen host (default 127.0.0.1)
+	// CheckpointInterval is how often the leader removes WAL behind
+	// wal_keep_size and the slots (default 1s, world time).
+	CheckpointInterval time.Duration
+	Seed               int64  // seeds the workload and the links' jitter and slicing
+	Listen             string // leader listen host (default 127.0.0.1)
 
 	// Hardening against strangers on the leader's and relays' ports (real
 	// time; zero means the engine defaults). HandshakeTimeout closes a

@@ -270,7 +270,7 @@ func TestCrashDuringBaseBackup(t *testing.T) {
 	c, err := cluster.New(cluster.Config{
 		Dir: t.TempDir(), Followers: 2, Seed: 7, SegmentSize: seg, WALKeep: seg,
 		AutoBackup: true, NoFsync: true, FlushDelay: time.Millisecond,
-		StatusInterval: 20 * time.Millisecond,
+		StatusInterval: 20 * time.Millisecond, CheckpointInterval: time.Millisecond,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -31,6 +31,11 @@ type PrimaryConfig struct {
 	// KeepaliveInterval is how often an idle sender sends a keepalive
 	// (world time; default 1s).
 	KeepaliveInterval time.Duration
+	// CheckpointInterval is how often the leader removes WAL it no longer
+	// keeps (world time; default 1s), as PostgreSQL removes segments at
+	// checkpoints rather than at every flush. Removing at once would race
+	// senders that are caught up but have not yet read the newest flush.
+	CheckpointInterval time.Duration
 	// HandshakeTimeout bounds how long a new connection may take to say
 	// Hello (real time; default 10s).
 	HandshakeTimeout time.Duration
@@ -130,6 +135,9 @@ func StartPrimary(cfg PrimaryConfig) (*Primary, error) {
 	if cfg.KeepaliveInterval <= 0 {
 		cfg.KeepaliveInterval = time.Second
 	}
+	if cfg.CheckpointInterval <= 0 {
+		cfg.CheckpointInterval = time.Second
+	}
 	if cfg.HandshakeTimeout <= 0 {
 		cfg.HandshakeTimeout = 10 * time.Second
 	}
@@ -169,8 +177,9 @@ func StartPrimary(cfg PrimaryConfig) (*Primary, error) {
 		stop:      make(chan struct{}),
 	}
 	p.lag.add(log.Flushed(), p.clk.Now())
-	p.wg.Add(2)
+	p.wg.Add(3)
 	go p.flushLoop()
+	go p.checkpointLoop()
 	go p.acceptLoop()
 	return p, nil
 }
@@ -256,8 +265,15 @@ func (p *Primary) flushLoop() {
 			p.mu.Unlock()
 			p.flushed.broadcast()
 			p.progress.broadcast()
-			p.retain()
 		}
+	}
+}
+
+// checkpointLoop applies retention every CheckpointInterval of world time.
+func (p *Primary) checkpointLoop() {
+	defer p.wg.Done()
+	for p.clk.Sleep(p.cfg.CheckpointInterval, p.stop) {
+		p.retain()
 	}
 }
 
@@ -296,7 +312,7 @@ func (p *Primary) retain() {
 	if err != nil {
 		p.cfg.OnEvent.emit("", EvError, keepFrom, "removing old WAL: "+err.Error())
 	} else if n > 0 {
-		p.cfg.OnEvent.emit("", EvInfo, p.log.Start(), fmt.Sprintf("removed %d WAL segment(s); oldest LSN now %s", n, p.log.Start()))
+		p.cfg.OnEvent.emit("", EvInfo, p.log.Start(), fmt.Sprintf("checkpoint: removed %d WAL segment(s) behind wal_keep_size and the slots; oldest LSN now %s", n, p.log.Start()))
 	}
 }
 
@@ -578,6 +594,12 @@ func (p *Primary) refuse(c net.Conn, name string, code byte, reason string, lsn 
 	kind := EvRefused
 	if code == wire.RefuseWALRemoved {
 		kind = EvWALRemoved
+		p.mu.Lock()
+		again := name != "" && p.peers[name] != nil && p.peers[name].lastError == "WAL removed"
+		p.mu.Unlock()
+		if again {
+			return // its reconnect attempts all get this answer: once says it
+		}
 	}
 	who := name
 	if who == "" {

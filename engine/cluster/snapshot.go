@@ -187,25 +187,25 @@ type Frame struct {
 // EventKind classifies events.
 type EventKind string
 
-// Event kinds.
+// Event kinds. Those the protocol raises are engine/ship's own names.
 const (
-	EvInfo       EventKind = "info"
-	EvConnect    EventKind = "connect"
-	EvDisconnect EventKind = "disconnect"
-	EvCRC        EventKind = "crc-failure"
-	EvResend     EventKind = "resend"
-	EvWALRemoved EventKind = "wal-removed"
-	EvBackup     EventKind = "base-backup"
+	EvInfo       EventKind = ship.EvInfo
+	EvConnect    EventKind = ship.EvConnect
+	EvDisconnect EventKind = ship.EvDisconnect
+	EvCRC        EventKind = ship.EvCRC
+	EvResend     EventKind = ship.EvResend
+	EvWALRemoved EventKind = ship.EvWALRemoved
+	EvBackup     EventKind = ship.EvBackup
 	EvCrash      EventKind = "crash"
 	EvRestart    EventKind = "restart"
-	EvRecovery   EventKind = "recovery"
+	EvRecovery   EventKind = ship.EvRecovery
 	EvLink       EventKind = "link"
-	EvReplay     EventKind = "replay"
+	EvReplay     EventKind = ship.EvReplay
 	EvSync       EventKind = "sync"
-	EvSlot       EventKind = "slot"
-	EvRefused    EventKind = "refused"
+	EvSlot       EventKind = ship.EvSlot
+	EvRefused    EventKind = ship.EvRefused
 	EvCommand    EventKind = "command"
-	EvError      EventKind = "error"
+	EvError      EventKind = ship.EvError
 )
 
 // Event is one thing that happened, for the event log.

@@ -129,6 +129,7 @@ func (o tuiOptions) config() (cluster.Config, string, error) {
 		Slots:       o.slots,
 		Sync:        cluster.SyncRule{Mode: sc.Mode, N: int(sc.N)},
 		Rate:        o.rate,
+		DelRatio:    0.1, // some deletes, so keys come and go
 		Latency:     o.latency,
 		ApplyDelay:  o.applyDelay,
 		FlushDelay:  o.flushDelay,

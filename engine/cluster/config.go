@@ -20,7 +20,7 @@ type Config struct {
 	Rate      float64 // workload records per second of world time (0 = idle until asked)
 	Keys      int     // workload key space (default 1000)
 	ValueSize int     // workload value size in bytes (default 16)
-	DelRatio  float64 // fraction of workload writes that are DEL (default 0.1)
+	DelRatio  float64 // fraction of workload writes that are DEL (0: only SETs)
 	Clients   int     // concurrent workload sessions, each waiting on its own commit (default 4)
 
 	Latency    time.Duration // one-way link latency, world time

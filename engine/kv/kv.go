@@ -56,9 +56,13 @@ type Store struct {
 	digest  uint64 // sum of pairHash over all pairs
 }
 
-// entry holds a value; a SET of an existing key swaps v without touching
-// the map key.
-type entry struct{ v []byte }
+// entry holds a value and its pairHash with its key, so a SET or DEL
+// updates the digest without hashing the old value again; a SET of an
+// existing key swaps v without touching the map key.
+type entry struct {
+	v []byte
+	h uint64
+}
 
 // New returns an empty store.
 func New() *Store { return &Store{m: make(map[string]*entry)} }
@@ -99,11 +103,30 @@ func hashBytes(h uint64, b []byte) uint64 {
 // are copied. Records with other ops change nothing but the applied LSN.
 func (s *Store) Apply(r wal.Record) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.applyLocked(r)
+	s.mu.Unlock()
+}
+
+// ApplyBatch applies records in order, as Apply would one by one, under
+// one lock: readers see none or all of the batch.
+func (s *Store) ApplyBatch(rs []wal.Record) {
+	if len(rs) == 0 {
+		return
+	}
+	s.mu.Lock()
+	for _, r := range rs {
+		s.applyLocked(r)
+	}
+	s.mu.Unlock()
+}
+
+func (s *Store) applyLocked(r wal.Record) {
 	switch r.Op {
 	case wal.OpSet:
 		if e, ok := s.m[string(r.Key)]; ok {
-			s.digest += pairHash(r.Key, r.Value) - pairHash(r.Key, e.v)
+			h := pairHash(r.Key, r.Value)
+			s.digest += h - e.h
+			e.h = h
 			if n := len(r.Value); cap(e.v) >= n && cap(e.v)-n <= n/4+16 {
 				// Overwrite in place: no slice of e.v outlives the lock
 				// (Get and copyMap copy), so a steady workload over a
@@ -114,12 +137,13 @@ func (s *Store) Apply(r wal.Record) {
 			}
 		} else {
 			v := cloneValue(r.Value)
-			s.m[string(r.Key)] = &entry{v: v}
-			s.digest += pairHash(r.Key, v)
+			h := pairHash(r.Key, v)
+			s.m[string(r.Key)] = &entry{v: v, h: h}
+			s.digest += h
 		}
 	case wal.OpDel:
 		if e, ok := s.m[string(r.Key)]; ok {
-			s.digest -= pairHash(r.Key, e.v)
+			s.digest -= e.h
 			delete(s.m, string(r.Key))
 		}
 	}
@@ -307,8 +331,9 @@ func Restore(data []byte) (*Store, wal.LSN, error) {
 		if v == nil {
 			v = []byte{}
 		}
-		s.m[k] = &entry{v: v}
-		s.digest += pairHash(k, v)
+		h := pairHash(k, v)
+		s.m[k] = &entry{v: v, h: h}
+		s.digest += h
 		prev = k
 		rest = rest[klen+vlen:]
 	}

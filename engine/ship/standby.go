@@ -779,6 +779,11 @@ func (s *Standby) replayLoop() {
 	defer s.wg.Done()
 	var rd *wal.Reader
 	var epoch uint64
+	// A pass's records, applied under one store lock. Next's slice is
+	// valid only until the next call, so keys and values are copied into
+	// scratch (a realloc leaves earlier slices on the old, unchanged array).
+	var batch []wal.Record
+	var scratch []byte
 	defer func() {
 		if rd != nil {
 			rd.Close()
@@ -833,6 +838,7 @@ func (s *Standby) replayLoop() {
 		}
 		replayed := pos.Replay
 		var failed error
+		batch, scratch = batch[:0], scratch[:0]
 		for i := 0; i < n; i++ {
 			_, err := rd.Next(pos.Flush)
 			if err == io.EOF {
@@ -843,9 +849,15 @@ func (s *Standby) replayLoop() {
 				break
 			}
 			r := rd.Record() // decoded and CRC-checked by Next
-			store.Apply(r)
+			k := len(scratch)
+			scratch = append(scratch, r.Key...)
+			v := len(scratch)
+			scratch = append(scratch, r.Value...)
+			r.Key, r.Value = scratch[k:v:v], scratch[v:len(scratch):len(scratch)]
+			batch = append(batch, r)
 			replayed = r.End()
 		}
+		store.ApplyBatch(batch) // what was read before a failure too
 		s.pipe.RUnlock()
 		if failed != nil {
 			rd.Close()

@@ -31,3 +31,29 @@ func BenchmarkApplyKeySpace(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkApplyBatch applies SETs over 100,000 keys in batches of 256, as
+// a follower's replay does.
+func BenchmarkApplyBatch(b *testing.B) {
+	const n = 100_000
+	s := New()
+	keys := make([][]byte, n)
+	for i := range keys {
+		keys[i] = fmt.Appendf(nil, "k%09d", i)
+	}
+	val := make([]byte, 100)
+	for i, k := range keys {
+		s.Apply(wal.Record{LSN: wal.LSN(i), Op: wal.OpSet, Key: k, Value: val})
+	}
+	batch := make([]wal.Record, 256)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		for j := range batch {
+			batch[j] = wal.Record{LSN: wal.LSN(i), Op: wal.OpSet, Key: keys[i%n], Value: val}
+			i++
+		}
+		s.ApplyBatch(batch)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(i), "ns/record")
+}

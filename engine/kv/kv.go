@@ -54,6 +54,7 @@ type Store struct {
 	m       map[string]*entry
 	applied wal.LSN
 	digest  uint64 // sum of pairHash over all pairs
+	warm    uint64 // sink for ApplyBatch's lookahead, so it is not optimized away
 }
 
 // entry holds a value and its pairHash with its key, so a SET or DEL
@@ -114,11 +115,26 @@ func (s *Store) ApplyBatch(rs []wal.Record) {
 		return
 	}
 	s.mu.Lock()
-	for _, r := range rs {
-		s.applyLocked(r)
+	for i := 0; i < len(rs); i += warmAhead {
+		w := rs[i:min(i+warmAhead, len(rs))]
+		// Look the next few keys up before applying them: the lookups are
+		// independent, so their cache misses overlap instead of queueing.
+		var x uint64
+		for _, r := range w {
+			if e := s.m[string(r.Key)]; e != nil {
+				x += e.h
+			}
+		}
+		s.warm = x
+		for _, r := range w {
+			s.applyLocked(r)
+		}
 	}
 	s.mu.Unlock()
 }
+
+// warmAhead is how many keys ApplyBatch looks up ahead of applying them.
+const warmAhead = 16
 
 func (s *Store) applyLocked(r wal.Record) {
 	switch r.Op {

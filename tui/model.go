@@ -408,10 +408,46 @@ func (m *Model) selectStep(d int) {
 	m.selectName(m.snap.Followers[i].Name)
 }
 
-// do sends c to the controller off the UI goroutine.
+// do sends c to the controller off the UI goroutine, and assumes it took
+// effect in the snapshot the keys read, so that keys pressed faster than
+// the next poll step on from it (two > presses make 4x, not 2x twice).
 func (m *Model) do(c cluster.Command) tea.Cmd {
+	anticipate(&m.snap, c)
 	ctrl := m.ctrl
 	return func() tea.Msg { return doneMsg{cmd: c, err: ctrl.Do(c)} }
+}
+
+// anticipate applies the part of c that keys step or toggle from to s.
+// The next snapshot from the cluster replaces it with the truth.
+func anticipate(s *cluster.Snapshot, c cluster.Command) {
+	switch c.Verb {
+	case cluster.VerbSpeed:
+		s.Speed = c.Factor
+	case cluster.VerbFreeze, cluster.VerbUnfreeze:
+		s.Frozen = c.Verb == cluster.VerbFreeze
+	case cluster.VerbRate:
+		s.Leader.TargetRate = float64(c.N)
+	case cluster.VerbSync:
+		s.Leader.Sync = cluster.SyncRule{Mode: c.Mode, N: int(c.N)}
+	}
+	for i := range s.Followers {
+		f := &s.Followers[i]
+		if c.Follower != f.Name && c.Follower != "all" {
+			continue
+		}
+		switch c.Verb {
+		case cluster.VerbLatency:
+			f.Link.Latency, f.Link.Jitter = c.Dur, c.Jitter
+		case cluster.VerbPause, cluster.VerbResume:
+			f.ReplayPaused = c.Verb == cluster.VerbPause
+		case cluster.VerbCut, cluster.VerbRestore:
+			f.Link.Cut = c.Verb == cluster.VerbCut
+		case cluster.VerbCrash:
+			f.State = cluster.StateStopped
+		case cluster.VerbRestart:
+			f.State = cluster.StateStartup
+		}
+	}
 }
 
 // key turns a key press into a command (or a UI change).

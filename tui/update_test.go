@@ -104,6 +104,13 @@ func TestKeysSendCommands(t *testing.T) {
 		{"< slows time", nil, []string{"<"}, []string{"speed 0.5"}},
 		{"> speeds time", func(s *cluster.Snapshot) { s.Speed = 2 }, []string{">"}, []string{"speed 4"}},
 		{"selecting a missing follower sends nothing", nil, []string{"7", "p"}, []string{"pause follower-1"}},
+		// Keys pressed faster than the next snapshot step on from the last one.
+		{"> > steps twice", nil, []string{">", ">"}, []string{"speed 2", "speed 4"}},
+		{"] ] steps twice", nil, []string{"]", "]"}, []string{"latency follower-1 500ms", "latency follower-1 750ms"}},
+		{"+ + steps twice", nil, []string{"+", "+"}, []string{"rate 8", "rate 16"}},
+		{"p p toggles back", nil, []string{"p", "p"}, []string{"pause follower-1", "resume follower-1"}},
+		{"k k crashes then restarts", nil, []string{"k", "k"}, []string{"crash follower-1", "restart follower-1"}},
+		{"s s cycles on", nil, []string{"s", "s"}, []string{"sync local", "sync remote_write 1"}},
 		{"palette", nil, []string{":", "c", "u", "t", " ", "2", "enter"}, []string{"cut follower-2"}},
 		{"palette completes the verb", nil, []string{":", "l", "a", "tab", "a", "l", "l", " ", "1", "s", "enter"}, []string{"latency all 1s"}},
 		{"palette esc sends nothing", nil, []string{":", "f", "r", "esc", "space"}, []string{"freeze"}},

@@ -684,13 +684,21 @@ func (m *Model) click(ms tea.Mouse) tea.Cmd {
 	default:
 		return nil
 	}
-	best, bestD := -1, 2
+	// Frames move fast (a 300ms link crosses the lane in 300ms), so a
+	// click counts within a few columns, and a data frame nearby wins over
+	// a keepalive nearer still: data frames are what a click corrupts.
+	const reach = 4
+	best, bestD := -1, reach+1
 	for j := range v.frames {
 		f := &v.frames[j]
 		if f.Dir != dir {
 			continue
 		}
-		if d := abs(laneCol(f, l.laneW) - col); d < bestD {
+		d := abs(laneCol(f, l.laneW) - col)
+		if f.Kind != "data" {
+			d += reach // only if no data frame is in reach
+		}
+		if d < bestD {
 			best, bestD = j, d
 		}
 	}

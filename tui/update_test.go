@@ -235,10 +235,17 @@ func TestMouse(t *testing.T) {
 	if m.selected != "follower-1" {
 		t.Errorf("clicking a lane did not select its follower")
 	}
+	// A moving frame is hard to hit: a click three columns behind it counts.
+	f = cluster.Frame{Dir: cluster.ToFollower, Pos: 0.25}
+	_, cmd = m.Update(tea.MouseClickMsg{X: l.laneX + laneCol(&f, l.laneW) - 3, Y: l.bodyY + down, Button: tea.MouseLeft})
+	run(m, cmd)
+	if got := rec.Commands(); len(got) != 2 || got[1] != "corrupt follower-1 0/11A0" {
+		t.Fatalf("a near miss did not corrupt the frame: %q", got)
+	}
 	// A status frame cannot be corrupted: it says so.
 	f = cluster.Frame{Dir: cluster.ToLeader, Pos: 0.5}
 	m.Update(tea.MouseClickMsg{X: l.laneX + laneCol(&f, l.laneW), Y: l.bodyY + up, Button: tea.MouseLeft})
-	if len(rec.Commands()) != 1 || !strings.Contains(screen(m), "status frame") {
+	if len(rec.Commands()) != 2 || !strings.Contains(screen(m), "status frame") {
 		t.Errorf("status click: %q\n%s", rec.Commands(), screen(m))
 	}
 }

@@ -141,6 +141,9 @@ func (o tuiOptions) config() (cluster.Config, string, error) {
 // runTUI starts the cluster, runs the UI over it (playing a scenario,
 // recording the screen and the commands when asked) and closes it.
 func runTUI(cfg cluster.Config, opts tui.Options, o tuiOptions) (err error) {
+	if !term.IsTerminal(os.Stdout.Fd()) || !term.IsTerminal(os.Stdin.Fd()) {
+		return fmt.Errorf("walship draws in a terminal, and this is not one: run it in a terminal, or use `walship check` for a headless run")
+	}
 	var sc *scenario.Scenario
 	if o.scenario != "" {
 		if sc, err = scenario.Load(o.scenario); err != nil {

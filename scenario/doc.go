@@ -129,8 +129,12 @@
 // A Player plays a scenario for the terminal UI and implements Lesson: the
 // setup runs at once; each chapter waits for Next. Prev and Restart re-run
 // a chapter's lines from its start, but the cluster is not rewound: it
-// keeps whatever the earlier lines did. Timing is real time; it is not
-// scaled by the world clock's speed.
+// keeps whatever the earlier lines did.
+//
+// Timing (at, after, wait, within) runs on the world clock as the snapshots
+// report it: real time times the speed, standing still while the world is
+// frozen. A teacher who freezes the world (space) or slows it (<) holds or
+// slows the lesson with it, and no expect times out meanwhile.
 //
 // RunHeadless plays a scenario with no terminal, for tests and
 // `walship check --scenario`: chapters do not wait, every expect is checked,

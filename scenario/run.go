@@ -41,21 +41,72 @@ type reporter interface {
 	finished(st *Step, took time.Duration, seen string, err *StepError)
 }
 
-// runSteps plays steps in order on the real clock, starting now. It returns
-// only when the steps are done or ctx is cancelled (then with ctx's error).
+// sceneClock is the time a scenario's timing runs on: real time scaled by
+// the world clock's speed, standing still while the world is frozen, so a
+// teacher who freezes or slows the world also holds the lesson. It reads
+// the speed and freeze from snapshots each time it is asked.
+type sceneClock struct {
+	ctrl cluster.Controller
+	last time.Time
+	t    time.Duration
+}
+
+func newSceneClock(ctrl cluster.Controller) *sceneClock {
+	return &sceneClock{ctrl: ctrl, last: time.Now()}
+}
+
+// now advances the clock by the real time since it was last asked, at the
+// world's current speed, and returns it.
+func (c *sceneClock) now() (time.Duration, float64) {
+	s := c.ctrl.Snapshot(^uint64(0))
+	real := time.Now()
+	d := real.Sub(c.last)
+	c.last = real
+	speed := s.Speed
+	if speed <= 0 {
+		speed = 1
+	}
+	if s.Frozen {
+		speed = 0
+	}
+	c.t += time.Duration(float64(d) * speed)
+	return c.t, speed
+}
+
+// sleepUntil waits until the scene clock reads t, or ctx ends.
+func (c *sceneClock) sleepUntil(ctx context.Context, t time.Duration) error {
+	for {
+		now, speed := c.now()
+		if now >= t {
+			return ctx.Err()
+		}
+		wait := PollInterval
+		if speed > 0 {
+			wait = min(wait, time.Duration(float64(t-now)/speed)+time.Millisecond)
+		}
+		if err := sleepUntil(ctx, time.Now().Add(wait)); err != nil {
+			return err
+		}
+	}
+}
+
+// runSteps plays steps in order on the scene clock, starting now. It
+// returns only when the steps are done or ctx is cancelled (then with ctx's
+// error).
 func runSteps(ctx context.Context, ctrl cluster.Controller, file string, steps []Step, r reporter) error {
-	start := time.Now()
+	clk := newSceneClock(ctrl)
+	start, _ := clk.now()
 	prev := start
 	for i := range steps {
 		st := &steps[i]
 		due := prev
 		switch st.Timing {
 		case TimingAt:
-			due = start.Add(st.Delay)
+			due = start + st.Delay
 		case TimingAfter:
-			due = prev.Add(st.Delay)
+			due = prev + st.Delay
 		}
-		if err := sleepUntil(ctx, due); err != nil {
+		if err := clk.sleepUntil(ctx, due); err != nil {
 			return err
 		}
 		began := time.Now()
@@ -69,7 +120,7 @@ func runSteps(ctx context.Context, ctrl cluster.Controller, file string, steps [
 		case StepSay:
 			r.caption(st)
 		case StepExpect:
-			seen, ok, err := poll(ctx, ctrl, st.Expect)
+			seen, ok, err := poll(ctx, ctrl, clk, st.Expect)
 			if err != nil {
 				return err
 			}
@@ -79,15 +130,16 @@ func runSteps(ctx context.Context, ctrl cluster.Controller, file string, steps [
 			}
 			r.finished(st, time.Since(began), seen, se)
 		}
-		prev = time.Now()
+		prev, _ = clk.now()
 	}
 	return nil
 }
 
-// poll checks e against fresh snapshots until it holds or e.Within passes.
-// It returns what it saw last.
-func poll(ctx context.Context, ctrl cluster.Controller, e *Expect) (seen string, ok bool, err error) {
-	deadline := time.Now().Add(e.Within)
+// poll checks e against fresh snapshots until it holds or e.Within has
+// passed on the scene clock. It returns what it saw last.
+func poll(ctx context.Context, ctrl cluster.Controller, clk *sceneClock, e *Expect) (seen string, ok bool, err error) {
+	now, _ := clk.now()
+	deadline := now + e.Within
 	var since uint64
 	w := &watcher{e: e}
 	for {
@@ -96,11 +148,10 @@ func poll(ctx context.Context, ctrl cluster.Controller, e *Expect) (seen string,
 		if ok, seen = w.check(&s, time.Now()); ok {
 			return seen, true, nil
 		}
-		left := time.Until(deadline)
-		if left <= 0 {
+		if now, _ = clk.now(); now >= deadline {
 			return seen, false, nil
 		}
-		if err := sleepUntil(ctx, time.Now().Add(min(left, PollInterval))); err != nil {
+		if err := sleepUntil(ctx, time.Now().Add(PollInterval)); err != nil {
 			return seen, false, err
 		}
 	}

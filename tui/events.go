@@ -17,6 +17,13 @@ type eventLog struct {
 	st     *theme.Styles
 	w, h   int
 	events []cluster.Event // oldest first, at most maxEvents
+	back   int             // lines scrolled back from the newest (0: following)
+}
+
+// scroll moves the view back (n > 0) or forward (n < 0), within the
+// events held.
+func (e *eventLog) scroll(n int) {
+	e.back = min(max(e.back+n, 0), max(len(e.events)-(e.h-1), 0))
 }
 
 // SetSize sets the panel's size (its title row included).
@@ -34,11 +41,15 @@ func (e *eventLog) add(evs []cluster.Event) bool {
 			e.events = append(e.events, ev)
 			last = ev.Seq
 			added = true
+			if e.back > 0 {
+				e.back++ // scrolled back: keep the same lines in view
+			}
 		}
 	}
 	if n := len(e.events); n > maxEvents {
 		e.events = append(e.events[:0:0], e.events[n-maxEvents:]...)
 	}
+	e.scroll(0) // clamp
 	return added
 }
 
@@ -66,11 +77,14 @@ func (e *eventLog) row(r *row, y int) {
 	st := e.st
 	if y == 0 {
 		r.text(st.Muted, "── events ")
+		if e.back > 0 {
+			r.text(st.Warn, "(scrolled back "+strconv.Itoa(e.back)+" · pgdn for newer) ")
+		}
 		r.repeat(st.Lane, "─", r.room())
 		return
 	}
 	lines := e.h - 1
-	i := len(e.events) - lines + (y - 1)
+	i := len(e.events) - e.back - lines + (y - 1)
 	if i < 0 || i >= len(e.events) {
 		r.fill()
 		return

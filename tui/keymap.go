@@ -33,6 +33,8 @@ type KeyMap struct {
 	TimeSlow  key.Binding
 	TimeFast  key.Binding
 	Palette   key.Binding
+	LogBack   key.Binding // scroll the event log back
+	LogFwd    key.Binding // and forward again
 	Help      key.Binding
 	Quit      key.Binding
 	Captions  key.Binding
@@ -69,6 +71,8 @@ func DefaultKeyMap() KeyMap {
 		TimeSlow: b([]string{"<", ","}, "<", "slower time"),
 		TimeFast: b([]string{">", "."}, ">", "faster time"),
 		Palette:  b([]string{":"}, ":", "command palette"),
+		LogBack:  b([]string{"pgup"}, "pgup", "scroll events back"),
+		LogFwd:   b([]string{"pgdown"}, "pgdn", "scroll events forward"),
 		Help:     b([]string{"?"}, "?", "help"),
 		Quit:     b([]string{"q", "ctrl+c"}, "q", "quit"),
 
@@ -88,7 +92,7 @@ func (k KeyMap) ShortHelp() []key.Binding {
 func (k KeyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
 		{k.Select, k.Next, k.Prev, k.Pause, k.Cut, k.Corrupt, k.Crash, k.Backup, k.Slower, k.Quicker},
-		{k.RateUp, k.RateDown, k.Burst, k.Sync, k.Add, k.Remove},
+		{k.RateUp, k.RateDown, k.Burst, k.Sync, k.Add, k.Remove, k.LogBack, k.LogFwd},
 		{k.Freeze, k.TimeSlow, k.TimeFast, k.Palette, k.Help, k.Quit},
 		{k.Chapter, k.ChapPrev, k.ChapAgain, k.Captions},
 	}

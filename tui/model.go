@@ -483,6 +483,12 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, k.Palette):
 		m.pal.open()
 		return nil
+	case key.Matches(msg, k.LogBack):
+		m.events.scroll(m.events.h - 2)
+		return nil
+	case key.Matches(msg, k.LogFwd):
+		m.events.scroll(-(m.events.h - 2))
+		return nil
 	case key.Matches(msg, k.Select):
 		n := int(msg.String()[0] - '0')
 		for i := range m.snap.Followers {

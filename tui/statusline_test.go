@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 
@@ -29,5 +30,44 @@ func TestStatusLineSaysFramesNotDrawn(t *testing.T) {
 	s.row(&r, &cluster.Snapshot{Speed: 1})
 	if strings.Contains(b.String(), "not drawn") {
 		t.Errorf("status line mentions omitted frames when there are none: %q", b.String())
+	}
+}
+
+func TestEventLogScrollsBack(t *testing.T) {
+	e := eventLog{st: theme.NewStyles(theme.Mono()), w: 80, h: 4} // a title and 3 lines
+	var evs []cluster.Event
+	for i := 1; i <= 10; i++ {
+		evs = append(evs, cluster.Event{Seq: uint64(i), Kind: cluster.EvInfo, Text: "event " + strconv.Itoa(i)})
+	}
+	e.add(evs)
+	lines := func() string {
+		var b strings.Builder
+		for y := range e.h {
+			r := newRow(&b, e.w)
+			e.row(&r, y)
+			b.WriteString("\n")
+		}
+		return b.String()
+	}
+	if s := lines(); !strings.Contains(s, "event 10") || strings.Contains(s, "event 7\n") {
+		t.Fatalf("following the newest:\n%s", s)
+	}
+	e.scroll(3)
+	s := lines()
+	if !strings.Contains(s, "event 7") || strings.Contains(s, "event 8") || !strings.Contains(s, "scrolled back 3") {
+		t.Fatalf("scrolled back 3:\n%s", s)
+	}
+	// New events keep the scrolled view where it is.
+	e.add([]cluster.Event{{Seq: 11, Kind: cluster.EvInfo, Text: "event 11"}})
+	if s2 := lines(); !strings.Contains(s2, "event 7") || strings.Contains(s2, "event 11") {
+		t.Fatalf("a new event moved the scrolled view:\n%s", s2)
+	}
+	e.scroll(100) // clamped to the oldest
+	if s := lines(); !strings.Contains(s, "event 3") || strings.Contains(s, "event 4") {
+		t.Fatalf("scrolled to the oldest:\n%s", s)
+	}
+	e.scroll(-100)
+	if s := lines(); !strings.Contains(s, "event 11") || strings.Contains(s, "scrolled back") {
+		t.Fatalf("back to the newest:\n%s", s)
 	}
 }

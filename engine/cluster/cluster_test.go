@@ -510,3 +510,41 @@ func TestBadConfig(t *testing.T) {
 
 var _ = ship.StateStreaming
 var _ = wal.LSN(0)
+
+// TestRepeatedRefusalsReportedOnce: a cut link refuses every reconnect
+// attempt, and a follower that fell off is refused at every attempt; the
+// event log says each once, not once per attempt.
+func TestRepeatedRefusalsReportedOnce(t *testing.T) {
+	c := newTest(t, Config{Followers: 2, SegmentSize: 16 << 10, WALKeep: 32 << 10, CheckpointInterval: 10 * time.Millisecond})
+	current = c
+	put(t, c, 10, "a")
+	converge(t, c)
+	do(t, c, "cut follower-1")
+	for i := range 25 {
+		put(t, c, 200, fmt.Sprint("b", i))
+		eventually(t, "follower-2 to keep up", func(s Snapshot) bool {
+			return follower(s, "follower-2").FlushLSN == s.Leader.InsertLSN
+		})
+	}
+	time.Sleep(2 * time.Second) // several reconnect attempts, all refused
+	do(t, c, "restore follower-1")
+	eventually(t, "needs base backup", func(s Snapshot) bool {
+		return follower(s, "follower-1").State == StateNeedsBackup
+	})
+	time.Sleep(3 * time.Second) // several more attempts, all told "WAL removed"
+	refused, removed := 0, 0
+	for _, e := range c.Snapshot(0).Events {
+		if e.Follower != "follower-1" {
+			continue
+		}
+		switch {
+		case e.Kind == EvRefused:
+			refused++
+		case e.Kind == EvWALRemoved && strings.HasPrefix(e.Text, "refused"):
+			removed++
+		}
+	}
+	if refused != 1 || removed != 1 {
+		t.Errorf("%d refusals while cut and %d WAL-removed refusals reported; want 1 each", refused, removed)
+	}
+}

@@ -548,3 +548,20 @@ func TestRepeatedRefusalsReportedOnce(t *testing.T) {
 		t.Errorf("%d refusals while cut and %d WAL-removed refusals reported; want 1 each", refused, removed)
 	}
 }
+
+// TestBurstDoesNotDropStreamingFollowers: a burst of WAL several times
+// wal_keep_size must not make followers that are streaming fall off
+// (retention runs at checkpoints, not the instant the burst is flushed).
+func TestBurstDoesNotDropStreamingFollowers(t *testing.T) {
+	c := newTest(t, Config{Followers: 2, SegmentSize: 16 << 10, WALKeep: 64 << 10})
+	current = c
+	put(t, c, 10, "a")
+	converge(t, c)
+	put(t, c, 4000, "burst") // about 190 KiB of WAL at once
+	converge(t, c)
+	for _, f := range c.Snapshot(0).Followers {
+		if f.Backup.Count != 0 || f.State != StateStreaming {
+			t.Errorf("%s: %s after %d base backups", f.Name, f.State, f.Backup.Count)
+		}
+	}
+}

@@ -35,6 +35,8 @@ type Cluster struct {
 	primary *ship.Primary
 	ids     atomic.Uint64
 
+	// addMu serialises adding followers, so two adds can't pick one index.
+	addMu     sync.Mutex
 	mu        sync.Mutex // guards followers, nextIndex, rng, closed
 	followers []*member
 	nextIndex int
@@ -244,6 +246,8 @@ func (c *Cluster) Close() error {
 // ---- followers -----------------------------------------------------------
 
 func (c *Cluster) addFollower() (*member, error) {
+	c.addMu.Lock()
+	defer c.addMu.Unlock()
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
@@ -270,13 +274,11 @@ func (c *Cluster) addFollower() (*member, error) {
 		applyDelay: c.cfg.ApplyDelay, flushDelay: c.cfg.FlushDelay,
 	}
 	m.dir = filepath.Join(c.dir, m.name)
+	m.last.State = StateStartup
 	seed := c.rng.Int64()
-	c.followers = append(c.followers, m)
-	sort.Slice(c.followers, func(i, j int) bool { return c.followers[i].index < c.followers[j].index })
 	c.mu.Unlock()
 
 	if err := clearFollowerDir(m.dir); err != nil { // a new follower starts empty
-		c.dropMember(m)
 		return nil, err
 	}
 	r, err := link.New(link.Options{
@@ -288,12 +290,15 @@ func (c *Cluster) addFollower() (*member, error) {
 		IdleTimeout: 3 * c.cfg.HandshakeTimeout,
 	})
 	if err != nil {
-		c.dropMember(m)
 		return nil, err
 	}
 	r.SetLatency(c.cfg.Latency, c.cfg.Jitter)
-	c.mu.Lock()
+	// Publish the member only now that its relay exists: Snapshot and the
+	// commands use m.relay without a lock, and it never changes after.
 	m.relay = r
+	c.mu.Lock()
+	c.followers = append(c.followers, m)
+	sort.Slice(c.followers, func(i, j int) bool { return c.followers[i].index < c.followers[j].index })
 	c.mu.Unlock()
 	if err := c.startStandby(m); err != nil {
 		r.Close()
@@ -493,8 +498,9 @@ func (c *Cluster) Snapshot(sinceEvent uint64) Snapshot {
 	members := append([]*member(nil), c.followers...)
 	standbys := make([]*ship.Standby, len(members))
 	lasts := make([]ship.StandbyStatus, len(members))
+	crashed := make([]bool, len(members))
 	for i, m := range members {
-		standbys[i], lasts[i] = m.standby, m.last
+		standbys[i], lasts[i], crashed[i] = m.standby, m.last, m.crashed
 	}
 	c.mu.Unlock()
 	var buf []link.InFlight
@@ -503,8 +509,10 @@ func (c *Cluster) Snapshot(sinceEvent uint64) Snapshot {
 		if standbys[i] != nil {
 			st = standbys[i].Status()
 		} else {
-			st = lasts[i]
-			st.State = StateStopped
+			st = lasts[i] // its last status; startup before it first runs
+			if crashed[i] {
+				st.State = StateStopped
+			}
 			st.Connected = false
 		}
 		rs := m.relay.Status()

@@ -565,3 +565,28 @@ func TestBurstDoesNotDropStreamingFollowers(t *testing.T) {
 		}
 	}
 }
+
+// TestSnapshotWhileAdding: the UI polls snapshots while a follower is being
+// added; it must never see a follower without its relay.
+func TestSnapshotWhileAdding(t *testing.T) {
+	c := newTest(t, Config{Followers: 1})
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				c.Snapshot(0)
+			}
+		}
+	}()
+	for range 5 {
+		do(t, c, "add")
+		do(t, c, "remove follower-2")
+	}
+	close(stop)
+	<-done
+}

@@ -67,9 +67,6 @@ type member struct {
 	applyDelay time.Duration
 	flushDelay time.Duration
 	last       ship.StandbyStatus // status when it crashed
-	// refusedShown: a refusal while cut was reported; the follower's
-	// reconnect attempts that follow are not, until the link is restored.
-	refusedShown bool
 }
 
 func (c *Config) defaults() {
@@ -366,25 +363,6 @@ func (c *Cluster) namesLocked() string {
 	return s
 }
 
-// relayOf is m's relay (nil while it is being set up).
-func (c *Cluster) relayOf(m *member) *link.Relay {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return m.relay
-}
-
-// member finds a follower by name, or nil.
-func (c *Cluster) member(name string) *member {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, m := range c.followers {
-		if m.name == name {
-			return m
-		}
-	}
-	return nil
-}
-
 // Names lists the followers in index order.
 func (c *Cluster) Names() []string {
 	c.mu.Lock()
@@ -429,22 +407,6 @@ func (c *Cluster) linkEvent(name string, e link.Event) {
 	switch e.Kind {
 	case "refused":
 		kind = EvRefused
-		if m := c.member(name); m != nil && c.relayOf(m) != nil && c.relayOf(m).Status().Cut {
-			c.mu.Lock()
-			shown := m.refusedShown
-			m.refusedShown = true
-			c.mu.Unlock()
-			if shown {
-				return // every reconnect attempt is refused: once says it
-			}
-			e.Text += " (further attempts are refused until the link is restored)"
-		}
-	case "restore":
-		if m := c.member(name); m != nil {
-			c.mu.Lock()
-			m.refusedShown = false
-			c.mu.Unlock()
-		}
 	case "error":
 		kind = EvError
 	case "connect", "disconnect":

@@ -192,6 +192,7 @@ type Relay struct {
 	mu          sync.Mutex
 	closed      bool
 	cut         bool
+	cutRefused  bool // a refusal while cut was reported; the rest are not
 	corruptNext int
 	armedLSNs   []wal.LSN
 	sessions    map[*session]struct{}
@@ -312,7 +313,7 @@ func (r *Relay) Cut() {
 		r.mu.Unlock()
 		return
 	}
-	r.cut = true
+	r.cut, r.cutRefused = true, false
 	live := r.liveSessions()
 	r.mu.Unlock()
 	for _, s := range live {
@@ -568,9 +569,15 @@ func (r *Relay) acceptLoop() {
 			c.Close()
 			return
 		case r.cut:
+			// The follower retries all the while the link is cut; the
+			// first refusal says so for all of them.
+			first := !r.cutRefused
+			r.cutRefused = true
 			r.mu.Unlock()
 			c.Close()
-			r.emit(Event{Kind: EventRefused, Text: "connection from " + c.RemoteAddr().String() + " refused: link cut"})
+			if first {
+				r.emit(Event{Kind: EventRefused, Text: "connection from " + c.RemoteAddr().String() + " refused: link cut (further attempts are refused until the link is restored)"})
+			}
 			continue
 		case len(r.sessions) >= r.opts.MaxConns:
 			// Merge the events to one a second, counting, so that a

@@ -448,7 +448,7 @@ func (c *Cluster) Snapshot(sinceEvent uint64) Snapshot {
 			OldestLSN: ps.OldestLSN, Segments: ps.Segments, SegmentSize: ps.SegmentSize,
 			WALKeep: ps.WALKeep, Slots: ps.Slots, MaxSlotWAL: c.cfg.MaxSlotWAL,
 			Keys: ps.Keys, Records: ps.Records,
-			Rate: c.work.measuredRate(now), TargetRate: c.work.rate(),
+			Rate: c.work.measuredRate(now, ps.Records), TargetRate: c.work.rate(),
 			Sync: ps.Sync, WaitingCommits: ps.Waiting, Commits: ps.Commits,
 		},
 	}

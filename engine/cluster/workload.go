@@ -186,9 +186,8 @@ func (w *workload) one(op wal.Op, key, value []byte) error {
 }
 
 // measuredRate is records per second of world time over the last few
-// seconds of snapshots.
-func (w *workload) measuredRate(now time.Duration) float64 {
-	recs := w.c.primary.Status().Records
+// seconds of snapshots; recs is the leader's record count at now.
+func (w *workload) measuredRate(now time.Duration, recs uint64) float64 {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	last := w.window[(w.wpos+len(w.window)-1)%len(w.window)]

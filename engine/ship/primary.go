@@ -446,7 +446,7 @@ func (p *Primary) Status() PrimaryStatus {
 	p.mu.Unlock()
 	return PrimaryStatus{
 		InsertLSN: p.log.End(), FlushLSN: p.log.Flushed(), OldestLSN: p.log.Start(),
-		Segments: len(p.log.Segments()), SegmentSize: p.log.SegmentSize(),
+		Segments: p.log.SegmentCount(), SegmentSize: p.log.SegmentSize(),
 		Keys: p.store.Len(), Records: p.records.Load(),
 		WALKeep: keep, Slots: slots, Sync: rule,
 		Waiting: int(p.waiting.Load()), Commits: p.commits.Load(),

@@ -260,7 +260,7 @@ func (s *Standby) Status() StandbyStatus {
 	}
 	if !s.crashed {
 		st.StartLSN = s.log.Start()
-		st.SegmentFiles = len(s.log.Segments())
+		st.SegmentFiles = s.log.SegmentCount()
 	}
 	return st
 }

@@ -411,6 +411,14 @@ func (l *Log) Err() error {
 	return l.failed
 }
 
+// SegmentCount is how many segment files the log has: len(Segments())
+// without building the list.
+func (l *Log) SegmentCount() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.segs)
+}
+
 // Segments lists the retained segment files in LSN order.
 func (l *Log) Segments() []SegmentInfo {
 	l.mu.Lock()

@@ -73,15 +73,18 @@ type Primary struct {
 	flushed   *signal       // broadcast when the flushed LSN moves
 	progress  *signal       // broadcast when anything a commit waits on moves
 
-	mu      sync.Mutex
-	peers   map[string]*peer
-	lag     lagRing
-	rule    SyncRule
-	walKeep int64
-	slots   bool
-	conns   map[net.Conn]struct{}
-	busy    int       // connections refused over MaxConns since busyAt
-	busyAt  time.Time // when the last "too many connections" event went out
+	mu    sync.Mutex
+	peers map[string]*peer
+	// toldRemoved: followers already told their WAL is gone (see
+	// refuseWALRemoved); cleared when they stream again.
+	toldRemoved map[string]bool
+	lag         lagRing
+	rule        SyncRule
+	walKeep     int64
+	slots       bool
+	conns       map[net.Conn]struct{}
+	busy        int       // connections refused over MaxConns since busyAt
+	busyAt      time.Time // when the last "too many connections" event went out
 
 	waiting atomic.Int64
 	commits atomic.Uint64
@@ -166,15 +169,16 @@ func StartPrimary(cfg PrimaryConfig) (*Primary, error) {
 	}
 	p := &Primary{
 		cfg: cfg, clk: cfg.Clock, log: log, ln: ln, store: store,
-		flushKick: make(chan struct{}, 1),
-		flushed:   newSignal(),
-		progress:  newSignal(),
-		peers:     make(map[string]*peer),
-		rule:      cfg.Sync,
-		walKeep:   cfg.WALKeep,
-		slots:     cfg.Slots,
-		conns:     make(map[net.Conn]struct{}),
-		stop:      make(chan struct{}),
+		flushKick:   make(chan struct{}, 1),
+		flushed:     newSignal(),
+		progress:    newSignal(),
+		peers:       make(map[string]*peer),
+		toldRemoved: make(map[string]bool),
+		rule:        cfg.Sync,
+		walKeep:     cfg.WALKeep,
+		slots:       cfg.Slots,
+		conns:       make(map[net.Conn]struct{}),
+		stop:        make(chan struct{}),
 	}
 	p.lag.add(log.Flushed(), p.clk.Now())
 	p.wg.Add(3)
@@ -365,6 +369,7 @@ func (p *Primary) Forget(name string) {
 	p.mu.Lock()
 	pr := p.peers[name]
 	delete(p.peers, name)
+	delete(p.toldRemoved, name)
 	p.mu.Unlock()
 	if pr != nil && pr.conn != nil {
 		pr.conn.Close()
@@ -587,28 +592,37 @@ func (p *Primary) refuseBusy(c net.Conn) {
 	}
 }
 
-// refuse sends a Refuse frame (best effort) and reports it.
-func (p *Primary) refuse(c net.Conn, name string, code byte, reason string, lsn wal.LSN) {
+// sendRefuse writes a Refuse frame, best effort: the connection is closed
+// right after either way.
+func sendRefuse(c net.Conn, code byte, reason string) {
 	c.SetWriteDeadline(time.Now().Add(2 * time.Second))
 	wire.WriteFrame(c, wire.KindRefuse, wire.Refuse{Code: code, Reason: reason}.Encode())
-	kind := EvRefused
-	if code == wire.RefuseWALRemoved {
-		kind = EvWALRemoved
-		p.mu.Lock()
-		again := name != "" && p.peers[name] != nil && p.peers[name].lastError == "WAL removed"
-		p.mu.Unlock()
-		if again {
-			return // its reconnect attempts all get this answer: once says it
-		}
-	}
-	who := name
-	if who == "" {
-		who = c.RemoteAddr().String()
-	}
+}
+
+// refuse sends a Refuse frame and reports it.
+func (p *Primary) refuse(c net.Conn, name string, code byte, reason string, lsn wal.LSN) {
+	sendRefuse(c, code, reason)
 	if name == "" {
-		p.cfg.OnEvent.emit("", kind, lsn, fmt.Sprintf("refused %s: %s", who, reason))
-	} else {
-		p.cfg.OnEvent.emit(name, kind, lsn, "refused: "+reason)
+		p.cfg.OnEvent.emit("", EvRefused, lsn, fmt.Sprintf("refused %s: %s", c.RemoteAddr(), reason))
+		return
+	}
+	p.cfg.OnEvent.emit(name, EvRefused, lsn, "refused: "+reason)
+}
+
+// refuseWALRemoved tells a follower that the WAL it needs is gone. Every
+// reconnect attempt gets this answer until it takes a base backup or
+// streams again; the event log hears it once.
+func (p *Primary) refuseWALRemoved(c net.Conn, name, reason string, lsn wal.LSN) {
+	sendRefuse(c, wire.RefuseWALRemoved, reason)
+	p.mu.Lock()
+	told := p.toldRemoved[name]
+	p.toldRemoved[name] = true
+	if pr := p.peers[name]; pr != nil {
+		pr.lastError = "WAL removed"
+	}
+	p.mu.Unlock()
+	if !told {
+		p.cfg.OnEvent.emit(name, EvWALRemoved, lsn, "refused: "+reason)
 	}
 }
 
@@ -675,8 +689,7 @@ func (p *Primary) serve(c net.Conn) {
 	flushed := p.log.Flushed()
 	if !wantBackup {
 		if h.Start < p.log.Start() {
-			p.refuse(c, name, wire.RefuseWALRemoved, fmt.Sprintf("requested WAL at %s has already been removed (oldest is %s)", h.Start, p.log.Start()), h.Start)
-			p.noteError(name, "WAL removed")
+			p.refuseWALRemoved(c, name, fmt.Sprintf("requested WAL at %s has already been removed (oldest is %s)", h.Start, p.log.Start()), h.Start)
 			return
 		}
 		if h.Start > flushed {
@@ -704,6 +717,7 @@ func (p *Primary) serve(c net.Conn) {
 		return
 	}
 	pr.connected, pr.conn, pr.addr = true, c, c.RemoteAddr().String()
+	delete(p.toldRemoved, name) // streaming again: a new fall-off is news
 	pr.caughtUp = false
 	pr.ctl = make(chan senderCtl, 4)
 	pr.sent = h.Start
@@ -776,14 +790,6 @@ func (p *Primary) checkStart(from, limit wal.LSN) error {
 		return fmt.Errorf("%s: not a record boundary", from)
 	}
 	return nil
-}
-
-func (p *Primary) noteError(name, why string) {
-	p.mu.Lock()
-	if pr := p.peers[name]; pr != nil {
-		pr.lastError = why
-	}
-	p.mu.Unlock()
 }
 
 func (p *Primary) disconnected(pr *peer, c net.Conn, reason string) {
@@ -888,8 +894,7 @@ func (p *Primary) send(pr *peer, c net.Conn, bw *bufio.Writer, start wal.LSN, ba
 		r, err := p.log.NewReader(from)
 		if err != nil {
 			if errors.Is(err, wal.ErrWALRemoved) {
-				p.refuse(c, pr.name, wire.RefuseWALRemoved, fmt.Sprintf("requested WAL at %s has already been removed (oldest is %s)", from, p.log.Start()), from)
-				p.noteError(pr.name, "WAL removed")
+				p.refuseWALRemoved(c, pr.name, fmt.Sprintf("requested WAL at %s has already been removed (oldest is %s)", from, p.log.Start()), from)
 			}
 			return err
 		}
@@ -958,8 +963,7 @@ func (p *Primary) send(pr *peer, c net.Conn, bw *bufio.Writer, start wal.LSN, ba
 			}
 			if err != nil {
 				if errors.Is(err, wal.ErrWALRemoved) {
-					p.refuse(c, pr.name, wire.RefuseWALRemoved, fmt.Sprintf("WAL at %s was removed while streaming (oldest is %s)", rd.Pos(), p.log.Start()), rd.Pos())
-					p.noteError(pr.name, "WAL removed")
+					p.refuseWALRemoved(c, pr.name, fmt.Sprintf("WAL at %s was removed while streaming (oldest is %s)", rd.Pos(), p.log.Start()), rd.Pos())
 				}
 				return err
 			}

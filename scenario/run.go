@@ -59,6 +59,12 @@ func newSceneClock(ctrl cluster.Controller) *sceneClock {
 // world's current speed, and returns it.
 func (c *sceneClock) now() (time.Duration, float64) {
 	s := c.ctrl.Snapshot(^uint64(0))
+	return c.observe(&s)
+}
+
+// observe is now, reading speed and freeze from a snapshot the caller
+// already has.
+func (c *sceneClock) observe(s *cluster.Snapshot) (time.Duration, float64) {
 	real := time.Now()
 	d := real.Sub(c.last)
 	c.last = real
@@ -148,7 +154,7 @@ func poll(ctx context.Context, ctrl cluster.Controller, clk *sceneClock, e *Expe
 		if ok, seen = w.check(&s, time.Now()); ok {
 			return seen, true, nil
 		}
-		if now, _ = clk.now(); now >= deadline {
+		if now, _ = clk.observe(&s); now >= deadline {
 			return seen, false, nil
 		}
 		if err := sleepUntil(ctx, time.Now().Add(PollInterval)); err != nil {

@@ -3,8 +3,8 @@ package cluster
 import (
 	"fmt"
 	"os"
-	"time"
 
+	"walship/engine/ship"
 	"walship/engine/wal"
 )
 
@@ -90,21 +90,13 @@ func (c *Cluster) writeOne(op wal.Op, key, value string) error {
 }
 
 // running returns m's standby, or an error saying it is not running.
-func (c *Cluster) running(m *member) (standbyHandle, error) {
+func (c *Cluster) running(m *member) (*ship.Standby, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if m.standby == nil {
 		return nil, fmt.Errorf("%s is stopped (restart it first)", m.name)
 	}
 	return m.standby, nil
-}
-
-// standbyHandle is the part of *ship.Standby the commands use.
-type standbyHandle interface {
-	SetPaused(bool)
-	SetApplyDelay(time.Duration)
-	SetFlushDelay(time.Duration)
-	RequestBackup()
 }
 
 func (c *Cluster) doMember(cmd Command, m *member) error {

@@ -140,6 +140,9 @@ type Log struct {
 	// mu guards segs, the retained segment files in LSN order.
 	mu   sync.Mutex
 	segs []*segment
+
+	// recent holds the newest written bytes for Readers near the end.
+	recent recent
 }
 
 // SegmentName is the file name of the segment starting at start.
@@ -552,6 +555,7 @@ func (l *Log) writePiece(lsn LSN, data []byte) error {
 	if e := off + int64(len(data)); e > l.curSeg.size.Load() {
 		l.curSeg.size.Store(e)
 	}
+	l.recent.remember(lsn, data)
 	l.written.Store(uint64(lsn) + uint64(len(data)))
 	return nil
 }
@@ -689,6 +693,7 @@ func (l *Log) Reset(start LSN) error {
 		return l.failed
 	}
 	l.buf, l.pieces = l.buf[:0], l.pieces[:0]
+	l.recent.reset()
 	if l.cur != nil {
 		l.cur.Close()
 		l.cur, l.curSeg = nil, nil
@@ -794,6 +799,7 @@ func (l *Log) Close() error {
 	l.lockAll()
 	defer l.unlockAll()
 	l.failed = errClosed
+	l.recent.reset()
 	if l.cur != nil {
 		if cerr := l.cur.Close(); err == nil {
 			err = cerr
@@ -816,6 +822,7 @@ func (l *Log) Crash(keepUnsynced int64) error {
 	}
 	l.failed = errClosed
 	l.buf, l.pieces = l.buf[:0], l.pieces[:0]
+	l.recent.reset()
 	if l.cur != nil {
 		l.cur.Close()
 		l.cur, l.curSeg = nil, nil

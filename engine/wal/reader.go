@@ -7,8 +7,9 @@ import (
 	"os"
 )
 
-// Reader reads encoded records from a Log's files, in LSN order, with pread
-// in large chunks. It has its own file handles, so it may run concurrently
+// Reader reads encoded records from a Log, in LSN order: from the log's
+// copy of its newest bytes when it is that close to the end, else from the
+// files with pread in large chunks. It has its own file handles, so it may run concurrently
 // with the appending and syncing goroutines. One Reader is for one
 // goroutine.
 type Reader struct {
@@ -17,8 +18,9 @@ type Reader struct {
 	last Record // the record Next returned last, decoded
 
 	buf    []byte
-	bufLSN LSN // LSN of buf[0]
-	n      int // valid bytes in buf
+	bufLSN LSN  // LSN of buf[0]
+	n      int  // valid bytes in buf
+	cached bool // buf came from the log's memory, not its files
 
 	f     *os.File // segment file being read
 	fSeg  LSN      // its start
@@ -116,7 +118,9 @@ func (r *Reader) Next(limit LSN) ([]byte, error) {
 				return nil, r.short(size, len(b))
 			}
 		}
-		rec, _, err := DecodeRecord(b[:size])
+		// Bytes from the log's memory were encoded by this process or
+		// CRC-checked before AppendRaw; bytes from a file are checked.
+		rec, _, err := decodeRecord(b[:size], !r.cached)
 		if err != nil {
 			return nil, r.corrupt(corruptDetail(err))
 		}
@@ -144,6 +148,17 @@ func (r *Reader) have(need int, segStart, segEnd, limit LSN) ([]byte, error) {
 			return b, nil
 		}
 	}
+	want := min(limit, segEnd) - r.pos
+	if want > LSN(len(r.buf)) {
+		want = LSN(len(r.buf))
+	}
+	if n := r.l.recent.read(r.buf[:want], r.pos); n >= need {
+		r.bufLSN, r.n, r.cached = r.pos, n, true
+		// Caught up with memory: hold no file (it is reopened if the
+		// reader falls behind again).
+		r.Close()
+		return r.buf[:n], nil
+	}
 	if r.f == nil || r.fSeg != segStart {
 		if r.f != nil {
 			r.f.Close()
@@ -159,16 +174,12 @@ func (r *Reader) have(need int, segStart, segEnd, limit LSN) ([]byte, error) {
 		}
 		r.f, r.fSeg, r.fName = f, segStart, p
 	}
-	want := min(limit, segEnd) - r.pos
-	if want > LSN(len(r.buf)) {
-		want = LSN(len(r.buf))
-	}
 	n, err := r.f.ReadAt(r.buf[:want], int64(r.pos-segStart))
 	if err != nil && err != io.EOF {
 		r.n = 0
 		return nil, fmt.Errorf("wal: read %s at offset %d: %w", r.fName, r.pos-segStart, err)
 	}
-	r.bufLSN, r.n = r.pos, n
+	r.bufLSN, r.n, r.cached = r.pos, n, false
 	return r.buf[:n], nil
 }
 

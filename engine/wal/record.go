@@ -169,7 +169,11 @@ func PeekSize(b []byte) (int, error) {
 // number of bytes it used. Key and Value alias b. A short buffer gives
 // io.ErrUnexpectedEOF (a torn tail); anything else that is wrong gives an
 // error wrapping ErrCorrupt. It never allocates from an untrusted length.
-func DecodeRecord(b []byte) (Record, int, error) {
+func DecodeRecord(b []byte) (Record, int, error) { return decodeRecord(b, true) }
+
+// decodeRecord is DecodeRecord, with the CRC check left out when checkCRC is
+// false (for bytes this process encoded or already checked).
+func decodeRecord(b []byte, checkCRC bool) (Record, int, error) {
 	n, err := PeekSize(b)
 	if err != nil {
 		return Record{}, 0, err
@@ -178,9 +182,11 @@ func DecodeRecord(b []byte) (Record, int, error) {
 		return Record{}, 0, io.ErrUnexpectedEOF
 	}
 	body := b[:n]
-	want := binary.BigEndian.Uint32(body[n-TrailerSize:])
-	if got := Checksum(body[:n-TrailerSize]); got != want {
-		return Record{}, 0, fmt.Errorf("%w: CRC mismatch (stored %08x, computed %08x)", ErrCorrupt, want, got)
+	if checkCRC {
+		want := binary.BigEndian.Uint32(body[n-TrailerSize:])
+		if got := Checksum(body[:n-TrailerSize]); got != want {
+			return Record{}, 0, fmt.Errorf("%w: CRC mismatch (stored %08x, computed %08x)", ErrCorrupt, want, got)
+		}
 	}
 	op := Op(body[12])
 	klen := int(binary.BigEndian.Uint16(body[13:15]))

@@ -389,6 +389,9 @@ func (s *lagSampler) finish() (w, f, r Percentiles) {
 	return percentiles(s.w), percentiles(s.f), percentiles(s.r)
 }
 
+// benchBatch is how many records a bench writer appends at once.
+const benchBatch = 64
+
 // writeRecords appends records [0, n) with cfg.Writers goroutines, waiting
 // for commits as the sync rule says. It stops early when stop closes.
 func writeRecords(c *Cluster, cfg *BenchConfig, n int, stop <-chan struct{}) error {
@@ -401,16 +404,32 @@ func writeRecords(c *Cluster, cfg *BenchConfig, n int, stop <-chan struct{}) err
 		go func() {
 			defer wg.Done()
 			rec := newBenchRecord(cfg.Keys, cfg.ValueSize)
+			// Records go in batches, as a client's multi-row
+			// transaction would: one lock of the log and the store per
+			// batch. A batch never runs past a commit wait.
+			batch := make([]wal.Record, 0, benchBatch)
+			kv := make([]byte, 0, benchBatch*(len(rec.key)+len(rec.value)))
 			var end wal.LSN
 			since := 0
 			for i := w; i < n; i += cfg.Writers {
 				rec.fill(i)
+				k := len(kv)
+				kv = append(kv, rec.key...)
+				v := len(kv)
+				kv = append(kv, rec.value...)
+				batch = append(batch, wal.Record{Op: wal.OpSet, Key: kv[k:v:v], Value: kv[v:len(kv):len(kv)]})
+				since++
+				commit := wait && since >= cfg.CommitEvery
+				if len(batch) < benchBatch && !commit && i+cfg.Writers < n {
+					continue
+				}
 				var err error
-				if end, err = p.Append(wal.OpSet, rec.key, rec.value); err != nil {
+				if end, err = p.AppendBatch(batch); err != nil {
 					errs <- err
 					return
 				}
-				if since++; wait && since >= cfg.CommitEvery {
+				batch, kv = batch[:0], kv[:0]
+				if commit {
 					if !p.WaitCommit(end, stop) {
 						return
 					}

@@ -237,6 +237,25 @@ func (p *Primary) Append(op wal.Op, key, value []byte) (wal.LSN, error) {
 	return r.End(), nil
 }
 
+// AppendBatch writes records in order, as Append would one by one, with one
+// lock of the log and of the store, sets each one's LSN, and returns the
+// end of the last (0 for none). Nothing is written when one is invalid.
+func (p *Primary) AppendBatch(rs []wal.Record) (wal.LSN, error) {
+	if len(rs) == 0 {
+		return 0, nil
+	}
+	p.appendMu.Lock()
+	if err := p.log.AppendBatch(rs); err != nil {
+		p.appendMu.Unlock()
+		return 0, err
+	}
+	p.store.ApplyBatch(rs)
+	p.appendMu.Unlock()
+	p.records.Add(uint64(len(rs)))
+	kick(p.flushKick)
+	return rs[len(rs)-1].End(), nil
+}
+
 // Snapshot returns the store encoded, consistent at the returned LSN (the
 // log position streaming resumes from).
 func (p *Primary) Snapshot() ([]byte, wal.LSN) {

@@ -445,29 +445,40 @@ func (l *Log) addPieceLocked(pos LSN) {
 // and returns its LSN. The record reaches the OS on the next Write (or when
 // the buffer passes 256 KiB) and is durable after a Sync.
 func (l *Log) Append(op Op, key, value []byte) (LSN, error) {
-	r := Record{Op: op, Key: key, Value: value}
-	if err := r.Validate(); err != nil {
-		return 0, err
+	rs := [1]Record{{Op: op, Key: key, Value: value}}
+	err := l.AppendBatch(rs[:])
+	return rs[0].LSN, err
+}
+
+// AppendBatch appends records in order, as Append would one by one, under
+// one lock, and sets each one's LSN. Nothing is appended when one of them
+// is invalid.
+func (l *Log) AppendBatch(rs []Record) error {
+	for i := range rs {
+		if err := rs[i].Validate(); err != nil {
+			return err
+		}
 	}
-	size := r.Size()
 	l.bufMu.Lock()
 	if l.failed != nil {
 		err := l.failed
 		l.bufMu.Unlock()
-		return 0, err
+		return err
 	}
-	r.LSN = Place(LSN(l.end.Load()), size, l.segSize)
-	l.addPieceLocked(r.LSN)
-	l.buf = AppendRecord(l.buf, r)
-	l.end.Store(uint64(r.LSN) + uint64(size))
+	for i := range rs {
+		r := &rs[i]
+		size := r.Size()
+		r.LSN = Place(LSN(l.end.Load()), size, l.segSize)
+		l.addPieceLocked(r.LSN)
+		l.buf = appendValid(l.buf, *r)
+		l.end.Store(uint64(r.LSN) + uint64(size))
+	}
 	full := len(l.buf) >= chunkSize
 	l.bufMu.Unlock()
 	if full {
-		if err := l.Write(); err != nil {
-			return r.LSN, err
-		}
+		return l.Write()
 	}
-	return r.LSN, nil
+	return nil
 }
 
 // AppendRaw buffers one encoded record received from the leader. Its CRC is

@@ -1,6 +1,7 @@
 package wal
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -113,4 +114,45 @@ func TestAppendSyncReopen(t *testing.T) {
 	if len(l.Segments()) != rec.Segments || rec.Segments < 3 {
 		t.Fatalf("segments %v", l.Segments())
 	}
+}
+
+// TestAppendBatchMatchesAppend: a batch lands where the same records
+// appended one by one would, across segment ends, and a batch with an
+// invalid record appends nothing.
+func TestAppendBatchMatchesAppend(t *testing.T) {
+	one, _ := openTest(t, t.TempDir())
+	defer one.Close()
+	batched, _ := openTest(t, t.TempDir())
+	defer batched.Close()
+	var want []appended
+	var batch []Record
+	for i := range 700 {
+		k, v := fmt.Sprintf("k%d", i), bytes.Repeat([]byte{byte('a' + i%26)}, i%90)
+		lsn, err := one.Append(OpSet, []byte(k), v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, appended{lsn, k, string(v)})
+		batch = append(batch, Record{Op: OpSet, Key: []byte(k), Value: v})
+		if len(batch) == 50 {
+			if err := batched.AppendBatch(batch); err != nil {
+				t.Fatal(err)
+			}
+			for j, r := range batch {
+				if w := want[len(want)-len(batch)+j].lsn; r.LSN != w {
+					t.Fatalf("batch record %d at %v, one by one at %v", j, r.LSN, w)
+				}
+			}
+			batch = batch[:0]
+		}
+	}
+	end := batched.End()
+	bad := []Record{{Op: OpSet, Key: []byte("ok")}, {Op: OpSet}}
+	if err := batched.AppendBatch(bad); err == nil || batched.End() != end {
+		t.Fatalf("invalid batch: err %v, end %v -> %v", err, end, batched.End())
+	}
+	if _, err := batched.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	checkRecords(t, readAll(t, batched, 0, batched.Written()), want)
 }

@@ -136,6 +136,11 @@ func AppendRecord(dst []byte, r Record) []byte {
 	if err := r.Validate(); err != nil {
 		panic(err)
 	}
+	return appendValid(dst, r)
+}
+
+// appendValid is AppendRecord for a record already validated.
+func appendValid(dst []byte, r Record) []byte {
 	n := r.Size()
 	start := len(dst)
 	dst = append(dst, make([]byte, n)...)

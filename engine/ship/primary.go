@@ -975,8 +975,8 @@ func (p *Primary) send(pr *peer, c net.Conn, bw *bufio.Writer, start wal.LSN, ba
 		limit := p.log.Flushed()
 		payload = wire.AppendDataHeader(payload[:0], 0, 0)
 		var first, end wal.LSN
-		for len(payload) < p.cfg.BatchBytes+wire.DataHeaderSize {
-			raw, err := rd.Next(limit)
+		for room := p.cfg.BatchBytes + wire.DataHeaderSize - len(payload); room > 0; room = p.cfg.BatchBytes + wire.DataHeaderSize - len(payload) {
+			run, _, err := rd.Run(limit, room, nil)
 			if err == io.EOF {
 				break
 			}
@@ -987,10 +987,10 @@ func (p *Primary) send(pr *peer, c net.Conn, bw *bufio.Writer, start wal.LSN, ba
 				return err
 			}
 			if len(payload) == wire.DataHeaderSize {
-				first = wal.RecordLSN(raw)
+				first = wal.RecordLSN(run)
 			}
-			end = wal.RecordLSN(raw) + wal.LSN(len(raw))
-			payload = append(payload, raw...)
+			end = rd.Pos() // just past the run's last record
+			payload = append(payload, run...)
 		}
 		if len(payload) > wire.DataHeaderSize {
 			copy(payload[:wire.DataHeaderSize], wire.AppendDataHeader(nil, first, end))

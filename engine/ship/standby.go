@@ -772,18 +772,16 @@ func (s *Standby) flushLoop() {
 
 // ---- replay --------------------------------------------------------------
 
-// replayBatch bounds the records applied per pass, so pause takes effect soon.
-const replayBatch = 256
+// replayBatchBytes bounds the WAL applied per pass (some hundreds of
+// records under one store lock), so pause takes effect soon.
+const replayBatchBytes = 64 << 10
 
 func (s *Standby) replayLoop() {
 	defer s.wg.Done()
 	var rd *wal.Reader
 	var epoch uint64
-	// A pass's records, applied under one store lock. Next's slice is
-	// valid only until the next call, so keys and values are copied into
-	// scratch (a realloc leaves earlier slices on the old, unchanged array).
+	// A pass's records, applied under one store lock.
 	var batch []wal.Record
-	var scratch []byte
 	defer func() {
 		if rd != nil {
 			rd.Close()
@@ -802,13 +800,13 @@ func (s *Standby) replayLoop() {
 			}
 			continue
 		}
-		n := replayBatch
+		n := replayBatchBytes
 		if delay > 0 && pos.Replay >= recovered {
 			// An under-provisioned standby: each streamed record costs delay.
 			if !s.clk.Sleep(delay, s.stop) {
 				return
 			}
-			n = 1
+			n = 1 // one record
 		}
 		s.pipe.RLock()
 		s.mu.Lock()
@@ -838,26 +836,16 @@ func (s *Standby) replayLoop() {
 		}
 		replayed := pos.Replay
 		var failed error
-		batch, scratch = batch[:0], scratch[:0]
-		for i := 0; i < n; i++ {
-			_, err := rd.Next(pos.Flush)
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				failed = err
-				break
-			}
-			r := rd.Record() // decoded and CRC-checked by Next
-			k := len(scratch)
-			scratch = append(scratch, r.Key...)
-			v := len(scratch)
-			scratch = append(scratch, r.Value...)
-			r.Key, r.Value = scratch[k:v:v], scratch[v:len(scratch):len(scratch)]
-			batch = append(batch, r)
-			replayed = r.End()
+		// The records of one run, decoded and checked, aliasing the
+		// reader's buffer until the next Run.
+		_, batch, failed = rd.Run(pos.Flush, n, batch[:0])
+		if failed == io.EOF {
+			failed = nil
 		}
-		store.ApplyBatch(batch) // what was read before a failure too
+		if len(batch) > 0 {
+			replayed = batch[len(batch)-1].End()
+		}
+		store.ApplyBatch(batch)
 		s.pipe.RUnlock()
 		if failed != nil {
 			rd.Close()

@@ -133,6 +133,42 @@ func (r *Reader) Next(limit LSN) ([]byte, error) {
 	}
 }
 
+// Run returns the next records as one slice: at least one record (else
+// io.EOF or an error, as Next), then more while they are whole in the
+// reader's buffer, in the same segment, below limit, and within max bytes
+// in all. It appends them, decoded, to recs and returns that too; keys and
+// values alias the slice, which is valid until the next call. An error
+// after the first record ends the run early and is returned by the next
+// call.
+func (r *Reader) Run(limit LSN, max int, recs []Record) ([]byte, []Record, error) {
+	first, err := r.Next(limit)
+	if err != nil {
+		return nil, recs, err
+	}
+	recs = append(recs, r.last)
+	if w := r.l.Written(); limit > w {
+		limit = w
+	}
+	off := int(r.pos-r.bufLSN) - len(first) // first's offset in buf
+	total := len(first)
+	for {
+		// The next record must lie wholly in the buffer, so Next does not
+		// refill it underneath the run.
+		at := int(r.pos - r.bufLSN)
+		rest := r.buf[at:r.n]
+		size, err := PeekSize(rest)
+		if err != nil || size > len(rest) || total+size > max || r.pos+LSN(size) > limit {
+			break
+		}
+		if _, err := r.Next(limit); err != nil {
+			break // not consumed: the next call reports it
+		}
+		recs = append(recs, r.last)
+		total += size
+	}
+	return r.buf[off : off+total], recs, nil
+}
+
 // Record returns the record the last successful Next returned, already
 // decoded and checked (CRC and position), so a caller that wants the fields
 // need not decode it again. Key and Value alias the same buffer as Next's

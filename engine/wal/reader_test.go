@@ -426,3 +426,69 @@ func TestRecentEvictsOldest(t *testing.T) {
 		t.Fatalf("%d spare buffers kept", len(c.spare))
 	}
 }
+
+// TestReaderRun: runs hold whole records, stay within max and one segment,
+// return the same records as Next, and stop before damage, which the next
+// call reports.
+func TestReaderRun(t *testing.T) {
+	l, _ := openTest(t, t.TempDir())
+	defer l.Close()
+	want := appendN(t, l, 2000, 40)
+	if _, err := l.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	for _, fromFiles := range []bool{false, true} {
+		if fromFiles {
+			l.recent.reset()
+		}
+		r, err := l.NewReader(0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []Record
+		for {
+			start := r.Pos()
+			run, recs, err := r.Run(l.Written(), 1000, nil)
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(recs) > 1 && len(run) > 1000 {
+				t.Fatalf("run of %d records is %d bytes, max 1000", len(recs), len(run))
+			}
+			if recs[0].LSN < start || l.segStartOf(recs[0].LSN) != l.segStartOf(r.Pos()-1) {
+				t.Fatalf("run from %v to %v crosses a segment", recs[0].LSN, r.Pos())
+			}
+			n := 0
+			for _, rec := range recs {
+				n += rec.Size()
+				rec.Key = bytes.Clone(rec.Key)
+				rec.Value = bytes.Clone(rec.Value)
+				got = append(got, rec)
+			}
+			if n != len(run) || RecordLSN(run) != recs[0].LSN {
+				t.Fatalf("run of %d bytes holds records of %d", len(run), n)
+			}
+		}
+		r.Close()
+		checkRecords(t, got, want)
+	}
+
+	// Damage in the 4th record: the run stops before it; the next call says why.
+	l2, _ := openTest(t, t.TempDir())
+	defer l2.Close()
+	appendN(t, l2, 10, 100)
+	l2.Sync()
+	l2.cur.WriteAt([]byte{0xff}, 129*3+50)
+	l2.recent.reset()
+	r, _ := l2.NewReader(0)
+	defer r.Close()
+	if _, recs, err := r.Run(l2.Written(), 1<<20, nil); err != nil || len(recs) != 3 {
+		t.Fatalf("run before damage: %d records, %v", len(recs), err)
+	}
+	if _, _, err := r.Run(l2.Written(), 1<<20, nil); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("run at damage: %v", err)
+	}
+}

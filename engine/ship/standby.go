@@ -559,40 +559,45 @@ func (r *receiver) data(p []byte) error {
 	s.mu.Lock()
 	s.leaderFlush = max(s.leaderFlush, end)
 	s.mu.Unlock()
-	appended := 0
-	for len(recs) > 0 {
-		rec, n, err := wal.DecodeRecord(recs)
+	// Check every record, then buffer the good run of new ones at once:
+	// [from, to) of recs, continuing the log at next.
+	next := s.log.End()
+	from, to, appended := 0, 0, 0
+	for to < len(recs) {
+		rec, n, err := wal.DecodeRecord(recs[to:])
 		if err != nil {
-			lsn := s.log.End()
-			if len(recs) >= 12 {
-				lsn = wal.RecordLSN(recs)
+			lsn := next
+			if len(recs)-to >= 12 {
+				lsn = wal.RecordLSN(recs[to:])
 			}
 			s.mu.Lock()
 			s.crcFailures++
 			s.mu.Unlock()
 			s.emit(EvCRC, lsn, fmt.Sprintf("dropped record at %s: %v", lsn, err))
 			r.awaiting = false // a new failure always asks again
-			r.askResend(s.log.End(), "CRC failure")
+			r.askResend(next, "CRC failure")
 			break
 		}
-		want := wal.Place(s.log.End(), n, seg)
-		if rec.LSN < want {
-			recs = recs[n:] // already have it (a resend overlaps)
+		want := wal.Place(next, n, seg)
+		if rec.LSN < want && appended == 0 {
+			to += n // already have it (a resend overlaps)
+			from = to
 			continue
 		}
-		if rec.LSN > want {
-			r.askResend(s.log.End(), fmt.Sprintf("gap: got %s, expected %s", rec.LSN, want))
+		if rec.LSN != want {
+			r.askResend(next, fmt.Sprintf("gap: got %s, expected %s", rec.LSN, want))
 			break
 		}
-		if err := s.log.AppendRaw(recs[:n]); err != nil {
-			return fmt.Errorf("writing WAL: %w", err)
-		}
+		next = want + wal.LSN(n)
+		to += n
 		appended++
 		r.awaiting = false
-		recs = recs[n:]
 	}
 	if appended == 0 {
 		return nil
+	}
+	if err := s.log.AppendRawRun(recs[from:to]); err != nil {
+		return fmt.Errorf("writing WAL: %w", err)
 	}
 	if err := s.log.Write(); err != nil {
 		return fmt.Errorf("writing WAL: %w", err)

@@ -484,27 +484,40 @@ func (l *Log) AppendBatch(rs []Record) error {
 // AppendRaw buffers one encoded record received from the leader. Its CRC is
 // the caller's to check; its LSN field must equal Place(End(), len(rec)),
 // else the error wraps ErrOutOfOrder.
-func (l *Log) AppendRaw(rec []byte) error {
-	n := len(rec)
-	if size, err := PeekSize(rec); err != nil || size != n || n < HeaderSize {
-		return fmt.Errorf("%w: AppendRaw of %d bytes is not one record", ErrCorrupt, n)
-	}
+func (l *Log) AppendRaw(rec []byte) error { return l.AppendRawRun(rec) }
+
+// AppendRawRun buffers encoded records lying back to back in run, as
+// AppendRaw would one by one, under one lock. The records before one that
+// is malformed or out of order are kept; the error says which.
+func (l *Log) AppendRawRun(run []byte) error {
 	l.bufMu.Lock()
 	if l.failed != nil {
 		err := l.failed
 		l.bufMu.Unlock()
 		return err
 	}
-	want := Place(LSN(l.end.Load()), n, l.segSize)
-	if got := RecordLSN(rec); got != want {
-		l.bufMu.Unlock()
-		return fmt.Errorf("%w: record at %v, next position is %v", ErrOutOfOrder, got, want)
+	var err error
+	for len(run) > 0 {
+		n, perr := PeekSize(run)
+		if perr != nil || n > len(run) || n < HeaderSize {
+			err = fmt.Errorf("%w: AppendRaw of %d bytes is not whole records", ErrCorrupt, len(run))
+			break
+		}
+		want := Place(LSN(l.end.Load()), n, l.segSize)
+		if got := RecordLSN(run); got != want {
+			err = fmt.Errorf("%w: record at %v, next position is %v", ErrOutOfOrder, got, want)
+			break
+		}
+		l.addPieceLocked(want)
+		l.buf = append(l.buf, run[:n]...)
+		l.end.Store(uint64(want) + uint64(n))
+		run = run[n:]
 	}
-	l.addPieceLocked(want)
-	l.buf = append(l.buf, rec...)
-	l.end.Store(uint64(want) + uint64(n))
 	full := len(l.buf) >= chunkSize
 	l.bufMu.Unlock()
+	if err != nil {
+		return err
+	}
 	if full {
 		return l.Write()
 	}

@@ -325,7 +325,14 @@ func (s *Standby) setPositionsLocked(p Positions) {
 	s.pos = p
 	if err := p.Check(s.leaderFlush); err != nil {
 		s.violations++
-		go s.emit(EvError, p.Write, err.Error())
+		// Not under s.mu: the event callback may ask for status. The
+		// callers are the standby's own loops, so wg is above zero and
+		// Close waits for this goroutine too.
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.emit(EvError, p.Write, err.Error())
+		}()
 	}
 }
 

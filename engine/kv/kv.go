@@ -4,6 +4,35 @@
 // LSN it has applied up to, and keeps an order-independent digest of its
 // contents so two stores can be compared in O(1).
 //
+// # Layout
+//
+// Replay touches every key at random, so the store is laid out to take as
+// few cache misses per record as possible and to hold no pointers (the
+// garbage collector has nothing to scan however many keys there are):
+//
+//   - slots is an open-addressing table with linear probing, a power of two
+//     long and at most 3/4 full. A slot is 0 when empty, else the upper 32
+//     bits of the key's hash above the index+1 of its entry, so most
+//     mismatches are rejected without leaving the table. DEL shifts the
+//     rest of the probe run back (no tombstones).
+//   - ents holds one 32-byte entry per key: the low half of the key's hash
+//     (to place it when the table grows or a DEL shifts a probe run), its
+//     pair hash for the digest, and where its key and value live in the
+//     arena. Entries of deleted keys are marked free (klen < 0) and reused.
+//   - arena holds each pair's key bytes immediately followed by its value
+//     bytes. A SET that fits in the value's space overwrites it in place; a
+//     bigger value moves the pair to the arena's end. Bytes no live pair
+//     uses (moved or deleted pairs, the unused tail of a shrunk value) are
+//     dead; when they are over half the arena, and over a small floor, the
+//     live pairs are copied into a fresh arena, so whatever the mix of SETs
+//     and DELs the arena stays within about twice the live bytes (or the
+//     live bytes plus the floor). The slots and entries keep the size of
+//     the most keys the store has held.
+//
+// Key hashes come from hash/maphash with a seed per store; they never leave
+// the store. The digest uses its own fixed hash (pairHash), so equal
+// contents give equal digests in every store.
+//
 // # Snapshot format (frozen: sent as a base backup)
 //
 // All integers are big-endian.
@@ -28,6 +57,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/maphash"
+	"math"
+	"slices"
 	"sort"
 	"sync"
 
@@ -46,27 +78,78 @@ const (
 // ErrCorrupt means snapshot bytes are not a valid snapshot.
 var ErrCorrupt = errors.New("kv: corrupt snapshot")
 
-// Store is a map from keys to values. It is safe for concurrent use. Apply
-// copies values in and may overwrite a stored value in place under the
-// lock; Get returns a copy, so no stored bytes are ever shared.
+// Table tuning.
+const (
+	// minSlots is the smallest slot table.
+	minSlots = 8
+	// compactFloor is how many dead arena bytes are tolerated whatever the
+	// arena's size, so a small store is not compacted over and over.
+	compactFloor = 1 << 20
+	// warmAhead is how many keys ApplyBatch looks up ahead of applying them.
+	warmAhead = 16
+)
+
+// Store is a map from keys to values (see the package doc for its layout).
+// It is safe for concurrent use. Apply copies keys and values into the
+// store's arena and may overwrite stored bytes in place under the lock; Get
+// returns a copy, so no stored bytes are ever shared. The zero Store is
+// empty and ready to use, like one from New.
 type Store struct {
-	mu      sync.RWMutex
-	m       map[string]*entry
+	mu    sync.RWMutex
+	seed  maphash.Seed
+	slots []uint64 // 0, or hash>>32<<32 | entry index+1; len is a power of two
+	ents  []entry
+	free  []uint32 // indexes of free entries in ents
+	arena []byte   // key then value bytes of each pair, plus dead bytes
+	count int      // live keys
+	live  int      // sum of klen+vlen over live keys; the rest of arena is dead
+	// minDead is the floor on dead bytes before a compaction (compactFloor;
+	// tests lower it to force compactions).
+	minDead int
+	// compactions counts arena compactions, for tests.
+	compactions int
+
 	applied wal.LSN
 	digest  uint64 // sum of pairHash over all pairs
 	warm    uint64 // sink for ApplyBatch's lookahead, so it is not optimized away
 }
 
-// entry holds a value and its pairHash with its key, so a SET or DEL
-// updates the digest without hashing the old value again; a SET of an
-// existing key swaps v without touching the map key.
+// entry describes one pair. It holds no pointers, and is 32 bytes so an
+// entry never straddles two cache lines. The pair is at
+// arena[off:off+klen+vlen], key first; the value may grow in place up to
+// vcap bytes. h is the pair's pairHash, so a SET or DEL updates the digest
+// without hashing the old value again.
 type entry struct {
-	v []byte
-	h uint64
+	h   uint64 // pairHash(key, value)
+	off int
+	// kh is the low half of the key's maphash (the slot holds the high
+	// half): it places the key in the table, which grow and removeSlot
+	// need, and confirms a match together with the slot's half.
+	kh               uint32
+	klen, vlen, vcap int32 // klen < 0 marks a free entry
 }
 
+// home is the slot a key's probe run starts at; kh is the low half of its
+// maphash (see entry.kh).
+func home(kh uint32, mask uint64) uint64 { return uint64(kh) & mask }
+
 // New returns an empty store.
-func New() *Store { return &Store{m: make(map[string]*entry)} }
+func New() *Store {
+	s := &Store{}
+	s.init(0)
+	return s
+}
+
+// init sets up an empty table sized for n keys.
+func (s *Store) init(n int) {
+	size := minSlots
+	for size/4*3 < n {
+		size *= 2
+	}
+	s.seed = maphash.MakeSeed()
+	s.slots = make([]uint64, size)
+	s.minDead = compactFloor
+}
 
 // pairHash mixes one (key, value) pair into 64 bits, eight bytes at a time
 // (multiply and xor-shift, finished with splitmix64). The digest is the sum
@@ -99,71 +182,267 @@ func hashBytes(h uint64, b []byte) uint64 {
 	return h ^ h>>29
 }
 
+// key returns the stored key of a live entry.
+func (s *Store) key(e *entry) []byte { return s.arena[e.off : e.off+int(e.klen)] }
+
+// value returns the stored value of a live entry.
+func (s *Store) value(e *entry) []byte {
+	v := e.off + int(e.klen)
+	return s.arena[v : v+int(e.vlen)]
+}
+
+// find looks key (whose maphash is kh) up. It returns the key's slot and
+// entry index, or, when the key is absent, the empty slot that ends its
+// probe run and -1.
+func find[K string | []byte](s *Store, kh uint64, key K) (pos uint64, idx int) {
+	mask := uint64(len(s.slots) - 1)
+	tag := kh >> 32
+	for pos = home(uint32(kh), mask); ; pos = (pos + 1) & mask {
+		sl := s.slots[pos]
+		if sl == 0 {
+			return pos, -1
+		}
+		if sl>>32 != tag {
+			continue
+		}
+		i := int(uint32(sl)) - 1
+		e := &s.ents[i]
+		if e.kh == uint32(kh) && int(e.klen) == len(key) && string(s.arena[e.off:e.off+len(key)]) == string(key) {
+			return pos, i
+		}
+	}
+}
+
 // Apply applies a SET or DEL record and records r.End() — the position just
 // past r, like PostgreSQL's replay_lsn — as the applied LSN. Key and value
 // are copied. Records with other ops change nothing but the applied LSN.
 func (s *Store) Apply(r wal.Record) {
 	s.mu.Lock()
-	s.applyLocked(r)
+	if s.slots == nil {
+		s.init(0)
+	}
+	switch r.Op {
+	case wal.OpSet:
+		s.set(maphash.Bytes(s.seed, r.Key), pairHash(r.Key, r.Value), r.Key, r.Value)
+	case wal.OpDel:
+		s.del(maphash.Bytes(s.seed, r.Key), r.Key)
+	}
+	s.applied = r.End()
 	s.mu.Unlock()
 }
 
 // ApplyBatch applies records in order, as Apply would one by one, under
 // one lock: readers see none or all of the batch.
+//
+// When the store is bigger than the caches, applying a record takes three
+// dependent cache misses (slot, entry, pair). So for each window of
+// warmAhead records ApplyBatch first loads the slots of all its keys, then
+// their entries, then their pairs, and only then applies them: each stage
+// is a short loop of independent loads, so its misses overlap instead of
+// queueing one after another, and hashing the pairs for the digest runs
+// while the slots arrive. The loads are only hints, summed into s.warm so
+// they are not optimized away: applying does the real lookup, so a key
+// whose slot was not its home, or a window whose data moved because an
+// earlier record grew the table or compacted the arena, is merely slower.
 func (s *Store) ApplyBatch(rs []wal.Record) {
 	if len(rs) == 0 {
 		return
 	}
 	s.mu.Lock()
+	if s.slots == nil {
+		s.init(0)
+	}
+	var khs, phs [warmAhead]uint64
+	var es [warmAhead]*entry
 	for i := 0; i < len(rs); i += warmAhead {
 		w := rs[i:min(i+warmAhead, len(rs))]
-		// Look the next few keys up before applying them: the lookups are
-		// independent, so their cache misses overlap instead of queueing.
+		for j, r := range w {
+			khs[j] = maphash.Bytes(s.seed, r.Key)
+		}
 		var x uint64
-		for _, r := range w {
-			if e := s.m[string(r.Key)]; e != nil {
-				x += e.h
+		mask := uint64(len(s.slots) - 1)
+		for j := range w {
+			x += s.slots[home(uint32(khs[j]), mask)]
+		}
+		for j, r := range w {
+			if r.Op == wal.OpSet {
+				phs[j] = pairHash(r.Key, r.Value)
+			}
+		}
+		for j := range w {
+			es[j] = nil
+			if sl := s.slots[home(uint32(khs[j]), mask)]; sl != 0 && sl>>32 == khs[j]>>32 {
+				es[j] = &s.ents[uint32(sl)-1]
+				x += uint64(es[j].off)
+			}
+		}
+		for _, e := range es[:len(w)] {
+			// Each cache line of the pair, up to four: applying reads the
+			// key and writes the value.
+			if e != nil {
+				end := min(e.off+int(e.klen)+int(e.vlen), e.off+4*64, len(s.arena))
+				for p := e.off; p < end; p = (p | 63) + 1 {
+					x += uint64(s.arena[p])
+				}
 			}
 		}
 		s.warm = x
-		for _, r := range w {
-			s.applyLocked(r)
+		for j, r := range w {
+			switch r.Op {
+			case wal.OpSet:
+				s.set(khs[j], phs[j], r.Key, r.Value)
+			case wal.OpDel:
+				s.del(khs[j], r.Key)
+			}
+			s.applied = r.End()
 		}
 	}
 	s.mu.Unlock()
 }
 
-// warmAhead is how many keys ApplyBatch looks up ahead of applying them.
-const warmAhead = 16
-
-func (s *Store) applyLocked(r wal.Record) {
-	switch r.Op {
-	case wal.OpSet:
-		if e, ok := s.m[string(r.Key)]; ok {
-			h := pairHash(r.Key, r.Value)
-			s.digest += h - e.h
-			e.h = h
-			if n := len(r.Value); cap(e.v) >= n && cap(e.v)-n <= n/4+16 {
-				// Overwrite in place: no slice of e.v outlives the lock
-				// (Get and copyMap copy), so a steady workload over a
-				// bounded key space allocates nothing here.
-				e.v = append(e.v[:0], r.Value...)
-			} else {
-				e.v = cloneValue(r.Value)
-			}
-		} else {
-			v := cloneValue(r.Value)
-			h := pairHash(r.Key, v)
-			s.m[string(r.Key)] = &entry{v: v, h: h}
-			s.digest += h
+// set stores value under key, whose maphash is kh; h is
+// pairHash(key, value). The caller holds the write lock.
+func (s *Store) set(kh, h uint64, key, value []byte) {
+	if len(key) > math.MaxInt32 || len(value) > math.MaxInt32 {
+		panic("kv: key or value too large")
+	}
+	pos, i := find(s, kh, key)
+	if i < 0 {
+		s.insert(pos, kh, h, key, value)
+		return
+	}
+	e := &s.ents[i]
+	s.digest += h - e.h
+	e.h = h
+	n := len(value)
+	if n <= int(e.vcap) {
+		// Fits where the old value was: overwrite in place, which a
+		// steady workload over a bounded key space always does.
+		v := e.off + int(e.klen)
+		copy(s.arena[v:v+n], value)
+		s.live += n - int(e.vlen)
+		shrunk := n < int(e.vlen)
+		e.vlen = int32(n)
+		if shrunk {
+			s.maybeCompact()
 		}
-	case wal.OpDel:
-		if e, ok := s.m[string(r.Key)]; ok {
-			s.digest -= e.h
-			delete(s.m, string(r.Key))
+		return
+	}
+	// Too big: move the pair to the end; its old bytes are dead.
+	s.live -= int(e.klen) + int(e.vlen)
+	e.off = len(s.arena)
+	e.vlen, e.vcap = int32(n), int32(n)
+	s.arena = append(append(s.arena, key...), value...)
+	s.live += len(key) + n
+	s.maybeCompact()
+}
+
+// insert adds a new pair whose probe run ends at the empty slot pos.
+func (s *Store) insert(pos, kh, h uint64, key, value []byte) {
+	var i int
+	if n := len(s.free); n > 0 {
+		i = int(s.free[n-1])
+		s.free = s.free[:n-1]
+	} else {
+		if len(s.ents) >= math.MaxUint32-1 {
+			panic("kv: too many keys")
+		}
+		i = len(s.ents)
+		s.ents = append(s.ents, entry{})
+	}
+	s.ents[i] = entry{
+		h: h, off: len(s.arena), kh: uint32(kh),
+		klen: int32(len(key)), vlen: int32(len(value)), vcap: int32(len(value)),
+	}
+	s.arena = append(append(s.arena, key...), value...)
+	s.live += len(key) + len(value)
+	s.digest += h
+	s.slots[pos] = kh>>32<<32 | uint64(i+1)
+	s.count++
+	if s.count > len(s.slots)/4*3 {
+		s.grow()
+	}
+}
+
+// del deletes key, whose maphash is kh. The caller holds the write lock.
+func (s *Store) del(kh uint64, key []byte) {
+	pos, i := find(s, kh, key)
+	if i < 0 {
+		return
+	}
+	e := &s.ents[i]
+	s.digest -= e.h
+	s.live -= int(e.klen) + int(e.vlen)
+	*e = entry{klen: -1}
+	s.free = append(s.free, uint32(i))
+	s.count--
+	s.removeSlot(pos)
+	s.maybeCompact()
+}
+
+// removeSlot empties slot pos by backward-shift deletion: each later slot
+// of the probe run moves back into the hole when its key's home slot is
+// not between the hole and it, so every key stays reachable from its home
+// without tombstones.
+func (s *Store) removeSlot(pos uint64) {
+	mask := uint64(len(s.slots) - 1)
+	hole := pos
+	for j := (pos + 1) & mask; ; j = (j + 1) & mask {
+		sl := s.slots[j]
+		if sl == 0 {
+			break
+		}
+		h := home(s.ents[uint32(sl)-1].kh, mask)
+		if (j-h)&mask >= (j-hole)&mask {
+			s.slots[hole] = sl
+			hole = j
 		}
 	}
-	s.applied = r.End()
+	s.slots[hole] = 0
+}
+
+// grow doubles the slot table. Each slot keeps its value and moves to the
+// home its entry's stored hash gives in the bigger table.
+func (s *Store) grow() {
+	slots := make([]uint64, 2*len(s.slots))
+	mask := uint64(len(slots) - 1)
+	for _, sl := range s.slots {
+		if sl == 0 {
+			continue
+		}
+		p := home(s.ents[uint32(sl)-1].kh, mask)
+		for slots[p] != 0 {
+			p = (p + 1) & mask
+		}
+		slots[p] = sl
+	}
+	s.slots = slots
+}
+
+// maybeCompact compacts the arena once dead bytes are over half of it and
+// over the floor: the copy costs O(live), paid for by the at least as many
+// dead bytes written since the last one.
+func (s *Store) maybeCompact() {
+	if dead := len(s.arena) - s.live; dead > s.minDead && dead > len(s.arena)/2 {
+		s.compact()
+	}
+}
+
+// compact copies the live pairs, tightly, into a fresh arena with a quarter
+// of headroom for pairs that move.
+func (s *Store) compact() {
+	a := make([]byte, 0, s.live+s.live/4)
+	for i := range s.ents {
+		e := &s.ents[i]
+		if e.klen < 0 {
+			continue
+		}
+		off := len(a)
+		a = append(a, s.arena[e.off:e.off+int(e.klen)+int(e.vlen)]...)
+		e.off, e.vcap = off, e.vlen
+	}
+	s.arena = a
+	s.compactions++
 }
 
 // cloneValue copies a value; an empty value is empty, never nil.
@@ -179,8 +458,11 @@ func cloneValue(b []byte) []byte {
 func (s *Store) Get(key string) ([]byte, bool) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	if e, ok := s.m[key]; ok {
-		return cloneValue(e.v), true
+	if s.count == 0 {
+		return nil, false
+	}
+	if _, i := find(s, maphash.String(s.seed, key), key); i >= 0 {
+		return cloneValue(s.value(&s.ents[i])), true
 	}
 	return nil, false
 }
@@ -189,7 +471,7 @@ func (s *Store) Get(key string) ([]byte, bool) {
 func (s *Store) Len() int {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return len(s.m)
+	return s.count
 }
 
 // AppliedLSN returns the end of the last applied record (0 for a new store),
@@ -211,24 +493,27 @@ func (s *Store) Digest() uint64 {
 // Keys returns the keys in increasing order.
 func (s *Store) Keys() []string {
 	s.mu.RLock()
-	keys := make([]string, 0, len(s.m))
-	for k := range s.m {
-		keys = append(keys, k)
+	keys := make([]string, 0, s.count)
+	for i := range s.ents {
+		if e := &s.ents[i]; e.klen >= 0 {
+			keys = append(keys, string(s.key(e)))
+		}
 	}
 	s.mu.RUnlock()
 	sort.Strings(keys)
 	return keys
 }
 
-// copyMap returns a copy of the map, values included (Apply may overwrite
-// stored bytes in place), so two stores can be compared without holding
-// both locks.
+// copyMap returns a copy of the pairs as a map, so two stores can be
+// compared without holding both locks.
 func (s *Store) copyMap() map[string][]byte {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	m := make(map[string][]byte, len(s.m))
-	for k, e := range s.m {
-		m[k] = cloneValue(e.v)
+	m := make(map[string][]byte, s.count)
+	for i := range s.ents {
+		if e := &s.ents[i]; e.klen >= 0 {
+			m[string(s.key(e))] = cloneValue(s.value(e))
+		}
 	}
 	return m
 }
@@ -279,24 +564,27 @@ func show(v []byte, ok bool) string {
 func (s *Store) Snapshot() (data []byte, lsn wal.LSN) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	keys := make([]string, 0, len(s.m))
+	order := make([]int, 0, s.count)
 	size := snapHeaderSize + snapTrailerSize
-	for k, e := range s.m {
-		keys = append(keys, k)
-		size += snapEntryHeader + len(k) + len(e.v)
+	for i := range s.ents {
+		if e := &s.ents[i]; e.klen >= 0 {
+			order = append(order, i)
+			size += snapEntryHeader + int(e.klen) + int(e.vlen)
+		}
 	}
-	sort.Strings(keys)
+	slices.SortFunc(order, func(a, b int) int {
+		return bytes.Compare(s.key(&s.ents[a]), s.key(&s.ents[b]))
+	})
 	b := make([]byte, snapHeaderSize, size)
 	copy(b, SnapshotMagic)
 	b[4] = SnapshotVersion
 	binary.BigEndian.PutUint64(b[5:13], uint64(s.applied))
-	binary.BigEndian.PutUint32(b[13:17], uint32(len(keys)))
-	for _, k := range keys {
-		v := s.m[k].v
-		b = binary.BigEndian.AppendUint16(b, uint16(len(k)))
-		b = binary.BigEndian.AppendUint32(b, uint32(len(v)))
-		b = append(b, k...)
-		b = append(b, v...)
+	binary.BigEndian.PutUint32(b[13:17], uint32(len(order)))
+	for _, i := range order {
+		e := &s.ents[i]
+		b = binary.BigEndian.AppendUint16(b, uint16(e.klen))
+		b = binary.BigEndian.AppendUint32(b, uint32(e.vlen))
+		b = append(b, s.arena[e.off:e.off+int(e.klen)+int(e.vlen)]...)
 	}
 	b = binary.BigEndian.AppendUint32(b, wal.Checksum(b))
 	return b, s.applied
@@ -326,8 +614,12 @@ func Restore(data []byte) (*Store, wal.LSN, error) {
 	if maxCount := len(rest) / (snapEntryHeader + 1); count > maxCount {
 		return nil, 0, fmt.Errorf("%w: %d entries cannot fit in %d bytes", ErrCorrupt, count, len(rest))
 	}
-	s := &Store{m: make(map[string]*entry, count), applied: lsn}
-	var prev string
+	// count is now bounded by len(data), and so is every size below.
+	s := &Store{applied: lsn}
+	s.init(count)
+	s.ents = make([]entry, 0, count)
+	s.arena = make([]byte, 0, len(rest)-count*snapEntryHeader)
+	var prev []byte
 	for i := 0; i < count; i++ {
 		off := len(body) - len(rest)
 		if len(rest) < snapEntryHeader {
@@ -339,17 +631,15 @@ func Restore(data []byte) (*Store, wal.LSN, error) {
 		if klen == 0 || klen > wal.MaxKeySize || vlen > wal.MaxValueSize || klen+vlen > len(rest) {
 			return nil, 0, fmt.Errorf("%w: entry %d at offset %d: key %d bytes, value %d bytes, %d left", ErrCorrupt, i, off, klen, vlen, len(rest))
 		}
-		k := string(rest[:klen])
-		if i > 0 && k <= prev {
+		k, v := rest[:klen], rest[klen:klen+vlen]
+		if i > 0 && bytes.Compare(k, prev) <= 0 {
 			return nil, 0, fmt.Errorf("%w: entry %d at offset %d: key %q out of order", ErrCorrupt, i, off, k)
 		}
-		v := bytes.Clone(rest[klen : klen+vlen])
-		if v == nil {
-			v = []byte{}
-		}
-		h := pairHash(k, v)
-		s.m[k] = &entry{v: v, h: h}
-		s.digest += h
+		// Keys are strictly increasing, so each is new: find only locates
+		// the empty slot.
+		kh := maphash.Bytes(s.seed, k)
+		pos, _ := find(s, kh, k)
+		s.insert(pos, kh, pairHash(k, v), k, v)
 		prev = k
 		rest = rest[klen+vlen:]
 	}

@@ -20,14 +20,17 @@
 //     pair hash for the digest, and where its key and value live in the
 //     arena. Entries of deleted keys are marked free (klen < 0) and reused.
 //   - arena holds each pair's key bytes immediately followed by its value
-//     bytes. A SET that fits in the value's space overwrites it in place; a
-//     bigger value moves the pair to the arena's end. Bytes no live pair
-//     uses (moved or deleted pairs, the unused tail of a shrunk value) are
-//     dead; when they are over half the arena, and over a small floor, the
-//     live pairs are copied into a fresh arena, so whatever the mix of SETs
-//     and DELs the arena stays within about twice the live bytes (or the
-//     live bytes plus the floor). The slots and entries keep the size of
-//     the most keys the store has held.
+//     bytes, in blocks of 1 MiB that never move, so a growing store
+//     allocates one block at a time and leaves no garbage behind (a pair
+//     never spans two blocks). A SET that fits in the value's space
+//     overwrites it in place; a bigger value moves the pair to the arena's
+//     end. Bytes no live pair uses (moved or deleted pairs, the unused tail
+//     of a shrunk value or of a block) are dead; when they are over half
+//     the arena, and over a small floor, the live pairs are copied into
+//     fresh blocks, so whatever the mix of SETs and DELs the arena stays
+//     within about twice the live bytes (or the live bytes plus the
+//     floor). The slots and entries keep the size of the most keys the
+//     store has held.
 //
 // Key hashes come from hash/maphash with a seed per store; they never leave
 // the store. The digest uses its own fixed hash (pairHash), so equal
@@ -100,9 +103,9 @@ type Store struct {
 	slots []uint64 // 0, or hash>>32<<32 | entry index+1; len is a power of two
 	ents  []entry
 	free  []uint32 // indexes of free entries in ents
-	arena []byte   // key then value bytes of each pair, plus dead bytes
+	arena arena    // key then value bytes of each pair, plus dead bytes
 	count int      // live keys
-	live  int      // sum of klen+vlen over live keys; the rest of arena is dead
+	live  int      // sum of klen+vlen over live keys; the rest of arena.used is dead
 	// minDead is the floor on dead bytes before a compaction (compactFloor;
 	// tests lower it to force compactions).
 	minDead int
@@ -127,6 +130,58 @@ type entry struct {
 	// need, and confirms a match together with the slot's half.
 	kh               uint32
 	klen, vlen, vcap int32 // klen < 0 marks a free entry
+}
+
+// blockShift sets the arena's block size.
+const (
+	blockShift = 20
+	blockSize  = 1 << blockShift
+)
+
+// arena is where pairs live: blocks that never move once full. An offset
+// is a block's index above the position in it.
+type arena struct {
+	blocks [][]byte
+	used   int // bytes handed out: pairs, dead bytes and abandoned block tails
+}
+
+// span returns the n bytes at off, which lie in one block.
+func (a *arena) span(off, n int) []byte {
+	b := a.blocks[off>>blockShift]
+	i := off & (blockSize - 1)
+	return b[i : i+n : i+n]
+}
+
+// place appends key then value and returns their offset. A pair that does
+// not fit in the last block starts a new one; the first block grows from
+// small, so a small store stays small; a pair bigger than a block gets a
+// block of its own.
+func (a *arena) place(key, value []byte) int {
+	n := len(key) + len(value)
+	last := len(a.blocks) - 1
+	if last < 0 || len(a.blocks[last])+n > blockSize {
+		c := 256
+		if last >= 0 {
+			a.used += max(blockSize-len(a.blocks[last]), 0)
+			c = blockSize
+		}
+		a.blocks = append(a.blocks, make([]byte, 0, max(c, n)))
+		last++
+	}
+	b := a.blocks[last]
+	off := last<<blockShift | len(b)
+	a.blocks[last] = append(append(b, key...), value...)
+	a.used += n
+	return off
+}
+
+// size is the bytes the blocks hold, for tests.
+func (a *arena) size() int {
+	n := 0
+	for _, b := range a.blocks {
+		n += cap(b)
+	}
+	return n
 }
 
 // home is the slot a key's probe run starts at; kh is the low half of its
@@ -183,12 +238,11 @@ func hashBytes(h uint64, b []byte) uint64 {
 }
 
 // key returns the stored key of a live entry.
-func (s *Store) key(e *entry) []byte { return s.arena[e.off : e.off+int(e.klen)] }
+func (s *Store) key(e *entry) []byte { return s.arena.span(e.off, int(e.klen)) }
 
 // value returns the stored value of a live entry.
 func (s *Store) value(e *entry) []byte {
-	v := e.off + int(e.klen)
-	return s.arena[v : v+int(e.vlen)]
+	return s.arena.span(e.off+int(e.klen), int(e.vlen))
 }
 
 // find looks key (whose maphash is kh) up. It returns the key's slot and
@@ -207,7 +261,7 @@ func find[K string | []byte](s *Store, kh uint64, key K) (pos uint64, idx int) {
 		}
 		i := int(uint32(sl)) - 1
 		e := &s.ents[i]
-		if e.kh == uint32(kh) && int(e.klen) == len(key) && string(s.arena[e.off:e.off+len(key)]) == string(key) {
+		if e.kh == uint32(kh) && int(e.klen) == len(key) && string(s.arena.span(e.off, len(key))) == string(key) {
 			return pos, i
 		}
 	}
@@ -280,9 +334,9 @@ func (s *Store) ApplyBatch(rs []wal.Record) {
 			// Each cache line of the pair, up to four: applying reads the
 			// key and writes the value.
 			if e != nil {
-				end := min(e.off+int(e.klen)+int(e.vlen), e.off+4*64, len(s.arena))
-				for p := e.off; p < end; p = (p | 63) + 1 {
-					x += uint64(s.arena[p])
+				pair := s.arena.span(e.off, min(int(e.klen)+int(e.vlen), 4*64))
+				for p := 0; p < len(pair); p += 64 {
+					x += uint64(pair[p])
 				}
 			}
 		}
@@ -318,8 +372,7 @@ func (s *Store) set(kh, h uint64, key, value []byte) {
 	if n <= int(e.vcap) {
 		// Fits where the old value was: overwrite in place, which a
 		// steady workload over a bounded key space always does.
-		v := e.off + int(e.klen)
-		copy(s.arena[v:v+n], value)
+		copy(s.arena.span(e.off+int(e.klen), n), value)
 		s.live += n - int(e.vlen)
 		shrunk := n < int(e.vlen)
 		e.vlen = int32(n)
@@ -330,9 +383,8 @@ func (s *Store) set(kh, h uint64, key, value []byte) {
 	}
 	// Too big: move the pair to the end; its old bytes are dead.
 	s.live -= int(e.klen) + int(e.vlen)
-	e.off = len(s.arena)
+	e.off = s.arena.place(key, value)
 	e.vlen, e.vcap = int32(n), int32(n)
-	s.arena = append(append(s.arena, key...), value...)
 	s.live += len(key) + n
 	s.maybeCompact()
 }
@@ -351,10 +403,9 @@ func (s *Store) insert(pos, kh, h uint64, key, value []byte) {
 		s.ents = append(s.ents, entry{})
 	}
 	s.ents[i] = entry{
-		h: h, off: len(s.arena), kh: uint32(kh),
+		h: h, off: s.arena.place(key, value), kh: uint32(kh),
 		klen: int32(len(key)), vlen: int32(len(value)), vcap: int32(len(value)),
 	}
-	s.arena = append(append(s.arena, key...), value...)
 	s.live += len(key) + len(value)
 	s.digest += h
 	s.slots[pos] = kh>>32<<32 | uint64(i+1)
@@ -423,23 +474,21 @@ func (s *Store) grow() {
 // over the floor: the copy costs O(live), paid for by the at least as many
 // dead bytes written since the last one.
 func (s *Store) maybeCompact() {
-	if dead := len(s.arena) - s.live; dead > s.minDead && dead > len(s.arena)/2 {
+	if dead := s.arena.used - s.live; dead > s.minDead && dead > s.arena.used/2 {
 		s.compact()
 	}
 }
 
-// compact copies the live pairs, tightly, into a fresh arena with a quarter
-// of headroom for pairs that move.
+// compact copies the live pairs, tightly, into fresh blocks.
 func (s *Store) compact() {
-	a := make([]byte, 0, s.live+s.live/4)
+	var a arena
 	for i := range s.ents {
 		e := &s.ents[i]
 		if e.klen < 0 {
 			continue
 		}
-		off := len(a)
-		a = append(a, s.arena[e.off:e.off+int(e.klen)+int(e.vlen)]...)
-		e.off, e.vcap = off, e.vlen
+		e.off = a.place(s.arena.span(e.off, int(e.klen)+int(e.vlen)), nil)
+		e.vcap = e.vlen
 	}
 	s.arena = a
 	s.compactions++
@@ -584,7 +633,7 @@ func (s *Store) Snapshot() (data []byte, lsn wal.LSN) {
 		e := &s.ents[i]
 		b = binary.BigEndian.AppendUint16(b, uint16(e.klen))
 		b = binary.BigEndian.AppendUint32(b, uint32(e.vlen))
-		b = append(b, s.arena[e.off:e.off+int(e.klen)+int(e.vlen)]...)
+		b = append(b, s.arena.span(e.off, int(e.klen)+int(e.vlen))...)
 	}
 	b = binary.BigEndian.AppendUint32(b, wal.Checksum(b))
 	return b, s.applied
@@ -618,7 +667,6 @@ func Restore(data []byte) (*Store, wal.LSN, error) {
 	s := &Store{applied: lsn}
 	s.init(count)
 	s.ents = make([]entry, 0, count)
-	s.arena = make([]byte, 0, len(rest)-count*snapEntryHeader)
 	var prev []byte
 	for i := 0; i < count; i++ {
 		off := len(body) - len(rest)

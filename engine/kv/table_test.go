@@ -74,8 +74,9 @@ func checkTable(t *testing.T, s *Store) {
 		if !seen[i] {
 			t.Fatalf("live entry %d has no slot", i)
 		}
-		if e.vlen < 0 || e.vcap < e.vlen || e.off < 0 || e.off+int(e.klen)+int(e.vcap) > len(s.arena) {
-			t.Fatalf("entry %d: off %d klen %d vlen %d vcap %d, arena %d", i, e.off, e.klen, e.vlen, e.vcap, len(s.arena))
+		if e.vlen < 0 || e.vcap < e.vlen || e.off < 0 || e.off>>blockShift >= len(s.arena.blocks) ||
+			e.off&(blockSize-1)+int(e.klen)+int(e.vcap) > len(s.arena.blocks[e.off>>blockShift]) {
+			t.Fatalf("entry %d: off %d klen %d vlen %d vcap %d, %d blocks", i, e.off, e.klen, e.vlen, e.vcap, len(s.arena.blocks))
 		}
 		if e.h != pairHash(s.key(e), s.value(e)) {
 			t.Fatalf("entry %d: stale pair hash", i)
@@ -320,12 +321,12 @@ func TestMemoryBounded(t *testing.T) {
 			batch[i] = wal.Record{Op: wal.OpSet, Key: fmt.Appendf(nil, "key-%05d", i), Value: val}
 		}
 		s.ApplyBatch(batch)
-		maxCap = max(maxCap, cap(s.arena))
+		maxCap = max(maxCap, s.arena.size())
 	}
 	checkTable(t, s)
 	// Dead bytes stay under max(half the arena, the floor), so the arena's
-	// length is at most max(2 × live, live + 1 MiB) ≈ 4.2 MB; growing by
-	// append adds at most a quarter on top.
+	// length is at most max(2 × live, live + 1 MiB) ≈ 4.2 MB; the last
+	// block's unused room adds at most a block on top.
 	const bound = 6 << 20
 	if maxCap > bound {
 		t.Errorf("arena capacity reached %d bytes, bound %d", maxCap, bound)

@@ -51,7 +51,7 @@ const (
 // reading until the writer has delivered frames.
 const (
 	maxQueueFrames = 1024
-	maxQueueBytes  = 8 << 20
+	maxQueueBytes  = 4 << 20
 )
 
 // Event kinds.

@@ -150,7 +150,9 @@ func StartPrimary(cfg PrimaryConfig) (*Primary, error) {
 	if cfg.MaxConns <= 0 {
 		cfg.MaxConns = DefaultMaxConns
 	}
-	log, rec, err := wal.Open(wal.Options{Dir: cfg.Dir, SegmentSize: cfg.SegmentSize, NoSync: cfg.NoSync})
+	// Senders read up to the leader's flush, which trails its writes by
+	// an fsync: keep enough in memory that they seldom read the files.
+	log, rec, err := wal.Open(wal.Options{Dir: cfg.Dir, SegmentSize: cfg.SegmentSize, NoSync: cfg.NoSync, Recent: leaderRecent})
 	if err != nil {
 		return nil, err
 	}
@@ -236,6 +238,10 @@ func (p *Primary) Append(op wal.Op, key, value []byte) (wal.LSN, error) {
 	kick(p.flushKick)
 	return r.End(), nil
 }
+
+// leaderRecent is the leader log's in-memory copy of its newest bytes,
+// shared by every sender.
+const leaderRecent = 16 << 20
 
 // AppendBatch writes records in order, as Append would one by one, with one
 // lock of the log and of the store, sets each one's LSN, and returns the
@@ -932,6 +938,7 @@ func (p *Primary) send(pr *peer, c net.Conn, bw *bufio.Writer, start wal.LSN, ba
 		return err
 	}
 	payload := make([]byte, 0, p.cfg.BatchBytes+wal.MaxRecordSize+wire.DataHeaderSize)
+	var recs []wal.Record // Run's decoded records, unused here but kept to reuse their slice
 	nextKeepalive := p.clk.Now() + p.cfg.KeepaliveInterval
 	var pending *senderCtl
 	for {
@@ -976,7 +983,9 @@ func (p *Primary) send(pr *peer, c net.Conn, bw *bufio.Writer, start wal.LSN, ba
 		payload = wire.AppendDataHeader(payload[:0], 0, 0)
 		var first, end wal.LSN
 		for room := p.cfg.BatchBytes + wire.DataHeaderSize - len(payload); room > 0; room = p.cfg.BatchBytes + wire.DataHeaderSize - len(payload) {
-			run, _, err := rd.Run(limit, room, nil)
+			var run []byte
+			var err error
+			run, recs, err = rd.Run(limit, room, recs[:0])
 			if err == io.EOF {
 				break
 			}

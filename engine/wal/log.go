@@ -39,7 +39,16 @@ type Options struct {
 	// NoSync skips every fsync (for benchmarks). Everything else, including
 	// how Flushed advances, is identical.
 	NoSync bool
+	// Recent is how many of the newest written bytes the log keeps in
+	// memory for Readers near the end (0 means DefaultRecent). Readers
+	// usually trail Written by what one fsync takes to finish, and each
+	// Reader that finds its bytes here saves a read of the files.
+	Recent int
 }
+
+// DefaultRecent is the in-memory copy of a log's newest bytes when
+// Options.Recent is 0.
+const DefaultRecent = 2 << 20
 
 // Recovery reports what Open found in the directory.
 type Recovery struct {
@@ -189,6 +198,10 @@ func Open(opts Options) (*Log, Recovery, error) {
 		return nil, rec, fmt.Errorf("wal: create directory: %w", err)
 	}
 	l := &Log{dir: opts.Dir, segSize: segSize, noSync: opts.NoSync}
+	l.recent.max = opts.Recent
+	if l.recent.max <= 0 {
+		l.recent.max = DefaultRecent
+	}
 
 	start, err := readStartFile(opts.Dir)
 	if err != nil {

@@ -394,8 +394,8 @@ func TestReaderRecentAndFilesAgree(t *testing.T) {
 		fromMem := readAll(t, l, want[from].lsn, l.Written())
 		checkRecords(t, fromMem, want[from:])
 	}
-	if l.recent.bytes == 0 || l.recent.bytes > recentMax {
-		t.Fatalf("recent holds %d bytes, want 1..%d", l.recent.bytes, recentMax)
+	if l.recent.bytes == 0 || l.recent.bytes > l.recent.max {
+		t.Fatalf("recent holds %d bytes, want 1..%d", l.recent.bytes, l.recent.max)
 	}
 	l.recent.reset()
 	for _, from := range []int{0, 1500} {
@@ -406,13 +406,13 @@ func TestReaderRecentAndFilesAgree(t *testing.T) {
 // TestRecentEvictsOldest keeps the cache bounded and its chunks contiguous
 // with what was written.
 func TestRecentEvictsOldest(t *testing.T) {
-	var c recent
+	c := recent{max: 4 << 20}
 	data := bytes.Repeat([]byte{7}, 100<<10)
 	for i := range 100 {
 		c.remember(LSN(i*len(data)), data)
 	}
-	if c.bytes > recentMax {
-		t.Fatalf("%d bytes cached, max %d", c.bytes, recentMax)
+	if c.bytes > c.max {
+		t.Fatalf("%d bytes cached, max %d", c.bytes, c.max)
 	}
 	p := make([]byte, 300<<10)
 	if n := c.read(p, 0); n != 0 {

@@ -2,13 +2,6 @@ package wal
 
 import "sync"
 
-// recentMax is how many of the newest written bytes a Log keeps in memory.
-// A Reader that is less than this far behind the end (a leader's sender
-// keeping up, a follower's replay) copies from memory instead of reading
-// the files: no system call, no page-cache lookup, and no second CRC check
-// of bytes this process encoded or checked itself.
-const recentMax = 4 << 20
-
 // recentChunk is a copy of bytes written at lsn. A chunk lies in one segment
 // and holds whole records (what one write(2) of a buffer piece handed the
 // OS).
@@ -17,9 +10,15 @@ type recentChunk struct {
 	data []byte
 }
 
-// recent is the Log's in-memory copy of its newest written bytes. Readers
-// copy out under mu, so an evicted chunk's buffer can be reused at once.
+// recent is the Log's in-memory copy of its newest written bytes
+// (Options.Recent of them). A Reader that is less than that far behind the
+// end (a leader's sender keeping up, a follower's replay) copies from
+// memory instead of reading the files: no system call, no page-cache
+// lookup, and no second CRC check of bytes this process encoded or checked
+// itself. Readers copy out under mu, so an evicted chunk's buffer can be
+// reused at once.
 type recent struct {
+	max    int // bytes kept
 	mu     sync.Mutex
 	chunks []recentChunk // in LSN order
 	bytes  int
@@ -27,14 +26,14 @@ type recent struct {
 }
 
 // remember copies data, just written at lsn, into the cache and evicts the
-// oldest chunks beyond recentMax.
+// oldest chunks beyond max.
 func (c *recent) remember(lsn LSN, data []byte) {
-	if len(data) == 0 || len(data) > recentMax {
+	if len(data) == 0 || len(data) > c.max {
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for c.bytes+len(data) > recentMax && len(c.chunks) > 0 {
+	for c.bytes+len(data) > c.max && len(c.chunks) > 0 {
 		old := c.chunks[0]
 		c.chunks[0] = recentChunk{}
 		c.chunks = c.chunks[1:]

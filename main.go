@@ -6,6 +6,7 @@ package main
 import (
 	"context"
 	"os"
+	"runtime/debug"
 
 	"charm.land/fang/v2"
 	"github.com/spf13/cobra"
@@ -20,7 +21,17 @@ func newRootCmd() *cobra.Command {
 	return root
 }
 
+// gcPercent is the garbage collector's target (GOGC) unless the
+// environment sets one. Most of walship's heap is long-lived and holds no
+// pointers (the stores' blocks, the logs' in-memory tails, relay queues), so
+// a collection is cheap, while the default of 100 lets the heap reach twice
+// that live size before the next one.
+const gcPercent = 50
+
 func main() {
+	if _, set := os.LookupEnv("GOGC"); !set {
+		debug.SetGCPercent(gcPercent)
+	}
 	if err := fang.Execute(context.Background(), newRootCmd(), fang.WithVersion(version), fang.WithErrorHandler(printError)); err != nil {
 		os.Exit(1)
 	}

@@ -241,7 +241,7 @@ func (p *Primary) Append(op wal.Op, key, value []byte) (wal.LSN, error) {
 
 // leaderRecent is the leader log's in-memory copy of its newest bytes,
 // shared by every sender.
-const leaderRecent = 16 << 20
+const leaderRecent = 8 << 20
 
 // AppendBatch writes records in order, as Append would one by one, with one
 // lock of the log and of the store, sets each one's LSN, and returns the

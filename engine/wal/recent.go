@@ -2,9 +2,8 @@ package wal
 
 import "sync"
 
-// recentChunk is a copy of bytes written at lsn. A chunk lies in one segment
-// and holds whole records (what one write(2) of a buffer piece handed the
-// OS).
+// recentChunk is a copy of bytes written from lsn on: whole records, from
+// one or more consecutive writes.
 type recentChunk struct {
 	lsn  LSN
 	data []byte
@@ -21,28 +20,38 @@ type recent struct {
 	max    int // bytes kept
 	mu     sync.Mutex
 	chunks []recentChunk // in LSN order
-	bytes  int
+	bytes  int           // capacity of the chunks' buffers
 	spare  [][]byte // evicted buffers
 }
 
 // remember copies data, just written at lsn, into the cache and evicts the
-// oldest chunks beyond max.
+// oldest chunks beyond max. Small writes that continue the last chunk are
+// packed into its buffer, and the bound counts buffer capacity, so a stream
+// of small writes holds no more memory than a stream of big ones.
 func (c *recent) remember(lsn LSN, data []byte) {
 	if len(data) == 0 || len(data) > c.max {
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for c.bytes+len(data) > c.max && len(c.chunks) > 0 {
+	if n := len(c.chunks); n > 0 {
+		last := &c.chunks[n-1]
+		if lsn == last.lsn+LSN(len(last.data)) && cap(last.data)-len(last.data) >= len(data) {
+			last.data = append(last.data, data...)
+			return
+		}
+	}
+	size := max(len(data), chunkSize)
+	for c.bytes+size > c.max && len(c.chunks) > 0 {
 		old := c.chunks[0]
 		c.chunks[0] = recentChunk{}
 		c.chunks = c.chunks[1:]
-		c.bytes -= len(old.data)
+		c.bytes -= cap(old.data)
 		c.spare = append(c.spare, old.data[:0])
 	}
 	var buf []byte
 	for i := len(c.spare) - 1; i >= 0; i-- {
-		if cap(c.spare[i]) >= len(data) {
+		if cap(c.spare[i]) >= size {
 			buf = c.spare[i]
 			c.spare[i] = c.spare[len(c.spare)-1]
 			c.spare = c.spare[:len(c.spare)-1]
@@ -50,10 +59,10 @@ func (c *recent) remember(lsn LSN, data []byte) {
 		}
 	}
 	if buf == nil {
-		buf = make([]byte, 0, max(len(data), chunkSize))
+		buf = make([]byte, 0, size)
 	}
 	c.chunks = append(c.chunks, recentChunk{lsn: lsn, data: append(buf, data...)})
-	c.bytes += len(data)
+	c.bytes += cap(buf)
 	if len(c.spare) > 4 {
 		// Keep a few buffers for reuse; let the rest go.
 		clear(c.spare[4:])

@@ -21,7 +21,7 @@ type recent struct {
 	mu     sync.Mutex
 	chunks []recentChunk // in LSN order
 	bytes  int           // capacity of the chunks' buffers
-	spare  [][]byte // evicted buffers
+	spare  [][]byte      // evicted buffers
 }
 
 // remember copies data, just written at lsn, into the cache and evicts the

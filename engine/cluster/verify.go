@@ -161,17 +161,11 @@ func RebuildStore(dir string, segmentSize int64) (*kv.Store, error) {
 	}
 	defer rd.Close()
 	for {
-		raw, err := rd.Next(log.End())
-		if errors.Is(err, io.EOF) {
+		if _, err := rd.Next(log.End()); errors.Is(err, io.EOF) {
 			return store, nil
-		}
-		if err != nil {
+		} else if err != nil {
 			return nil, err
 		}
-		r, _, err := wal.DecodeRecord(raw)
-		if err != nil {
-			return nil, err
-		}
-		store.Apply(r)
+		store.Apply(rd.Record()) // decoded and checked by Next
 	}
 }

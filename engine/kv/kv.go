@@ -275,14 +275,24 @@ func (s *Store) Apply(r wal.Record) {
 	if s.slots == nil {
 		s.init(0)
 	}
-	switch r.Op {
-	case wal.OpSet:
-		s.set(maphash.Bytes(s.seed, r.Key), pairHash(r.Key, r.Value), r.Key, r.Value)
-	case wal.OpDel:
-		s.del(maphash.Bytes(s.seed, r.Key), r.Key)
+	var h uint64
+	if r.Op == wal.OpSet {
+		h = pairHash(r.Key, r.Value)
 	}
+	s.applyOp(maphash.Bytes(s.seed, r.Key), h, r)
 	s.applied = r.End()
 	s.mu.Unlock()
+}
+
+// applyOp applies r's SET or DEL; kh is its key's maphash and h, for a SET,
+// its pairHash. The caller holds the write lock and sets applied.
+func (s *Store) applyOp(kh, h uint64, r wal.Record) {
+	switch r.Op {
+	case wal.OpSet:
+		s.set(kh, h, r.Key, r.Value)
+	case wal.OpDel:
+		s.del(kh, r.Key)
+	}
 }
 
 // ApplyBatch applies records in order, as Apply would one by one, under
@@ -342,15 +352,10 @@ func (s *Store) ApplyBatch(rs []wal.Record) {
 		}
 		s.warm = x
 		for j, r := range w {
-			switch r.Op {
-			case wal.OpSet:
-				s.set(khs[j], phs[j], r.Key, r.Value)
-			case wal.OpDel:
-				s.del(khs[j], r.Key)
-			}
-			s.applied = r.End()
+			s.applyOp(khs[j], phs[j], r)
 		}
 	}
+	s.applied = rs[len(rs)-1].End() // no reader sees the middle of a batch
 	s.mu.Unlock()
 }
 
@@ -494,14 +499,6 @@ func (s *Store) compact() {
 	s.compactions++
 }
 
-// cloneValue copies a value; an empty value is empty, never nil.
-func cloneValue(b []byte) []byte {
-	if len(b) == 0 {
-		return []byte{}
-	}
-	return bytes.Clone(b)
-}
-
 // Get returns a copy of the value of key (Apply may overwrite the stored
 // bytes in place).
 func (s *Store) Get(key string) ([]byte, bool) {
@@ -511,7 +508,7 @@ func (s *Store) Get(key string) ([]byte, bool) {
 		return nil, false
 	}
 	if _, i := find(s, maphash.String(s.seed, key), key); i >= 0 {
-		return cloneValue(s.value(&s.ents[i])), true
+		return bytes.Clone(s.value(&s.ents[i])), true // never nil: a span of a block
 	}
 	return nil, false
 }
@@ -561,7 +558,7 @@ func (s *Store) copyMap() map[string][]byte {
 	m := make(map[string][]byte, s.count)
 	for i := range s.ents {
 		if e := &s.ents[i]; e.klen >= 0 {
-			m[string(s.key(e))] = cloneValue(s.value(e))
+			m[string(s.key(e))] = bytes.Clone(s.value(e))
 		}
 	}
 	return m

@@ -198,18 +198,12 @@ func replayInto(log *wal.Log, store *kv.Store, from, to wal.LSN) error {
 	}
 	defer rd.Close()
 	for {
-		raw, err := rd.Next(to)
-		if err == io.EOF {
+		if _, err := rd.Next(to); err == io.EOF {
 			return nil
-		}
-		if err != nil {
+		} else if err != nil {
 			return err
 		}
-		r, _, err := wal.DecodeRecord(raw)
-		if err != nil {
-			return err
-		}
-		store.Apply(r)
+		store.Apply(rd.Record()) // decoded and checked by Next
 	}
 }
 

@@ -41,8 +41,14 @@ func BenchmarkCRC(b *testing.B) {
 
 // BenchmarkAppend appends 100-byte values and syncs every 1000 records
 // (NoSync: the cost measured is encoding, buffering and write(2)).
-func BenchmarkAppend(b *testing.B) {
-	l, _, err := Open(Options{Dir: b.TempDir(), NoSync: true})
+func BenchmarkAppend(b *testing.B) { benchAppend(b, true) }
+
+// BenchmarkAppendFsync is BenchmarkAppend with real fsyncs every 1000
+// records (group commit).
+func BenchmarkAppendFsync(b *testing.B) { benchAppend(b, false) }
+
+func benchAppend(b *testing.B, noSync bool) {
+	l, _, err := Open(Options{Dir: b.TempDir(), NoSync: noSync})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -82,29 +88,6 @@ func BenchmarkAppendBatch(b *testing.B) {
 			b.Fatal(err)
 		}
 		if i%16 == 15 {
-			if _, err := l.Sync(); err != nil {
-				b.Fatal(err)
-			}
-		}
-	}
-}
-
-// BenchmarkAppendFsync is BenchmarkAppend with real fsyncs every 1000
-// records (group commit).
-func BenchmarkAppendFsync(b *testing.B) {
-	l, _, err := Open(Options{Dir: b.TempDir()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer l.Close()
-	key, val := []byte("key-000001"), make([]byte, 100)
-	b.ReportAllocs()
-	b.SetBytes(int64(Overhead + len(key) + len(val)))
-	for i := 0; b.Loop(); i++ {
-		if _, err := l.Append(OpSet, key, val); err != nil {
-			b.Fatal(err)
-		}
-		if i%1000 == 999 {
 			if _, err := l.Sync(); err != nil {
 				b.Fatal(err)
 			}

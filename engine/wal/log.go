@@ -17,8 +17,9 @@ import (
 // DefaultSegmentSize is the segment size used when Options.SegmentSize is 0.
 const DefaultSegmentSize = 1 << 20
 
-// chunkSize is both the write buffer size past which Append hands bytes to
-// the OS and the size of a Reader's pread.
+// chunkSize is the write buffer size past which Append hands bytes to the
+// OS, the size of a Reader's pread, and the smallest buffer of the
+// in-memory tail (so a tail set below it still holds one chunk).
 const chunkSize = 256 << 10
 
 // ErrOutOfOrder means AppendRaw was given a record whose LSN field is not the
@@ -512,7 +513,7 @@ func (l *Log) AppendRawRun(run []byte) error {
 	var err error
 	for len(run) > 0 {
 		n, perr := PeekSize(run)
-		if perr != nil || n > len(run) || n < HeaderSize {
+		if perr != nil || n > len(run) {
 			err = fmt.Errorf("%w: AppendRaw of %d bytes is not whole records", ErrCorrupt, len(run))
 			break
 		}
@@ -615,13 +616,8 @@ func (l *Log) switchTo(segStart LSN) error {
 		}
 		l.cur, l.curSeg = nil, nil
 	}
-	seg := &segment{start: segStart, name: SegmentName(segStart)}
-	f, err := os.OpenFile(l.path(seg.name), os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	f, seg, err := l.createSegment(segStart)
 	if err != nil {
-		return fmt.Errorf("wal: create segment: %w", err)
-	}
-	if err := l.syncDir(); err != nil {
-		f.Close()
 		return err
 	}
 	l.mu.Lock()
@@ -629,6 +625,21 @@ func (l *Log) switchTo(segStart LSN) error {
 	l.mu.Unlock()
 	l.cur, l.curSeg = f, seg
 	return nil
+}
+
+// createSegment creates the empty segment file starting at start, open for
+// writing, and makes it durable in the directory.
+func (l *Log) createSegment(start LSN) (*os.File, *segment, error) {
+	seg := &segment{start: start, name: SegmentName(start)}
+	f, err := os.OpenFile(l.path(seg.name), os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return nil, nil, fmt.Errorf("wal: create segment: %w", err)
+	}
+	if err := l.syncDir(); err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	return f, seg, nil
 }
 
 func (l *Log) syncDir() error {
@@ -752,13 +763,8 @@ func (l *Log) Reset(start LSN) error {
 	}
 	// Create the start's segment now so that Start stays start after a
 	// reopen even when the first record lands in the next segment.
-	seg := &segment{start: l.segStartOf(start), name: SegmentName(l.segStartOf(start))}
-	f, err := os.OpenFile(l.path(seg.name), os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	f, seg, err := l.createSegment(l.segStartOf(start))
 	if err != nil {
-		return l.failLocked(fmt.Errorf("wal: reset: create segment: %w", err))
-	}
-	if err := l.syncDir(); err != nil {
-		f.Close()
 		return l.failLocked(err)
 	}
 	l.cur, l.curSeg = f, seg

@@ -9,9 +9,9 @@ import (
 
 // Reader reads encoded records from a Log, in LSN order: from the log's
 // copy of its newest bytes when it is that close to the end, else from the
-// files with pread in large chunks. It has its own file handles, so it may run concurrently
-// with the appending and syncing goroutines. One Reader is for one
-// goroutine.
+// files with pread in large chunks. It has its own file handles, so it may
+// run concurrently with the appending and syncing goroutines. One Reader is
+// for one goroutine.
 type Reader struct {
 	l    *Log
 	pos  LSN    // position of the next record
@@ -22,9 +22,8 @@ type Reader struct {
 	n      int  // valid bytes in buf
 	cached bool // buf came from the log's memory, not its files
 
-	f     *os.File // segment file being read
-	fSeg  LSN      // its start
-	fName string   // its path
+	f    *os.File // segment file being read
+	fSeg LSN      // its start
 }
 
 // NewReader returns a Reader positioned at from, which must be a record
@@ -75,7 +74,7 @@ func (r *Reader) Next(limit LSN) ([]byte, error) {
 		if r.pos >= limit {
 			return nil, io.EOF
 		}
-		segStart := r.pos - r.pos%seg
+		segStart := r.l.segStartOf(r.pos)
 		segEnd := segStart + seg
 		if segEnd-r.pos < Overhead+1 {
 			// No record fits in what is left: the next one is in the next segment.
@@ -208,12 +207,12 @@ func (r *Reader) have(need int, segStart, segEnd, limit LSN) ([]byte, error) {
 		if err != nil {
 			return nil, fmt.Errorf("wal: open %s: %w", p, err)
 		}
-		r.f, r.fSeg, r.fName = f, segStart, p
+		r.f, r.fSeg = f, segStart
 	}
 	n, err := r.f.ReadAt(r.buf[:want], int64(r.pos-segStart))
 	if err != nil && err != io.EOF {
 		r.n = 0
-		return nil, fmt.Errorf("wal: read %s at offset %d: %w", r.fName, r.pos-segStart, err)
+		return nil, fmt.Errorf("wal: read %s at offset %d: %w", r.l.path(SegmentName(segStart)), r.pos-segStart, err)
 	}
 	r.bufLSN, r.n, r.cached = r.pos, n, false
 	return r.buf[:n], nil
@@ -229,5 +228,5 @@ func (r *Reader) short(need, got int) error {
 }
 
 func (r *Reader) corrupt(detail string) error {
-	return fmt.Errorf("%w: %s at offset %d: %s", ErrCorrupt, r.l.path(SegmentName(r.pos-r.pos%LSN(r.l.segSize))), r.pos%LSN(r.l.segSize), detail)
+	return fmt.Errorf("%w: %s at offset %d: %s", ErrCorrupt, r.l.path(SegmentName(r.l.segStartOf(r.pos))), r.pos-r.l.segStartOf(r.pos), detail)
 }

@@ -114,7 +114,8 @@ const (
 
 // Errors.
 var (
-	// ErrFrameTooLarge: a length prefix over MaxFrameSize (or zero).
+	// ErrFrameTooLarge: a length prefix over the Reader's limit
+	// (MaxFrameSize unless SetMaxFrame lowered it), or zero.
 	ErrFrameTooLarge = errors.New("wire: frame length out of range")
 	// ErrMalformed: a payload too short or otherwise wrong for its kind.
 	ErrMalformed = errors.New("wire: malformed frame")

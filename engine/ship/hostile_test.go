@@ -612,3 +612,74 @@ func TestReconnectSameName(t *testing.T) {
 	c.Close()
 	close(release)
 }
+
+// TestReconnectKeepsReportedFlush: a follower's hello gives the end of its
+// log, which may hold bytes it has not fsynced. Until its status says
+// otherwise the leader must not count them as flushed on it, or a
+// synchronous commit could be acknowledged before it is durable there.
+func TestReconnectKeepsReportedFlush(t *testing.T) {
+	p, err := StartPrimary(PrimaryConfig{Dir: t.TempDir(), SegmentSize: hostileSeg, NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	var end wal.LSN
+	for i := range 10 {
+		if end, err = p.Append(wal.OpSet, fmt.Appendf(nil, "k%d", i), []byte("v")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for p.Flushed() < end {
+		time.Sleep(time.Millisecond)
+	}
+	peerFlush := func() wal.LSN {
+		for _, ps := range p.Peers() {
+			if ps.Name == "stray-1" {
+				return ps.FlushLSN
+			}
+		}
+		return 0
+	}
+	dial := func(start wal.LSN) net.Conn {
+		c, err := net.Dial("tcp", p.Addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Write(helloFrame(wire.Magic, wire.Version, start, "stray-1"))
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if f, err := wire.NewReader(c, 0).Next(); err != nil || f.Kind != wire.KindWelcome {
+			t.Fatalf("%v %v", f.Kind, err)
+		}
+		return c
+	}
+	c := dial(0)
+	// It writes everything, fsyncs nothing, and says so.
+	st := wire.Status{Write: end, Flush: 0, Replay: 0}
+	if err := wire.WriteFrame(c, wire.KindStatus, st.Encode()); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		ps := p.Peers()
+		if len(ps) == 1 && ps[0].WriteLSN == end {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("status not taken")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	c.Close()
+	for peerConnected(p, "stray-1") {
+		time.Sleep(time.Millisecond)
+	}
+	// Back, streaming from the end of what it wrote.
+	c = dial(end)
+	defer c.Close()
+	for !peerConnected(p, "stray-1") {
+		time.Sleep(time.Millisecond)
+	}
+	if f := peerFlush(); f != 0 {
+		t.Fatalf("after reconnecting from %v the leader counts %v as flushed; the follower said 0", end, f)
+	}
+}

@@ -741,8 +741,13 @@ func (p *Primary) serve(c net.Conn) {
 	pr.ctl = make(chan senderCtl, 4)
 	pr.sent = h.Start
 	if !wantBackup {
-		// It asks from its flushed end; its status will say the rest.
-		pr.write, pr.flush = h.Start, h.Start
+		// It asks from the end of its log, which may hold bytes it has
+		// not fsynced: nothing it reported counts for more than that, and
+		// nothing counts as written or flushed that it has not reported
+		// (a synchronous commit must not be acknowledged on a guess). Its
+		// first status, sent at once, says the rest.
+		pr.write = min(pr.write, h.Start)
+		pr.flush = min(pr.flush, h.Start)
 		pr.replay = min(pr.replay, h.Start)
 	}
 	ctl := pr.ctl

@@ -429,7 +429,7 @@ func (s *Standby) session() (bool, error) {
 	s.fs.caughtUp = !wantBackup && start >= w.Flushed
 	s.lastError = ""
 	s.mu.Unlock()
-	kick(s.statusKick)
+	s.forceStatus() // the leader counts nothing on us until we report
 
 	out := make(chan []byte, 8) // resend and backup requests for the writer
 	writerDone := make(chan struct{})

@@ -119,9 +119,12 @@ func (c *Cluster) doMember(cmd Command, m *member) error {
 		}
 		s := m.standby
 		c.mu.Unlock()
-		if s != nil {
-			s.SetApplyDelay(m.applyDelay)
-			s.SetFlushDelay(m.flushDelay)
+		// Only what this command set: the fields are c.mu's, and a
+		// concurrent command may be changing the other one.
+		if s != nil && cmd.Verb == VerbApplyDelay {
+			s.SetApplyDelay(cmd.Dur)
+		} else if s != nil {
+			s.SetFlushDelay(cmd.Dur)
 		}
 		return nil
 	case VerbCut:

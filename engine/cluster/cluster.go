@@ -279,7 +279,7 @@ func (c *Cluster) addFollower() (*member, error) {
 		return nil, err
 	}
 	r, err := link.New(link.Options{
-		Name: m.name, Index: idx, Target: c.primary.Addr(), Listen: c.cfg.Listen,
+		Name: m.name, Target: c.primary.Addr(), Listen: c.cfg.Listen,
 		Clock: c.clk, IDs: &c.ids, Seed: seed,
 		OnEvent: func(e link.Event) { c.linkEvent(m.name, e) },
 		// Longer than the leader's, so a stranger's silence through the
@@ -405,11 +405,11 @@ func (c *Cluster) shipEvent(e ship.Event) {
 func (c *Cluster) linkEvent(name string, e link.Event) {
 	kind := EvLink
 	switch e.Kind {
-	case "refused":
+	case link.EventRefused:
 		kind = EvRefused
-	case "error":
+	case link.EventError:
 		kind = EvError
-	case "connect", "disconnect":
+	case link.EventConnect, link.EventDisconnect:
 		return // the leader reports these with more to say
 	}
 	c.emit(Event{Follower: name, Kind: kind, LSN: e.LSN, Text: e.Text})

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"walship/engine/ship"
 )
 
 // clearFollowerDir empties a new follower's directory (a new follower
@@ -47,7 +49,7 @@ func followerFiles(dir string) error {
 	for _, e := range ents {
 		p := filepath.Join(dir, e.Name())
 		switch {
-		case e.Name() == "wal" && e.IsDir():
+		case e.Name() == ship.WALDir && e.IsDir():
 			wents, err := os.ReadDir(p)
 			if err != nil {
 				return fmt.Errorf("follower directory: %w", err)
@@ -57,7 +59,7 @@ func followerFiles(dir string) error {
 					return foreign(filepath.Join(p, w.Name()))
 				}
 			}
-		case (e.Name() == "base.snap" || e.Name() == "base.snap.tmp") && e.Type().IsRegular():
+		case (e.Name() == ship.SnapshotFile || e.Name() == ship.SnapshotFile+".tmp") && e.Type().IsRegular():
 		default:
 			return foreign(p)
 		}

@@ -200,7 +200,6 @@ const (
 	EvRestart    EventKind = "restart"
 	EvRecovery   EventKind = ship.EvRecovery
 	EvLink       EventKind = "link"
-	EvReplay     EventKind = ship.EvReplay
 	EvSync       EventKind = "sync"
 	EvSlot       EventKind = ship.EvSlot
 	EvRefused    EventKind = ship.EvRefused

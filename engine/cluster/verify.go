@@ -2,10 +2,7 @@ package cluster
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -136,36 +133,26 @@ func (c *Cluster) Verify() ([]Verification, error) {
 }
 
 // RebuildStore replays a follower's files — its last base backup, if any,
-// then its WAL — into a fresh store, read-only. dir is the follower's
-// directory; the follower must be stopped. segmentSize is the cluster's.
+// then its WAL — into a fresh store. Opening the WAL recovers it as a
+// restart would (a torn tail is cut). dir is the follower's directory; the
+// follower must be stopped. segmentSize is the cluster's.
 func RebuildStore(dir string, segmentSize int64) (*kv.Store, error) {
 	store := kv.New()
 	from := wal.LSN(0)
-	snap := filepath.Join(dir, "base.snap")
-	if _, err := os.Stat(snap); err == nil {
-		s, lsn, err := ship.LoadSnapshot(snap)
-		if err != nil {
-			return nil, err
-		}
+	s, lsn, err := ship.LoadSnapshot(filepath.Join(dir, ship.SnapshotFile)) // nil when there is none
+	if err != nil {
+		return nil, err
+	}
+	if s != nil {
 		store, from = s, lsn
 	}
-	log, _, err := wal.Open(wal.Options{Dir: filepath.Join(dir, "wal"), SegmentSize: segmentSize, NoSync: true})
+	log, _, err := wal.Open(wal.Options{Dir: filepath.Join(dir, ship.WALDir), SegmentSize: segmentSize, NoSync: true})
 	if err != nil {
 		return nil, err
 	}
 	defer log.Close()
-	from = max(from, log.Start())
-	rd, err := log.NewReader(from)
-	if err != nil {
+	if err := ship.ReplayLog(log, store, max(from, log.Start()), log.End()); err != nil {
 		return nil, err
 	}
-	defer rd.Close()
-	for {
-		if _, err := rd.Next(log.End()); errors.Is(err, io.EOF) {
-			return store, nil
-		} else if err != nil {
-			return nil, err
-		}
-		store.Apply(rd.Record()) // decoded and checked by Next
-	}
+	return store, nil
 }

@@ -68,7 +68,6 @@ const (
 // Options configures a Relay.
 type Options struct {
 	Name   string // follower name, e.g. "follower-2"
-	Index  int    // follower index (1-based)
 	Target string // leader address to dial
 	Listen string // host (or host:port) to listen on; default 127.0.0.1, ephemeral port
 	// Clock is world time: latency, bandwidth and freeze are in world time.
@@ -476,8 +475,12 @@ func (r *Relay) InFlight(dst []InFlight) (frames []InFlight, omitted int) {
 	if len(pipes) > len(pos) {
 		pos = make([]int, len(pipes))
 	}
-	listed := 0
-	for {
+	listed, queued := 0, 0
+	for _, p := range pipes {
+		queued += p.count
+	}
+	// The oldest MaxTracked are listed; the rest are only counted.
+	for listed < r.opts.MaxTracked {
 		best := -1
 		var bestID uint64
 		for i, p := range pipes {
@@ -491,15 +494,11 @@ func (r *Relay) InFlight(dst []InFlight) (frames []InFlight, omitted int) {
 		if best < 0 {
 			break
 		}
-		if listed < r.opts.MaxTracked {
-			dst = append(dst, pipes[best].at(pos[best]).meta)
-			listed++
-		} else {
-			omitted++
-		}
+		dst = append(dst, pipes[best].at(pos[best]).meta)
+		listed++
 		pos[best]++
 	}
-	return dst, omitted
+	return dst, queued - listed
 }
 
 // Close stops every goroutine of the relay and closes every socket. It is

@@ -13,7 +13,6 @@ const (
 	EvWALRemoved = "wal-removed"
 	EvBackup     = "base-backup"
 	EvRecovery   = "recovery"
-	EvReplay     = "replay"
 	EvSlot       = "slot"
 	EvRefused    = "refused"
 	EvError      = "error"

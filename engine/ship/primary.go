@@ -105,7 +105,6 @@ type peer struct {
 	flush     wal.LSN
 	replay    wal.LSN
 	caughtUp  bool
-	lastSeen  time.Duration
 	lags      [3]lagCursor // write, flush, replay
 	slot      slotState
 	ctl       chan senderCtl
@@ -159,7 +158,7 @@ func StartPrimary(cfg PrimaryConfig) (*Primary, error) {
 	store := kv.New()
 	if rec.Records > 0 {
 		// A leader restarting on its own log: replay it into the store.
-		if err := replayInto(log, store, log.Start(), log.Flushed()); err != nil {
+		if err := ReplayLog(log, store, log.Start(), log.Flushed()); err != nil {
 			log.Close()
 			return nil, err
 		}
@@ -190,8 +189,8 @@ func StartPrimary(cfg PrimaryConfig) (*Primary, error) {
 	return p, nil
 }
 
-// replayInto applies the records of log in [from, to) to store.
-func replayInto(log *wal.Log, store *kv.Store, from, to wal.LSN) error {
+// ReplayLog applies the records of log in [from, to) to store.
+func ReplayLog(log *wal.Log, store *kv.Store, from, to wal.LSN) error {
 	rd, err := log.NewReader(from)
 	if err != nil {
 		return err
@@ -219,18 +218,8 @@ func (p *Primary) Log() *wal.Log { return p.log }
 // Append writes one record to the log and the store and returns the LSN just
 // past it (the commit LSN to wait for). It does not wait for anything.
 func (p *Primary) Append(op wal.Op, key, value []byte) (wal.LSN, error) {
-	p.appendMu.Lock()
-	lsn, err := p.log.Append(op, key, value)
-	if err != nil {
-		p.appendMu.Unlock()
-		return 0, err
-	}
-	r := wal.Record{LSN: lsn, Op: op, Key: key, Value: value}
-	p.store.Apply(r)
-	p.appendMu.Unlock()
-	p.records.Add(1)
-	kick(p.flushKick)
-	return r.End(), nil
+	rs := [1]wal.Record{{Op: op, Key: key, Value: value}}
+	return p.AppendBatch(rs[:])
 }
 
 // leaderRecent is the leader log's in-memory copy of its newest bytes,
@@ -755,13 +744,11 @@ func (p *Primary) serve(c net.Conn) {
 
 	c.SetReadDeadline(time.Time{})
 	bw := bufio.NewWriterSize(c, 64<<10)
-	var wmu sync.Mutex // the sender owns bw; the handshake writes before it starts
-	wmu.Lock()
+	// The handshake writes to bw before the sender, which then owns it, starts.
 	err = wire.WriteFrame(bw, wire.KindWelcome, wire.Welcome{Flushed: flushed, SegmentSize: p.log.SegmentSize(), Oldest: p.log.Start()}.Encode())
 	if err == nil {
 		err = bw.Flush()
 	}
-	wmu.Unlock()
 	if err != nil {
 		p.disconnected(pr, c, "welcome: "+err.Error())
 		return
@@ -887,7 +874,6 @@ func (p *Primary) onStatus(pr *peer, s wire.Status) {
 	// Positions only move forward, except after a base backup or a crash,
 	// where the follower's word is the truth.
 	pr.write, pr.flush, pr.replay = s.Write, s.Flush, s.Replay
-	pr.lastSeen = now
 	pr.lags[0].advance(&p.lag, s.Write, now)
 	pr.lags[1].advance(&p.lag, s.Flush, now)
 	pr.lags[2].advance(&p.lag, s.Replay, now)

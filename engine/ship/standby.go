@@ -118,7 +118,12 @@ type StandbyStatus struct {
 	SegmentFiles int
 }
 
-const snapshotFile = "base.snap"
+// A follower's directory holds its WAL in WALDir and its last base backup
+// in SnapshotFile.
+const (
+	WALDir       = "wal"
+	SnapshotFile = "base.snap"
+)
 
 // StartStandby recovers the follower's log and store from Dir and starts
 // its goroutines. It returns once recovery is done; replay of the local log
@@ -145,13 +150,13 @@ func StartStandby(cfg StandbyConfig) (*Standby, error) {
 	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("ship: %s: %w", cfg.Name, err)
 	}
-	log, rec, err := wal.Open(wal.Options{Dir: filepath.Join(cfg.Dir, "wal"), SegmentSize: cfg.SegmentSize, NoSync: cfg.NoSync})
+	log, rec, err := wal.Open(wal.Options{Dir: filepath.Join(cfg.Dir, WALDir), SegmentSize: cfg.SegmentSize, NoSync: cfg.NoSync})
 	if err != nil {
 		return nil, fmt.Errorf("ship: %s: recovery: %w", cfg.Name, err)
 	}
 	store := kv.New()
 	replayFrom := log.Start()
-	snap, snapLSN, err := LoadSnapshot(filepath.Join(cfg.Dir, snapshotFile))
+	snap, snapLSN, err := LoadSnapshot(filepath.Join(cfg.Dir, SnapshotFile))
 	switch {
 	case err != nil:
 		log.Close()
@@ -205,9 +210,6 @@ func (s *Standby) Store() *kv.Store {
 	return s.store
 }
 
-// Dir is the follower's directory.
-func (s *Standby) Dir() string { return s.cfg.Dir }
-
 // Syncs is how many fsyncs the follower's WAL has done (for benchmarks).
 func (s *Standby) Syncs() uint64 { return s.log.Syncs() }
 
@@ -250,15 +252,19 @@ func (s *Standby) RequestBackup() {
 // Status reports the follower's view of itself.
 func (s *Standby) Status() StandbyStatus {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	st := StandbyStatus{
 		Name: s.cfg.Name, State: s.fs.name(), Positions: s.pos, LeaderFlush: s.leaderFlush,
 		Connected: s.fs.connected, Paused: s.paused, ApplyDelay: s.applyDelay, FlushDelay: s.flushDelay,
-		Records: s.records, CRCFailures: s.crcFailures, Resends: s.resends, Keys: s.store.Len(),
+		Records: s.records, CRCFailures: s.crcFailures, Resends: s.resends,
 		Backup: s.backup, LastError: s.lastError, Violations: s.violations,
 		NeedsBackup: s.fs.walRemoved, WantBackup: s.wantBackup,
 	}
-	if !s.crashed {
+	store, crashed := s.store, s.crashed
+	s.mu.Unlock()
+	// Outside s.mu: a replay batch holds the store's lock, and the
+	// receiver, flusher and replayer all need s.mu.
+	st.Keys = store.Len()
+	if !crashed {
 		st.StartLSN = s.log.Start()
 		st.SegmentFiles = s.log.SegmentCount()
 	}
@@ -320,7 +326,7 @@ func (s *Standby) emit(kind string, lsn wal.LSN, text string) {
 	s.cfg.OnEvent.emit(s.cfg.Name, kind, lsn, text)
 }
 
-// setPositions updates positions under s.mu and checks the invariant.
+// setPositionsLocked updates positions under s.mu and checks the invariant.
 func (s *Standby) setPositionsLocked(p Positions) {
 	s.pos = p
 	if err := p.Check(s.leaderFlush); err != nil {
@@ -671,7 +677,7 @@ func (s *Standby) installBackup(data []byte, lsn wal.LSN) error {
 	}
 	s.pipe.Lock()
 	defer s.pipe.Unlock()
-	if err := saveSnapshot(filepath.Join(s.cfg.Dir, snapshotFile), data, lsn, s.cfg.NoSync); err != nil {
+	if err := saveSnapshot(filepath.Join(s.cfg.Dir, SnapshotFile), data, lsn, s.cfg.NoSync); err != nil {
 		return err
 	}
 	if err := s.log.Reset(lsn); err != nil {
@@ -924,7 +930,7 @@ func saveSnapshot(path string, data []byte, lsn wal.LSN, noSync bool) error {
 	return nil
 }
 
-// loadSnapshot reads the base backup file; (nil, 0, nil) when there is none.
+// LoadSnapshot reads the base backup file; (nil, 0, nil) when there is none.
 func LoadSnapshot(path string) (*kv.Store, wal.LSN, error) {
 	b, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {

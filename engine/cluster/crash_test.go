@@ -218,15 +218,7 @@ func TestCrashAnyPointKeepsAcknowledgedWrites(t *testing.T) {
 		t.Fatal(err)
 	}
 	log.close()
-	vs, err := c.Verify()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, v := range vs {
-		if !v.Match() {
-			t.Fatalf("%s differs after the crashes: %+v", v.Name, v)
-		}
-	}
+	verifyMatch(t, c, " after the crashes")
 }
 
 // waitRecovery waits for the recovery event of follower after the first
@@ -346,13 +338,5 @@ func TestCrashDuringBaseBackup(t *testing.T) {
 		t.Fatal("no base backup was taken")
 	}
 	log.close()
-	vs, err := c.Verify()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, v := range vs {
-		if !v.Match() {
-			t.Fatalf("%s differs: %+v", v.Name, v)
-		}
-	}
+	verifyMatch(t, c, "")
 }

@@ -242,13 +242,20 @@ func TestHostileClusterPorts(t *testing.T) {
 		}
 	}
 	log.close()
+	verifyMatch(t, c, "")
+}
+
+// verifyMatch rebuilds every follower's store from its files and fails
+// the test at the first that differs from the leader's; what says when.
+func verifyMatch(t *testing.T, c *cluster.Cluster, what string) {
+	t.Helper()
 	vs, err := c.Verify()
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, v := range vs {
 		if !v.Match() {
-			t.Fatalf("%s differs: %+v", v.Name, v)
+			t.Fatalf("%s differs%s: %+v", v.Name, what, v)
 		}
 	}
 }

@@ -673,7 +673,7 @@ func (p *Primary) serve(c net.Conn) {
 	}
 	h, err := wire.DecodeHello(f.Payload)
 	switch {
-	case err != nil && len(f.Payload) >= 16 && int(f.Payload[15]) > wire.MaxNameLen:
+	case errors.Is(err, wire.ErrNameTooLong):
 		p.refuse(c, "", wire.RefuseBadName, fmt.Sprintf("follower name of %d bytes is too long (max %d)", f.Payload[15], wire.MaxNameLen), 0)
 		return
 	case err != nil:

@@ -117,6 +117,9 @@ var (
 	// ErrFrameTooLarge: a length prefix over the Reader's limit
 	// (MaxFrameSize unless SetMaxFrame lowered it), or zero.
 	ErrFrameTooLarge = errors.New("wire: frame length out of range")
+	// ErrNameTooLong: a hello whose name length is over MaxNameLen. It
+	// wraps ErrMalformed.
+	ErrNameTooLong = fmt.Errorf("%w: hello name too long", ErrMalformed)
 	// ErrMalformed: a payload too short or otherwise wrong for its kind.
 	ErrMalformed = errors.New("wire: malformed frame")
 )
@@ -262,7 +265,10 @@ func DecodeHello(p []byte) (Hello, error) {
 		Flags:   p[14],
 	}
 	n := int(p[15])
-	if n == 0 || n > MaxNameLen || len(p) != 16+n {
+	if n > MaxNameLen {
+		return Hello{}, fmt.Errorf("%w: %d bytes (max %d)", ErrNameTooLong, n, MaxNameLen)
+	}
+	if n == 0 || len(p) != 16+n {
 		return Hello{}, fmt.Errorf("%w: hello name length %d in %d bytes", ErrMalformed, n, len(p))
 	}
 	h.Name = string(p[16:])

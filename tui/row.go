@@ -39,10 +39,15 @@ func width(s string) int {
 }
 
 // hasControl reports whether s holds a control character (a newline or
-// an escape in an event's text would break the screen's rows).
+// an escape in an event's text would break the screen's rows): C0, DEL,
+// or C1 (U+0080..U+009F, which terminals take as ESC sequences: U+009B is
+// CSI).
 func hasControl(s string) bool {
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c == 0x7f {
+		switch c := s[i]; {
+		case c < 0x20 || c == 0x7f:
+			return true
+		case c == 0xc2 && i+1 < len(s) && s[i+1] >= 0x80 && s[i+1] < 0xa0: // C1 in UTF-8
 			return true
 		}
 	}

@@ -380,3 +380,30 @@ func TestStatusLineKeepsWaitingCommits(t *testing.T) {
 		}
 	}
 }
+
+// TestC1ControlsCleaned: C1 controls (U+0080..U+009F) in an event's text
+// are blanked like C0 ones: U+009B is CSI to a terminal, so written raw it
+// would start an escape sequence.
+func TestC1ControlsCleaned(t *testing.T) {
+	for _, s := range []string{"\u009b2J", "a\u0085b", "\u0080", "x\u009f"} {
+		if !hasControl(s) {
+			t.Errorf("hasControl(%q) = false", s)
+		}
+	}
+	for _, s := range []string{"plain", "é ü ñ", "\u00a0nbsp", "─▶✖"} {
+		if hasControl(s) {
+			t.Errorf("hasControl(%q) = true", s)
+		}
+	}
+	s := fixture()
+	s.Events = append(s.Events, cluster.Event{Seq: 4, Kind: cluster.EvError, Text: "clear\u009b2Jscreen, next\u0085line"})
+	s.LastEvent = 4
+	m, _ := newTestModel(t, s, 120, 36, "mono")
+	out := m.View().Content
+	if strings.Contains(out, "\u009b") || strings.Contains(out, "\u0085") {
+		t.Error("a C1 control in event text reached the screen")
+	}
+	if !strings.Contains(out, "clear 2Jscreen, next line") {
+		t.Errorf("the event text is not shown with its controls blanked:\n%s", screen(m))
+	}
+}

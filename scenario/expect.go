@@ -112,17 +112,14 @@ var states = []string{
 	cluster.StateStopped, cluster.StateCut, cluster.StateReconnecting, cluster.StateNeedsBackup,
 }
 
-// subject reads a follower name (follower-2 or 2), all, or leader.
+// subjectName reads a follower name (follower-2 or 2, numbered below 1000
+// and with no + sign), all, or leader.
 func subjectName(s string) (string, bool) {
 	s = strings.ToLower(s)
 	if s == "all" || s == "leader" {
 		return s, true
 	}
-	n, ok := strings.CutPrefix(s, "follower-")
-	if !ok {
-		n = s
-	}
-	if i, err := strconv.Atoi(n); err == nil && i > 0 && i < 1000 && !strings.HasPrefix(n, "+") {
+	if i, ok := cluster.FollowerIndex(s); ok && i < 1000 && !strings.Contains(s, "+") {
 		return cluster.FollowerName(i), true
 	}
 	return "", false
@@ -141,7 +138,7 @@ func (p *parser) expect(toks []token, end int) (*Expect, error) {
 			return nil, err
 		}
 		e.Within = d
-		end = toks[n-2].col - 1
+		end = toks[n-2].Col - 1
 		toks = toks[:n-2]
 	} else if n >= 1 && keyword(toks[n-1]) == "within" {
 		return nil, p.errorf(end+1, "expected a duration like 300ms or 2s")
@@ -150,55 +147,55 @@ func (p *parser) expect(toks []token, end int) (*Expect, error) {
 		if i < len(toks) {
 			return toks[i], true
 		}
-		return token{col: end + 1}, false
+		return token{Col: end + 1}, false
 	}
 	t, ok := at(0)
 	if !ok {
-		return nil, p.errorf(t.col, "expected what to expect: a follower (follower-1, 1, all), leader, or waiting-commits")
+		return nil, p.errorf(t.Col, "expected what to expect: a follower (follower-1, 1, all), leader, or waiting-commits")
 	}
 	i := 1
-	if s, ok := subjectName(t.text); ok && !t.quoted {
+	if s, ok := subjectName(t.Text); ok && !t.Quoted {
 		e.Subject = s
-	} else if _, ok := leaderFields[keyword(t)]; ok && !t.quoted {
+	} else if _, ok := leaderFields[keyword(t)]; ok && !t.Quoted {
 		// A bare leader field: expect waiting-commits > 0.
 		e.Subject, i = "leader", 0
 	} else {
-		return nil, p.errorf(t.col, "expected a follower (follower-1, 1, all), leader, or a leader field like waiting-commits")
+		return nil, p.errorf(t.Col, "expected a follower (follower-1, 1, all), leader, or a leader field like waiting-commits")
 	}
 
 	t, ok = at(i)
 	if !ok {
-		return nil, p.errorf(t.col, "expected what to check, e.g. state streaming, replay = leader, matches leader")
+		return nil, p.errorf(t.Col, "expected what to check, e.g. state streaming, replay = leader, matches leader")
 	}
 	if keyword(t) == "not" {
 		e.Not = true
 		i++
 		if t, ok = at(i); !ok {
-			return nil, p.errorf(t.col, "expected paused, connected or slot-lost after not")
+			return nil, p.errorf(t.Col, "expected paused, connected or slot-lost after not")
 		}
 	}
 	var k kind
 	if e.Subject == "leader" {
 		f, ok := leaderFields[keyword(t)]
 		if !ok {
-			return nil, p.errorf(t.col, "expected a leader field (insert, flush, oldest, keys, segments, records, commits, waiting-commits, retained)")
+			return nil, p.errorf(t.Col, "expected a leader field (insert, flush, oldest, keys, segments, records, commits, waiting-commits, retained)")
 		}
 		e.Field, k = f.name, f.kind
 	} else {
 		f, ok := followerFields[keyword(t)]
 		if !ok {
-			return nil, p.errorf(t.col, "expected a follower field (state, paused, connected, matches, sent, write, flush, replay, crc-failures, keys, backups, ...)")
+			return nil, p.errorf(t.Col, "expected a follower field (state, paused, connected, matches, sent, write, flush, replay, crc-failures, keys, backups, ...)")
 		}
 		e.Field, k = f.name, f.kind
 	}
 	if e.Not && k != kBool {
-		return nil, p.errorf(t.col, "expected paused, connected or slot-lost after not")
+		return nil, p.errorf(t.Col, "expected paused, connected or slot-lost after not")
 	}
 	i++
 	rest := toks[min(i, len(toks)):]
 	restEnd := func(j int) error {
 		if j < len(rest) {
-			return p.errorf(rest[j].col, "expected the end of the expectation (or within DUR), not %q", rest[j].text)
+			return p.errorf(rest[j].Col, "expected the end of the expectation (or within DUR), not %q", rest[j].Text)
 		}
 		return nil
 	}
@@ -208,7 +205,7 @@ func (p *parser) expect(toks []token, end int) (*Expect, error) {
 	case kMatch:
 		if len(rest) == 0 || keyword(rest[0]) != "leader" {
 			t, _ := at(i)
-			return nil, p.errorf(t.col, "expected leader after matches")
+			return nil, p.errorf(t.Col, "expected leader after matches")
 		}
 		return e, restEnd(1)
 	case kState:
@@ -218,12 +215,12 @@ func (p *parser) expect(toks []token, end int) (*Expect, error) {
 		}
 		if j >= len(rest) {
 			t, _ := at(i + j)
-			return nil, p.errorf(t.col, "expected a state (%s)", strings.Join(states, ", "))
+			return nil, p.errorf(t.Col, "expected a state (%s)", strings.Join(states, ", "))
 		}
 		// An unquoted state may be several words: needs base backup.
 		words := make([]string, 0, len(rest)-j)
 		for _, w := range rest[j:] {
-			words = append(words, strings.ToLower(w.text))
+			words = append(words, strings.ToLower(w.Text))
 		}
 		name := strings.Join(words, " ")
 		for _, s := range states {
@@ -232,7 +229,7 @@ func (p *parser) expect(toks []token, end int) (*Expect, error) {
 				return e, nil
 			}
 		}
-		return nil, p.errorf(rest[j].col, "expected a state (%s), not %q", strings.Join(states, ", "), name)
+		return nil, p.errorf(rest[j].Col, "expected a state (%s), not %q", strings.Join(states, ", "), name)
 	}
 
 	// FIELD rises: above its value when the expect began.
@@ -240,7 +237,7 @@ func (p *parser) expect(toks []token, end int) (*Expect, error) {
 	t, ok = at(i)
 	if kw := keyword(t); kw == "rises" || kw == "steady" {
 		if e.Subject == "all" {
-			return nil, p.errorf(t.col, "expected one follower or the leader for %s, not all", kw)
+			return nil, p.errorf(t.Col, "expected one follower or the leader for %s, not all", kw)
 		}
 		if kw == "rises" {
 			e.Rises, e.Op = true, OpGt
@@ -248,33 +245,33 @@ func (p *parser) expect(toks []token, end int) (*Expect, error) {
 		}
 		if len(rest) < 2 || keyword(rest[1]) != "for" {
 			t, _ := at(i + 1)
-			return nil, p.errorf(t.col, "expected for DUR after steady")
+			return nil, p.errorf(t.Col, "expected for DUR after steady")
 		}
 		d, err := p.duration(rest, 2, end)
 		if err != nil {
 			return nil, err
 		}
 		if d == 0 {
-			return nil, p.errorf(rest[2].col, "expected a duration above 0")
+			return nil, p.errorf(rest[2].Col, "expected a duration above 0")
 		}
 		e.Steady = d
 		if !within {
 			e.Within = DefaultWithin + d
 		} else if e.Within < d {
-			return nil, p.errorf(rest[2].col, "expected a duration no longer than within %s", e.Within)
+			return nil, p.errorf(rest[2].Col, "expected a duration no longer than within %s", e.Within)
 		}
 		return e, restEnd(3)
 	}
 	// A comparison: OP VALUE.
-	op, isOp := parseOp(t.text)
-	if !ok || !isOp || t.quoted {
-		return nil, p.errorf(t.col, "expected a comparison (=, !=, <, <=, >, >=), rises or steady after %s", e.Field)
+	op, isOp := parseOp(t.Text)
+	if !ok || !isOp || t.Quoted {
+		return nil, p.errorf(t.Col, "expected a comparison (=, !=, <, <=, >, >=), rises or steady after %s", e.Field)
 	}
 	e.Op = op
 	i++
 	t, ok = at(i)
 	if !ok {
-		return nil, p.errorf(t.col, "expected %s", k.want())
+		return nil, p.errorf(t.Col, "expected %s", k.want())
 	}
 	v, used, err := p.operand(e, k, toks[i:], end)
 	if err != nil {
@@ -282,7 +279,7 @@ func (p *parser) expect(toks []token, end int) (*Expect, error) {
 	}
 	e.Value = v
 	if j := i + used; j < len(toks) {
-		return nil, p.errorf(toks[j].col, "expected the end of the expectation (or within DUR), not %q", toks[j].text)
+		return nil, p.errorf(toks[j].Col, "expected the end of the expectation (or within DUR), not %q", toks[j].Text)
 	}
 	return e, nil
 }
@@ -303,8 +300,8 @@ func parseOp(s string) (Op, bool) {
 // how many tokens it used.
 func (p *parser) operand(e *Expect, k kind, toks []token, end int) (Operand, int, error) {
 	t := toks[0]
-	bad := func(t token) error { return p.errorf(t.col, "expected %s", k.want()) }
-	if t.quoted {
+	bad := func(t token) error { return p.errorf(t.Col, "expected %s", k.want()) }
+	if t.Quoted {
 		return Operand{}, 0, bad(t)
 	}
 	w := keyword(t)
@@ -312,13 +309,13 @@ func (p *parser) operand(e *Expect, k kind, toks []token, end int) (Operand, int
 	if e.Subject != "leader" {
 		if f, ok := followerFields[w]; ok {
 			if f.kind != k {
-				return Operand{}, 0, p.errorf(t.col, "expected a field of the same kind as %s, not %s", e.Field, w)
+				return Operand{}, 0, p.errorf(t.Col, "expected a field of the same kind as %s, not %s", e.Field, w)
 			}
 			return Operand{Subject: "self", Field: f.name}, 1, nil
 		}
 	} else if f, ok := leaderFields[w]; ok {
 		if f.kind != k {
-			return Operand{}, 0, p.errorf(t.col, "expected a field of the same kind as %s, not %s", e.Field, w)
+			return Operand{}, 0, p.errorf(t.Col, "expected a field of the same kind as %s, not %s", e.Field, w)
 		}
 		return Operand{Subject: "leader", Field: f.name}, 1, nil
 	}
@@ -327,7 +324,7 @@ func (p *parser) operand(e *Expect, k kind, toks []token, end int) (Operand, int
 		if len(toks) > 1 {
 			if f, ok := leaderFields[keyword(toks[1])]; ok {
 				if f.kind != k {
-					return Operand{}, 0, p.errorf(toks[1].col, "expected a leader field of the same kind as %s, not %s", e.Field, f.name)
+					return Operand{}, 0, p.errorf(toks[1].Col, "expected a leader field of the same kind as %s, not %s", e.Field, f.name)
 				}
 				return Operand{Subject: "leader", Field: f.name}, 2, nil
 			}
@@ -341,9 +338,9 @@ func (p *parser) operand(e *Expect, k kind, toks []token, end int) (Operand, int
 			}
 		}
 		if e.Subject == "leader" {
-			return Operand{}, 0, p.errorf(t.col, "expected a number or another leader field after %s", e.Op)
+			return Operand{}, 0, p.errorf(t.Col, "expected a number or another leader field after %s", e.Op)
 		}
-		return Operand{}, 0, p.errorf(t.col, "expected %s (the leader has no %s)", k.want(), e.Field)
+		return Operand{}, 0, p.errorf(t.Col, "expected %s (the leader has no %s)", k.want(), e.Field)
 	}
 	// follower-N FIELD.
 	if s, ok := subjectName(w); ok && s != "all" && strings.HasPrefix(w, "follower-") {
@@ -352,7 +349,7 @@ func (p *parser) operand(e *Expect, k kind, toks []token, end int) (Operand, int
 		}
 		f, ok := followerFields[keyword(toks[1])]
 		if !ok || f.kind != k {
-			return Operand{}, 0, p.errorf(toks[1].col, "expected a field of %s of the same kind as %s", s, e.Field)
+			return Operand{}, 0, p.errorf(toks[1].Col, "expected a field of %s of the same kind as %s", s, e.Field)
 		}
 		return Operand{Subject: s, Field: f.name}, 2, nil
 	}
@@ -363,16 +360,16 @@ func (p *parser) operand(e *Expect, k kind, toks []token, end int) (Operand, int
 			return Operand{}, 1, nil
 		}
 		if strings.Count(w, "/") == 1 {
-			if l, err := wal.ParseLSN(t.text); err == nil && l.String() == strings.ToUpper(t.text) {
+			if l, err := wal.ParseLSN(t.Text); err == nil && l.String() == strings.ToUpper(t.Text) {
 				return Operand{N: int64(l)}, 1, nil
 			}
 		}
 	case kCount:
-		if n, err := strconv.ParseInt(t.text, 10, 64); err == nil && n >= 0 {
+		if n, err := strconv.ParseInt(t.Text, 10, 64); err == nil && n >= 0 {
 			return Operand{N: n}, 1, nil
 		}
 	case kBytes:
-		if n, err := cluster.ParseSize(t.text); err == nil {
+		if n, err := cluster.ParseSize(t.Text); err == nil {
 			return Operand{N: n}, 1, nil
 		}
 	case kDuration:
@@ -581,18 +578,14 @@ func (e *Expect) Check(s *cluster.Snapshot) (ok bool, seen string) {
 		return false, "no followers in the cluster"
 	}
 	for i := range s.Followers {
-		ok, seen := e.checkFollower(s, &s.Followers[i])
-		if !ok {
+		if ok, seen = e.checkFollower(s, &s.Followers[i]); !ok {
 			return false, seen
 		}
-		if i == len(s.Followers)-1 && i > 0 {
-			return true, fmt.Sprintf("%s, and so %d more", seen, i)
-		}
-		if i == len(s.Followers)-1 {
-			return true, seen
-		}
 	}
-	return true, ""
+	if more := len(s.Followers) - 1; more > 0 {
+		return true, fmt.Sprintf("%s, and so %d more", seen, more)
+	}
+	return true, seen
 }
 
 func (e *Expect) checkFollower(s *cluster.Snapshot, f *cluster.FollowerStatus) (bool, string) {
@@ -652,7 +645,7 @@ func (e *Expect) checkComparison(s *cluster.Snapshot, f *cluster.FollowerStatus,
 	if e.Rises {
 		seen += fmt.Sprintf(", was %s", format(k, value{right.n, right.n != -1<<63}))
 	}
-	if f != nil && e.Field != "state" {
+	if f != nil { // state itself is checked in checkFollower
 		seen += " (state " + f.State + ")"
 	}
 	if !left.ok || !right.ok {

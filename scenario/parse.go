@@ -152,13 +152,13 @@ func (p *parser) parseLine(line string) error {
 	switch kw := keyword(first); kw {
 	case "title", "summary":
 		if p.started {
-			return p.errorf(first.col, "%s belongs at the top of the file, before any chapter or step", kw)
+			return p.errorf(first.Col, "%s belongs at the top of the file, before any chapter or step", kw)
 		}
 		if kw == "title" && (p.sc.Title != "" || p.sc.Summary != "") {
-			return p.errorf(first.col, "only one title, before the summary")
+			return p.errorf(first.Col, "only one title, before the summary")
 		}
 		if kw == "summary" && p.sc.Summary != "" {
-			return p.errorf(first.col, "only one summary")
+			return p.errorf(first.Col, "only one summary")
 		}
 		text, err := p.quoted(toks, 1, end, kw)
 		if err != nil {
@@ -172,20 +172,20 @@ func (p *parser) parseLine(line string) error {
 		return nil
 	case "followers":
 		if p.started {
-			return p.errorf(first.col, "followers belongs at the top of the file, before any chapter or step")
+			return p.errorf(first.Col, "followers belongs at the top of the file, before any chapter or step")
 		}
 		if p.sc.Followers != 0 {
-			return p.errorf(first.col, "only one followers line")
+			return p.errorf(first.Col, "only one followers line")
 		}
 		if len(toks) < 2 {
 			return p.errorf(end+1, "expected a number of followers, 1 to %d", cluster.MaxFollowers)
 		}
-		n, err := strconv.Atoi(toks[1].text)
-		if err != nil || n < 1 || n > cluster.MaxFollowers || toks[1].quoted {
-			return p.errorf(toks[1].col, "expected a number of followers, 1 to %d", cluster.MaxFollowers)
+		n, err := strconv.Atoi(toks[1].Text)
+		if err != nil || n < 1 || n > cluster.MaxFollowers || toks[1].Quoted {
+			return p.errorf(toks[1].Col, "expected a number of followers, 1 to %d", cluster.MaxFollowers)
 		}
 		if len(toks) > 2 {
-			return p.errorf(toks[2].col, "expected the end of the line after followers %d", n)
+			return p.errorf(toks[2].Col, "expected the end of the line after followers %d", n)
 		}
 		p.sc.Followers = n
 		return nil
@@ -203,12 +203,12 @@ func (p *parser) parseLine(line string) error {
 			return err
 		}
 		if len(toks) > 2 {
-			return p.errorf(toks[2].col, "expected the end of the line after wait %s", toks[1].text)
+			return p.errorf(toks[2].Col, "expected the end of the line after wait %s", toks[1].Text)
 		}
-		p.addStep(Step{Line: p.line, Source: line[first.col-1 : end], Timing: TimingAfter, Delay: d, Kind: StepWait})
+		p.addStep(Step{Line: p.line, Source: line[first.Col-1 : end], Timing: TimingAfter, Delay: d, Kind: StepWait})
 		return nil
 	}
-	step := Step{Line: p.line, Source: line[first.col-1 : end]}
+	step := Step{Line: p.line, Source: line[first.Col-1 : end]}
 	i := 0
 	switch keyword(first) {
 	case "at", "after":
@@ -223,11 +223,11 @@ func (p *parser) parseLine(line string) error {
 		step.Delay = d
 		i = 2
 		if i >= len(toks) {
-			return p.errorf(end+1, "expected a command, say or expect after %s %s", first.text, toks[1].text)
+			return p.errorf(end+1, "expected a command, say or expect after %s %s", first.Text, toks[1].Text)
 		}
 		switch kw := keyword(toks[i]); kw {
 		case "title", "summary", "followers", "chapter", "wait", "at", "after":
-			return p.errorf(toks[i].col, "expected a command, say or expect, not %s (%s cannot be timed)", kw, kw)
+			return p.errorf(toks[i].Col, "expected a command, say or expect, not %s (%s cannot be timed)", kw, kw)
 		}
 	}
 	if err := p.action(&step, toks[i:], line, end); err != nil {
@@ -257,7 +257,7 @@ func (p *parser) action(step *Step, toks []token, line string, end int) error {
 	}
 	// A command: hand its text to the one command parser, and place its
 	// errors in the file.
-	start := toks[0].col - 1
+	start := toks[0].Col - 1
 	c, err := cluster.ParseCommand(line[start:end])
 	if err != nil {
 		var pe *cluster.ParseError
@@ -272,10 +272,10 @@ func (p *parser) action(step *Step, toks []token, line string, end int) error {
 
 // keyword is a bare token's lower-case text, or "" for a quoted one.
 func keyword(t token) string {
-	if t.quoted {
+	if t.Quoted {
 		return ""
 	}
-	return strings.ToLower(t.text)
+	return strings.ToLower(t.Text)
 }
 
 // quoted reads the one quoted string at toks[i] that must end the line.
@@ -284,16 +284,16 @@ func (p *parser) quoted(toks []token, i, end int, what string) (string, error) {
 		return "", p.errorf(end+1, "expected a quoted %s like \"...\"", what)
 	}
 	t := toks[i]
-	if !t.quoted {
-		return "", p.errorf(t.col, "expected a quoted %s like \"...\"", what)
+	if !t.Quoted {
+		return "", p.errorf(t.Col, "expected a quoted %s like \"...\"", what)
 	}
 	if i+1 < len(toks) {
-		return "", p.errorf(toks[i+1].col, "expected the end of the line after the %s", what)
+		return "", p.errorf(toks[i+1].Col, "expected the end of the line after the %s", what)
 	}
-	if !printable(t.text) {
-		return "", p.errorf(t.col, "expected printable text in the %s (no control characters)", what)
+	if !printable(t.Text) {
+		return "", p.errorf(t.Col, "expected printable text in the %s (no control characters)", what)
 	}
-	return t.text, nil
+	return t.Text, nil
 }
 
 // duration reads the duration at toks[i].
@@ -304,23 +304,23 @@ func (p *parser) duration(toks []token, i, end int) (time.Duration, error) {
 	}
 	d, ok := parseDuration(toks[i])
 	if !ok {
-		return 0, p.errorf(toks[i].col, want)
+		return 0, p.errorf(toks[i].Col, want)
 	}
 	if d > MaxDelay {
-		return 0, p.errorf(toks[i].col, "expected a duration of at most %s", MaxDelay)
+		return 0, p.errorf(toks[i].Col, "expected a duration of at most %s", MaxDelay)
 	}
 	return d, nil
 }
 
 // parseDuration reads a non-negative Go duration; a bare 0 is allowed.
 func parseDuration(t token) (time.Duration, bool) {
-	if t.quoted {
+	if t.Quoted {
 		return 0, false
 	}
-	if t.text == "0" {
+	if t.Text == "0" {
 		return 0, true
 	}
-	d, err := time.ParseDuration(t.text)
+	d, err := time.ParseDuration(t.Text)
 	if err != nil || d < 0 {
 		return 0, false
 	}

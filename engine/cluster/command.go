@@ -106,20 +106,28 @@ type ParseError struct {
 func (e *ParseError) Error() string { return fmt.Sprintf("column %d: %s", e.Column, e.Msg) }
 func (e *ParseError) Unwrap() error { return ErrSyntax }
 
-type word struct {
-	s   string
-	col int
+// Word is one word of a command line, or of a scenario line.
+type Word struct {
+	Text   string // the word, its quotes and escapes removed
+	Col    int    // 1-based byte column where it (or its opening quote) starts
+	End    int    // 0-based byte offset just past it (its closing quote included)
+	Quoted bool   // it was a double-quoted string
 }
 
-// splitWords splits on spaces, honouring double quotes (for set values).
-func splitWords(line string) ([]word, error) {
-	var words []word
+// SplitWords splits line into words separated by spaces or tabs. A
+// double-quoted string is one word, in which a backslash takes the next
+// byte literally (\" and \\); its closing quote ends the word, even with
+// text right after it. With comments, a # at the start of a word (outside
+// quotes) begins a comment that runs to the end of the line. An unclosed
+// quote is a *ParseError at the quote, returned with the words before it.
+func SplitWords(line string, comments bool) ([]Word, error) {
+	var words []Word
 	i := 0
 	for i < len(line) {
 		for i < len(line) && (line[i] == ' ' || line[i] == '\t') {
 			i++
 		}
-		if i >= len(line) {
+		if i >= len(line) || comments && line[i] == '#' {
 			break
 		}
 		start := i
@@ -134,16 +142,16 @@ func splitWords(line string) ([]word, error) {
 				j++
 			}
 			if j >= len(line) {
-				return nil, &ParseError{start + 1, "closing quote"}
+				return words, &ParseError{start + 1, "closing quote"}
 			}
-			words = append(words, word{b.String(), start + 1})
 			i = j + 1
+			words = append(words, Word{Text: b.String(), Col: start + 1, End: i, Quoted: true})
 			continue
 		}
 		for i < len(line) && line[i] != ' ' && line[i] != '\t' {
 			i++
 		}
-		words = append(words, word{line[start:i], start + 1})
+		words = append(words, Word{Text: line[start:i], Col: start + 1, End: i})
 	}
 	return words, nil
 }
@@ -151,7 +159,7 @@ func splitWords(line string) ([]word, error) {
 // ParseCommand parses one command line. Follower names are normalised
 // ("2" becomes "follower-2") but not checked against the running cluster.
 func ParseCommand(line string) (Command, error) {
-	words, err := splitWords(line)
+	words, err := SplitWords(line, false)
 	if err != nil {
 		return Command{}, err
 	}
@@ -159,7 +167,7 @@ func ParseCommand(line string) (Command, error) {
 		return Command{}, &ParseError{1, "a command (try: pause, cut, latency, sync, write, ...)"}
 	}
 	p := parser{words: words, end: len(line) + 1}
-	c := Command{Verb: Verb(strings.ToLower(words[0].s))}
+	c := Command{Verb: Verb(strings.ToLower(words[0].Text))}
 	p.i = 1
 	switch c.Verb {
 	case VerbPause, VerbResume, VerbCut, VerbRestore:
@@ -187,8 +195,8 @@ func ParseCommand(line string) (Command, error) {
 	case VerbCorrupt:
 		if c.Follower, err = p.follower(false); err == nil && p.more() {
 			w := p.next()
-			if c.LSN, err = wal.ParseLSN(w.s); err != nil {
-				err = &ParseError{w.col, "an LSN like 0/1A2B"}
+			if c.LSN, err = wal.ParseLSN(w.Text); err != nil {
+				err = &ParseError{w.Col, "an LSN like 0/1A2B"}
 			}
 		}
 	case VerbSlice:
@@ -199,12 +207,12 @@ func ParseCommand(line string) (Command, error) {
 		c.On, err = p.onOff()
 	case VerbAdd, VerbFreeze, VerbUnfreeze:
 	case VerbSync:
-		var w word
+		var w Word
 		if w, err = p.want("a sync mode (off, local, remote_write, on, remote_apply)"); err != nil {
 			break
 		}
-		if c.Mode, err = ParseSyncMode(strings.ToLower(w.s)); err != nil {
-			err = &ParseError{w.col, err.Error()}
+		if c.Mode, err = ParseSyncMode(strings.ToLower(w.Text)); err != nil {
+			err = &ParseError{w.Col, err.Error()}
 			break
 		}
 		c.N = 1
@@ -219,55 +227,55 @@ func ParseCommand(line string) (Command, error) {
 	case VerbWrite:
 		c.N, err = p.count(1)
 	case VerbSet, VerbDel:
-		var w word
+		var w Word
 		if w, err = p.want("a key"); err != nil {
 			break
 		}
-		c.Key = w.s
+		c.Key = w.Text
 		if c.Verb == VerbSet {
 			if w, err = p.want("a value"); err == nil {
-				c.Value = w.s
+				c.Value = w.Text
 			}
 		}
 	case VerbSpeed:
-		var w word
+		var w Word
 		if w, err = p.want("a speed factor like 0.5 or 2"); err != nil {
 			break
 		}
-		f, perr := strconv.ParseFloat(strings.TrimSuffix(w.s, "x"), 64)
+		f, perr := strconv.ParseFloat(strings.TrimSuffix(w.Text, "x"), 64)
 		if perr != nil || f < 1.0/64 || f > 64 {
-			err = &ParseError{w.col, "a speed factor between 0.02 and 64"}
+			err = &ParseError{w.Col, "a speed factor between 0.02 and 64"}
 		}
 		c.Factor = f
 	case VerbWALKeep:
 		c.N, err = p.size()
 	default:
-		return Command{}, &ParseError{words[0].col, fmt.Sprintf("a command, not %q (try: pause, cut, latency, sync, write, ...)", words[0].s)}
+		return Command{}, &ParseError{words[0].Col, fmt.Sprintf("a command, not %q (try: pause, cut, latency, sync, write, ...)", words[0].Text)}
 	}
 	if err != nil {
 		return Command{}, err
 	}
 	if p.more() {
 		w := p.next()
-		return Command{}, &ParseError{w.col, fmt.Sprintf("end of %s command, not %q", c.Verb, w.s)}
+		return Command{}, &ParseError{w.Col, fmt.Sprintf("end of %s command, not %q", c.Verb, w.Text)}
 	}
 	return c, nil
 }
 
 type parser struct {
-	words []word
+	words []Word
 	i     int
 	end   int // column just past the line
 }
 
 func (p *parser) more() bool   { return p.i < len(p.words) }
-func (p *parser) peek() string { return p.words[p.i].s }
-func (p *parser) next() word   { w := p.words[p.i]; p.i++; return w }
+func (p *parser) peek() string { return p.words[p.i].Text }
+func (p *parser) next() Word   { w := p.words[p.i]; p.i++; return w }
 
 // want returns the next word, or a ParseError saying what was expected.
-func (p *parser) want(what string) (word, error) {
+func (p *parser) want(what string) (Word, error) {
 	if !p.more() {
-		return word{}, &ParseError{p.end, what}
+		return Word{}, &ParseError{p.end, what}
 	}
 	return p.next(), nil
 }
@@ -281,22 +289,17 @@ func (p *parser) follower(allowAll bool) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	s := strings.ToLower(w.s)
+	s := strings.ToLower(w.Text)
 	if s == "all" {
 		if !allowAll {
-			return "", &ParseError{w.col, "one follower, not all"}
+			return "", &ParseError{w.Col, "one follower, not all"}
 		}
 		return s, nil
 	}
-	if n, err := strconv.Atoi(s); err == nil && n > 0 {
-		return FollowerName(n), nil
+	if i, ok := FollowerIndex(s); ok {
+		return FollowerName(i), nil
 	}
-	if n, ok := strings.CutPrefix(s, "follower-"); ok {
-		if i, err := strconv.Atoi(n); err == nil && i > 0 {
-			return FollowerName(i), nil
-		}
-	}
-	return "", &ParseError{w.col, what}
+	return "", &ParseError{w.Col, what}
 }
 
 func (p *parser) duration() (time.Duration, error) {
@@ -304,13 +307,13 @@ func (p *parser) duration() (time.Duration, error) {
 	if err != nil {
 		return 0, err
 	}
-	s := w.s
+	s := w.Text
 	if s == "0" {
 		return 0, nil
 	}
 	d, err := time.ParseDuration(s)
 	if err != nil || d < 0 || d > time.Hour {
-		return 0, &ParseError{w.col, "a duration like 300ms or 2s (0 to 1h)"}
+		return 0, &ParseError{w.Col, "a duration like 300ms or 2s (0 to 1h)"}
 	}
 	return d, nil
 }
@@ -320,9 +323,9 @@ func (p *parser) count(minimum int64) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	n, err := strconv.ParseInt(w.s, 10, 64)
+	n, err := strconv.ParseInt(w.Text, 10, 64)
 	if err != nil || n < minimum || n > 10_000_000 {
-		return 0, &ParseError{w.col, fmt.Sprintf("a whole number from %d to 10000000", minimum)}
+		return 0, &ParseError{w.Col, fmt.Sprintf("a whole number from %d to 10000000", minimum)}
 	}
 	return n, nil
 }
@@ -332,9 +335,9 @@ func (p *parser) size() (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	n, err := ParseSize(w.s)
+	n, err := ParseSize(w.Text)
 	if err != nil {
-		return 0, &ParseError{w.col, "a size like 64KiB, 1MiB or 4096"}
+		return 0, &ParseError{w.Col, "a size like 64KiB, 1MiB or 4096"}
 	}
 	return n, nil
 }
@@ -344,17 +347,26 @@ func (p *parser) onOff() (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	switch strings.ToLower(w.s) {
+	switch strings.ToLower(w.Text) {
 	case "on", "true", "yes":
 		return true, nil
 	case "off", "false", "no":
 		return false, nil
 	}
-	return false, &ParseError{w.col, "on or off"}
+	return false, &ParseError{w.Col, "on or off"}
 }
 
 // FollowerName is the name of the follower with the given 1-based index.
 func FollowerName(i int) string { return fmt.Sprintf("follower-%d", i) }
+
+// FollowerIndex reads a follower's name, follower-2 or just 2 (in any
+// case), as its 1-based index; ok is false for anything else.
+// FollowerName(i) is the name normalised.
+func FollowerIndex(s string) (i int, ok bool) {
+	n, _ := strings.CutPrefix(strings.ToLower(s), "follower-")
+	i, err := strconv.Atoi(n)
+	return i, err == nil && i > 0
+}
 
 // ParseSize reads a byte count: 4096, 64KiB, 64KB, 1MiB, 2GiB (binary units
 // either way). Negative sizes are refused.
@@ -409,7 +421,7 @@ func onOffText(b bool) string {
 	return "off"
 }
 
-// quoteIfNeeded quotes a word the way splitWords reads it back: inside
+// quoteIfNeeded quotes a word the way SplitWords reads it back: inside
 // double quotes a backslash takes the next byte literally. Words that are
 // empty, hold spaces, quotes or backslashes, or start with # (a comment in
 // scenario files) are quoted.

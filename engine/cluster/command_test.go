@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"errors"
+	"slices"
 	"testing"
 )
 
@@ -72,6 +73,39 @@ func TestParseCommandErrors(t *testing.T) {
 		}
 		if pe.Column != col {
 			t.Errorf("ParseCommand(%q): column %d, want %d (%v)", line, pe.Column, col, err)
+		}
+	}
+}
+
+func TestSplitWords(t *testing.T) {
+	for _, tc := range []struct {
+		line     string
+		comments bool
+		want     []Word
+	}{
+		{"  set\t\"a \\\"b\\\"\" v ", false, []Word{{"set", 3, 5, false}, {`a "b"`, 7, 15, true}, {"v", 17, 17, false}}},
+		{`del "k"x`, false, []Word{{"del", 1, 3, false}, {"k", 5, 7, true}, {"x", 8, 8, false}}},
+		{"pause 2 # why", false, []Word{{"pause", 1, 5, false}, {"2", 7, 7, false}, {"#", 9, 9, false}, {"why", 11, 13, false}}},
+		{"pause 2 # why", true, []Word{{"pause", 1, 5, false}, {"2", 7, 7, false}}},
+		{`say "# not a comment" a#b`, true, []Word{{"say", 1, 3, false}, {"# not a comment", 5, 21, true}, {"a#b", 23, 25, false}}},
+	} {
+		got, err := SplitWords(tc.line, tc.comments)
+		if err != nil || !slices.Equal(got, tc.want) {
+			t.Errorf("SplitWords(%q, %v) = %v, %v; want %v", tc.line, tc.comments, got, err, tc.want)
+		}
+	}
+	got, err := SplitWords(`set k "open`, false)
+	var pe *ParseError
+	if !errors.As(err, &pe) || pe.Column != 7 || !slices.Equal(got, []Word{{"set", 1, 3, false}, {"k", 5, 5, false}}) {
+		t.Errorf("an unclosed quote: %v, %v; want the words before it and an error at column 7", got, err)
+	}
+}
+
+func TestFollowerIndex(t *testing.T) {
+	for in, want := range map[string]int{"2": 2, "follower-3": 3, "Follower-12": 12, "+4": 4, "0": 0, "follower-0": 0, "-1": 0, "all": 0, "follower-": 0, "follower-x": 0, "follower2": 0} {
+		i, ok := FollowerIndex(in)
+		if ok != (want > 0) || ok && i != want {
+			t.Errorf("FollowerIndex(%q) = %d, %v; want %d", in, i, ok, want)
 		}
 	}
 }

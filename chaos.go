@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"sort"
 	"strings"
 	"time"
 
@@ -53,17 +52,12 @@ func chaosSchedule(seed int64, followers, records int) ([]chaosStep, error) {
 		}
 		kinds = append(kinds, k)
 	}
-	fallOffs := 0
-	for _, k := range kinds {
-		if k == "fall-off" {
-			fallOffs++
-		}
-	}
-	rest := records - fallOffs*chaosFallOffRecords
+	// Exactly one fall-off: the shuffled kinds hold one, the rest none.
+	rest := records - chaosFallOffRecords
 	if rest < steps {
-		return nil, fmt.Errorf("--chaos needs at least %d records (--records %d)", fallOffs*chaosFallOffRecords+steps, records)
+		return nil, fmt.Errorf("--chaos needs at least %d records (--records %d)", chaosFallOffRecords+steps, records)
 	}
-	per := rest / (steps - fallOffs)
+	per := rest / (steps - 1)
 	var out []chaosStep
 	for i, k := range kinds {
 		f := cluster.FollowerName(1 + rng.IntN(followers))
@@ -86,7 +80,7 @@ func chaosSchedule(seed int64, followers, records int) ([]chaosStep, error) {
 			s.writes = chaosFallOffRecords
 		}
 		if i == len(kinds)-1 {
-			s.writes += rest - per*(steps-fallOffs) // the remainder
+			s.writes += rest - per*(steps-1) // the remainder
 		}
 		out = append(out, s)
 	}
@@ -187,9 +181,7 @@ func fellOff(ctx context.Context, c *cluster.Cluster, name string) bool {
 func chaosSummary(seed int64, injected map[string]int) string {
 	total := 0
 	var parts []string
-	kinds := append([]string(nil), chaosKinds...)
-	sort.SliceStable(kinds, func(i, j int) bool { return false })
-	for _, k := range kinds {
+	for _, k := range chaosKinds {
 		total += injected[k]
 		parts = append(parts, fmt.Sprintf("%s %d", k, injected[k]))
 	}

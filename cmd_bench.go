@@ -157,15 +157,16 @@ func (o benchOptions) config() (cluster.BenchConfig, error) {
 	default:
 		return cfg, fmt.Errorf("--fsync must be on or off, not %q", o.fsync)
 	}
-	sizes := map[string]*int64{}
 	var seg, batch, keep int64
-	sizes["--segment-size"], sizes["--batch"], sizes["--wal-keep"] = &seg, &batch, &keep
-	for name, v := range map[string]string{"--segment-size": o.segment, "--batch": o.batch, "--wal-keep": o.walKeep} {
-		n, err := cluster.ParseSize(v)
+	for _, s := range []struct {
+		flag, text string
+		n          *int64
+	}{{"--segment-size", o.segment, &seg}, {"--batch", o.batch, &batch}, {"--wal-keep", o.walKeep, &keep}} {
+		n, err := cluster.ParseSize(s.text)
 		if err != nil {
-			return cfg, fmt.Errorf("%s: %w", name, err)
+			return cfg, fmt.Errorf("%s: %w", s.flag, err)
 		}
-		*sizes[name] = n
+		*s.n = n
 	}
 	return cluster.BenchConfig{
 		Dir: o.data, Followers: o.followers, Records: o.records, ValueSize: o.valueSize,

@@ -53,9 +53,11 @@ func newCheckCmd() *cobra.Command {
 	return cmd
 }
 
-// errCheckFailed makes the exit status non-zero after the report was printed.
+// defaultCheckTimeout is how long followers may take to converge unless
+// --timeout says otherwise.
 const defaultCheckTimeout = 2 * time.Minute
 
+// errCheckFailed makes the exit status non-zero after the report was printed.
 var errCheckFailed = errors.New("check failed: a follower differs from the leader")
 
 func runCheck(ctx context.Context, out io.Writer, o checkOptions) error {

@@ -1,6 +1,3 @@
-// Package scenario is walship's classroom language: scenario files of timed
-// commands, captions, chapters and expectations, a runner that plays them
-// against a cluster (live or headless), the built-in lessons, and recording.
 package scenario
 
 // LessonState is what the UI shows of a scenario being played.

@@ -77,7 +77,7 @@ func (r *Recorder) WriteScenario(w io.Writer) error {
 	fmt.Fprintf(bw, "title %s\n\n", quote("Recorded session, "+r.start.Format("2006-01-02 15:04")))
 	for _, rec := range log {
 		at := rec.At.Round(time.Millisecond)
-		line := fmt.Sprintf("at %s %s", at, commandText(rec.Command))
+		line := fmt.Sprintf("at %s %s", at, rec.Command.String())
 		switch {
 		case rec.Err != nil:
 			fmt.Fprintf(bw, "# %s    (refused: %s)\n", line, oneLine(rec.Err.Error()))
@@ -88,23 +88,6 @@ func (r *Recorder) WriteScenario(w io.Writer) error {
 		}
 	}
 	return bw.Flush()
-}
-
-// commandText is c's canonical text, unless that would not read back in a
-// scenario file (a key starting with #, which a scenario takes for a
-// comment): then set and del are written with every word quoted.
-func commandText(c cluster.Command) string {
-	text := c.String()
-	if replays(text, c) {
-		return text
-	}
-	switch c.Verb {
-	case cluster.VerbSet:
-		return "set " + quote(c.Key) + " " + quote(c.Value)
-	case cluster.VerbDel:
-		return "del " + quote(c.Key)
-	}
-	return text
 }
 
 // replays reports whether line parses back to c.

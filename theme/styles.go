@@ -67,15 +67,13 @@ type Styles struct {
 	Corrupt, Lane, CutLane, CutLabel        Paint
 	OK, Warn, Error                         Paint
 	Selected                                Paint // the selected follower's title
-	BadgeOK, BadgeWarn, BadgeError, Badge   Paint // reverse-video tags: PAUSED, CUT, CRC
+	BadgeWarn, BadgeError, Badge            Paint // reverse-video tags: PAUSED, CUT, CRC
 	Flash                                   Paint // the CRC failure flash
 	Key, KeyDesc                            Paint // help and footer: a key and what it does
 
 	// Block styles, for the few places that want lipgloss layout.
-	Overlay      lipgloss.Style // the help overlay box
-	CaptionBox   lipgloss.Style // the lesson caption
-	CaptionTitle lipgloss.Style // chapter title above the caption
-	Prompt       lipgloss.Style // the command palette prompt
+	Overlay    lipgloss.Style // the help overlay box
+	CaptionBox lipgloss.Style // the lesson caption
 }
 
 // NewStyles builds every style of t. Call it once and share the result.
@@ -127,7 +125,6 @@ func NewStyles(t Theme) *Styles {
 	st.Error = p(fg(t.Error).Bold(true))
 	st.Frozen = p(badge(t.Accent))
 	st.Badge = p(badge(t.Accent))
-	st.BadgeOK = p(badge(t.OK))
 	st.BadgeWarn = p(badge(t.Warn))
 	st.BadgeError = p(badge(t.Error))
 	st.Flash = p(badge(t.Error).Blink(false))
@@ -155,8 +152,6 @@ func NewStyles(t Theme) *Styles {
 		}
 	}
 	st.CaptionBox = caption
-	st.CaptionTitle = fg(t.Accent).Bold(true)
-	st.Prompt = fg(t.Accent).Bold(true)
 
 	st.Glyphs = Glyphs{
 		Data:      "▶",

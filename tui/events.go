@@ -15,7 +15,7 @@ const maxEvents = 200
 // coloured by kind.
 type eventLog struct {
 	st     *theme.Styles
-	w, h   int
+	h      int             // rows, the title's included
 	events []cluster.Event // oldest first, at most maxEvents
 	back   int             // lines scrolled back from the newest (0: following)
 }
@@ -26,8 +26,9 @@ func (e *eventLog) scroll(n int) {
 	e.back = min(max(e.back+n, 0), max(len(e.events)-(e.h-1), 0))
 }
 
-// SetSize sets the panel's size (its title row included).
-func (e *eventLog) SetSize(w, h int) { e.w, e.h = w, h }
+// SetHeight sets the panel's height (its title row included); its rows
+// are as wide as the row they are drawn in.
+func (e *eventLog) SetHeight(h int) { e.h = h }
 
 // add appends events newer than the ones held and reports whether any were.
 func (e *eventLog) add(evs []cluster.Event) bool {

@@ -16,8 +16,9 @@ type helpOverlay struct {
 	st     *theme.Styles
 	keys   *KeyMap
 	w, h   int
-	lines  []string
-	widths int
+	lines  []string // the box, one screen row each
+	widths []int    // the cell width of each line
+	boxW   int      // the box's width: its widest line
 }
 
 // SetSize sets the area the overlay is centred in and rebuilds it.
@@ -53,7 +54,7 @@ func (o *helpOverlay) build() {
 	twoCols := [][]key.Binding{all[:half], all[half:]}
 
 	title := st.Accent.Render("walship keys") + st.Muted.Render("  — every key sends a command; : types one")
-	closing := st.Muted.Render("? or esc closes · q quits")
+	closing := st.Muted.Render(firstKey(o.keys.Help) + " or esc closes · " + firstKey(o.keys.Quit) + " quits")
 	legend := o.legend()
 	var box string
 	for _, try := range []struct {
@@ -72,7 +73,12 @@ func (o *helpOverlay) build() {
 		}
 	}
 	o.lines = strings.Split(box, "\n")
-	o.widths = lipgloss.Width(box)
+	o.widths, o.boxW = o.widths[:0], 0
+	for _, l := range o.lines {
+		w := lipgloss.Width(l)
+		o.widths = append(o.widths, w)
+		o.boxW = max(o.boxW, w)
+	}
 }
 
 // legend explains the glyphs and the bars, in the theme's own paints.
@@ -99,15 +105,14 @@ func (o *helpOverlay) row(r *row, y int) {
 		r.fill()
 		return
 	}
-	left := max((o.w-o.widths)/2, 0)
+	left := max((o.w-o.boxW)/2, 0)
 	r.spaces(left)
-	line := o.lines[i]
-	w := lipgloss.Width(line)
+	w := o.widths[i]
 	if w > r.room() {
 		r.fill()
 		return
 	}
-	r.b.WriteString(line)
+	r.b.WriteString(o.lines[i])
 	r.n += w
 	r.fill()
 }

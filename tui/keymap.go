@@ -3,8 +3,8 @@ package tui
 import "charm.land/bubbles/v2/key"
 
 // KeyMap is every key the UI answers to. Rebind a key here and the help
-// overlay, the footer and the handlers all follow, because they read these
-// bindings and nothing else.
+// overlay, the footer, the hints that name a key and the handlers all
+// follow, because they read these bindings and nothing else.
 type KeyMap struct {
 	// Selecting a follower.
 	Select key.Binding // 1-9
@@ -104,4 +104,12 @@ func (k *KeyMap) lessonKeys(on bool) {
 	for _, b := range []*key.Binding{&k.Chapter, &k.ChapPrev, &k.ChapAgain, &k.Captions} {
 		b.SetEnabled(on)
 	}
+}
+
+// firstKey is the first key b answers to, for hints that name a key.
+func firstKey(b key.Binding) string {
+	if ks := b.Keys(); len(ks) > 0 {
+		return ks[0]
+	}
+	return ""
 }

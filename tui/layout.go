@@ -26,6 +26,7 @@ type layout struct {
 	footerY          int
 }
 
+// computeLayout lays out a w x h screen for the given number of followers.
 // lessonRows is the height the lesson panel wants (0: no lesson shown).
 func computeLayout(w, h, followers, lessonRows int) layout {
 	l := layout{w: w, h: h}

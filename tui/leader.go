@@ -12,11 +12,10 @@ import (
 type leaderPanel struct {
 	st *theme.Styles
 	w  int
-	h  int
 }
 
-// SetSize sets the column's width (its right border included) and height.
-func (p *leaderPanel) SetSize(w, h int) { p.w, p.h = w, h }
+// SetWidth sets the column's width (its right border included).
+func (p *leaderPanel) SetWidth(w int) { p.w = w }
 
 // row draws row y. connect marks rows where a lane leaves the leader.
 func (p *leaderPanel) row(r *row, s *cluster.Snapshot, y int, connect bool) {

@@ -19,6 +19,16 @@ type lessonPanel struct {
 	state  scenario.LessonState
 	lines  []string // the caption, wrapped and styled (built in setState)
 	widths []int
+
+	// The caption last wrapped, and at what width: a snapshot that leaves
+	// the caption alone does not wrap it again. (The zero value is right
+	// for an empty caption at width 0.)
+	wrapped struct {
+		caption string
+		w       int
+		lines   []string
+		widest  int
+	}
 }
 
 // SetSize sets the panel's size and re-wraps the caption.
@@ -55,10 +65,21 @@ func wrapText(text string, w int) ([]string, int) {
 	return lines, widest
 }
 
+// caption is the caption wrapped for a panel w cells wide (see wrapText),
+// wrapped again only when the caption or w changed.
+func (p *lessonPanel) caption(w int) ([]string, int) {
+	c := &p.wrapped
+	if c.caption != p.state.Caption || c.w != w {
+		c.lines, c.widest = wrapText(p.state.Caption, w)
+		c.caption, c.w = p.state.Caption, w
+	}
+	return c.lines, c.widest
+}
+
 // rowsFor is the height the panel wants at width w: the title, the
 // caption, and a row for "press n" or the outcome.
 func (p *lessonPanel) rowsFor(w int) int {
-	lines, _ := wrapText(p.state.Caption, w)
+	lines, _ := p.caption(w)
 	return 1 + max(len(lines), 1) + 1
 }
 
@@ -66,9 +87,9 @@ func (p *lessonPanel) rowsFor(w int) int {
 // so its background reads as a single slab on a projector.
 func (p *lessonPanel) wrap() {
 	p.lines, p.widths = p.lines[:0], p.widths[:0]
-	lines, widest := wrapText(p.state.Caption, p.w)
+	lines, widest := p.caption(p.w)
 	for _, l := range lines {
-		l += blanks[:min(widest-width(l), len(blanks))]
+		l += strings.Repeat(" ", widest-width(l))
 		p.lines = append(p.lines, p.st.CaptionBox.Render(l))
 		p.widths = append(p.widths, widest+4)
 	}
@@ -89,7 +110,9 @@ func (p *lessonPanel) row(r *row, y int) {
 			r.plain(" ")
 			r.text(st.Accent, s.Chapter)
 		}
-		hint := "n next · N prev · r restart · C hide"
+		k := p.keys
+		hint := firstKey(k.Chapter) + " next · " + firstKey(k.ChapPrev) + " prev · " +
+			firstKey(k.ChapAgain) + " restart · " + firstKey(k.Captions) + " hide"
 		if r.room() > width(hint)+2 {
 			r.right(st.Muted, hint)
 		}
@@ -102,9 +125,9 @@ func (p *lessonPanel) row(r *row, y int) {
 	case y == last && s.Failed != "":
 		r.text(st.Error, "  ✖ expectation failed: "+s.Failed)
 	case y == last && s.Done:
-		r.text(st.OK, "  ✔ lesson complete — q quits, N goes back")
+		r.text(st.OK, "  ✔ lesson complete — "+firstKey(p.keys.Quit)+" quits, "+firstKey(p.keys.ChapPrev)+" goes back")
 	case y == last && s.WaitingForKey:
-		r.text(st.Warn, "  ▶ press n for the next chapter")
+		r.text(st.Warn, "  ▶ press "+firstKey(p.keys.Chapter)+" for the next chapter")
 	case i < len(p.lines):
 		pad := max((p.w-p.widths[i])/2, 0)
 		r.spaces(pad)

@@ -2,10 +2,12 @@ package tui
 
 import (
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
 	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
 	"github.com/charmbracelet/x/exp/golden"
 
 	"walship/scenario"
@@ -79,5 +81,30 @@ func TestLessonKeys(t *testing.T) {
 	press(t, m, "C")
 	if !m.lessonShown() {
 		t.Error("C did not show the captions again")
+	}
+}
+
+// TestWideCaptionFillsItsWidth: on a wide terminal the caption's lines are
+// padded to the widest however far short of it they fall, so each row of
+// the panel is as wide as it claims and the screen's rows stay aligned.
+func TestWideCaptionFillsItsWidth(t *testing.T) {
+	const w = 130
+	m, l := lessonModel(t, w, 40)
+	l.state.Caption = strings.Repeat("abcdefghi ", 13) + "end."
+	s := l.State()
+	m.Update(snapMsg{gen: m.gen, snap: m.snap, lesson: &s})
+	p := &m.lessonP
+	if len(p.lines) != 2 {
+		t.Fatalf("caption wrapped into %d lines, want 2 (one long, one short)", len(p.lines))
+	}
+	for i, line := range p.lines {
+		if got := ansi.StringWidth(line); got != p.widths[i] {
+			t.Errorf("caption line %d is %d cells wide, but claims %d", i, got, p.widths[i])
+		}
+	}
+	for i, line := range strings.Split(m.View().Content, "\n") {
+		if got := ansi.StringWidth(line); got != w {
+			t.Errorf("screen row %d is %d cells wide, want %d", i, got, w)
+		}
 	}
 }

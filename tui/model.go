@@ -208,10 +208,9 @@ func (m *Model) relayout() {
 		return
 	}
 	m.status.SetSize(l.w)
-	m.leader.SetSize(l.leaderW, l.bodyH)
+	m.leader.SetWidth(l.leaderW)
 	m.panel.SetSize(l.panelW, l.blockH)
-	m.events.SetSize(l.w, l.eventsH)
-	m.pal.SetSize(l.w)
+	m.events.SetHeight(l.eventsH)
 	m.lessonP.SetSize(l.w, l.lessonH)
 	m.help.SetSize(l.w, l.h-2)
 	if cap(m.scratch) < l.laneW {
@@ -542,56 +541,16 @@ var errNoFollower = fmt.Errorf("no follower selected (a adds one)")
 func (m *Model) commandFor(msg tea.KeyPressMsg) (cluster.Command, error) {
 	k := &m.keys
 	s := &m.snap
-	f, ok := m.selectedStatus()
-	need := func() error {
+	if key.Matches(msg, k.Pause, k.Cut, k.Corrupt, k.Crash, k.Backup, k.Slower, k.Quicker, k.Remove) {
+		f, ok := m.selectedStatus()
 		if !ok {
-			return errNoFollower
+			return cluster.Command{}, errNoFollower
 		}
-		return nil
+		return followerCommand(k, msg, f), nil
 	}
 	switch {
-	case key.Matches(msg, k.Pause):
-		if err := need(); err != nil {
-			return cluster.Command{}, err
-		}
-		if f.ReplayPaused {
-			return cluster.Command{Verb: cluster.VerbResume, Follower: f.Name}, nil
-		}
-		return cluster.Command{Verb: cluster.VerbPause, Follower: f.Name}, nil
-	case key.Matches(msg, k.Cut):
-		if err := need(); err != nil {
-			return cluster.Command{}, err
-		}
-		if f.Link.Cut {
-			return cluster.Command{Verb: cluster.VerbRestore, Follower: f.Name}, nil
-		}
-		return cluster.Command{Verb: cluster.VerbCut, Follower: f.Name}, nil
-	case key.Matches(msg, k.Corrupt):
-		if err := need(); err != nil {
-			return cluster.Command{}, err
-		}
-		return cluster.Command{Verb: cluster.VerbCorrupt, Follower: f.Name}, nil
-	case key.Matches(msg, k.Crash):
-		if err := need(); err != nil {
-			return cluster.Command{}, err
-		}
-		if f.State == cluster.StateStopped {
-			return cluster.Command{Verb: cluster.VerbRestart, Follower: f.Name}, nil
-		}
-		return cluster.Command{Verb: cluster.VerbCrash, Follower: f.Name}, nil
-	case key.Matches(msg, k.Backup):
-		if err := need(); err != nil {
-			return cluster.Command{}, err
-		}
-		return cluster.Command{Verb: cluster.VerbBackup, Follower: f.Name}, nil
-	case key.Matches(msg, k.Slower, k.Quicker):
-		if err := need(); err != nil {
-			return cluster.Command{}, err
-		}
-		d := stepDuration(latencySteps, f.Link.Latency, key.Matches(msg, k.Slower))
-		return cluster.Command{Verb: cluster.VerbLatency, Follower: f.Name, Dur: d, Jitter: f.Link.Jitter}, nil
 	case key.Matches(msg, k.RateUp, k.RateDown):
-		r := stepFloat(rateSteps, s.Leader.TargetRate, key.Matches(msg, k.RateUp))
+		r := step(rateSteps, s.Leader.TargetRate, key.Matches(msg, k.RateUp), stepEps)
 		return cluster.Command{Verb: cluster.VerbRate, N: int64(r)}, nil
 	case key.Matches(msg, k.Burst):
 		return cluster.Command{Verb: cluster.VerbWrite, N: burstRecords}, nil
@@ -599,11 +558,6 @@ func (m *Model) commandFor(msg tea.KeyPressMsg) (cluster.Command, error) {
 		return cluster.Command{Verb: cluster.VerbSync, Mode: (s.Leader.Sync.Mode + 1) % (cluster.SyncRemoteApply + 1), N: int64(max(s.Leader.Sync.N, 1))}, nil
 	case key.Matches(msg, k.Add):
 		return cluster.Command{Verb: cluster.VerbAdd}, nil
-	case key.Matches(msg, k.Remove):
-		if err := need(); err != nil {
-			return cluster.Command{}, err
-		}
-		return cluster.Command{Verb: cluster.VerbRemove, Follower: f.Name}, nil
 	case key.Matches(msg, k.Freeze):
 		if s.Frozen {
 			return cluster.Command{Verb: cluster.VerbUnfreeze}, nil
@@ -614,9 +568,41 @@ func (m *Model) commandFor(msg tea.KeyPressMsg) (cluster.Command, error) {
 		if sp <= 0 {
 			sp = 1
 		}
-		return cluster.Command{Verb: cluster.VerbSpeed, Factor: stepFloat(speedSteps, sp, key.Matches(msg, k.TimeFast))}, nil
+		return cluster.Command{Verb: cluster.VerbSpeed, Factor: step(speedSteps, sp, key.Matches(msg, k.TimeFast), stepEps)}, nil
 	}
 	return cluster.Command{}, nil
+}
+
+// followerCommand is the command a follower key sends to f.
+func followerCommand(k *KeyMap, msg tea.KeyPressMsg, f *cluster.FollowerStatus) cluster.Command {
+	c := cluster.Command{Follower: f.Name}
+	switch {
+	case key.Matches(msg, k.Pause):
+		c.Verb = cluster.VerbPause
+		if f.ReplayPaused {
+			c.Verb = cluster.VerbResume
+		}
+	case key.Matches(msg, k.Cut):
+		c.Verb = cluster.VerbCut
+		if f.Link.Cut {
+			c.Verb = cluster.VerbRestore
+		}
+	case key.Matches(msg, k.Corrupt):
+		c.Verb = cluster.VerbCorrupt
+	case key.Matches(msg, k.Crash):
+		c.Verb = cluster.VerbCrash
+		if f.State == cluster.StateStopped {
+			c.Verb = cluster.VerbRestart
+		}
+	case key.Matches(msg, k.Backup):
+		c.Verb = cluster.VerbBackup
+	case key.Matches(msg, k.Slower, k.Quicker):
+		c.Verb, c.Jitter = cluster.VerbLatency, f.Link.Jitter
+		c.Dur = step(latencySteps, f.Link.Latency, key.Matches(msg, k.Slower), 0)
+	case key.Matches(msg, k.Remove):
+		c.Verb = cluster.VerbRemove
+	}
+	return c
 }
 
 var (
@@ -627,26 +613,13 @@ var (
 	speedSteps = []float64{1.0 / 16, 1.0 / 8, 1.0 / 4, 1.0 / 2, 1, 2, 4, 8, 16}
 )
 
-// stepDuration is the next step above (up) or below cur.
-func stepDuration(steps []time.Duration, cur time.Duration, up bool) time.Duration {
-	if up {
-		for _, s := range steps {
-			if s > cur {
-				return s
-			}
-		}
-		return steps[len(steps)-1]
-	}
-	for i := len(steps) - 1; i >= 0; i-- {
-		if steps[i] < cur {
-			return steps[i]
-		}
-	}
-	return steps[0]
-}
+// stepEps is how close a float must be to a step to count as on it.
+const stepEps = 1e-9
 
-func stepFloat(steps []float64, cur float64, up bool) float64 {
-	const eps = 1e-9
+// step is the next of the ascending steps above cur (up) or below it,
+// staying at the end when there is none; a step within eps of cur counts
+// as cur.
+func step[T time.Duration | float64](steps []T, cur T, up bool, eps T) T {
 	if up {
 		for _, s := range steps {
 			if s > cur+eps {
@@ -902,7 +875,7 @@ func shortDesc(d string) string {
 
 func (m *Model) tooSmallView() string {
 	msg := fmt.Sprintf("walship needs at least %dx%d (now %dx%d)", MinWidth, MinHeight, m.w, m.h)
-	hint := "enlarge the window or shrink the font · q quits"
+	hint := "enlarge the window or shrink the font · " + firstKey(m.keys.Quit) + " quits"
 	var b strings.Builder
 	top := max(m.h/2-1, 0)
 	for range top {

@@ -14,7 +14,6 @@ import (
 // with tab and keeps a history (up/down).
 type palette struct {
 	st      *theme.Styles
-	w       int
 	active  bool
 	buf     []rune
 	pos     int
@@ -22,9 +21,6 @@ type palette struct {
 	history []string
 	hist    int // index into history while browsing; len(history) = the live line
 }
-
-// SetSize sets the width of the palette's row.
-func (p *palette) SetSize(w int) { p.w = w }
 
 func (p *palette) open() {
 	p.active, p.buf, p.pos, p.err = true, p.buf[:0], 0, ""

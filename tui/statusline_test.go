@@ -34,7 +34,7 @@ func TestStatusLineSaysFramesNotDrawn(t *testing.T) {
 }
 
 func TestEventLogScrollsBack(t *testing.T) {
-	e := eventLog{st: theme.NewStyles(theme.Mono()), w: 80, h: 4} // a title and 3 lines
+	e := eventLog{st: theme.NewStyles(theme.Mono()), h: 4} // a title and 3 lines, 80 wide
 	var evs []cluster.Event
 	for i := 1; i <= 10; i++ {
 		evs = append(evs, cluster.Event{Seq: uint64(i), Kind: cluster.EvInfo, Text: "event " + strconv.Itoa(i)})
@@ -43,7 +43,7 @@ func TestEventLogScrollsBack(t *testing.T) {
 	lines := func() string {
 		var b strings.Builder
 		for y := range e.h {
-			r := newRow(&b, e.w)
+			r := newRow(&b, 80)
 			e.row(&r, y)
 			b.WriteString("\n")
 		}

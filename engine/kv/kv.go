@@ -1,8 +1,8 @@
 // Package kv is the hash-table store that WAL records are replayed into.
 //
 // A Store maps keys to values, applies SET and DEL records, remembers the
-// LSN it has applied up to, and keeps an order-independent digest of its
-// contents so two stores can be compared in O(1).
+// LSN it has applied up to, and computes an order-independent digest of its
+// contents so two stores can be compared.
 //
 // # Layout
 //
@@ -12,13 +12,13 @@
 //
 //   - slots is an open-addressing table with linear probing, a power of two
 //     long and at most 3/4 full. A slot is 0 when empty, else the upper 32
-//     bits of the key's hash above the index+1 of its entry, so most
-//     mismatches are rejected without leaving the table. DEL shifts the
-//     rest of the probe run back (no tombstones).
-//   - ents holds one 32-byte entry per key: the low half of the key's hash
-//     (to place it when the table grows or a DEL shifts a probe run), its
-//     pair hash for the digest, and where its key and value live in the
-//     arena. Entries of deleted keys are marked free (klen < 0) and reused.
+//     bits of the key's hash above the index+1 of its entry. Those 32 bits
+//     also give the key's home slot, so the table grows and a DEL shifts a
+//     probe run back (no tombstones) without reading any entry, and most
+//     mismatches are rejected without leaving the table.
+//   - ents holds one 24-byte entry per key: where its key and value live
+//     in the arena. Entries of deleted keys are marked free (klen < 0) and
+//     reused.
 //   - arena holds each pair's key bytes immediately followed by its value
 //     bytes, in blocks of 1 MiB that never move, so a growing store
 //     allocates one block at a time and leaves no garbage behind (a pair
@@ -34,7 +34,10 @@
 //
 // Key hashes come from hash/maphash with a seed per store; they never leave
 // the store. The digest uses its own fixed hash (pairHash), so equal
-// contents give equal digests in every store.
+// contents give equal digests in every store. It is computed when asked
+// for, not kept up to date: only tests and the benchmark's final check
+// compare stores, and hashing every pair on every SET cost each replayed
+// record about a tenth of its apply.
 //
 // # Snapshot format (frozen: sent as a base backup)
 //
@@ -113,22 +116,14 @@ type Store struct {
 	compactions int
 
 	applied wal.LSN
-	digest  uint64 // sum of pairHash over all pairs
 	warm    uint64 // sink for ApplyBatch's lookahead, so it is not optimized away
 }
 
-// entry describes one pair. It holds no pointers, and is 32 bytes so an
-// entry never straddles two cache lines. The pair is at
+// entry describes one pair and holds no pointers. The pair is at
 // arena[off:off+klen+vlen], key first; the value may grow in place up to
-// vcap bytes. h is the pair's pairHash, so a SET or DEL updates the digest
-// without hashing the old value again.
+// vcap bytes.
 type entry struct {
-	h   uint64 // pairHash(key, value)
-	off int
-	// kh is the low half of the key's maphash (the slot holds the high
-	// half): it places the key in the table, which grow and removeSlot
-	// need, and confirms a match together with the slot's half.
-	kh               uint32
+	off              int
 	klen, vlen, vcap int32 // klen < 0 marks a free entry
 }
 
@@ -184,9 +179,16 @@ func (a *arena) size() int {
 	return n
 }
 
-// home is the slot a key's probe run starts at; kh is the low half of its
-// maphash (see entry.kh).
-func home(kh uint32, mask uint64) uint64 { return uint64(kh) & mask }
+// home is the slot a key's probe run starts at, from the upper half of its
+// maphash (the slot's tag). Masking takes the tag's low bits, so within a
+// probe run the tags still differ in their upper bits.
+func home(tag uint32, mask uint64) uint64 { return uint64(tag) & mask }
+
+// tagOf is the upper half of a key's maphash, kept in its slot.
+func tagOf(kh uint64) uint32 { return uint32(kh >> 32) }
+
+// slotTag is the tag a full slot holds.
+func slotTag(sl uint64) uint32 { return uint32(sl >> 32) }
 
 // New returns an empty store.
 func New() *Store {
@@ -209,7 +211,7 @@ func (s *Store) init(n int) {
 // pairHash mixes one (key, value) pair into 64 bits, eight bytes at a time
 // (multiply and xor-shift, finished with splitmix64). The digest is the sum
 // of these over all pairs, so it does not depend on the order pairs were
-// applied in, and a SET or DEL updates it in O(1).
+// applied in.
 func pairHash[K string | []byte](key K, value []byte) uint64 {
 	h := uint64(len(key))*0x9e3779b97f4a7c15 ^ uint64(len(value))
 	h = hashBytes(h, []byte(key))
@@ -250,18 +252,18 @@ func (s *Store) value(e *entry) []byte {
 // probe run and -1.
 func find[K string | []byte](s *Store, kh uint64, key K) (pos uint64, idx int) {
 	mask := uint64(len(s.slots) - 1)
-	tag := kh >> 32
-	for pos = home(uint32(kh), mask); ; pos = (pos + 1) & mask {
+	tag := tagOf(kh)
+	for pos = home(tag, mask); ; pos = (pos + 1) & mask {
 		sl := s.slots[pos]
 		if sl == 0 {
 			return pos, -1
 		}
-		if sl>>32 != tag {
+		if slotTag(sl) != tag {
 			continue
 		}
 		i := int(uint32(sl)) - 1
 		e := &s.ents[i]
-		if e.kh == uint32(kh) && int(e.klen) == len(key) && string(s.arena.span(e.off, len(key))) == string(key) {
+		if int(e.klen) == len(key) && string(s.arena.span(e.off, len(key))) == string(key) {
 			return pos, i
 		}
 	}
@@ -275,21 +277,17 @@ func (s *Store) Apply(r wal.Record) {
 	if s.slots == nil {
 		s.init(0)
 	}
-	var h uint64
-	if r.Op == wal.OpSet {
-		h = pairHash(r.Key, r.Value)
-	}
-	s.applyOp(maphash.Bytes(s.seed, r.Key), h, r)
+	s.applyOp(maphash.Bytes(s.seed, r.Key), r)
 	s.applied = r.End()
 	s.mu.Unlock()
 }
 
-// applyOp applies r's SET or DEL; kh is its key's maphash and h, for a SET,
-// its pairHash. The caller holds the write lock and sets applied.
-func (s *Store) applyOp(kh, h uint64, r wal.Record) {
+// applyOp applies r's SET or DEL; kh is its key's maphash. The caller
+// holds the write lock and sets applied.
+func (s *Store) applyOp(kh uint64, r wal.Record) {
 	switch r.Op {
 	case wal.OpSet:
-		s.set(kh, h, r.Key, r.Value)
+		s.set(kh, r.Key, r.Value)
 	case wal.OpDel:
 		s.del(kh, r.Key)
 	}
@@ -303,8 +301,7 @@ func (s *Store) applyOp(kh, h uint64, r wal.Record) {
 // warmAhead records ApplyBatch first loads the slots of all its keys, then
 // their entries, then their pairs, and only then applies them: each stage
 // is a short loop of independent loads, so its misses overlap instead of
-// queueing one after another, and hashing the pairs for the digest runs
-// while the slots arrive. The loads are only hints, summed into s.warm so
+// queueing one after another. The loads are only hints, summed into s.warm so
 // they are not optimized away: applying does the real lookup, so a key
 // whose slot was not its home, or a window whose data moved because an
 // earlier record grew the table or compacted the arena, is merely slower.
@@ -316,7 +313,7 @@ func (s *Store) ApplyBatch(rs []wal.Record) {
 	if s.slots == nil {
 		s.init(0)
 	}
-	var khs, phs [warmAhead]uint64
+	var khs [warmAhead]uint64
 	var es [warmAhead]*entry
 	for i := 0; i < len(rs); i += warmAhead {
 		w := rs[i:min(i+warmAhead, len(rs))]
@@ -326,16 +323,11 @@ func (s *Store) ApplyBatch(rs []wal.Record) {
 		var x uint64
 		mask := uint64(len(s.slots) - 1)
 		for j := range w {
-			x += s.slots[home(uint32(khs[j]), mask)]
-		}
-		for j, r := range w {
-			if r.Op == wal.OpSet {
-				phs[j] = pairHash(r.Key, r.Value)
-			}
+			x += s.slots[home(tagOf(khs[j]), mask)]
 		}
 		for j := range w {
 			es[j] = nil
-			if sl := s.slots[home(uint32(khs[j]), mask)]; sl != 0 && sl>>32 == khs[j]>>32 {
+			if sl := s.slots[home(tagOf(khs[j]), mask)]; sl != 0 && slotTag(sl) == tagOf(khs[j]) {
 				es[j] = &s.ents[uint32(sl)-1]
 				x += uint64(es[j].off)
 			}
@@ -352,27 +344,25 @@ func (s *Store) ApplyBatch(rs []wal.Record) {
 		}
 		s.warm = x
 		for j, r := range w {
-			s.applyOp(khs[j], phs[j], r)
+			s.applyOp(khs[j], r)
 		}
 	}
 	s.applied = rs[len(rs)-1].End() // no reader sees the middle of a batch
 	s.mu.Unlock()
 }
 
-// set stores value under key, whose maphash is kh; h is
-// pairHash(key, value). The caller holds the write lock.
-func (s *Store) set(kh, h uint64, key, value []byte) {
+// set stores value under key, whose maphash is kh. The caller holds the
+// write lock.
+func (s *Store) set(kh uint64, key, value []byte) {
 	if len(key) > math.MaxInt32 || len(value) > math.MaxInt32 {
 		panic("kv: key or value too large")
 	}
 	pos, i := find(s, kh, key)
 	if i < 0 {
-		s.insert(pos, kh, h, key, value)
+		s.insert(pos, kh, key, value)
 		return
 	}
 	e := &s.ents[i]
-	s.digest += h - e.h
-	e.h = h
 	n := len(value)
 	if n <= int(e.vcap) {
 		// Fits where the old value was: overwrite in place, which a
@@ -395,7 +385,7 @@ func (s *Store) set(kh, h uint64, key, value []byte) {
 }
 
 // insert adds a new pair whose probe run ends at the empty slot pos.
-func (s *Store) insert(pos, kh, h uint64, key, value []byte) {
+func (s *Store) insert(pos, kh uint64, key, value []byte) {
 	var i int
 	if n := len(s.free); n > 0 {
 		i = int(s.free[n-1])
@@ -408,12 +398,11 @@ func (s *Store) insert(pos, kh, h uint64, key, value []byte) {
 		s.ents = append(s.ents, entry{})
 	}
 	s.ents[i] = entry{
-		h: h, off: s.arena.place(key, value), kh: uint32(kh),
+		off:  s.arena.place(key, value),
 		klen: int32(len(key)), vlen: int32(len(value)), vcap: int32(len(value)),
 	}
 	s.live += len(key) + len(value)
-	s.digest += h
-	s.slots[pos] = kh>>32<<32 | uint64(i+1)
+	s.slots[pos] = uint64(tagOf(kh))<<32 | uint64(i+1)
 	s.count++
 	if s.count > len(s.slots)/4*3 {
 		s.grow()
@@ -427,7 +416,6 @@ func (s *Store) del(kh uint64, key []byte) {
 		return
 	}
 	e := &s.ents[i]
-	s.digest -= e.h
 	s.live -= int(e.klen) + int(e.vlen)
 	*e = entry{klen: -1}
 	s.free = append(s.free, uint32(i))
@@ -448,7 +436,7 @@ func (s *Store) removeSlot(pos uint64) {
 		if sl == 0 {
 			break
 		}
-		h := home(s.ents[uint32(sl)-1].kh, mask)
+		h := home(slotTag(sl), mask)
 		if (j-h)&mask >= (j-hole)&mask {
 			s.slots[hole] = sl
 			hole = j
@@ -458,7 +446,7 @@ func (s *Store) removeSlot(pos uint64) {
 }
 
 // grow doubles the slot table. Each slot keeps its value and moves to the
-// home its entry's stored hash gives in the bigger table.
+// home its tag gives in the bigger table.
 func (s *Store) grow() {
 	slots := make([]uint64, 2*len(s.slots))
 	mask := uint64(len(slots) - 1)
@@ -466,7 +454,7 @@ func (s *Store) grow() {
 		if sl == 0 {
 			continue
 		}
-		p := home(s.ents[uint32(sl)-1].kh, mask)
+		p := home(slotTag(sl), mask)
 		for slots[p] != 0 {
 			p = (p + 1) & mask
 		}
@@ -528,12 +516,19 @@ func (s *Store) AppliedLSN() wal.LSN {
 	return s.applied
 }
 
-// Digest returns an order-independent digest of the (key, value) pairs.
-// Equal contents give equal digests.
+// Digest returns an order-independent digest of the (key, value) pairs:
+// the sum of their pairHash. Equal contents give equal digests. It hashes
+// every pair, so it costs O(size of the store).
 func (s *Store) Digest() uint64 {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return s.digest
+	var d uint64
+	for i := range s.ents {
+		if e := &s.ents[i]; e.klen >= 0 {
+			d += pairHash(s.key(e), s.value(e))
+		}
+	}
+	return d
 }
 
 // Keys returns the keys in increasing order.
@@ -684,7 +679,7 @@ func Restore(data []byte) (*Store, wal.LSN, error) {
 		// the empty slot.
 		kh := maphash.Bytes(s.seed, k)
 		pos, _ := find(s, kh, k)
-		s.insert(pos, kh, pairHash(k, v), k, v)
+		s.insert(pos, kh, k, v)
 		prev = k
 		rest = rest[klen+vlen:]
 	}

@@ -40,10 +40,10 @@ func checkTable(t *testing.T, s *Store) {
 		seen[i] = true
 		e := &s.ents[i]
 		kh := maphash.Bytes(s.seed, s.key(e))
-		if sl>>32 != kh>>32 || e.kh != uint32(kh) {
-			t.Fatalf("slot %d: stored hash halves do not match the key's hash", pos)
+		if slotTag(sl) != tagOf(kh) {
+			t.Fatalf("slot %d: tag does not match the key's hash", pos)
 		}
-		for p := home(e.kh, mask); p != uint64(pos); p = (p + 1) & mask {
+		for p := home(slotTag(sl), mask); p != uint64(pos); p = (p + 1) & mask {
 			if s.slots[p] == 0 {
 				t.Fatalf("slot %d: empty slot %d between it and its home", pos, p)
 			}
@@ -78,18 +78,15 @@ func checkTable(t *testing.T, s *Store) {
 			e.off&(blockSize-1)+int(e.klen)+int(e.vcap) > len(s.arena.blocks[e.off>>blockShift]) {
 			t.Fatalf("entry %d: off %d klen %d vlen %d vcap %d, %d blocks", i, e.off, e.klen, e.vlen, e.vcap, len(s.arena.blocks))
 		}
-		if e.h != pairHash(s.key(e), s.value(e)) {
-			t.Fatalf("entry %d: stale pair hash", i)
-		}
-		digest += e.h
+		digest += pairHash(s.key(e), s.value(e))
 		live += int(e.klen) + int(e.vlen)
 		spans = append(spans, span{e.off, e.off + int(e.klen) + int(e.vcap)})
 	}
 	if live != s.live {
 		t.Fatalf("live bytes %d, accounted %d", live, s.live)
 	}
-	if digest != s.digest {
-		t.Fatalf("digest %x, sum of entries %x", s.digest, digest)
+	if d := s.Digest(); digest != d {
+		t.Fatalf("Digest %x, sum of entries %x", d, digest)
 	}
 	slices.SortFunc(spans, func(a, b span) int { return a.lo - b.lo })
 	for i := 1; i < len(spans); i++ {

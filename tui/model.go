@@ -462,13 +462,15 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 	if key.Matches(msg, k.Quit) {
 		return tea.Quit
 	}
-	if m.lay.tooSmall {
-		return nil
-	}
 	if m.showHelp {
+		// Closing help works while the terminal is too small too: the
+		// key was pressed to close it, whatever size the window had.
 		if key.Matches(msg, k.Help) || msg.String() == "esc" {
 			m.showHelp = false
 		}
+		return nil
+	}
+	if m.lay.tooSmall {
 		return nil
 	}
 	if msg.String() == "esc" {

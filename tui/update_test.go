@@ -197,6 +197,19 @@ func TestTooSmall(t *testing.T) {
 	}
 }
 
+// Esc pressed while a shrinking window is too small still closes help, so
+// the help is not back when the window grows again.
+func TestHelpClosesWhileTooSmall(t *testing.T) {
+	m, _ := newTestModel(t, fixture(), 120, 36, "mono")
+	press(t, m, "?")
+	m.Update(tea.WindowSizeMsg{Width: 60, Height: 20})
+	press(t, m, "esc")
+	m.Update(tea.WindowSizeMsg{Width: 120, Height: 36})
+	if got := screen(m); strings.Contains(got, "command palette") || !strings.Contains(got, "LEADER") {
+		t.Errorf("help still open after esc while too small:\n%s", got)
+	}
+}
+
 func TestHelpToggles(t *testing.T) {
 	m, rec := newTestModel(t, fixture(), 80, 24, "mono")
 	press(t, m, "?")

@@ -26,7 +26,7 @@ func newRootCmd() *cobra.Command {
 // pointers (the stores' blocks, the logs' in-memory tails, relay queues), so
 // a collection is cheap, while the default of 100 lets the heap reach twice
 // that live size before the next one.
-const gcPercent = 50
+const gcPercent = 35
 
 func main() {
 	if _, set := os.LookupEnv("GOGC"); !set {

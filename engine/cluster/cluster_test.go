@@ -7,9 +7,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"walship/engine/ship"
-	"walship/engine/wal"
 )
 
 // newTest starts a cluster for a test and closes it at the end.
@@ -226,20 +223,26 @@ func TestFollowerCrashRestartRecovers(t *testing.T) {
 	verifyAll(t, c)
 }
 
-func TestFallOffRetentionThenBaseBackup(t *testing.T) {
-	c := newTest(t, Config{Followers: 2, SegmentSize: 16 << 10, WALKeep: 32 << 10})
-	current = c
-	put(t, c, 100, "a")
-	converge(t, c)
+// cutAndOutrun cuts follower-1, then writes far more than 32 KiB of WAL in
+// steps follower-2 keeps up with (a follower more than wal_keep_size behind
+// loses its WAL too).
+func cutAndOutrun(t *testing.T, c *Cluster) {
+	t.Helper()
 	do(t, c, "cut follower-1")
-	// Far more than 32 KiB of WAL, in steps follower-2 keeps up with (a
-	// follower more than wal_keep_size behind loses its WAL too).
 	for i := range 25 {
 		put(t, c, 200, fmt.Sprint("b", i))
 		eventually(t, "follower-2 to keep up", func(s Snapshot) bool {
 			return follower(s, "follower-2").FlushLSN == s.Leader.InsertLSN
 		})
 	}
+}
+
+func TestFallOffRetentionThenBaseBackup(t *testing.T) {
+	c := newTest(t, Config{Followers: 2, SegmentSize: 16 << 10, WALKeep: 32 << 10})
+	current = c
+	put(t, c, 100, "a")
+	converge(t, c)
+	cutAndOutrun(t, c)
 	eventually(t, "old WAL removed", func(s Snapshot) bool {
 		return s.Leader.OldestLSN > follower(s, "follower-1").WriteLSN
 	})
@@ -508,9 +511,6 @@ func TestBadConfig(t *testing.T) {
 	}
 }
 
-var _ = ship.StateStreaming
-var _ = wal.LSN(0)
-
 // TestRepeatedRefusalsReportedOnce: a cut link refuses every reconnect
 // attempt, and a follower that fell off is refused at every attempt; the
 // event log says each once, not once per attempt.
@@ -519,13 +519,7 @@ func TestRepeatedRefusalsReportedOnce(t *testing.T) {
 	current = c
 	put(t, c, 10, "a")
 	converge(t, c)
-	do(t, c, "cut follower-1")
-	for i := range 25 {
-		put(t, c, 200, fmt.Sprint("b", i))
-		eventually(t, "follower-2 to keep up", func(s Snapshot) bool {
-			return follower(s, "follower-2").FlushLSN == s.Leader.InsertLSN
-		})
-	}
+	cutAndOutrun(t, c)
 	time.Sleep(2 * time.Second) // several reconnect attempts, all refused
 	do(t, c, "restore follower-1")
 	eventually(t, "needs base backup", func(s Snapshot) bool {

@@ -31,6 +31,7 @@ type benchOptions struct {
 	batch          string
 	walKeep        string
 	baseline       bool
+	warm           bool
 	cutSeconds     float64
 	loadRate       float64
 	cpuProfile     string
@@ -82,6 +83,7 @@ func newBenchCmd() *cobra.Command {
 	f.StringVar(&o.batch, "batch", "256KiB", "bytes of WAL per data frame (and per baseline write)")
 	f.StringVar(&o.walKeep, "wal-keep", "64MiB", "the leader's wal_keep_size: bounds its disk")
 	f.BoolVar(&o.baseline, "baseline", true, "also run the bare-shipper baseline")
+	f.BoolVar(&o.warm, "warm", true, "before each phase, write and delete a scratch file as large as its WAL, so every phase starts on warm memory")
 	f.Float64Var(&o.cutSeconds, "cut-seconds", 0, "also cut follower-1 this long under load and time its catch-up")
 	f.Float64Var(&o.loadRate, "load-rate", 100_000, "records per second the leader writes during the catch-up run")
 	f.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the walship run to this file")
@@ -173,8 +175,8 @@ func (o benchOptions) config() (cluster.BenchConfig, error) {
 		Keys: o.keys, Writers: o.writers, Sync: rule, CommitEvery: o.commitEvery,
 		NoFsync: noFsync, PausedFollower: o.pausedFollower,
 		SegmentSize: seg, BatchBytes: int(batch), WALKeep: keep,
-		Baseline: o.baseline,
-		CutFor:   time.Duration(o.cutSeconds * float64(time.Second)), LoadRate: o.loadRate,
+		Baseline: o.baseline, NoWarm: !o.warm,
+		CutFor: time.Duration(o.cutSeconds * float64(time.Second)), LoadRate: o.loadRate,
 		Timeout: o.timeout,
 	}, nil
 }

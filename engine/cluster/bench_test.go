@@ -2,6 +2,8 @@ package cluster
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -34,6 +36,21 @@ func TestBenchSmall(t *testing.T) {
 		t.Errorf("baseline %+v", res.Baseline)
 	case res.CatchUp == nil || res.CatchUp.Backlog <= 0 || !res.CatchUp.StoresMatch:
 		t.Errorf("catch-up %+v", res.CatchUp)
+	}
+}
+
+// TestWarmPageCache checks that the warm-up leaves nothing behind and
+// reports a directory it cannot write to.
+func TestWarmPageCache(t *testing.T) {
+	dir := t.TempDir()
+	if err := warmPageCache(dir, 3<<20+5); err != nil {
+		t.Fatal(err)
+	}
+	if left, _ := os.ReadDir(dir); len(left) != 0 {
+		t.Errorf("warm-up left %d file(s) behind", len(left))
+	}
+	if err := warmPageCache(filepath.Join(dir, "missing"), 1<<20); err == nil {
+		t.Error("warm-up in a missing directory did not fail")
 	}
 }
 

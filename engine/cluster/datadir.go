@@ -6,10 +6,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 
 	"walship/engine/ship"
+	"walship/engine/wal"
 )
 
 // clearFollowerDir empties a new follower's directory (a new follower
@@ -55,7 +54,7 @@ func followerFiles(dir string) error {
 				return fmt.Errorf("follower directory: %w", err)
 			}
 			for _, w := range wents {
-				if !w.Type().IsRegular() || !walFileName(w.Name()) {
+				if !w.Type().IsRegular() || !wal.IsLogFile(w.Name()) {
 					return foreign(filepath.Join(p, w.Name()))
 				}
 			}
@@ -65,18 +64,4 @@ func followerFiles(dir string) error {
 		}
 	}
 	return nil
-}
-
-// walFileName reports whether name is one the wal package writes: a
-// segment (16 hex digits and ".wal") or the START file.
-func walFileName(name string) bool {
-	if name == "START" || name == "START.tmp" {
-		return true
-	}
-	hex, ok := strings.CutSuffix(name, ".wal")
-	if !ok || len(hex) != 16 {
-		return false
-	}
-	_, err := strconv.ParseUint(hex, 16, 64)
-	return err == nil
 }

@@ -171,6 +171,17 @@ func parseSegmentName(name string) (LSN, bool) {
 	return LSN(v), true
 }
 
+// IsLogFile reports whether name is a file the log keeps in its directory:
+// a segment, or the START file (or its temporary twin while it is being
+// replaced). Anything else in the directory is not the log's.
+func IsLogFile(name string) bool {
+	if name == startFileName || name == startFileName+".tmp" {
+		return true
+	}
+	_, ok := parseSegmentName(name)
+	return ok
+}
+
 const (
 	startFileName = "START"
 	startMagic    = "WST1"

@@ -156,3 +156,23 @@ func TestAppendBatchMatchesAppend(t *testing.T) {
 	}
 	checkRecords(t, readAll(t, batched, 0, batched.Written()), want)
 }
+
+func TestIsLogFile(t *testing.T) {
+	for name, want := range map[string]bool{
+		SegmentName(0):         true,
+		SegmentName(16 << 20):  true,
+		"START":                true,
+		"START.tmp":            true,
+		"0000000001000000.wal": true,
+		"0000000001000000.WAL": false,
+		"000000000100000a.wal": false, // we write upper case only
+		"00000000010000.wal":   false,
+		"notes.txt":            false,
+		"START.bak":            false,
+		"":                     false,
+	} {
+		if got := IsLogFile(name); got != want {
+			t.Errorf("IsLogFile(%q) = %v, want %v", name, got, want)
+		}
+	}
+}

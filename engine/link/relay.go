@@ -652,15 +652,32 @@ func (s *session) teardown(reason string) {
 	}
 }
 
-// run dials the leader, starts the four pumps and waits for them.
+// run dials the leader, runs the four pumps until the session ends, and
+// then forgets the session.
 func (s *session) run() {
 	r := s.r
 	defer r.wg.Done()
-	defer func() {
-		r.mu.Lock()
-		delete(r.sessions, s)
-		r.mu.Unlock()
-	}()
+	pumped := s.pump()
+	r.mu.Lock()
+	delete(r.sessions, s)
+	r.mu.Unlock()
+	if !pumped {
+		return
+	}
+	s.mu.Lock()
+	reason := s.reason
+	s.mu.Unlock()
+	for _, p := range s.pipes {
+		p.release()
+	}
+	r.emit(Event{Kind: EventDisconnect, Text: "disconnected: " + reason})
+}
+
+// pump dials the leader, starts the four pumps and waits for them, then
+// tears the session down. It reports false when the session ended before
+// the pumps started (the dial failed, or a Cut or Close came first).
+func (s *session) pump() bool {
+	r := s.r
 	d := net.Dialer{Timeout: DialTimeout}
 	lc, err := d.DialContext(s.ctx, "tcp", r.opts.Target)
 	if err != nil {
@@ -668,7 +685,7 @@ func (s *session) run() {
 			r.emit(Event{Kind: EventError, Text: fmt.Sprintf("dial leader %s: %v", r.opts.Target, err)})
 		}
 		s.teardown("dial leader: " + err.Error())
-		return
+		return false
 	}
 	for _, c := range []net.Conn{s.follower, lc} {
 		if tc, ok := c.(*net.TCPConn); ok {
@@ -679,7 +696,7 @@ func (s *session) run() {
 	if s.closed {
 		s.mu.Unlock()
 		lc.Close()
-		return
+		return false
 	}
 	s.leader = lc
 	s.connected = true
@@ -706,14 +723,5 @@ func (s *session) run() {
 	}
 	wg.Wait()
 	s.teardown("")
-	r.mu.Lock()
-	delete(r.sessions, s)
-	r.mu.Unlock()
-	s.mu.Lock()
-	reason := s.reason
-	s.mu.Unlock()
-	for _, p := range s.pipes {
-		p.release()
-	}
-	r.emit(Event{Kind: EventDisconnect, Text: "disconnected: " + reason})
+	return true
 }

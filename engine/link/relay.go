@@ -196,8 +196,7 @@ type Relay struct {
 	armedLSNs   []wal.LSN
 	sessions    map[*session]struct{}
 	nextSession int64
-	busy        int       // connections refused over MaxConns since busyAt
-	busyAt      time.Time // when the last "too many connections" event went out
+	busy        clock.Tally // connections refused over MaxConns, merged to one event a second
 
 	events    eventQueue
 	closeOnce sync.Once
@@ -579,19 +578,11 @@ func (r *Relay) acceptLoop() {
 			}
 			continue
 		case len(r.sessions) >= r.opts.MaxConns:
-			// Merge the events to one a second, counting, so that a
-			// flood cannot bury the event log.
-			r.busy++
-			n := r.busy
-			now := time.Now()
-			due := now.Sub(r.busyAt) >= time.Second
-			if due {
-				r.busy, r.busyAt = 0, now
-			}
+			n := r.busy.Add(time.Now())
 			r.mu.Unlock()
 			addr := c.RemoteAddr().String()
 			c.Close()
-			if due {
+			if n > 0 {
 				r.emit(Event{Kind: EventRefused, Text: fmt.Sprintf("refused %d connection(s), the last from %s: too many connections (max %d)", n, addr, r.opts.MaxConns)})
 			}
 			continue

@@ -83,8 +83,7 @@ type Primary struct {
 	walKeep     int64
 	slots       bool
 	conns       map[net.Conn]struct{}
-	busy        int       // connections refused over MaxConns since busyAt
-	busyAt      time.Time // when the last "too many connections" event went out
+	busy        clock.Tally // connections refused over MaxConns, merged to one event a second
 
 	waiting atomic.Int64
 	commits atomic.Uint64
@@ -586,16 +585,10 @@ func (p *Primary) refuseBusy(c net.Conn) {
 	wire.WriteFrame(c, wire.KindRefuse, wire.Refuse{Code: wire.RefuseProtocol, Reason: reason}.Encode())
 	addr := c.RemoteAddr().String()
 	c.Close()
-	now := time.Now()
 	p.mu.Lock()
-	p.busy++
-	n := p.busy
-	due := now.Sub(p.busyAt) >= time.Second
-	if due {
-		p.busy, p.busyAt = 0, now
-	}
+	n := p.busy.Add(time.Now())
 	p.mu.Unlock()
-	if due {
+	if n > 0 {
 		p.cfg.OnEvent.emit("", EvRefused, 0, fmt.Sprintf("refused %d connection(s), the last from %s: %s", n, addr, reason))
 	}
 }

@@ -900,32 +900,8 @@ func saveSnapshot(path string, data []byte, lsn wal.LSN, noSync bool) error {
 	b = binary.BigEndian.AppendUint64(b, uint64(lsn))
 	b = append(b, data...)
 	b = binary.BigEndian.AppendUint32(b, wal.Checksum(b))
-	tmp := path + ".tmp"
-	f, err := os.Create(tmp)
-	if err != nil {
+	if err := wal.WriteFileDurably(path, b, noSync); err != nil {
 		return fmt.Errorf("ship: saving base backup: %w", err)
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return fmt.Errorf("ship: saving base backup %s: %w", tmp, err)
-	}
-	if !noSync {
-		if err := f.Sync(); err != nil {
-			f.Close()
-			return fmt.Errorf("ship: saving base backup %s: %w", tmp, err)
-		}
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("ship: saving base backup: %w", err)
-	}
-	if !noSync {
-		if d, err := os.Open(filepath.Dir(path)); err == nil {
-			d.Sync()
-			d.Close()
-		}
 	}
 	return nil
 }

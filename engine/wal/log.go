@@ -657,16 +657,25 @@ func (l *Log) syncDir() error {
 	if l.noSync {
 		return nil
 	}
-	d, err := os.Open(l.dir)
+	if err := syncDir(l.dir); err != nil {
+		return fmt.Errorf("wal: %w", err)
+	}
+	return nil
+}
+
+// syncDir fsyncs a directory, so that files created, renamed or removed in
+// it stay that way after a crash.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
 	if err != nil {
-		return fmt.Errorf("wal: open directory: %w", err)
+		return fmt.Errorf("open directory: %w", err)
 	}
 	err = d.Sync()
 	if cerr := d.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
-		return fmt.Errorf("wal: fsync directory %s: %w", l.dir, err)
+		return fmt.Errorf("fsync directory %s: %w", dir, err)
 	}
 	return nil
 }
@@ -799,25 +808,36 @@ func (l *Log) writeStartFile(start LSN) error {
 	copy(b[:4], startMagic)
 	binary.BigEndian.PutUint64(b[4:12], uint64(start))
 	binary.BigEndian.PutUint32(b[12:16], Checksum(b[:12]))
-	tmp := l.path(startFileName + ".tmp")
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
+	if err := WriteFileDurably(l.path(startFileName), b[:], l.noSync); err != nil {
 		return fmt.Errorf("wal: write START file: %w", err)
 	}
-	_, err = f.Write(b[:])
-	if err == nil && !l.noSync {
+	return nil
+}
+
+// WriteFileDurably replaces the file at path with data so that a crash
+// leaves either the old file or the new one whole: it writes path+".tmp",
+// fsyncs it, renames it over path and fsyncs the directory. With noSync it
+// only writes and renames.
+func WriteFileDurably(path string, data []byte, noSync bool) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if err == nil && !noSync {
 		err = f.Sync()
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	if err == nil {
-		err = os.Rename(tmp, l.path(startFileName))
+		err = os.Rename(tmp, path)
 	}
-	if err != nil {
-		return fmt.Errorf("wal: write START file: %w", err)
+	if err == nil && !noSync {
+		err = syncDir(filepath.Dir(path))
 	}
-	return l.syncDir()
+	return err
 }
 
 // readStartFile returns the start LSN kept by Reset, or 0 when there is no

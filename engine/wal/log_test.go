@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"testing"
 )
 
@@ -174,5 +176,24 @@ func TestIsLogFile(t *testing.T) {
 		if got := IsLogFile(name); got != want {
 			t.Errorf("IsLogFile(%q) = %v, want %v", name, got, want)
 		}
+	}
+}
+
+func TestWriteFileDurably(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "f")
+	for _, data := range []string{"first", "second, longer"} {
+		if err := WriteFileDurably(p, []byte(data), false); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := os.ReadFile(p); err != nil || string(got) != data {
+			t.Fatalf("read back %q, %v; want %q", got, err, data)
+		}
+	}
+	if _, err := os.Stat(p + ".tmp"); !os.IsNotExist(err) {
+		t.Errorf("temporary file left behind: %v", err)
+	}
+	if err := WriteFileDurably(filepath.Join(dir, "missing", "f"), []byte("x"), false); err == nil {
+		t.Error("writing into a missing directory did not fail")
 	}
 }

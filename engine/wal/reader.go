@@ -150,19 +150,26 @@ func (r *Reader) Run(limit LSN, max int, recs []Record) ([]byte, []Record, error
 	}
 	off := int(r.pos-r.bufLSN) - len(first) // first's offset in buf
 	total := len(first)
+	segEnd := r.l.segStartOf(r.pos-1) + LSN(r.l.segSize) // first's segment
+	// The rest of the run lies wholly in the buffer, whose bytes were
+	// checked as they came in or are checked here, so the run walks it
+	// directly rather than through Next, which would look at the log's
+	// positions again for every record. Anything that does not fit or
+	// does not decode ends the run, unconsumed: the next call's Next
+	// reports it.
 	for {
-		// The next record must lie wholly in the buffer, so Next does not
-		// refill it underneath the run.
-		at := int(r.pos - r.bufLSN)
-		rest := r.buf[at:r.n]
+		rest := r.buf[int(r.pos-r.bufLSN):r.n]
 		size, err := PeekSize(rest)
-		if err != nil || size > len(rest) || total+size > max || r.pos+LSN(size) > limit {
+		if err != nil || size > len(rest) || total+size > max || r.pos+LSN(size) > min(limit, segEnd) {
 			break
 		}
-		if _, err := r.Next(limit); err != nil {
-			break // not consumed: the next call reports it
+		rec, _, err := decodeRecord(rest[:size], !r.cached)
+		if err != nil || rec.LSN != r.pos {
+			break
 		}
-		recs = append(recs, r.last)
+		r.pos += LSN(size)
+		r.last = rec
+		recs = append(recs, rec)
 		total += size
 	}
 	return r.buf[off : off+total], recs, nil

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -490,6 +491,25 @@ func TestReaderRun(t *testing.T) {
 	}
 	if _, _, err := r.Run(l2.Written(), 1<<20, nil); !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("run at damage: %v", err)
+	}
+
+	// A whole, well-formed record at the wrong place (as a recycled or
+	// misplaced block would hold): the run stops before it as well.
+	l3, _ := openTest(t, t.TempDir())
+	defer l3.Close()
+	appendN(t, l3, 10, 100)
+	l3.Sync()
+	first := make([]byte, 129)
+	l3.cur.ReadAt(first, 0)
+	l3.cur.WriteAt(first, 129*3)
+	l3.recent.reset()
+	r3, _ := l3.NewReader(0)
+	defer r3.Close()
+	if _, recs, err := r3.Run(l3.Written(), 1<<20, nil); err != nil || len(recs) != 3 {
+		t.Fatalf("run before the misplaced record: %d records, %v", len(recs), err)
+	}
+	if _, _, err := r3.Run(l3.Written(), 1<<20, nil); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "not its position") {
+		t.Fatalf("run at the misplaced record: %v", err)
 	}
 }
 

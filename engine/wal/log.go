@@ -459,9 +459,10 @@ func (l *Log) Segments() []SegmentInfo {
 }
 
 // addPieceLocked starts a new buffer piece for a record at pos when pos does
-// not continue the last one in the same segment. bufMu is held.
-func (l *Log) addPieceLocked(pos LSN) {
-	if len(l.buf) == 0 || uint64(pos) != l.end.Load() || uint64(pos)%uint64(l.segSize) == 0 {
+// not continue the buffered bytes, which end at end, in the same segment.
+// bufMu is held.
+func (l *Log) addPieceLocked(pos, end LSN) {
+	if len(l.buf) == 0 || pos != end || uint64(pos)%uint64(l.segSize) == 0 {
 		l.pieces = append(l.pieces, piece{off: len(l.buf), lsn: pos})
 	}
 }
@@ -490,14 +491,17 @@ func (l *Log) AppendBatch(rs []Record) error {
 		l.bufMu.Unlock()
 		return err
 	}
+	// end is published once, after the batch: no one reads it under bufMu.
+	end := LSN(l.end.Load())
 	for i := range rs {
 		r := &rs[i]
 		size := r.Size()
-		r.LSN = Place(LSN(l.end.Load()), size, l.segSize)
-		l.addPieceLocked(r.LSN)
+		r.LSN = Place(end, size, l.segSize)
+		l.addPieceLocked(r.LSN, end)
 		l.buf = appendValid(l.buf, *r)
-		l.end.Store(uint64(r.LSN) + uint64(size))
+		end = r.LSN + LSN(size)
 	}
+	l.end.Store(uint64(end))
 	full := len(l.buf) >= chunkSize
 	l.bufMu.Unlock()
 	if full {
@@ -522,22 +526,34 @@ func (l *Log) AppendRawRun(run []byte) error {
 		return err
 	}
 	var err error
-	for len(run) > 0 {
-		n, perr := PeekSize(run)
-		if perr != nil || n > len(run) {
-			err = fmt.Errorf("%w: AppendRaw of %d bytes is not whole records", ErrCorrupt, len(run))
+	// Records that continue one another in one segment are copied
+	// together: pending is the run's bytes not yet in buf.
+	end := LSN(l.end.Load())
+	pending := 0
+	for pending < len(run) {
+		rest := run[pending:]
+		n, perr := PeekSize(rest)
+		if perr != nil || n > len(rest) {
+			err = fmt.Errorf("%w: AppendRaw of %d bytes is not whole records", ErrCorrupt, len(rest))
 			break
 		}
-		want := Place(LSN(l.end.Load()), n, l.segSize)
-		if got := RecordLSN(run); got != want {
+		want := Place(end, n, l.segSize)
+		if got := RecordLSN(rest); got != want {
 			err = fmt.Errorf("%w: record at %v, next position is %v", ErrOutOfOrder, got, want)
 			break
 		}
-		l.addPieceLocked(want)
-		l.buf = append(l.buf, run[:n]...)
-		l.end.Store(uint64(want) + uint64(n))
-		run = run[n:]
+		if len(l.buf)+pending == 0 || want != end || uint64(want)%uint64(l.segSize) == 0 {
+			// A new piece starts here (as addPieceLocked would start
+			// it): what came before goes in first.
+			l.buf = append(l.buf, run[:pending]...)
+			run, pending = run[pending:], 0
+			l.pieces = append(l.pieces, piece{off: len(l.buf), lsn: want})
+		}
+		pending += n
+		end = want + LSN(n)
 	}
+	l.buf = append(l.buf, run[:pending]...)
+	l.end.Store(uint64(end))
 	full := len(l.buf) >= chunkSize
 	l.bufMu.Unlock()
 	if err != nil {

@@ -238,6 +238,48 @@ func TestAppendRaw(t *testing.T) {
 	if err := follower.AppendRaw(first[:10]); !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("short record: %v", err)
 	}
+
+	// The same records in runs of 1 to 7, some across segment ends, with
+	// the buffer written out now and then so runs also start on an empty
+	// one: the files must hold the same bytes again.
+	r2, _ := leader.NewReader(0)
+	defer r2.Close()
+	var recs [][]byte
+	for {
+		b, err := r2.Next(leader.Written())
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs = append(recs, bytes.Clone(b))
+	}
+	runs, _ := openTest(t, t.TempDir())
+	defer runs.Close()
+	for i, k := 0, 1; i < len(recs); i, k = i+k, k%7+1 {
+		run := bytes.Join(recs[i:min(i+k, len(recs))], nil)
+		if err := runs.AppendRawRun(run); err != nil {
+			t.Fatalf("run of %d records from %d: %v", k, i, err)
+		}
+		if k%3 == 0 {
+			if err := runs.Write(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	runs.Sync()
+	rs := runs.Segments()
+	if len(rs) != len(ls) || runs.End() != leader.End() {
+		t.Fatalf("runs: %d segments ending at %v, leader %d at %v", len(rs), runs.End(), len(ls), leader.End())
+	}
+	for i := range ls {
+		a, _ := os.ReadFile(leader.path(ls[i].Name))
+		b, _ := os.ReadFile(runs.path(rs[i].Name))
+		if !bytes.Equal(a, b) {
+			t.Fatalf("runs: segment %s differs", ls[i].Name)
+		}
+	}
 }
 
 // TestConcurrentReadAppendSync runs one appender, one syncer, a reader

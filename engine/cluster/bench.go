@@ -362,6 +362,11 @@ func (b *BenchConfig) clusterConfig(dir string) Config {
 	return Config{
 		Dir: dir, Followers: b.Followers, SegmentSize: b.SegmentSize, WALKeep: b.WALKeep,
 		Sync: b.Sync, NoFsync: b.NoFsync, BatchBytes: b.BatchBytes,
+		// A slot per follower: however far the writer outruns a follower,
+		// the follower is never cut off from the WAL it still needs, which
+		// would end the run in a base backup instead of a measurement.
+		// The WAL it pins is on disk, not in memory.
+		Slots: true,
 		// Followers report at least this often when idle; under load they
 		// report as positions move (every 2ms at most).
 		StatusInterval: 100 * time.Millisecond,

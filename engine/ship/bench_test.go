@@ -19,6 +19,9 @@ func benchShip(b *testing.B, followers int, noSync bool) {
 	p, err := StartPrimary(PrimaryConfig{
 		Dir: filepath.Join(dir, "leader"), SegmentSize: seg, NoSync: noSync,
 		BatchBytes: 256 << 10, WALKeep: 64 << 20,
+		// The writer outruns the followers: without slots one falls off
+		// the retained WAL and the run ends waiting for a base backup.
+		Slots: true,
 	})
 	if err != nil {
 		b.Fatal(err)
@@ -54,7 +57,8 @@ func benchShip(b *testing.B, followers int, noSync bool) {
 	for _, s := range ss {
 		for s.Status().Positions.Replay < end {
 			if time.Now().After(deadline) {
-				b.Fatalf("%s did not replay to %s: %+v", s.Name(), end, s.Status().Positions)
+				st := s.Status()
+				b.Fatalf("%s did not replay to %s: %+v state %s needs backup %v: %s", s.Name(), end, st.Positions, st.State, st.NeedsBackup, st.LastError)
 			}
 			time.Sleep(100 * time.Microsecond)
 		}

@@ -199,9 +199,10 @@ func TestAppendRaw(t *testing.T) {
 	}
 	appendSized(t, leader, sizes)
 	leader.Sync()
+	// Every encoded record of the leader's log, in order.
+	var recs [][]byte
 	r, _ := leader.NewReader(0)
 	defer r.Close()
-	var first []byte
 	for {
 		b, err := r.Next(leader.Written())
 		if err == io.EOF {
@@ -210,13 +211,14 @@ func TestAppendRaw(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if first == nil {
-			first = bytes.Clone(b)
-		}
+		recs = append(recs, bytes.Clone(b))
+	}
+	for _, b := range recs {
 		if err := follower.AppendRaw(b); err != nil {
 			t.Fatal(err)
 		}
 	}
+	first := recs[0]
 	if err := follower.AppendRaw(first); !errors.Is(err, ErrOutOfOrder) {
 		t.Fatalf("replayed record: %v", err)
 	}
@@ -242,19 +244,6 @@ func TestAppendRaw(t *testing.T) {
 	// The same records in runs of 1 to 7, some across segment ends, with
 	// the buffer written out now and then so runs also start on an empty
 	// one: the files must hold the same bytes again.
-	r2, _ := leader.NewReader(0)
-	defer r2.Close()
-	var recs [][]byte
-	for {
-		b, err := r2.Next(leader.Written())
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		recs = append(recs, bytes.Clone(b))
-	}
 	runs, _ := openTest(t, t.TempDir())
 	defer runs.Close()
 	for i, k := 0, 1; i < len(recs); i, k = i+k, k%7+1 {

@@ -26,8 +26,9 @@ const chunkSize = 256 << 10
 // log's next write position.
 var ErrOutOfOrder = errors.New("wal: record out of order")
 
-// errClosed is returned by operations on a closed (or crashed) log.
-var errClosed = errors.New("wal: log is closed")
+// ErrClosed is returned by operations on a closed (or crashed) log, and
+// by Err after Close or Crash.
+var ErrClosed = errors.New("wal: log is closed")
 
 // Options configure Open.
 type Options struct {
@@ -491,7 +492,9 @@ func (l *Log) AppendBatch(rs []Record) error {
 		l.bufMu.Unlock()
 		return err
 	}
-	// end is published once, after the batch: no one reads it under bufMu.
+	// end is published once, after the batch and before bufMu is released:
+	// no one needs the positions in between, and whoever sees the new End
+	// and then calls Write or Sync takes bufMu, so finds the bytes buffered.
 	end := LSN(l.end.Load())
 	for i := range rs {
 		r := &rs[i]
@@ -879,7 +882,7 @@ func (l *Log) Close() error {
 	l.bufMu.Lock()
 	failed := l.failed
 	l.bufMu.Unlock()
-	if errors.Is(failed, errClosed) {
+	if errors.Is(failed, ErrClosed) {
 		return nil
 	}
 	err := failed // a write error already lost the buffer: report it
@@ -888,7 +891,7 @@ func (l *Log) Close() error {
 	}
 	l.lockAll()
 	defer l.unlockAll()
-	l.failed = errClosed
+	l.failed = ErrClosed
 	l.recent.reset()
 	if l.cur != nil {
 		if cerr := l.cur.Close(); err == nil {
@@ -907,10 +910,10 @@ func (l *Log) Close() error {
 func (l *Log) Crash(keepUnsynced int64) error {
 	l.lockAll()
 	defer l.unlockAll()
-	if errors.Is(l.failed, errClosed) {
-		return errClosed
+	if errors.Is(l.failed, ErrClosed) {
+		return ErrClosed
 	}
-	l.failed = errClosed
+	l.failed = ErrClosed
 	l.buf, l.pieces = l.buf[:0], l.pieces[:0]
 	l.recent.reset()
 	if l.cur != nil {

@@ -15,7 +15,7 @@ import (
 type Reader struct {
 	l    *Log
 	pos  LSN    // position of the next record
-	last Record // the record Next returned last, decoded
+	last Record // the last record Next returned or Run took, decoded
 
 	buf    []byte
 	bufLSN LSN  // LSN of buf[0]

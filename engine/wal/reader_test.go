@@ -199,20 +199,7 @@ func TestAppendRaw(t *testing.T) {
 	}
 	appendSized(t, leader, sizes)
 	leader.Sync()
-	// Every encoded record of the leader's log, in order.
-	var recs [][]byte
-	r, _ := leader.NewReader(0)
-	defer r.Close()
-	for {
-		b, err := r.Next(leader.Written())
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		recs = append(recs, bytes.Clone(b))
-	}
+	recs := encodedRecords(t, leader)
 	for _, b := range recs {
 		if err := follower.AppendRaw(b); err != nil {
 			t.Fatal(err)
@@ -268,6 +255,72 @@ func TestAppendRaw(t *testing.T) {
 		if !bytes.Equal(a, b) {
 			t.Fatalf("runs: segment %s differs", ls[i].Name)
 		}
+	}
+}
+
+// encodedRecords returns copies of every encoded record in l, in order.
+func encodedRecords(t *testing.T, l *Log) [][]byte {
+	t.Helper()
+	r, err := l.NewReader(l.Start())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var recs [][]byte
+	for {
+		b, err := r.Next(l.Written())
+		if err == io.EOF {
+			return recs
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs = append(recs, bytes.Clone(b))
+	}
+}
+
+// TestAppendRawRunStopsAtBadRecord: a run with a bad record in the middle
+// keeps the records before it, adds nothing from it on, and says why.
+func TestAppendRawRunStopsAtBadRecord(t *testing.T) {
+	leader, _ := openTest(t, t.TempDir())
+	defer leader.Close()
+	appendN(t, leader, 4, 100)
+	leader.Sync()
+	recs := encodedRecords(t, leader)
+	badLength := bytes.Clone(recs[2])
+	badLength[3] = 0 // a length under the minimum
+	for _, tc := range []struct {
+		name string
+		bad  [][]byte // what follows the two good records
+		want error
+	}{
+		{"out of order", [][]byte{recs[0], recs[2]}, ErrOutOfOrder},
+		{"truncated at the end", [][]byte{recs[2][:10]}, ErrCorrupt},
+		{"bad length", [][]byte{badLength, recs[3]}, ErrCorrupt},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f, _ := openTest(t, t.TempDir())
+			defer f.Close()
+			run := bytes.Join(append([][]byte{recs[0], recs[1]}, tc.bad...), nil)
+			if err := f.AppendRawRun(run); !errors.Is(err, tc.want) {
+				t.Fatalf("error %v, want %v", err, tc.want)
+			}
+			kept := len(recs[0]) + len(recs[1])
+			if f.End() != LSN(kept) {
+				t.Fatalf("end %v after the bad record, want %v", f.End(), LSN(kept))
+			}
+			if err := f.Write(); err != nil {
+				t.Fatal(err)
+			}
+			got, _ := os.ReadFile(f.path(f.Segments()[0].Name))
+			if !bytes.Equal(got, run[:kept]) {
+				t.Fatalf("file holds %d bytes, want the %d of the two good records", len(got), kept)
+			}
+			// The log goes on from there.
+			if err := f.AppendRawRun(bytes.Join(recs[2:], nil)); err != nil || f.End() != leader.End() {
+				t.Fatalf("continuing: %v, end %v, leader %v", err, f.End(), leader.End())
+			}
+		})
 	}
 }
 

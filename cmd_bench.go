@@ -300,6 +300,9 @@ func printBench(out io.Writer, r cluster.BenchResult) {
 		fmt.Fprintf(out, "              reconnected %s after restore, replayed the backlog %s later: %s records/s = %.2f x bench rate; peak RSS %s (live %s)\n",
 			secs(cu.Reconnect), secs(cu.CatchUp), count(cu.RecordsPerSec()), cu.RecordsPerSec()/r.RecordsPerSec(), mib(cu.PeakRSS), mib(cu.Live))
 	}
+	for _, u := range r.Unwarmed {
+		fmt.Fprintf(out, "  note        ran unwarmed, so its figures may be lower: %s\n", u)
+	}
 }
 
 func perOp(n int, ops uint64) float64 {

@@ -43,14 +43,22 @@ func TestBenchSmall(t *testing.T) {
 // reports a directory it cannot write to.
 func TestWarmPageCache(t *testing.T) {
 	dir := t.TempDir()
-	if err := warmPageCache(dir, 3<<20+5); err != nil {
+	if err := warmPageCache(context.Background(), dir, 3<<20+5); err != nil {
 		t.Fatal(err)
 	}
 	if left, _ := os.ReadDir(dir); len(left) != 0 {
 		t.Errorf("warm-up left %d file(s) behind", len(left))
 	}
-	if err := warmPageCache(filepath.Join(dir, "missing"), 1<<20); err == nil {
+	if err := warmPageCache(context.Background(), filepath.Join(dir, "missing"), 1<<20); err == nil {
 		t.Error("warm-up in a missing directory did not fail")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := warmPageCache(ctx, dir, 1<<20); err != context.Canceled {
+		t.Errorf("cancelled warm-up: %v", err)
+	}
+	if left, _ := os.ReadDir(dir); len(left) != 0 {
+		t.Errorf("cancelled warm-up left %d file(s) behind", len(left))
 	}
 }
 
@@ -79,7 +87,7 @@ func BenchmarkClusterRelay(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	if err := waitFor(context.Background(), time.Minute, "replay", func() bool { return replayedAll(c, c.Names(), end, false) }); err != nil {
+	if err := waitFor(context.Background(), c, time.Minute, "replay", func() bool { return replayedAll(c, c.Names(), end, false) }); err != nil {
 		b.Fatal(err)
 	}
 	b.StopTimer()

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"time"
@@ -34,6 +35,27 @@ func (c *Cluster) Converged() (bool, string) {
 	return true, ""
 }
 
+// walFailure returns why the leader's or a running follower's WAL can no
+// longer be written, or nil. It takes each log's buffer lock, so callers
+// poll it sparingly.
+func (c *Cluster) walFailure() error {
+	if err := c.primary.Log().Err(); err != nil {
+		return fmt.Errorf("the leader's WAL failed: %w", err)
+	}
+	for _, name := range c.Names() {
+		s := c.Standby(name)
+		if s == nil {
+			continue
+		}
+		// A follower being crashed or stopped closes its WAL; that is
+		// not a failure.
+		if err := s.WALErr(); err != nil && !errors.Is(err, wal.ErrClosed) {
+			return fmt.Errorf("%s's WAL failed: %w", name, err)
+		}
+	}
+	return nil
+}
+
 // WaitConverged polls until every follower has replayed the leader's whole
 // log, or ctx ends (the error then says who is behind).
 func (c *Cluster) WaitConverged(ctx context.Context) error {
@@ -44,10 +66,10 @@ func (c *Cluster) WaitConverged(ctx context.Context) error {
 		if ok {
 			return nil
 		}
-		// A leader whose WAL cannot be written (disk full, I/O error)
-		// will never get there: say so now, with the file and offset.
-		if err := c.primary.Log().Err(); err != nil {
-			return fmt.Errorf("followers cannot converge: the leader's WAL failed: %w", err)
+		// A WAL that cannot be written (disk full, I/O error) will never
+		// get there: say so now, with the file and offset.
+		if err := c.walFailure(); err != nil {
+			return fmt.Errorf("followers cannot converge: %w", err)
 		}
 		select {
 		case <-ctx.Done():

@@ -210,6 +210,12 @@ func (s *Standby) Store() *kv.Store {
 	return s.store
 }
 
+// WALErr returns the error that made the follower's WAL unusable (a
+// failed write: disk full, I/O error), wal.ErrClosed once it is closed or
+// crashed, and nil while it works. A follower whose WAL failed cannot
+// make progress until it is restarted.
+func (s *Standby) WALErr() error { return s.log.Err() }
+
 // Syncs is how many fsyncs the follower's WAL has done (for benchmarks).
 func (s *Standby) Syncs() uint64 { return s.log.Syncs() }
 

@@ -538,6 +538,18 @@ func replayedAll(c *Cluster, names []string, end wal.LSN, flushOnly bool) bool {
 	return true
 }
 
+// storesMatch reports whether the named followers' stores all have the
+// leader's digest.
+func storesMatch(c *Cluster, names []string) bool {
+	want := c.primary.Store().Digest()
+	for _, n := range names {
+		if c.Standby(n).Store().Digest() != want {
+			return false
+		}
+	}
+	return true
+}
+
 // waitFor polls cond every millisecond until it holds, the timeout passes,
 // or a WAL in c fails (a full disk, say), which no wait would mend.
 func waitFor(ctx context.Context, c *Cluster, timeout time.Duration, what string, cond func() bool) error {
@@ -635,13 +647,7 @@ func benchWalship(ctx context.Context, cfg *BenchConfig, res *BenchResult, dir s
 	}
 	res.FollowerFsyncs -= fsync0
 	res.PeakRSS, res.Live = PeakRSS(), liveHeap()
-	res.StoresMatch = true
-	want := c.primary.Store().Digest()
-	for _, n := range counted {
-		if c.Standby(n).Store().Digest() != want {
-			res.StoresMatch = false
-		}
-	}
+	res.StoresMatch = storesMatch(c, counted)
 	if cfg.MemProfile != nil {
 		cfg.MemProfile()
 	}
@@ -752,13 +758,7 @@ func benchCatchUp(ctx context.Context, cfg *BenchConfig, dir string) (CatchUpRes
 	if err := waitFor(ctx, c, cfg.Timeout, "followers to replay", func() bool { return replayedAll(c, c.Names(), end, false) }); err != nil {
 		return res, err
 	}
-	res.StoresMatch = true
-	want := c.primary.Store().Digest()
-	for _, n := range c.Names() {
-		if c.Standby(n).Store().Digest() != want {
-			res.StoresMatch = false
-		}
-	}
+	res.StoresMatch = storesMatch(c, c.Names())
 	res.PeakRSS, res.Live = PeakRSS(), liveHeap()
 	if cfg.MemProfile != nil {
 		cfg.MemProfile()

@@ -459,11 +459,17 @@ func (l *Log) Segments() []SegmentInfo {
 	return out
 }
 
-// addPieceLocked starts a new buffer piece for a record at pos when pos does
-// not continue the buffered bytes, which end at end, in the same segment.
-// bufMu is held.
+// startsPiece reports whether a record at pos starts a new buffer piece:
+// when nothing is buffered (buffered bytes), or pos does not continue the
+// buffered bytes, which end at end, in the same segment.
+func (l *Log) startsPiece(buffered int, pos, end LSN) bool {
+	return buffered == 0 || pos != end || uint64(pos)%uint64(l.segSize) == 0
+}
+
+// addPieceLocked starts a new buffer piece for a record at pos when
+// startsPiece says so. bufMu is held.
 func (l *Log) addPieceLocked(pos, end LSN) {
-	if len(l.buf) == 0 || pos != end || uint64(pos)%uint64(l.segSize) == 0 {
+	if l.startsPiece(len(l.buf), pos, end) {
 		l.pieces = append(l.pieces, piece{off: len(l.buf), lsn: pos})
 	}
 }
@@ -545,12 +551,12 @@ func (l *Log) AppendRawRun(run []byte) error {
 			err = fmt.Errorf("%w: record at %v, next position is %v", ErrOutOfOrder, got, want)
 			break
 		}
-		if len(l.buf)+pending == 0 || want != end || uint64(want)%uint64(l.segSize) == 0 {
-			// A new piece starts here (as addPieceLocked would start
-			// it): what came before goes in first.
+		if l.startsPiece(len(l.buf)+pending, want, end) {
+			// What came before goes in first, so the piece starts at
+			// the right offset.
 			l.buf = append(l.buf, run[:pending]...)
 			run, pending = run[pending:], 0
-			l.pieces = append(l.pieces, piece{off: len(l.buf), lsn: want})
+			l.addPieceLocked(want, end)
 		}
 		pending += n
 		end = want + LSN(n)

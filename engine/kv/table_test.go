@@ -26,7 +26,7 @@ func checkTable(t *testing.T, s *Store) {
 		t.Fatalf("%d keys in %d slots: over 3/4 full", s.count, len(s.slots))
 	}
 	mask := uint64(len(s.slots) - 1)
-	seen := make([]bool, len(s.ents))
+	seen := make([]bool, s.ents.len())
 	used := 0
 	for pos, sl := range s.slots {
 		if sl == 0 {
@@ -34,11 +34,11 @@ func checkTable(t *testing.T, s *Store) {
 		}
 		used++
 		i := int(uint32(sl)) - 1
-		if i < 0 || i >= len(s.ents) || s.ents[i].klen < 0 || seen[i] {
+		if i < 0 || i >= s.ents.len() || s.ents.at(i).klen < 0 || seen[i] {
 			t.Fatalf("slot %d = %x: bad, free or repeated entry", pos, sl)
 		}
 		seen[i] = true
-		e := &s.ents[i]
+		e := s.ents.at(i)
 		kh := maphash.Bytes(s.seed, s.key(e))
 		if slotTag(sl) != tagOf(kh) {
 			t.Fatalf("slot %d: tag does not match the key's hash", pos)
@@ -52,9 +52,9 @@ func checkTable(t *testing.T, s *Store) {
 	if used != s.count {
 		t.Fatalf("%d used slots, count %d", used, s.count)
 	}
-	free := make([]bool, len(s.ents))
+	free := make([]bool, s.ents.len())
 	for _, i := range s.free {
-		if int(i) >= len(s.ents) || s.ents[i].klen >= 0 || free[i] {
+		if int(i) >= s.ents.len() || s.ents.at(int(i)).klen >= 0 || free[i] {
 			t.Fatalf("free list holds %d: out of range, live or repeated", i)
 		}
 		free[i] = true
@@ -63,8 +63,8 @@ func checkTable(t *testing.T, s *Store) {
 	var spans []span
 	live := 0
 	var digest uint64
-	for i := range s.ents {
-		e := &s.ents[i]
+	for i := range s.ents.len() {
+		e := s.ents.at(i)
 		if e.klen < 0 {
 			if !free[i] {
 				t.Fatalf("entry %d free but not on the free list", i)
@@ -263,15 +263,15 @@ func TestModel(t *testing.T) {
 			if s.Digest() != 0 {
 				t.Fatalf("empty store digest %x", s.Digest())
 			}
-			ents := len(s.ents)
+			ents := s.ents.len()
 			for i := 0; i < ents; i++ {
 				r := wal.Record{LSN: lsn, Op: wal.OpSet, Key: fmt.Appendf(nil, "r%d", i), Value: []byte("v")}
 				s.Apply(r)
 				model(r)
 			}
 			compareModel(t, s, m, end)
-			if len(s.ents) != ents {
-				t.Fatalf("refilling %d keys grew the entries from %d to %d", ents, ents, len(s.ents))
+			if s.ents.len() != ents {
+				t.Fatalf("refilling %d keys grew the entries from %d to %d", ents, ents, s.ents.len())
 			}
 		})
 	}
@@ -331,8 +331,8 @@ func TestMemoryBounded(t *testing.T) {
 	if s.compactions == 0 {
 		t.Error("never compacted")
 	}
-	if len(s.ents) != keys || len(s.slots) > 16384 {
-		t.Errorf("%d entries, %d slots for %d keys", len(s.ents), len(s.slots), keys)
+	if s.ents.len() != keys || len(s.slots) > 16384 {
+		t.Errorf("%d entries, %d slots for %d keys", s.ents.len(), len(s.slots), keys)
 	}
 	t.Logf("max arena capacity %d bytes, %d compactions", maxCap, s.compactions)
 }

@@ -88,8 +88,20 @@ func (p *pipe) readLoop() {
 		if full && !p.waitSpace() {
 			return
 		}
-		f, raw, err := rd.RawNext()
+		// The leader is trusted, so its frames are read straight into the
+		// queue's buffer; anything from a follower's side is read with
+		// RawNext's guard against a length it does not send, and copied.
+		var f wire.Frame
+		var raw []byte
+		var err error
+		var owned *[]byte
+		if p.dir == Down {
+			f, raw, err = rd.RawNextInto(func(n int) []byte { owned = getBuf(n); return *owned })
+		} else {
+			f, raw, err = rd.RawNext()
+		}
 		if err != nil {
+			putBuf(owned)
 			p.readFailed(err)
 			return
 		}
@@ -110,6 +122,7 @@ func (p *pipe) readLoop() {
 			fr.meta.Corrupt = true
 		}
 		fr.meta.ID = r.ids.Add(1)
+		fr.buf = owned
 		full = p.push(fr, raw, now)
 		if fr.meta.Corrupt {
 			r.corrupted.Add(1)
@@ -136,11 +149,15 @@ func (p *pipe) waitSpace() bool {
 	return true
 }
 
-// push stamps fr (read at world time now), queues it with a copy of raw (corrupted if fr says so)
-// and reports whether the queue is now full.
+// push stamps fr (read at world time now), queues it with raw (corrupted
+// if fr says so) and reports whether the queue is now full. When fr.buf is
+// set, raw already lies in it and the queue takes it over; else raw is
+// copied into a buffer of the queue's.
 func (p *pipe) push(fr frame, raw []byte, now time.Duration) (full bool) {
-	fr.buf = getBuf(len(raw))
-	copy(*fr.buf, raw)
+	if fr.buf == nil {
+		fr.buf = getBuf(len(raw))
+		copy(*fr.buf, raw)
+	}
 	if fr.meta.Corrupt {
 		wire.CorruptData((*fr.buf)[wire.HeaderSize+1:])
 	}

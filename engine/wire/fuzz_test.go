@@ -81,6 +81,40 @@ func FuzzReader(f *testing.F) {
 	})
 }
 
+// FuzzReaderInto: RawNextInto reads the same frames, with the same errors,
+// as RawNext, into the buffers it is given.
+func FuzzReaderInto(f *testing.F) {
+	f.Add(seedStream())
+	f.Add([]byte{})
+	f.Add([]byte{0xff, 0xff, 0xff, 0xff})
+	f.Add([]byte{0, 0, 0, 0})
+	f.Add(seedStream()[:23])
+	f.Fuzz(func(t *testing.T, in []byte) {
+		want := NewReader(bytes.NewReader(in), 16)
+		got := NewReader(iotest.OneByteReader(bytes.NewReader(in)), 16)
+		for {
+			wf, wraw, werr := want.RawNext()
+			var buf []byte
+			gf, graw, gerr := got.RawNextInto(func(n int) []byte {
+				buf = make([]byte, n, n+7)
+				return buf
+			})
+			if (werr == nil) != (gerr == nil) || werr != nil && werr.Error() != gerr.Error() {
+				t.Fatalf("RawNext error %v, RawNextInto %v", werr, gerr)
+			}
+			if werr != nil {
+				return
+			}
+			if !bytes.Equal(wraw, graw) || wf.Kind != gf.Kind || !bytes.Equal(wf.Payload, gf.Payload) {
+				t.Fatalf("RawNext read %x, RawNextInto %x", wraw, graw)
+			}
+			if &graw[0] != &buf[0] {
+				t.Fatal("RawNextInto did not read into the buffer it was given")
+			}
+		}
+	})
+}
+
 // checkPayload runs the decoder of f's kind (and FrameLSN) and checks what
 // a decoded value promises.
 func checkPayload(t *testing.T, f Frame) {

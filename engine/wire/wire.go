@@ -176,14 +176,10 @@ func (fr *Reader) Next() (Frame, error) {
 // RawNext is Next that also returns the frame's whole encoding (header, kind
 // and payload), for relays that forward bytes. Both alias the Reader's buffer.
 func (fr *Reader) RawNext() (Frame, []byte, error) {
-	if _, err := io.ReadFull(fr.r, fr.buf[:HeaderSize]); err != nil {
+	total, err := fr.header()
+	if err != nil {
 		return Frame{}, nil, err
 	}
-	n := binary.BigEndian.Uint32(fr.buf[:HeaderSize])
-	if n == 0 || n > uint32(fr.max) {
-		return Frame{}, nil, fmt.Errorf("%w: %d bytes (max %d)", ErrFrameTooLarge, n, fr.max)
-	}
-	total := HeaderSize + int(n)
 	// The length is the peer's word: grow the buffer only as the bytes
 	// actually arrive (doubling), so a header that promises a large frame
 	// and then stops costs at most twice what was sent.
@@ -197,14 +193,51 @@ func (fr *Reader) RawNext() (Frame, []byte, error) {
 		m, err := io.ReadFull(fr.r, fr.buf[have:min(total, len(fr.buf))])
 		have += m
 		if err != nil {
-			if err == io.EOF {
-				err = io.ErrUnexpectedEOF
-			}
-			return Frame{}, nil, err
+			return Frame{}, nil, bodyErr(err)
 		}
 	}
 	raw := fr.buf[:total]
 	return Frame{Kind: Kind(raw[HeaderSize]), Payload: raw[HeaderSize+1:]}, raw, nil
+}
+
+// RawNextInto is RawNext reading the frame straight into the buffer that
+// alloc returns for its whole length (at least that long), sparing a
+// relay the copy it would make of RawNext's result. Frame and raw alias
+// that buffer. The length is checked against the maximum, but the buffer
+// is taken before the bytes arrive: use it only for a trusted peer (the
+// relay forwarding the leader's frames), and RawNext for anyone else.
+func (fr *Reader) RawNextInto(alloc func(n int) []byte) (Frame, []byte, error) {
+	total, err := fr.header()
+	if err != nil {
+		return Frame{}, nil, err
+	}
+	raw := alloc(total)[:total]
+	copy(raw, fr.buf[:HeaderSize])
+	if _, err := io.ReadFull(fr.r, raw[HeaderSize:]); err != nil {
+		return Frame{}, nil, bodyErr(err)
+	}
+	return Frame{Kind: Kind(raw[HeaderSize]), Payload: raw[HeaderSize+1:]}, raw, nil
+}
+
+// header reads a frame's length prefix into fr.buf and returns the frame's
+// whole length, header included, once it is within the maximum.
+func (fr *Reader) header() (int, error) {
+	if _, err := io.ReadFull(fr.r, fr.buf[:HeaderSize]); err != nil {
+		return 0, err
+	}
+	n := binary.BigEndian.Uint32(fr.buf[:HeaderSize])
+	if n == 0 || n > uint32(fr.max) {
+		return 0, fmt.Errorf("%w: %d bytes (max %d)", ErrFrameTooLarge, n, fr.max)
+	}
+	return HeaderSize + int(n), nil
+}
+
+// bodyErr is the error for a stream that ends inside a frame's body.
+func bodyErr(err error) error {
+	if err == io.EOF {
+		return io.ErrUnexpectedEOF
+	}
+	return err
 }
 
 // AppendFrame appends a whole frame (header, kind, payload) to dst.

@@ -182,8 +182,8 @@ const (
 	firstBlock = 256
 )
 
-// arena is where pairs live: blocks that never move once full. An offset
-// is a block's index above the position in it.
+// arena is where pairs live: blocks that never move. An offset is a
+// block's index above the position in it.
 type arena struct {
 	blocks [][]byte
 	used   int // bytes handed out: pairs, dead bytes and abandoned block tails

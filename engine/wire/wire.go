@@ -125,7 +125,8 @@ var (
 )
 
 // Frame is one frame's kind and payload. Payload aliases the Reader's buffer
-// and is valid only until the next call to Next.
+// and is valid only until the next call to Next (or, from RawNextInto, the
+// caller's buffer).
 type Frame struct {
 	Kind    Kind
 	Payload []byte

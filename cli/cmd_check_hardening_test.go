@@ -1,4 +1,4 @@
-package main
+package cli
 
 // Bad local input for `walship check`: bad flags, data directories that
 // are not directories or hold someone else's files, a damaged WAL segment
@@ -30,6 +30,7 @@ func buildWalship(t *testing.T) string {
 	}
 	bin := filepath.Join(t.TempDir(), "walship")
 	cmd := exec.Command("go", "build", "-o", bin, ".")
+	cmd.Dir = ".." // the module root: package main
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}

@@ -3,42 +3,11 @@ package cli
 import (
 	"bytes"
 	"context"
-	"reflect"
 	"strings"
 	"testing"
-)
 
-func TestChaosScheduleIsSeeded(t *testing.T) {
-	a, err := chaosSchedule(7, 3, 20000)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := chaosSchedule(7, 3, 20000)
-	if !reflect.DeepEqual(a, b) {
-		t.Fatal("same seed, different schedules")
-	}
-	c, _ := chaosSchedule(8, 3, 20000)
-	if reflect.DeepEqual(a, c) {
-		t.Fatal("different seeds, same schedule")
-	}
-	seen := map[string]bool{}
-	total := 0
-	for _, s := range a {
-		seen[s.kind] = true
-		total += s.writes
-	}
-	for _, k := range chaosKinds {
-		if !seen[k] {
-			t.Errorf("kind %s never scheduled", k)
-		}
-	}
-	if total != 20000 {
-		t.Errorf("schedule writes %d records, want 20000", total)
-	}
-	if _, err := chaosSchedule(1, 3, 100); err == nil {
-		t.Error("too few records: no error")
-	}
-}
+	"walship/nemesis"
+)
 
 // TestCheckChaos runs the nemesis end to end for a few seeds.
 func TestCheckChaos(t *testing.T) {
@@ -52,7 +21,7 @@ func TestCheckChaos(t *testing.T) {
 			t.Fatalf("seed %d: %v\n%s", seed, err, out.String())
 		}
 		last := out.String()[strings.LastIndex(strings.TrimSpace(out.String()), "\n")+1:]
-		for _, k := range chaosKinds {
+		for _, k := range nemesis.Kinds {
 			if strings.Contains(last, k+" 0") {
 				t.Errorf("seed %d: no %s fault injected: %s", seed, k, last)
 			}

@@ -11,6 +11,7 @@ import (
 
 	"walship/engine/cluster"
 	"walship/engine/wal"
+	"walship/nemesis"
 	"walship/scenario"
 )
 
@@ -90,14 +91,14 @@ func runCheck(ctx context.Context, out io.Writer, o checkOptions) error {
 		Dir: o.data, Followers: o.followers, SegmentSize: seg,
 		WALKeep: 1 << 40, // keep everything: check is about replication, not retention
 	}
-	var steps []chaosStep
+	var steps []nemesis.Step
 	if o.chaos >= 0 {
-		if steps, err = chaosSchedule(o.chaos, o.followers, o.records); err != nil {
+		if steps, err = nemesis.Schedule(o.chaos, o.followers, o.records); err != nil {
 			return err
 		}
 		// Small segments and little retention, so a follower can fall off;
 		// followers that do take a base backup by themselves.
-		cfg.SegmentSize, cfg.WALKeep, cfg.AutoBackup = chaosSegment, chaosWALKeep, true
+		cfg.SegmentSize, cfg.WALKeep, cfg.AutoBackup = nemesis.SegmentSize, nemesis.WALKeep, true
 		cfg.Seed = o.chaos
 	}
 	c, err := cluster.New(cfg)
@@ -113,7 +114,7 @@ func runCheck(ctx context.Context, out io.Writer, o checkOptions) error {
 		if o.verbose {
 			verbose = out
 		}
-		if injected, err = runChaos(wctx, c, steps, verbose); err != nil {
+		if injected, err = nemesis.Run(wctx, c, steps, verbose); err != nil {
 			return err
 		}
 	} else {
@@ -139,7 +140,7 @@ func runCheck(ctx context.Context, out io.Writer, o checkOptions) error {
 		ok = ok && v.Match()
 	}
 	if injected != nil {
-		fmt.Fprintln(out, chaosSummary(o.chaos, injected))
+		fmt.Fprintln(out, nemesis.Summary(o.chaos, injected))
 	}
 	if !ok {
 		return errCheckFailed

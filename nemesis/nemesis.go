@@ -1,4 +1,9 @@
-package cli
+// Package nemesis is a seeded schedule of faults run against a live cluster
+// while the leader writes. The schedule (which fault, on which follower, how
+// many writes in between, how long it is held) depends only on the seed; the
+// engine's timing does not, so the same seed gives the same schedule, not
+// the same interleaving.
+package nemesis
 
 import (
 	"context"
@@ -11,18 +16,12 @@ import (
 	"walship/engine/cluster"
 )
 
-// The nemesis: a seeded schedule of faults run against a live cluster while
-// the leader writes. The schedule (which fault, on which follower, how many
-// writes in between, how long it is held) depends only on the seed; the
-// engine's timing does not, so the same seed gives the same schedule, not
-// the same interleaving.
-
 // Fault kinds the nemesis injects. Every one is injected at least once.
-var chaosKinds = []string{"cut", "corrupt", "slice", "latency", "pause", "crash", "fall-off"}
+var Kinds = []string{"cut", "corrupt", "slice", "latency", "pause", "crash", "fall-off"}
 
-// chaosStep is one fault: commands to inject it, writes while it holds, and
+// Step is one fault: commands to inject it, writes while it holds, and
 // commands to lift it.
-type chaosStep struct {
+type Step struct {
 	kind     string
 	follower string
 	inject   []string
@@ -31,37 +30,37 @@ type chaosStep struct {
 	lift     []string
 }
 
-// chaosFallOffRecords is how many records a fall-off step writes while its
-// follower is cut: several times chaosWALKeep of WAL, so it falls off.
+// fallOffRecords is how many records a fall-off step writes while its
+// follower is cut: several times WALKeep of WAL, so it falls off.
 const (
-	chaosWALKeep        = 64 << 10
-	chaosSegment        = 16 << 10
-	chaosFallOffRecords = 4000
+	WALKeep        = 64 << 10
+	SegmentSize    = 16 << 10
+	fallOffRecords = 4000
 )
 
-// chaosSchedule builds the schedule for a seed.
-func chaosSchedule(seed int64, followers, records int) ([]chaosStep, error) {
+// Schedule builds the schedule for a seed.
+func Schedule(seed int64, followers, records int) ([]Step, error) {
 	rng := rand.New(rand.NewPCG(uint64(seed), 0xc4a05))
-	kinds := append([]string(nil), chaosKinds...)
+	kinds := append([]string(nil), Kinds...)
 	rng.Shuffle(len(kinds), func(i, j int) { kinds[i], kinds[j] = kinds[j], kinds[i] })
-	steps := 3 * len(chaosKinds)
+	steps := 3 * len(Kinds)
 	for len(kinds) < steps {
-		k := chaosKinds[rng.IntN(len(chaosKinds))]
+		k := Kinds[rng.IntN(len(Kinds))]
 		if k == "fall-off" {
 			k = "cut" // one fall-off is enough: each costs many records
 		}
 		kinds = append(kinds, k)
 	}
 	// Exactly one fall-off: the shuffled kinds hold one, the rest none.
-	rest := records - chaosFallOffRecords
+	rest := records - fallOffRecords
 	if rest < steps {
-		return nil, fmt.Errorf("--chaos needs at least %d records (--records %d)", chaosFallOffRecords+steps, records)
+		return nil, fmt.Errorf("--chaos needs at least %d records (--records %d)", fallOffRecords+steps, records)
 	}
 	per := rest / (steps - 1)
-	var out []chaosStep
+	var out []Step
 	for i, k := range kinds {
 		f := cluster.FollowerName(1 + rng.IntN(followers))
-		s := chaosStep{kind: k, follower: f, writes: per, hold: time.Duration(50+rng.IntN(250)) * time.Millisecond}
+		s := Step{kind: k, follower: f, writes: per, hold: time.Duration(50+rng.IntN(250)) * time.Millisecond}
 		switch k {
 		case "cut":
 			s.inject, s.lift = []string{"cut " + f}, []string{"restore " + f}
@@ -77,7 +76,7 @@ func chaosSchedule(seed int64, followers, records int) ([]chaosStep, error) {
 			s.inject, s.lift = []string{"crash " + f}, []string{"restart " + f}
 		case "fall-off":
 			s.inject, s.lift = []string{"cut " + f}, []string{"restore " + f}
-			s.writes = chaosFallOffRecords
+			s.writes = fallOffRecords
 		}
 		if i == len(kinds)-1 {
 			s.writes += rest - per*(steps-1) // the remainder
@@ -87,9 +86,9 @@ func chaosSchedule(seed int64, followers, records int) ([]chaosStep, error) {
 	return out, nil
 }
 
-// runChaos runs the schedule, heals everything, waits for convergence and
+// Run runs the schedule, heals everything, waits for convergence and
 // verifies every follower. It returns the faults injected by kind.
-func runChaos(ctx context.Context, c *cluster.Cluster, steps []chaosStep, verbose io.Writer) (map[string]int, error) {
+func Run(ctx context.Context, c *cluster.Cluster, steps []Step, verbose io.Writer) (map[string]int, error) {
 	injected := map[string]int{}
 	next := 0
 	write := func(n int) error {
@@ -177,11 +176,11 @@ func fellOff(ctx context.Context, c *cluster.Cluster, name string) bool {
 	return false
 }
 
-// chaosSummary is the one line that counts the faults by kind.
-func chaosSummary(seed int64, injected map[string]int) string {
+// Summary is the one line that counts the faults by kind.
+func Summary(seed int64, injected map[string]int) string {
 	total := 0
 	var parts []string
-	for _, k := range chaosKinds {
+	for _, k := range Kinds {
 		total += injected[k]
 		parts = append(parts, fmt.Sprintf("%s %d", k, injected[k]))
 	}

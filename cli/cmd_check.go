@@ -91,9 +91,9 @@ func runCheck(ctx context.Context, out io.Writer, o checkOptions) error {
 		Dir: o.data, Followers: o.followers, SegmentSize: seg,
 		WALKeep: 1 << 40, // keep everything: check is about replication, not retention
 	}
-	var steps []nemesis.Step
+	var ops []nemesis.Op
 	if o.chaos >= 0 {
-		if steps, err = nemesis.Schedule(o.chaos, o.followers, o.records); err != nil {
+		if ops, err = nemesis.Schedule(o.chaos, nemesis.Settings{Followers: o.followers, Records: o.records}); err != nil {
 			return err
 		}
 		// Small segments and little retention, so a follower can fall off;
@@ -108,13 +108,13 @@ func runCheck(ctx context.Context, out io.Writer, o checkOptions) error {
 	defer c.Close()
 	wctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
-	var injected map[string]int
-	if steps != nil {
+	var injected nemesis.Tally
+	if ops != nil {
 		var verbose io.Writer
 		if o.verbose {
 			verbose = out
 		}
-		if injected, err = nemesis.Run(wctx, c, steps, verbose); err != nil {
+		if injected, err = nemesis.Run(wctx, c, ops, verbose); err != nil {
 			return err
 		}
 	} else {
@@ -125,9 +125,9 @@ func runCheck(ctx context.Context, out io.Writer, o checkOptions) error {
 				return err
 			}
 		}
-		if err := c.WaitConverged(wctx); err != nil {
-			return err
-		}
+	}
+	if err := c.WaitConverged(wctx); err != nil {
+		return err
 	}
 	leaderRecords := c.Snapshot(^uint64(0)).Leader.Records
 	vs, err := c.Verify()
@@ -140,7 +140,7 @@ func runCheck(ctx context.Context, out io.Writer, o checkOptions) error {
 		ok = ok && v.Match()
 	}
 	if injected != nil {
-		fmt.Fprintln(out, nemesis.Summary(o.chaos, injected))
+		fmt.Fprintf(out, "chaos seed %d: %s\n", o.chaos, injected)
 	}
 	if !ok {
 		return errCheckFailed

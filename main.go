@@ -9,8 +9,10 @@ import (
 	"walship/cli"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "0.1.0-dev"
+// version is empty unless the build sets it with
+// -ldflags "-X main.version=v1.2.3"; walship then reports what the Go
+// toolchain recorded about the build (module version, VCS revision).
+var version string
 
 func main() {
 	os.Exit(cli.Main(version))

@@ -16,7 +16,7 @@ func TestCheckChaos(t *testing.T) {
 	}
 	for _, seed := range []int64{1, 2} {
 		var out bytes.Buffer
-		err := runCheck(context.Background(), &out, checkOptions{followers: 3, records: 12000, segment: "1MiB", timeout: defaultCheckTimeout, chaos: seed})
+		err := runCheck(context.Background(), &out, nil, checkOptions{followers: 3, records: 12000, segment: "1MiB", timeout: defaultCheckTimeout, chaos: seed})
 		if err != nil {
 			t.Fatalf("seed %d: %v\n%s", seed, err, out.String())
 		}
@@ -31,7 +31,7 @@ func TestCheckChaos(t *testing.T) {
 
 func TestCheckReferenceOutput(t *testing.T) {
 	var out bytes.Buffer
-	if err := runCheck(context.Background(), &out, checkOptions{followers: 1, records: 5, segment: "1MiB", timeout: defaultCheckTimeout, chaos: -1}); err != nil {
+	if err := runCheck(context.Background(), &out, nil, checkOptions{followers: 1, records: 5, segment: "1MiB", timeout: defaultCheckTimeout, chaos: -1}); err != nil {
 		t.Fatal(err)
 	}
 	want := "leader: shipped 5 records to follower-1\n" +

@@ -54,7 +54,7 @@ func newTUICmd() *cobra.Command {
 			"  walship --followers 5 --latency 500ms --sync \"remote_apply 1\"\n" +
 			"  walship --theme high-contrast        # for a projector\n" +
 			"  walship --latency 0 --apply-delay 0 --flush-delay 0 --rate 500   # the raw engine",
-		Args:         cobra.NoArgs,
+		Args:         noArgs,
 		SilenceUsage: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, th, err := o.config()
@@ -81,42 +81,43 @@ func newTUICmd() *cobra.Command {
 	f.StringVar(&o.scenario, "scenario", "", "play a lesson: a built-in name (see walship scenarios) or a scenario file")
 	f.StringVar(&o.record, "record", "", "record the session as an asciicast v2 file (asciinema play FILE)")
 	f.StringVar(&o.saveScenario, "save-scenario", "", "on exit, write the commands done live as a scenario file that replays them")
+	registerCompletions(cmd)
 	return cmd
 }
 
 // config checks the flags and turns them into a cluster configuration and
-// a theme name. Every error names the flag and what it wants.
+// a theme name. Every error names the flag, the value and what it wants.
 func (o tuiOptions) config() (cluster.Config, string, error) {
 	var cfg cluster.Config
-	if o.followers < 1 || o.followers > 9 {
-		return cfg, "", fmt.Errorf("bad --followers %d: want 1 to 9 followers", o.followers)
+	if err := checkFollowers(o.followers); err != nil {
+		return cfg, "", err
 	}
 	if o.rate < 0 || o.rate > 1_000_000 {
-		return cfg, "", fmt.Errorf("bad --rate %g: want 0 to 1000000 records per second", o.rate)
+		return cfg, "", badFlag("rate", o.rate, "0 to 1000000 records per second")
 	}
 	for _, d := range []struct {
 		name string
 		v    time.Duration
-	}{{"--latency", o.latency}, {"--apply-delay", o.applyDelay}, {"--flush-delay", o.flushDelay}} {
+	}{{"latency", o.latency}, {"apply-delay", o.applyDelay}, {"flush-delay", o.flushDelay}} {
 		if d.v < 0 || d.v > time.Hour {
-			return cfg, "", fmt.Errorf("bad %s %s: want a duration from 0 to 1h, like 300ms", d.name, d.v)
+			return cfg, "", badFlag(d.name, d.v, "a duration from 0 to 1h, like 300ms")
 		}
 	}
-	sc, err := cluster.ParseCommand("sync " + o.sync)
+	rule, err := parseSync(o.sync)
 	if err != nil {
-		return cfg, "", fmt.Errorf(`bad --sync %q: want off, local, remote_write, on or remote_apply, optionally with ANY N ("remote_apply 1")`, o.sync)
+		return cfg, "", err
 	}
-	keep, err := cluster.ParseSize(o.walKeep)
+	keep, err := parseSize("wal-keep", o.walKeep)
 	if err != nil {
-		return cfg, "", fmt.Errorf("bad --wal-keep %q: want a size like 128KiB or 1MiB", o.walKeep)
+		return cfg, "", err
 	}
-	seg, err := cluster.ParseSize(o.segmentSize)
-	if err != nil || seg < 8<<10 {
-		return cfg, "", fmt.Errorf("bad --segment-size %q: want a size of at least 8KiB, like 16KiB or 1MiB", o.segmentSize)
+	seg, err := parseSegmentSize(o.segmentSize)
+	if err != nil {
+		return cfg, "", err
 	}
 	name := o.theme
 	if _, err := theme.ByName(name); err != nil {
-		return cfg, "", fmt.Errorf("bad --theme %q: want one of %s", o.theme, strings.Join(theme.Names(), ", "))
+		return cfg, "", badFlag("theme", o.theme, "one of "+strings.Join(theme.Names(), ", "))
 	}
 	if os.Getenv("NO_COLOR") != "" {
 		name = "mono"
@@ -127,7 +128,7 @@ func (o tuiOptions) config() (cluster.Config, string, error) {
 		SegmentSize: seg,
 		WALKeep:     keep,
 		Slots:       o.slots,
-		Sync:        cluster.SyncRule{Mode: sc.Mode, N: int(sc.N)},
+		Sync:        rule,
 		Rate:        o.rate,
 		DelRatio:    0.1, // some deletes, so keys come and go
 		Latency:     o.latency,
@@ -146,7 +147,7 @@ func runTUI(cfg cluster.Config, opts tui.Options, o tuiOptions) (err error) {
 	}
 	var sc *scenario.Scenario
 	if o.scenario != "" {
-		if sc, err = scenario.Load(o.scenario); err != nil {
+		if sc, err = loadScenario(o.scenario); err != nil {
 			return err
 		}
 		cfg.Followers = max(cfg.Followers, sc.Followers)

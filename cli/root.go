@@ -1,10 +1,12 @@
 // Package cli is walship's command line: the root command (the terminal
-// UI) and its subcommands check, bench and scenarios, built on cobra and
-// fang.
+// UI) and its subcommands check, bench, scenarios and man, built on cobra
+// and fang. Main runs it and returns the exit status.
 package cli
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"os"
 	"runtime/debug"
 
@@ -14,7 +16,8 @@ import (
 
 func newRootCmd() *cobra.Command {
 	root := newTUICmd()
-	root.AddCommand(newCheckCmd(), newBenchCmd(), newScenariosCmd())
+	root.AddCommand(newCheckCmd(), newBenchCmd(), newScenariosCmd(), newManCmd())
+	root.SetFlagErrorFunc(flagError)
 	return root
 }
 
@@ -26,13 +29,28 @@ func newRootCmd() *cobra.Command {
 const gcPercent = 35
 
 // Main runs walship with the process's arguments and returns its exit
-// status.
+// status (see exitStatus). version is what the build set, or "".
 func Main(version string) int {
 	if _, set := os.LookupEnv("GOGC"); !set {
 		debug.SetGCPercent(gcPercent)
 	}
-	if err := fang.Execute(context.Background(), newRootCmd(), fang.WithVersion(version), fang.WithErrorHandler(printError)); err != nil {
-		return 1
+	in := catchInterrupts(context.Background(), os.Stderr)
+	defer in.stop()
+	info, ok := debug.ReadBuildInfo()
+	onError := func(w io.Writer, styles fang.Styles, err error) {
+		if sig, ok := in.caught(); ok {
+			fmt.Fprintf(w, "walship: interrupted by %s\n", signalName(sig))
+			return
+		}
+		printError(w, styles, err)
 	}
-	return 0
+	err := fang.Execute(in.ctx, newRootCmd(),
+		fang.WithVersion(versionOf(version, info, ok)),
+		fang.WithErrorHandler(onError),
+		fang.WithoutManpage(), // ours, with KEYS, ENVIRONMENT and EXIT STATUS
+	)
+	if sig, ok := in.caught(); ok {
+		return exitSignalBase + int(sig)
+	}
+	return exitStatus(err)
 }

@@ -90,9 +90,12 @@ func noArgs(cmd *cobra.Command, args []string) error {
 // An interrupt is told apart by the caller, which saw the signal.
 func exitStatus(err error) int {
 	var usage usageError
+	var child childExit
 	switch {
 	case err == nil:
 		return exitOK
+	case errors.As(err, &child):
+		return child.code
 	case errors.As(err, &usage), errors.Is(err, scenario.ErrSyntax):
 		return exitUsage
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"charm.land/bubbles/v2/key"
 	mcobra "github.com/muesli/mango-cobra"
 	"github.com/muesli/roff"
 	"github.com/spf13/cobra"
@@ -62,7 +63,8 @@ func unwrap(text string) string {
 func keysText() string {
 	var b strings.Builder
 	b.WriteString("In the terminal UI:\n")
-	for _, group := range tui.DefaultKeyMap().FullHelp() {
+	keys := tui.DefaultKeyMap()
+	for _, group := range append(keys.FullHelp(), []key.Binding{keys.Suspend}) {
 		for _, k := range group {
 			h := k.Help()
 			fmt.Fprintf(&b, "* %s: %s\n", h.Key, h.Desc)

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/signal"
@@ -61,7 +62,20 @@ func newTUICmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return runTUI(cfg, tui.Options{Theme: th}, o)
+			if err := checkTerminal(); err != nil {
+				return err
+			}
+			if os.Getenv(guardedEnv) == "" {
+				// Read the scenario before the UI starts: its mistakes are
+				// usage errors, said on the plain terminal.
+				if o.scenario != "" {
+					if _, err := loadScenario(o.scenario); err != nil {
+						return err
+					}
+				}
+				return runGuarded(cmd.Context(), o.data)
+			}
+			return runTUI(cmd.Context(), cfg, tui.Options{Theme: th}, o)
 		},
 	}
 	f := cmd.Flags()
@@ -139,12 +153,22 @@ func (o tuiOptions) config() (cluster.Config, string, error) {
 	return cfg, name, nil
 }
 
+// checkTerminal refuses what walship cannot draw on: no terminal at all,
+// or TERM=dumb, which cannot move its cursor.
+func checkTerminal() error {
+	if os.Getenv("TERM") == "dumb" {
+		return usagef("TERM=dumb: this terminal cannot move its cursor, so walship cannot draw on it; run it in a terminal such as xterm, or use walship check for a headless run")
+	}
+	if !term.IsTerminal(os.Stdout.Fd()) || !term.IsTerminal(os.Stdin.Fd()) {
+		return usagef("walship draws in a terminal, and this is not one: run it in a terminal, or use walship check for a headless run")
+	}
+	return nil
+}
+
 // runTUI starts the cluster, runs the UI over it (playing a scenario,
 // recording the screen and the commands when asked) and closes it.
-func runTUI(cfg cluster.Config, opts tui.Options, o tuiOptions) (err error) {
-	if !term.IsTerminal(os.Stdout.Fd()) || !term.IsTerminal(os.Stdin.Fd()) {
-		return fmt.Errorf("walship draws in a terminal, and this is not one: run it in a terminal, or use `walship check` for a headless run")
-	}
+func runTUI(ctx context.Context, cfg cluster.Config, opts tui.Options, o tuiOptions) (err error) {
+	opts.Context = ctx // a signal ends the program through Bubble Tea, which restores the terminal
 	var sc *scenario.Scenario
 	if o.scenario != "" {
 		if sc, err = loadScenario(o.scenario); err != nil {

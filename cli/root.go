@@ -5,6 +5,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -36,13 +37,21 @@ func Main(version string) int {
 	}
 	in := catchInterrupts(context.Background(), os.Stderr)
 	defer in.stop()
+	if os.Getenv(guardedEnv) != "" {
+		bePatient(in.ctx) // the UI under its guard
+	}
 	info, ok := debug.ReadBuildInfo()
 	onError := func(w io.Writer, styles fang.Styles, err error) {
-		if sig, ok := in.caught(); ok {
+		var child childExit
+		sig, interrupted := in.caught()
+		switch {
+		case errors.As(err, &child):
+			// The UI's own process said what went wrong.
+		case interrupted:
 			fmt.Fprintf(w, "walship: interrupted by %s\n", signalName(sig))
-			return
+		default:
+			printError(w, styles, err)
 		}
-		printError(w, styles, err)
 	}
 	err := fang.Execute(in.ctx, newRootCmd(),
 		fang.WithVersion(versionOf(version, info, ok)),

@@ -14,15 +14,30 @@ import (
 // so every command stops its loops, removes its temporary data and
 // restores the terminal on its way out. It remembers the first signal for
 // the exit status. A second signal ends the process at once, for when the
-// way out itself hangs.
+// way out itself hangs, unless it is patient: the UI and its guard are
+// (see guard.go), because the guard cleans up after the child whatever
+// happens, and a signal from the terminal reaches both.
 type interrupts struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	ch     chan os.Signal
 	done   chan struct{}
 
-	mu    sync.Mutex
-	first syscall.Signal // 0 until a signal came
+	mu      sync.Mutex
+	first   syscall.Signal // 0 until a signal came
+	patient bool
+}
+
+type interruptsKey struct{}
+
+// bePatient makes the interrupts that ctx came from (if any) wait for the
+// way out however many signals come.
+func bePatient(ctx context.Context) {
+	if in, ok := ctx.Value(interruptsKey{}).(*interrupts); ok {
+		in.mu.Lock()
+		in.patient = true
+		in.mu.Unlock()
+	}
 }
 
 // interruptSignals are the signals that end a command cleanly. (Windows
@@ -33,6 +48,7 @@ var interruptSignals = []os.Signal{os.Interrupt, syscall.SIGTERM, syscall.SIGHUP
 func catchInterrupts(parent context.Context, stderr io.Writer) *interrupts {
 	in := &interrupts{ch: make(chan os.Signal, 2), done: make(chan struct{})}
 	in.ctx, in.cancel = context.WithCancel(parent)
+	in.ctx = context.WithValue(in.ctx, interruptsKey{}, in)
 	signal.Notify(in.ch, interruptSignals...)
 	go func() {
 		for {
@@ -42,8 +58,8 @@ func catchInterrupts(parent context.Context, stderr io.Writer) *interrupts {
 			case s := <-in.ch:
 				sig, _ := s.(syscall.Signal)
 				in.mu.Lock()
-				again := in.first != 0
-				if !again {
+				again := in.first != 0 && !in.patient
+				if in.first == 0 {
 					in.first = sig
 				}
 				in.mu.Unlock()

@@ -22,17 +22,16 @@ import (
 	"time"
 )
 
-// buildWalship builds the walship binary into a temporary directory.
+// buildWalship returns the walship binary, built once for the whole test
+// run (see TestMain).
 func buildWalship(t *testing.T) string {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
-	bin := filepath.Join(t.TempDir(), "walship")
-	cmd := exec.Command("go", "build", "-o", bin, ".")
-	cmd.Dir = ".." // the module root: package main
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	bin, err := builtBinary()
+	if err != nil {
+		t.Fatal(err)
 	}
 	return bin
 }

@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/charmbracelet/x/term"
@@ -248,7 +247,7 @@ func startCast(f *os.File, opts *tui.Options, sc *scenario.Scenario) func() erro
 	opts.Output = tui.Tee(os.Stdout, cast)
 
 	winch := make(chan os.Signal, 1)
-	signal.Notify(winch, syscall.SIGWINCH)
+	notifyResize(winch)
 	done := make(chan struct{})
 	stopped := make(chan struct{})
 	go func() {

@@ -64,6 +64,10 @@ func newTUICmd() *cobra.Command {
 			if err := checkTerminal(); err != nil {
 				return err
 			}
+			// The UI runs in a child process under a guard that restores
+			// the terminal and removes the data however the child ends
+			// (guard.go); this is the guard unless guardedEnv says it is
+			// the child.
 			if os.Getenv(guardedEnv) == "" {
 				// Read the scenario before the UI starts: its mistakes are
 				// usage errors, said on the plain terminal.

@@ -197,7 +197,8 @@ func TestCompletion(t *testing.T) {
 		{[]string{"check", "--followers", ""}, []string{"1", "2", "3", "4", "5", "6", "7", "8", "9"}, ":4"},
 		{[]string{"bench", "--format", ""}, []string{"text", "go"}, ":4"},
 		{[]string{"scenarios", "show", ""}, lessons, ":4"},
-		{[]string{"check", "--scenario", "testdata/"}, []string{"testdata/empty.scn", "testdata/failing.scn", "testdata/json.scn", "testdata/syntax.scn"}, ":4"},
+		// Directories and *.scn files; no space after a directory (:6 = :4|:2).
+		{[]string{"check", "--scenario", "testdata/"}, []string{"testdata/TestCheckJSON/", "testdata/empty.scn", "testdata/failing.scn", "testdata/json.scn", "testdata/syntax.scn"}, ":6"},
 		{[]string{"--scenario", "cr"}, []string{"crc", "crash"}, ":4"},
 	} {
 		got, directive := complete(t, tc.args...)

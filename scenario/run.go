@@ -200,7 +200,24 @@ func addFollowers(ctrl cluster.Controller, n int) (int, error) {
 // all, and returns the first failure as a *StepError naming file:line and
 // what was seen; or ctx's error if ctx ends first.
 func RunHeadless(ctx context.Context, ctrl cluster.Controller, sc *Scenario, out io.Writer) error {
-	h := &headless{out: out, file: sc.File}
+	return RunHeadlessResults(ctx, ctrl, sc, out, nil)
+}
+
+// StepResult is how one command or expect line went in a headless run.
+type StepResult struct {
+	Kind   StepKind // StepCommand or StepExpect
+	File   string
+	Line   int
+	Source string // the line as written, without its comment
+	Within time.Duration
+	Seen   string     // what an expect saw last
+	Err    *StepError // nil when the step went as written
+}
+
+// RunHeadlessResults is RunHeadless that also hands each command's and
+// expect's result to results (when it is not nil) as the step finishes.
+func RunHeadlessResults(ctx context.Context, ctrl cluster.Controller, sc *Scenario, out io.Writer, results func(StepResult)) error {
+	h := &headless{out: out, file: sc.File, results: results}
 	fmt.Fprintf(out, "scenario %s: %s\n", sc.File, sc.Title)
 	added, err := addFollowers(ctrl, sc.Followers)
 	if added > 0 {
@@ -238,11 +255,19 @@ type headless struct {
 	expects, expectFails int
 	commandFails         int
 	first                *StepError
+	results              func(StepResult)
 }
 
 func (h *headless) caption(*Step) {}
 
 func (h *headless) finished(st *Step, took time.Duration, seen string, err *StepError) {
+	if h.results != nil {
+		r := StepResult{Kind: st.Kind, File: h.file, Line: st.Line, Source: st.Source, Seen: seen, Err: err}
+		if st.Expect != nil {
+			r.Within = st.Expect.Within
+		}
+		h.results(r)
+	}
 	if st.Kind == StepExpect {
 		h.expects++
 	}

@@ -37,6 +37,7 @@ type KeyMap struct {
 	LogFwd    key.Binding // and forward again
 	Help      key.Binding
 	Quit      key.Binding
+	Suspend   key.Binding // back to the shell; fg resumes
 	Captions  key.Binding
 	Chapter   key.Binding // next chapter
 	ChapPrev  key.Binding
@@ -75,6 +76,7 @@ func DefaultKeyMap() KeyMap {
 		LogFwd:   b([]string{"pgdown"}, "pgdn", "scroll events forward"),
 		Help:     b([]string{"?"}, "?", "help"),
 		Quit:     b([]string{"q", "ctrl+c"}, "q", "quit"),
+		Suspend:  b([]string{"ctrl+z"}, "ctrl+z", "suspend (fg resumes)"),
 
 		Captions:  b([]string{"C"}, "C", "captions on/off"),
 		Chapter:   b([]string{"n"}, "n", "next chapter"),

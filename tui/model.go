@@ -453,6 +453,9 @@ func anticipate(s *cluster.Snapshot, c cluster.Command) {
 func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 	k := &m.keys
 	m.dirty = true
+	if key.Matches(msg, k.Suspend) {
+		return tea.Suspend
+	}
 	if m.pal.active {
 		if c, ok := m.pal.update(msg); ok {
 			return m.do(c)

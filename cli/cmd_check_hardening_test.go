@@ -1,4 +1,4 @@
-package main
+package cli
 
 // Bad local input for `walship check`: bad flags, data directories that
 // are not directories or hold someone else's files, a damaged WAL segment
@@ -22,16 +22,16 @@ import (
 	"time"
 )
 
-// buildWalship builds the walship binary into a temporary directory.
+// buildWalship returns the walship binary, built once for the whole test
+// run (see TestMain).
 func buildWalship(t *testing.T) string {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
-	bin := filepath.Join(t.TempDir(), "walship")
-	cmd := exec.Command("go", "build", "-o", bin, ".")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	bin, err := builtBinary()
+	if err != nil {
+		t.Fatal(err)
 	}
 	return bin
 }
@@ -117,28 +117,28 @@ func TestCheckBadInput(t *testing.T) {
 			args []string
 			want string
 		}{
-			{[]string{"--followers", "0"}, "--followers must be 1..9, not 0"},
-			{[]string{"--followers", "-3"}, "--followers must be 1..9, not -3"},
-			{[]string{"--followers", "10"}, "--followers must be 1..9, not 10"},
-			{[]string{"--followers", "two"}, `invalid argument "two" for "--followers"`},
-			{[]string{"--records", "-1"}, "--records must be 0..100000000, not -1"},
-			{[]string{"--records", "1e3"}, `invalid argument "1e3" for "--records"`},
-			{[]string{"--records", "999999999999"}, "--records must be 0..100000000"},
-			{[]string{"--segment-size", "abc"}, `--segment-size: bad size "abc"`},
-			{[]string{"--segment-size", "-1MiB"}, `--segment-size: bad size "-1MiB"`},
-			{[]string{"--segment-size", "nan"}, `--segment-size: bad size "nan"`},
-			{[]string{"--segment-size", "0"}, "--segment-size must be at least 8KiB (the largest record), not 0"},
-			{[]string{"--segment-size", "1KiB"}, "--segment-size must be at least 8KiB"},
-			{[]string{"--segment-size", "10PiB"}, `--segment-size: bad size "10PiB"`},
-			{[]string{"--timeout", "0"}, "--timeout must be positive, not 0s"},
-			{[]string{"--timeout", "-5s"}, "--timeout must be positive, not -5s"},
-			{[]string{"--timeout", "soon"}, `invalid argument "soon" for "--timeout"`},
+			{[]string{"--followers", "0"}, `--followers "0": want 1 to 9 followers`},
+			{[]string{"--followers", "-3"}, `--followers "-3": want 1 to 9 followers`},
+			{[]string{"--followers", "10"}, `--followers "10": want 1 to 9 followers`},
+			{[]string{"--followers", "two"}, `--followers "two": want a whole number`},
+			{[]string{"--records", "-1"}, `--records "-1": want 0 to 100000000 records`},
+			{[]string{"--records", "1e3"}, `--records "1e3": want a whole number`},
+			{[]string{"--records", "999999999999"}, `--records "999999999999": want 0 to 100000000 records`},
+			{[]string{"--segment-size", "abc"}, `--segment-size "abc": want a size of at least 8KiB`},
+			{[]string{"--segment-size", "-1MiB"}, `--segment-size "-1MiB": want a size of at least 8KiB`},
+			{[]string{"--segment-size", "nan"}, `--segment-size "nan": want a size of at least 8KiB`},
+			{[]string{"--segment-size", "0"}, `--segment-size "0": want a size of at least 8KiB (the largest record)`},
+			{[]string{"--segment-size", "1KiB"}, `--segment-size "1KiB": want a size of at least 8KiB`},
+			{[]string{"--segment-size", "10PiB"}, `--segment-size "10PiB": want a size of at least 8KiB`},
+			{[]string{"--timeout", "0"}, `--timeout "0s": want a positive duration`},
+			{[]string{"--timeout", "-5s"}, `--timeout "-5s": want a positive duration`},
+			{[]string{"--timeout", "soon"}, `--timeout "soon": want a duration like 300ms or 2s`},
 			{[]string{"--bogus"}, "unknown flag: --bogus"},
-			{[]string{"extra"}, `unknown command "extra"`},
+			{[]string{"extra"}, `unknown command "extra" for "walship check"`},
 		} {
 			res := runWalship(t, bin, append([]string{"check"}, tc.args...)...)
-			if res.code == 0 || !strings.Contains(res.stderr, tc.want) {
-				t.Errorf("check %v: exit %d, stderr %q; want non-zero and %q", tc.args, res.code, res.stderr, tc.want)
+			if res.code != exitUsage || !strings.Contains(res.stderr, tc.want) {
+				t.Errorf("check %v: exit %d, stderr %q; want exit %d and %q", tc.args, res.code, res.stderr, exitUsage, tc.want)
 				continue
 			}
 			if res.stdout != "" {

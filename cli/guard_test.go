@@ -1,0 +1,115 @@
+package cli
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+)
+
+// TestGuard runs stand-ins for the UI's process under the guard: how each
+// ends decides what the guard returns and whether it restores the
+// terminal.
+func TestGuard(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("uses sh")
+	}
+	for _, tc := range []struct {
+		name, script string
+		want         error
+		restores     bool
+	}{
+		{"clean exit", `exit 0`, nil, false},
+		{"a failed check", `echo "check failed" >&2; exit 1`, childExit{1}, true},
+		{"a panic", `printf 'panic: boom\n\ngoroutine 7 [running]:\nmain.main()\n' >&2; exit 2`, errCrashed, true},
+		{"killed", `kill -KILL $$`, errCrashed, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tty, err := os.Open(os.DevNull)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tty.Close()
+			out, err := os.Create(filepath.Join(t.TempDir(), "out"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer out.Close()
+			var stderr bytes.Buffer
+			err = guard(exec.Command("sh", "-c", tc.script), tty, out, &stderr)
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("guard returned %v, want %v", err, tc.want)
+			}
+			b, _ := os.ReadFile(out.Name())
+			restored := strings.Contains(string(b), "?1049l") && strings.Contains(string(b), "1002")
+			if restored != tc.restores {
+				t.Errorf("terminal restore written: %v, want %v (%q)", restored, tc.restores, b)
+			}
+			if strings.Contains(tc.script, ">&2") && stderr.Len() == 0 {
+				t.Error("the child's standard error was not passed on")
+			}
+		})
+	}
+}
+
+// TestCrashRestoresTerminal runs the real UI in tmux, crashes its process
+// (SIGQUIT makes Go dump every goroutine and exit, as a panic in any
+// goroutine does), and finds the terminal as it was before: the main
+// screen, no mouse reporting, canonical mode, and no data left behind.
+func TestCrashRestoresTerminal(t *testing.T) {
+	bin := buildWalship(t)
+	tmux, err := exec.LookPath("tmux")
+	if err != nil {
+		t.Skip("no tmux")
+	}
+	if _, err := exec.LookPath("pgrep"); err != nil {
+		t.Skip("no pgrep")
+	}
+	tmp := t.TempDir()
+	socket := fmt.Sprintf("walship-crash-%d", os.Getpid())
+	run := func(args ...string) string {
+		out, _ := exec.Command(tmux, append([]string{"-L", socket}, args...)...).CombinedOutput()
+		return string(out)
+	}
+	t.Cleanup(func() { run("kill-server") })
+	run("-f", "/dev/null", "new-session", "-d", "-x", "100", "-y", "30",
+		"env", "TERM=xterm-256color", "TMPDIR="+tmp, "sh", "-c",
+		`"$0"; echo "exited: $?"; stty -a | grep -o -- '-\?icanon'; sleep 600`, bin)
+	screen := func() string { return run("capture-pane", "-p") }
+	waitFor(t, "the UI on screen", func() bool { return strings.Contains(screen(), "LEADER") })
+
+	// The pane runs sh, sh runs the guard, the guard runs the UI.
+	shell := strings.TrimSpace(run("display", "-p", "#{pane_pid}"))
+	child := func(parent string) string {
+		out, _ := exec.Command("pgrep", "-P", parent).Output()
+		return strings.TrimSpace(string(out))
+	}
+	guard := child(shell)
+	ui := child(guard)
+	if guard == "" || ui == "" || strings.Contains(ui, "\n") {
+		t.Fatalf("cannot find the UI's process: guard %q, ui %q", guard, ui)
+	}
+	if out, err := exec.Command("kill", "-QUIT", ui).CombinedOutput(); err != nil {
+		t.Fatalf("kill -QUIT: %v %s", err, out)
+	}
+	waitFor(t, "walship to exit", func() bool { return strings.Contains(screen(), "icanon") })
+	sc := screen()
+	if !strings.Contains(sc, "exited: 1") || !strings.Contains(sc, "walship crashed") {
+		t.Errorf("no crash status and message:\n%s", sc)
+	}
+	if strings.Contains(sc, "-icanon") {
+		t.Errorf("the terminal is still in raw mode:\n%s", sc)
+	}
+	if modes := strings.TrimSpace(run("display", "-p", "#{alternate_on} #{mouse_any_flag} #{mouse_button_flag} #{mouse_sgr_flag}")); modes != "0 0 0 0" {
+		t.Errorf("alternate screen, mouse any, button, sgr = %s; want all 0", modes)
+	}
+	// The guard removed it before it returned.
+	if left, _ := os.ReadDir(tmp); len(left) > 0 {
+		t.Errorf("left behind in TMPDIR: %v", left)
+	}
+}

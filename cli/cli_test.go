@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"walship/theme"
 
 	"github.com/charmbracelet/x/exp/golden"
 )
@@ -189,7 +190,7 @@ func TestCompletion(t *testing.T) {
 		want      []string
 		directive string
 	}{
-		{[]string{"--theme", ""}, []string{"dark", "light", "high-contrast", "mono"}, ":4"},
+		{[]string{"--theme", ""}, theme.Names(), ":4"},
 		{[]string{"--sync", ""}, []string{"off", "local", "remote_write", "on", "remote_apply"}, ":4"},
 		{[]string{"--record", ""}, []string{"cast"}, ":8"},       // file names ending .cast
 		{[]string{"--save-scenario", ""}, []string{"scn"}, ":8"}, // file names ending .scn

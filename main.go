@@ -18,6 +18,7 @@ var version = "0.1.0-dev"
 func newRootCmd() *cobra.Command {
 	root := newTUICmd()
 	root.AddCommand(newCheckCmd(), newBenchCmd(), newScenariosCmd())
+	root.AddCommand(newPGCmd())
 	return root
 }
 

@@ -36,6 +36,10 @@ type LocalConfig struct {
 	Timeout time.Duration
 	// Progress, when set, is told each step as it starts.
 	Progress func(string)
+	// OnDir, when set, is called once the directory exists, before any
+	// server starts: the place to arrange its removal should this process
+	// die (see SpawnReaper). An error stops the start.
+	OnDir func(dir string) error
 }
 
 // Local is a running local cluster. Its servers are children of this
@@ -59,6 +63,10 @@ type localNode struct {
 	cmd     *exec.Cmd
 	exited  chan struct{} // closed when the postmaster has exited
 }
+
+// dirPrefix starts the name of every local cluster's directory; the
+// reaper removes no other.
+const dirPrefix = "walship-pg-"
 
 // PrimaryName is the name of a local cluster's primary.
 const PrimaryName = "primary"
@@ -87,7 +95,7 @@ func StartLocal(ctx context.Context, cfg LocalConfig) (l *Local, err error) {
 	if err != nil {
 		return nil, err
 	}
-	dir, err := os.MkdirTemp(cfg.Parent, "walship-pg-")
+	dir, err := os.MkdirTemp(cfg.Parent, dirPrefix)
 	if err != nil {
 		return nil, fmt.Errorf("pg: %w", err)
 	}
@@ -105,6 +113,11 @@ func StartLocal(ctx context.Context, cfg LocalConfig) (l *Local, err error) {
 	if cred != nil {
 		if err := os.Chown(dir, int(cred.Uid), int(cred.Gid)); err != nil {
 			return l, fmt.Errorf("pg: %w", err)
+		}
+	}
+	if cfg.OnDir != nil {
+		if err := cfg.OnDir(dir); err != nil {
+			return l, err
 		}
 	}
 	progress := func(s string) {
@@ -205,15 +218,7 @@ func (l *Local) command(ctx context.Context, name string, args ...string) *exec.
 		}
 	}
 	cmd.Env = env
-	cmd.SysProcAttr = &syscall.SysProcAttr{
-		Credential: l.cred,
-		// The kernel sends the signal when this process dies, however it
-		// dies: SIGQUIT is PostgreSQL's immediate shutdown.
-		Pdeathsig: syscall.SIGQUIT,
-		// Its own process group: a Ctrl+C meant for walship does not reach
-		// the servers, which walship stops itself.
-		Setpgid: true,
-	}
+	cmd.SysProcAttr = serverProcAttr(l.cred)
 	return cmd
 }
 

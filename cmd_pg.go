@@ -182,7 +182,7 @@ func newPGDemoCmd() *cobra.Command {
 			"Unix sockets only, and watch them with controls on. On exit, also on Ctrl+C,\n" +
 			"SIGTERM or a crash of walship, the servers are stopped and the directory removed.\n" +
 			"As root, the servers run as the postgres user (PostgreSQL refuses root).",
-		Example: "  walship pg demo\n  walship pg demo --standbys 3 --rate 20 --theme high-contrast",
+		Example:      "  walship pg demo\n  walship pg demo --standbys 3 --rate 20 --theme high-contrast",
 		Args:         cobra.NoArgs,
 		SilenceUsage: true,
 		RunE: func(cmd *cobra.Command, args []string) error {

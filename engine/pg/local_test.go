@@ -5,7 +5,6 @@ import (
 	"errors"
 	"os"
 	"os/exec"
-	"strings"
 	"testing"
 	"time"
 )
@@ -59,12 +58,5 @@ func checkNoServers(t *testing.T, dir string) {
 	}
 	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("%s is still there (%v)", dir, err)
-	}
-}
-
-func TestStartLocal(t *testing.T) {
-	l := startLocal(t, 2, 1)
-	if got := strings.Join(l.Running(), ","); got != "primary,follower-1,follower-2" {
-		t.Fatalf("running: %s", got)
 	}
 }

@@ -162,6 +162,29 @@ func (l *recordLog) add(from, to wal.LSN, in inspected) {
 
 func (l *recordLog) empty() bool { return l.total == 0 && l.skipped == 0 }
 
+// shape is what the gathered records look like, their counts aside: the
+// same workload, second after second, has the same shape.
+func (l *recordLog) shape() string {
+	if l.counts != nil {
+		return "by count:" + strings.Join(sortedKeys(l.counts), ",")
+	}
+	var b strings.Builder
+	for _, r := range runs(l.kinds) {
+		b.WriteString(strings.Join(r.kinds, ","))
+		b.WriteByte(';')
+	}
+	return b.String()
+}
+
+func sortedKeys(m map[string]int) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
 // summary is the event text for what was gathered, and resets the log.
 func (l *recordLog) summary() string {
 	var b strings.Builder

@@ -225,11 +225,15 @@ func (t *tracker) memberFor(id int, name string) *member {
 	for _, m := range t.members {
 		if id >= 0 && m.node == id {
 			if m.name != name { // it answered for the first time, or was renamed
+				delete(t.indexOf, m.name) // that name was this connection's alone
 				if dup := t.byName(name); dup != nil && dup.node < 0 {
-					t.drop(dup) // it was seen only in pg_stat_replication so far
+					// It was seen only in pg_stat_replication so far, as
+					// another follower: they are one, under the lower index.
+					m.index = min(m.index, dup.index)
+					t.drop(dup)
 				}
 				m.name = name
-				m.index = t.index(name, m.index)
+				t.indexOf[name] = m.index
 			}
 			return m
 		}

@@ -130,6 +130,9 @@ func hasEvent(s *cluster.Snapshot, follower string, kind cluster.EventKind, text
 // a paused standby, and a promotion, checking the snapshot at each step.
 func TestWatchControls(t *testing.T) {
 	l := startLocal(t, 2, 1)
+	if got := strings.Join(l.Running(), ","); got != "primary,follower-1,follower-2" {
+		t.Fatalf("running: %s", got)
+	}
 	w := watch(t, l)
 
 	s := waitSnap(t, w, "two streaming standbys, caught up", func(s *cluster.Snapshot) bool {

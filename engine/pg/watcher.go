@@ -43,6 +43,7 @@ const (
 	connectTimeout = 5 * time.Second
 	commandTimeout = 15 * time.Second
 	retryAfter     = time.Second // after a failed connection to a node
+	recordsQuiet   = 5 * time.Second
 )
 
 // Watcher polls a primary and its standbys and keeps the snapshot the UI
@@ -77,6 +78,7 @@ type Watcher struct {
 	recEnd      wal.LSN   // end of the last complete record read
 	recGen      int       // the primary generation recFrom belongs to
 	recShown    time.Time // when the last records summary was emitted
+	recShape    string    // and what it looked like
 	inspErr     string
 	rates       rateMeter
 }
@@ -279,9 +281,14 @@ func (w *Watcher) pollOnce() {
 	if w.work != nil {
 		L.TargetRate = w.work.rate()
 	}
-	if !w.recs.empty() && (now.Sub(w.recShown) >= time.Second) {
-		w.addEventLocked(cluster.Event{Kind: cluster.EvInfo, LSN: w.recs.from, Text: w.recs.summary()})
-		w.recShown = now
+	// Records go to the log once a second while they change shape, and
+	// once every recordsQuiet while the same workload goes on, so that
+	// they do not push the state changes out of sight.
+	if since := now.Sub(w.recShown); !w.recs.empty() && since >= time.Second {
+		if shape := w.recs.shape(); shape != w.recShape || since >= recordsQuiet {
+			w.addEventLocked(cluster.Event{Kind: cluster.EvInfo, LSN: w.recs.from, Text: w.recs.summary()})
+			w.recShown, w.recShape = now, shape
+		}
 	}
 	w.snap = cluster.Snapshot{
 		World:     p.world,

@@ -352,7 +352,9 @@ func (t *tracker) follower(m *member, row *replRow, sb *standbyObs, sbErr error,
 	case sb == nil && sbErr != nil:
 		f.State = StateUnreachable
 	case sb == nil:
-		f.State = cluster.StateReconnecting // the primary is unreachable: nothing more is known
+		f.State = m.prev.State // the primary is unreachable: the last known state, stale
+	case sb.receiver != nil && sb.receiver.status == "streaming":
+		f.State = cluster.StateStreaming // its WAL receiver says so; the primary has no row (yet)
 	default:
 		f.State = cluster.StateReconnecting
 		if why := fellOff(f.FlushLSN, f.ReplayLSN, L, slot, primaryOK); why != "" {

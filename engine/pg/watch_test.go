@@ -144,6 +144,26 @@ func TestWatchControls(t *testing.T) {
 		t.Fatalf("the first snapshot is wrong:\n%s", dump(&s))
 	}
 
+	// Watching needs no more than pg_monitor: all but the record types
+	// (pg_walinspect wants more), and no controls.
+	sql(t, l, PrimaryName, "CREATE ROLE watcher LOGIN IN ROLE pg_monitor")
+	mcfg := Config{Primary: connConfig(t, l.ConnString(PrimaryName)+" user=watcher")}
+	for _, s := range l.Standbys() {
+		mcfg.Standbys = append(mcfg.Standbys, connConfig(t, l.ConnString(s)+" user=watcher"))
+	}
+	mw, err := Watch(mcfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms := waitSnap(t, mw, "the monitor's view", func(s *cluster.Snapshot) bool {
+		return len(s.Followers) == 2 && caughtUp(s, follower(s, "follower-1")) && follower(s, "follower-1").Slot.Enabled &&
+			follower(s, "follower-2").Timeline == 1 && hasEvent(s, "", cluster.EvInfo, "pg_read_server_files")
+	})
+	if err := mw.Do(cluster.Command{Verb: cluster.VerbPause, Follower: "follower-1"}); err != ErrControlsOff {
+		t.Errorf("a watch-only watcher ran a command: %v\n%s", err, dump(&ms))
+	}
+	mw.Close()
+
 	// Pause replay on follower-1: it goes on receiving and flushing, its
 	// replay stops, and its replay_lag grows.
 	do(t, w, "pause follower-1")

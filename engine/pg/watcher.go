@@ -80,6 +80,7 @@ type Watcher struct {
 	recShown    time.Time // when the last records summary was emitted
 	recShape    string    // and what it looked like
 	inspErr     string
+	inspectOff  bool // no rights to pg_walinspect: no more tries
 	rates       rateMeter
 }
 
@@ -302,6 +303,9 @@ func (w *Watcher) pollOnce() {
 // inspect reads the records flushed since the last poll with
 // pg_walinspect, and gathers them for the next summary.
 func (w *Watcher) inspect(n *node, c *pgx.Conn, pr *primaryObs, gen int) inspected {
+	if w.inspectOff {
+		return inspected{}
+	}
 	if !pr.walInspect {
 		w.inspectFailed("record types not observable: pg_walinspect is not installed on the primary (CREATE EXTENSION pg_walinspect, or run with --control)")
 		return inspected{}
@@ -345,17 +349,22 @@ func (w *Watcher) inspect(n *node, c *pgx.Conn, pr *primaryObs, gen int) inspect
 	return in
 }
 
-// noteInspectErr reports pg_walinspect errors that will not pass by
-// themselves (no rights), and drops the connection after any error.
+// noteInspectErr stops inspecting after an error that will not pass by
+// itself (no rights), saying why, and drops the connection after an error
+// that did not come from the server.
 func (w *Watcher) noteInspectErr(n *node, err error) {
 	if err == nil {
 		return
 	}
 	var pe *pgconn.PgError
-	if errors.As(err, &pe) && (pe.Code == "42501" || pe.Code == "42883") { // insufficient_privilege, undefined_function
+	if !errors.As(err, &pe) {
+		w.drop(n) // not an answer from the server: the connection's state is unknown
+		return
+	}
+	if pe.Code == "42501" || pe.Code == "42883" { // insufficient_privilege, undefined_function
+		w.inspectOff = true
 		w.inspectFailed("record types not observable: pg_walinspect needs superuser or pg_read_server_files rights: " + pe.Message)
 	}
-	w.drop(n)
 }
 
 // inspectFailed reports why record types are not shown, once per reason.

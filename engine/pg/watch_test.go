@@ -50,8 +50,8 @@ func do(t *testing.T, w *Watcher, line string) {
 	}
 }
 
-// sql runs statements on one server of the local cluster.
-func sql(t *testing.T, l *Local, server string, stmts ...string) {
+// onServer runs fn with a connection to one server of the local cluster.
+func onServer(t *testing.T, l *Local, server string, fn func(ctx context.Context, c *pgx.Conn)) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -60,11 +60,19 @@ func sql(t *testing.T, l *Local, server string, stmts ...string) {
 		t.Fatal(err)
 	}
 	defer c.Close(context.Background())
-	for _, s := range stmts {
-		if _, err := c.Exec(ctx, s); err != nil {
-			t.Fatalf("%s on %s: %v", s, server, err)
+	fn(ctx, c)
+}
+
+// sql runs statements on one server of the local cluster.
+func sql(t *testing.T, l *Local, server string, stmts ...string) {
+	t.Helper()
+	onServer(t, l, server, func(ctx context.Context, c *pgx.Conn) {
+		for _, s := range stmts {
+			if _, err := c.Exec(ctx, s); err != nil {
+				t.Fatalf("%s on %s: %v", s, server, err)
+			}
 		}
-	}
+	})
 }
 
 // waitSnap waits until ok holds for a snapshot; the deadline only guards
@@ -255,28 +263,26 @@ func TestWatchControls(t *testing.T) {
 	}
 }
 
-// switchWAL writes a row and switches to a new WAL segment n times, then
-// checkpoints: the primary's WAL moves on by n segments, and what no slot
-// or wal_keep_size holds is removed.
-// It returns the insert LSN after.
-func switchWAL(t *testing.T, l *Local, n int) wal.LSN {
+// switchWAL writes a row and switches to a new WAL segment n times: the
+// primary's WAL moves on by n segments. With checkpoint, a checkpoint then
+// removes what no slot or wal_keep_size holds. It returns the insert LSN
+// after.
+func switchWAL(t *testing.T, l *Local, n int, checkpoint bool) wal.LSN {
 	t.Helper()
 	stmts := []string{"CREATE TABLE IF NOT EXISTS filler (v text)"}
 	for range n {
 		stmts = append(stmts, "INSERT INTO filler VALUES ('x')", "SELECT pg_switch_wal()")
 	}
-	sql(t, l, PrimaryName, append(stmts, "CHECKPOINT")...)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	c, err := pgx.Connect(ctx, l.ConnString(PrimaryName))
-	if err != nil {
-		t.Fatal(err)
+	if checkpoint {
+		stmts = append(stmts, "CHECKPOINT")
 	}
-	defer c.Close(context.Background())
+	sql(t, l, PrimaryName, stmts...)
 	var lsn string
-	if err := c.QueryRow(ctx, "SELECT pg_current_wal_insert_lsn()::text").Scan(&lsn); err != nil {
-		t.Fatal(err)
-	}
+	onServer(t, l, PrimaryName, func(ctx context.Context, c *pgx.Conn) {
+		if err := c.QueryRow(ctx, "SELECT pg_current_wal_insert_lsn()::text").Scan(&lsn); err != nil {
+			t.Fatal(err)
+		}
+	})
 	v, err := wal.ParseLSN(lsn)
 	if err != nil {
 		t.Fatal(err)
@@ -300,7 +306,12 @@ func TestWatchFallOffAndSlotLost(t *testing.T) {
 	do(t, w, "cut follower-2")
 	s := waitSnap(t, w, "follower-2 cut", func(s *cluster.Snapshot) bool { return follower(s, "follower-2").State == cluster.StateCut })
 	need := follower(&s, "follower-2").FlushLSN
-	switchWAL(t, l, 4)
+	// follower-1's slot must pass the switches first, or it holds the WAL.
+	at := switchWAL(t, l, 4, false)
+	waitSnap(t, w, "follower-1's slot past the switches", func(s *cluster.Snapshot) bool {
+		return follower(s, "follower-1").Slot.RestartLSN >= at
+	})
+	sql(t, l, PrimaryName, "CHECKPOINT")
 	s = waitSnap(t, w, "the WAL follower-2 needs removed", func(s *cluster.Snapshot) bool { return s.Leader.OldestLSN > need })
 	do(t, w, "restore follower-2")
 	s = waitSnap(t, w, "follower-2 needing a base backup", func(s *cluster.Snapshot) bool {
@@ -322,7 +333,7 @@ func TestWatchFallOffAndSlotLost(t *testing.T) {
 		}
 	}
 	for i := 0; i < 20 && seen[len(seen)-1] != "lost"; i++ {
-		at := switchWAL(t, l, 1)
+		at := switchWAL(t, l, 1, true)
 		note(ptr(waitSnap(t, w, "a poll after the switch", func(s *cluster.Snapshot) bool { return s.Leader.InsertLSN >= at })))
 	}
 	s = waitSnap(t, w, "follower-1's slot lost", func(s *cluster.Snapshot) bool {

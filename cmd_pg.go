@@ -57,9 +57,10 @@ func newPGWatchCmd() *cobra.Command {
 			"primary's host, port, user and database for the keys it leaves out). Without a\n" +
 			"connection to a standby, it is seen only as the primary sees it.\n\n" +
 			"Watching needs nothing but pg_monitor rights. Record types need pg_walinspect\n" +
-			"on the primary and superuser or pg_read_server_files rights. --control lets the\n" +
-			"keys and the command palette run SQL: pause/resume replay, cut/restore (primary_conninfo),\n" +
-			"sync rules, INSERTs into walship_rows, checkpoint, promote; each statement is shown.",
+			"on the primary and superuser or pg_read_server_files rights. --control lets\n" +
+			"the keys and the command palette run SQL: pause and resume replay, cut and\n" +
+			"restore (primary_conninfo), sync rules, INSERTs into walship_rows, checkpoint,\n" +
+			"promote. Each statement is shown in the event log.",
 		Example: "  walship pg watch -h db1 -U monitor --standby host=db2 --standby host=db3\n" +
 			"  PGHOST=/tmp/sock walship pg watch -p 5432 --standby port=5433 --control\n" +
 			"  walship pg watch -d postgres://monitor@db1/postgres",
@@ -104,13 +105,16 @@ func newPGWatchCmd() *cobra.Command {
 // user, database and password for the keys it leaves out.
 func (o pgWatchOptions) config() (pg.Config, error) {
 	cfg := pg.Config{Control: o.control}
-	base := o.dbname
-	if base != "" && !strings.Contains(base, "=") && !strings.Contains(base, "://") {
-		base = "dbname=" + quoteConnValue(base)
+	base := ""
+	if strings.Contains(o.dbname, "=") || strings.Contains(o.dbname, "://") {
+		base = o.dbname // a connection string, as psql -d takes one
 	}
 	primary, err := pgx.ParseConfig(base)
 	if err != nil {
 		return cfg, fmt.Errorf("bad -d: %w", err)
+	}
+	if base == "" && o.dbname != "" {
+		primary.Database = o.dbname
 	}
 	if o.host != "" {
 		primary.Host, primary.Fallbacks = o.host, nil
@@ -127,42 +131,13 @@ func (o pgWatchOptions) config() (pg.Config, error) {
 	}
 	cfg.Primary = primary
 	for _, s := range o.standbys {
-		if !strings.Contains(s, "://") {
-			inherit := []struct{ key, value string }{
-				{"host", primary.Host}, {"port", strconv.Itoa(int(primary.Port))},
-				{"user", primary.User}, {"dbname", primary.Database}, {"password", primary.Password},
-			}
-			for _, kv := range inherit {
-				if kv.value != "" && !hasConnKey(s, kv.key) {
-					s += " " + kv.key + "=" + quoteConnValue(kv.value)
-				}
-			}
-		}
-		c, err := pgx.ParseConfig(s)
+		c, err := pg.StandbyConnConfig(s, primary)
 		if err != nil {
 			return cfg, fmt.Errorf("bad --standby %q: %w", s, err)
 		}
 		cfg.Standbys = append(cfg.Standbys, c)
 	}
 	return cfg, nil
-}
-
-// hasConnKey reports whether a key=value connection string sets key.
-func hasConnKey(s, key string) bool {
-	for _, f := range strings.Fields(s) {
-		if k, _, ok := strings.Cut(f, "="); ok && strings.TrimSpace(k) == key {
-			return true
-		}
-	}
-	return false
-}
-
-// quoteConnValue quotes a value for a key=value connection string.
-func quoteConnValue(v string) string {
-	if v != "" && !strings.ContainsAny(v, ` '\=`) {
-		return v
-	}
-	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(v) + "'"
 }
 
 type pgDemoOptions struct {

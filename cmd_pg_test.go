@@ -9,7 +9,7 @@ func TestPGWatchConfig(t *testing.T) {
 	t.Setenv("PGHOST", "envhost")
 	t.Setenv("PGUSER", "envuser")
 	o := pgWatchOptions{host: "/tmp/sock dir", port: "5433", dbname: "app",
-		standbys: []string{"port=5434", "host=db3 user=other", "postgres://u@db4:6000/x"}}
+		standbys: []string{"port=5434", "host=db3 user=other", "postgres://u@db4:6000/x", "host = db5 port = 7000"}}
 	cfg, err := o.config()
 	if err != nil {
 		t.Fatal(err)
@@ -23,7 +23,7 @@ func TestPGWatchConfig(t *testing.T) {
 		port uint16
 		user string
 		db   string
-	}{{"/tmp/sock dir", 5434, "envuser", "app"}, {"db3", 5433, "other", "app"}, {"db4", 6000, "u", "x"}}
+	}{{"/tmp/sock dir", 5434, "envuser", "app"}, {"db3", 5433, "other", "app"}, {"db4", 6000, "u", "x"}, {"db5", 7000, "envuser", "app"}}
 	for i, w := range want {
 		s := cfg.Standbys[i]
 		if s.Host != w.host || s.Port != w.port || s.User != w.user || s.Database != w.db {

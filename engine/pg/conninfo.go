@@ -2,7 +2,10 @@ package pg
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // conninfo is a libpq key/value connection string ("host=/tmp port=5433
@@ -156,4 +159,26 @@ func quoteLiteral(s string) string {
 // synchronous_standby_names wants names with a hyphen written.
 func quoteIdent(s string) string {
 	return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
+}
+
+// StandbyConnConfig parses a standby's connection string (key=value
+// pairs, or a URI) the way pgx and libpq do, PG* variables included. A
+// key=value string takes the primary's host, port, user, database and
+// password for the keys it leaves out, so that "port=5433" or
+// "host=db2" is enough.
+func StandbyConnConfig(s string, primary *pgx.ConnConfig) (*pgx.ConnConfig, error) {
+	if !strings.Contains(s, "://") {
+		ci, err := parseConninfo(s)
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range []kv{{"host", primary.Host}, {"port", strconv.Itoa(int(primary.Port))},
+			{"user", primary.User}, {"dbname", primary.Database}, {"password", primary.Password}} {
+			if _, set := ci.get(p.key); !set && p.value != "" {
+				ci = ci.with(p.key, p.value)
+			}
+		}
+		s = ci.String()
+	}
+	return pgx.ParseConfig(s)
 }

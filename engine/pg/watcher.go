@@ -143,8 +143,8 @@ func newNode(id int, c *pgx.ConnConfig) *node {
 	return &node{id: id, cfg: c, addr: addrOf(c)}
 }
 
-// addrOf is how a server is named on screen: host:port, or :port for a
-// Unix socket directory.
+// addrOf is how a server is named on screen: host:port, or unix:port for
+// a Unix socket directory.
 func addrOf(c *pgx.ConnConfig) string {
 	host := c.Host
 	if strings.HasPrefix(host, "/") {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -51,6 +52,8 @@ func (w *Watcher) Do(cmd cluster.Command) error {
 		return ErrControlsOff
 	}
 	if why := refusal(cmd.Verb); why != "" {
+		// The footer has room for the start of it; the log keeps it whole.
+		w.emit(cluster.Event{Kind: cluster.EvRefused, Follower: cmd.Follower, Text: cmd.String() + ": " + why})
 		return errors.New(why)
 	}
 	w.emit(cluster.Event{Kind: cluster.EvCommand, Follower: cmd.Follower, Text: cmd.String()})
@@ -300,26 +303,7 @@ func (w *Watcher) promote(name string) error {
 	if err := w.execSQL(n, name, "SELECT pg_promote(true, 60)"); err != nil {
 		return err
 	}
-	w.mu.Lock()
-	old := w.primary
-	w.primary = n
-	var others []*node
-	for _, s := range w.standbys {
-		if s != n {
-			others = append(others, s)
-		}
-	}
-	w.standbys = others
-	w.gen++
-	for _, m := range w.tr.members {
-		if m.node == n.id {
-			w.tr.drop(m)
-		}
-	}
-	w.addEventLocked(cluster.Event{Kind: cluster.EvRecovery, Follower: name, Text: fmt.Sprintf(
-		"%s is the primary now, on a new timeline. The old primary %s still runs and takes writes: PostgreSQL does not fence it (stop it, or pg_rewind it into a standby); walship no longer watches it",
-		name, old.addr)})
-	w.mu.Unlock()
+	others := w.takePrimary(n, name)
 	if w.work != nil {
 		w.work.reconnect()
 	}
@@ -329,6 +313,24 @@ func (w *Watcher) promote(name string) error {
 		errs = append(errs, w.repoint(s, n))
 	}
 	return errors.Join(errs...)
+}
+
+// takePrimary makes standby n (shown as name) the primary the watcher
+// polls, and returns the other standbys.
+func (w *Watcher) takePrimary(n *node, name string) []*node {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	old := w.primary
+	w.primary = n
+	w.standbys = slices.DeleteFunc(slices.Clone(w.standbys), func(s *node) bool { return s == n })
+	w.gen++
+	if i := slices.IndexFunc(w.tr.members, func(m *member) bool { return m.node == n.id }); i >= 0 {
+		w.tr.drop(w.tr.members[i])
+	}
+	w.addEventLocked(cluster.Event{Kind: cluster.EvRecovery, Follower: name, Text: fmt.Sprintf(
+		"%s is the primary now, on a new timeline. The old primary %s still runs and takes writes: PostgreSQL does not fence it (stop it, or pg_rewind it into a standby); walship no longer watches it",
+		name, old.addr)})
+	return slices.Clone(w.standbys)
 }
 
 // repoint points standby s at the new primary p: the same

@@ -1,6 +1,7 @@
 package pg
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -211,3 +212,26 @@ func hasText(evs []cluster.Event, follower, text string) bool {
 }
 
 func ptrTo[T any](v T) *T { return &v }
+
+// TestTakePrimary: promoting any standby, first or last, leaves the
+// others to watch and re-point (dropping a member while ranging over the
+// members once panicked under the watcher's lock).
+func TestTakePrimary(t *testing.T) {
+	for promoted := 1; promoted <= 3; promoted++ {
+		w := &Watcher{tr: newTracker(), start: time.Now()}
+		w.primary = &node{id: 0, addr: "unix:5432"}
+		for id := 1; id <= 3; id++ {
+			w.standbys = append(w.standbys, &node{id: id})
+			w.tr.memberFor(id, fmt.Sprintf("follower-%d", id))
+		}
+		others := w.takePrimary(w.standbys[promoted-1], fmt.Sprintf("follower-%d", promoted))
+		if len(others) != 2 || len(w.standbys) != 2 || len(w.tr.members) != 2 || w.primary.id != promoted || w.gen != 1 {
+			t.Errorf("promoting %d: %d others, %d standbys, %d members, primary %d", promoted, len(others), len(w.standbys), len(w.tr.members), w.primary.id)
+		}
+		for _, m := range w.tr.members {
+			if m.node == promoted {
+				t.Errorf("promoting %d: still a follower", promoted)
+			}
+		}
+	}
+}

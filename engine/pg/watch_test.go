@@ -261,6 +261,10 @@ func TestWatchControls(t *testing.T) {
 			t.Errorf("%s: want a refusal that says why, got %v", line, err)
 		}
 	}
+	s = w.Snapshot(0)
+	if !hasEvent(&s, "follower-1", cluster.EvRefused, "corrupt follower-1: walship does not sit on the wire") {
+		t.Errorf("no event keeps the whole refusal:\n%s", dump(&s))
+	}
 }
 
 // switchWAL writes a row and switches to a new WAL segment n times: the

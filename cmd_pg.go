@@ -171,10 +171,14 @@ func newPGDemoCmd() *cobra.Command {
 			if o.rate < 0 || o.rate > 10_000 {
 				return fmt.Errorf("bad --rate %d: want 0 to 10000 rows a second", o.rate)
 			}
+			bin, err := pg.FindBinaries(o.bindir)
+			if err != nil {
+				return err
+			}
 			if err := needTerminal(); err != nil {
 				return err
 			}
-			return runPGDemo(cmd.Context(), o, th)
+			return runPGDemo(cmd.Context(), o, bin, th)
 		},
 	}
 	f := cmd.Flags()
@@ -185,11 +189,7 @@ func newPGDemoCmd() *cobra.Command {
 	return cmd
 }
 
-func runPGDemo(ctx context.Context, o pgDemoOptions, th string) (err error) {
-	bin, err := pg.FindBinaries(o.bindir)
-	if err != nil {
-		return err
-	}
+func runPGDemo(ctx context.Context, o pgDemoOptions, bin pg.Binaries, th string) (err error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("finding walship's own binary for the reaper: %w", err)

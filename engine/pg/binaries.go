@@ -63,7 +63,7 @@ func FindBinaries(dir string) (Binaries, error) {
 		return Binaries{Dir: d, Version: v}, nil
 	}
 	if dir != "" {
-		return Binaries{}, fmt.Errorf("pg: --bindir %s does not hold %s: %w", dir, strings.Join(needed, ", "), ErrNoBinaries)
+		return Binaries{}, fmt.Errorf("pg: --bindir %s does not hold the PostgreSQL server programs (%s)", dir, strings.Join(needed, ", "))
 	}
 	return Binaries{}, ErrNoBinaries
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"strings"
 	"testing"
 	"time"
 )
@@ -58,5 +59,18 @@ func checkNoServers(t *testing.T, dir string) {
 	}
 	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("%s is still there (%v)", dir, err)
+	}
+}
+
+func TestFindBinariesSaysWhat(t *testing.T) {
+	_, err := FindBinaries(t.TempDir())
+	if err == nil || !strings.Contains(err.Error(), "--bindir") || !strings.Contains(err.Error(), "initdb") {
+		t.Errorf("an empty --bindir: %v", err)
+	}
+	if !strings.Contains(ErrNoBinaries.Error(), "apt-get install postgresql") {
+		t.Errorf("ErrNoBinaries does not say which package to install: %v", ErrNoBinaries)
+	}
+	if majorVersion("postgres (PostgreSQL) 15.8 (Debian 15.8-0+deb12u1)") != 15 || versionIn("/usr/lib/postgresql/16/bin") != 16 {
+		t.Error("version parsing")
 	}
 }

@@ -132,12 +132,9 @@ func (o tuiOptions) config() (cluster.Config, string, error) {
 	if err != nil {
 		return cfg, "", err
 	}
-	name := o.theme
-	if _, err := theme.ByName(name); err != nil {
-		return cfg, "", badFlag("theme", o.theme, "one of "+strings.Join(theme.Names(), ", "))
-	}
-	if os.Getenv("NO_COLOR") != "" {
-		name = "mono"
+	name, err := themeFlag(o.theme)
+	if err != nil {
+		return cfg, "", err
 	}
 	cfg = cluster.Config{
 		Dir:         o.data,

@@ -168,3 +168,15 @@ func registerCompletions(cmd *cobra.Command) {
 		}
 	}
 }
+
+// themeFlag checks --theme and returns the theme to draw with: NO_COLOR
+// forces mono.
+func themeFlag(name string) (string, error) {
+	if _, err := theme.ByName(name); err != nil {
+		return "", badFlag("theme", name, "one of "+strings.Join(theme.Names(), ", "))
+	}
+	if os.Getenv("NO_COLOR") != "" {
+		return "mono", nil
+	}
+	return name, nil
+}

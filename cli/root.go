@@ -17,7 +17,7 @@ import (
 
 func newRootCmd() *cobra.Command {
 	root := newTUICmd()
-	root.AddCommand(newCheckCmd(), newBenchCmd(), newScenariosCmd(), newManCmd())
+	root.AddCommand(newCheckCmd(), newBenchCmd(), newScenariosCmd(), newManCmd(), newPGCmd())
 	root.SetFlagErrorFunc(flagError)
 	return root
 }

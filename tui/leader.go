@@ -29,7 +29,11 @@ func (p *leaderPanel) row(r *row, s *cluster.Snapshot, y int, connect bool) {
 	}
 	switch y {
 	case 0:
-		in.text(st.Leader, " LEADER")
+		if s.Source.Name != "" {
+			in.text(st.Leader, " PRIMARY") // PostgreSQL's word
+		} else {
+			in.text(st.Leader, " LEADER")
+		}
 	case 1:
 		in.text(st.Muted, " "+L.Addr)
 	case 2:
@@ -45,7 +49,11 @@ func (p *leaderPanel) row(r *row, s *cluster.Snapshot, y int, connect bool) {
 	case 7:
 		kv("segments", fmt.Sprintf("%d×%s", L.Segments, cluster.FormatSize(L.SegmentSize)), st.Text)
 	case 8:
-		kv("keys", strconv.Itoa(L.Keys), st.Text)
+		if s.Source.Observes(cluster.ObsKeys) {
+			kv("keys", strconv.Itoa(L.Keys), st.Text)
+		} else {
+			kv("timeline", strconv.Itoa(int(L.Timeline)), st.Text)
+		}
 	case 9:
 		kv("commits", strconv.FormatUint(L.Commits, 10), st.Text)
 	case 10:

@@ -227,6 +227,7 @@ func (m *Model) ingest(s cluster.Snapshot, ls *scenario.LessonState) {
 	s.Events = nil
 	m.snap, m.have = s, true
 	m.panel.leader = &m.snap.Leader
+	m.panel.src = &m.snap.Source
 
 	if ls != nil {
 		before := m.lessonP.rowsFor(m.w)
@@ -775,6 +776,8 @@ func (m *Model) renderBody(b *strings.Builder) {
 			}
 		case ry == label:
 			m.laneLabel(&lr, v)
+		case ry == down && !m.snap.Source.Observes(cluster.ObsFrames):
+			inFlightLane(&lr, m.st, &v.f, l.laneW)
 		case ry == down:
 			lane(&lr, m.st, v.frames, cluster.ToFollower, v.f.Link.Cut, l.laneW, m.scratch)
 		case ry == up:
@@ -807,6 +810,10 @@ func (m *Model) renderBody(b *strings.Builder) {
 func (m *Model) laneLabel(r *row, v *followerView) {
 	st := m.st
 	lk := &v.f.Link
+	if !m.snap.Source.Observes(cluster.ObsLink) {
+		sourceLaneLabel(r, st, &m.snap.Source, &v.f)
+		return
+	}
 	if lk.Cut {
 		r.to((r.w - 10) / 2)
 		r.text(st.Error, "link CUT")

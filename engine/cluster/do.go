@@ -67,6 +67,8 @@ func (c *Cluster) do(cmd Command) error {
 	case VerbAdd:
 		_, err := c.addFollower()
 		return err
+	case VerbCheckpoint, VerbPromote:
+		return fmt.Errorf("%s: the in-process engine does not do this yet (walship pg does)", cmd.Verb)
 	}
 
 	ms, err := c.members(cmd.Follower)

@@ -78,6 +78,11 @@ func newTUICmd() *cobra.Command {
 				}
 				return runGuarded(cmd.Context(), o.data)
 			}
+			if os.Getenv(guardedEnv) == guardedTemp {
+				// The guard's temporary directory: the guard removes it
+				// too, unless it was killed (see lifelineEnv).
+				defer os.RemoveAll(o.data)
+			}
 			return runTUI(cmd.Context(), cfg, tui.Options{Theme: th}, o)
 		},
 	}

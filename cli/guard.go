@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"strings"
 	"sync"
+	"syscall"
 
 	"github.com/charmbracelet/x/ansi"
 	"github.com/charmbracelet/x/term"
@@ -29,8 +30,22 @@ import (
 // readable instead of drawn over by the UI and then lost with the
 // alternate screen.
 
-// guardedEnv marks the child, which runs the UI itself.
-const guardedEnv = "WALSHIP_GUARDED"
+// guardedEnv marks the child, which runs the UI itself. Its value says
+// whose the data directory is: guardedTemp when the guard made it.
+const (
+	guardedEnv  = "WALSHIP_GUARDED"
+	guardedTemp = "temp"
+	guardedKept = "kept"
+)
+
+// lifelineEnv names the child's descriptor for the read end of a pipe
+// whose write end only the guard holds. The guard cannot clean up after
+// itself if it is killed (SIGKILL, the OOM killer): the child would run on
+// in the background, drawing over the shell, with nobody to remove the
+// data. So the child reads its lifeline, and when the kernel closes the
+// write end with the guard, the child reads EOF and ends as on SIGHUP,
+// removing the guard's temporary data itself.
+const lifelineEnv = "WALSHIP_LIFELINE_FD"
 
 // childExit is a child's exit status, passed through as walship's own.
 type childExit struct{ code int }
@@ -51,7 +66,9 @@ func runGuarded(ctx context.Context, data string) error {
 		return fmt.Errorf("cannot find walship's own executable to run the UI: %w", err)
 	}
 	args := os.Args[1:]
+	whose := guardedKept
 	if data == "" {
+		whose = guardedTemp
 		tmp, err := os.MkdirTemp("", "walship-")
 		if err != nil {
 			return err
@@ -60,7 +77,7 @@ func runGuarded(ctx context.Context, data string) error {
 		args = append(args[:len(args):len(args)], "--data", tmp)
 	}
 	cmd := exec.Command(exe, args...)
-	cmd.Env = append(os.Environ(), guardedEnv+"=1")
+	cmd.Env = append(os.Environ(), guardedEnv+"="+whose)
 	err = guard(cmd, os.Stdin, os.Stdout, os.Stderr)
 	if errors.Is(err, errCrashed) && data == "" {
 		err = fmt.Errorf("%w and its temporary data removed", err)
@@ -81,7 +98,16 @@ func guard(cmd *exec.Cmd, tty, out *os.File, stderr io.Writer) error {
 	fwd := make(chan os.Signal, 4)
 	signal.Notify(fwd, interruptSignals...)
 	defer signal.Stop(fwd)
-	if err := cmd.Start(); err != nil {
+	lifeline, err := giveLifeline(cmd)
+	if err != nil {
+		return err
+	}
+	defer lifeline.Close() // held until the guard is done; the kernel closes it if the guard dies
+	err = cmd.Start()
+	for _, f := range cmd.ExtraFiles {
+		f.Close() // the child's ends are the child's
+	}
+	if err != nil {
 		return err
 	}
 	ctx, stop := context.WithCancel(context.Background())
@@ -163,4 +189,15 @@ func (t *tailBuffer) Bytes() []byte {
 func (t *tailBuffer) crashed() bool {
 	b := t.Bytes()
 	return bytes.HasPrefix(b, []byte("goroutine ")) || strings.Contains(string(b), "\ngoroutine ")
+}
+
+// watchLifeline is the child's side of the lifeline: when r ends (the
+// guard is gone), in hears SIGHUP. Its goroutine ends then, or with the
+// process.
+func watchLifeline(r io.Reader, in *interrupts) {
+	go func() {
+		if _, err := io.Copy(io.Discard, r); err == nil {
+			in.interrupt(syscall.SIGHUP)
+		}
+	}()
 }

@@ -113,3 +113,55 @@ func TestCrashRestoresTerminal(t *testing.T) {
 		t.Errorf("left behind in TMPDIR: %v", left)
 	}
 }
+
+// TestGuardKilled runs the real UI in tmux and SIGKILLs its guard, which
+// can clean up after nothing then: the UI must notice on its own, end as
+// on SIGHUP (the terminal put back as far as a process in the background
+// can) and remove the guard's temporary data, instead of running on,
+// orphaned, drawing over the shell.
+func TestGuardKilled(t *testing.T) {
+	bin := buildWalship(t)
+	tmux, err := exec.LookPath("tmux")
+	if err != nil {
+		t.Skip("no tmux")
+	}
+	if _, err := exec.LookPath("pgrep"); err != nil {
+		t.Skip("no pgrep")
+	}
+	tmp := t.TempDir()
+	socket := fmt.Sprintf("walship-guardkill-%d", os.Getpid())
+	run := func(args ...string) string {
+		out, _ := exec.Command(tmux, append([]string{"-L", socket}, args...)...).CombinedOutput()
+		return string(out)
+	}
+	t.Cleanup(func() { run("kill-server") })
+	run("-f", "/dev/null", "new-session", "-d", "-x", "100", "-y", "30",
+		"env", "TERM=xterm-256color", "TMPDIR="+tmp, "sh", "-c", `"$0"; sleep 600`, bin)
+	waitFor(t, "the UI on screen", func() bool { return strings.Contains(run("capture-pane", "-p"), "LEADER") })
+
+	shell := strings.TrimSpace(run("display", "-p", "#{pane_pid}"))
+	child := func(parent string) string {
+		out, _ := exec.Command("pgrep", "-P", parent).Output()
+		return strings.TrimSpace(string(out))
+	}
+	guard := child(shell)
+	ui := child(guard)
+	if guard == "" || ui == "" || strings.Contains(ui, "\n") {
+		t.Fatalf("cannot find the UI's process: guard %q, ui %q", guard, ui)
+	}
+	t.Cleanup(func() { exec.Command("kill", "-KILL", ui).Run() })
+	if out, err := exec.Command("kill", "-KILL", guard).CombinedOutput(); err != nil {
+		t.Fatalf("kill -KILL: %v %s", err, out)
+	}
+	waitFor(t, "the UI to end after its guard was killed", func() bool {
+		// Orphaned, it may stay a zombie that nobody reaps.
+		out, _ := exec.Command("ps", "-o", "stat=", "-p", ui).Output()
+		return len(out) == 0 || out[0] == 'Z'
+	})
+	if modes := strings.TrimSpace(run("display", "-p", "#{alternate_on} #{mouse_any_flag} #{mouse_button_flag} #{mouse_sgr_flag}")); modes != "0 0 0 0" {
+		t.Errorf("alternate screen, mouse any, button, sgr = %s; want all 0", modes)
+	}
+	if left, _ := os.ReadDir(tmp); len(left) > 0 {
+		t.Errorf("left behind in TMPDIR: %v", left)
+	}
+}

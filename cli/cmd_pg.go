@@ -82,8 +82,19 @@ func newPGWatchCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			defer w.Close()
-			return runPGTUI(cmd.Context(), w, th)
+			err = runPGTUI(cmd.Context(), w, th)
+			// Close restores the standbys walship cut; one it cannot
+			// restore is said, with the SQL that restores it by hand
+			// (after an interrupt too, which the error handler reports
+			// alone).
+			if cerr := w.Close(); cerr != nil {
+				if cmd.Context().Err() != nil {
+					fmt.Fprintln(cmd.ErrOrStderr(), "walship pg watch:", cerr)
+				} else if err == nil {
+					err = cerr
+				}
+			}
+			return err
 		},
 	}
 	f := cmd.Flags()

@@ -48,19 +48,22 @@ func TestExitStatus(t *testing.T) {
 }
 
 // TestTermDumbRefused: a terminal that cannot move its cursor gets a
-// message and exit 2 before anything is drawn.
+// message and exit 2 before anything is drawn, from every command that
+// draws (walship pg's said "not a terminal" with exit 1).
 func TestTermDumbRefused(t *testing.T) {
 	bin := buildWalship(t)
-	cmd := exec.Command(bin)
-	cmd.Env = append(os.Environ(), "TERM=dumb")
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	if code := cmd.ProcessState.ExitCode(); code != exitUsage || !strings.Contains(errb.String(), "TERM=dumb") {
-		t.Fatalf("TERM=dumb walship: exit %d (%v), stderr %q; want exit %d naming TERM=dumb", code, err, errb.String(), exitUsage)
-	}
-	if out.Len() > 0 {
-		t.Errorf("wrote %q to the terminal", out.String())
+	for _, args := range [][]string{nil, {"pg", "watch", "-h", t.TempDir()}} {
+		cmd := exec.Command(bin, args...)
+		cmd.Env = append(os.Environ(), "TERM=dumb")
+		var out, errb bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		err := cmd.Run()
+		if code := cmd.ProcessState.ExitCode(); code != exitUsage || !strings.Contains(errb.String(), "TERM=dumb") {
+			t.Fatalf("TERM=dumb walship %q: exit %d (%v), stderr %q; want exit %d naming TERM=dumb", args, code, err, errb.String(), exitUsage)
+		}
+		if out.Len() > 0 {
+			t.Errorf("walship %q wrote %q to the terminal", args, out.String())
+		}
 	}
 }
 

@@ -11,7 +11,6 @@ import (
 	"syscall"
 
 	tea "charm.land/bubbletea/v2"
-	"github.com/charmbracelet/x/term"
 	"github.com/jackc/pgx/v5"
 	"github.com/spf13/cobra"
 
@@ -75,7 +74,7 @@ func newPGWatchCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := needTerminal(); err != nil {
+			if err := checkTerminal(""); err != nil {
 				return err
 			}
 			w, err := pg.Watch(cfg)
@@ -186,7 +185,7 @@ func newPGDemoCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := needTerminal(); err != nil {
+			if err := checkTerminal(""); err != nil {
 				return err
 			}
 			return runPGDemo(cmd.Context(), o, bin, th)
@@ -282,11 +281,4 @@ func newPGReapCmd() *cobra.Command {
 			return pg.Reap(os.Stdin, args[0])
 		},
 	}
-}
-
-func needTerminal() error {
-	if !term.IsTerminal(os.Stdout.Fd()) || !term.IsTerminal(os.Stdin.Fd()) {
-		return errors.New("walship pg draws in a terminal, and this is not one: run it in a terminal")
-	}
-	return nil
 }

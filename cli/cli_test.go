@@ -37,6 +37,7 @@ func TestExitStatus(t *testing.T) {
 		{"syntax error", []string{"check", "--scenario", "testdata/syntax.scn"}, exitUsage, "testdata/syntax.scn:3:19: expected a follower field"},
 		{"empty scenario", []string{"check", "--scenario", "testdata/empty.scn"}, exitUsage, "nothing to play"},
 		{"failed expect", []string{"check", "--scenario", "testdata/failing.scn"}, exitFailed, "testdata/failing.scn:3: expect follower-1 keys = 99"},
+		{"timed out", []string{"check", "--records", "100000", "--timeout", "1ms"}, exitFailed, "did not finish within --timeout 1ms"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			res := runWalship(t, bin, tc.args...)

@@ -205,6 +205,10 @@ func TestCompletion(t *testing.T) {
 		// Directories and *.scn files; no space after a directory (:6 = :4|:2).
 		{[]string{"check", "--scenario", "testdata/"}, []string{"testdata/TestCheckJSON/", "testdata/empty.scn", "testdata/failing.scn", "testdata/json.scn", "testdata/syntax.scn"}, ":6"},
 		{[]string{"--scenario", "cr"}, []string{"crc", "crash"}, ":4"},
+		{[]string{"pg", "watch", "--theme", ""}, theme.Names(), ":4"},
+		{[]string{"pg", "demo", "--theme", ""}, theme.Names(), ":4"},
+		{[]string{"pg", "demo", "--standbys", ""}, []string{"1", "2", "3", "4", "5", "6", "7", "8", "9"}, ":4"},
+		{[]string{"pg", "demo", "--bindir", ""}, nil, ":16"},
 	} {
 		got, directive := complete(t, tc.args...)
 		if strings.Join(got, " ") != strings.Join(tc.want, " ") || directive != tc.directive {

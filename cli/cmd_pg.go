@@ -106,6 +106,7 @@ func newPGWatchCmd() *cobra.Command {
 	f.StringArrayVar(&o.standbys, "standby", nil, `a standby's connection string, e.g. "host=db2" or "port=5433" (repeat per standby)`)
 	f.BoolVar(&o.control, "control", false, "let keys and commands run SQL on the servers (needs superuser)")
 	f.StringVar(&o.theme, "theme", "dark", "colour theme: "+strings.Join(theme.Names(), ", ")+" (NO_COLOR forces mono)")
+	registerCompletions(cmd)
 	return cmd
 }
 
@@ -196,6 +197,7 @@ func newPGDemoCmd() *cobra.Command {
 	f.StringVar(&o.bindir, "bindir", "", "directory of initdb, postgres and pg_basebackup (default: pg_config --bindir)")
 	f.IntVar(&o.rate, "rate", 5, "rows a second to INSERT, one commit each (0: only when asked)")
 	f.StringVar(&o.theme, "theme", "dark", "colour theme: "+strings.Join(theme.Names(), ", ")+" (NO_COLOR forces mono)")
+	registerCompletions(cmd)
 	return cmd
 }
 

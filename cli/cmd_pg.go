@@ -77,6 +77,9 @@ func newPGWatchCmd() *cobra.Command {
 			if err := checkTerminal(""); err != nil {
 				return err
 			}
+			if os.Getenv(guardedEnv) == "" {
+				return runGuarded(cmd.Context(), guardedKept) // see guard.go
+			}
 			w, err := pg.Watch(cfg)
 			if err != nil {
 				return err
@@ -189,6 +192,12 @@ func newPGDemoCmd() *cobra.Command {
 			if err := checkTerminal(""); err != nil {
 				return err
 			}
+			if os.Getenv(guardedEnv) == "" {
+				// The servers die with the child (Pdeathsig) and the
+				// reaper removes their directory; the guard puts the
+				// terminal back.
+				return runGuarded(cmd.Context(), guardedKept)
+			}
 			return runPGDemo(cmd.Context(), o, bin, th)
 		},
 	}
@@ -220,7 +229,9 @@ func runPGDemo(ctx context.Context, o pgDemoOptions, bin pg.Binaries, th string)
 		Binaries: bin,
 		Standbys: o.standbys,
 		Slots:    1,
-		Progress: func(s string) { fmt.Fprintln(os.Stderr, "walship pg demo: "+s) },
+		// On the terminal as it happens (the guard holds standard error
+		// until the end).
+		Progress: func(s string) { fmt.Fprintln(os.Stdout, "walship pg demo: "+s) },
 		OnDir: func(dir string) error {
 			release, err = pg.SpawnReaper(dir, []string{exe, "pg", "reap", dir})
 			return err

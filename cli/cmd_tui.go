@@ -76,7 +76,7 @@ func newTUICmd() *cobra.Command {
 						return err
 					}
 				}
-				return runGuarded(cmd.Context(), o.data)
+				return runGuardedUI(cmd.Context(), o.data)
 			}
 			if os.Getenv(guardedEnv) == guardedTemp {
 				// The guard's temporary directory: the guard removes it

@@ -31,7 +31,8 @@ import (
 // alternate screen.
 
 // guardedEnv marks the child, which runs the UI itself. Its value says
-// whose the data directory is: guardedTemp when the guard made it.
+// whose the data directory is: guardedTemp when the guard made it,
+// guardedKept when it is the user's or there is none (walship pg).
 const (
 	guardedEnv  = "WALSHIP_GUARDED"
 	guardedTemp = "temp"
@@ -55,34 +56,38 @@ func (e childExit) Error() string { return fmt.Sprintf("exit status %d", e.code)
 // errCrashed is the guard's error when the child crashed.
 var errCrashed = errors.New("walship crashed (the report is above); the terminal was restored")
 
-// runGuarded runs walship again with the same arguments as a child, with
-// a temporary data directory the guard removes unless data names one, and
-// restores the terminal when the child did not end cleanly. Signals the
-// guard receives are passed on to the child.
-func runGuarded(ctx context.Context, data string) error {
+// runGuardedUI runs the root's UI under the guard, with a temporary data
+// directory the guard removes unless data names one.
+func runGuardedUI(ctx context.Context, data string) error {
+	if data != "" {
+		return runGuarded(ctx, guardedKept)
+	}
+	tmp, err := os.MkdirTemp("", "walship-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	err = runGuarded(ctx, guardedTemp, "--data", tmp)
+	if errors.Is(err, errCrashed) {
+		err = fmt.Errorf("%w and its temporary data removed", err)
+	}
+	return err
+}
+
+// runGuarded runs walship again as a child, with the same arguments and
+// extra after them, and restores the terminal when the child did not end
+// cleanly. whose is guardedEnv's value: whose the data directory is.
+// Signals the guard receives are passed on to the child.
+func runGuarded(ctx context.Context, whose string, extra ...string) error {
 	bePatient(ctx)
 	exe, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("cannot find walship's own executable to run the UI: %w", err)
 	}
-	args := os.Args[1:]
-	whose := guardedKept
-	if data == "" {
-		whose = guardedTemp
-		tmp, err := os.MkdirTemp("", "walship-")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(tmp)
-		args = append(args[:len(args):len(args)], "--data", tmp)
-	}
+	args := append(os.Args[1:len(os.Args):len(os.Args)], extra...)
 	cmd := exec.Command(exe, args...)
 	cmd.Env = append(os.Environ(), guardedEnv+"="+whose)
-	err = guard(cmd, os.Stdin, os.Stdout, os.Stderr)
-	if errors.Is(err, errCrashed) && data == "" {
-		err = fmt.Errorf("%w and its temporary data removed", err)
-	}
-	return err
+	return guard(cmd, os.Stdin, os.Stdout, os.Stderr)
 }
 
 // guard runs cmd on the terminal tty (its input) and out, and returns its

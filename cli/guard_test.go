@@ -10,6 +10,8 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"walship/engine/pg"
 )
 
 // TestGuard runs stand-ins for the UI's process under the guard: how each
@@ -62,6 +64,45 @@ func TestGuard(t *testing.T) {
 // goroutine does), and finds the terminal as it was before: the main
 // screen, no mouse reporting, canonical mode, and no data left behind.
 func TestCrashRestoresTerminal(t *testing.T) {
+	tmp := t.TempDir()
+	crashInTmux(t, tmp, "LEADER")
+	// The guard removed it before it returned.
+	if left, _ := os.ReadDir(tmp); len(left) > 0 {
+		t.Errorf("left behind in TMPDIR: %v", left)
+	}
+}
+
+// TestPGDemoCrashRestoresTerminal: walship pg demo runs under the guard
+// too (a crash left the terminal raw, on the alternate screen), and after
+// the crash no server is left and the reaper removes the directory.
+func TestPGDemoCrashRestoresTerminal(t *testing.T) {
+	if _, err := pg.FindBinaries(""); errors.Is(err, pg.ErrNoBinaries) {
+		t.Skip("PostgreSQL server binaries are not installed; ", err)
+	}
+	// As root the servers run as postgres, who must reach the directory.
+	tmp, err := os.MkdirTemp("", "walship-cli-pg-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(tmp) })
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	crashInTmux(t, tmp, "PRIMARY", "pg", "demo", "--rate", "0")
+	waitFor(t, "the demo's directory removed", func() bool {
+		left, _ := os.ReadDir(tmp)
+		return len(left) == 0
+	})
+	if out, err := exec.Command("pgrep", "-a", "-f", tmp+"/walship-pg-").Output(); err == nil {
+		t.Errorf("servers left running:\n%s", out)
+	}
+}
+
+// crashInTmux runs walship with args in tmux (TMPDIR=tmp), waits until
+// ready is on the screen, crashes the UI's process with SIGQUIT and checks
+// that the guard said so, exited 1 and put the terminal back.
+func crashInTmux(t *testing.T, tmp, ready string, args ...string) {
+	t.Helper()
 	bin := buildWalship(t)
 	tmux, err := exec.LookPath("tmux")
 	if err != nil {
@@ -70,23 +111,22 @@ func TestCrashRestoresTerminal(t *testing.T) {
 	if _, err := exec.LookPath("pgrep"); err != nil {
 		t.Skip("no pgrep")
 	}
-	tmp := t.TempDir()
 	socket := fmt.Sprintf("walship-crash-%d", os.Getpid())
 	run := func(args ...string) string {
 		out, _ := exec.Command(tmux, append([]string{"-L", socket}, args...)...).CombinedOutput()
 		return string(out)
 	}
 	t.Cleanup(func() { run("kill-server") })
-	run("-f", "/dev/null", "new-session", "-d", "-x", "100", "-y", "30",
-		"env", "TERM=xterm-256color", "TMPDIR="+tmp, "sh", "-c",
-		`"$0"; echo "exited: $?"; stty -a | grep -o -- '-\?icanon'; sleep 600`, bin)
+	run(append([]string{"-f", "/dev/null", "new-session", "-d", "-x", "100", "-y", "30",
+		"env", "TERM=xterm-256color", "TMPDIR=" + tmp, "sh", "-c",
+		`"$0" "$@"; echo "exited: $?"; stty -a | grep -o -- '-\?icanon'; sleep 600`, bin}, args...)...)
 	screen := func() string { return run("capture-pane", "-p") }
-	waitFor(t, "the UI on screen", func() bool { return strings.Contains(screen(), "LEADER") })
+	waitFor(t, "the UI on screen", func() bool { return strings.Contains(screen(), ready) })
 
 	// The pane runs sh, sh runs the guard, the guard runs the UI.
 	shell := strings.TrimSpace(run("display", "-p", "#{pane_pid}"))
 	child := func(parent string) string {
-		out, _ := exec.Command("pgrep", "-P", parent).Output()
+		out, _ := exec.Command("pgrep", "-P", parent, "-f", "walship").Output()
 		return strings.TrimSpace(string(out))
 	}
 	guard := child(shell)
@@ -107,10 +147,6 @@ func TestCrashRestoresTerminal(t *testing.T) {
 	}
 	if modes := strings.TrimSpace(run("display", "-p", "#{alternate_on} #{mouse_any_flag} #{mouse_button_flag} #{mouse_sgr_flag}")); modes != "0 0 0 0" {
 		t.Errorf("alternate screen, mouse any, button, sgr = %s; want all 0", modes)
-	}
-	// The guard removed it before it returned.
-	if left, _ := os.ReadDir(tmp); len(left) > 0 {
-		t.Errorf("left behind in TMPDIR: %v", left)
 	}
 }
 

@@ -22,11 +22,17 @@ func giveLifeline(cmd *exec.Cmd) (*os.File, error) {
 }
 
 // lifeline is the child's end of its lifeline, or nil when it has none.
+// It is the guard's child's alone: the variable is removed, and the
+// descriptor closed on exec, so that what the child runs (walship pg
+// demo's reaper is walship too) does not take some other descriptor for
+// it, and then close it.
 func lifeline() *os.File {
 	fd, err := strconv.Atoi(os.Getenv(lifelineEnv))
-	if err != nil || fd < 3 {
+	os.Unsetenv(lifelineEnv)
+	var st syscall.Stat_t
+	if err != nil || fd < 3 || syscall.Fstat(fd, &st) != nil || st.Mode&syscall.S_IFMT != syscall.S_IFIFO {
 		return nil
 	}
-	syscall.CloseOnExec(fd) // for the guard's child only, not for what it runs
+	syscall.CloseOnExec(fd)
 	return os.NewFile(uintptr(fd), "lifeline")
 }

@@ -206,14 +206,10 @@ func (l *Local) addNode(name string, port int) *localNode {
 	return n
 }
 
-// command is one of the server programs, as the server user, dying with us.
+// command is one of the server programs, as the server user, dying with
+// us, and killed when ctx ends.
 func (l *Local) command(ctx context.Context, name string, args ...string) *exec.Cmd {
-	var cmd *exec.Cmd
-	if ctx != nil {
-		cmd = exec.CommandContext(ctx, l.bin.Path(name), args...)
-	} else {
-		cmd = exec.Command(l.bin.Path(name), args...)
-	}
+	cmd := exec.CommandContext(ctx, l.bin.Path(name), args...)
 	cmd.Dir = l.Dir
 	env := []string{"HOME=" + l.Dir, "LC_ALL=C"}
 	for _, e := range os.Environ() {
@@ -243,9 +239,8 @@ func (l *Local) startNode(ctx context.Context, n *localNode, timeout time.Durati
 		return fmt.Errorf("pg: %w", err)
 	}
 	defer logf.Close()
-	// Not CommandContext: the server's life is Close's to end, not a
-	// context's.
-	cmd := l.command(nil, "postgres", "-D", n.dataDir)
+	// The server's life is Close's to end, not a context's.
+	cmd := l.command(context.Background(), "postgres", "-D", n.dataDir)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("pg: starting %s: %w", n.name, err)

@@ -98,10 +98,19 @@ func TestPGDemoCrashRestoresTerminal(t *testing.T) {
 	}
 }
 
-// crashInTmux runs walship with args in tmux (TMPDIR=tmp), waits until
-// ready is on the screen, crashes the UI's process with SIGQUIT and checks
-// that the guard said so, exited 1 and put the terminal back.
-func crashInTmux(t *testing.T, tmp, ready string, args ...string) {
+// guardedInTmux is walship running in tmux under its guard.
+type guardedInTmux struct {
+	run       func(args ...string) string // a tmux command on the session's server
+	guard, ui string                      // their process ids
+}
+
+func (g *guardedInTmux) screen() string { return g.run("capture-pane", "-p") }
+
+// startInTmux runs walship with args in tmux (TMPDIR=tmp), waits until
+// ready is on the screen and finds the guard's process and the UI's. When
+// walship exits, the pane says "exited: N" and whether the terminal is in
+// canonical mode.
+func startInTmux(t *testing.T, tmp, ready string, args ...string) *guardedInTmux {
 	t.Helper()
 	bin := buildWalship(t)
 	tmux, err := exec.LookPath("tmux")
@@ -111,43 +120,58 @@ func crashInTmux(t *testing.T, tmp, ready string, args ...string) {
 	if _, err := exec.LookPath("pgrep"); err != nil {
 		t.Skip("no pgrep")
 	}
-	socket := fmt.Sprintf("walship-crash-%d", os.Getpid())
-	run := func(args ...string) string {
+	socket := fmt.Sprintf("walship-guard-%s-%d", t.Name(), os.Getpid())
+	g := &guardedInTmux{run: func(args ...string) string {
 		out, _ := exec.Command(tmux, append([]string{"-L", socket}, args...)...).CombinedOutput()
 		return string(out)
-	}
-	t.Cleanup(func() { run("kill-server") })
-	run(append([]string{"-f", "/dev/null", "new-session", "-d", "-x", "100", "-y", "30",
+	}}
+	t.Cleanup(func() { g.run("kill-server") })
+	g.run(append([]string{"-f", "/dev/null", "new-session", "-d", "-x", "100", "-y", "30",
 		"env", "TERM=xterm-256color", "TMPDIR=" + tmp, "sh", "-c",
 		`"$0" "$@"; echo "exited: $?"; stty -a | grep -o -- '-\?icanon'; sleep 600`, bin}, args...)...)
-	screen := func() string { return run("capture-pane", "-p") }
-	waitFor(t, "the UI on screen", func() bool { return strings.Contains(screen(), ready) })
+	waitFor(t, "the UI on screen", func() bool { return strings.Contains(g.screen(), ready) })
 
 	// The pane runs sh, sh runs the guard, the guard runs the UI.
-	shell := strings.TrimSpace(run("display", "-p", "#{pane_pid}"))
+	shell := strings.TrimSpace(g.run("display", "-p", "#{pane_pid}"))
 	child := func(parent string) string {
 		out, _ := exec.Command("pgrep", "-P", parent, "-f", "walship").Output()
 		return strings.TrimSpace(string(out))
 	}
-	guard := child(shell)
-	ui := child(guard)
-	if guard == "" || ui == "" || strings.Contains(ui, "\n") {
-		t.Fatalf("cannot find the UI's process: guard %q, ui %q", guard, ui)
+	g.guard = child(shell)
+	g.ui = child(g.guard)
+	if g.guard == "" || g.ui == "" || strings.Contains(g.ui, "\n") {
+		t.Fatalf("cannot find the UI's process: guard %q, ui %q", g.guard, g.ui)
 	}
-	if out, err := exec.Command("kill", "-QUIT", ui).CombinedOutput(); err != nil {
+	return g
+}
+
+// checkModes fails the test unless the terminal is off the alternate
+// screen with no mouse reporting.
+func (g *guardedInTmux) checkModes(t *testing.T) {
+	t.Helper()
+	if modes := strings.TrimSpace(g.run("display", "-p", "#{alternate_on} #{mouse_any_flag} #{mouse_button_flag} #{mouse_sgr_flag}")); modes != "0 0 0 0" {
+		t.Errorf("alternate screen, mouse any, button, sgr = %s; want all 0", modes)
+	}
+}
+
+// crashInTmux runs walship with args in tmux (see startInTmux), crashes
+// the UI's process with SIGQUIT and checks that the guard said so, exited
+// 1 and put the terminal back.
+func crashInTmux(t *testing.T, tmp, ready string, args ...string) {
+	t.Helper()
+	g := startInTmux(t, tmp, ready, args...)
+	if out, err := exec.Command("kill", "-QUIT", g.ui).CombinedOutput(); err != nil {
 		t.Fatalf("kill -QUIT: %v %s", err, out)
 	}
-	waitFor(t, "walship to exit", func() bool { return strings.Contains(screen(), "icanon") })
-	sc := screen()
+	waitFor(t, "walship to exit", func() bool { return strings.Contains(g.screen(), "icanon") })
+	sc := g.screen()
 	if !strings.Contains(sc, "exited: 1") || !strings.Contains(sc, "walship crashed") {
 		t.Errorf("no crash status and message:\n%s", sc)
 	}
 	if strings.Contains(sc, "-icanon") {
 		t.Errorf("the terminal is still in raw mode:\n%s", sc)
 	}
-	if modes := strings.TrimSpace(run("display", "-p", "#{alternate_on} #{mouse_any_flag} #{mouse_button_flag} #{mouse_sgr_flag}")); modes != "0 0 0 0" {
-		t.Errorf("alternate screen, mouse any, button, sgr = %s; want all 0", modes)
-	}
+	g.checkModes(t)
 }
 
 // TestGuardKilled runs the real UI in tmux and SIGKILLs its guard, which
@@ -156,47 +180,18 @@ func crashInTmux(t *testing.T, tmp, ready string, args ...string) {
 // can) and remove the guard's temporary data, instead of running on,
 // orphaned, drawing over the shell.
 func TestGuardKilled(t *testing.T) {
-	bin := buildWalship(t)
-	tmux, err := exec.LookPath("tmux")
-	if err != nil {
-		t.Skip("no tmux")
-	}
-	if _, err := exec.LookPath("pgrep"); err != nil {
-		t.Skip("no pgrep")
-	}
 	tmp := t.TempDir()
-	socket := fmt.Sprintf("walship-guardkill-%d", os.Getpid())
-	run := func(args ...string) string {
-		out, _ := exec.Command(tmux, append([]string{"-L", socket}, args...)...).CombinedOutput()
-		return string(out)
-	}
-	t.Cleanup(func() { run("kill-server") })
-	run("-f", "/dev/null", "new-session", "-d", "-x", "100", "-y", "30",
-		"env", "TERM=xterm-256color", "TMPDIR="+tmp, "sh", "-c", `"$0"; sleep 600`, bin)
-	waitFor(t, "the UI on screen", func() bool { return strings.Contains(run("capture-pane", "-p"), "LEADER") })
-
-	shell := strings.TrimSpace(run("display", "-p", "#{pane_pid}"))
-	child := func(parent string) string {
-		out, _ := exec.Command("pgrep", "-P", parent).Output()
-		return strings.TrimSpace(string(out))
-	}
-	guard := child(shell)
-	ui := child(guard)
-	if guard == "" || ui == "" || strings.Contains(ui, "\n") {
-		t.Fatalf("cannot find the UI's process: guard %q, ui %q", guard, ui)
-	}
-	t.Cleanup(func() { exec.Command("kill", "-KILL", ui).Run() })
-	if out, err := exec.Command("kill", "-KILL", guard).CombinedOutput(); err != nil {
+	g := startInTmux(t, tmp, "LEADER")
+	t.Cleanup(func() { exec.Command("kill", "-KILL", g.ui).Run() })
+	if out, err := exec.Command("kill", "-KILL", g.guard).CombinedOutput(); err != nil {
 		t.Fatalf("kill -KILL: %v %s", err, out)
 	}
 	waitFor(t, "the UI to end after its guard was killed", func() bool {
 		// Orphaned, it may stay a zombie that nobody reaps.
-		out, _ := exec.Command("ps", "-o", "stat=", "-p", ui).Output()
+		out, _ := exec.Command("ps", "-o", "stat=", "-p", g.ui).Output()
 		return len(out) == 0 || out[0] == 'Z'
 	})
-	if modes := strings.TrimSpace(run("display", "-p", "#{alternate_on} #{mouse_any_flag} #{mouse_button_flag} #{mouse_sgr_flag}")); modes != "0 0 0 0" {
-		t.Errorf("alternate screen, mouse any, button, sgr = %s; want all 0", modes)
-	}
+	g.checkModes(t)
 	if left, _ := os.ReadDir(tmp); len(left) > 0 {
 		t.Errorf("left behind in TMPDIR: %v", left)
 	}

@@ -37,6 +37,7 @@ func TestExitStatus(t *testing.T) {
 		{"syntax error", []string{"check", "--scenario", "testdata/syntax.scn"}, exitUsage, "testdata/syntax.scn:3:19: expected a follower field"},
 		{"empty scenario", []string{"check", "--scenario", "testdata/empty.scn"}, exitUsage, "nothing to play"},
 		{"failed expect", []string{"check", "--scenario", "testdata/failing.scn"}, exitFailed, "testdata/failing.scn:3: expect follower-1 keys = 99"},
+		{"timed out", []string{"check", "--records", "100000", "--timeout", "1ms"}, exitFailed, "did not finish within --timeout 1ms"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			res := runWalship(t, bin, tc.args...)
@@ -48,19 +49,22 @@ func TestExitStatus(t *testing.T) {
 }
 
 // TestTermDumbRefused: a terminal that cannot move its cursor gets a
-// message and exit 2 before anything is drawn.
+// message and exit 2 before anything is drawn, from every command that
+// draws (walship pg's said "not a terminal" with exit 1).
 func TestTermDumbRefused(t *testing.T) {
 	bin := buildWalship(t)
-	cmd := exec.Command(bin)
-	cmd.Env = append(os.Environ(), "TERM=dumb")
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	if code := cmd.ProcessState.ExitCode(); code != exitUsage || !strings.Contains(errb.String(), "TERM=dumb") {
-		t.Fatalf("TERM=dumb walship: exit %d (%v), stderr %q; want exit %d naming TERM=dumb", code, err, errb.String(), exitUsage)
-	}
-	if out.Len() > 0 {
-		t.Errorf("wrote %q to the terminal", out.String())
+	for _, args := range [][]string{nil, {"pg", "watch", "-h", t.TempDir()}} {
+		cmd := exec.Command(bin, args...)
+		cmd.Env = append(os.Environ(), "TERM=dumb")
+		var out, errb bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		err := cmd.Run()
+		if code := cmd.ProcessState.ExitCode(); code != exitUsage || !strings.Contains(errb.String(), "TERM=dumb") {
+			t.Fatalf("TERM=dumb walship %q: exit %d (%v), stderr %q; want exit %d naming TERM=dumb", args, code, err, errb.String(), exitUsage)
+		}
+		if out.Len() > 0 {
+			t.Errorf("walship %q wrote %q to the terminal", args, out.String())
+		}
 	}
 }
 
@@ -201,6 +205,10 @@ func TestCompletion(t *testing.T) {
 		// Directories and *.scn files; no space after a directory (:6 = :4|:2).
 		{[]string{"check", "--scenario", "testdata/"}, []string{"testdata/TestCheckJSON/", "testdata/empty.scn", "testdata/failing.scn", "testdata/json.scn", "testdata/syntax.scn"}, ":6"},
 		{[]string{"--scenario", "cr"}, []string{"crc", "crash"}, ":4"},
+		{[]string{"pg", "watch", "--theme", ""}, theme.Names(), ":4"},
+		{[]string{"pg", "demo", "--theme", ""}, theme.Names(), ":4"},
+		{[]string{"pg", "demo", "--standbys", ""}, []string{"1", "2", "3", "4", "5", "6", "7", "8", "9"}, ":4"},
+		{[]string{"pg", "demo", "--bindir", ""}, nil, ":16"},
 	} {
 		got, directive := complete(t, tc.args...)
 		if strings.Join(got, " ") != strings.Join(tc.want, " ") || directive != tc.directive {

@@ -76,6 +76,9 @@ var errCheckFailed = errors.New("check failed: a follower differs from the leade
 func runCheck(ctx context.Context, out, js io.Writer, o checkOptions) error {
 	var rep checkReport
 	err := check(ctx, out, o, &rep)
+	if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+		err = fmt.Errorf("did not finish within --timeout %s (%w)", o.timeout, err)
+	}
 	if js != nil {
 		rep.finish(err)
 		if jerr := rep.write(js); err == nil {

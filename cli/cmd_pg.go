@@ -11,7 +11,6 @@ import (
 	"syscall"
 
 	tea "charm.land/bubbletea/v2"
-	"github.com/charmbracelet/x/term"
 	"github.com/jackc/pgx/v5"
 	"github.com/spf13/cobra"
 
@@ -75,15 +74,29 @@ func newPGWatchCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := needTerminal(); err != nil {
+			if err := checkTerminal(""); err != nil {
 				return err
+			}
+			if os.Getenv(guardedEnv) == "" {
+				return runGuarded(cmd.Context(), guardedKept) // see guard.go
 			}
 			w, err := pg.Watch(cfg)
 			if err != nil {
 				return err
 			}
-			defer w.Close()
-			return runPGTUI(cmd.Context(), w, th)
+			err = runPGTUI(cmd.Context(), w, th)
+			// Close restores the standbys walship cut; one it cannot
+			// restore is said, with the SQL that restores it by hand
+			// (after an interrupt too, which the error handler reports
+			// alone).
+			if cerr := w.Close(); cerr != nil {
+				if cmd.Context().Err() != nil {
+					fmt.Fprintln(cmd.ErrOrStderr(), "walship pg watch:", cerr)
+				} else if err == nil {
+					err = cerr
+				}
+			}
+			return err
 		},
 	}
 	f := cmd.Flags()
@@ -96,6 +109,7 @@ func newPGWatchCmd() *cobra.Command {
 	f.StringArrayVar(&o.standbys, "standby", nil, `a standby's connection string, e.g. "host=db2" or "port=5433" (repeat per standby)`)
 	f.BoolVar(&o.control, "control", false, "let keys and commands run SQL on the servers (needs superuser)")
 	f.StringVar(&o.theme, "theme", "dark", "colour theme: "+strings.Join(theme.Names(), ", ")+" (NO_COLOR forces mono)")
+	registerCompletions(cmd)
 	return cmd
 }
 
@@ -175,8 +189,14 @@ func newPGDemoCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := needTerminal(); err != nil {
+			if err := checkTerminal(""); err != nil {
 				return err
+			}
+			if os.Getenv(guardedEnv) == "" {
+				// The servers die with the child (Pdeathsig) and the
+				// reaper removes their directory; the guard puts the
+				// terminal back.
+				return runGuarded(cmd.Context(), guardedKept)
 			}
 			return runPGDemo(cmd.Context(), o, bin, th)
 		},
@@ -186,6 +206,7 @@ func newPGDemoCmd() *cobra.Command {
 	f.StringVar(&o.bindir, "bindir", "", "directory of initdb, postgres and pg_basebackup (default: pg_config --bindir)")
 	f.IntVar(&o.rate, "rate", 5, "rows a second to INSERT, one commit each (0: only when asked)")
 	f.StringVar(&o.theme, "theme", "dark", "colour theme: "+strings.Join(theme.Names(), ", ")+" (NO_COLOR forces mono)")
+	registerCompletions(cmd)
 	return cmd
 }
 
@@ -208,7 +229,9 @@ func runPGDemo(ctx context.Context, o pgDemoOptions, bin pg.Binaries, th string)
 		Binaries: bin,
 		Standbys: o.standbys,
 		Slots:    1,
-		Progress: func(s string) { fmt.Fprintln(os.Stderr, "walship pg demo: "+s) },
+		// On the terminal as it happens (the guard holds standard error
+		// until the end).
+		Progress: func(s string) { fmt.Fprintln(os.Stdout, "walship pg demo: "+s) },
 		OnDir: func(dir string) error {
 			release, err = pg.SpawnReaper(dir, []string{exe, "pg", "reap", dir})
 			return err
@@ -271,11 +294,4 @@ func newPGReapCmd() *cobra.Command {
 			return pg.Reap(os.Stdin, args[0])
 		},
 	}
-}
-
-func needTerminal() error {
-	if !term.IsTerminal(os.Stdout.Fd()) || !term.IsTerminal(os.Stdin.Fd()) {
-		return errors.New("walship pg draws in a terminal, and this is not one: run it in a terminal")
-	}
-	return nil
 }

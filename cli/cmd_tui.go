@@ -61,7 +61,7 @@ func newTUICmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := checkTerminal(); err != nil {
+			if err := checkTerminal(headless); err != nil {
 				return err
 			}
 			// The UI runs in a child process under a guard that restores
@@ -76,7 +76,12 @@ func newTUICmd() *cobra.Command {
 						return err
 					}
 				}
-				return runGuarded(cmd.Context(), o.data)
+				return runGuardedUI(cmd.Context(), o.data)
+			}
+			if os.Getenv(guardedEnv) == guardedTemp {
+				// The guard's temporary directory: the guard removes it
+				// too, unless it was killed (see lifelineEnv).
+				defer os.RemoveAll(o.data)
 			}
 			return runTUI(cmd.Context(), cfg, tui.Options{Theme: th}, o)
 		},
@@ -154,16 +159,20 @@ func (o tuiOptions) config() (cluster.Config, string, error) {
 }
 
 // checkTerminal refuses what walship cannot draw on: no terminal at all,
-// or TERM=dumb, which cannot move its cursor.
-func checkTerminal() error {
+// or TERM=dumb, which cannot move its cursor. otherwise ends the advice
+// (", or use ..."), "" when there is no other way.
+func checkTerminal(otherwise string) error {
 	if os.Getenv("TERM") == "dumb" {
-		return usagef("TERM=dumb: this terminal cannot move its cursor, so walship cannot draw on it; run it in a terminal such as xterm, or use walship check for a headless run")
+		return usagef("TERM=dumb: this terminal cannot move its cursor, so walship cannot draw on it; run it in a terminal such as xterm%s", otherwise)
 	}
 	if !term.IsTerminal(os.Stdout.Fd()) || !term.IsTerminal(os.Stdin.Fd()) {
-		return usagef("walship draws in a terminal, and this is not one: run it in a terminal, or use walship check for a headless run")
+		return usagef("walship draws in a terminal, and this is not one: run it in a terminal%s", otherwise)
 	}
 	return nil
 }
+
+// headless is the root's advice when there is no terminal.
+const headless = ", or use walship check for a headless run"
 
 // runTUI starts the cluster, runs the UI over it (playing a scenario,
 // recording the screen and the commands when asked) and closes it.

@@ -152,6 +152,8 @@ func completeScenario(_ *cobra.Command, _ []string, typed string) ([]cobra.Compl
 func registerCompletions(cmd *cobra.Command) {
 	funcs := map[string]cobra.CompletionFunc{
 		"followers":     completeWords(followerCounts()...),
+		"standbys":      completeWords(followerCounts()...),
+		"bindir":        completeDirs,
 		"theme":         completeWords(theme.Names()...),
 		"sync":          completeWords(syncModes()...),
 		"fsync":         completeWords("on", "off"),

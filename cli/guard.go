@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"strings"
 	"sync"
+	"syscall"
 
 	"github.com/charmbracelet/x/ansi"
 	"github.com/charmbracelet/x/term"
@@ -29,8 +30,23 @@ import (
 // readable instead of drawn over by the UI and then lost with the
 // alternate screen.
 
-// guardedEnv marks the child, which runs the UI itself.
-const guardedEnv = "WALSHIP_GUARDED"
+// guardedEnv marks the child, which runs the UI itself. Its value says
+// whose the data directory is: guardedTemp when the guard made it,
+// guardedKept when it is the user's or there is none (walship pg).
+const (
+	guardedEnv  = "WALSHIP_GUARDED"
+	guardedTemp = "temp"
+	guardedKept = "kept"
+)
+
+// lifelineEnv names the child's descriptor for the read end of a pipe
+// whose write end only the guard holds. The guard cannot clean up after
+// itself if it is killed (SIGKILL, the OOM killer): the child would run on
+// in the background, drawing over the shell, with nobody to remove the
+// data. So the child reads its lifeline, and when the kernel closes the
+// write end with the guard, the child reads EOF and ends as on SIGHUP,
+// removing the guard's temporary data itself.
+const lifelineEnv = "WALSHIP_LIFELINE_FD"
 
 // childExit is a child's exit status, passed through as walship's own.
 type childExit struct{ code int }
@@ -40,32 +56,38 @@ func (e childExit) Error() string { return fmt.Sprintf("exit status %d", e.code)
 // errCrashed is the guard's error when the child crashed.
 var errCrashed = errors.New("walship crashed (the report is above); the terminal was restored")
 
-// runGuarded runs walship again with the same arguments as a child, with
-// a temporary data directory the guard removes unless data names one, and
-// restores the terminal when the child did not end cleanly. Signals the
-// guard receives are passed on to the child.
-func runGuarded(ctx context.Context, data string) error {
+// runGuardedUI runs the root's UI under the guard, with a temporary data
+// directory the guard removes unless data names one.
+func runGuardedUI(ctx context.Context, data string) error {
+	if data != "" {
+		return runGuarded(ctx, guardedKept)
+	}
+	tmp, err := os.MkdirTemp("", "walship-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	err = runGuarded(ctx, guardedTemp, "--data", tmp)
+	if errors.Is(err, errCrashed) {
+		err = fmt.Errorf("%w and its temporary data removed", err)
+	}
+	return err
+}
+
+// runGuarded runs walship again as a child, with the same arguments and
+// extra after them, and restores the terminal when the child did not end
+// cleanly. whose is guardedEnv's value: whose the data directory is.
+// Signals the guard receives are passed on to the child.
+func runGuarded(ctx context.Context, whose string, extra ...string) error {
 	bePatient(ctx)
 	exe, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("cannot find walship's own executable to run the UI: %w", err)
 	}
-	args := os.Args[1:]
-	if data == "" {
-		tmp, err := os.MkdirTemp("", "walship-")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(tmp)
-		args = append(args[:len(args):len(args)], "--data", tmp)
-	}
+	args := append(os.Args[1:len(os.Args):len(os.Args)], extra...)
 	cmd := exec.Command(exe, args...)
-	cmd.Env = append(os.Environ(), guardedEnv+"=1")
-	err = guard(cmd, os.Stdin, os.Stdout, os.Stderr)
-	if errors.Is(err, errCrashed) && data == "" {
-		err = fmt.Errorf("%w and its temporary data removed", err)
-	}
-	return err
+	cmd.Env = append(os.Environ(), guardedEnv+"="+whose)
+	return guard(cmd, os.Stdin, os.Stdout, os.Stderr)
 }
 
 // guard runs cmd on the terminal tty (its input) and out, and returns its
@@ -81,7 +103,16 @@ func guard(cmd *exec.Cmd, tty, out *os.File, stderr io.Writer) error {
 	fwd := make(chan os.Signal, 4)
 	signal.Notify(fwd, interruptSignals...)
 	defer signal.Stop(fwd)
-	if err := cmd.Start(); err != nil {
+	lifeline, err := giveLifeline(cmd)
+	if err != nil {
+		return err
+	}
+	defer lifeline.Close() // held until the guard is done; the kernel closes it if the guard dies
+	err = cmd.Start()
+	for _, f := range cmd.ExtraFiles {
+		f.Close() // the child's ends are the child's
+	}
+	if err != nil {
 		return err
 	}
 	ctx, stop := context.WithCancel(context.Background())
@@ -163,4 +194,15 @@ func (t *tailBuffer) Bytes() []byte {
 func (t *tailBuffer) crashed() bool {
 	b := t.Bytes()
 	return bytes.HasPrefix(b, []byte("goroutine ")) || strings.Contains(string(b), "\ngoroutine ")
+}
+
+// watchLifeline is the child's side of the lifeline: when r ends (the
+// guard is gone), in hears SIGHUP. Its goroutine ends then, or with the
+// process.
+func watchLifeline(r io.Reader, in *interrupts) {
+	go func() {
+		if _, err := io.Copy(io.Discard, r); err == nil {
+			in.interrupt(syscall.SIGHUP)
+		}
+	}()
 }

@@ -39,6 +39,9 @@ func Main(version string) int {
 	defer in.stop()
 	if os.Getenv(guardedEnv) != "" {
 		bePatient(in.ctx) // the UI under its guard
+		if r := lifeline(); r != nil {
+			watchLifeline(r, in)
+		}
 	}
 	info, ok := debug.ReadBuildInfo()
 	onError := func(w io.Writer, styles fang.Styles, err error) {

@@ -74,6 +74,14 @@ func catchInterrupts(parent context.Context, stderr io.Writer) *interrupts {
 	return in
 }
 
+// interrupt acts as if sig had come.
+func (in *interrupts) interrupt(sig syscall.Signal) {
+	select {
+	case in.ch <- sig:
+	default: // two are already waiting: either ends the command
+	}
+}
+
 // caught returns the first signal, if one came.
 func (in *interrupts) caught() (syscall.Signal, bool) {
 	in.mu.Lock()

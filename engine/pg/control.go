@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -247,6 +248,28 @@ func (w *Watcher) restore(n *node, name string) error {
 	delete(w.saved, name)
 	w.mu.Unlock()
 	return nil
+}
+
+// restoreCuts restores every standby cut left cut, as Close does.
+func (w *Watcher) restoreCuts() error {
+	w.mu.Lock()
+	names := slices.Sorted(maps.Keys(w.saved))
+	w.mu.Unlock()
+	var errs []error
+	for _, name := range names {
+		n, shown, err := w.target(name)
+		if err == nil {
+			err = w.restore(n, shown)
+		}
+		if err != nil {
+			w.mu.Lock()
+			ci := w.saved[name]
+			w.mu.Unlock()
+			errs = append(errs, fmt.Errorf("%s is still cut (%v): restore it with ALTER SYSTEM SET primary_conninfo = %s and SELECT pg_reload_conf()",
+				name, err, quoteLiteral(maskConninfo(ci))))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 func maskConninfo(s string) string {

@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -50,8 +49,8 @@ type Local struct {
 	// Dir holds the data directories, the server logs and the sockets.
 	Dir   string
 	bin   Binaries
-	cred  *syscall.Credential // the postgres user when run as root; nil: ourselves
-	nodes []*localNode        // the primary first
+	cred  *serverUser  // the postgres user when run as root; nil: ourselves
+	nodes []*localNode // the primary first
 }
 
 type localNode struct {
@@ -91,6 +90,9 @@ func StartLocal(ctx context.Context, cfg LocalConfig) (l *Local, err error) {
 	if cfg.Timeout == 0 {
 		cfg.Timeout = 60 * time.Second
 	}
+	if err := localSupported(); err != nil {
+		return nil, err
+	}
 	cred, err := serverCredential()
 	if err != nil {
 		return nil, err
@@ -111,7 +113,7 @@ func StartLocal(ctx context.Context, cfg LocalConfig) (l *Local, err error) {
 		return l, fmt.Errorf("pg: the directory %s is too long for a Unix socket path: set TMPDIR to a shorter one", dir)
 	}
 	if cred != nil {
-		if err := os.Chown(dir, int(cred.Uid), int(cred.Gid)); err != nil {
+		if err := os.Chown(dir, int(cred.uid), int(cred.gid)); err != nil {
 			return l, fmt.Errorf("pg: %w", err)
 		}
 	}
@@ -177,9 +179,12 @@ func StartLocal(ctx context.Context, cfg LocalConfig) (l *Local, err error) {
 	return l, nil
 }
 
+// serverUser is the user and group the servers run as.
+type serverUser struct{ uid, gid uint32 }
+
 // serverCredential is who the servers run as: PostgreSQL refuses root, so
 // as root they run as the postgres user; otherwise as ourselves (nil).
-func serverCredential() (*syscall.Credential, error) {
+func serverCredential() (*serverUser, error) {
 	if os.Geteuid() != 0 {
 		return nil, nil
 	}
@@ -192,7 +197,7 @@ func serverCredential() (*syscall.Credential, error) {
 	if err1 != nil || err2 != nil {
 		return nil, fmt.Errorf("pg: the postgres user has ids %s:%s, not numbers", u.Uid, u.Gid)
 	}
-	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil
+	return &serverUser{uid: uint32(uid), gid: uint32(gid)}, nil
 }
 
 func (l *Local) addNode(name string, port int) *localNode {
@@ -201,14 +206,10 @@ func (l *Local) addNode(name string, port int) *localNode {
 	return n
 }
 
-// command is one of the server programs, as the server user, dying with us.
+// command is one of the server programs, as the server user, dying with
+// us, and killed when ctx ends.
 func (l *Local) command(ctx context.Context, name string, args ...string) *exec.Cmd {
-	var cmd *exec.Cmd
-	if ctx != nil {
-		cmd = exec.CommandContext(ctx, l.bin.Path(name), args...)
-	} else {
-		cmd = exec.Command(l.bin.Path(name), args...)
-	}
+	cmd := exec.CommandContext(ctx, l.bin.Path(name), args...)
 	cmd.Dir = l.Dir
 	env := []string{"HOME=" + l.Dir, "LC_ALL=C"}
 	for _, e := range os.Environ() {
@@ -238,9 +239,8 @@ func (l *Local) startNode(ctx context.Context, n *localNode, timeout time.Durati
 		return fmt.Errorf("pg: %w", err)
 	}
 	defer logf.Close()
-	// Not CommandContext: the server's life is Close's to end, not a
-	// context's.
-	cmd := l.command(nil, "postgres", "-D", n.dataDir)
+	// The server's life is Close's to end, not a context's.
+	cmd := l.command(context.Background(), "postgres", "-D", n.dataDir)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("pg: starting %s: %w", n.name, err)
@@ -347,7 +347,7 @@ func (l *Local) Running() []string {
 func (l *Local) Close() error {
 	for _, n := range l.nodes {
 		if n.cmd != nil {
-			n.cmd.Process.Signal(syscall.SIGQUIT)
+			quitServer(n.cmd.Process.Pid)
 		}
 	}
 	var errs []error
@@ -358,7 +358,7 @@ func (l *Local) Close() error {
 		select {
 		case <-n.exited:
 		case <-time.After(10 * time.Second):
-			syscall.Kill(-n.cmd.Process.Pid, syscall.SIGKILL)
+			killGroup(n.cmd.Process.Pid)
 			select {
 			case <-n.exited:
 			case <-time.After(10 * time.Second):

@@ -1,6 +1,7 @@
 package pg
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -233,5 +234,49 @@ func TestTakePrimary(t *testing.T) {
 				t.Errorf("promoting %d: still a follower", promoted)
 			}
 		}
+	}
+}
+
+// TestUnreachablePrimaryIsOneEvent: while the primary is down, the polls
+// alternate between a failed connection and the wait before the next try
+// (errRetryLater); that is one outage, one event, and the standby's panel
+// keeps the reason instead of flickering between the two. (Each poll was
+// an event: two or three a second pushed everything else out of the log.)
+func TestUnreachablePrimaryIsOneEvent(t *testing.T) {
+	tr := newTracker()
+	refused := errors.New("failed to connect to `host=/tmp user=postgres database=postgres`: dial error (dial unix /tmp/.s.PGSQL.5432: connect: no such file or directory)")
+	ok := primaryObs{insert: 0x3000, flush: 0x3000, walFile: "000000010000000000000000", segSize: 1 << 20, syncCommit: "on", maxSlotWAL: -1}
+	p := poll{primaryAddr: "unix:5432", primary: ok,
+		standbys: []standbyPoll{{id: 1, addr: "unix:5433", obs: standbyObs{err: refused}}}}
+	tr.build(&p)
+	var errs []cluster.Event
+	var shown []string
+	for i := range 6 {
+		err := refused
+		if i%2 == 1 {
+			err = errRetryLater
+		}
+		p.primary = primaryObs{err: err}
+		p.standbys[0].obs = standbyObs{err: err}
+		_, fs, evs := tr.build(&p)
+		for _, e := range evs {
+			if e.Kind == cluster.EvError {
+				errs = append(errs, e)
+			}
+		}
+		shown = append(shown, fs[0].LastError)
+	}
+	if len(errs) != 1 || !strings.Contains(errs[0].Text, "no such file") {
+		t.Errorf("%d error events, want 1 naming the cause: %v", len(errs), errs)
+	}
+	for _, s := range shown {
+		if !strings.Contains(s, "no such file") {
+			t.Errorf("the standby's panel says %q, want the cause each poll: %q", s, shown)
+			break
+		}
+	}
+	p.primary = ok
+	if _, _, evs := tr.build(&p); !hasText(evs, "", "answers again") {
+		t.Errorf("no event when the primary answers again: %v", evs)
 	}
 }

@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -36,7 +35,7 @@ func SpawnReaper(dir string, argv []string) (release func(), err error) {
 	defer r.Close()
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdin = r
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	cmd.SysProcAttr = reaperProcAttr()
 	if err := cmd.Start(); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("pg: starting the reaper: %w", err)
@@ -72,7 +71,7 @@ func cleanDir(dir string) error {
 	for _, f := range pidFiles {
 		pid, ok := postmasterPID(f)
 		if ok && ownedBy(pid, filepath.Dir(f)) {
-			syscall.Kill(pid, syscall.SIGQUIT)
+			quitServer(pid)
 			pids = append(pids, pid)
 		}
 	}
@@ -82,7 +81,7 @@ func cleanDir(dir string) error {
 			time.Sleep(20 * time.Millisecond)
 		}
 		if alive(pid) {
-			syscall.Kill(-pid, syscall.SIGKILL)
+			killGroup(pid)
 		}
 	}
 	return os.RemoveAll(dir)

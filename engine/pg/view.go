@@ -1,6 +1,7 @@
 package pg
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -166,6 +167,8 @@ func (t *tracker) buildLeader(p *poll, emit func(string, cluster.EventKind, wal.
 	pr := &p.primary
 	errText := ""
 	switch {
+	case errors.Is(pr.err, errRetryLater) && t.leaderErr != "":
+		errText = t.leaderErr // the same outage, between two tries
 	case pr.err != nil:
 		errText = "primary: " + pollErr(pr.err)
 	case pr.inRecovery:
@@ -337,7 +340,10 @@ func (t *tracker) follower(m *member, row *replRow, sb *standbyObs, sbErr error,
 	if row != nil && row.replyAge != nil && interval > 0 && *row.replyAge > (interval+staleSlack).Seconds() {
 		f.Stale = true
 	}
-	if sbErr != nil {
+	switch {
+	case errors.Is(sbErr, errRetryLater) && m.prev.LastError != "":
+		f.LastError = m.prev.LastError // the reason of the last try
+	case sbErr != nil:
 		f.LastError = pollErr(sbErr)
 	}
 

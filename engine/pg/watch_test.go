@@ -365,3 +365,31 @@ func TestWatchFallOffAndSlotLost(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestCloseRestoresCuts: a cut standby's primary_conninfo exists only in
+// the watcher once cut has cleared it (ALTER SYSTEM rewrote
+// postgresql.auto.conf), so closing the watcher restores it; quitting
+// walship pg watch --control left the standby cut for good before.
+func TestCloseRestoresCuts(t *testing.T) {
+	l := startLocal(t, 1, 0)
+	conninfo := func() string {
+		var ci string
+		onServer(t, l, "follower-1", func(ctx context.Context, c *pgx.Conn) {
+			if err := c.QueryRow(ctx, "SELECT current_setting('primary_conninfo')").Scan(&ci); err != nil {
+				t.Fatal(err)
+			}
+		})
+		return ci
+	}
+	before := conninfo()
+	w := watch(t, l)
+	waitSnap(t, w, "follower-1 streaming", func(s *cluster.Snapshot) bool { return caughtUp(s, follower(s, "follower-1")) })
+	do(t, w, "cut follower-1")
+	waitSnap(t, w, "follower-1 cut", func(s *cluster.Snapshot) bool { return follower(s, "follower-1").State == cluster.StateCut })
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if after := conninfo(); after != before {
+		t.Errorf("after Close, follower-1's primary_conninfo is %q, want %q", after, before)
+	}
+}

@@ -153,8 +153,15 @@ func addrOf(c *pgx.ConnConfig) string {
 	return host + ":" + strconv.Itoa(int(c.Port))
 }
 
-// Close stops polling and the workload and closes every connection.
+// Close restores the standbys walship cut (their primary_conninfo exists
+// nowhere else once cut has cleared it), then stops polling and the
+// workload and closes every connection. The error names any standby left
+// cut, with what to restore by hand. It is safe to call more than once.
 func (w *Watcher) Close() error {
+	var err error
+	if w.ctx.Err() == nil {
+		err = w.restoreCuts()
+	}
 	w.cancel()
 	<-w.done
 	if w.work != nil {
@@ -164,7 +171,7 @@ func (w *Watcher) Close() error {
 		c.Close(context.Background())
 		delete(w.conns, n)
 	}
-	return nil
+	return err
 }
 
 func (w *Watcher) loop() {

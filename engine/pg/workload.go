@@ -103,6 +103,7 @@ func (wl *workload) run() {
 	}()
 	var due float64 // rows owed to the rate
 	last := time.Now()
+	connErr := "" // said once while the primary stays out of reach
 	for {
 		wl.mu.Lock()
 		rate, curGen := wl.target, wl.gen
@@ -130,14 +131,17 @@ func (wl *workload) run() {
 				if ctx.Err() != nil {
 					return
 				}
-				wl.w.emit(cluster.Event{Kind: cluster.EvError, Text: "workload: " + err.Error()})
+				if err.Error() != connErr {
+					connErr = err.Error()
+					wl.w.emit(cluster.Event{Kind: cluster.EvError, Text: "workload: " + connErr})
+				}
 				conn = nil
 				if !sleep(ctx, time.Second) {
 					return
 				}
 				continue
 			}
-			gen = curGen
+			gen, connErr = curGen, ""
 		}
 		switch {
 		case burst > 0:

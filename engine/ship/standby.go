@@ -811,16 +811,24 @@ func (s *Standby) replayLoop() {
 			rd.Close()
 		}
 	}()
-	for {
+	// wait parks the loop until something may have moved (a flush, a
+	// resume, a new delay, a base backup): false when the follower stops.
+	wait := func() bool {
+		select {
+		case <-s.stop:
+			return false
+		case <-s.replayKick:
+			return true
+		}
+	}
+	for !s.stopped() {
 		s.mu.Lock()
 		paused, delay := s.paused, s.applyDelay
 		pos, recovered, e := s.pos, s.recoveredEnd, s.epoch
 		s.mu.Unlock()
 		if paused || pos.Replay >= pos.Flush {
-			select {
-			case <-s.stop:
+			if !wait() {
 				return
-			case <-s.replayKick:
 			}
 			continue
 		}
@@ -858,7 +866,6 @@ func (s *Standby) replayLoop() {
 			}
 			epoch = e
 		}
-		replayed := pos.Replay
 		var failed error
 		// The records of one run, decoded and checked, aliasing the
 		// reader's buffer until the next Run.
@@ -866,10 +873,11 @@ func (s *Standby) replayLoop() {
 		if failed == io.EOF {
 			failed = nil
 		}
-		if len(batch) > 0 {
-			replayed = batch[len(batch)-1].End()
-		}
 		store.ApplyBatch(batch)
+		// Just past what was applied, or past the unused end of a
+		// segment the reader stepped over: replay has reached it either
+		// way, even when no record was applied.
+		replayed := rd.Pos()
 		s.pipe.RUnlock()
 		if failed != nil {
 			rd.Close()
@@ -880,13 +888,23 @@ func (s *Standby) replayLoop() {
 			}
 			continue
 		}
+		moved := false
 		s.mu.Lock()
 		if s.epoch == e && replayed > s.pos.Replay {
 			p := s.pos
 			p.Replay = replayed
 			s.setPositionsLocked(p)
+			moved = true
 		}
 		s.mu.Unlock()
+		if !moved {
+			// Nothing to apply below the flush yet (the end of the log):
+			// wait for it rather than ask again at once.
+			if !wait() {
+				return
+			}
+			continue
+		}
 		kick(s.statusKick)
 	}
 }

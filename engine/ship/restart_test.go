@@ -1,0 +1,140 @@
+package ship
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"walship/engine/wal"
+)
+
+const restartSeg = 16 << 10
+
+// streamedFollower starts a leader and a follower, writes n records, waits
+// until the follower has replayed them and closes the follower. The leader
+// is left running.
+func streamedFollower(t *testing.T, n int) (p *Primary, dir string, ev *hostileEvents) {
+	t.Helper()
+	ev = &hostileEvents{}
+	p, err := StartPrimary(PrimaryConfig{Dir: t.TempDir(), SegmentSize: restartSeg, NoSync: true, WALKeep: 1 << 40, OnEvent: ev.add})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	dir = t.TempDir()
+	s := startFollower(t, p, dir, ev)
+	for i := range n {
+		if _, err := p.Append(wal.OpSet, fmt.Appendf(nil, "key-%04d", i), fmt.Appendf(nil, "value-%04d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitReplayed(t, s, p.Log().End())
+	closeWithin(t, s)
+	return p, dir, ev
+}
+
+func startFollower(t *testing.T, p *Primary, dir string, ev *hostileEvents) *Standby {
+	t.Helper()
+	s, err := StartStandby(StandbyConfig{
+		Name: "follower-1", Dir: dir, Leader: p.Addr(), SegmentSize: restartSeg,
+		NoSync: true, StatusInterval: 20 * time.Millisecond, OnEvent: ev.add,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func waitReplayed(t *testing.T, s *Standby, end wal.LSN) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for s.Status().Positions.Replay < end {
+		if time.Now().After(deadline) {
+			t.Fatalf("follower stuck at %+v, want replay %s", s.Status().Positions, end)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// closeWithin closes s, failing the test if that hangs (a replay loop
+// spinning at the end of its log once kept Close from returning).
+func closeWithin(t *testing.T, s *Standby) {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- s.Close() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close did not return")
+	}
+}
+
+// A follower whose log recovers to a segment start — its last segment
+// empty, or its torn first record cut away, after a sealed segment — is cut
+// back to its last record: replay gets there and stops, the leader takes
+// its start (never "ahead of the leader's flush"), it catches up, and it
+// stops at once when closed.
+func TestFollowerRestartsAtSegmentStart(t *testing.T) {
+	for name, damage := range map[string]func(b []byte) []byte{
+		"empty last segment": func([]byte) []byte { return nil },
+		"torn first record":  func(b []byte) []byte { return b[:7] },
+	} {
+		t.Run(name, func(t *testing.T) {
+			p, dir, ev := streamedFollower(t, 700) // about 1.6 segments
+			walDir := filepath.Join(dir, WALDir)
+			last := filepath.Join(walDir, wal.SegmentName(restartSeg))
+			b, err := os.ReadFile(last)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(last, damage(b), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			mark := len(ev.list())
+			s := startFollower(t, p, dir, ev)
+			defer closeWithin(t, s)
+			rec := ev.waitFrom(t, mark, EvRecovery, "recovered")
+			if rec.LSN >= restartSeg || !strings.Contains(rec.Text, "cut a torn tail") {
+				t.Fatalf("recovery ended at %s: %s", rec.LSN, rec.Text)
+			}
+			// Replay reaches the recovered end, and streaming resumes.
+			waitReplayed(t, s, rec.LSN)
+			ev.waitFrom(t, mark, EvConnect, "streaming from "+rec.LSN.String())
+			for i := range 50 {
+				p.Append(wal.OpSet, fmt.Appendf(nil, "more-%d", i), []byte("v"))
+			}
+			waitReplayed(t, s, p.Log().End())
+			if d := p.Store().Diff(s.Store()); d != "" {
+				t.Fatalf("follower differs: %s", d)
+			}
+			for _, e := range ev.list()[mark:] {
+				if e.Kind == EvRefused || e.Kind == EvError {
+					t.Fatalf("%s: %s", e.Kind, e.Text)
+				}
+			}
+		})
+	}
+}
+
+// An empty segment file after one that was never sealed (a file created by
+// hand, say) would make the log claim WAL it does not have: startup stops,
+// naming the short segment.
+func TestFollowerRefusesSegmentAfterUnsealed(t *testing.T) {
+	p, dir, ev := streamedFollower(t, 100) // well inside the first segment
+	walDir := filepath.Join(dir, WALDir)
+	if err := os.WriteFile(filepath.Join(walDir, wal.SegmentName(restartSeg)), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := StartStandby(StandbyConfig{Name: "follower-1", Dir: dir, Leader: p.Addr(), SegmentSize: restartSeg, NoSync: true, OnEvent: ev.add})
+	first := filepath.Join(walDir, wal.SegmentName(0))
+	if !errors.Is(err, wal.ErrCorrupt) || !strings.Contains(err.Error(), first) || !strings.Contains(err.Error(), "at offset") {
+		t.Fatalf("StartStandby = %v, want damage named in %s", err, first)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"path/filepath"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -19,7 +20,7 @@ import (
 
 // PrimaryConfig sets up the leader.
 type PrimaryConfig struct {
-	Dir         string // the leader's WAL directory
+	Dir         string // the leader's directory: its WAL in WALDir and its CheckpointFile
 	SegmentSize int64
 	NoSync      bool
 	Clock       *clock.World // world time for lags and keepalives; nil = a private clock
@@ -35,6 +36,8 @@ type PrimaryConfig struct {
 	// keeps (world time; default 1s), as PostgreSQL removes segments at
 	// checkpoints rather than at every flush. Removing at once would race
 	// senders that are caught up but have not yet read the newest flush.
+	// Before it removes WAL its store was rebuilt from, it writes a
+	// checkpoint of the store.
 	CheckpointInterval time.Duration
 	// HandshakeTimeout bounds how long a new connection may take to say
 	// Hello (real time; default 10s).
@@ -68,6 +71,12 @@ type Primary struct {
 
 	appendMu sync.Mutex // orders Append (log then store) against snapshots
 	records  atomic.Uint64
+
+	// ckptMu serialises retention, and with it checkpoints. ckptLSN is
+	// the LSN of the last checkpoint written: the store can be rebuilt
+	// from it and the WAL after it, so WAL below it may go.
+	ckptMu  sync.Mutex
+	ckptLSN wal.LSN
 
 	flushKick chan struct{} // wakes the flusher
 	flushed   *signal       // broadcast when the flushed LSN moves
@@ -150,17 +159,23 @@ func StartPrimary(cfg PrimaryConfig) (*Primary, error) {
 	}
 	// Senders read up to the leader's flush, which trails its writes by
 	// an fsync: keep enough in memory that they seldom read the files.
-	log, rec, err := wal.Open(wal.Options{Dir: cfg.Dir, SegmentSize: cfg.SegmentSize, NoSync: cfg.NoSync, Recent: leaderRecent})
+	log, rec, err := wal.Open(wal.Options{Dir: filepath.Join(cfg.Dir, WALDir), SegmentSize: cfg.SegmentSize, NoSync: cfg.NoSync, Recent: leaderRecent})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("ship: leader: recovery: %w", err)
 	}
-	store := kv.New()
-	if rec.Records > 0 {
-		// A leader restarting on its own log: replay it into the store.
-		if err := ReplayLog(log, store, log.Start(), log.Flushed()); err != nil {
-			log.Close()
-			return nil, err
-		}
+	// A leader restarting on its own directory: its store is the last
+	// checkpoint plus the WAL after it.
+	store, ckpt, replayed, err := recoverLeaderStore(cfg.Dir, log)
+	if err != nil {
+		log.Close()
+		return nil, fmt.Errorf("ship: leader: recovery: %w", err)
+	}
+	text := recoveryText(log, rec)
+	if ckpt > 0 {
+		text += fmt.Sprintf("; checkpoint at %s", ckpt)
+	}
+	if replayed > 0 || ckpt > 0 {
+		text += fmt.Sprintf("; store rebuilt: %d records replayed, %d keys", replayed, store.Len())
 	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -179,30 +194,15 @@ func StartPrimary(cfg PrimaryConfig) (*Primary, error) {
 		slots:       cfg.Slots,
 		conns:       make(map[net.Conn]struct{}),
 		stop:        make(chan struct{}),
+		ckptLSN:     ckpt,
 	}
+	cfg.OnEvent.emit("", EvRecovery, log.End(), text)
 	p.lag.add(log.Flushed(), p.clk.Now())
 	p.wg.Add(3)
 	go p.flushLoop()
 	go p.checkpointLoop()
 	go p.acceptLoop()
 	return p, nil
-}
-
-// ReplayLog applies the records of log in [from, to) to store.
-func ReplayLog(log *wal.Log, store *kv.Store, from, to wal.LSN) error {
-	rd, err := log.NewReader(from)
-	if err != nil {
-		return err
-	}
-	defer rd.Close()
-	for {
-		if _, err := rd.Next(to); err == io.EOF {
-			return nil
-		} else if err != nil {
-			return err
-		}
-		store.Apply(rd.Record()) // decoded and checked by Next
-	}
 }
 
 // Addr is the leader's listen address.
@@ -289,8 +289,11 @@ func (p *Primary) checkpointLoop() {
 }
 
 // retain removes WAL segments nobody needs: behind wal_keep_size and behind
-// every live slot. A slot further behind than MaxSlotWAL is lost.
+// every live slot, and behind the store's checkpoint, which it writes first
+// when it is older. A slot further behind than MaxSlotWAL is lost.
 func (p *Primary) retain() {
+	p.ckptMu.Lock()
+	defer p.ckptMu.Unlock()
 	end := p.log.Flushed()
 	p.mu.Lock()
 	keepFrom := wal.LSN(0)
@@ -319,11 +322,23 @@ func (p *Primary) retain() {
 	if keepFrom <= p.log.Start() {
 		return
 	}
+	var wrote string
+	if p.ckptLSN < keepFrom {
+		lsn, err := p.checkpoint()
+		if errors.Is(err, errStopped) {
+			return
+		}
+		if err != nil {
+			p.cfg.OnEvent.emit("", EvError, keepFrom, "checkpoint failed, keeping the WAL: "+err.Error())
+			return
+		}
+		wrote = fmt.Sprintf("store written at %s; ", lsn)
+	}
 	n, err := p.log.RemoveBefore(keepFrom)
 	if err != nil {
 		p.cfg.OnEvent.emit("", EvError, keepFrom, "removing old WAL: "+err.Error())
 	} else if n > 0 {
-		p.cfg.OnEvent.emit("", EvInfo, p.log.Start(), fmt.Sprintf("checkpoint: removed %d WAL segment(s) behind wal_keep_size and the slots; oldest LSN now %s", n, p.log.Start()))
+		p.cfg.OnEvent.emit("", EvInfo, p.log.Start(), fmt.Sprintf("checkpoint: %sremoved %d WAL segment(s) behind wal_keep_size and the slots; oldest LSN now %s", wrote, n, p.log.Start()))
 	}
 }
 
@@ -503,10 +518,32 @@ func (p *Primary) Peers() []PeerStatus {
 }
 
 // Close stops the leader: listener, every connection, every goroutine, the
-// log. It is idempotent.
+// log (synced). It is idempotent.
 func (p *Primary) Close() error {
-	var err error
+	if !p.halt() {
+		return nil
+	}
+	return p.log.Close()
+}
+
+// Crash stops the leader as a crash would: every goroutine and connection
+// ends, nothing more is synced, and its WAL keeps only its flushed part
+// plus keepUnsynced bytes of the written tail, possibly ending inside a
+// record (see wal.Log.Crash). Restart it with StartPrimary on the same
+// Dir.
+func (p *Primary) Crash(keepUnsynced int64) error {
+	if !p.halt() {
+		return nil
+	}
+	return p.log.Crash(keepUnsynced)
+}
+
+// halt stops the listener, every connection and goroutine; false when
+// already stopped.
+func (p *Primary) halt() bool {
+	first := false
 	p.stopOnce.Do(func() {
+		first = true
 		close(p.stop)
 		p.ln.Close()
 		p.mu.Lock()
@@ -515,9 +552,8 @@ func (p *Primary) Close() error {
 		}
 		p.mu.Unlock()
 		p.wg.Wait()
-		err = p.log.Close()
 	})
-	return err
+	return first
 }
 
 func (p *Primary) acceptLoop() {

@@ -140,3 +140,142 @@ func TestFollowerRefusesSegmentAfterUnsealed(t *testing.T) {
 		t.Fatalf("StartStandby = %v, want damage named in %s", err, first)
 	}
 }
+
+// writeMany appends n records over a small key space, with deletes, so
+// that the store's state depends on records long since removed from the
+// WAL.
+func writeMany(t *testing.T, p *Primary, n int) {
+	t.Helper()
+	for i := range n {
+		var err error
+		if i%5 == 4 {
+			_, err = p.Append(wal.OpDel, fmt.Appendf(nil, "key-%03d", (i*13)%301), nil)
+		} else {
+			_, err = p.Append(wal.OpSet, fmt.Appendf(nil, "key-%03d", (i*7)%301), fmt.Appendf(nil, "value-%d", i))
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// A leader restarted on its directory keeps every key, though retention
+// removed the WAL that wrote most of them: it checkpoints its store before
+// removing WAL the store was rebuilt from, and recovers from checkpoint
+// plus WAL. Clean stops and crashes that keep any part of the unsynced
+// tail alike.
+func TestLeaderRestartKeepsEveryKey(t *testing.T) {
+	dir := t.TempDir()
+	ev := &hostileEvents{}
+	cfg := PrimaryConfig{
+		Dir: dir, SegmentSize: restartSeg, NoSync: true, OnEvent: ev.add,
+		WALKeep: restartSeg, CheckpointInterval: time.Millisecond,
+	}
+	p, err := StartPrimary(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for round := range 8 {
+		// Keys written once, then pushed out of the retained WAL.
+		for i := range 200 {
+			if _, err := p.Append(wal.OpSet, fmt.Appendf(nil, "once-%d-%d", round, i), []byte("v")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		writeMany(t, p, 3000)
+		// Wait until retention has gone past the start of this round.
+		target := p.Log().End() - restartSeg*2
+		deadline := time.Now().Add(10 * time.Second)
+		for p.Log().Start() < target {
+			if time.Now().After(deadline) {
+				t.Fatalf("retention stuck at %s, want %s:\n%s", p.Log().Start(), target, ev.dump())
+			}
+			time.Sleep(time.Millisecond)
+		}
+		writeMany(t, p, 100+round) // after the last checkpoint, in WAL only
+		want := p.Store()
+		flushed := p.Log().Flushed()
+		if round%2 == 0 {
+			err = p.Close()
+		} else {
+			err = p.Crash(int64(round * 37))
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		mark := len(ev.list())
+		if p, err = StartPrimary(cfg); err != nil {
+			t.Fatalf("round %d: restart: %v", round, err)
+		}
+		rec := ev.waitFrom(t, mark, EvRecovery, "checkpoint at")
+		t.Logf("round %d: %s", round, rec.Text)
+		if round%2 == 0 || p.Log().End() == flushed {
+			// A clean stop, or a crash that kept exactly the flushed WAL
+			// (all of it was flushed): every key.
+			if d := want.Diff(p.Store()); d != "" {
+				t.Fatalf("round %d: restarted leader differs: %s", round, d)
+			}
+		}
+		if p.Log().End() < flushed {
+			t.Fatalf("round %d: recovered to %s, flushed %s", round, p.Log().End(), flushed)
+		}
+	}
+	p.Close()
+}
+
+// What the leader's recovery cannot rebuild stops it, naming the files:
+// a damaged checkpoint, a checkpoint past the WAL's end or before its
+// start, WAL that does not start at 0 with no checkpoint.
+func TestLeaderRecoveryRefuses(t *testing.T) {
+	build := func(t *testing.T) (string, PrimaryConfig) {
+		dir := t.TempDir()
+		cfg := PrimaryConfig{Dir: dir, SegmentSize: restartSeg, NoSync: true, WALKeep: restartSeg, CheckpointInterval: time.Millisecond}
+		p, err := StartPrimary(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeMany(t, p, 2000)
+		deadline := time.Now().Add(10 * time.Second)
+		for p.Log().Start() == 0 {
+			if time.Now().After(deadline) {
+				t.Fatal("no retention")
+			}
+			time.Sleep(time.Millisecond)
+		}
+		p.Close()
+		return dir, cfg
+	}
+	ckpt := func(dir string) string { return filepath.Join(dir, CheckpointFile) }
+	for name, tc := range map[string]struct {
+		damage func(t *testing.T, dir string)
+		names  func(dir string) string
+	}{
+		"damaged checkpoint": {func(t *testing.T, dir string) {
+			b, _ := os.ReadFile(ckpt(dir))
+			b[20] ^= 1
+			os.WriteFile(ckpt(dir), b, 0o644)
+		}, ckpt},
+		"no checkpoint": {func(t *testing.T, dir string) { os.Remove(ckpt(dir)) }, ckpt},
+		"checkpoint past the WAL": {func(t *testing.T, dir string) {
+			// The WAL's last segments lost whole: nothing in the WAL
+			// itself says so, but the checkpoint does.
+			segs, _ := filepath.Glob(filepath.Join(dir, WALDir, "*.wal"))
+			_, lsn, _ := LoadSnapshot(ckpt(dir))
+			for _, s := range segs {
+				if start, _ := wal.ParseLSN(fmt.Sprintf("0/%s", filepath.Base(s)[8:16])); start > lsn-restartSeg {
+					os.Remove(s)
+				}
+			}
+		}, ckpt},
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir, cfg := build(t)
+			tc.damage(t, dir)
+			_, err := StartPrimary(cfg)
+			if err == nil || !strings.Contains(err.Error(), tc.names(dir)) {
+				t.Fatalf("StartPrimary = %v, want an error naming %s", err, tc.names(dir))
+			}
+			t.Log(err)
+		})
+	}
+}

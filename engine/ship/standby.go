@@ -185,10 +185,7 @@ func StartStandby(cfg StandbyConfig) (*Standby, error) {
 	s.pos = Positions{Write: end, Flush: end, Replay: replayFrom}
 	s.recoveredEnd = end
 	s.lastStatusPos = s.pos
-	text := fmt.Sprintf("recovered WAL %s..%s: %d records in %d segment(s)", log.Start(), end, rec.Records, rec.Segments)
-	if rec.Truncated {
-		text += fmt.Sprintf("; cut a torn tail of %d bytes at %s in %s (%s)", rec.TruncatedBytes, rec.TruncatedAt, rec.File, rec.Reason)
-	}
+	text := recoveryText(log, rec)
 	if snap != nil {
 		text += fmt.Sprintf("; base backup at %s", snapLSN)
 	}
@@ -911,7 +908,9 @@ func (s *Standby) replayLoop() {
 
 // ---- base backup snapshot file -------------------------------------------
 
-// The snapshot file holds the last base backup (frozen format):
+// The snapshot file holds a store consistent at an LSN (frozen format): a
+// follower's last base backup (SnapshotFile), or the leader's last
+// checkpoint (CheckpointFile).
 //
 //	magic "WSBB" | LSN u64 | kv snapshot (engine/kv format) | CRC-32C u32
 //
@@ -930,7 +929,8 @@ func saveSnapshot(path string, data []byte, lsn wal.LSN, noSync bool) error {
 	return nil
 }
 
-// LoadSnapshot reads the base backup file; (nil, 0, nil) when there is none.
+// LoadSnapshot reads a snapshot file (a base backup or a checkpoint);
+// (nil, 0, nil) when there is none.
 func LoadSnapshot(path string) (*kv.Store, wal.LSN, error) {
 	b, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
@@ -940,11 +940,11 @@ func LoadSnapshot(path string) (*kv.Store, wal.LSN, error) {
 		return nil, 0, err
 	}
 	if len(b) < 16 || [4]byte(b[:4]) != snapMagic {
-		return nil, 0, fmt.Errorf("ship: %s is not a walship base backup", path)
+		return nil, 0, fmt.Errorf("ship: %s is not a walship store snapshot", path)
 	}
 	body, sum := b[:len(b)-4], binary.BigEndian.Uint32(b[len(b)-4:])
 	if wal.Checksum(body) != sum {
-		return nil, 0, fmt.Errorf("ship: %s: checksum mismatch (damaged base backup)", path)
+		return nil, 0, fmt.Errorf("ship: %s: checksum mismatch (a damaged store snapshot)", path)
 	}
 	lsn := wal.LSN(binary.BigEndian.Uint64(b[4:12]))
 	store, _, err := kv.Restore(body[12:])

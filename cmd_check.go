@@ -20,6 +20,7 @@ type checkOptions struct {
 	data      string
 	timeout   time.Duration
 	segment   string
+	segSet    bool // --segment-size given: a kept --data directory must match it
 	chaos     int64
 	verbose   bool
 	scenario  string
@@ -38,6 +39,7 @@ func newCheckCmd() *cobra.Command {
 		Args:         cobra.NoArgs,
 		SilenceUsage: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			o.segSet = cmd.Flags().Changed("segment-size")
 			return runCheck(cmd.Context(), cmd.OutOrStdout(), o)
 		},
 	}
@@ -84,10 +86,10 @@ func runCheck(ctx context.Context, out io.Writer, o checkOptions) error {
 		if o.chaos >= 0 {
 			return fmt.Errorf("--scenario and --chaos do not go together")
 		}
-		return runCheckScenario(ctx, out, o)
+		return runCheckScenario(ctx, out, o, seg)
 	}
 	cfg := cluster.Config{
-		Dir: o.data, Followers: o.followers, SegmentSize: seg,
+		Dir: o.data, Followers: o.followers, SegmentSize: seg, AdoptSegmentSize: !o.segSet,
 		WALKeep: 1 << 40, // keep everything: check is about replication, not retention
 	}
 	var steps []chaosStep
@@ -178,16 +180,19 @@ func printVerification(out io.Writer, v cluster.Verification, shipped uint64) {
 
 // runCheckScenario plays a scenario with no terminal: chapters don't wait,
 // every expect line is checked, and the first that failed is the error.
-func runCheckScenario(ctx context.Context, out io.Writer, o checkOptions) error {
+func runCheckScenario(ctx context.Context, out io.Writer, o checkOptions, seg int64) error {
 	sc, err := scenario.Load(o.scenario)
 	if err != nil {
 		return err
 	}
+	if !o.segSet {
+		// Small segments, as in the UI, so the retention lessons behave
+		// as they do on screen.
+		seg = 16 << 10
+	}
 	c, err := cluster.New(cluster.Config{
 		Dir: o.data, Followers: max(o.followers, sc.Followers),
-		// Small segments and little retention, as in the UI, so the
-		// retention lessons behave as they do on screen.
-		SegmentSize: 16 << 10, WALKeep: 128 << 10,
+		SegmentSize: seg, AdoptSegmentSize: !o.segSet, WALKeep: 128 << 10,
 	})
 	if err != nil {
 		return err

@@ -35,7 +35,7 @@ type Cluster struct {
 	primary *ship.Primary
 	ids     atomic.Uint64
 
-	// addMu serialises adding followers, so two adds can't pick one index.
+	// addMu serialises starting followers, so two adds can't pick one index.
 	addMu     sync.Mutex
 	mu        sync.Mutex // guards followers, nextIndex, rng, closed
 	followers []*member
@@ -123,11 +123,22 @@ func (c Config) Validate() error {
 
 // New starts a cluster: the leader, and each follower behind its relay. The
 // workload starts with Start.
+//
+// A data directory that already holds a cluster restarts the whole of it,
+// as a database restarts from its data directory: the leader recovers from
+// its checkpoint and WAL, every follower directory in it recovers from its
+// own files and streams from where its WAL ends, and new followers are
+// added only to reach Followers. Damage in any node's files stops New with
+// the file and offset, and nothing is deleted.
 func New(cfg Config) (*Cluster, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	wantFollowers := cfg.Followers
+	kept, err := keptCluster(&cfg)
+	if err != nil {
+		return nil, err
+	}
 	cfg.defaults()
 	if wantFollowers == 0 {
 		cfg.Followers = 0
@@ -151,7 +162,7 @@ func New(cfg Config) (*Cluster, error) {
 		c.dir = cfg.Dir
 	}
 	p, err := ship.StartPrimary(ship.PrimaryConfig{
-		Dir:                filepath.Join(c.dir, "leader"),
+		Dir:                filepath.Join(c.dir, leaderDir),
 		SegmentSize:        cfg.SegmentSize,
 		NoSync:             cfg.NoFsync,
 		Clock:              c.clk,
@@ -175,7 +186,16 @@ func New(cfg Config) (*Cluster, error) {
 	}
 	c.primary = p
 	c.work = newWorkload(c)
-	for range cfg.Followers {
+	for _, idx := range kept {
+		c.addMu.Lock()
+		_, err := c.startMember(idx, true)
+		c.addMu.Unlock()
+		if err != nil {
+			c.Close()
+			return nil, err
+		}
+	}
+	for len(c.Names()) < cfg.Followers {
 		if _, err := c.addFollower(); err != nil {
 			c.Close()
 			return nil, err
@@ -242,19 +262,12 @@ func (c *Cluster) Close() error {
 
 // ---- followers -----------------------------------------------------------
 
+// addFollower adds a new follower, with an empty directory, at the lowest
+// free index (so keys 1-9 keep working).
 func (c *Cluster) addFollower() (*member, error) {
 	c.addMu.Lock()
 	defer c.addMu.Unlock()
 	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
-		return nil, errors.New("cluster is closed")
-	}
-	if len(c.followers) >= MaxFollowers {
-		c.mu.Unlock()
-		return nil, fmt.Errorf("at most %d followers", MaxFollowers)
-	}
-	// Reuse the lowest free index, so keys 1-9 keep working.
 	idx := 1
 	for used := true; used; {
 		used = false
@@ -266,6 +279,28 @@ func (c *Cluster) addFollower() (*member, error) {
 			}
 		}
 	}
+	c.mu.Unlock()
+	return c.startMember(idx, false)
+}
+
+// startMember starts the follower with index idx behind a new relay: from
+// its own files when kept, else from an empty directory. addMu is held.
+func (c *Cluster) startMember(idx int, kept bool) (*member, error) {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil, errors.New("cluster is closed")
+	}
+	if len(c.followers) >= MaxFollowers {
+		c.mu.Unlock()
+		return nil, fmt.Errorf("at most %d followers", MaxFollowers)
+	}
+	for _, m := range c.followers {
+		if m.index == idx {
+			c.mu.Unlock()
+			return nil, fmt.Errorf("%s is already running", m.name)
+		}
+	}
 	m := &member{
 		name: FollowerName(idx), index: idx,
 		applyDelay: c.cfg.ApplyDelay, flushDelay: c.cfg.FlushDelay,
@@ -275,8 +310,10 @@ func (c *Cluster) addFollower() (*member, error) {
 	seed := c.rng.Int64()
 	c.mu.Unlock()
 
-	if err := clearFollowerDir(m.dir); err != nil { // a new follower starts empty
-		return nil, err
+	if !kept {
+		if err := clearFollowerDir(m.dir); err != nil { // a new follower starts empty
+			return nil, err
+		}
 	}
 	r, err := link.New(link.Options{
 		Name: m.name, Target: c.primary.Addr(), Listen: c.cfg.Listen,

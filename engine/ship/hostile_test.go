@@ -640,20 +640,31 @@ func TestReconnectKeepsReportedFlush(t *testing.T) {
 		}
 		return 0
 	}
-	dial := func(start wal.LSN) net.Conn {
+	dial := func(start wal.LSN) (net.Conn, *wire.Reader) {
 		c, err := net.Dial("tcp", p.Addr())
 		if err != nil {
 			t.Fatal(err)
 		}
 		c.Write(helloFrame(wire.Magic, wire.Version, start, "stray-1"))
 		c.SetReadDeadline(time.Now().Add(5 * time.Second))
-		if f, err := wire.NewReader(c, 0).Next(); err != nil || f.Kind != wire.KindWelcome {
+		fr := wire.NewReader(c, 0)
+		if f, err := fr.Next(); err != nil || f.Kind != wire.KindWelcome {
 			t.Fatalf("%v %v", f.Kind, err)
 		}
-		return c
+		return c, fr
 	}
-	c := dial(0)
-	// It writes everything, fsyncs nothing, and says so.
+	c, fr := dial(0)
+	// It receives everything (a status reporting more than it was sent
+	// would be rejected), writes it, fsyncs nothing, and says so.
+	for got := wal.LSN(0); got < end; {
+		f, err := fr.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.Kind == wire.KindData {
+			_, got, _ = wire.DataRange(f.Payload)
+		}
+	}
 	st := wire.Status{Write: end, Flush: 0, Replay: 0}
 	if err := wire.WriteFrame(c, wire.KindStatus, st.Encode()); err != nil {
 		t.Fatal(err)
@@ -674,7 +685,7 @@ func TestReconnectKeepsReportedFlush(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 	// Back, streaming from the end of what it wrote.
-	c = dial(end)
+	c, _ = dial(end)
 	defer c.Close()
 	for !peerConnected(p, "stray-1") {
 		time.Sleep(time.Millisecond)

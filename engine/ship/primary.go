@@ -108,15 +108,24 @@ type peer struct {
 	connected bool
 	addr      string
 	conn      net.Conn
-	sent      wal.LSN
+	sent      wal.LSN // where its sender is (it moves back on a resend)
+	// sentMax is the most the follower can have on this connection: its
+	// start, then the furthest its sender got. A status reporting more
+	// is a lie (see statusLie).
+	sentMax   wal.LSN
 	write     wal.LSN
 	flush     wal.LSN
 	replay    wal.LSN
-	caughtUp  bool
+	caughtUp  bool         // its sender caught up since it connected: "streaming"
 	lags      [3]lagCursor // write, flush, replay
 	slot      slotState
 	ctl       chan senderCtl
 	lastError string
+}
+
+// report is what the commit rule knows of pr. p.mu is held.
+func (pr *peer) report() report {
+	return report{streaming: pr.connected && pr.caughtUp, write: pr.write, flush: pr.flush, replay: pr.replay}
 }
 
 type slotState struct {
@@ -436,16 +445,7 @@ func (p *Primary) satisfied(end wal.LSN) bool {
 	}
 	n := 0
 	for _, pr := range p.peers {
-		var pos wal.LSN
-		switch r.Mode {
-		case SyncRemoteWrite:
-			pos = pr.write
-		case SyncOn:
-			pos = pr.flush
-		default:
-			pos = pr.replay
-		}
-		if pos >= end {
+		if confirms(r.Mode, end, pr.report()) {
 			n++
 		}
 	}
@@ -724,13 +724,15 @@ func (p *Primary) serve(c net.Conn) {
 	name := h.Name
 	wantBackup := h.Flags&wire.HelloWantBackup != 0
 	flushed := p.log.Flushed()
+	if h.Start > flushed {
+		// Its WAL ends past anything the leader has flushed (so sent):
+		// what it would report from there cannot be true.
+		p.refuse(c, name, wire.RefuseProtocol, fmt.Sprintf("requested start %s is ahead of the leader's flush %s", h.Start, flushed), h.Start)
+		return
+	}
 	if !wantBackup {
 		if h.Start < p.log.Start() {
 			p.refuseWALRemoved(c, name, fmt.Sprintf("requested WAL at %s has already been removed (oldest is %s)", h.Start, p.log.Start()), h.Start)
-			return
-		}
-		if h.Start > flushed {
-			p.refuse(c, name, wire.RefuseProtocol, fmt.Sprintf("requested start %s is ahead of the leader's flush %s", h.Start, flushed), h.Start)
 			return
 		}
 		if err := p.checkStart(h.Start, flushed); err != nil {
@@ -757,7 +759,7 @@ func (p *Primary) serve(c net.Conn) {
 	delete(p.toldRemoved, name) // streaming again: a new fall-off is news
 	pr.caughtUp = false
 	pr.ctl = make(chan senderCtl, 4)
-	pr.sent = h.Start
+	pr.sent, pr.sentMax = h.Start, h.Start
 	if !wantBackup {
 		// It asks from the end of its log, which may hold bytes it has
 		// not fsynced: nothing it reported counts for more than that, and
@@ -872,7 +874,11 @@ func (p *Primary) readLoop(pr *peer, c net.Conn, fr *wire.Reader, ctl chan sende
 			if err != nil {
 				return err.Error()
 			}
-			p.onStatus(pr, s)
+			if lie := p.onStatus(pr, s); lie != "" {
+				// Drop the connection: nothing it says can be trusted.
+				p.cfg.OnEvent.emit(pr.name, EvRefused, s.Flush, "rejected: "+lie)
+				return "rejected: " + lie
+			}
 		case wire.KindResend:
 			from, err := wire.DecodeResend(f.Payload)
 			if err != nil {
@@ -896,10 +902,16 @@ func (p *Primary) readLoop(pr *peer, c net.Conn, fr *wire.Reader, ctl chan sende
 	}
 }
 
-func (p *Primary) onStatus(pr *peer, s wire.Status) {
+// onStatus takes a follower's status report, unless it cannot be true:
+// then it returns why, and nothing of it is taken.
+func (p *Primary) onStatus(pr *peer, s wire.Status) string {
 	now := p.clk.Now()
 	flushed := p.log.Flushed()
 	p.mu.Lock()
+	if lie := statusLie(s, pr.sentMax); lie != "" {
+		p.mu.Unlock()
+		return lie
+	}
 	// Positions only move forward, except after a base backup or a crash,
 	// where the follower's word is the truth.
 	pr.write, pr.flush, pr.replay = s.Write, s.Flush, s.Replay
@@ -914,6 +926,7 @@ func (p *Primary) onStatus(pr *peer, s wire.Status) {
 	}
 	p.mu.Unlock()
 	p.progress.broadcast()
+	return ""
 }
 
 // send streams WAL to one follower from start until the connection fails or
@@ -1017,14 +1030,17 @@ func (p *Primary) send(pr *peer, c net.Conn, bw *bufio.Writer, start wal.LSN, ba
 		}
 		if len(payload) > wire.DataHeaderSize {
 			copy(payload[:wire.DataHeaderSize], wire.AppendDataHeader(nil, first, end))
+			// Sent before it is written: the follower may report it
+			// before WriteFrame returns.
+			p.setSent(pr, end)
 			if err := wire.WriteFrame(bw, wire.KindData, payload); err != nil {
 				return err
 			}
-			p.setSent(pr, end)
 			continue
 		}
-		// Caught up with the leader's flush: push out what is buffered and
-		// wait for more WAL, a request, or the keepalive.
+		// Caught up with the leader's flush: streaming. Push out what is
+		// buffered and wait for more WAL, a request, or the keepalive.
+		p.setCaughtUp(pr)
 		if err := bw.Flush(); err != nil {
 			return err
 		}
@@ -1066,7 +1082,20 @@ func (p *Primary) send(pr *peer, c net.Conn, bw *bufio.Writer, start wal.LSN, ba
 func (p *Primary) setSent(pr *peer, lsn wal.LSN) {
 	p.mu.Lock()
 	pr.sent = lsn
+	pr.sentMax = max(pr.sentMax, lsn)
 	p.mu.Unlock()
+}
+
+// setCaughtUp marks pr streaming: its sender has sent everything the
+// leader has flushed. Commits wait only on streaming followers.
+func (p *Primary) setCaughtUp(pr *peer) {
+	p.mu.Lock()
+	changed := !pr.caughtUp && pr.connected
+	pr.caughtUp = pr.caughtUp || pr.connected
+	p.mu.Unlock()
+	if changed {
+		p.progress.broadcast()
+	}
 }
 
 // backupChunkSize is the data carried by one Backup frame.
@@ -1076,6 +1105,9 @@ const backupChunkSize = 256 << 10
 // chunks, and returns that LSN (streaming resumes from it).
 func (p *Primary) sendBackup(pr *peer, bw *bufio.Writer) (wal.LSN, error) {
 	data, lsn := p.Snapshot()
+	// Sent before any of it is written: the follower reports lsn once it
+	// has installed the backup, maybe before this goroutine runs again.
+	p.setSent(pr, lsn)
 	p.cfg.OnEvent.emit(pr.name, EvBackup, lsn, fmt.Sprintf("sending base backup: %d keys, %d bytes, consistent at %s", p.store.Len(), len(data), lsn))
 	total := int64(len(data))
 	for off := int64(0); ; {
@@ -1093,7 +1125,6 @@ func (p *Primary) sendBackup(pr *peer, bw *bufio.Writer) (wal.LSN, error) {
 		return 0, err
 	}
 	p.mu.Lock()
-	pr.sent = lsn
 	if pr.slot.enabled {
 		pr.slot.restart, pr.slot.lost = max(lsn, p.log.Start()), false
 	}

@@ -32,6 +32,25 @@ func storeMap(s *kv.Store) map[string]string {
 	return m
 }
 
+// waitStreaming waits until every follower streams.
+func waitStreaming(t *testing.T, c *cluster.Cluster) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		all := true
+		for _, f := range c.Snapshot(^uint64(0)).Followers {
+			all = all && f.State == cluster.StateStreaming
+		}
+		if all {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("followers not streaming: %+v", c.Snapshot(^uint64(0)).Followers)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 func converge(t *testing.T, c *cluster.Cluster) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -67,6 +86,7 @@ func TestWholeClusterRestartsFromItsDirectory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	waitStreaming(t, c) // so their slots exist before retention runs
 	putRange(t, c, 0, 2000)
 	converge(t, c)
 	deadline := time.Now().Add(10 * time.Second)
@@ -97,6 +117,7 @@ func TestWholeClusterRestartsFromItsDirectory(t *testing.T) {
 	if names := c.Names(); fmt.Sprint(names) != "[follower-1 follower-2]" {
 		t.Fatalf("followers after restart: %v", names)
 	}
+	waitStreaming(t, c)
 	putRange(t, c, 2000, 2500)
 	converge(t, c)
 	recovered := map[string]string{}

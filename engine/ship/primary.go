@@ -40,13 +40,17 @@ type PrimaryConfig struct {
 	// checkpoint of the store.
 	CheckpointInterval time.Duration
 	// HandshakeTimeout bounds how long a new connection may take to say
-	// Hello (real time; default 10s).
+	// Hello (real time; default 5s).
 	HandshakeTimeout time.Duration
 	// IdleTimeout closes a connection that has sent nothing for this long
 	// (real time; default 60s; the follower sends status every second).
 	IdleTimeout time.Duration
 	// MaxConns caps concurrent connections, handshaking or streaming
-	// (default 256); beyond it a connection gets a Refuse frame at once.
+	// (default 256). When all are taken, a new connection takes the slot
+	// of the oldest one that has not said a valid hello in a fifth of
+	// HandshakeTimeout (which is refused as evicted); when there is none,
+	// the new one gets a Refuse frame at once. A flood of strangers
+	// therefore cannot hold a follower out.
 	MaxConns int
 
 	WALKeep    int64 // bytes kept behind the end (wal_keep_size)
@@ -91,7 +95,8 @@ type Primary struct {
 	rule        SyncRule
 	walKeep     int64
 	slots       bool
-	conns       map[net.Conn]struct{}
+	conns       map[net.Conn]*connState
+	evicted     clock.Tally // connections evicted for newer ones, merged to one event a second
 	busy        clock.Tally // connections refused over MaxConns, merged to one event a second
 
 	waiting atomic.Int64
@@ -158,7 +163,7 @@ func StartPrimary(cfg PrimaryConfig) (*Primary, error) {
 		cfg.CheckpointInterval = time.Second
 	}
 	if cfg.HandshakeTimeout <= 0 {
-		cfg.HandshakeTimeout = 10 * time.Second
+		cfg.HandshakeTimeout = 5 * time.Second
 	}
 	if cfg.IdleTimeout <= 0 {
 		cfg.IdleTimeout = 60 * time.Second
@@ -201,7 +206,7 @@ func StartPrimary(cfg PrimaryConfig) (*Primary, error) {
 		rule:        cfg.Sync,
 		walKeep:     cfg.WALKeep,
 		slots:       cfg.Slots,
-		conns:       make(map[net.Conn]struct{}),
+		conns:       make(map[net.Conn]*connState),
 		stop:        make(chan struct{}),
 		ckptLSN:     ckpt,
 	}
@@ -584,17 +589,26 @@ func (p *Primary) acceptLoop() {
 			return
 		default:
 		}
+		now := time.Now()
+		var evicted string
 		if len(p.conns) >= p.cfg.MaxConns {
-			p.mu.Unlock()
-			p.refuseBusy(c)
-			continue
+			var ok bool
+			if ok, evicted = p.evictLocked(now); !ok {
+				p.mu.Unlock()
+				p.refuseBusy(c)
+				continue
+			}
 		}
-		p.conns[c] = struct{}{}
+		st := &connState{since: now}
+		p.conns[c] = st
 		p.mu.Unlock()
+		if evicted != "" {
+			p.cfg.OnEvent.emit("", EvRefused, 0, evicted)
+		}
 		p.wg.Add(1)
 		go func() {
 			defer p.wg.Done()
-			p.serve(c)
+			p.serve(c, st)
 			p.mu.Lock()
 			delete(p.conns, c)
 			p.mu.Unlock()
@@ -602,6 +616,57 @@ func (p *Primary) acceptLoop() {
 		}()
 	}
 }
+
+// connState is what the leader knows of an open connection before and
+// after its handshake. p.mu guards it.
+type connState struct {
+	since   time.Time // accepted (real time)
+	named   bool      // said a valid hello: never evicted
+	evicted bool      // closed for a newer connection: its goroutine refuses it
+}
+
+// evictLocked makes room for a new connection when every slot is taken:
+// the oldest connection that has not said a valid hello in a fifth of the
+// handshake timeout (clock.Eviction) is marked evicted and its read
+// deadline moved to now, so its own goroutine refuses and closes it at
+// once; its slot is free from now. It reports whether there was one, and
+// an event to emit (merged to one a second). p.mu is held.
+func (p *Primary) evictLocked(now time.Time) (bool, string) {
+	var waiting []time.Duration
+	var conns []net.Conn
+	for c, st := range p.conns {
+		if !st.named && !st.evicted {
+			waiting = append(waiting, now.Sub(st.since))
+			conns = append(conns, c)
+		}
+	}
+	i := clock.Eviction(waiting, p.cfg.HandshakeTimeout/5)
+	if i < 0 {
+		return false, ""
+	}
+	c := conns[i]
+	p.conns[c].evicted = true
+	delete(p.conns, c)
+	c.SetReadDeadline(now)
+	var event string
+	if n := p.evicted.Add(now); n > 0 {
+		event = fmt.Sprintf("evicted %d connection(s) that had not said hello, the last from %s, to make room for newer ones", n, c.RemoteAddr())
+	}
+	return true, event
+}
+
+// wasEvicted reports whether st's connection was evicted (see
+// evictLocked); else, when named is true, it marks it as having said a
+// valid hello, so it is never evicted.
+func (p *Primary) wasEvicted(st *connState, named bool) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	st.named = st.named || (named && !st.evicted)
+	return st.evicted
+}
+
+// evictedReason is what an evicted connection is told.
+const evictedReason = "evicted: it said no hello while the leader's connections were all taken"
 
 // DefaultMaxConns is PrimaryConfig.MaxConns when unset.
 const DefaultMaxConns = 256
@@ -677,7 +742,7 @@ func validName(s string) bool {
 
 // serve runs one follower connection: handshake, then a sender goroutine
 // streaming WAL while this goroutine reads status and requests.
-func (p *Primary) serve(c net.Conn) {
+func (p *Primary) serve(c net.Conn, st *connState) {
 	fr := wire.NewReader(c, 4<<10) // followers send small frames
 	fr.SetMaxFrame(maxFollowerFrame)
 	c.SetReadDeadline(time.Now().Add(p.cfg.HandshakeTimeout))
@@ -685,6 +750,8 @@ func (p *Primary) serve(c net.Conn) {
 	if err != nil {
 		var ne net.Error
 		switch {
+		case p.wasEvicted(st, false):
+			sendRefuse(c, wire.RefuseProtocol, evictedReason) // the eviction event says it
 		case errors.Is(err, io.EOF):
 			p.cfg.OnEvent.emit("", EvRefused, 0, fmt.Sprintf("connection from %s closed before saying hello", c.RemoteAddr()))
 		case errors.Is(err, wire.ErrFrameTooLarge):
@@ -719,6 +786,9 @@ func (p *Primary) serve(c net.Conn) {
 		return
 	case p.cfg.Known != nil && !p.cfg.Known(h.Name):
 		p.refuse(c, "", wire.RefuseUnknownName, fmt.Sprintf("unknown follower %q", h.Name), 0)
+		return
+	case p.wasEvicted(st, true):
+		p.refuse(c, h.Name, wire.RefuseProtocol, evictedReason, 0)
 		return
 	}
 	name := h.Name

@@ -6,6 +6,7 @@
 package cluster
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -321,7 +322,7 @@ func (c *Cluster) startMember(idx int, kept bool) (*member, error) {
 		OnEvent: func(e link.Event) { c.linkEvent(m.name, e) },
 		// Longer than the leader's, so a stranger's silence through the
 		// relay is answered by the leader's Refuse, with its reason.
-		IdleTimeout: 3 * c.cfg.HandshakeTimeout,
+		IdleTimeout: 3 * cmp.Or(c.cfg.HandshakeTimeout, ship.DefaultHandshakeTimeout),
 	})
 	if err != nil {
 		return nil, err

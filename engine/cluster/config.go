@@ -47,10 +47,12 @@ type Config struct {
 
 	// Hardening against strangers on the leader's and relays' ports (real
 	// time; zero means the engine defaults). HandshakeTimeout closes a
-	// connection that sends no hello for this long (leader, default 10s;
-	// a relay waits three times as long, default 30s); IdleTimeout closes a
-	// follower connection silent for this long (default 60s); MaxConns
-	// caps the leader's concurrent connections (default 256).
+	// connection that sends no hello for this long (leader, default 5s;
+	// a relay waits three times as long for a first frame); IdleTimeout
+	// closes a follower connection silent for this long (default 60s);
+	// MaxConns caps the leader's concurrent connections (default 256; a
+	// relay's is 16), a newcomer taking the slot of the oldest that said
+	// no hello in its grace.
 	HandshakeTimeout time.Duration
 	IdleTimeout      time.Duration
 	MaxConns         int

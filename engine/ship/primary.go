@@ -40,7 +40,7 @@ type PrimaryConfig struct {
 	// checkpoint of the store.
 	CheckpointInterval time.Duration
 	// HandshakeTimeout bounds how long a new connection may take to say
-	// Hello (real time; default 5s).
+	// Hello (real time; default DefaultHandshakeTimeout).
 	HandshakeTimeout time.Duration
 	// IdleTimeout closes a connection that has sent nothing for this long
 	// (real time; default 60s; the follower sends status every second).
@@ -163,7 +163,7 @@ func StartPrimary(cfg PrimaryConfig) (*Primary, error) {
 		cfg.CheckpointInterval = time.Second
 	}
 	if cfg.HandshakeTimeout <= 0 {
-		cfg.HandshakeTimeout = 5 * time.Second
+		cfg.HandshakeTimeout = DefaultHandshakeTimeout
 	}
 	if cfg.IdleTimeout <= 0 {
 		cfg.IdleTimeout = 60 * time.Second
@@ -667,6 +667,9 @@ func (p *Primary) wasEvicted(st *connState, named bool) bool {
 
 // evictedReason is what an evicted connection is told.
 const evictedReason = "evicted: it said no hello while the leader's connections were all taken"
+
+// DefaultHandshakeTimeout is PrimaryConfig.HandshakeTimeout when unset.
+const DefaultHandshakeTimeout = 5 * time.Second
 
 // DefaultMaxConns is PrimaryConfig.MaxConns when unset.
 const DefaultMaxConns = 256

@@ -38,9 +38,8 @@ type Cluster struct {
 
 	// addMu serialises starting followers, so two adds can't pick one index.
 	addMu     sync.Mutex
-	mu        sync.Mutex // guards followers, nextIndex, rng, closed
+	mu        sync.Mutex // guards followers, rng, closed
 	followers []*member
-	nextIndex int
 	rng       *rand.Rand
 	closed    bool
 

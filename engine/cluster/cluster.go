@@ -239,6 +239,31 @@ func (c *Cluster) removeTemp() {
 // Close stops the workload, every follower, relay and the leader, and
 // removes a temporary data directory. It is idempotent.
 func (c *Cluster) Close() error {
+	return c.shutdown(func(s *ship.Standby) error { return s.Close() }, c.primary.Close)
+}
+
+// Crash stops the whole cluster as a power loss would: the workload stops,
+// and every node stops without syncing anything more, keeping its flushed
+// WAL and keep(n) bytes of the n it had written but not fsynced (a cut
+// that may end inside a record). New on the same directory restarts the
+// cluster from what survived. A temporary data directory is removed, as
+// by Close, which does nothing after Crash.
+func (c *Cluster) Crash(keep func(unsynced int64) int64) error {
+	crash := func(unsynced int64) int64 { return keep(max(unsynced, 0)) }
+	return c.shutdown(
+		func(s *ship.Standby) error {
+			p := s.Status().Positions
+			return s.Crash(crash(int64(p.Write - p.Flush)))
+		},
+		func() error {
+			l := c.primary.Log()
+			return c.primary.Crash(crash(int64(l.Written() - l.Flushed())))
+		})
+}
+
+// shutdown stops the workload, every follower with stopFollower, the
+// relays and the leader with stopLeader, once.
+func (c *Cluster) shutdown(stopFollower func(*ship.Standby) error, stopLeader func() error) error {
 	var err error
 	c.stopOnce.Do(func() {
 		close(c.stop)
@@ -250,11 +275,11 @@ func (c *Cluster) Close() error {
 		c.mu.Unlock()
 		for _, m := range members {
 			if m.standby != nil {
-				err = errors.Join(err, m.standby.Close())
+				err = errors.Join(err, stopFollower(m.standby))
 			}
 			err = errors.Join(err, m.relay.Close())
 		}
-		err = errors.Join(err, c.primary.Close())
+		err = errors.Join(err, stopLeader())
 		c.removeTemp()
 	})
 	return err

@@ -398,8 +398,8 @@ type tornTail struct {
 // fitted (records never span segments; see Place).
 func (l *Log) checkSealed(p string, data []byte, res scanResult, next *segment) error {
 	if int64(len(data)) != l.segSize {
-		return fmt.Errorf("%w: %s at offset %d: the file ends, but a sealed segment is padded to the segment size %d (cut short or emptied)",
-			ErrCorrupt, p, len(data), l.segSize)
+		return fmt.Errorf("%w: %s at offset %d: the file ends, but %s follows it, so it was sealed, and a sealed segment is padded to the segment size %d (cut short or emptied)",
+			ErrCorrupt, p, len(data), next.name, l.segSize)
 	}
 	if res.reason != "" && !allZero(data[res.valid:]) {
 		return fmt.Errorf("%w: %s at offset %d: %s", ErrCorrupt, p, res.valid, res.reason)

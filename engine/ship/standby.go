@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"net"
 	"os"
@@ -918,16 +919,19 @@ func (s *Standby) replayLoop() {
 var snapMagic = [4]byte{'W', 'S', 'B', 'B'}
 
 func saveSnapshot(path string, data []byte, lsn wal.LSN, noSync bool) error {
-	b := make([]byte, 0, 16+len(data))
-	b = append(b, snapMagic[:]...)
-	b = binary.BigEndian.AppendUint64(b, uint64(lsn))
-	b = append(b, data...)
-	b = binary.BigEndian.AppendUint32(b, wal.Checksum(b))
-	if err := wal.WriteFileDurably(path, b, noSync); err != nil {
-		return fmt.Errorf("ship: saving base backup: %w", err)
+	// Header and trailer around data, which is not copied: a checkpoint of
+	// a large store is large.
+	head := binary.BigEndian.AppendUint64(snapMagic[:], uint64(lsn))
+	sum := crc32.Update(wal.Checksum(head), crcTable, data)
+	trailer := binary.BigEndian.AppendUint32(nil, sum)
+	if err := wal.WriteFileDurably(path, noSync, head, data, trailer); err != nil {
+		return fmt.Errorf("ship: saving %s: %w", filepath.Base(path), err)
 	}
 	return nil
 }
+
+// crcTable is CRC-32C's, the table wal.Checksum uses.
+var crcTable = crc32.MakeTable(crc32.Castagnoli)
 
 // LoadSnapshot reads a snapshot file (a base backup or a checkpoint);
 // (nil, 0, nil) when there is none.

@@ -69,7 +69,7 @@ func writeControl(dir string, c Control, noSync bool) error {
 	binary.BigEndian.PutUint32(b[4:8], ControlVersion)
 	binary.BigEndian.PutUint64(b[8:16], uint64(c.SegmentSize))
 	binary.BigEndian.PutUint32(b[16:20], Checksum(b[:16]))
-	if err := WriteFileDurably(filepath.Join(dir, controlFileName), b[:], noSync); err != nil {
+	if err := WriteFileDurably(filepath.Join(dir, controlFileName), noSync, b[:]); err != nil {
 		return fmt.Errorf("wal: write CONTROL file: %w", err)
 	}
 	return nil

@@ -978,23 +978,27 @@ func (l *Log) writeStartFile(start LSN) error {
 	copy(b[:4], startMagic)
 	binary.BigEndian.PutUint64(b[4:12], uint64(start))
 	binary.BigEndian.PutUint32(b[12:16], Checksum(b[:12]))
-	if err := WriteFileDurably(l.path(startFileName), b[:], l.noSync); err != nil {
+	if err := WriteFileDurably(l.path(startFileName), l.noSync, b[:]); err != nil {
 		return fmt.Errorf("wal: write START file: %w", err)
 	}
 	return nil
 }
 
-// WriteFileDurably replaces the file at path with data so that a crash
-// leaves either the old file or the new one whole: it writes path+".tmp",
-// fsyncs it, renames it over path and fsyncs the directory. With noSync it
-// only writes and renames.
-func WriteFileDurably(path string, data []byte, noSync bool) error {
+// WriteFileDurably replaces the file at path with data, the parts one
+// after another, so that a crash leaves either the old file or the new one
+// whole: it writes path+".tmp", fsyncs it, renames it over path and fsyncs
+// the directory. With noSync it only writes and renames.
+func WriteFileDurably(path string, noSync bool, data ...[]byte) error {
 	tmp := path + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
 		return err
 	}
-	_, err = f.Write(data)
+	for _, part := range data {
+		if err == nil {
+			_, err = f.Write(part)
+		}
+	}
 	if err == nil && !noSync {
 		err = f.Sync()
 	}

@@ -3,8 +3,8 @@
 //
 //	follower --TCP--> relay (127.0.0.1:ephemeral) --TCP--> leader
 //
-// For every follower connection it accepts, the relay dials the leader and
-// pumps frames both ways. It parses frame boundaries (engine/wire), so it can
+// For every follower connection it accepts, the relay dials the leader (once
+// the follower side has said something) and pumps frames both ways. It parses frame boundaries (engine/wire), so it can
 // hold each frame for its latency, report the frames in flight to the UI, and
 // disturb them: latency with jitter, a bandwidth limit, cut and restore,
 // corruption of data frames, and slicing into small pieces to exercise short

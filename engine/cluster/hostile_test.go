@@ -121,23 +121,31 @@ func hello(magic uint32, version uint16, name string) []byte {
 	return wire.AppendFrame(nil, wire.KindHello, h.Encode())
 }
 
-func TestHostileClusterPorts(t *testing.T) {
-	c, err := cluster.New(cluster.Config{
-		Dir: t.TempDir(), Followers: 2, Seed: 7, NoFsync: true, SegmentSize: 64 << 10,
-		HandshakeTimeout: time.Second, IdleTimeout: 2 * time.Second, MaxConns: 32,
-		StatusInterval: 50 * time.Millisecond,
-	})
+// twoFollowers starts a cluster of two streaming followers with cfg's
+// hardening settings, closed when the test ends, and returns it with its
+// events, the leader's address and follower-1's relay's.
+func twoFollowers(t *testing.T, cfg cluster.Config) (*cluster.Cluster, *eventLog, string, string) {
+	t.Helper()
+	cfg.Dir, cfg.Followers, cfg.NoFsync = t.TempDir(), 2, true
+	cfg.SegmentSize, cfg.StatusInterval = 64<<10, 50*time.Millisecond
+	c, err := cluster.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
+	t.Cleanup(func() { c.Close() })
 	log := collectEvents(c)
-	defer log.close()
+	t.Cleanup(log.close)
 	log.wait(t, cluster.EvConnect, "follower-1", "connected")
 	log.wait(t, cluster.EvConnect, "follower-2", "connected")
-
 	snap := c.Snapshot(^uint64(0))
-	leader, relay := snap.Leader.Addr, snap.Followers[0].Link.Addr
+	return c, log, snap.Leader.Addr, snap.Followers[0].Link.Addr
+}
+
+func TestHostileClusterPorts(t *testing.T) {
+	c, log, leader, relay := twoFollowers(t, cluster.Config{
+		Seed: 7, HandshakeTimeout: time.Second, IdleTimeout: 2 * time.Second, MaxConns: 32,
+	})
+	snap := c.Snapshot(^uint64(0))
 	for _, a := range []string{leader, relay, snap.Followers[1].Link.Addr} {
 		if host, _, _ := net.SplitHostPort(a); host != "127.0.0.1" {
 			t.Fatalf("listening on %s, not loopback", a)
@@ -326,20 +334,7 @@ func holder(addr string, stop chan struct{}, wg *sync.WaitGroup) {
 // generous guard, and the measured time is logged.
 func TestFollowerReconnectsThroughAFlood(t *testing.T) {
 	const leaderConns = 8
-	c, err := cluster.New(cluster.Config{
-		Dir: t.TempDir(), Followers: 2, NoFsync: true, SegmentSize: 64 << 10,
-		MaxConns: leaderConns, StatusInterval: 50 * time.Millisecond,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	log := collectEvents(c)
-	defer log.close()
-	log.wait(t, cluster.EvConnect, "follower-1", "connected")
-	log.wait(t, cluster.EvConnect, "follower-2", "connected")
-	snap := c.Snapshot(^uint64(0))
-	leader, relay := snap.Leader.Addr, snap.Followers[0].Link.Addr
+	c, log, leader, relay := twoFollowers(t, cluster.Config{MaxConns: leaderConns})
 
 	if err := c.Exec("crash follower-1"); err != nil {
 		t.Fatal(err)

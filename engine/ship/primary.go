@@ -1041,6 +1041,7 @@ func (p *Primary) send(pr *peer, c net.Conn, bw *bufio.Writer, start wal.LSN, ba
 	var recs []wal.Record // Run's decoded records, unused here but kept to reuse their slice
 	nextKeepalive := p.clk.Now() + p.cfg.KeepaliveInterval
 	var pending *senderCtl
+	streaming := false // told setCaughtUp, once per connection
 	for {
 		// Serve requests first: a resend rewinds the stream.
 		if pending == nil {
@@ -1113,7 +1114,10 @@ func (p *Primary) send(pr *peer, c net.Conn, bw *bufio.Writer, start wal.LSN, ba
 		}
 		// Caught up with the leader's flush: streaming. Push out what is
 		// buffered and wait for more WAL, a request, or the keepalive.
-		p.setCaughtUp(pr)
+		if !streaming {
+			p.setCaughtUp(pr)
+			streaming = true
+		}
 		if err := bw.Flush(); err != nil {
 			return err
 		}

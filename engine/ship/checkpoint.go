@@ -19,37 +19,51 @@ const CheckpointFile = "checkpoint.snap"
 // errStopped ends a wait because the leader is closing.
 var errStopped = errors.New("ship: leader is stopping")
 
-// recoverLeaderStore rebuilds the leader's store from its files: the last
-// checkpoint, if any, then the WAL from the checkpoint's LSN to the end. It
-// returns the store, the checkpoint's LSN (0 without one) and how many
-// records it replayed. WAL the store needs that is not there — a
-// checkpoint outside the retained WAL, or retained WAL that does not start
-// at 0 with no checkpoint — is damage, named with the files.
-func recoverLeaderStore(dir string, log *wal.Log) (*kv.Store, wal.LSN, int, error) {
-	path := filepath.Join(dir, CheckpointFile)
+// openLeaderLog opens the leader's WAL and rebuilds its store from its
+// files: the last checkpoint, if any, then the WAL from the checkpoint's
+// LSN to the end. It returns the log, what its recovery found, the store,
+// the checkpoint's LSN (0 without one) and how many records it replayed.
+// WAL the store needs that is not there stops it, naming the files, and
+// changes nothing: WAL that ends before the checkpoint (a cut there is
+// damage, not a torn tail), a checkpoint before the retained WAL, retained
+// WAL that does not start at 0 with no checkpoint.
+func openLeaderLog(cfg PrimaryConfig) (*wal.Log, wal.Recovery, *kv.Store, wal.LSN, int, error) {
+	path := filepath.Join(cfg.Dir, CheckpointFile)
+	walDir := filepath.Join(cfg.Dir, WALDir)
 	store, lsn, err := LoadSnapshot(path)
 	if err != nil {
-		return nil, 0, 0, err
+		return nil, wal.Recovery{}, nil, 0, 0, err
 	}
-	walDir := filepath.Join(dir, WALDir)
+	// Senders read up to the leader's flush, which trails its writes by
+	// an fsync: keep enough in memory that they seldom read the files.
+	log, rec, err := wal.Open(wal.Options{Dir: walDir, SegmentSize: cfg.SegmentSize, NoSync: cfg.NoSync, Recent: leaderRecent, MustReach: lsn})
+	if err != nil {
+		if store != nil {
+			err = fmt.Errorf("%w (the checkpoint %s is at %s)", err, path, lsn)
+		}
+		return nil, rec, nil, 0, 0, err
+	}
 	switch {
 	case store == nil && log.Start() > 0:
-		return nil, 0, 0, fmt.Errorf("%w: %s starts at %s, but there is no checkpoint %s: the store's state before that LSN is lost",
+		err = fmt.Errorf("%w: %s starts at %s, but there is no checkpoint %s: the store's state before that LSN is lost",
 			wal.ErrCorrupt, walDir, log.Start(), path)
 	case store == nil:
 		store = kv.New()
 	case lsn < log.Start():
-		return nil, 0, 0, fmt.Errorf("%w: checkpoint %s is at %s, but %s starts at %s: the WAL in between is missing",
+		err = fmt.Errorf("%w: checkpoint %s is at %s, but %s starts at %s: the WAL in between is missing",
 			wal.ErrCorrupt, path, lsn, walDir, log.Start())
-	case lsn > log.End():
-		return nil, 0, 0, fmt.Errorf("%w: checkpoint %s is at %s, but %s ends at %s: WAL the checkpoint was taken after is missing (cut short, or its last segments removed)",
-			wal.ErrCorrupt, path, lsn, walDir, log.End())
 	}
-	n, err := replayCount(log, store, lsn, log.End())
+	n := 0
+	if err == nil {
+		if n, err = replayCount(log, store, lsn, log.End()); err != nil {
+			err = fmt.Errorf("replaying the leader's WAL from %s: %w", lsn, err)
+		}
+	}
 	if err != nil {
-		return nil, 0, 0, fmt.Errorf("ship: replaying the leader's WAL from %s: %w", lsn, err)
+		log.Close()
+		return nil, rec, nil, 0, 0, err
 	}
-	return store, lsn, n, nil
+	return log, rec, store, lsn, n, nil
 }
 
 // ReplayLog applies the records of log in [from, to) to store.

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"path/filepath"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -171,17 +170,10 @@ func StartPrimary(cfg PrimaryConfig) (*Primary, error) {
 	if cfg.MaxConns <= 0 {
 		cfg.MaxConns = DefaultMaxConns
 	}
-	// Senders read up to the leader's flush, which trails its writes by
-	// an fsync: keep enough in memory that they seldom read the files.
-	log, rec, err := wal.Open(wal.Options{Dir: filepath.Join(cfg.Dir, WALDir), SegmentSize: cfg.SegmentSize, NoSync: cfg.NoSync, Recent: leaderRecent})
-	if err != nil {
-		return nil, fmt.Errorf("ship: leader: recovery: %w", err)
-	}
 	// A leader restarting on its own directory: its store is the last
 	// checkpoint plus the WAL after it.
-	store, ckpt, replayed, err := recoverLeaderStore(cfg.Dir, log)
+	log, rec, store, ckpt, replayed, err := openLeaderLog(cfg)
 	if err != nil {
-		log.Close()
 		return nil, fmt.Errorf("ship: leader: recovery: %w", err)
 	}
 	text := recoveryText(log, rec)

@@ -256,6 +256,19 @@ func TestLeaderRecoveryRefuses(t *testing.T) {
 			os.WriteFile(ckpt(dir), b, 0o644)
 		}, ckpt},
 		"no checkpoint": {func(t *testing.T, dir string) { os.Remove(ckpt(dir)) }, ckpt},
+		"last segment cut below the checkpoint": {func(t *testing.T, dir string) {
+			// A cut in the last segment is a torn tail to the WAL; the
+			// checkpoint says acknowledged WAL was there.
+			_, lsn, _ := LoadSnapshot(ckpt(dir))
+			seg := lsn - lsn%restartSeg
+			segs, _ := filepath.Glob(filepath.Join(dir, WALDir, "*.wal"))
+			for _, s := range segs {
+				if start, _ := wal.ParseLSN(fmt.Sprintf("0/%s", filepath.Base(s)[8:16])); start > seg {
+					os.Remove(s)
+				}
+			}
+			os.Truncate(filepath.Join(dir, WALDir, wal.SegmentName(seg)), int64(lsn-seg)-5)
+		}, ckpt},
 		"checkpoint past the WAL": {func(t *testing.T, dir string) {
 			// The WAL's last segments lost whole: nothing in the WAL
 			// itself says so, but the checkpoint does.
@@ -271,11 +284,33 @@ func TestLeaderRecoveryRefuses(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			dir, cfg := build(t)
 			tc.damage(t, dir)
+			before := treeOf(t, dir)
 			_, err := StartPrimary(cfg)
 			if err == nil || !strings.Contains(err.Error(), tc.names(dir)) {
 				t.Fatalf("StartPrimary = %v, want an error naming %s", err, tc.names(dir))
 			}
 			t.Log(err)
+			if after := treeOf(t, dir); after != before {
+				t.Fatal("StartPrimary changed the directory")
+			}
 		})
 	}
+}
+
+// treeOf lists every file under dir with its size and a hash of it.
+func treeOf(t *testing.T, dir string) string {
+	t.Helper()
+	var b strings.Builder
+	err := filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+		if err != nil || fi.IsDir() {
+			return err
+		}
+		data, err := os.ReadFile(p)
+		fmt.Fprintf(&b, "%s %d %08x\n", p, fi.Size(), wal.Checksum(data))
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
 }

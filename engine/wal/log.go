@@ -46,6 +46,11 @@ type Options struct {
 	// usually trail Written by what one fsync takes to finish, and each
 	// Reader that finds its bytes here saves a read of the files.
 	Recent int
+	// MustReach, when set, is an LSN the log is known to have held
+	// durably (a checkpoint was taken there): a log that would end below
+	// it after recovery is missing WAL, and Open refuses it, changing
+	// nothing, rather than cut a "torn tail" that was damage.
+	MustReach LSN
 }
 
 // DefaultRecent is the in-memory copy of a log's newest bytes when
@@ -322,6 +327,10 @@ func Open(opts Options) (*Log, Recovery, error) {
 		if end < start {
 			end = start // START's segment, with nothing past START
 		}
+	}
+	if end < opts.MustReach {
+		return nil, rec, fmt.Errorf("%w: %s would end at %s, but it held WAL up to %s durably: WAL is missing (cut short, or its last segments removed); nothing changed",
+			ErrCorrupt, opts.Dir, end, opts.MustReach)
 	}
 
 	// Everything checked: now change the directory.

@@ -872,3 +872,26 @@ func FuzzRecoverSegment(f *testing.F) {
 		}
 	})
 }
+
+// MustReach turns a tail cut below it from a torn tail into damage: Open
+// refuses and changes nothing.
+func TestRecoveryMustReach(t *testing.T) {
+	dir, want := threeSegments(t)
+	end := want[len(want)-1].lsn + 129
+	last := lastSegment(t, dir)
+	b, _ := os.ReadFile(last)
+	os.WriteFile(last, b[:len(b)-10], 0o644) // the last record torn
+	before := dirState(t, dir)
+	_, _, err := Open(Options{Dir: dir, SegmentSize: testSegSize, MustReach: end})
+	if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "held WAL up to "+end.String()) {
+		t.Fatalf("Open = %v", err)
+	}
+	if fmt.Sprint(dirState(t, dir)) != fmt.Sprint(before) {
+		t.Fatal("Open changed the directory")
+	}
+	l, rec, err := Open(Options{Dir: dir, SegmentSize: testSegSize, MustReach: end - 129})
+	if err != nil || !rec.Truncated || rec.End != end-129 {
+		t.Fatalf("Open = %+v, %v", rec, err)
+	}
+	l.Close()
+}

@@ -128,7 +128,7 @@ func (c Config) Validate() error {
 // as a database restarts from its data directory: the leader recovers from
 // its checkpoint and WAL, every follower directory in it recovers from its
 // own files and streams from where its WAL ends, and new followers are
-// added only to reach Followers. Damage in any node's files stops New with
+// added only to reach Followers, each starting from a base backup. Damage in any node's files stops New with
 // the file and offset, and nothing is deleted.
 func New(cfg Config) (*Cluster, error) {
 	if err := cfg.Validate(); err != nil {
@@ -188,7 +188,7 @@ func New(cfg Config) (*Cluster, error) {
 	c.work = newWorkload(c)
 	for _, idx := range kept {
 		c.addMu.Lock()
-		_, err := c.startMember(idx, true)
+		_, err := c.startMember(idx, true, false)
 		c.addMu.Unlock()
 		if err != nil {
 			c.Close()
@@ -196,7 +196,10 @@ func New(cfg Config) (*Cluster, error) {
 		}
 	}
 	for len(c.Names()) < cfg.Followers {
-		if _, err := c.addFollower(); err != nil {
+		// A new follower joining a kept cluster starts from a base
+		// backup, as a standby made with pg_basebackup, rather than
+		// replaying the cluster's whole history.
+		if _, err := c.addFollower(c.primary.Log().End() > 0); err != nil {
 			c.Close()
 			return nil, err
 		}
@@ -288,8 +291,9 @@ func (c *Cluster) shutdown(stopFollower func(*ship.Standby) error, stopLeader fu
 // ---- followers -----------------------------------------------------------
 
 // addFollower adds a new follower, with an empty directory, at the lowest
-// free index (so keys 1-9 keep working).
-func (c *Cluster) addFollower() (*member, error) {
+// free index (so keys 1-9 keep working); fromBackup makes it start with a
+// base backup.
+func (c *Cluster) addFollower(fromBackup bool) (*member, error) {
 	c.addMu.Lock()
 	defer c.addMu.Unlock()
 	c.mu.Lock()
@@ -305,12 +309,13 @@ func (c *Cluster) addFollower() (*member, error) {
 		}
 	}
 	c.mu.Unlock()
-	return c.startMember(idx, false)
+	return c.startMember(idx, false, fromBackup)
 }
 
 // startMember starts the follower with index idx behind a new relay: from
-// its own files when kept, else from an empty directory. addMu is held.
-func (c *Cluster) startMember(idx int, kept bool) (*member, error) {
+// its own files when kept, else from an empty directory, with a base
+// backup when fromBackup. addMu is held.
+func (c *Cluster) startMember(idx int, kept, fromBackup bool) (*member, error) {
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
@@ -359,7 +364,7 @@ func (c *Cluster) startMember(idx int, kept bool) (*member, error) {
 	c.followers = append(c.followers, m)
 	sort.Slice(c.followers, func(i, j int) bool { return c.followers[i].index < c.followers[j].index })
 	c.mu.Unlock()
-	if err := c.startStandby(m); err != nil {
+	if err := c.startStandby(m, fromBackup); err != nil {
 		r.Close()
 		c.dropMember(m)
 		return nil, err
@@ -378,13 +383,16 @@ func (c *Cluster) dropMember(m *member) {
 	}
 }
 
-func (c *Cluster) startStandby(m *member) error {
+// startStandby starts m's follower from its directory; fromBackup makes
+// its first connection ask for a base backup.
+func (c *Cluster) startStandby(m *member, fromBackup bool) error {
 	s, err := ship.StartStandby(ship.StandbyConfig{
 		Name: m.name, Dir: m.dir, Leader: m.relay.Addr(),
 		SegmentSize: c.cfg.SegmentSize, NoSync: c.cfg.NoFsync, Clock: c.clk,
 		ApplyDelay: m.applyDelay, FlushDelay: m.flushDelay, Paused: m.paused,
 		StatusInterval: c.cfg.StatusInterval,
 		AutoBackup:     c.cfg.AutoBackup,
+		WantBackup:     fromBackup,
 		OnEvent:        c.shipEvent,
 	})
 	if err != nil {

@@ -174,3 +174,36 @@ func TestKeptDirectoryKeepsItsSegmentSize(t *testing.T) {
 		t.Fatalf("key lost: %q %v", v, ok)
 	}
 }
+
+// A follower added to a kept cluster is a new standby: it starts from a
+// base backup, as one made with pg_basebackup, rather than replaying the
+// cluster's whole history; the kept follower streams on from its WAL.
+func TestNewFollowerOfAKeptClusterStartsFromABackup(t *testing.T) {
+	dir := t.TempDir()
+	c, err := cluster.New(restartConfig(dir, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitStreaming(t, c)
+	putRange(t, c, 0, 500)
+	converge(t, c)
+	c.Close()
+
+	c, err = cluster.New(restartConfig(dir, 2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	log := collectEvents(c)
+	defer log.close()
+	log.wait(t, cluster.EvBackup, "follower-2", "base backup installed")
+	putRange(t, c, 500, 600)
+	converge(t, c)
+	for _, e := range log.list() {
+		if e.Follower == "follower-1" && (e.Kind == cluster.EvBackup || e.Kind == cluster.EvWALRemoved) {
+			t.Fatalf("the kept follower: %s %s", e.Kind, e.Text)
+		}
+	}
+	log.close()
+	verifyMatch(t, c, "")
+}

@@ -41,6 +41,10 @@ type StandbyConfig struct {
 	// AutoBackup takes a base backup by itself after the leader says the
 	// WAL it needs was removed (otherwise it waits for RequestBackup).
 	AutoBackup bool
+	// WantBackup makes the first connection ask for a base backup, as a
+	// new standby is made with pg_basebackup rather than by replaying
+	// the whole history of the leader's WAL.
+	WantBackup bool
 	// MaxBackupSize refuses base backups larger than this (default 1 GiB).
 	MaxBackupSize int64
 	OnEvent       EventFunc
@@ -177,6 +181,7 @@ func StartStandby(cfg StandbyConfig) (*Standby, error) {
 	s := &Standby{
 		cfg: cfg, clk: cfg.Clock, log: log, store: store,
 		paused: cfg.Paused, applyDelay: cfg.ApplyDelay, flushDelay: cfg.FlushDelay,
+		wantBackup: cfg.WantBackup,
 		flushKick:  make(chan struct{}, 1),
 		replayKick: make(chan struct{}, 1),
 		statusKick: make(chan struct{}, 1),

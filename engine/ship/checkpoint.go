@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 
 	"walship/engine/kv"
@@ -28,6 +29,9 @@ var errStopped = errors.New("ship: leader is stopping")
 // damage, not a torn tail), a checkpoint before the retained WAL, retained
 // WAL that does not start at 0 with no checkpoint.
 func openLeaderLog(cfg PrimaryConfig) (*wal.Log, wal.Recovery, *kv.Store, wal.LSN, int, error) {
+	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
+		return nil, wal.Recovery{}, nil, 0, 0, err
+	}
 	path := filepath.Join(cfg.Dir, CheckpointFile)
 	walDir := filepath.Join(cfg.Dir, WALDir)
 	store, lsn, err := LoadSnapshot(path)

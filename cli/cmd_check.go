@@ -20,6 +20,7 @@ type checkOptions struct {
 	data      string
 	timeout   time.Duration
 	segment   string
+	segSet    bool // --segment-size given: a kept --data directory must match it
 	chaos     int64
 	verbose   bool
 	scenario  string
@@ -43,6 +44,7 @@ func newCheckCmd() *cobra.Command {
 		Args:         noArgs,
 		SilenceUsage: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			o.segSet = cmd.Flags().Changed("segment-size")
 			if !o.json {
 				return runCheck(cmd.Context(), cmd.OutOrStdout(), nil, o)
 			}
@@ -109,10 +111,10 @@ func check(ctx context.Context, out io.Writer, o checkOptions, rep *checkReport)
 		if o.chaos >= 0 {
 			return usagef("--scenario and --chaos do not go together")
 		}
-		return runCheckScenario(ctx, out, o, rep)
+		return runCheckScenario(ctx, out, o, seg, rep)
 	}
 	cfg := cluster.Config{
-		Dir: o.data, Followers: o.followers, SegmentSize: seg,
+		Dir: o.data, Followers: o.followers, SegmentSize: seg, AdoptSegmentSize: !o.segSet,
 		WALKeep: 1 << 40, // keep everything: check is about replication, not retention
 	}
 	var ops []nemesis.Op
@@ -208,17 +210,20 @@ func printVerification(out io.Writer, v cluster.Verification, shipped uint64) {
 
 // runCheckScenario plays a scenario with no terminal: chapters don't wait,
 // every expect line is checked, and the first that failed is the error.
-func runCheckScenario(ctx context.Context, out io.Writer, o checkOptions, rep *checkReport) error {
+func runCheckScenario(ctx context.Context, out io.Writer, o checkOptions, seg int64, rep *checkReport) error {
 	sc, err := loadScenario(o.scenario)
 	if err != nil {
 		return err
 	}
 	rep.Scenario = &scenarioReport{File: sc.File, Title: sc.Title, Expects: []expectReport{}}
+	if !o.segSet {
+		// Small segments, as in the UI, so the retention lessons behave
+		// as they do on screen.
+		seg = 16 << 10
+	}
 	c, err := cluster.New(cluster.Config{
 		Dir: o.data, Followers: max(o.followers, sc.Followers),
-		// Small segments and little retention, as in the UI, so the
-		// retention lessons behave as they do on screen.
-		SegmentSize: 16 << 10, WALKeep: 128 << 10,
+		SegmentSize: seg, AdoptSegmentSize: !o.segSet, WALKeep: 128 << 10,
 	})
 	if err != nil {
 		return err

@@ -20,6 +20,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"walship/engine/wal"
 )
 
 // buildWalship returns the walship binary, built once for the whole test
@@ -109,6 +111,19 @@ func untouched(t *testing.T, before, after map[string]string) {
 	}
 }
 
+// newLeaderWAL makes an empty leader WAL directory in data, as check
+// would, and returns its path.
+func newLeaderWAL(t *testing.T, data string) string {
+	t.Helper()
+	dir := filepath.Join(data, "leader", "wal")
+	l, _, err := wal.Open(wal.Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	return dir
+}
+
 func TestCheckBadInput(t *testing.T) {
 	bin := buildWalship(t)
 
@@ -170,13 +185,15 @@ func TestCheckBadInput(t *testing.T) {
 				os.WriteFile(filepath.Join(data, "follower-1", "thesis.tex"), []byte("precious"), 0o644)
 			}, []string{"follower-1 is not a walship follower directory", "thesis.tex", "not removing it"}},
 			{"damaged START file", func(t *testing.T, data string) {
-				os.MkdirAll(filepath.Join(data, "leader"), 0o755)
-				os.WriteFile(filepath.Join(data, "leader", "START"), []byte("WST1garbage"), 0o644)
-			}, []string{"leader/START is damaged (11 bytes)"}},
+				os.WriteFile(filepath.Join(newLeaderWAL(t, data), "START"), []byte("WST1garbage"), 0o644)
+			}, []string{"leader/wal/START is damaged (11 bytes)"}},
 			{"segment not on a boundary", func(t *testing.T, data string) {
-				os.MkdirAll(filepath.Join(data, "leader"), 0o755)
-				os.WriteFile(filepath.Join(data, "leader", "0000000000000123.wal"), []byte("x"), 0o644)
-			}, []string{"leader/0000000000000123.wal: start is not a multiple of the segment size"}},
+				os.WriteFile(filepath.Join(newLeaderWAL(t, data), "0000000000000123.wal"), []byte("x"), 0o644)
+			}, []string{"leader/wal/0000000000000123.wal: start is not a multiple of the segment size"}},
+			{"no CONTROL file", func(t *testing.T, data string) {
+				os.MkdirAll(filepath.Join(data, "leader", "wal"), 0o755)
+				os.WriteFile(filepath.Join(data, "leader", "wal", "0000000000000000.wal"), []byte("x"), 0o644)
+			}, []string{"leader/wal holds 0000000000000000.wal but no CONTROL file"}},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				root := t.TempDir()
@@ -204,7 +221,7 @@ func TestCheckBadInput(t *testing.T) {
 		if res.code != 0 {
 			t.Fatalf("first run: exit %d: %s", res.code, res.stderr)
 		}
-		segs, _ := filepath.Glob(filepath.Join(data, "leader", "*.wal"))
+		segs, _ := filepath.Glob(filepath.Join(data, "leader", "wal", "*.wal"))
 		if len(segs) < 4 {
 			t.Fatalf("only %d segments", len(segs))
 		}
@@ -247,8 +264,7 @@ func TestCheckBadInput(t *testing.T) {
 			t.Skip("no /dev/full")
 		}
 		data := filepath.Join(t.TempDir(), "data")
-		os.MkdirAll(filepath.Join(data, "leader"), 0o755)
-		seg := filepath.Join(data, "leader", "0000000000000000.wal")
+		seg := filepath.Join(newLeaderWAL(t, data), "0000000000000000.wal")
 		if err := os.Symlink("/dev/full", seg); err != nil {
 			t.Skip(err)
 		}

@@ -33,6 +33,7 @@ type tuiOptions struct {
 	applyDelay   time.Duration
 	flushDelay   time.Duration
 	segmentSize  string
+	segmentSet   bool // --segment-size given: a kept --data directory must match it
 	data         string
 	scenario     string // a built-in lesson's name or a scenario file
 	record       string // asciicast v2 file to write
@@ -57,6 +58,7 @@ func newTUICmd() *cobra.Command {
 		Args:         noArgs,
 		SilenceUsage: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			o.segmentSet = cmd.Flags().Changed("segment-size")
 			cfg, th, err := o.config()
 			if err != nil {
 				return err
@@ -155,6 +157,9 @@ func (o tuiOptions) config() (cluster.Config, string, error) {
 		FlushDelay:  o.flushDelay,
 		Seed:        o.seed,
 	}
+	// A kept --data directory keeps its own segment size unless one was
+	// asked for.
+	cfg.AdoptSegmentSize = !o.segmentSet
 	return cfg, name, nil
 }
 

@@ -393,7 +393,7 @@ func waitStreaming(ctx context.Context, c *Cluster, n int) error {
 	defer cancel()
 	for {
 		k := 0
-		for _, p := range c.primary.Peers() {
+		for _, p := range c.leader.Peers() {
 			if p.Connected {
 				k++
 			}
@@ -433,7 +433,7 @@ func startLagSampler(c *Cluster, skipReplay map[string]bool) *lagSampler {
 				return
 			case <-t.C:
 			}
-			for _, p := range c.primary.Peers() {
+			for _, p := range c.leader.Peers() {
 				if !p.Connected {
 					continue
 				}
@@ -467,7 +467,7 @@ const benchBatch = 64
 // writeRecords appends records [0, n) with cfg.Writers goroutines, waiting
 // for commits as the sync rule says. It stops early when stop closes.
 func writeRecords(c *Cluster, cfg *BenchConfig, n int, stop <-chan struct{}) error {
-	p := c.primary
+	p := c.leader
 	wait := cfg.Sync.Mode != SyncOff
 	errs := make(chan error, cfg.Writers)
 	var wg sync.WaitGroup
@@ -521,7 +521,7 @@ func writeRecords(c *Cluster, cfg *BenchConfig, n int, stop <-chan struct{}) err
 // replayedAll reports whether every named follower has replayed up to end.
 func replayedAll(c *Cluster, names []string, end wal.LSN, flushOnly bool) bool {
 	for _, n := range names {
-		s := c.Standby(n)
+		s := c.Follower(n)
 		if s == nil {
 			return false
 		}
@@ -540,9 +540,9 @@ func replayedAll(c *Cluster, names []string, end wal.LSN, flushOnly bool) bool {
 // storesMatch reports whether the named followers' stores all have the
 // leader's digest.
 func storesMatch(c *Cluster, names []string) bool {
-	want := c.primary.Store().Digest()
+	want := c.leader.Store().Digest()
 	for _, n := range names {
-		if c.Standby(n).Store().Digest() != want {
+		if c.Follower(n).Store().Digest() != want {
 			return false
 		}
 	}
@@ -606,12 +606,12 @@ func benchWalship(ctx context.Context, cfg *BenchConfig, res *BenchResult, dir s
 		defer stopProfile()
 	}
 	cfg.progress("walship: %d records of %d bytes to %d followers", cfg.Records, res.RecordSize, len(names))
-	lsync0 := c.primary.Log().Syncs()
+	lsync0 := c.leader.Log().Syncs()
 	var fsync0 uint64
 	for _, n := range names {
-		fsync0 += c.Standby(n).Syncs()
+		fsync0 += c.Follower(n).Syncs()
 	}
-	start0 := c.primary.Log().End()
+	start0 := c.leader.Log().End()
 	lags := startLagSampler(c, map[string]bool{paused: true})
 	cpu0 := processCPU()
 	t0 := time.Now()
@@ -622,7 +622,7 @@ func benchWalship(ctx context.Context, cfg *BenchConfig, res *BenchResult, dir s
 		return err
 	}
 	res.WriteTime = time.Since(t0)
-	end := c.primary.Log().End()
+	end := c.leader.Log().End()
 	err = waitFor(ctx, c, cfg.Timeout, "followers to replay", func() bool { return replayedAll(c, counted, end, false) })
 	res.Elapsed = time.Since(t0)
 	res.CPU = processCPU() - cpu0
@@ -637,12 +637,12 @@ func benchWalship(ctx context.Context, cfg *BenchConfig, res *BenchResult, dir s
 			return err
 		}
 		res.PausedFlushed = time.Since(t0)
-		pos := c.Standby(paused).Status().Positions
+		pos := c.Follower(paused).Status().Positions
 		res.PausedBacklog = int64(pos.Write - pos.Replay)
 	}
-	res.LeaderFsyncs = c.primary.Log().Syncs() - lsync0
+	res.LeaderFsyncs = c.leader.Log().Syncs() - lsync0
 	for _, n := range names {
-		res.FollowerFsyncs += c.Standby(n).Syncs()
+		res.FollowerFsyncs += c.Follower(n).Syncs()
 	}
 	res.FollowerFsyncs -= fsync0
 	res.PeakRSS, res.Live = PeakRSS(), liveHeap()
@@ -698,7 +698,7 @@ func benchCatchUp(ctx context.Context, cfg *BenchConfig, dir string) (CatchUpRes
 			due := int(cfg.LoadRate * time.Since(start).Seconds())
 			for ; i < due; i++ {
 				rec.fill(i)
-				if _, err := c.primary.Append(wal.OpSet, rec.key, rec.value); err != nil {
+				if _, err := c.leader.Append(wal.OpSet, rec.key, rec.value); err != nil {
 					werr <- err
 					return
 				}
@@ -732,15 +732,15 @@ func benchCatchUp(ctx context.Context, cfg *BenchConfig, dir string) (CatchUpRes
 	if err := sleep(cfg.CutFor); err != nil {
 		return res, err
 	}
-	backlogEnd := c.primary.Log().End()
-	from := c.Standby(target).Status().Positions.Replay
+	backlogEnd := c.leader.Log().End()
+	from := c.Follower(target).Status().Positions.Replay
 	res.Backlog = int64(backlogEnd - from)
 	restored := time.Now()
 	if err := c.Do(Command{Verb: VerbRestore, Follower: target}); err != nil {
 		return res, err
 	}
 	cfg.progress("catch-up: restored; %s has %s of WAL to replay", target, FormatSize(res.Backlog))
-	s := c.Standby(target)
+	s := c.Follower(target)
 	if err := waitFor(ctx, c, cfg.Timeout, target+" to reconnect", func() bool { return s.Status().Connected }); err != nil {
 		return res, err
 	}
@@ -753,7 +753,7 @@ func benchCatchUp(ctx context.Context, cfg *BenchConfig, dir string) (CatchUpRes
 	if err := stopWriter(); err != nil {
 		return res, err
 	}
-	end := c.primary.Log().End()
+	end := c.leader.Log().End()
 	if err := waitFor(ctx, c, cfg.Timeout, "followers to replay", func() bool { return replayedAll(c, c.Names(), end, false) }); err != nil {
 		return res, err
 	}

@@ -83,7 +83,7 @@ func BenchmarkClusterRelay(b *testing.B) {
 	var end wal.LSN
 	for i := 0; b.Loop(); i++ {
 		rec.fill(i)
-		if end, err = c.primary.Append(wal.OpSet, rec.key, rec.value); err != nil {
+		if end, err = c.leader.Append(wal.OpSet, rec.key, rec.value); err != nil {
 			b.Fatal(err)
 		}
 	}

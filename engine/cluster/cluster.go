@@ -33,7 +33,7 @@ type Cluster struct {
 	clk     *clock.World
 	dir     string
 	tempDir bool
-	primary *ship.Primary
+	leader  *ship.Leader
 	ids     atomic.Uint64
 
 	// addMu serialises starting followers, so two adds can't pick one index.
@@ -54,19 +54,19 @@ type Cluster struct {
 	wg       sync.WaitGroup
 }
 
-// member is one follower slot: its relay and (unless crashed) its standby.
+// member is one follower slot: its relay and (unless crashed) its follower process.
 type member struct {
-	name    string
-	index   int
-	dir     string
-	relay   *link.Relay
-	standby *ship.Standby // nil while crashed
-	crashed bool
+	name     string
+	index    int
+	dir      string
+	relay    *link.Relay
+	follower *ship.Follower // nil while crashed
+	crashed  bool
 	// Settings kept across restarts.
 	paused     bool
 	applyDelay time.Duration
 	flushDelay time.Duration
-	last       ship.StandbyStatus // status when it crashed
+	last       ship.FollowerStatus // status when it crashed
 }
 
 func (c *Config) defaults() {
@@ -161,7 +161,7 @@ func New(cfg Config) (*Cluster, error) {
 		}
 		c.dir = cfg.Dir
 	}
-	p, err := ship.StartPrimary(ship.PrimaryConfig{
+	p, err := ship.StartLeader(ship.LeaderConfig{
 		Dir:                filepath.Join(c.dir, leaderDir),
 		SegmentSize:        cfg.SegmentSize,
 		NoSync:             cfg.NoFsync,
@@ -184,7 +184,7 @@ func New(cfg Config) (*Cluster, error) {
 		c.removeTemp()
 		return nil, err
 	}
-	c.primary = p
+	c.leader = p
 	c.work = newWorkload(c)
 	for _, idx := range kept {
 		c.addMu.Lock()
@@ -199,7 +199,7 @@ func New(cfg Config) (*Cluster, error) {
 		// A new follower joining a kept cluster starts from a base
 		// backup, as a standby made with pg_basebackup, rather than
 		// replaying the cluster's whole history.
-		if _, err := c.addFollower(c.primary.Log().End() > 0); err != nil {
+		if _, err := c.addFollower(c.leader.Log().End() > 0); err != nil {
 			c.Close()
 			return nil, err
 		}
@@ -219,8 +219,8 @@ func (c *Cluster) Dir() string { return c.dir }
 // Clock is the world clock.
 func (c *Cluster) Clock() *clock.World { return c.clk }
 
-// Primary is the leader.
-func (c *Cluster) Primary() *ship.Primary { return c.primary }
+// Leader is the leader.
+func (c *Cluster) Leader() *ship.Leader { return c.leader }
 
 func (c *Cluster) known(name string) bool {
 	c.mu.Lock()
@@ -242,7 +242,7 @@ func (c *Cluster) removeTemp() {
 // Close stops the workload, every follower, relay and the leader, and
 // removes a temporary data directory. It is idempotent.
 func (c *Cluster) Close() error {
-	return c.shutdown(func(s *ship.Standby) error { return s.Close() }, c.primary.Close)
+	return c.shutdown(func(s *ship.Follower) error { return s.Close() }, c.leader.Close)
 }
 
 // Crash stops the whole cluster as a power loss would: the workload stops,
@@ -254,19 +254,19 @@ func (c *Cluster) Close() error {
 func (c *Cluster) Crash(keep func(unsynced int64) int64) error {
 	crash := func(unsynced int64) int64 { return keep(max(unsynced, 0)) }
 	return c.shutdown(
-		func(s *ship.Standby) error {
+		func(s *ship.Follower) error {
 			p := s.Status().Positions
 			return s.Crash(crash(int64(p.Write - p.Flush)))
 		},
 		func() error {
-			l := c.primary.Log()
-			return c.primary.Crash(crash(int64(l.Written() - l.Flushed())))
+			l := c.leader.Log()
+			return c.leader.Crash(crash(int64(l.Written() - l.Flushed())))
 		})
 }
 
 // shutdown stops the workload, every follower with stopFollower, the
 // relays and the leader with stopLeader, once.
-func (c *Cluster) shutdown(stopFollower func(*ship.Standby) error, stopLeader func() error) error {
+func (c *Cluster) shutdown(stopFollower func(*ship.Follower) error, stopLeader func() error) error {
 	var err error
 	c.stopOnce.Do(func() {
 		close(c.stop)
@@ -277,8 +277,8 @@ func (c *Cluster) shutdown(stopFollower func(*ship.Standby) error, stopLeader fu
 		members := c.followers
 		c.mu.Unlock()
 		for _, m := range members {
-			if m.standby != nil {
-				err = errors.Join(err, stopFollower(m.standby))
+			if m.follower != nil {
+				err = errors.Join(err, stopFollower(m.follower))
 			}
 			err = errors.Join(err, m.relay.Close())
 		}
@@ -346,7 +346,7 @@ func (c *Cluster) startMember(idx int, kept, fromBackup bool) (*member, error) {
 		}
 	}
 	r, err := link.New(link.Options{
-		Name: m.name, Target: c.primary.Addr(), Listen: c.cfg.Listen,
+		Name: m.name, Target: c.leader.Addr(), Listen: c.cfg.Listen,
 		Clock: c.clk, IDs: &c.ids, Seed: seed,
 		OnEvent: func(e link.Event) { c.linkEvent(m.name, e) },
 		// Longer than the leader's, so a stranger's silence through the
@@ -364,7 +364,7 @@ func (c *Cluster) startMember(idx int, kept, fromBackup bool) (*member, error) {
 	c.followers = append(c.followers, m)
 	sort.Slice(c.followers, func(i, j int) bool { return c.followers[i].index < c.followers[j].index })
 	c.mu.Unlock()
-	if err := c.startStandby(m, fromBackup); err != nil {
+	if err := c.startFollower(m, fromBackup); err != nil {
 		r.Close()
 		c.dropMember(m)
 		return nil, err
@@ -383,10 +383,10 @@ func (c *Cluster) dropMember(m *member) {
 	}
 }
 
-// startStandby starts m's follower from its directory; fromBackup makes
+// startFollower starts m's follower from its directory; fromBackup makes
 // its first connection ask for a base backup.
-func (c *Cluster) startStandby(m *member, fromBackup bool) error {
-	s, err := ship.StartStandby(ship.StandbyConfig{
+func (c *Cluster) startFollower(m *member, fromBackup bool) error {
+	s, err := ship.StartFollower(ship.FollowerConfig{
 		Name: m.name, Dir: m.dir, Leader: m.relay.Addr(),
 		SegmentSize: c.cfg.SegmentSize, NoSync: c.cfg.NoFsync, Clock: c.clk,
 		ApplyDelay: m.applyDelay, FlushDelay: m.flushDelay, Paused: m.paused,
@@ -399,7 +399,7 @@ func (c *Cluster) startStandby(m *member, fromBackup bool) error {
 		return err
 	}
 	c.mu.Lock()
-	m.standby, m.crashed = s, false
+	m.follower, m.crashed = s, false
 	c.mu.Unlock()
 	return nil
 }
@@ -444,15 +444,15 @@ func (c *Cluster) Names() []string {
 	return out
 }
 
-// Standby returns a running follower by name, or nil.
-func (c *Cluster) Standby(name string) *ship.Standby {
+// Follower returns a running follower by name, or nil.
+func (c *Cluster) Follower(name string) *ship.Follower {
 	ms, err := c.members(name)
 	if err != nil || len(ms) != 1 {
 		return nil
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return ms[0].standby
+	return ms[0].follower
 }
 
 // ---- events --------------------------------------------------------------
@@ -510,11 +510,11 @@ func (c *Cluster) eventsSince(seq uint64) ([]Event, uint64) {
 // sinceEvent.
 func (c *Cluster) Snapshot(sinceEvent uint64) Snapshot {
 	now := c.clk.Now()
-	ps := c.primary.Status()
+	ps := c.leader.Status()
 	snap := Snapshot{
 		World: now, Speed: c.clk.Speed(), Frozen: c.clk.Frozen(),
 		Leader: LeaderStatus{
-			Addr: c.primary.Addr(), InsertLSN: ps.InsertLSN, FlushLSN: ps.FlushLSN,
+			Addr: c.leader.Addr(), InsertLSN: ps.InsertLSN, FlushLSN: ps.FlushLSN,
 			OldestLSN: ps.OldestLSN, Segments: ps.Segments, SegmentSize: ps.SegmentSize,
 			WALKeep: ps.WALKeep, Slots: ps.Slots, MaxSlotWAL: c.cfg.MaxSlotWAL,
 			Keys: ps.Keys, Records: ps.Records,
@@ -523,23 +523,23 @@ func (c *Cluster) Snapshot(sinceEvent uint64) Snapshot {
 		},
 	}
 	peers := map[string]ship.PeerStatus{}
-	for _, p := range c.primary.Peers() {
+	for _, p := range c.leader.Peers() {
 		peers[p.Name] = p
 	}
 	c.mu.Lock()
 	members := append([]*member(nil), c.followers...)
-	standbys := make([]*ship.Standby, len(members))
-	lasts := make([]ship.StandbyStatus, len(members))
+	nodes := make([]*ship.Follower, len(members))
+	lasts := make([]ship.FollowerStatus, len(members))
 	crashed := make([]bool, len(members))
 	for i, m := range members {
-		standbys[i], lasts[i], crashed[i] = m.standby, m.last, m.crashed
+		nodes[i], lasts[i], crashed[i] = m.follower, m.last, m.crashed
 	}
 	c.mu.Unlock()
 	var buf []link.InFlight
 	for i, m := range members {
-		var st ship.StandbyStatus
-		if standbys[i] != nil {
-			st = standbys[i].Status()
+		var st ship.FollowerStatus
+		if nodes[i] != nil {
+			st = nodes[i].Status()
 		} else {
 			st = lasts[i] // its last status; startup before it first runs
 			if crashed[i] {

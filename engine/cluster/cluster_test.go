@@ -301,7 +301,7 @@ func commitWaits(c *Cluster, d time.Duration) bool {
 	end, _ := c.Put([]byte("sync-key"), []byte("v"))
 	done := make(chan bool, 1)
 	stop := make(chan struct{})
-	go func() { done <- c.primary.WaitCommit(end, stop) }()
+	go func() { done <- c.leader.WaitCommit(end, stop) }()
 	select {
 	case <-done:
 		return false
@@ -332,7 +332,7 @@ func TestSyncCommitWaitPoints(t *testing.T) {
 	// A waiting commit is visible, and resume releases it.
 	end, _ := c.Put([]byte("k"), []byte("v"))
 	released := make(chan bool, 1)
-	go func() { released <- c.primary.WaitCommit(end, nil) }()
+	go func() { released <- c.leader.WaitCommit(end, nil) }()
 	eventually(t, "a waiting commit", func(s Snapshot) bool { return s.Leader.WaitingCommits >= 1 })
 	do(t, c, "resume follower-1")
 	select {

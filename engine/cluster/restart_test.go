@@ -90,13 +90,13 @@ func TestWholeClusterRestartsFromItsDirectory(t *testing.T) {
 	putRange(t, c, 0, 2000)
 	converge(t, c)
 	deadline := time.Now().Add(10 * time.Second)
-	for c.Primary().Log().Start() == 0 {
+	for c.Leader().Log().Start() == 0 {
 		if time.Now().After(deadline) {
 			t.Fatal("retention removed no WAL: the test would prove nothing")
 		}
 		time.Sleep(time.Millisecond)
 	}
-	want := storeMap(c.Primary().Store())
+	want := storeMap(c.Leader().Store())
 	if err := c.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +111,7 @@ func TestWholeClusterRestartsFromItsDirectory(t *testing.T) {
 	defer c.Close()
 	log := collectEvents(c)
 	defer log.close()
-	if got := storeMap(c.Primary().Store()); fmt.Sprint(got) != fmt.Sprint(want) {
+	if got := storeMap(c.Leader().Store()); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("restarted leader has %d keys, had %d", len(got), len(want))
 	}
 	if names := c.Names(); fmt.Sprint(names) != "[follower-1 follower-2]" {
@@ -170,7 +170,7 @@ func TestKeptDirectoryKeepsItsSegmentSize(t *testing.T) {
 	if got := c.Snapshot(0).Leader.SegmentSize; got != 16<<10 {
 		t.Fatalf("segment size %d after adopting the directory's", got)
 	}
-	if v, ok := c.Primary().Store().Get("k"); !ok || string(v) != "v" {
+	if v, ok := c.Leader().Store().Get("k"); !ok || string(v) != "v" {
 		t.Fatalf("key lost: %q %v", v, ok)
 	}
 }

@@ -15,7 +15,7 @@ import (
 // Put writes one SET on the leader without waiting for any commit rule, and
 // returns the LSN just past it.
 func (c *Cluster) Put(key, value []byte) (wal.LSN, error) {
-	return c.primary.Append(wal.OpSet, key, value)
+	return c.leader.Append(wal.OpSet, key, value)
 }
 
 // Converged reports whether every follower has replayed everything the
@@ -39,11 +39,11 @@ func (c *Cluster) Converged() (bool, string) {
 // longer be written, or nil. It takes each log's buffer lock, so callers
 // poll it sparingly.
 func (c *Cluster) walFailure() error {
-	if err := c.primary.Log().Err(); err != nil {
+	if err := c.leader.Log().Err(); err != nil {
 		return fmt.Errorf("the leader's WAL failed: %w", err)
 	}
 	for _, name := range c.Names() {
-		s := c.Standby(name)
+		s := c.Follower(name)
 		if s == nil {
 			continue
 		}
@@ -104,15 +104,15 @@ func (v Verification) Match() bool {
 // store and compares it with the leader's.
 func (c *Cluster) Verify() ([]Verification, error) {
 	c.work.close()
-	leader := c.primary.Store()
+	leader := c.leader.Store()
 	c.mu.Lock()
 	members := append([]*member(nil), c.followers...)
 	c.mu.Unlock()
 	var out []Verification
 	for _, m := range members {
 		c.mu.Lock()
-		s := m.standby
-		m.standby = nil
+		s := m.follower
+		m.follower = nil
 		c.mu.Unlock()
 		v := Verification{Name: m.name, LeaderKeys: leader.Len()}
 		if s == nil {

@@ -131,7 +131,7 @@ func (w *workload) client(id int) {
 			return
 		}
 		op, k, v := w.next()
-		end, err := w.c.primary.Append(op, k, v)
+		end, err := w.c.leader.Append(op, k, v)
 		if err != nil {
 			w.c.emit(Event{Kind: EvError, Text: "workload write failed: " + err.Error()})
 			if !clk.Sleep(time.Second, w.stop) {
@@ -139,7 +139,7 @@ func (w *workload) client(id int) {
 			}
 			continue
 		}
-		if !w.c.primary.WaitCommit(end, w.stop) {
+		if !w.c.leader.WaitCommit(end, w.stop) {
 			return
 		}
 	}
@@ -159,27 +159,27 @@ func (w *workload) burst(n int64) {
 			default:
 			}
 			op, k, v := w.next()
-			end, err := w.c.primary.Append(op, k, v)
+			end, err := w.c.leader.Append(op, k, v)
 			if err != nil {
 				w.c.emit(Event{Kind: EvError, Text: "burst write failed: " + err.Error()})
 				return
 			}
 			last = end
 		}
-		w.c.primary.WaitCommit(last, w.stop)
+		w.c.leader.WaitCommit(last, w.stop)
 	}()
 }
 
 // one writes a single record and waits for its commit in the background.
 func (w *workload) one(op wal.Op, key, value []byte) error {
-	end, err := w.c.primary.Append(op, key, value)
+	end, err := w.c.leader.Append(op, key, value)
 	if err != nil {
 		return err
 	}
 	w.wg.Add(1)
 	go func() {
 		defer w.wg.Done()
-		w.c.primary.WaitCommit(end, w.stop)
+		w.c.leader.WaitCommit(end, w.stop)
 	}()
 	return nil
 }

@@ -28,7 +28,7 @@ var errStopped = errors.New("ship: leader is stopping")
 // changes nothing: WAL that ends before the checkpoint (a cut there is
 // damage, not a torn tail), a checkpoint before the retained WAL, retained
 // WAL that does not start at 0 with no checkpoint.
-func openLeaderLog(cfg PrimaryConfig) (*wal.Log, wal.Recovery, *kv.Store, wal.LSN, int, error) {
+func openLeaderLog(cfg LeaderConfig) (*wal.Log, wal.Recovery, *kv.Store, wal.LSN, int, error) {
 	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
 		return nil, wal.Recovery{}, nil, 0, 0, err
 	}
@@ -111,7 +111,7 @@ func recoveryText(log *wal.Log, rec wal.Recovery) string {
 // checkpoint file once the WAL is durable up to that LSN (a checkpoint
 // must never be ahead of the WAL a crash keeps), and returns the LSN.
 // ckptMu is held.
-func (p *Primary) checkpoint() (wal.LSN, error) {
+func (p *Leader) checkpoint() (wal.LSN, error) {
 	data, lsn := p.Snapshot()
 	if err := p.waitFlushed(lsn); err != nil {
 		return 0, err
@@ -124,7 +124,7 @@ func (p *Primary) checkpoint() (wal.LSN, error) {
 }
 
 // waitFlushed waits until the leader's WAL is durable up to lsn.
-func (p *Primary) waitFlushed(lsn wal.LSN) error {
+func (p *Leader) waitFlushed(lsn wal.LSN) error {
 	for {
 		ch := p.flushed.wait()
 		if p.log.Flushed() >= lsn {

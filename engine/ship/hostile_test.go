@@ -83,8 +83,8 @@ func (h *hostileEvents) dump() string {
 // hostileRig is a leader with one real follower streaming from it while a
 // writer appends records.
 type hostileRig struct {
-	p       *Primary
-	s       *Standby
+	p       *Leader
+	s       *Follower
 	ev      *hostileEvents
 	stop    chan struct{}
 	writing sync.WaitGroup
@@ -92,7 +92,7 @@ type hostileRig struct {
 
 const hostileSeg = 64 << 10
 
-func newHostileRig(t *testing.T, cfg PrimaryConfig) *hostileRig {
+func newHostileRig(t *testing.T, cfg LeaderConfig) *hostileRig {
 	t.Helper()
 	ev := &hostileEvents{}
 	cfg.Dir = t.TempDir()
@@ -100,11 +100,11 @@ func newHostileRig(t *testing.T, cfg PrimaryConfig) *hostileRig {
 	cfg.NoSync = true
 	cfg.OnEvent = ev.add
 	cfg.WALKeep = 1 << 40
-	p, err := StartPrimary(cfg)
+	p, err := StartLeader(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := StartStandby(StandbyConfig{
+	s, err := StartFollower(FollowerConfig{
 		Name: "follower-1", Dir: t.TempDir(), Leader: p.Addr(), SegmentSize: hostileSeg,
 		NoSync: true, StatusInterval: 20 * time.Millisecond, OnEvent: ev.add,
 	})
@@ -235,7 +235,7 @@ func rawHello(nameLen byte, name string) []byte {
 // connection each, while a real follower streams.
 func TestHostileHandshakes(t *testing.T) {
 	const handshake = 300 * time.Millisecond
-	r := newHostileRig(t, PrimaryConfig{
+	r := newHostileRig(t, LeaderConfig{
 		HandshakeTimeout: handshake,
 		IdleTimeout:      400 * time.Millisecond,
 		Known: func(name string) bool {
@@ -304,7 +304,7 @@ func TestHostileHandshakes(t *testing.T) {
 // Each is dropped with a reason; the real follower is not disturbed.
 func TestHostileAfterHello(t *testing.T) {
 	const idle = time.Second
-	r := newHostileRig(t, PrimaryConfig{
+	r := newHostileRig(t, LeaderConfig{
 		HandshakeTimeout:  time.Second,
 		IdleTimeout:       idle,
 		KeepaliveInterval: 50 * time.Millisecond,
@@ -345,7 +345,7 @@ func TestHostileAfterHello(t *testing.T) {
 // record is refused with that reason, rather than making the leader read
 // garbage from its own WAL and report its log as corrupt.
 func TestHostileStartAndResend(t *testing.T) {
-	r := newHostileRig(t, PrimaryConfig{HandshakeTimeout: time.Second, IdleTimeout: time.Second})
+	r := newHostileRig(t, LeaderConfig{HandshakeTimeout: time.Second, IdleTimeout: time.Second})
 	for r.p.Flushed() < 200 {
 		time.Sleep(time.Millisecond)
 	}
@@ -380,7 +380,7 @@ func TestConnectionFlood(t *testing.T) {
 		maxConns = 64
 		flood    = 2000
 	)
-	r := newHostileRig(t, PrimaryConfig{MaxConns: maxConns, HandshakeTimeout: 1500 * time.Millisecond})
+	r := newHostileRig(t, LeaderConfig{MaxConns: maxConns, HandshakeTimeout: 1500 * time.Millisecond})
 	addr := r.p.Addr()
 	var peak atomic.Int64
 	watchDone := make(chan struct{})
@@ -501,7 +501,7 @@ func FuzzLeaderServe(f *testing.F) {
 	f.Add(wire.AppendFrame(nil, wire.KindHello, wire.Hello{Magic: wire.Magic, Version: wire.Version, Flags: 0xff, Name: "fuzz"}.Encode()))
 
 	ev := &hostileEvents{}
-	p, err := StartPrimary(PrimaryConfig{
+	p, err := StartLeader(LeaderConfig{
 		Dir: f.TempDir(), SegmentSize: hostileSeg, NoSync: true, OnEvent: ev.add,
 		HandshakeTimeout: 50 * time.Millisecond, IdleTimeout: 50 * time.Millisecond,
 		KeepaliveInterval: 10 * time.Millisecond, WALKeep: 1 << 40,
@@ -555,7 +555,7 @@ func FuzzLeaderServe(f *testing.F) {
 	})
 }
 
-func peerConnected(p *Primary, name string) bool {
+func peerConnected(p *Leader, name string) bool {
 	for _, ps := range p.Peers() {
 		if ps.Name == name {
 			return ps.Connected
@@ -572,7 +572,7 @@ func peerConnected(p *Primary, name string) bool {
 // until the new connection is in.
 func TestReconnectSameName(t *testing.T) {
 	release := make(chan struct{})
-	p, err := StartPrimary(PrimaryConfig{
+	p, err := StartLeader(LeaderConfig{
 		Dir: t.TempDir(), SegmentSize: hostileSeg, NoSync: true,
 		OnEvent: func(e Event) {
 			if e.Kind == EvDisconnect {
@@ -622,7 +622,7 @@ func TestReconnectSameName(t *testing.T) {
 // otherwise the leader must not count them as flushed on it, or a
 // synchronous commit could be acknowledged before it is durable there.
 func TestReconnectKeepsReportedFlush(t *testing.T) {
-	p, err := StartPrimary(PrimaryConfig{Dir: t.TempDir(), SegmentSize: hostileSeg, NoSync: true})
+	p, err := StartLeader(LeaderConfig{Dir: t.TempDir(), SegmentSize: hostileSeg, NoSync: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -706,7 +706,7 @@ func TestReconnectKeepsReportedFlush(t *testing.T) {
 func TestLeaderEvictsForAFollower(t *testing.T) {
 	const maxConns = 4
 	ev := &hostileEvents{}
-	p, err := StartPrimary(PrimaryConfig{
+	p, err := StartLeader(LeaderConfig{
 		Dir: t.TempDir(), SegmentSize: hostileSeg, NoSync: true, OnEvent: ev.add,
 		MaxConns: maxConns, HandshakeTimeout: time.Second, // grace 200ms
 	})
@@ -729,7 +729,7 @@ func TestLeaderEvictsForAFollower(t *testing.T) {
 	}
 	time.Sleep(300 * time.Millisecond) // their grace runs out
 	// ...after it, a follower takes the oldest stranger's slot.
-	s, err := StartStandby(StandbyConfig{Name: "follower-1", Dir: t.TempDir(), Leader: p.Addr(), SegmentSize: hostileSeg, NoSync: true})
+	s, err := StartFollower(FollowerConfig{Name: "follower-1", Dir: t.TempDir(), Leader: p.Addr(), SegmentSize: hostileSeg, NoSync: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -61,7 +61,7 @@ func TestConfirms(t *testing.T) {
 // reason as an event, and releases no commit.
 func TestForgedStatusRejected(t *testing.T) {
 	ev := &hostileEvents{}
-	p, err := StartPrimary(PrimaryConfig{
+	p, err := StartLeader(LeaderConfig{
 		Dir: t.TempDir(), SegmentSize: hostileSeg, NoSync: true, OnEvent: ev.add,
 		Sync: SyncRule{Mode: SyncOn, N: 1},
 	})
@@ -117,7 +117,7 @@ func TestForgedStatusRejected(t *testing.T) {
 }
 
 // waitPeer polls until the leader's view of follower name passes ok.
-func waitPeer(t *testing.T, p *Primary, name string, ok func(PeerStatus) bool) {
+func waitPeer(t *testing.T, p *Leader, name string, ok func(PeerStatus) bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -140,7 +140,7 @@ type scriptedFollower struct {
 	fr *wire.Reader
 }
 
-func dialScripted(t *testing.T, p *Primary, name string) *scriptedFollower {
+func dialScripted(t *testing.T, p *Leader, name string) *scriptedFollower {
 	t.Helper()
 	c, err := net.Dial("tcp", p.Addr())
 	if err != nil {
@@ -184,7 +184,7 @@ func (f *scriptedFollower) report(t *testing.T, st wire.Status) {
 func TestStoppedFollowerDoesNotConfirm(t *testing.T) {
 	for _, mode := range []SyncMode{SyncRemoteWrite, SyncOn, SyncRemoteApply} {
 		t.Run(mode.String(), func(t *testing.T) {
-			p, err := StartPrimary(PrimaryConfig{
+			p, err := StartLeader(LeaderConfig{
 				Dir: t.TempDir(), SegmentSize: hostileSeg, NoSync: true,
 				Sync: SyncRule{Mode: mode, N: 2},
 			})
@@ -192,8 +192,8 @@ func TestStoppedFollowerDoesNotConfirm(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer p.Close()
-			start := func(dir string) *Standby {
-				s, err := StartStandby(StandbyConfig{
+			start := func(dir string) *Follower {
+				s, err := StartFollower(FollowerConfig{
 					Name: "follower-2", Dir: dir, Leader: p.Addr(), SegmentSize: hostileSeg, NoSync: true,
 					StatusInterval: 10 * time.Millisecond,
 				})

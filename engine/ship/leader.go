@@ -17,8 +17,8 @@ import (
 	"walship/engine/wire"
 )
 
-// PrimaryConfig sets up the leader.
-type PrimaryConfig struct {
+// LeaderConfig sets up the leader.
+type LeaderConfig struct {
 	Dir         string // the leader's directory: its WAL in WALDir and its CheckpointFile
 	SegmentSize int64
 	NoSync      bool
@@ -62,11 +62,11 @@ type PrimaryConfig struct {
 	OnEvent EventFunc
 }
 
-// Primary is the leader: it appends records to its log and store, flushes
+// Leader is the leader: it appends records to its log and store, flushes
 // them in groups, serves followers, tracks their positions and lags, keeps
 // WAL for them, and holds commits until the sync rule is met.
-type Primary struct {
-	cfg   PrimaryConfig
+type Leader struct {
+	cfg   LeaderConfig
 	clk   *clock.World
 	log   *wal.Log
 	ln    net.Listener
@@ -143,8 +143,8 @@ type senderCtl struct {
 	backup bool
 }
 
-// StartPrimary opens (or recovers) the leader's log and starts listening.
-func StartPrimary(cfg PrimaryConfig) (*Primary, error) {
+// StartLeader opens (or recovers) the leader's log and starts listening.
+func StartLeader(cfg LeaderConfig) (*Leader, error) {
 	if cfg.Clock == nil {
 		cfg.Clock = clock.NewWorld()
 	}
@@ -188,7 +188,7 @@ func StartPrimary(cfg PrimaryConfig) (*Primary, error) {
 		log.Close()
 		return nil, fmt.Errorf("ship: leader listen on %s: %w", cfg.Listen, err)
 	}
-	p := &Primary{
+	p := &Leader{
 		cfg: cfg, clk: cfg.Clock, log: log, ln: ln, store: store,
 		flushKick:   make(chan struct{}, 1),
 		flushed:     newSignal(),
@@ -212,17 +212,17 @@ func StartPrimary(cfg PrimaryConfig) (*Primary, error) {
 }
 
 // Addr is the leader's listen address.
-func (p *Primary) Addr() string { return p.ln.Addr().String() }
+func (p *Leader) Addr() string { return p.ln.Addr().String() }
 
 // Store is the leader's store.
-func (p *Primary) Store() *kv.Store { return p.store }
+func (p *Leader) Store() *kv.Store { return p.store }
 
 // Log is the leader's WAL (read-only use: positions, segments).
-func (p *Primary) Log() *wal.Log { return p.log }
+func (p *Leader) Log() *wal.Log { return p.log }
 
 // Append writes one record to the log and the store and returns the LSN just
 // past it (the commit LSN to wait for). It does not wait for anything.
-func (p *Primary) Append(op wal.Op, key, value []byte) (wal.LSN, error) {
+func (p *Leader) Append(op wal.Op, key, value []byte) (wal.LSN, error) {
 	rs := [1]wal.Record{{Op: op, Key: key, Value: value}}
 	return p.AppendBatch(rs[:])
 }
@@ -234,7 +234,7 @@ const leaderRecent = 8 << 20
 // AppendBatch writes records in order, as Append would one by one, with one
 // lock of the log and of the store, sets each one's LSN, and returns the
 // end of the last (0 for none). Nothing is written when one is invalid.
-func (p *Primary) AppendBatch(rs []wal.Record) (wal.LSN, error) {
+func (p *Leader) AppendBatch(rs []wal.Record) (wal.LSN, error) {
 	if len(rs) == 0 {
 		return 0, nil
 	}
@@ -252,7 +252,7 @@ func (p *Primary) AppendBatch(rs []wal.Record) (wal.LSN, error) {
 
 // Snapshot returns the store encoded, consistent at the returned LSN (the
 // log position streaming resumes from).
-func (p *Primary) Snapshot() ([]byte, wal.LSN) {
+func (p *Leader) Snapshot() ([]byte, wal.LSN) {
 	p.appendMu.Lock()
 	defer p.appendMu.Unlock()
 	data, _ := p.store.Snapshot()
@@ -260,9 +260,9 @@ func (p *Primary) Snapshot() ([]byte, wal.LSN) {
 }
 
 // Flushed is the leader's flushed LSN: what senders may ship.
-func (p *Primary) Flushed() wal.LSN { return p.log.Flushed() }
+func (p *Leader) Flushed() wal.LSN { return p.log.Flushed() }
 
-func (p *Primary) flushLoop() {
+func (p *Leader) flushLoop() {
 	defer p.wg.Done()
 	for {
 		select {
@@ -287,7 +287,7 @@ func (p *Primary) flushLoop() {
 }
 
 // checkpointLoop applies retention every CheckpointInterval of world time.
-func (p *Primary) checkpointLoop() {
+func (p *Leader) checkpointLoop() {
 	defer p.wg.Done()
 	for p.clk.Sleep(p.cfg.CheckpointInterval, p.stop) {
 		p.retain()
@@ -297,7 +297,7 @@ func (p *Primary) checkpointLoop() {
 // retain removes WAL segments nobody needs: behind wal_keep_size and behind
 // every live slot, and behind the store's checkpoint, which it writes first
 // when it is older. A slot further behind than MaxSlotWAL is lost.
-func (p *Primary) retain() {
+func (p *Leader) retain() {
 	p.ckptMu.Lock()
 	defer p.ckptMu.Unlock()
 	end := p.log.Flushed()
@@ -349,7 +349,7 @@ func (p *Primary) retain() {
 }
 
 // SetSync changes the sync rule; waiting commits re-check at once.
-func (p *Primary) SetSync(r SyncRule) {
+func (p *Leader) SetSync(r SyncRule) {
 	p.mu.Lock()
 	p.rule = r
 	p.mu.Unlock()
@@ -357,7 +357,7 @@ func (p *Primary) SetSync(r SyncRule) {
 }
 
 // SetWALKeep changes wal_keep_size.
-func (p *Primary) SetWALKeep(n int64) {
+func (p *Leader) SetWALKeep(n int64) {
 	p.mu.Lock()
 	p.walKeep = max(n, 0)
 	p.mu.Unlock()
@@ -366,7 +366,7 @@ func (p *Primary) SetWALKeep(n int64) {
 
 // SetSlots turns replication slots on or off. New slots start at each
 // follower's last reported flush position (or the oldest retained LSN).
-func (p *Primary) SetSlots(on bool) {
+func (p *Leader) SetSlots(on bool) {
 	p.mu.Lock()
 	p.slots = on
 	for _, pr := range p.peers {
@@ -376,7 +376,7 @@ func (p *Primary) SetSlots(on bool) {
 	p.retain()
 }
 
-func (p *Primary) setSlotLocked(pr *peer, on bool) {
+func (p *Leader) setSlotLocked(pr *peer, on bool) {
 	if !on {
 		pr.slot = slotState{}
 		return
@@ -393,7 +393,7 @@ func (p *Primary) setSlotLocked(pr *peer, on bool) {
 
 // Forget drops what the leader knows of a follower (removed for good), and
 // closes its connection.
-func (p *Primary) Forget(name string) {
+func (p *Leader) Forget(name string) {
 	p.mu.Lock()
 	pr := p.peers[name]
 	delete(p.peers, name)
@@ -408,7 +408,7 @@ func (p *Primary) Forget(name string) {
 
 // WaitCommit blocks until a commit ending at end satisfies the sync rule in
 // force (re-read as it changes), or stop closes (false).
-func (p *Primary) WaitCommit(end wal.LSN, stop <-chan struct{}) bool {
+func (p *Leader) WaitCommit(end wal.LSN, stop <-chan struct{}) bool {
 	p.waiting.Add(1)
 	defer p.waiting.Add(-1)
 	for {
@@ -427,7 +427,7 @@ func (p *Primary) WaitCommit(end wal.LSN, stop <-chan struct{}) bool {
 	}
 }
 
-func (p *Primary) satisfied(end wal.LSN) bool {
+func (p *Leader) satisfied(end wal.LSN) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	r := p.rule
@@ -449,8 +449,8 @@ func (p *Primary) satisfied(end wal.LSN) bool {
 	return n >= r.N
 }
 
-// PrimaryStatus is the leader's side for a snapshot.
-type PrimaryStatus struct {
+// LeaderStatus is the leader's side for a snapshot.
+type LeaderStatus struct {
 	InsertLSN, FlushLSN, OldestLSN wal.LSN
 	Segments                       int
 	SegmentSize                    int64
@@ -464,11 +464,11 @@ type PrimaryStatus struct {
 }
 
 // Status reports the leader's side.
-func (p *Primary) Status() PrimaryStatus {
+func (p *Leader) Status() LeaderStatus {
 	p.mu.Lock()
 	rule, keep, slots := p.rule, p.walKeep, p.slots
 	p.mu.Unlock()
-	return PrimaryStatus{
+	return LeaderStatus{
 		InsertLSN: p.log.End(), FlushLSN: p.log.Flushed(), OldestLSN: p.log.Start(),
 		Segments: p.log.SegmentCount(), SegmentSize: p.log.SegmentSize(),
 		Keys: p.store.Len(), Records: p.records.Load(),
@@ -492,7 +492,7 @@ type PeerStatus struct {
 }
 
 // Peers reports every follower the leader knows of, sorted by name.
-func (p *Primary) Peers() []PeerStatus {
+func (p *Leader) Peers() []PeerStatus {
 	now := p.clk.Now()
 	flushed := p.log.Flushed()
 	p.mu.Lock()
@@ -516,7 +516,7 @@ func (p *Primary) Peers() []PeerStatus {
 
 // Close stops the leader: listener, every connection, every goroutine, the
 // log (synced). It is idempotent.
-func (p *Primary) Close() error {
+func (p *Leader) Close() error {
 	if !p.halt() {
 		return nil
 	}
@@ -526,9 +526,9 @@ func (p *Primary) Close() error {
 // Crash stops the leader as a crash would: every goroutine and connection
 // ends, nothing more is synced, and its WAL keeps only its flushed part
 // plus keepUnsynced bytes of the written tail, possibly ending inside a
-// record (see wal.Log.Crash). Restart it with StartPrimary on the same
+// record (see wal.Log.Crash). Restart it with StartLeader on the same
 // Dir.
-func (p *Primary) Crash(keepUnsynced int64) error {
+func (p *Leader) Crash(keepUnsynced int64) error {
 	if !p.halt() {
 		return nil
 	}
@@ -537,7 +537,7 @@ func (p *Primary) Crash(keepUnsynced int64) error {
 
 // halt stops the listener, every connection and goroutine; false when
 // already stopped.
-func (p *Primary) halt() bool {
+func (p *Leader) halt() bool {
 	first := false
 	p.stopOnce.Do(func() {
 		first = true
@@ -553,7 +553,7 @@ func (p *Primary) halt() bool {
 	return first
 }
 
-func (p *Primary) acceptLoop() {
+func (p *Leader) acceptLoop() {
 	defer p.wg.Done()
 	for {
 		c, err := p.ln.Accept()
@@ -623,7 +623,7 @@ type connState struct {
 // deadline moved to now, so its own goroutine refuses and closes it at
 // once; its slot is free from now. It reports whether there was one, and
 // an event to emit (merged to one a second). p.mu is held.
-func (p *Primary) evictLocked(now time.Time) (bool, string) {
+func (p *Leader) evictLocked(now time.Time) (bool, string) {
 	var waiting []time.Duration
 	var conns []net.Conn
 	for c, st := range p.conns {
@@ -650,7 +650,7 @@ func (p *Primary) evictLocked(now time.Time) (bool, string) {
 // wasEvicted reports whether st's connection was evicted (see
 // evictLocked); else, when named is true, it marks it as having said a
 // valid hello, so it is never evicted.
-func (p *Primary) wasEvicted(st *connState, named bool) bool {
+func (p *Leader) wasEvicted(st *connState, named bool) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	st.named = st.named || (named && !st.evicted)
@@ -660,10 +660,10 @@ func (p *Primary) wasEvicted(st *connState, named bool) bool {
 // evictedReason is what an evicted connection is told.
 const evictedReason = "evicted: it said no hello while the leader's connections were all taken"
 
-// DefaultHandshakeTimeout is PrimaryConfig.HandshakeTimeout when unset.
+// DefaultHandshakeTimeout is LeaderConfig.HandshakeTimeout when unset.
 const DefaultHandshakeTimeout = 5 * time.Second
 
-// DefaultMaxConns is PrimaryConfig.MaxConns when unset.
+// DefaultMaxConns is LeaderConfig.MaxConns when unset.
 const DefaultMaxConns = 256
 
 // maxFollowerFrame bounds every frame the leader reads: the largest a
@@ -675,7 +675,7 @@ const maxFollowerFrame = 1 + 16 + 255
 // must not block: the Refuse frame fits a fresh socket's buffer. Events are
 // merged to one a second, counting the refusals, so a flood cannot bury
 // the event log.
-func (p *Primary) refuseBusy(c net.Conn) {
+func (p *Leader) refuseBusy(c net.Conn) {
 	reason := fmt.Sprintf("too many connections (max %d)", p.cfg.MaxConns)
 	c.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
 	wire.WriteFrame(c, wire.KindRefuse, wire.Refuse{Code: wire.RefuseProtocol, Reason: reason}.Encode())
@@ -697,7 +697,7 @@ func sendRefuse(c net.Conn, code byte, reason string) {
 }
 
 // refuse sends a Refuse frame and reports it.
-func (p *Primary) refuse(c net.Conn, name string, code byte, reason string, lsn wal.LSN) {
+func (p *Leader) refuse(c net.Conn, name string, code byte, reason string, lsn wal.LSN) {
 	sendRefuse(c, code, reason)
 	if name == "" {
 		p.cfg.OnEvent.emit("", EvRefused, lsn, fmt.Sprintf("refused %s: %s", c.RemoteAddr(), reason))
@@ -709,7 +709,7 @@ func (p *Primary) refuse(c net.Conn, name string, code byte, reason string, lsn 
 // refuseWALRemoved tells a follower that the WAL it needs is gone. Every
 // reconnect attempt gets this answer until it takes a base backup or
 // streams again; the event log hears it once.
-func (p *Primary) refuseWALRemoved(c net.Conn, name, reason string, lsn wal.LSN) {
+func (p *Leader) refuseWALRemoved(c net.Conn, name, reason string, lsn wal.LSN) {
 	sendRefuse(c, wire.RefuseWALRemoved, reason)
 	p.mu.Lock()
 	told := p.toldRemoved[name]
@@ -737,7 +737,7 @@ func validName(s string) bool {
 
 // serve runs one follower connection: handshake, then a sender goroutine
 // streaming WAL while this goroutine reads status and requests.
-func (p *Primary) serve(c net.Conn, st *connState) {
+func (p *Leader) serve(c net.Conn, st *connState) {
 	fr := wire.NewReader(c, 4<<10) // followers send small frames
 	fr.SetMaxFrame(maxFollowerFrame)
 	c.SetReadDeadline(time.Now().Add(p.cfg.HandshakeTimeout))
@@ -881,7 +881,7 @@ func (p *Primary) serve(c net.Conn, st *connState) {
 // reads the leader's WAL from inside a record and takes the follower's
 // mistake for damage. A removed LSN passes: the sender answers "WAL
 // removed" for it.
-func (p *Primary) checkStart(from, limit wal.LSN) error {
+func (p *Leader) checkStart(from, limit wal.LSN) error {
 	if from > limit {
 		return fmt.Errorf("%s: past the leader's flush %s", from, limit)
 	}
@@ -899,7 +899,7 @@ func (p *Primary) checkStart(from, limit wal.LSN) error {
 	return nil
 }
 
-func (p *Primary) disconnected(pr *peer, c net.Conn, reason string) {
+func (p *Leader) disconnected(pr *peer, c net.Conn, reason string) {
 	p.mu.Lock()
 	if pr.conn == c {
 		pr.connected, pr.conn, pr.caughtUp = false, nil, false
@@ -917,7 +917,7 @@ func (p *Primary) disconnected(pr *peer, c net.Conn, reason string) {
 
 // readLoop reads a follower's frames until the connection ends, and returns
 // why it ended.
-func (p *Primary) readLoop(pr *peer, c net.Conn, fr *wire.Reader, ctl chan senderCtl) string {
+func (p *Leader) readLoop(pr *peer, c net.Conn, fr *wire.Reader, ctl chan senderCtl) string {
 	for {
 		c.SetReadDeadline(time.Now().Add(p.cfg.IdleTimeout))
 		f, err := fr.Next()
@@ -969,7 +969,7 @@ func (p *Primary) readLoop(pr *peer, c net.Conn, fr *wire.Reader, ctl chan sende
 
 // onStatus takes a follower's status report, unless it cannot be true:
 // then it returns why, and nothing of it is taken.
-func (p *Primary) onStatus(pr *peer, s wire.Status) string {
+func (p *Leader) onStatus(pr *peer, s wire.Status) string {
 	now := p.clk.Now()
 	flushed := p.log.Flushed()
 	p.mu.Lock()
@@ -996,7 +996,7 @@ func (p *Primary) onStatus(pr *peer, s wire.Status) string {
 
 // send streams WAL to one follower from start until the connection fails or
 // connStop closes. It serves resend and base-backup requests from ctl.
-func (p *Primary) send(pr *peer, c net.Conn, bw *bufio.Writer, start wal.LSN, backup bool, ctl chan senderCtl, connStop chan struct{}) error {
+func (p *Leader) send(pr *peer, c net.Conn, bw *bufio.Writer, start wal.LSN, backup bool, ctl chan senderCtl, connStop chan struct{}) error {
 	var rd *wal.Reader
 	defer func() {
 		if rd != nil {
@@ -1148,7 +1148,7 @@ func (p *Primary) send(pr *peer, c net.Conn, bw *bufio.Writer, start wal.LSN, ba
 	}
 }
 
-func (p *Primary) setSent(pr *peer, lsn wal.LSN) {
+func (p *Leader) setSent(pr *peer, lsn wal.LSN) {
 	p.mu.Lock()
 	pr.sent = lsn
 	pr.sentMax = max(pr.sentMax, lsn)
@@ -1157,7 +1157,7 @@ func (p *Primary) setSent(pr *peer, lsn wal.LSN) {
 
 // setCaughtUp marks pr streaming: its sender has sent everything the
 // leader has flushed. Commits wait only on streaming followers.
-func (p *Primary) setCaughtUp(pr *peer) {
+func (p *Leader) setCaughtUp(pr *peer) {
 	p.mu.Lock()
 	changed := !pr.caughtUp && pr.connected
 	pr.caughtUp = pr.caughtUp || pr.connected
@@ -1172,7 +1172,7 @@ const backupChunkSize = 256 << 10
 
 // sendBackup sends a base backup: a store snapshot consistent at an LSN, in
 // chunks, and returns that LSN (streaming resumes from it).
-func (p *Primary) sendBackup(pr *peer, bw *bufio.Writer) (wal.LSN, error) {
+func (p *Leader) sendBackup(pr *peer, bw *bufio.Writer) (wal.LSN, error) {
 	data, lsn := p.Snapshot()
 	// Sent before any of it is written: the follower reports lsn once it
 	// has installed the backup, maybe before this goroutine runs again.

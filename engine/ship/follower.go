@@ -19,8 +19,8 @@ import (
 	"walship/engine/wire"
 )
 
-// StandbyConfig sets up a follower.
-type StandbyConfig struct {
+// FollowerConfig sets up a follower.
+type FollowerConfig struct {
 	Name        string
 	Dir         string // the follower's directory: wal/ and base.snap
 	Leader      string // address to dial (the follower's relay)
@@ -50,11 +50,11 @@ type StandbyConfig struct {
 	OnEvent       EventFunc
 }
 
-// Standby is a follower: it recovers its own log, replays it, then streams
+// Follower is a follower: it recovers its own log, replays it, then streams
 // from the leader through three stages with their own goroutines: receive
 // (CRC check, write), flush (fsync) and replay (apply to the store).
-type Standby struct {
-	cfg StandbyConfig
+type Follower struct {
+	cfg FollowerConfig
 	clk *clock.World
 	log *wal.Log
 
@@ -100,8 +100,8 @@ type BackupProgress struct {
 	Count       int
 }
 
-// StandbyStatus is a follower's view of itself.
-type StandbyStatus struct {
+// FollowerStatus is a follower's view of itself.
+type FollowerStatus struct {
 	Name         string
 	State        string
 	Positions    Positions
@@ -130,10 +130,10 @@ const (
 	SnapshotFile = "base.snap"
 )
 
-// StartStandby recovers the follower's log and store from Dir and starts
+// StartFollower recovers the follower's log and store from Dir and starts
 // its goroutines. It returns once recovery is done; replay of the local log
 // and the first connection go on in the background.
-func StartStandby(cfg StandbyConfig) (*Standby, error) {
+func StartFollower(cfg FollowerConfig) (*Follower, error) {
 	if cfg.Clock == nil {
 		cfg.Clock = clock.NewWorld()
 	}
@@ -178,7 +178,7 @@ func StartStandby(cfg StandbyConfig) (*Standby, error) {
 		}
 		replayFrom = snapLSN
 	}
-	s := &Standby{
+	s := &Follower{
 		cfg: cfg, clk: cfg.Clock, log: log, store: store,
 		paused: cfg.Paused, applyDelay: cfg.ApplyDelay, flushDelay: cfg.FlushDelay,
 		wantBackup: cfg.WantBackup,
@@ -204,10 +204,10 @@ func StartStandby(cfg StandbyConfig) (*Standby, error) {
 }
 
 // Name is the follower's name.
-func (s *Standby) Name() string { return s.cfg.Name }
+func (s *Follower) Name() string { return s.cfg.Name }
 
 // Store is the follower's store (replaced by a base backup).
-func (s *Standby) Store() *kv.Store {
+func (s *Follower) Store() *kv.Store {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.store
@@ -217,14 +217,14 @@ func (s *Standby) Store() *kv.Store {
 // failed write: disk full, I/O error), wal.ErrClosed once it is closed or
 // crashed, and nil while it works. A follower whose WAL failed cannot
 // make progress until it is restarted.
-func (s *Standby) WALErr() error { return s.log.Err() }
+func (s *Follower) WALErr() error { return s.log.Err() }
 
 // Syncs is how many fsyncs the follower's WAL has done (for benchmarks).
-func (s *Standby) Syncs() uint64 { return s.log.Syncs() }
+func (s *Follower) Syncs() uint64 { return s.log.Syncs() }
 
 // SetPaused pauses or resumes replay (pg_wal_replay_pause/resume). Receive
 // and flush go on.
-func (s *Standby) SetPaused(p bool) {
+func (s *Follower) SetPaused(p bool) {
 	s.mu.Lock()
 	s.paused = p
 	s.mu.Unlock()
@@ -232,7 +232,7 @@ func (s *Standby) SetPaused(p bool) {
 }
 
 // SetApplyDelay sets the replay cost per streamed record (world time).
-func (s *Standby) SetApplyDelay(d time.Duration) {
+func (s *Follower) SetApplyDelay(d time.Duration) {
 	s.mu.Lock()
 	s.applyDelay = max(d, 0)
 	s.mu.Unlock()
@@ -240,7 +240,7 @@ func (s *Standby) SetApplyDelay(d time.Duration) {
 }
 
 // SetFlushDelay sets the extra cost per fsync (world time).
-func (s *Standby) SetFlushDelay(d time.Duration) {
+func (s *Follower) SetFlushDelay(d time.Duration) {
 	s.mu.Lock()
 	s.flushDelay = max(d, 0)
 	s.mu.Unlock()
@@ -248,7 +248,7 @@ func (s *Standby) SetFlushDelay(d time.Duration) {
 
 // RequestBackup asks for a base backup on the next connection, dropping the
 // current one so that happens now.
-func (s *Standby) RequestBackup() {
+func (s *Follower) RequestBackup() {
 	s.mu.Lock()
 	s.wantBackup = true
 	c := s.conn
@@ -259,9 +259,9 @@ func (s *Standby) RequestBackup() {
 }
 
 // Status reports the follower's view of itself.
-func (s *Standby) Status() StandbyStatus {
+func (s *Follower) Status() FollowerStatus {
 	s.mu.Lock()
-	st := StandbyStatus{
+	st := FollowerStatus{
 		Name: s.cfg.Name, State: s.fs.name(), Positions: s.pos, LeaderFlush: s.leaderFlush,
 		Connected: s.fs.connected, Paused: s.paused, ApplyDelay: s.applyDelay, FlushDelay: s.flushDelay,
 		Records: s.records, CRCFailures: s.crcFailures, Resends: s.resends,
@@ -282,7 +282,7 @@ func (s *Standby) Status() StandbyStatus {
 
 // Close stops the follower cleanly: every goroutine, the connection, and
 // the log (synced). It is idempotent.
-func (s *Standby) Close() error {
+func (s *Follower) Close() error {
 	if !s.halt() {
 		return nil
 	}
@@ -292,8 +292,8 @@ func (s *Standby) Close() error {
 // Crash stops the follower as a crash would: nothing more is synced, and
 // the log keeps only its flushed part plus keepUnsynced bytes of the
 // written tail (which may end inside a record: a torn write). Restart with
-// StartStandby on the same Dir.
-func (s *Standby) Crash(keepUnsynced int64) error {
+// StartFollower on the same Dir.
+func (s *Follower) Crash(keepUnsynced int64) error {
 	if !s.halt() {
 		return nil
 	}
@@ -304,7 +304,7 @@ func (s *Standby) Crash(keepUnsynced int64) error {
 }
 
 // halt stops every goroutine; false when already stopped.
-func (s *Standby) halt() bool {
+func (s *Follower) halt() bool {
 	first := false
 	s.stopOnce.Do(func() {
 		first = true
@@ -322,7 +322,7 @@ func (s *Standby) halt() bool {
 	return first
 }
 
-func (s *Standby) stopped() bool {
+func (s *Follower) stopped() bool {
 	select {
 	case <-s.stop:
 		return true
@@ -331,17 +331,17 @@ func (s *Standby) stopped() bool {
 	}
 }
 
-func (s *Standby) emit(kind string, lsn wal.LSN, text string) {
+func (s *Follower) emit(kind string, lsn wal.LSN, text string) {
 	s.cfg.OnEvent.emit(s.cfg.Name, kind, lsn, text)
 }
 
 // setPositionsLocked updates positions under s.mu and checks the invariant.
-func (s *Standby) setPositionsLocked(p Positions) {
+func (s *Follower) setPositionsLocked(p Positions) {
 	s.pos = p
 	if err := p.Check(s.leaderFlush); err != nil {
 		s.violations++
 		// Not under s.mu: the event callback may ask for status. The
-		// callers are the standby's own loops, so wg is above zero and
+		// callers are the follower's own loops, so wg is above zero and
 		// Close waits for this goroutine too.
 		s.wg.Add(1)
 		go func() {
@@ -353,7 +353,7 @@ func (s *Standby) setPositionsLocked(p Positions) {
 
 // ---- receive -------------------------------------------------------------
 
-func (s *Standby) connectLoop() {
+func (s *Follower) connectLoop() {
 	defer s.wg.Done()
 	backoff := s.cfg.ReconnectMin
 	for !s.stopped() {
@@ -389,7 +389,7 @@ var errRefused = errors.New("refused by the leader")
 
 // session runs one connection to the leader. It reports whether it got as
 // far as the leader's welcome.
-func (s *Standby) session() (bool, error) {
+func (s *Follower) session() (bool, error) {
 	c, err := net.DialTimeout("tcp", s.cfg.Leader, 2*time.Second)
 	if err != nil {
 		return false, fmt.Errorf("connect: %w", err)
@@ -504,7 +504,7 @@ func (s *Standby) session() (bool, error) {
 	}
 }
 
-func (s *Standby) onRefuse(p []byte) error {
+func (s *Follower) onRefuse(p []byte) error {
 	r, err := wire.DecodeRefuse(p)
 	if err != nil {
 		return err
@@ -525,7 +525,7 @@ func (s *Standby) onRefuse(p []byte) error {
 }
 
 // forceStatus makes the writer send a status even if nothing moved.
-func (s *Standby) forceStatus() {
+func (s *Follower) forceStatus() {
 	s.mu.Lock()
 	s.lastStatusPos = Positions{}
 	s.mu.Unlock()
@@ -534,7 +534,7 @@ func (s *Standby) forceStatus() {
 
 // receiver is the receive stage of one session.
 type receiver struct {
-	s         *Standby
+	s         *Follower
 	out       chan []byte
 	awaiting  bool      // a resend was asked for; frames past the gap are dropped
 	askedAt   time.Time // when, to ask again if the resend got lost
@@ -679,7 +679,7 @@ func (r *receiver) backupChunk(p []byte) error {
 // installBackup replaces the store and the log with a base backup
 // consistent at lsn. The snapshot is made durable before the log is reset,
 // so a crash in between restarts from the snapshot.
-func (s *Standby) installBackup(data []byte, lsn wal.LSN) error {
+func (s *Follower) installBackup(data []byte, lsn wal.LSN) error {
 	store, _, err := kv.Restore(data)
 	if err != nil {
 		return fmt.Errorf("base backup: %w", err)
@@ -712,7 +712,7 @@ func (s *Standby) installBackup(data []byte, lsn wal.LSN) error {
 // writeLoop owns the connection's write side: status updates when a
 // position moves (at most one per StatusMinGap) and every StatusInterval,
 // plus the receiver's requests.
-func (s *Standby) writeLoop(c net.Conn, out chan []byte, done chan struct{}) error {
+func (s *Follower) writeLoop(c net.Conn, out chan []byte, done chan struct{}) error {
 	bw := bufio.NewWriterSize(c, 4096)
 	tick := time.NewTicker(s.cfg.StatusInterval)
 	defer tick.Stop()
@@ -758,7 +758,7 @@ func (s *Standby) writeLoop(c net.Conn, out chan []byte, done chan struct{}) err
 
 // ---- flush ---------------------------------------------------------------
 
-func (s *Standby) flushLoop() {
+func (s *Follower) flushLoop() {
 	defer s.wg.Done()
 	for {
 		select {
@@ -803,7 +803,7 @@ func (s *Standby) flushLoop() {
 // records under one store lock), so pause takes effect soon.
 const replayBatchBytes = 64 << 10
 
-func (s *Standby) replayLoop() {
+func (s *Follower) replayLoop() {
 	defer s.wg.Done()
 	var rd *wal.Reader
 	var epoch uint64
@@ -837,7 +837,7 @@ func (s *Standby) replayLoop() {
 		}
 		n := replayBatchBytes
 		if delay > 0 && pos.Replay >= recovered {
-			// An under-provisioned standby: each streamed record costs delay.
+			// An under-provisioned follower: each streamed record costs delay.
 			if !s.clk.Sleep(delay, s.stop) {
 				return
 			}

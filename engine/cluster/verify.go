@@ -161,7 +161,7 @@ func (c *Cluster) Verify() ([]Verification, error) {
 func RebuildStore(dir string, segmentSize int64) (*kv.Store, error) {
 	store := kv.New()
 	from := wal.LSN(0)
-	s, lsn, err := ship.LoadSnapshot(filepath.Join(dir, ship.SnapshotFile)) // nil when there is none
+	s, lsn, err := ship.LoadImageFile(filepath.Join(dir, ship.BaseBackupFile)) // nil when there is none
 	if err != nil {
 		return nil, err
 	}

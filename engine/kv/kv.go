@@ -41,14 +41,14 @@
 // compare stores, and hashing every pair on every SET cost each replayed
 // record about a tenth of its apply.
 //
-// # Snapshot format (frozen: sent as a base backup)
+// # Image format (frozen: sent as a base backup)
 //
 // All integers are big-endian.
 //
 //	offset  size  field
 //	0       4     magic "WSKV"
 //	4       1     version (1)
-//	5       8     LSN the snapshot is consistent at
+//	5       8     LSN the image is consistent at
 //	13      4     entry count
 //	17      ...   entries, in increasing key order, each:
 //	                2  key length (1..wal.MaxKeySize)
@@ -74,17 +74,17 @@ import (
 	"walship/engine/wal"
 )
 
-// Frozen snapshot constants.
+// Frozen image constants.
 const (
-	SnapshotMagic   = "WSKV"
-	SnapshotVersion = 1
-	snapHeaderSize  = 4 + 1 + 8 + 4
-	snapEntryHeader = 2 + 4
-	snapTrailerSize = 4
+	ImageMagic       = "WSKV"
+	ImageVersion     = 1
+	imageHeaderSize  = 4 + 1 + 8 + 4
+	imageEntryHeader = 2 + 4
+	imageTrailerSize = 4
 )
 
-// ErrCorrupt means snapshot bytes are not a valid snapshot.
-var ErrCorrupt = errors.New("kv: corrupt snapshot")
+// ErrCorrupt means bytes are not a valid store image.
+var ErrCorrupt = errors.New("kv: corrupt store image")
 
 // Table tuning.
 const (
@@ -566,7 +566,7 @@ func (s *Store) Len() int {
 }
 
 // AppliedLSN returns the end of the last applied record (0 for a new store),
-// or the LSN a restored snapshot was consistent at.
+// or the LSN a restored image was consistent at.
 func (s *Store) AppliedLSN() wal.LSN {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
@@ -657,25 +657,25 @@ func show(v []byte, ok bool) string {
 	return fmt.Sprintf("%q", v)
 }
 
-// Snapshot encodes the store, consistent at the returned LSN (its applied
+// Image encodes the store, consistent at the returned LSN (its applied
 // LSN), in the frozen format described in the package doc.
-func (s *Store) Snapshot() (data []byte, lsn wal.LSN) {
+func (s *Store) Image() (data []byte, lsn wal.LSN) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	order := make([]int, 0, s.count)
-	size := snapHeaderSize + snapTrailerSize
+	size := imageHeaderSize + imageTrailerSize
 	for i := range s.ents.len() {
 		if e := s.ents.at(i); e.klen >= 0 {
 			order = append(order, i)
-			size += snapEntryHeader + int(e.klen) + int(e.vlen)
+			size += imageEntryHeader + int(e.klen) + int(e.vlen)
 		}
 	}
 	slices.SortFunc(order, func(a, b int) int {
 		return bytes.Compare(s.key(s.ents.at(a)), s.key(s.ents.at(b)))
 	})
-	b := make([]byte, snapHeaderSize, size)
-	copy(b, SnapshotMagic)
-	b[4] = SnapshotVersion
+	b := make([]byte, imageHeaderSize, size)
+	copy(b, ImageMagic)
+	b[4] = ImageVersion
 	binary.BigEndian.PutUint64(b[5:13], uint64(s.applied))
 	binary.BigEndian.PutUint32(b[13:17], uint32(len(order)))
 	for _, i := range order {
@@ -688,28 +688,28 @@ func (s *Store) Snapshot() (data []byte, lsn wal.LSN) {
 	return b, s.applied
 }
 
-// Restore decodes a snapshot written by Snapshot and returns the store and
+// Restore decodes an image written by Image and returns the store and
 // the LSN it is consistent at. Everything is validated (CRC, magic, version,
 // lengths, strictly increasing keys, no trailing bytes); errors wrap
 // ErrCorrupt. Nothing is allocated from an untrusted length beyond len(data).
 func Restore(data []byte) (*Store, wal.LSN, error) {
-	if len(data) < snapHeaderSize+snapTrailerSize {
+	if len(data) < imageHeaderSize+imageTrailerSize {
 		return nil, 0, fmt.Errorf("%w: %d bytes is shorter than the header", ErrCorrupt, len(data))
 	}
-	body := data[:len(data)-snapTrailerSize]
+	body := data[:len(data)-imageTrailerSize]
 	if got, want := wal.Checksum(body), binary.BigEndian.Uint32(data[len(body):]); got != want {
 		return nil, 0, fmt.Errorf("%w: CRC mismatch (stored %08x, computed %08x)", ErrCorrupt, want, got)
 	}
-	if string(body[:4]) != SnapshotMagic {
+	if string(body[:4]) != ImageMagic {
 		return nil, 0, fmt.Errorf("%w: bad magic %q", ErrCorrupt, body[:4])
 	}
-	if body[4] != SnapshotVersion {
+	if body[4] != ImageVersion {
 		return nil, 0, fmt.Errorf("%w: unsupported version %d", ErrCorrupt, body[4])
 	}
 	lsn := wal.LSN(binary.BigEndian.Uint64(body[5:13]))
 	count := int(binary.BigEndian.Uint32(body[13:17]))
-	rest := body[snapHeaderSize:]
-	if maxCount := len(rest) / (snapEntryHeader + 1); count > maxCount {
+	rest := body[imageHeaderSize:]
+	if maxCount := len(rest) / (imageEntryHeader + 1); count > maxCount {
 		return nil, 0, fmt.Errorf("%w: %d entries cannot fit in %d bytes", ErrCorrupt, count, len(rest))
 	}
 	// count is now bounded by len(data), and so is every size below.
@@ -718,12 +718,12 @@ func Restore(data []byte) (*Store, wal.LSN, error) {
 	var prev []byte
 	for i := 0; i < count; i++ {
 		off := len(body) - len(rest)
-		if len(rest) < snapEntryHeader {
+		if len(rest) < imageEntryHeader {
 			return nil, 0, fmt.Errorf("%w: entry %d at offset %d: truncated header", ErrCorrupt, i, off)
 		}
 		klen := int(binary.BigEndian.Uint16(rest[0:2]))
 		vlen := int(binary.BigEndian.Uint32(rest[2:6]))
-		rest = rest[snapEntryHeader:]
+		rest = rest[imageEntryHeader:]
 		if klen == 0 || klen > wal.MaxKeySize || vlen > wal.MaxValueSize || klen+vlen > len(rest) {
 			return nil, 0, fmt.Errorf("%w: entry %d at offset %d: key %d bytes, value %d bytes, %d left", ErrCorrupt, i, off, klen, vlen, len(rest))
 		}

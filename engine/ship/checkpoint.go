@@ -12,8 +12,8 @@ import (
 )
 
 // The leader's directory holds its WAL in WALDir and its last checkpoint
-// in CheckpointFile: the store consistent at an LSN, in the snapshot file
-// format (see saveSnapshot), written like a base backup (write, fsync,
+// in CheckpointFile: the store consistent at an LSN, in the image file
+// format (see saveImageFile), written like a base backup (write, fsync,
 // rename, fsync the directory).
 const CheckpointFile = "checkpoint.snap"
 
@@ -34,7 +34,7 @@ func openLeaderLog(cfg LeaderConfig) (*wal.Log, wal.Recovery, *kv.Store, wal.LSN
 	}
 	path := filepath.Join(cfg.Dir, CheckpointFile)
 	walDir := filepath.Join(cfg.Dir, WALDir)
-	store, lsn, err := LoadSnapshot(path)
+	store, lsn, err := LoadImageFile(path)
 	if err != nil {
 		return nil, wal.Recovery{}, nil, 0, 0, err
 	}
@@ -112,11 +112,11 @@ func recoveryText(log *wal.Log, rec wal.Recovery) string {
 // must never be ahead of the WAL a crash keeps), and returns the LSN.
 // ckptMu is held.
 func (p *Leader) checkpoint() (wal.LSN, error) {
-	data, lsn := p.Snapshot()
+	data, lsn := p.StoreImage()
 	if err := p.waitFlushed(lsn); err != nil {
 		return 0, err
 	}
-	if err := saveSnapshot(filepath.Join(p.cfg.Dir, CheckpointFile), data, lsn, p.cfg.NoSync); err != nil {
+	if err := saveImageFile(filepath.Join(p.cfg.Dir, CheckpointFile), data, lsn, p.cfg.NoSync); err != nil {
 		return 0, err
 	}
 	p.ckptLSN = lsn

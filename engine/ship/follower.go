@@ -124,10 +124,10 @@ type FollowerStatus struct {
 }
 
 // A follower's directory holds its WAL in WALDir and its last base backup
-// in SnapshotFile.
+// in BaseBackupFile.
 const (
-	WALDir       = "wal"
-	SnapshotFile = "base.snap"
+	WALDir         = "wal"
+	BaseBackupFile = "base.snap"
 )
 
 // StartFollower recovers the follower's log and store from Dir and starts
@@ -161,22 +161,22 @@ func StartFollower(cfg FollowerConfig) (*Follower, error) {
 	}
 	store := kv.New()
 	replayFrom := log.Start()
-	snap, snapLSN, err := LoadSnapshot(filepath.Join(cfg.Dir, SnapshotFile))
+	backup, backupLSN, err := LoadImageFile(filepath.Join(cfg.Dir, BaseBackupFile))
 	switch {
 	case err != nil:
 		log.Close()
 		return nil, fmt.Errorf("ship: %s: %w", cfg.Name, err)
-	case snap != nil:
-		store = snap
-		if snapLSN < log.Start() || snapLSN > log.End() {
+	case backup != nil:
+		store = backup
+		if backupLSN < log.Start() || backupLSN > log.End() {
 			// A crash between saving a base backup and resetting the log:
-			// the snapshot is the newer truth.
-			if err := log.Reset(snapLSN); err != nil {
+			// the base backup is the newer truth.
+			if err := log.Reset(backupLSN); err != nil {
 				log.Close()
 				return nil, fmt.Errorf("ship: %s: %w", cfg.Name, err)
 			}
 		}
-		replayFrom = snapLSN
+		replayFrom = backupLSN
 	}
 	s := &Follower{
 		cfg: cfg, clk: cfg.Clock, log: log, store: store,
@@ -192,8 +192,8 @@ func StartFollower(cfg FollowerConfig) (*Follower, error) {
 	s.recoveredEnd = end
 	s.lastStatusPos = s.pos
 	text := recoveryText(log, rec)
-	if snap != nil {
-		text += fmt.Sprintf("; base backup at %s", snapLSN)
+	if backup != nil {
+		text += fmt.Sprintf("; base backup at %s", backupLSN)
 	}
 	cfg.OnEvent.emit(cfg.Name, EvRecovery, end, text)
 	s.wg.Add(3)
@@ -677,8 +677,8 @@ func (r *receiver) backupChunk(p []byte) error {
 }
 
 // installBackup replaces the store and the log with a base backup
-// consistent at lsn. The snapshot is made durable before the log is reset,
-// so a crash in between restarts from the snapshot.
+// consistent at lsn. Its image file is made durable before the log is
+// reset, so a crash in between restarts from the base backup.
 func (s *Follower) installBackup(data []byte, lsn wal.LSN) error {
 	store, _, err := kv.Restore(data)
 	if err != nil {
@@ -686,7 +686,7 @@ func (s *Follower) installBackup(data []byte, lsn wal.LSN) error {
 	}
 	s.pipe.Lock()
 	defer s.pipe.Unlock()
-	if err := saveSnapshot(filepath.Join(s.cfg.Dir, SnapshotFile), data, lsn, s.cfg.NoSync); err != nil {
+	if err := saveImageFile(filepath.Join(s.cfg.Dir, BaseBackupFile), data, lsn, s.cfg.NoSync); err != nil {
 		return err
 	}
 	if err := s.log.Reset(lsn); err != nil {
@@ -912,21 +912,21 @@ func (s *Follower) replayLoop() {
 	}
 }
 
-// ---- base backup snapshot file -------------------------------------------
+// ---- store image files ---------------------------------------------------
 
-// The snapshot file holds a store consistent at an LSN (frozen format): a
-// follower's last base backup (SnapshotFile), or the leader's last
+// An image file holds a store consistent at an LSN (frozen format): a
+// follower's last base backup (BaseBackupFile), or the leader's last
 // checkpoint (CheckpointFile).
 //
-//	magic "WSBB" | LSN u64 | kv snapshot (engine/kv format) | CRC-32C u32
+//	magic "WSBB" | LSN u64 | store image (engine/kv format) | CRC-32C u32
 //
 // of everything before the CRC. LSN is where the log continues.
-var snapMagic = [4]byte{'W', 'S', 'B', 'B'}
+var imageFileMagic = [4]byte{'W', 'S', 'B', 'B'}
 
-func saveSnapshot(path string, data []byte, lsn wal.LSN, noSync bool) error {
+func saveImageFile(path string, data []byte, lsn wal.LSN, noSync bool) error {
 	// Header and trailer around data, which is not copied: a checkpoint of
 	// a large store is large.
-	head := binary.BigEndian.AppendUint64(snapMagic[:], uint64(lsn))
+	head := binary.BigEndian.AppendUint64(imageFileMagic[:], uint64(lsn))
 	sum := crc32.Update(wal.Checksum(head), crcTable, data)
 	trailer := binary.BigEndian.AppendUint32(nil, sum)
 	if err := wal.WriteFileDurably(path, noSync, head, data, trailer); err != nil {
@@ -938,9 +938,9 @@ func saveSnapshot(path string, data []byte, lsn wal.LSN, noSync bool) error {
 // crcTable is CRC-32C's, the table wal.Checksum uses.
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
 
-// LoadSnapshot reads a snapshot file (a base backup or a checkpoint);
+// LoadImageFile reads an image file (a base backup or a checkpoint);
 // (nil, 0, nil) when there is none.
-func LoadSnapshot(path string) (*kv.Store, wal.LSN, error) {
+func LoadImageFile(path string) (*kv.Store, wal.LSN, error) {
 	b, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, 0, nil
@@ -948,12 +948,12 @@ func LoadSnapshot(path string) (*kv.Store, wal.LSN, error) {
 	if err != nil {
 		return nil, 0, err
 	}
-	if len(b) < 16 || [4]byte(b[:4]) != snapMagic {
-		return nil, 0, fmt.Errorf("ship: %s is not a walship store snapshot", path)
+	if len(b) < 16 || [4]byte(b[:4]) != imageFileMagic {
+		return nil, 0, fmt.Errorf("ship: %s is not a walship store image", path)
 	}
 	body, sum := b[:len(b)-4], binary.BigEndian.Uint32(b[len(b)-4:])
 	if wal.Checksum(body) != sum {
-		return nil, 0, fmt.Errorf("ship: %s: checksum mismatch (a damaged store snapshot)", path)
+		return nil, 0, fmt.Errorf("ship: %s: checksum mismatch (a damaged store image)", path)
 	}
 	lsn := wal.LSN(binary.BigEndian.Uint64(b[4:12]))
 	store, _, err := kv.Restore(body[12:])

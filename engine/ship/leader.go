@@ -72,7 +72,7 @@ type Leader struct {
 	ln    net.Listener
 	store *kv.Store
 
-	appendMu sync.Mutex // orders Append (log then store) against snapshots
+	appendMu sync.Mutex // orders Append (log then store) against store images
 	records  atomic.Uint64
 
 	// ckptMu serialises retention, and with it checkpoints. ckptLSN is
@@ -250,12 +250,13 @@ func (p *Leader) AppendBatch(rs []wal.Record) (wal.LSN, error) {
 	return rs[len(rs)-1].End(), nil
 }
 
-// Snapshot returns the store encoded, consistent at the returned LSN (the
+// StoreImage returns the store encoded (an engine/kv image), consistent
+// at the returned LSN (the
 // log position streaming resumes from).
-func (p *Leader) Snapshot() ([]byte, wal.LSN) {
+func (p *Leader) StoreImage() ([]byte, wal.LSN) {
 	p.appendMu.Lock()
 	defer p.appendMu.Unlock()
-	data, _ := p.store.Snapshot()
+	data, _ := p.store.Image()
 	return data, p.log.End()
 }
 
@@ -449,7 +450,7 @@ func (p *Leader) satisfied(end wal.LSN) bool {
 	return n >= r.N
 }
 
-// LeaderStatus is the leader's side for a snapshot.
+// LeaderStatus is the leader's side, as the cluster's Snapshot shows it.
 type LeaderStatus struct {
 	InsertLSN, FlushLSN, OldestLSN wal.LSN
 	Segments                       int
@@ -1170,10 +1171,10 @@ func (p *Leader) setCaughtUp(pr *peer) {
 // backupChunkSize is the data carried by one Backup frame.
 const backupChunkSize = 256 << 10
 
-// sendBackup sends a base backup: a store snapshot consistent at an LSN, in
+// sendBackup sends a base backup: a store image consistent at an LSN, in
 // chunks, and returns that LSN (streaming resumes from it).
 func (p *Leader) sendBackup(pr *peer, bw *bufio.Writer) (wal.LSN, error) {
-	data, lsn := p.Snapshot()
+	data, lsn := p.StoreImage()
 	// Sent before any of it is written: the follower reports lsn once it
 	// has installed the backup, maybe before this goroutine runs again.
 	p.setSent(pr, lsn)

@@ -259,7 +259,7 @@ func TestLeaderRecoveryRefuses(t *testing.T) {
 		"last segment cut below the checkpoint": {func(t *testing.T, dir string) {
 			// A cut in the last segment is a torn tail to the WAL; the
 			// checkpoint says acknowledged WAL was there.
-			_, lsn, _ := LoadSnapshot(ckpt(dir))
+			_, lsn, _ := LoadImageFile(ckpt(dir))
 			seg := lsn - lsn%restartSeg
 			segs, _ := filepath.Glob(filepath.Join(dir, WALDir, "*.wal"))
 			for _, s := range segs {
@@ -273,7 +273,7 @@ func TestLeaderRecoveryRefuses(t *testing.T) {
 			// The WAL's last segments lost whole: nothing in the WAL
 			// itself says so, but the checkpoint does.
 			segs, _ := filepath.Glob(filepath.Join(dir, WALDir, "*.wal"))
-			_, lsn, _ := LoadSnapshot(ckpt(dir))
+			_, lsn, _ := LoadImageFile(ckpt(dir))
 			for _, s := range segs {
 				if start, _ := wal.ParseLSN(fmt.Sprintf("0/%s", filepath.Base(s)[8:16])); start > lsn-restartSeg {
 					os.Remove(s)

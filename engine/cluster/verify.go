@@ -35,10 +35,10 @@ func (c *Cluster) Converged() (bool, string) {
 	return true, ""
 }
 
-// walFailure returns why the leader's or a running follower's WAL can no
+// WALFailure returns why the leader's or a running follower's WAL can no
 // longer be written, or nil. It takes each log's buffer lock, so callers
 // poll it sparingly.
-func (c *Cluster) walFailure() error {
+func (c *Cluster) WALFailure() error {
 	if err := c.leader.Log().Err(); err != nil {
 		return fmt.Errorf("the leader's WAL failed: %w", err)
 	}
@@ -68,7 +68,7 @@ func (c *Cluster) WaitConverged(ctx context.Context) error {
 		}
 		// A WAL that cannot be written (disk full, I/O error) will never
 		// get there: say so now, with the file and offset.
-		if err := c.walFailure(); err != nil {
+		if err := c.WALFailure(); err != nil {
 			return fmt.Errorf("followers cannot converge: %w", err)
 		}
 		select {

@@ -24,7 +24,7 @@ import (
 	"time"
 
 	"walship/engine/cluster"
-	"walship/engine/ship"
+	"walship/engine/ship/replica"
 	"walship/engine/wal"
 )
 
@@ -401,7 +401,7 @@ func waitStreaming(ctx context.Context, c *cluster.Cluster, n int) error {
 	defer cancel()
 	for {
 		k := 0
-		for _, p := range c.Leader().Peers() {
+		for _, p := range c.Leader().Followers() {
 			if p.Connected {
 				k++
 			}
@@ -441,7 +441,7 @@ func startLagSampler(c *cluster.Cluster, skipReplay map[string]bool) *lagSampler
 				return
 			case <-t.C:
 			}
-			for _, p := range c.Leader().Peers() {
+			for _, p := range c.Leader().Followers() {
 				if !p.Connected {
 					continue
 				}
@@ -456,7 +456,7 @@ func startLagSampler(c *cluster.Cluster, skipReplay map[string]bool) *lagSampler
 	return s
 }
 
-func lagValue(l ship.Lag) time.Duration {
+func lagValue(l replica.Lag) time.Duration {
 	if l.Idle || !l.Known {
 		return 0
 	}

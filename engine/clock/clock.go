@@ -2,9 +2,8 @@
 // or faster than real time, or stop, without tearing a connection. Latency,
 // apply delay, flush delay and the write rate are all measured in world time,
 // so one speed factor scales them all and a freeze holds everything still.
-// Beside it are two small real-time rules the leader and the relays share
-// against floods: Tally merges like events, Eviction picks the connection
-// to close for a newer one.
+// Beside it is a small real-time rule the leader and the relays share
+// against floods: Tally merges like events.
 package clock
 
 import (

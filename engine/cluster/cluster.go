@@ -21,6 +21,7 @@ import (
 	"walship/engine/clock"
 	"walship/engine/link"
 	"walship/engine/ship"
+	"walship/engine/ship/replica"
 	"walship/engine/wal"
 )
 
@@ -468,7 +469,7 @@ func (c *Cluster) emit(e Event) {
 	c.evMu.Unlock()
 }
 
-func (c *Cluster) shipEvent(e ship.Event) {
+func (c *Cluster) shipEvent(e replica.Event) {
 	c.emit(Event{Follower: e.Follower, Kind: EventKind(e.Kind), LSN: e.LSN, Text: e.Text})
 }
 
@@ -522,8 +523,8 @@ func (c *Cluster) Snapshot(sinceEvent uint64) Snapshot {
 			Sync: ps.Sync, WaitingCommits: ps.Waiting, Commits: ps.Commits,
 		},
 	}
-	peers := map[string]ship.PeerStatus{}
-	for _, p := range c.leader.Peers() {
+	peers := map[string]replica.Row{}
+	for _, p := range c.leader.Followers() {
 		peers[p.Name] = p
 	}
 	c.mu.Lock()
@@ -551,7 +552,7 @@ func (c *Cluster) Snapshot(sinceEvent uint64) Snapshot {
 		pr := peers[m.name]
 		f := FollowerStatus{
 			Name: m.name, Index: m.index, State: st.State,
-			SentLSN: pr.SentLSN, WriteLSN: st.Positions.Write, FlushLSN: st.Positions.Flush,
+			SentLSN: pr.Sent, WriteLSN: st.Positions.Write, FlushLSN: st.Positions.Flush,
 			ReplayLSN: st.Positions.Replay, StartLSN: st.StartLSN,
 			WriteLag: pr.WriteLag, FlushLag: pr.FlushLag, ReplayLag: pr.ReplayLag,
 			ReplayPaused: st.Paused, ApplyDelay: st.ApplyDelay, FlushDelay: st.FlushDelay,
@@ -563,7 +564,7 @@ func (c *Cluster) Snapshot(sinceEvent uint64) Snapshot {
 			},
 			Records: st.Records, CRCFailures: st.CRCFailures, Resends: st.Resends, Keys: st.Keys,
 			Backup:    BackupStatus{Active: st.Backup.Active, LSN: st.Backup.LSN, Done: st.Backup.Done, Total: st.Backup.Total, Count: st.Backup.Count},
-			Slot:      SlotStatus{Enabled: pr.SlotEnabled, RestartLSN: pr.SlotRestart, Lost: pr.SlotLost},
+			Slot:      SlotStatus{Enabled: pr.Slot.Enabled, RestartLSN: pr.Slot.Restart, Lost: pr.Slot.Lost},
 			LastError: st.LastError,
 			SyncState: "async",
 		}

@@ -34,6 +34,7 @@ import (
 	"time"
 
 	"walship/engine/clock"
+	"walship/engine/ship/replica"
 	"walship/engine/wal"
 	"walship/engine/wire"
 )
@@ -537,7 +538,7 @@ func (r *Relay) Close() error {
 }
 
 // evictLocked picks the session to close for a new connection when every
-// slot is taken (clock.Eviction): the oldest that has not said hello as
+// slot is taken (replica.Eviction): the oldest that has not said hello as
 // this relay's follower within EvictAfter. It forgets the session at once,
 // so its slot is free; the caller tears it down. nil when there is none.
 // r.mu is held.
@@ -550,7 +551,7 @@ func (r *Relay) evictLocked(now time.Time) *session {
 			ss = append(ss, s)
 		}
 	}
-	i := clock.Eviction(waiting, r.opts.EvictAfter)
+	i := replica.Eviction(waiting, r.opts.EvictAfter)
 	if i < 0 {
 		return nil
 	}

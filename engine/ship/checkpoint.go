@@ -111,32 +111,32 @@ func recoveryText(log *wal.Log, rec wal.Recovery) string {
 // checkpoint file once the WAL is durable up to that LSN (a checkpoint
 // must never be ahead of the WAL a crash keeps), and returns the LSN.
 // ckptMu is held.
-func (p *Leader) checkpoint() (wal.LSN, error) {
-	data, lsn := p.StoreImage()
-	if err := p.waitFlushed(lsn); err != nil {
+func (l *Leader) checkpoint() (wal.LSN, error) {
+	data, lsn := l.StoreImage()
+	if err := l.waitFlushed(lsn); err != nil {
 		return 0, err
 	}
-	if err := saveImageFile(filepath.Join(p.cfg.Dir, CheckpointFile), data, lsn, p.cfg.NoSync); err != nil {
+	if err := saveImageFile(filepath.Join(l.cfg.Dir, CheckpointFile), data, lsn, l.cfg.NoSync); err != nil {
 		return 0, err
 	}
-	p.ckptLSN = lsn
+	l.ckptLSN = lsn
 	return lsn, nil
 }
 
 // waitFlushed waits until the leader's WAL is durable up to lsn.
-func (p *Leader) waitFlushed(lsn wal.LSN) error {
+func (l *Leader) waitFlushed(lsn wal.LSN) error {
 	for {
-		ch := p.flushed.wait()
-		if p.log.Flushed() >= lsn {
+		ch := l.flushed.wait()
+		if l.log.Flushed() >= lsn {
 			return nil
 		}
-		if err := p.log.Err(); err != nil {
+		if err := l.log.Err(); err != nil {
 			return err
 		}
-		kick(p.flushKick)
+		kick(l.flushKick)
 		select {
 		case <-ch:
-		case <-p.stop:
+		case <-l.stop:
 			return errStopped
 		}
 	}

@@ -14,7 +14,9 @@ import (
 	"time"
 
 	"walship/engine/clock"
+	"walship/engine/fatal"
 	"walship/engine/kv"
+	"walship/engine/ship/replica"
 	"walship/engine/wal"
 	"walship/engine/wire"
 )
@@ -48,39 +50,33 @@ type FollowerConfig struct {
 	// MaxBackupSize refuses base backups larger than this (default 1 GiB).
 	MaxBackupSize int64
 	OnEvent       EventFunc
+	// OnPanic, when set, takes a panic in one of the follower's
+	// goroutines (see engine/fatal); otherwise the panic ends the program.
+	OnPanic fatal.Func
 }
 
-// Follower is a follower: it recovers its own log, replays it, then streams
-// from the leader through three stages with their own goroutines: receive
-// (CRC check, write), flush (fsync) and replay (apply to the store).
+// Follower is a follower's shell: it owns its log, its store, its
+// connection to the leader and three stages with their own goroutines —
+// receive (write to its WAL), flush (fsync) and replay (apply to the
+// store) — and asks its decisions (replica.Follower) what to do with each
+// frame and each step. It recovers its own log first, and replays it.
 type Follower struct {
-	cfg FollowerConfig
-	clk *clock.World
-	log *wal.Log
+	cfg   FollowerConfig
+	clk   *clock.World
+	log   *wal.Log
+	guard fatal.Group
 
 	// pipe parks the flusher and replayer while a base backup replaces the
 	// log and the store (they hold it shared while they work).
 	pipe sync.RWMutex
 
 	mu            sync.Mutex
+	core          *replica.Follower // the decisions; mu guards them
 	store         *kv.Store
-	pos           Positions
-	leaderFlush   wal.LSN
-	fs            followerState
-	paused        bool
 	applyDelay    time.Duration
 	flushDelay    time.Duration
-	wantBackup    bool
-	records       uint64
-	crcFailures   uint64
-	resends       uint64
-	violations    uint64
-	backup        BackupProgress
-	lastError     string
 	conn          net.Conn
-	epoch         uint64  // bumped when the log is replaced by a backup
-	recoveredEnd  wal.LSN // records below this were recovered locally: no apply delay
-	lastStatusPos Positions
+	lastStatusPos replica.Positions
 
 	flushKick  chan struct{}
 	replayKick chan struct{}
@@ -92,34 +88,15 @@ type Follower struct {
 	crashed  bool
 }
 
-// BackupProgress is a base backup in progress or done.
-type BackupProgress struct {
-	Active      bool
-	LSN         wal.LSN
-	Done, Total int64
-	Count       int
-}
-
-// FollowerStatus is a follower's view of itself.
+// FollowerStatus is a follower's view of itself: its decisions' state
+// (positions, state, counters) and what its shell knows besides.
 type FollowerStatus struct {
+	replica.FollowerState
 	Name         string
-	State        string
-	Positions    Positions
-	StartLSN     wal.LSN
-	LeaderFlush  wal.LSN
-	Connected    bool
-	Paused       bool
+	StartLSN     wal.LSN // the oldest LSN in its log
 	ApplyDelay   time.Duration
 	FlushDelay   time.Duration
-	Records      uint64
-	CRCFailures  uint64
-	Resends      uint64
 	Keys         int
-	Backup       BackupProgress
-	LastError    string
-	Violations   uint64 // broken position invariants seen (always 0, or a bug)
-	NeedsBackup  bool
-	WantBackup   bool
 	SegmentFiles int
 }
 
@@ -178,294 +155,241 @@ func StartFollower(cfg FollowerConfig) (*Follower, error) {
 		}
 		replayFrom = backupLSN
 	}
-	s := &Follower{
+	f := &Follower{
 		cfg: cfg, clk: cfg.Clock, log: log, store: store,
-		paused: cfg.Paused, applyDelay: cfg.ApplyDelay, flushDelay: cfg.FlushDelay,
-		wantBackup: cfg.WantBackup,
+		core: replica.NewFollower(replica.FollowerSettings{
+			Name: cfg.Name, SegmentSize: log.SegmentSize(), MaxBackupSize: cfg.MaxBackupSize,
+			AutoBackup: cfg.AutoBackup, WantBackup: cfg.WantBackup, Paused: cfg.Paused,
+		}, log.End(), replayFrom),
+		applyDelay: cfg.ApplyDelay, flushDelay: cfg.FlushDelay,
 		flushKick:  make(chan struct{}, 1),
 		replayKick: make(chan struct{}, 1),
 		statusKick: make(chan struct{}, 1),
 		stop:       make(chan struct{}),
 	}
-	end := log.End()
-	s.pos = Positions{Write: end, Flush: end, Replay: replayFrom}
-	s.recoveredEnd = end
-	s.lastStatusPos = s.pos
+	f.guard = fatal.Group{Owner: cfg.Name, OnPanic: cfg.OnPanic, WG: &f.wg}
+	f.lastStatusPos = f.core.Positions()
 	text := recoveryText(log, rec)
 	if backup != nil {
 		text += fmt.Sprintf("; base backup at %s", backupLSN)
 	}
-	cfg.OnEvent.emit(cfg.Name, EvRecovery, end, text)
-	s.wg.Add(3)
-	go s.flushLoop()
-	go s.replayLoop()
-	go s.connectLoop()
-	return s, nil
+	f.emit(replica.Event{Follower: cfg.Name, Kind: replica.EvRecovery, LSN: log.End(), Text: text})
+	f.guard.Go("flusher", f.flushLoop)
+	f.guard.Go("replayer", f.replayLoop)
+	f.guard.Go("receiver", f.connectLoop)
+	return f, nil
 }
 
 // Name is the follower's name.
-func (s *Follower) Name() string { return s.cfg.Name }
+func (f *Follower) Name() string { return f.cfg.Name }
 
 // Store is the follower's store (replaced by a base backup).
-func (s *Follower) Store() *kv.Store {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.store
+func (f *Follower) Store() *kv.Store {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.store
 }
 
 // WALErr returns the error that made the follower's WAL unusable (a
 // failed write: disk full, I/O error), wal.ErrClosed once it is closed or
 // crashed, and nil while it works. A follower whose WAL failed cannot
 // make progress until it is restarted.
-func (s *Follower) WALErr() error { return s.log.Err() }
+func (f *Follower) WALErr() error { return f.log.Err() }
 
 // Syncs is how many fsyncs the follower's WAL has done (for benchmarks).
-func (s *Follower) Syncs() uint64 { return s.log.Syncs() }
+func (f *Follower) Syncs() uint64 { return f.log.Syncs() }
 
 // SetPaused pauses or resumes replay (pg_wal_replay_pause/resume). Receive
 // and flush go on.
-func (s *Follower) SetPaused(p bool) {
-	s.mu.Lock()
-	s.paused = p
-	s.mu.Unlock()
-	kick(s.replayKick)
+func (f *Follower) SetPaused(p bool) {
+	f.mu.Lock()
+	f.core.SetPaused(p)
+	f.mu.Unlock()
+	kick(f.replayKick)
 }
 
 // SetApplyDelay sets the replay cost per streamed record (world time).
-func (s *Follower) SetApplyDelay(d time.Duration) {
-	s.mu.Lock()
-	s.applyDelay = max(d, 0)
-	s.mu.Unlock()
-	kick(s.replayKick)
+func (f *Follower) SetApplyDelay(d time.Duration) {
+	f.mu.Lock()
+	f.applyDelay = max(d, 0)
+	f.mu.Unlock()
+	kick(f.replayKick)
 }
 
 // SetFlushDelay sets the extra cost per fsync (world time).
-func (s *Follower) SetFlushDelay(d time.Duration) {
-	s.mu.Lock()
-	s.flushDelay = max(d, 0)
-	s.mu.Unlock()
+func (f *Follower) SetFlushDelay(d time.Duration) {
+	f.mu.Lock()
+	f.flushDelay = max(d, 0)
+	f.mu.Unlock()
 }
 
 // RequestBackup asks for a base backup on the next connection, dropping the
 // current one so that happens now.
-func (s *Follower) RequestBackup() {
-	s.mu.Lock()
-	s.wantBackup = true
-	c := s.conn
-	s.mu.Unlock()
+func (f *Follower) RequestBackup() {
+	f.mu.Lock()
+	f.core.RequestBackup()
+	c := f.conn
+	f.mu.Unlock()
 	if c != nil {
 		c.Close()
 	}
 }
 
 // Status reports the follower's view of itself.
-func (s *Follower) Status() FollowerStatus {
-	s.mu.Lock()
+func (f *Follower) Status() FollowerStatus {
+	f.mu.Lock()
 	st := FollowerStatus{
-		Name: s.cfg.Name, State: s.fs.name(), Positions: s.pos, LeaderFlush: s.leaderFlush,
-		Connected: s.fs.connected, Paused: s.paused, ApplyDelay: s.applyDelay, FlushDelay: s.flushDelay,
-		Records: s.records, CRCFailures: s.crcFailures, Resends: s.resends,
-		Backup: s.backup, LastError: s.lastError, Violations: s.violations,
-		NeedsBackup: s.fs.walRemoved, WantBackup: s.wantBackup,
+		FollowerState: f.core.State(), Name: f.cfg.Name,
+		ApplyDelay: f.applyDelay, FlushDelay: f.flushDelay,
 	}
-	store, crashed := s.store, s.crashed
-	s.mu.Unlock()
-	// Outside s.mu: a replay batch holds the store's lock, and the
-	// receiver, flusher and replayer all need s.mu.
+	store, crashed := f.store, f.crashed
+	f.mu.Unlock()
+	// Outside f.mu: a replay batch holds the store's lock, and the
+	// receiver, flusher and replayer all need f.mu.
 	st.Keys = store.Len()
 	if !crashed {
-		st.StartLSN = s.log.Start()
-		st.SegmentFiles = s.log.SegmentCount()
+		st.StartLSN = f.log.Start()
+		st.SegmentFiles = f.log.SegmentCount()
 	}
 	return st
 }
 
 // Close stops the follower cleanly: every goroutine, the connection, and
 // the log (synced). It is idempotent.
-func (s *Follower) Close() error {
-	if !s.halt() {
+func (f *Follower) Close() error {
+	if !f.halt() {
 		return nil
 	}
-	return s.log.Close()
+	return f.log.Close()
 }
 
 // Crash stops the follower as a crash would: nothing more is synced, and
 // the log keeps only its flushed part plus keepUnsynced bytes of the
 // written tail (which may end inside a record: a torn write). Restart with
 // StartFollower on the same Dir.
-func (s *Follower) Crash(keepUnsynced int64) error {
-	if !s.halt() {
+func (f *Follower) Crash(keepUnsynced int64) error {
+	if !f.halt() {
 		return nil
 	}
-	s.mu.Lock()
-	s.crashed = true
-	s.mu.Unlock()
-	return s.log.Crash(keepUnsynced)
+	f.mu.Lock()
+	f.crashed = true
+	f.mu.Unlock()
+	return f.log.Crash(keepUnsynced)
 }
 
 // halt stops every goroutine; false when already stopped.
-func (s *Follower) halt() bool {
+func (f *Follower) halt() bool {
 	first := false
-	s.stopOnce.Do(func() {
+	f.stopOnce.Do(func() {
 		first = true
-		close(s.stop)
-		s.mu.Lock()
-		if s.conn != nil {
-			s.conn.Close()
+		close(f.stop)
+		f.mu.Lock()
+		if f.conn != nil {
+			f.conn.Close()
 		}
-		s.mu.Unlock()
-		s.wg.Wait()
-		s.mu.Lock()
-		s.fs.stopped, s.fs.connected = true, false
-		s.mu.Unlock()
+		f.mu.Unlock()
+		f.wg.Wait()
+		f.mu.Lock()
+		f.core.Stopped()
+		f.mu.Unlock()
 	})
 	return first
 }
 
-func (s *Follower) stopped() bool {
+func (f *Follower) stopped() bool {
 	select {
-	case <-s.stop:
+	case <-f.stop:
 		return true
 	default:
 		return false
 	}
 }
 
-func (s *Follower) emit(kind string, lsn wal.LSN, text string) {
-	s.cfg.OnEvent.emit(s.cfg.Name, kind, lsn, text)
-}
-
-// setPositionsLocked updates positions under s.mu and checks the invariant.
-func (s *Follower) setPositionsLocked(p Positions) {
-	s.pos = p
-	if err := p.Check(s.leaderFlush); err != nil {
-		s.violations++
-		// Not under s.mu: the event callback may ask for status. The
-		// callers are the follower's own loops, so wg is above zero and
-		// Close waits for this goroutine too.
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			s.emit(EvError, p.Write, err.Error())
-		}()
-	}
-}
+func (f *Follower) emit(evs ...replica.Event) { f.cfg.OnEvent.emit(evs...) }
 
 // ---- receive -------------------------------------------------------------
 
-func (s *Follower) connectLoop() {
-	defer s.wg.Done()
-	backoff := s.cfg.ReconnectMin
-	for !s.stopped() {
-		progressed, err := s.session()
-		if s.stopped() {
+func (f *Follower) connectLoop() {
+	backoff := f.cfg.ReconnectMin
+	for !f.stopped() {
+		progressed, err := f.session()
+		if f.stopped() {
 			return
 		}
-		s.mu.Lock()
-		s.fs.connected = false
-		s.fs.inBackup = false
-		s.backup.Active = false
+		reason := ""
 		if err != nil {
-			s.lastError = err.Error()
+			reason = err.Error()
 		}
-		s.conn = nil
-		s.mu.Unlock()
-		kick(s.statusKick)
+		f.mu.Lock()
+		f.core.Disconnected(reason)
+		f.conn = nil
+		f.mu.Unlock()
+		kick(f.statusKick)
 		if progressed {
-			backoff = s.cfg.ReconnectMin
+			backoff = f.cfg.ReconnectMin
 		}
-		t := time.NewTimer(backoff)
-		select {
-		case <-s.stop:
-			t.Stop()
+		if !sleepReal(backoff, f.stop) {
 			return
-		case <-t.C:
 		}
-		backoff = min(backoff*2, s.cfg.ReconnectMax)
+		backoff = min(backoff*2, f.cfg.ReconnectMax)
 	}
 }
 
-var errRefused = errors.New("refused by the leader")
-
 // session runs one connection to the leader. It reports whether it got as
 // far as the leader's welcome.
-func (s *Follower) session() (bool, error) {
-	c, err := net.DialTimeout("tcp", s.cfg.Leader, 2*time.Second)
+func (f *Follower) session() (bool, error) {
+	c, err := net.DialTimeout("tcp", f.cfg.Leader, 2*time.Second)
 	if err != nil {
 		return false, fmt.Errorf("connect: %w", err)
 	}
-	s.mu.Lock()
-	if s.stopped() {
-		s.mu.Unlock()
+	f.mu.Lock()
+	if f.stopped() {
+		f.mu.Unlock()
 		c.Close()
 		return false, nil
 	}
-	s.conn = c
-	wantBackup := s.wantBackup
-	s.mu.Unlock()
+	f.conn = c
+	h := f.core.Hello(f.log.End())
+	f.mu.Unlock()
 	defer c.Close()
 	if tc, ok := c.(*net.TCPConn); ok {
 		tc.SetNoDelay(true)
 	}
 
-	start := s.log.End()
-	h := wire.Hello{Magic: wire.Magic, Version: wire.Version, Start: start, Name: s.cfg.Name}
-	if wantBackup {
-		h.Flags |= wire.HelloWantBackup
-	}
 	c.SetDeadline(time.Now().Add(10 * time.Second))
 	if err := wire.WriteFrame(c, wire.KindHello, h.Encode()); err != nil {
 		return false, fmt.Errorf("hello: %w", err)
 	}
 	fr := wire.NewReader(c, 256<<10)
-	f, err := fr.Next()
+	frame, err := fr.Next()
 	if err != nil {
 		return false, fmt.Errorf("waiting for welcome: %w", err)
 	}
-	switch f.Kind {
-	case wire.KindRefuse:
-		return false, s.onRefuse(f.Payload)
-	case wire.KindWelcome:
-	default:
-		return false, fmt.Errorf("expected welcome, got %s frame", f.Kind)
-	}
-	w, err := wire.DecodeWelcome(f.Payload)
-	if err != nil {
+	// The welcome, or a refusal.
+	if err := f.receive(frame, nil); err != nil {
 		return false, err
 	}
-	if w.SegmentSize != s.log.SegmentSize() {
-		return false, fmt.Errorf("leader's segment size %d differs from ours %d", w.SegmentSize, s.log.SegmentSize())
-	}
 	c.SetDeadline(time.Time{})
-
-	s.mu.Lock()
-	s.leaderFlush = max(s.leaderFlush, w.Flushed)
-	s.fs.everConnected, s.fs.connected = true, true
-	s.fs.caughtUp = !wantBackup && start >= w.Flushed
-	s.lastError = ""
-	s.mu.Unlock()
-	s.forceStatus() // the leader counts nothing on us until we report
 
 	out := make(chan []byte, 8) // resend and backup requests for the writer
 	writerDone := make(chan struct{})
 	sessionDone := make(chan struct{})
-	go func() {
+	f.guard.Go("status writer", func() {
 		defer close(writerDone)
-		if err := s.writeLoop(c, out, sessionDone); err != nil {
+		if err := f.writeLoop(c, out, sessionDone); err != nil {
 			c.Close()
 		}
-	}()
+	})
 	defer func() {
 		close(sessionDone)
 		c.Close()
 		<-writerDone
 	}()
 
-	rx := receiver{s: s, out: out}
 	for {
-		f, err := fr.Next()
+		frame, err := fr.Next()
 		if err != nil {
-			if s.stopped() {
+			if f.stopped() {
 				return true, nil
 			}
 			if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) {
@@ -473,269 +397,123 @@ func (s *Follower) session() (bool, error) {
 			}
 			return true, err
 		}
-		switch f.Kind {
-		case wire.KindData:
-			if err := rx.data(f.Payload); err != nil {
-				return true, err
-			}
-		case wire.KindKeepalive:
-			k, err := wire.DecodeKeepalive(f.Payload)
-			if err != nil {
-				return true, err
-			}
-			s.mu.Lock()
-			s.leaderFlush = max(s.leaderFlush, k.Flushed)
-			if s.pos.Write >= s.leaderFlush {
-				s.fs.caughtUp = true
-			}
-			s.mu.Unlock()
-			if k.Reply {
-				s.forceStatus()
-			}
-		case wire.KindBackup:
-			if err := rx.backupChunk(f.Payload); err != nil {
-				return true, err
-			}
-		case wire.KindRefuse:
-			return true, s.onRefuse(f.Payload)
-		default:
-			return true, fmt.Errorf("unexpected %s frame from leader", f.Kind)
+		if err := f.receive(frame, out); err != nil {
+			return true, err
 		}
 	}
 }
 
-func (s *Follower) onRefuse(p []byte) error {
-	r, err := wire.DecodeRefuse(p)
-	if err != nil {
-		return err
+// receive asks the decisions what to do with a frame from the leader, and
+// does it. out takes requests for the leader (nil before the welcome).
+func (f *Follower) receive(frame wire.Frame, out chan []byte) error {
+	logEnd, now := f.log.End(), f.clk.Now()
+	var e replica.Effects
+	if frame.Kind == wire.KindData && out != nil {
+		// The record checks read only the frame: outside f.mu, which the
+		// flusher, the replayer and the status writer need meanwhile.
+		scan := replica.ScanData(frame.Payload, logEnd, f.log.SegmentSize())
+		f.mu.Lock()
+		e = f.core.Data(scan, now)
+		f.mu.Unlock()
+	} else {
+		f.mu.Lock()
+		e = f.core.Frame(frame.Kind, frame.Payload, logEnd, now)
+		f.mu.Unlock()
 	}
-	if r.Code == wire.RefuseWALRemoved {
-		s.mu.Lock()
-		first := !s.fs.walRemoved
-		s.fs.walRemoved = true
-		if s.cfg.AutoBackup {
-			s.wantBackup = true
+	f.emit(e.Events...)
+	if e.Records > 0 {
+		if err := f.log.AppendRawRun(e.Append); err != nil {
+			return fmt.Errorf("writing WAL: %w", err)
 		}
-		s.mu.Unlock()
-		if first {
-			s.emit(EvWALRemoved, s.log.End(), "needs base backup: "+r.Reason)
+		if err := f.log.Write(); err != nil {
+			return fmt.Errorf("writing WAL: %w", err)
+		}
+		written := f.log.Written()
+		f.mu.Lock()
+		w := f.core.Written(written, e.Records)
+		f.mu.Unlock()
+		f.emit(w.Events...)
+		kick(f.flushKick)
+		kick(f.statusKick)
+	}
+	if e.Resend && out != nil {
+		select {
+		case out <- wire.AppendFrame(nil, wire.KindResend, wire.EncodeResend(e.ResendFrom)):
+		default:
 		}
 	}
-	return fmt.Errorf("%w: %s", errRefused, r.Reason)
+	if e.Install != nil {
+		if err := f.installBackup(e.Install, e.InstallLSN); err != nil {
+			return err
+		}
+	}
+	if e.Status {
+		f.forceStatus()
+	}
+	return e.Err
 }
 
 // forceStatus makes the writer send a status even if nothing moved.
-func (s *Follower) forceStatus() {
-	s.mu.Lock()
-	s.lastStatusPos = Positions{}
-	s.mu.Unlock()
-	kick(s.statusKick)
-}
-
-// receiver is the receive stage of one session.
-type receiver struct {
-	s         *Follower
-	out       chan []byte
-	awaiting  bool      // a resend was asked for; frames past the gap are dropped
-	askedAt   time.Time // when, to ask again if the resend got lost
-	backupBuf []byte
-	backupLSN wal.LSN
-}
-
-// resendRetry is how long to wait for a resend before asking again. Within
-// one TCP session a request cannot be lost, and frames already in flight
-// past the gap keep arriving until the leader has rewound (a round trip,
-// which a slow link or a slowed world clock makes long): asking again on
-// each of them would make the leader rewind again and again. A new CRC
-// failure always asks at once.
-const resendRetry = 10 * time.Second
-
-func (r *receiver) askResend(from wal.LSN, why string) {
-	s := r.s
-	if r.awaiting && time.Since(r.askedAt) < resendRetry {
-		return
-	}
-	r.awaiting, r.askedAt = true, time.Now()
-	s.mu.Lock()
-	s.resends++
-	s.mu.Unlock()
-	select {
-	case r.out <- wire.AppendFrame(nil, wire.KindResend, wire.EncodeResend(from)):
-	default:
-	}
-	s.emit(EvResend, from, fmt.Sprintf("%s: asked the leader to resend from %s", why, from))
-}
-
-// data handles one Data frame: check every record's CRC and position,
-// write the good prefix, drop the rest.
-func (r *receiver) data(p []byte) error {
-	s := r.s
-	_, end, err := wire.DataRange(p)
-	if err != nil {
-		return err
-	}
-	recs := p[wire.DataHeaderSize:]
-	seg := s.log.SegmentSize()
-	// The leader ships only what it has flushed: note that before the
-	// flusher can see these bytes.
-	s.mu.Lock()
-	s.leaderFlush = max(s.leaderFlush, end)
-	s.mu.Unlock()
-	// Check every record, then buffer the good run of new ones at once:
-	// [from, to) of recs, continuing the log at next.
-	next := s.log.End()
-	from, to, appended := 0, 0, 0
-	for to < len(recs) {
-		rec, n, err := wal.DecodeRecord(recs[to:])
-		if err != nil {
-			lsn := next
-			if len(recs)-to >= 12 {
-				lsn = wal.RecordLSN(recs[to:])
-			}
-			s.mu.Lock()
-			s.crcFailures++
-			s.mu.Unlock()
-			s.emit(EvCRC, lsn, fmt.Sprintf("dropped record at %s: %v", lsn, err))
-			r.awaiting = false // a new failure always asks again
-			r.askResend(next, "CRC failure")
-			break
-		}
-		want := wal.Place(next, n, seg)
-		if rec.LSN < want && appended == 0 {
-			to += n // already have it (a resend overlaps)
-			from = to
-			continue
-		}
-		if rec.LSN != want {
-			r.askResend(next, fmt.Sprintf("gap: got %s, expected %s", rec.LSN, want))
-			break
-		}
-		next = want + wal.LSN(n)
-		to += n
-		appended++
-		r.awaiting = false
-	}
-	if appended == 0 {
-		return nil
-	}
-	if err := s.log.AppendRawRun(recs[from:to]); err != nil {
-		return fmt.Errorf("writing WAL: %w", err)
-	}
-	if err := s.log.Write(); err != nil {
-		return fmt.Errorf("writing WAL: %w", err)
-	}
-	written := s.log.Written()
-	s.mu.Lock()
-	s.records += uint64(appended)
-	p2 := s.pos
-	p2.Write = max(p2.Write, written)
-	s.setPositionsLocked(p2)
-	if p2.Write >= s.leaderFlush {
-		s.fs.caughtUp = true
-	}
-	s.mu.Unlock()
-	kick(s.flushKick)
-	kick(s.statusKick)
-	return nil
-}
-
-// backupChunk collects a base backup and installs it when whole.
-func (r *receiver) backupChunk(p []byte) error {
-	s := r.s
-	c, err := wire.DecodeBackupChunk(p)
-	if err != nil {
-		return err
-	}
-	if c.Offset == 0 {
-		if c.Total > s.cfg.MaxBackupSize {
-			return fmt.Errorf("base backup of %d bytes is over the limit of %d", c.Total, s.cfg.MaxBackupSize)
-		}
-		r.backupBuf = make([]byte, 0, c.Total)
-		r.backupLSN = c.LSN
-		s.mu.Lock()
-		s.fs.inBackup = true
-		s.backup = BackupProgress{Active: true, LSN: c.LSN, Total: c.Total, Count: s.backup.Count}
-		s.mu.Unlock()
-		s.emit(EvBackup, c.LSN, fmt.Sprintf("receiving base backup consistent at %s (%d bytes)", c.LSN, c.Total))
-	}
-	if r.backupBuf == nil || c.LSN != r.backupLSN || c.Offset != int64(len(r.backupBuf)) || c.Total != int64(cap(r.backupBuf)) {
-		return fmt.Errorf("base backup chunk out of order (offset %d, have %d)", c.Offset, len(r.backupBuf))
-	}
-	r.backupBuf = append(r.backupBuf, c.Data...)
-	s.mu.Lock()
-	s.backup.Done = int64(len(r.backupBuf))
-	s.mu.Unlock()
-	if !c.Last {
-		return nil
-	}
-	if int64(len(r.backupBuf)) != c.Total {
-		return fmt.Errorf("base backup ended at %d of %d bytes", len(r.backupBuf), c.Total)
-	}
-	err = s.installBackup(r.backupBuf, c.LSN)
-	r.backupBuf = nil
-	return err
+func (f *Follower) forceStatus() {
+	f.mu.Lock()
+	f.lastStatusPos = replica.Positions{}
+	f.mu.Unlock()
+	kick(f.statusKick)
 }
 
 // installBackup replaces the store and the log with a base backup
 // consistent at lsn. Its image file is made durable before the log is
 // reset, so a crash in between restarts from the base backup.
-func (s *Follower) installBackup(data []byte, lsn wal.LSN) error {
+func (f *Follower) installBackup(data []byte, lsn wal.LSN) error {
 	store, _, err := kv.Restore(data)
 	if err != nil {
 		return fmt.Errorf("base backup: %w", err)
 	}
-	s.pipe.Lock()
-	defer s.pipe.Unlock()
-	if err := saveImageFile(filepath.Join(s.cfg.Dir, BaseBackupFile), data, lsn, s.cfg.NoSync); err != nil {
+	f.pipe.Lock()
+	defer f.pipe.Unlock()
+	if err := saveImageFile(filepath.Join(f.cfg.Dir, BaseBackupFile), data, lsn, f.cfg.NoSync); err != nil {
 		return err
 	}
-	if err := s.log.Reset(lsn); err != nil {
+	if err := f.log.Reset(lsn); err != nil {
 		return err
 	}
-	s.mu.Lock()
-	s.store = store
-	s.pos = Positions{Write: lsn, Flush: lsn, Replay: lsn}
-	s.recoveredEnd = lsn
-	s.epoch++
-	s.fs.inBackup, s.fs.walRemoved = false, false
-	s.fs.caughtUp = lsn >= s.leaderFlush
-	s.wantBackup = false
-	s.backup.Active = false
-	s.backup.Count++
-	s.mu.Unlock()
-	s.emit(EvBackup, lsn, fmt.Sprintf("base backup installed: %d keys at %s; streaming from there", store.Len(), lsn))
-	kick(s.statusKick)
-	kick(s.replayKick)
+	f.mu.Lock()
+	f.store = store
+	e := f.core.Installed(lsn, store.Len())
+	f.mu.Unlock()
+	f.emit(e.Events...)
+	kick(f.statusKick)
+	kick(f.replayKick)
 	return nil
 }
 
 // writeLoop owns the connection's write side: status updates when a
 // position moves (at most one per StatusMinGap) and every StatusInterval,
 // plus the receiver's requests.
-func (s *Follower) writeLoop(c net.Conn, out chan []byte, done chan struct{}) error {
+func (f *Follower) writeLoop(c net.Conn, out chan []byte, done chan struct{}) error {
 	bw := bufio.NewWriterSize(c, 4096)
-	tick := time.NewTicker(s.cfg.StatusInterval)
+	tick := time.NewTicker(f.cfg.StatusInterval)
 	defer tick.Stop()
 	for {
 		force := false
 		select {
 		case <-done:
 			return nil
-		case f := <-out:
-			if _, err := bw.Write(f); err != nil {
+		case req := <-out:
+			if _, err := bw.Write(req); err != nil {
 				return err
 			}
-		case <-s.statusKick:
+		case <-f.statusKick:
 		case <-tick.C:
 			force = true
 		}
-		s.mu.Lock()
-		pos := s.pos
-		send := force || pos != s.lastStatusPos
-		s.lastStatusPos = pos
-		s.mu.Unlock()
+		f.mu.Lock()
+		pos := f.core.Positions()
+		send := force || pos != f.lastStatusPos
+		f.lastStatusPos = pos
+		f.mu.Unlock()
 		if send {
-			st := wire.Status{Write: pos.Write, Flush: pos.Flush, Replay: pos.Replay, TimeNS: int64(s.clk.Now())}
+			st := wire.Status{Write: pos.Write, Flush: pos.Flush, Replay: pos.Replay, TimeNS: int64(f.clk.Now())}
 			if err := wire.WriteFrame(bw, wire.KindStatus, st.Encode()); err != nil {
 				return err
 			}
@@ -745,12 +523,8 @@ func (s *Follower) writeLoop(c net.Conn, out chan []byte, done chan struct{}) er
 		}
 		if send {
 			// Space reports out under load; kicks merge meanwhile.
-			t := time.NewTimer(s.cfg.StatusMinGap)
-			select {
-			case <-done:
-				t.Stop()
+			if !sleepReal(f.cfg.StatusMinGap, done) {
 				return nil
-			case <-t.C:
 			}
 		}
 	}
@@ -758,41 +532,36 @@ func (s *Follower) writeLoop(c net.Conn, out chan []byte, done chan struct{}) er
 
 // ---- flush ---------------------------------------------------------------
 
-func (s *Follower) flushLoop() {
-	defer s.wg.Done()
+func (f *Follower) flushLoop() {
 	for {
 		select {
-		case <-s.stop:
+		case <-f.stop:
 			return
-		case <-s.flushKick:
+		case <-f.flushKick:
 		}
-		for s.log.Written() > s.log.Flushed() {
-			s.mu.Lock()
-			delay := s.flushDelay
-			s.mu.Unlock()
-			if delay > 0 && !s.clk.Sleep(delay, s.stop) {
+		for f.log.Written() > f.log.Flushed() {
+			f.mu.Lock()
+			delay := f.flushDelay
+			f.mu.Unlock()
+			if delay > 0 && !f.clk.Sleep(delay, f.stop) {
 				return
 			}
-			if s.stopped() {
+			if f.stopped() {
 				return
 			}
-			s.pipe.RLock()
-			f, err := s.log.Sync()
-			s.pipe.RUnlock()
+			f.pipe.RLock()
+			flushed, err := f.log.Sync()
+			f.pipe.RUnlock()
 			if err != nil {
-				s.emit(EvError, s.log.Flushed(), "fsync failed: "+err.Error())
+				f.emit(replica.Event{Follower: f.cfg.Name, Kind: replica.EvError, LSN: f.log.Flushed(), Text: "fsync failed: " + err.Error()})
 				break
 			}
-			s.mu.Lock()
-			p := s.pos
-			if f > p.Flush {
-				p.Flush = f
-				p.Write = max(p.Write, f)
-				s.setPositionsLocked(p)
-			}
-			s.mu.Unlock()
-			kick(s.replayKick)
-			kick(s.statusKick)
+			f.mu.Lock()
+			e := f.core.Flushed(flushed)
+			f.mu.Unlock()
+			f.emit(e.Events...)
+			kick(f.replayKick)
+			kick(f.statusKick)
 		}
 	}
 }
@@ -803,10 +572,9 @@ func (s *Follower) flushLoop() {
 // records under one store lock), so pause takes effect soon.
 const replayBatchBytes = 64 << 10
 
-func (s *Follower) replayLoop() {
-	defer s.wg.Done()
+func (f *Follower) replayLoop() {
 	var rd *wal.Reader
-	var epoch uint64
+	var readerEpoch uint64
 	// A pass's records, applied under one store lock.
 	var batch []wal.Record
 	defer func() {
@@ -818,61 +586,64 @@ func (s *Follower) replayLoop() {
 	// resume, a new delay, a base backup): false when the follower stops.
 	wait := func() bool {
 		select {
-		case <-s.stop:
+		case <-f.stop:
 			return false
-		case <-s.replayKick:
+		case <-f.replayKick:
 			return true
 		}
 	}
-	for !s.stopped() {
-		s.mu.Lock()
-		paused, delay := s.paused, s.applyDelay
-		pos, recovered, e := s.pos, s.recoveredEnd, s.epoch
-		s.mu.Unlock()
-		if paused || pos.Replay >= pos.Flush {
+	// pause waits a second after a failure, so a bad log is not read in
+	// a busy loop: false when the follower stops.
+	pause := func() bool { return f.clk.Sleep(time.Second, f.stop) }
+	for !f.stopped() {
+		f.mu.Lock()
+		from, limit, streamed, epoch, ok := f.core.Replay()
+		delay := f.applyDelay
+		f.mu.Unlock()
+		if !ok {
 			if !wait() {
 				return
 			}
 			continue
 		}
 		n := replayBatchBytes
-		if delay > 0 && pos.Replay >= recovered {
+		if delay > 0 && streamed {
 			// An under-provisioned follower: each streamed record costs delay.
-			if !s.clk.Sleep(delay, s.stop) {
+			if !f.clk.Sleep(delay, f.stop) {
 				return
 			}
 			n = 1 // one record
 		}
-		s.pipe.RLock()
-		s.mu.Lock()
-		stale := s.epoch != e
-		store := s.store
-		s.mu.Unlock()
+		f.pipe.RLock()
+		f.mu.Lock()
+		stale := f.core.Epoch() != epoch
+		store := f.store
+		f.mu.Unlock()
 		if stale {
-			s.pipe.RUnlock()
+			f.pipe.RUnlock()
 			continue
 		}
-		if rd == nil || epoch != e {
+		if rd == nil || readerEpoch != epoch {
 			if rd != nil {
 				rd.Close()
 			}
 			var err error
-			rd, err = s.log.NewReader(pos.Replay)
+			rd, err = f.log.NewReader(from)
 			if err != nil {
 				rd = nil
-				s.pipe.RUnlock()
-				s.emit(EvError, pos.Replay, "replay: "+err.Error())
-				if !s.clk.Sleep(time.Second, s.stop) {
+				f.pipe.RUnlock()
+				f.emit(replica.Event{Follower: f.cfg.Name, Kind: replica.EvError, LSN: from, Text: "replay: " + err.Error()})
+				if !pause() {
 					return
 				}
 				continue
 			}
-			epoch = e
+			readerEpoch = epoch
 		}
 		var failed error
 		// The records of one run, decoded and checked, aliasing the
 		// reader's buffer until the next Run.
-		_, batch, failed = rd.Run(pos.Flush, n, batch[:0])
+		_, batch, failed = rd.Run(limit, n, batch[:0])
 		if failed == io.EOF {
 			failed = nil
 		}
@@ -881,25 +652,20 @@ func (s *Follower) replayLoop() {
 		// segment the reader stepped over: replay has reached it either
 		// way, even when no record was applied.
 		replayed := rd.Pos()
-		s.pipe.RUnlock()
+		f.pipe.RUnlock()
 		if failed != nil {
 			rd.Close()
 			rd = nil
-			s.emit(EvError, replayed, "replay stopped: "+failed.Error())
-			if !s.clk.Sleep(time.Second, s.stop) {
+			f.emit(replica.Event{Follower: f.cfg.Name, Kind: replica.EvError, LSN: replayed, Text: "replay stopped: " + failed.Error()})
+			if !pause() {
 				return
 			}
 			continue
 		}
-		moved := false
-		s.mu.Lock()
-		if s.epoch == e && replayed > s.pos.Replay {
-			p := s.pos
-			p.Replay = replayed
-			s.setPositionsLocked(p)
-			moved = true
-		}
-		s.mu.Unlock()
+		f.mu.Lock()
+		moved, e := f.core.Replayed(replayed, epoch)
+		f.mu.Unlock()
+		f.emit(e.Events...)
 		if !moved {
 			// Nothing to apply below the flush yet (the end of the log):
 			// wait for it rather than ask again at once.
@@ -908,7 +674,7 @@ func (s *Follower) replayLoop() {
 			}
 			continue
 		}
-		kick(s.statusKick)
+		kick(f.statusKick)
 	}
 }
 

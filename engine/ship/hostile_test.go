@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"walship/engine/ship/replica"
 	"walship/engine/wal"
 	"walship/engine/wire"
 )
@@ -25,29 +26,29 @@ import (
 // hostileEvents records a component's events for a test.
 type hostileEvents struct {
 	mu  sync.Mutex
-	evs []Event
+	evs []replica.Event
 }
 
-func (h *hostileEvents) add(e Event) {
+func (h *hostileEvents) add(e replica.Event) {
 	h.mu.Lock()
 	h.evs = append(h.evs, e)
 	h.mu.Unlock()
 }
 
-func (h *hostileEvents) list() []Event {
+func (h *hostileEvents) list() []replica.Event {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return append([]Event(nil), h.evs...)
+	return append([]replica.Event(nil), h.evs...)
 }
 
 // wait polls for an event of kind whose text holds sub.
-func (h *hostileEvents) wait(t *testing.T, kind, sub string) Event {
+func (h *hostileEvents) wait(t *testing.T, kind, sub string) replica.Event {
 	t.Helper()
 	return h.waitFrom(t, 0, kind, sub)
 }
 
 // waitFrom is wait among the events after the first from.
-func (h *hostileEvents) waitFrom(t *testing.T, from int, kind, sub string) Event {
+func (h *hostileEvents) waitFrom(t *testing.T, from int, kind, sub string) replica.Event {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
@@ -59,7 +60,7 @@ func (h *hostileEvents) waitFrom(t *testing.T, from int, kind, sub string) Event
 		time.Sleep(5 * time.Millisecond)
 	}
 	t.Fatalf("no %s event containing %q; events:\n%s", kind, sub, h.dump())
-	return Event{}
+	return replica.Event{}
 }
 
 func (h *hostileEvents) count(follower, kind string) int {
@@ -118,7 +119,7 @@ func newHostileRig(t *testing.T, cfg LeaderConfig) *hostileRig {
 		s.Close()
 		p.Close()
 	})
-	ev.wait(t, EvConnect, "connected")
+	ev.wait(t, replica.EvConnect, "connected")
 	r.writing.Add(1)
 	go func() {
 		defer r.writing.Done()
@@ -158,10 +159,10 @@ func (r *hostileRig) undisturbed(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	if n := r.ev.count("follower-1", EvDisconnect); n != 0 {
+	if n := r.ev.count("follower-1", replica.EvDisconnect); n != 0 {
 		t.Fatalf("the real follower was disconnected %d times:\n%s", n, r.ev.dump())
 	}
-	if n := r.ev.count("follower-1", EvConnect); n != 1 {
+	if n := r.ev.count("follower-1", replica.EvConnect); n != 1 {
 		t.Fatalf("the real follower connected %d times", n)
 	}
 	if d := r.p.Store().Diff(r.s.Store()); d != "" {
@@ -284,7 +285,7 @@ func TestHostileHandshakes(t *testing.T) {
 			if res.closed > handshake+2*time.Second {
 				t.Fatalf("closed after %v", res.closed)
 			}
-			r.ev.wait(t, EvRefused, tc.event)
+			r.ev.wait(t, replica.EvRefused, tc.event)
 			t.Logf("%-34s -> refuse(%d) %q after %v", tc.name, res.refuse.Code, res.refuse.Reason, res.closed.Round(time.Millisecond))
 		})
 	}
@@ -294,7 +295,7 @@ func TestHostileHandshakes(t *testing.T) {
 			t.Fatal(err)
 		}
 		c.Close()
-		r.ev.wait(t, EvRefused, "closed before saying hello")
+		r.ev.wait(t, replica.EvRefused, "closed before saying hello")
 	})
 	r.undisturbed(t)
 }
@@ -334,7 +335,7 @@ func TestHostileAfterHello(t *testing.T) {
 			if res.closed > idle+2*time.Second {
 				t.Fatalf("closed after %v", res.closed)
 			}
-			r.ev.waitFrom(t, mark, EvDisconnect, tc.reason)
+			r.ev.waitFrom(t, mark, replica.EvDisconnect, tc.reason)
 			t.Logf("%-28s -> dropped after %v", tc.name, res.closed.Round(time.Millisecond))
 		})
 	}
@@ -353,7 +354,7 @@ func TestHostileStartAndResend(t *testing.T) {
 	if res.refuse == nil || res.refuse.Code != wire.RefuseProtocol || !strings.Contains(res.refuse.Reason, "not a record boundary") {
 		t.Fatalf("hello from LSN 3: frames %v, refusal %+v", res.frames, res.refuse)
 	}
-	r.ev.wait(t, EvRefused, "not a record boundary")
+	r.ev.wait(t, replica.EvRefused, "not a record boundary")
 
 	in := helloFrame(wire.Magic, wire.Version, 0, "stray-2")
 	in = wire.AppendFrame(in, wire.KindResend, wire.EncodeResend(5))
@@ -361,9 +362,9 @@ func TestHostileStartAndResend(t *testing.T) {
 	if len(res.frames) == 0 || res.frames[0] != wire.KindWelcome {
 		t.Fatalf("frames %v", res.frames)
 	}
-	r.ev.wait(t, EvDisconnect, "resend from 0/5: not a record boundary")
+	r.ev.wait(t, replica.EvDisconnect, "resend from 0/5: not a record boundary")
 	for _, e := range r.ev.list() {
-		if e.Kind == EvError {
+		if e.Kind == replica.EvError {
 			t.Fatalf("leader reported an error for a stranger's LSN: %s", e.Text)
 		}
 	}
@@ -455,7 +456,7 @@ func TestConnectionFlood(t *testing.T) {
 	}
 	var busyEvents int
 	for _, e := range r.ev.list() {
-		if e.Kind == EvRefused && strings.Contains(e.Text, "too many connections") {
+		if e.Kind == replica.EvRefused && strings.Contains(e.Text, "too many connections") {
 			busyEvents++
 		}
 	}
@@ -540,11 +541,11 @@ func FuzzLeaderServe(f *testing.F) {
 		}
 		<-drained
 		for _, e := range ev.list() {
-			if e.Kind == EvError {
+			if e.Kind == replica.EvError {
 				t.Fatalf("leader error event for a stranger's input: %s", e.Text)
 			}
 		}
-		for _, ps := range p.Peers() {
+		for _, ps := range p.Followers() {
 			if ps.Connected {
 				t.Fatalf("%s still marked connected", ps.Name)
 			}
@@ -556,7 +557,7 @@ func FuzzLeaderServe(f *testing.F) {
 }
 
 func peerConnected(p *Leader, name string) bool {
-	for _, ps := range p.Peers() {
+	for _, ps := range p.Followers() {
 		if ps.Name == name {
 			return ps.Connected
 		}
@@ -574,8 +575,8 @@ func TestReconnectSameName(t *testing.T) {
 	release := make(chan struct{})
 	p, err := StartLeader(LeaderConfig{
 		Dir: t.TempDir(), SegmentSize: hostileSeg, NoSync: true,
-		OnEvent: func(e Event) {
-			if e.Kind == EvDisconnect {
+		OnEvent: func(e replica.Event) {
+			if e.Kind == replica.EvDisconnect {
 				<-release
 			}
 		},
@@ -637,9 +638,9 @@ func TestReconnectKeepsReportedFlush(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 	peerFlush := func() wal.LSN {
-		for _, ps := range p.Peers() {
+		for _, ps := range p.Followers() {
 			if ps.Name == "stray-1" {
-				return ps.FlushLSN
+				return ps.Flush
 			}
 		}
 		return 0
@@ -675,8 +676,8 @@ func TestReconnectKeepsReportedFlush(t *testing.T) {
 	}
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		ps := p.Peers()
-		if len(ps) == 1 && ps[0].WriteLSN == end {
+		ps := p.Followers()
+		if len(ps) == 1 && ps[0].Write == end {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -734,7 +735,7 @@ func TestLeaderEvictsForAFollower(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	ev.wait(t, EvConnect, "connected")
+	ev.wait(t, replica.EvConnect, "connected")
 	strangers[0].SetReadDeadline(time.Now().Add(5 * time.Second))
 	f, err := wire.NewReader(strangers[0], 0).Next()
 	if err != nil || f.Kind != wire.KindRefuse {
@@ -743,7 +744,7 @@ func TestLeaderEvictsForAFollower(t *testing.T) {
 	if r, _ := wire.DecodeRefuse(f.Payload); !strings.Contains(r.Reason, "evicted") {
 		t.Fatalf("oldest stranger told %q", r.Reason)
 	}
-	ev.wait(t, EvRefused, "evicted 1 connection(s) that had not said hello")
+	ev.wait(t, replica.EvRefused, "evicted 1 connection(s) that had not said hello")
 	// Newcomers evict the other strangers once their grace is out, never
 	// the follower.
 	time.Sleep(300 * time.Millisecond)
@@ -754,7 +755,7 @@ func TestLeaderEvictsForAFollower(t *testing.T) {
 		}
 		defer c.Close()
 	}
-	if n := ev.count("follower-1", EvDisconnect); n != 0 {
+	if n := ev.count("follower-1", replica.EvDisconnect); n != 0 {
 		t.Fatalf("the follower was disconnected:\n%s", ev.dump())
 	}
 }

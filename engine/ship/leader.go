@@ -6,13 +6,14 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"walship/engine/clock"
+	"walship/engine/fatal"
 	"walship/engine/kv"
+	"walship/engine/ship/replica"
 	"walship/engine/wal"
 	"walship/engine/wire"
 )
@@ -56,21 +57,26 @@ type LeaderConfig struct {
 	Slots      bool  // a replication slot per follower pins WAL
 	MaxSlotWAL int64 // max_slot_wal_keep_size; 0 = no cap
 
-	Sync SyncRule
+	Sync replica.SyncRule
 	// Known, when set, refuses followers whose name it rejects.
 	Known   func(name string) bool
 	OnEvent EventFunc
+	// OnPanic, when set, takes a panic in one of the leader's goroutines
+	// (see engine/fatal); otherwise the panic ends the program.
+	OnPanic fatal.Func
 }
 
-// Leader is the leader: it appends records to its log and store, flushes
-// them in groups, serves followers, tracks their positions and lags, keeps
-// WAL for them, and holds commits until the sync rule is met.
+// Leader is the leader's shell: it owns the log, the store, the listener,
+// every follower's connection and the goroutines that serve them, and
+// asks its decisions (replica.Leader) what to do: whom to admit, what a
+// status report is worth, when a commit is released, what WAL to keep.
 type Leader struct {
 	cfg   LeaderConfig
 	clk   *clock.World
 	log   *wal.Log
 	ln    net.Listener
 	store *kv.Store
+	guard fatal.Group
 
 	appendMu sync.Mutex // orders Append (log then store) against store images
 	records  atomic.Uint64
@@ -85,18 +91,16 @@ type Leader struct {
 	flushed   *signal       // broadcast when the flushed LSN moves
 	progress  *signal       // broadcast when anything a commit waits on moves
 
-	mu    sync.Mutex
-	peers map[string]*peer
-	// toldRemoved: followers already told their WAL is gone (see
-	// refuseWALRemoved); cleared when they stream again.
-	toldRemoved map[string]bool
-	lag         lagRing
-	rule        SyncRule
-	walKeep     int64
-	slots       bool
-	conns       map[net.Conn]*connState
-	evicted     clock.Tally // connections evicted for newer ones, merged to one event a second
-	busy        clock.Tally // connections refused over MaxConns, merged to one event a second
+	mu   sync.Mutex
+	core *replica.Leader // the decisions; mu guards them
+	// streams are the followers' current connections, closed by Forget.
+	streams map[string]net.Conn
+	conns   map[net.Conn]*connState
+	evicted clock.Tally // connections evicted for newer ones, merged to one event a second
+	busy    clock.Tally // connections refused over MaxConns, merged to one event a second
+	// waiters counts waiting commits by the LSN they end at, so Status
+	// can say why the oldest still waits.
+	waiters map[wal.LSN]int
 
 	waiting atomic.Int64
 	commits atomic.Uint64
@@ -104,38 +108,6 @@ type Leader struct {
 	stop     chan struct{}
 	stopOnce sync.Once
 	wg       sync.WaitGroup
-}
-
-// peer is what the leader knows of one follower, kept across connections.
-type peer struct {
-	name      string
-	connected bool
-	addr      string
-	conn      net.Conn
-	sent      wal.LSN // where its sender is (it moves back on a resend)
-	// sentMax is the most the follower can have on this connection: its
-	// start, then the furthest its sender got. A status reporting more
-	// is a lie (see statusLie).
-	sentMax   wal.LSN
-	write     wal.LSN
-	flush     wal.LSN
-	replay    wal.LSN
-	caughtUp  bool         // its sender caught up since it connected: "streaming"
-	lags      [3]lagCursor // write, flush, replay
-	slot      slotState
-	ctl       chan senderCtl
-	lastError string
-}
-
-// report is what the commit rule knows of pr. p.mu is held.
-func (pr *peer) report() report {
-	return report{streaming: pr.connected && pr.caughtUp, write: pr.write, flush: pr.flush, replay: pr.replay}
-}
-
-type slotState struct {
-	enabled bool
-	restart wal.LSN
-	lost    bool
 }
 
 type senderCtl struct {
@@ -188,43 +160,43 @@ func StartLeader(cfg LeaderConfig) (*Leader, error) {
 		log.Close()
 		return nil, fmt.Errorf("ship: leader listen on %s: %w", cfg.Listen, err)
 	}
-	p := &Leader{
+	l := &Leader{
 		cfg: cfg, clk: cfg.Clock, log: log, ln: ln, store: store,
-		flushKick:   make(chan struct{}, 1),
-		flushed:     newSignal(),
-		progress:    newSignal(),
-		peers:       make(map[string]*peer),
-		toldRemoved: make(map[string]bool),
-		rule:        cfg.Sync,
-		walKeep:     cfg.WALKeep,
-		slots:       cfg.Slots,
-		conns:       make(map[net.Conn]*connState),
-		stop:        make(chan struct{}),
-		ckptLSN:     ckpt,
+		flushKick: make(chan struct{}, 1),
+		flushed:   newSignal(),
+		progress:  newSignal(),
+		core: replica.NewLeader(replica.LeaderSettings{
+			Rule: cfg.Sync, WALKeep: cfg.WALKeep, Slots: cfg.Slots, MaxSlotWAL: cfg.MaxSlotWAL,
+		}),
+		streams: make(map[string]net.Conn),
+		conns:   make(map[net.Conn]*connState),
+		waiters: make(map[wal.LSN]int),
+		stop:    make(chan struct{}),
+		ckptLSN: ckpt,
 	}
-	cfg.OnEvent.emit("", EvRecovery, log.End(), text)
-	p.lag.add(log.Flushed(), p.clk.Now())
-	p.wg.Add(3)
-	go p.flushLoop()
-	go p.checkpointLoop()
-	go p.acceptLoop()
-	return p, nil
+	l.guard = fatal.Group{Owner: "leader", OnPanic: cfg.OnPanic, WG: &l.wg}
+	cfg.OnEvent.emit(replica.Event{Kind: replica.EvRecovery, LSN: log.End(), Text: text})
+	l.core.Flushed(log.Flushed(), l.clk.Now())
+	l.guard.Go("flusher", l.flushLoop)
+	l.guard.Go("checkpointer", l.checkpointLoop)
+	l.guard.Go("listener", l.acceptLoop)
+	return l, nil
 }
 
 // Addr is the leader's listen address.
-func (p *Leader) Addr() string { return p.ln.Addr().String() }
+func (l *Leader) Addr() string { return l.ln.Addr().String() }
 
 // Store is the leader's store.
-func (p *Leader) Store() *kv.Store { return p.store }
+func (l *Leader) Store() *kv.Store { return l.store }
 
 // Log is the leader's WAL (read-only use: positions, segments).
-func (p *Leader) Log() *wal.Log { return p.log }
+func (l *Leader) Log() *wal.Log { return l.log }
 
 // Append writes one record to the log and the store and returns the LSN just
 // past it (the commit LSN to wait for). It does not wait for anything.
-func (p *Leader) Append(op wal.Op, key, value []byte) (wal.LSN, error) {
+func (l *Leader) Append(op wal.Op, key, value []byte) (wal.LSN, error) {
 	rs := [1]wal.Record{{Op: op, Key: key, Value: value}}
-	return p.AppendBatch(rs[:])
+	return l.AppendBatch(rs[:])
 }
 
 // leaderRecent is the leader log's in-memory copy of its newest bytes,
@@ -234,220 +206,183 @@ const leaderRecent = 8 << 20
 // AppendBatch writes records in order, as Append would one by one, with one
 // lock of the log and of the store, sets each one's LSN, and returns the
 // end of the last (0 for none). Nothing is written when one is invalid.
-func (p *Leader) AppendBatch(rs []wal.Record) (wal.LSN, error) {
+func (l *Leader) AppendBatch(rs []wal.Record) (wal.LSN, error) {
 	if len(rs) == 0 {
 		return 0, nil
 	}
-	p.appendMu.Lock()
-	if err := p.log.AppendBatch(rs); err != nil {
-		p.appendMu.Unlock()
+	l.appendMu.Lock()
+	if err := l.log.AppendBatch(rs); err != nil {
+		l.appendMu.Unlock()
 		return 0, err
 	}
-	p.store.ApplyBatch(rs)
-	p.appendMu.Unlock()
-	p.records.Add(uint64(len(rs)))
-	kick(p.flushKick)
+	l.store.ApplyBatch(rs)
+	l.appendMu.Unlock()
+	l.records.Add(uint64(len(rs)))
+	kick(l.flushKick)
 	return rs[len(rs)-1].End(), nil
 }
 
 // StoreImage returns the store encoded (an engine/kv image), consistent
-// at the returned LSN (the
-// log position streaming resumes from).
-func (p *Leader) StoreImage() ([]byte, wal.LSN) {
-	p.appendMu.Lock()
-	defer p.appendMu.Unlock()
-	data, _ := p.store.Image()
-	return data, p.log.End()
+// at the returned LSN (the log position streaming resumes from).
+func (l *Leader) StoreImage() ([]byte, wal.LSN) {
+	l.appendMu.Lock()
+	defer l.appendMu.Unlock()
+	data, _ := l.store.Image()
+	return data, l.log.End()
 }
 
 // Flushed is the leader's flushed LSN: what senders may ship.
-func (p *Leader) Flushed() wal.LSN { return p.log.Flushed() }
+func (l *Leader) Flushed() wal.LSN { return l.log.Flushed() }
 
-func (p *Leader) flushLoop() {
-	defer p.wg.Done()
+func (l *Leader) flushLoop() {
 	for {
 		select {
-		case <-p.stop:
+		case <-l.stop:
 			return
-		case <-p.flushKick:
+		case <-l.flushKick:
 		}
-		for p.log.End() > p.log.Flushed() {
-			f, err := p.log.Sync()
+		for l.log.End() > l.log.Flushed() {
+			f, err := l.log.Sync()
 			if err != nil {
-				p.cfg.OnEvent.emit("", EvError, p.log.Flushed(), "leader fsync failed: "+err.Error())
+				l.cfg.OnEvent.emit(replica.Event{Kind: replica.EvError, LSN: l.log.Flushed(), Text: "leader fsync failed: " + err.Error()})
 				break
 			}
-			now := p.clk.Now()
-			p.mu.Lock()
-			p.lag.add(f, now)
-			p.mu.Unlock()
-			p.flushed.broadcast()
-			p.progress.broadcast()
+			now := l.clk.Now()
+			l.mu.Lock()
+			l.core.Flushed(f, now)
+			l.mu.Unlock()
+			l.flushed.broadcast()
+			l.progress.broadcast()
 		}
 	}
 }
 
 // checkpointLoop applies retention every CheckpointInterval of world time.
-func (p *Leader) checkpointLoop() {
-	defer p.wg.Done()
-	for p.clk.Sleep(p.cfg.CheckpointInterval, p.stop) {
-		p.retain()
+func (l *Leader) checkpointLoop() {
+	for l.clk.Sleep(l.cfg.CheckpointInterval, l.stop) {
+		l.retain()
 	}
 }
 
-// retain removes WAL segments nobody needs: behind wal_keep_size and behind
-// every live slot, and behind the store's checkpoint, which it writes first
-// when it is older. A slot further behind than MaxSlotWAL is lost.
-func (p *Leader) retain() {
-	p.ckptMu.Lock()
-	defer p.ckptMu.Unlock()
-	end := p.log.Flushed()
-	p.mu.Lock()
-	keepFrom := wal.LSN(0)
-	if int64(end) > p.walKeep {
-		keepFrom = end - wal.LSN(p.walKeep)
-	}
-	var lost []string
-	if p.slots {
-		for _, pr := range p.peers {
-			s := &pr.slot
-			if !s.enabled || s.lost {
-				continue
-			}
-			if p.cfg.MaxSlotWAL > 0 && int64(end-s.restart) > p.cfg.MaxSlotWAL {
-				s.lost = true
-				lost = append(lost, pr.name)
-				continue
-			}
-			keepFrom = min(keepFrom, s.restart)
-		}
-	}
-	p.mu.Unlock()
-	for _, name := range lost {
-		p.cfg.OnEvent.emit(name, EvSlot, end, fmt.Sprintf("slot lost: more than %d bytes behind (max_slot_wal_keep_size)", p.cfg.MaxSlotWAL))
-	}
-	if keepFrom <= p.log.Start() {
+// retain carries out retention as the decisions plan it (replica.Retain):
+// it writes the store's checkpoint when the last one is older than the
+// WAL to keep, then removes the segments nobody needs.
+func (l *Leader) retain() {
+	l.ckptMu.Lock()
+	defer l.ckptMu.Unlock()
+	l.mu.Lock()
+	plan := l.core.Retain(l.log.Flushed(), l.log.Start(), l.ckptLSN)
+	l.mu.Unlock()
+	l.cfg.OnEvent.emit(plan.Events...)
+	if !plan.Remove {
 		return
 	}
 	var wrote string
-	if p.ckptLSN < keepFrom {
-		lsn, err := p.checkpoint()
+	if plan.Checkpoint {
+		lsn, err := l.checkpoint()
 		if errors.Is(err, errStopped) {
 			return
 		}
 		if err != nil {
-			p.cfg.OnEvent.emit("", EvError, keepFrom, "checkpoint failed, keeping the WAL: "+err.Error())
+			l.cfg.OnEvent.emit(replica.Event{Kind: replica.EvError, LSN: plan.KeepFrom, Text: "checkpoint failed, keeping the WAL: " + err.Error()})
 			return
 		}
 		wrote = fmt.Sprintf("store written at %s; ", lsn)
 	}
-	n, err := p.log.RemoveBefore(keepFrom)
+	n, err := l.log.RemoveBefore(plan.KeepFrom)
 	if err != nil {
-		p.cfg.OnEvent.emit("", EvError, keepFrom, "removing old WAL: "+err.Error())
+		l.cfg.OnEvent.emit(replica.Event{Kind: replica.EvError, LSN: plan.KeepFrom, Text: "removing old WAL: " + err.Error()})
 	} else if n > 0 {
-		p.cfg.OnEvent.emit("", EvInfo, p.log.Start(), fmt.Sprintf("checkpoint: %sremoved %d WAL segment(s) behind wal_keep_size and the slots; oldest LSN now %s", wrote, n, p.log.Start()))
+		l.cfg.OnEvent.emit(replica.Event{Kind: replica.EvInfo, LSN: l.log.Start(),
+			Text: fmt.Sprintf("checkpoint: %sremoved %d WAL segment(s) behind wal_keep_size and the slots; oldest LSN now %s", wrote, n, l.log.Start())})
 	}
 }
 
 // SetSync changes the sync rule; waiting commits re-check at once.
-func (p *Leader) SetSync(r SyncRule) {
-	p.mu.Lock()
-	p.rule = r
-	p.mu.Unlock()
-	p.progress.broadcast()
+func (l *Leader) SetSync(r replica.SyncRule) {
+	l.mu.Lock()
+	l.core.SetRule(r)
+	l.mu.Unlock()
+	l.progress.broadcast()
 }
 
 // SetWALKeep changes wal_keep_size.
-func (p *Leader) SetWALKeep(n int64) {
-	p.mu.Lock()
-	p.walKeep = max(n, 0)
-	p.mu.Unlock()
-	p.retain()
+func (l *Leader) SetWALKeep(n int64) {
+	l.mu.Lock()
+	l.core.SetWALKeep(n)
+	l.mu.Unlock()
+	l.retain()
 }
 
 // SetSlots turns replication slots on or off. New slots start at each
 // follower's last reported flush position (or the oldest retained LSN).
-func (p *Leader) SetSlots(on bool) {
-	p.mu.Lock()
-	p.slots = on
-	for _, pr := range p.peers {
-		p.setSlotLocked(pr, on)
-	}
-	p.mu.Unlock()
-	p.retain()
-}
-
-func (p *Leader) setSlotLocked(pr *peer, on bool) {
-	if !on {
-		pr.slot = slotState{}
-		return
-	}
-	if pr.slot.enabled {
-		return
-	}
-	restart := pr.flush
-	if restart < p.log.Start() {
-		restart = p.log.Start()
-	}
-	pr.slot = slotState{enabled: true, restart: restart}
+func (l *Leader) SetSlots(on bool) {
+	l.mu.Lock()
+	l.core.SetSlots(on, l.log.Start())
+	l.mu.Unlock()
+	l.retain()
 }
 
 // Forget drops what the leader knows of a follower (removed for good), and
 // closes its connection.
-func (p *Leader) Forget(name string) {
-	p.mu.Lock()
-	pr := p.peers[name]
-	delete(p.peers, name)
-	delete(p.toldRemoved, name)
-	p.mu.Unlock()
-	if pr != nil && pr.conn != nil {
-		pr.conn.Close()
+func (l *Leader) Forget(name string) {
+	l.mu.Lock()
+	l.core.Forget(name)
+	c := l.streams[name]
+	l.mu.Unlock()
+	if c != nil {
+		c.Close()
 	}
-	p.progress.broadcast()
-	p.retain()
+	l.progress.broadcast()
+	l.retain()
 }
 
-// WaitCommit blocks until a commit ending at end satisfies the sync rule in
-// force (re-read as it changes), or stop closes (false).
-func (p *Leader) WaitCommit(end wal.LSN, stop <-chan struct{}) bool {
-	p.waiting.Add(1)
-	defer p.waiting.Add(-1)
+// WaitCommit blocks until a commit ending at end is released by the sync
+// rule in force (re-read as it changes), or stop closes (false).
+func (l *Leader) WaitCommit(end wal.LSN, stop <-chan struct{}) bool {
+	l.waiting.Add(1)
+	l.mu.Lock()
+	l.waiters[end]++
+	l.mu.Unlock()
+	defer func() {
+		l.mu.Lock()
+		if l.waiters[end]--; l.waiters[end] == 0 {
+			delete(l.waiters, end)
+		}
+		l.mu.Unlock()
+		l.waiting.Add(-1)
+	}()
 	for {
-		ch := p.progress.wait()
-		if p.satisfied(end) {
-			p.commits.Add(1)
+		ch := l.progress.wait()
+		if l.Released(end) {
+			l.commits.Add(1)
 			return true
 		}
 		select {
 		case <-ch:
 		case <-stop:
 			return false
-		case <-p.stop:
+		case <-l.stop:
 			return false
 		}
 	}
 }
 
-func (p *Leader) satisfied(end wal.LSN) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	r := p.rule
-	if r.Mode == SyncOff {
-		return true
-	}
-	if p.log.Flushed() < end {
-		return false
-	}
-	if !r.Remote() {
-		return true
-	}
-	n := 0
-	for _, pr := range p.peers {
-		if confirms(r.Mode, end, pr.report()) {
-			n++
-		}
-	}
-	return n >= r.N
+// Released reports whether a commit ending at end is released now.
+func (l *Leader) Released(end wal.LSN) bool {
+	flushed := l.log.Flushed()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.core.Released(end, flushed)
+}
+
+// Commit is the sync rule's verdict on a commit ending at end now: released,
+// or why not.
+func (l *Leader) Commit(end wal.LSN) replica.Verdict {
+	flushed := l.log.Flushed()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.core.Commit(end, flushed)
 }
 
 // LeaderStatus is the leader's side, as the cluster's Snapshot shows it.
@@ -459,69 +394,57 @@ type LeaderStatus struct {
 	Records                        uint64
 	WALKeep                        int64
 	Slots                          bool
-	Sync                           SyncRule
+	Sync                           replica.SyncRule
 	Waiting                        int
 	Commits                        uint64
+	// CommitWait says why the oldest waiting commit waits ("" when none
+	// does): the sync rule's reason, e.g. "waiting for replay of 0/340 on
+	// 1 of 2: follower-1 at 0/300, follower-2 disconnected".
+	CommitWait string
 }
 
 // Status reports the leader's side.
-func (p *Leader) Status() LeaderStatus {
-	p.mu.Lock()
-	rule, keep, slots := p.rule, p.walKeep, p.slots
-	p.mu.Unlock()
+func (l *Leader) Status() LeaderStatus {
+	flushed := l.log.Flushed()
+	l.mu.Lock()
+	set := l.core.Settings()
+	var wait string
+	if len(l.waiters) > 0 {
+		oldest := wal.LSN(0)
+		for end := range l.waiters {
+			if oldest == 0 || end < oldest {
+				oldest = end
+			}
+		}
+		wait = l.core.Commit(oldest, flushed).Reason
+	}
+	l.mu.Unlock()
 	return LeaderStatus{
-		InsertLSN: p.log.End(), FlushLSN: p.log.Flushed(), OldestLSN: p.log.Start(),
-		Segments: p.log.SegmentCount(), SegmentSize: p.log.SegmentSize(),
-		Keys: p.store.Len(), Records: p.records.Load(),
-		WALKeep: keep, Slots: slots, Sync: rule,
-		Waiting: int(p.waiting.Load()), Commits: p.commits.Load(),
+		InsertLSN: l.log.End(), FlushLSN: flushed, OldestLSN: l.log.Start(),
+		Segments: l.log.SegmentCount(), SegmentSize: l.log.SegmentSize(),
+		Keys: l.store.Len(), Records: l.records.Load(),
+		WALKeep: set.WALKeep, Slots: set.Slots, Sync: set.Rule,
+		Waiting: int(l.waiting.Load()), Commits: l.commits.Load(), CommitWait: wait,
 	}
 }
 
-// PeerStatus is one follower as the leader sees it (pg_stat_replication).
-type PeerStatus struct {
-	Name                          string
-	Connected                     bool
-	Addr                          string // the peer's address (client_addr)
-	SentLSN                       wal.LSN
-	WriteLSN, FlushLSN, ReplayLSN wal.LSN // as last reported
-	WriteLag, FlushLag, ReplayLag Lag
-	CaughtUp                      bool // streaming rather than catchup
-	SlotEnabled, SlotLost         bool
-	SlotRestart                   wal.LSN
-	LastError                     string
-}
-
-// Peers reports every follower the leader knows of, sorted by name.
-func (p *Leader) Peers() []PeerStatus {
-	now := p.clk.Now()
-	flushed := p.log.Flushed()
-	p.mu.Lock()
-	out := make([]PeerStatus, 0, len(p.peers))
-	for _, pr := range p.peers {
-		out = append(out, PeerStatus{
-			Name: pr.name, Connected: pr.connected, Addr: pr.addr,
-			SentLSN: pr.sent, WriteLSN: pr.write, FlushLSN: pr.flush, ReplayLSN: pr.replay,
-			WriteLag:    pr.lags[0].view(&p.lag, pr.write, flushed, now),
-			FlushLag:    pr.lags[1].view(&p.lag, pr.flush, flushed, now),
-			ReplayLag:   pr.lags[2].view(&p.lag, pr.replay, flushed, now),
-			CaughtUp:    pr.caughtUp,
-			SlotEnabled: pr.slot.enabled, SlotLost: pr.slot.lost, SlotRestart: pr.slot.restart,
-			LastError: pr.lastError,
-		})
-	}
-	p.mu.Unlock()
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out
+// Followers reports every follower the leader knows of, sorted by name,
+// as pg_stat_replication shows them.
+func (l *Leader) Followers() []replica.Row {
+	now := l.clk.Now()
+	flushed := l.log.Flushed()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.core.Rows(flushed, now)
 }
 
 // Close stops the leader: listener, every connection, every goroutine, the
 // log (synced). It is idempotent.
-func (p *Leader) Close() error {
-	if !p.halt() {
+func (l *Leader) Close() error {
+	if !l.halt() {
 		return nil
 	}
-	return p.log.Close()
+	return l.log.Close()
 }
 
 // Crash stops the leader as a crash would: every goroutine and connection
@@ -529,38 +452,39 @@ func (p *Leader) Close() error {
 // plus keepUnsynced bytes of the written tail, possibly ending inside a
 // record (see wal.Log.Crash). Restart it with StartLeader on the same
 // Dir.
-func (p *Leader) Crash(keepUnsynced int64) error {
-	if !p.halt() {
+func (l *Leader) Crash(keepUnsynced int64) error {
+	if !l.halt() {
 		return nil
 	}
-	return p.log.Crash(keepUnsynced)
+	return l.log.Crash(keepUnsynced)
 }
 
 // halt stops the listener, every connection and goroutine; false when
 // already stopped.
-func (p *Leader) halt() bool {
+func (l *Leader) halt() bool {
 	first := false
-	p.stopOnce.Do(func() {
+	l.stopOnce.Do(func() {
 		first = true
-		close(p.stop)
-		p.ln.Close()
-		p.mu.Lock()
-		for c := range p.conns {
+		close(l.stop)
+		l.ln.Close()
+		l.mu.Lock()
+		for c := range l.conns {
 			c.Close()
 		}
-		p.mu.Unlock()
-		p.wg.Wait()
+		l.mu.Unlock()
+		l.wg.Wait()
 	})
 	return first
 }
 
-func (p *Leader) acceptLoop() {
-	defer p.wg.Done()
+// ---- connections ---------------------------------------------------------
+
+func (l *Leader) acceptLoop() {
 	for {
-		c, err := p.ln.Accept()
+		c, err := l.ln.Accept()
 		if err != nil {
 			select {
-			case <-p.stop:
+			case <-l.stop:
 				return
 			default:
 			}
@@ -571,95 +495,96 @@ func (p *Leader) acceptLoop() {
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
-			time.Sleep(10 * time.Millisecond) // e.g. too many open files: back off
+			// e.g. too many open files: back off, or stop.
+			if !sleepReal(10*time.Millisecond, l.stop) {
+				return
+			}
 			continue
 		}
-		p.mu.Lock()
+		l.mu.Lock()
 		select {
-		case <-p.stop:
-			p.mu.Unlock()
+		case <-l.stop:
+			l.mu.Unlock()
 			c.Close()
 			return
 		default:
 		}
 		now := time.Now()
 		var evicted string
-		if len(p.conns) >= p.cfg.MaxConns {
+		if len(l.conns) >= l.cfg.MaxConns {
 			var ok bool
-			if ok, evicted = p.evictLocked(now); !ok {
-				p.mu.Unlock()
-				p.refuseBusy(c)
+			if ok, evicted = l.evictLocked(now); !ok {
+				l.mu.Unlock()
+				l.refuseBusy(c)
 				continue
 			}
 		}
 		st := &connState{since: now}
-		p.conns[c] = st
-		p.mu.Unlock()
+		l.conns[c] = st
+		l.mu.Unlock()
 		if evicted != "" {
-			p.cfg.OnEvent.emit("", EvRefused, 0, evicted)
+			l.cfg.OnEvent.emit(replica.Event{Kind: replica.EvRefused, Text: evicted})
 		}
-		p.wg.Add(1)
-		go func() {
-			defer p.wg.Done()
-			p.serve(c, st)
-			p.mu.Lock()
-			delete(p.conns, c)
-			p.mu.Unlock()
+		l.guard.Go("connection", func() {
+			l.serve(c, st)
+			l.mu.Lock()
+			delete(l.conns, c)
+			l.mu.Unlock()
 			c.Close()
-		}()
+		})
+	}
+}
+
+// sleepReal waits d of real time; false when stop closes first.
+func sleepReal(d time.Duration, stop <-chan struct{}) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-stop:
+		return false
 	}
 }
 
 // connState is what the leader knows of an open connection before and
-// after its handshake. p.mu guards it.
+// after its handshake. l.mu guards it.
 type connState struct {
 	since   time.Time // accepted (real time)
-	named   bool      // said a valid hello: never evicted
+	named   bool      // admitted: never evicted
 	evicted bool      // closed for a newer connection: its goroutine refuses it
 }
 
 // evictLocked makes room for a new connection when every slot is taken:
-// the oldest connection that has not said a valid hello in a fifth of the
-// handshake timeout (clock.Eviction) is marked evicted and its read
-// deadline moved to now, so its own goroutine refuses and closes it at
-// once; its slot is free from now. It reports whether there was one, and
-// an event to emit (merged to one a second). p.mu is held.
-func (p *Leader) evictLocked(now time.Time) (bool, string) {
+// the connection replica.Eviction picks among those not admitted (the
+// oldest that has had a fifth of the handshake timeout to say hello) is
+// marked evicted and its read deadline moved to now, so its own goroutine
+// refuses and closes it at once; its slot is free from now. It reports
+// whether there was one, and an event to emit (merged to one a second).
+// l.mu is held.
+func (l *Leader) evictLocked(now time.Time) (bool, string) {
 	var waiting []time.Duration
 	var conns []net.Conn
-	for c, st := range p.conns {
+	for c, st := range l.conns {
 		if !st.named && !st.evicted {
 			waiting = append(waiting, now.Sub(st.since))
 			conns = append(conns, c)
 		}
 	}
-	i := clock.Eviction(waiting, p.cfg.HandshakeTimeout/5)
+	i := replica.Eviction(waiting, l.cfg.HandshakeTimeout/5)
 	if i < 0 {
 		return false, ""
 	}
 	c := conns[i]
-	p.conns[c].evicted = true
-	delete(p.conns, c)
+	l.conns[c].evicted = true
+	delete(l.conns, c)
 	c.SetReadDeadline(now)
 	var event string
-	if n := p.evicted.Add(now); n > 0 {
+	if n := l.evicted.Add(now); n > 0 {
 		event = fmt.Sprintf("evicted %d connection(s) that had not said hello, the last from %s, to make room for newer ones", n, c.RemoteAddr())
 	}
 	return true, event
 }
-
-// wasEvicted reports whether st's connection was evicted (see
-// evictLocked); else, when named is true, it marks it as having said a
-// valid hello, so it is never evicted.
-func (p *Leader) wasEvicted(st *connState, named bool) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	st.named = st.named || (named && !st.evicted)
-	return st.evicted
-}
-
-// evictedReason is what an evicted connection is told.
-const evictedReason = "evicted: it said no hello while the leader's connections were all taken"
 
 // DefaultHandshakeTimeout is LeaderConfig.HandshakeTimeout when unset.
 const DefaultHandshakeTimeout = 5 * time.Second
@@ -676,251 +601,174 @@ const maxFollowerFrame = 1 + 16 + 255
 // must not block: the Refuse frame fits a fresh socket's buffer. Events are
 // merged to one a second, counting the refusals, so a flood cannot bury
 // the event log.
-func (p *Leader) refuseBusy(c net.Conn) {
-	reason := fmt.Sprintf("too many connections (max %d)", p.cfg.MaxConns)
+func (l *Leader) refuseBusy(c net.Conn) {
+	reason := fmt.Sprintf("too many connections (max %d)", l.cfg.MaxConns)
 	c.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
 	wire.WriteFrame(c, wire.KindRefuse, wire.Refuse{Code: wire.RefuseProtocol, Reason: reason}.Encode())
 	addr := c.RemoteAddr().String()
 	c.Close()
-	p.mu.Lock()
-	n := p.busy.Add(time.Now())
-	p.mu.Unlock()
+	l.mu.Lock()
+	n := l.busy.Add(time.Now())
+	l.mu.Unlock()
 	if n > 0 {
-		p.cfg.OnEvent.emit("", EvRefused, 0, fmt.Sprintf("refused %d connection(s), the last from %s: %s", n, addr, reason))
+		l.cfg.OnEvent.emit(replica.Event{Kind: replica.EvRefused, Text: fmt.Sprintf("refused %d connection(s), the last from %s: %s", n, addr, reason)})
 	}
 }
 
-// sendRefuse writes a Refuse frame, best effort: the connection is closed
-// right after either way.
-func sendRefuse(c net.Conn, code byte, reason string) {
-	c.SetWriteDeadline(time.Now().Add(2 * time.Second))
-	wire.WriteFrame(c, wire.KindRefuse, wire.Refuse{Code: code, Reason: reason}.Encode())
-}
-
-// refuse sends a Refuse frame and reports it.
-func (p *Leader) refuse(c net.Conn, name string, code byte, reason string, lsn wal.LSN) {
-	sendRefuse(c, code, reason)
-	if name == "" {
-		p.cfg.OnEvent.emit("", EvRefused, lsn, fmt.Sprintf("refused %s: %s", c.RemoteAddr(), reason))
-		return
+// refuse carries out a refusal: the Refuse frame, best effort (the
+// connection is closed right after either way), and its event.
+func (l *Leader) refuse(c net.Conn, a replica.Admission) {
+	if a.Refuse {
+		c.SetWriteDeadline(time.Now().Add(2 * time.Second))
+		wire.WriteFrame(c, wire.KindRefuse, wire.Refuse{Code: a.Code, Reason: a.Reason}.Encode())
 	}
-	p.cfg.OnEvent.emit(name, EvRefused, lsn, "refused: "+reason)
-}
-
-// refuseWALRemoved tells a follower that the WAL it needs is gone. Every
-// reconnect attempt gets this answer until it takes a base backup or
-// streams again; the event log hears it once.
-func (p *Leader) refuseWALRemoved(c net.Conn, name, reason string, lsn wal.LSN) {
-	sendRefuse(c, wire.RefuseWALRemoved, reason)
-	p.mu.Lock()
-	told := p.toldRemoved[name]
-	p.toldRemoved[name] = true
-	if pr := p.peers[name]; pr != nil {
-		pr.lastError = "WAL removed"
-	}
-	p.mu.Unlock()
-	if !told {
-		p.cfg.OnEvent.emit(name, EvWALRemoved, lsn, "refused: "+reason)
+	if a.Event != nil {
+		l.cfg.OnEvent.emit(*a.Event)
 	}
 }
 
-func validName(s string) bool {
-	if s == "" || len(s) > wire.MaxNameLen {
-		return false
+// firstFrame reads a new connection's first frame, and how it came.
+func (l *Leader) firstFrame(c net.Conn, fr *wire.Reader, st *connState) replica.FirstFrame {
+	c.SetReadDeadline(time.Now().Add(l.cfg.HandshakeTimeout))
+	ff := replica.FirstFrame{Addr: c.RemoteAddr().String(), Timeout: l.cfg.HandshakeTimeout}
+	f, err := fr.Next()
+	if err == nil {
+		ff.Kind, ff.Payload = f.Kind, f.Payload
+		return ff
 	}
-	for _, r := range s {
-		if !(r == '-' || r == '_' || r == '.' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
-			return false
-		}
+	var ne net.Error
+	switch {
+	case errors.Is(err, io.EOF):
+		ff.Arrival = replica.ClosedEarly
+	case errors.Is(err, wire.ErrFrameTooLarge):
+		ff.Arrival = replica.TooLarge
+	case errors.As(err, &ne) && ne.Timeout():
+		ff.Arrival = replica.TimedOut
+	default:
+		ff.Arrival = replica.ReadFailed
 	}
-	return true
+	ff.Detail = err.Error()
+	l.mu.Lock()
+	ff.Evicted = st.evicted
+	l.mu.Unlock()
+	return ff
 }
 
-// serve runs one follower connection: handshake, then a sender goroutine
-// streaming WAL while this goroutine reads status and requests.
-func (p *Leader) serve(c net.Conn, st *connState) {
+// serve runs one follower connection: the handshake, then a sender
+// goroutine streaming WAL while this goroutine reads status and requests.
+func (l *Leader) serve(c net.Conn, st *connState) {
 	fr := wire.NewReader(c, 4<<10) // followers send small frames
 	fr.SetMaxFrame(maxFollowerFrame)
-	c.SetReadDeadline(time.Now().Add(p.cfg.HandshakeTimeout))
-	f, err := fr.Next()
-	if err != nil {
-		var ne net.Error
-		switch {
-		case p.wasEvicted(st, false):
-			sendRefuse(c, wire.RefuseProtocol, evictedReason) // the eviction event says it
-		case errors.Is(err, io.EOF):
-			p.cfg.OnEvent.emit("", EvRefused, 0, fmt.Sprintf("connection from %s closed before saying hello", c.RemoteAddr()))
-		case errors.Is(err, wire.ErrFrameTooLarge):
-			p.refuse(c, "", wire.RefuseProtocol, "not a walship hello: "+err.Error(), 0)
-		case errors.As(err, &ne) && ne.Timeout():
-			p.refuse(c, "", wire.RefuseProtocol, fmt.Sprintf("no hello within %v", p.cfg.HandshakeTimeout), 0)
-		default:
-			p.cfg.OnEvent.emit("", EvRefused, 0, fmt.Sprintf("dropped connection from %s before hello: %v", c.RemoteAddr(), err))
-		}
+	h, a := replica.ReadHello(l.firstFrame(c, fr, st))
+	if !a.Accept {
+		l.refuse(c, a)
 		return
 	}
-	if f.Kind != wire.KindHello {
-		p.refuse(c, "", wire.RefuseProtocol, fmt.Sprintf("expected hello, got %s frame", f.Kind), 0)
-		return
+	// What the decisions need that only I/O can find out.
+	facts := replica.Facts{
+		Addr:    c.RemoteAddr().String(),
+		Known:   l.cfg.Known == nil || l.cfg.Known(h.Name),
+		Flushed: l.log.Flushed(),
+		Oldest:  l.log.Start(),
 	}
-	h, err := wire.DecodeHello(f.Payload)
-	switch {
-	case errors.Is(err, wire.ErrNameTooLong):
-		p.refuse(c, "", wire.RefuseBadName, fmt.Sprintf("follower name of %d bytes is too long (max %d)", f.Payload[15], wire.MaxNameLen), 0)
-		return
-	case err != nil:
-		p.refuse(c, "", wire.RefuseProtocol, err.Error(), 0)
-		return
-	case h.Magic != wire.Magic:
-		p.refuse(c, "", wire.RefuseBadMagic, fmt.Sprintf("bad magic %08x (not a walship follower)", h.Magic), 0)
-		return
-	case h.Version != wire.Version:
-		p.refuse(c, "", wire.RefuseBadVersion, fmt.Sprintf("protocol version %d not supported (want %d)", h.Version, wire.Version), 0)
-		return
-	case !validName(h.Name):
-		p.refuse(c, "", wire.RefuseBadName, fmt.Sprintf("bad follower name %q", h.Name), 0)
-		return
-	case p.cfg.Known != nil && !p.cfg.Known(h.Name):
-		p.refuse(c, "", wire.RefuseUnknownName, fmt.Sprintf("unknown follower %q", h.Name), 0)
-		return
-	case p.wasEvicted(st, true):
-		p.refuse(c, h.Name, wire.RefuseProtocol, evictedReason, 0)
-		return
-	}
-	name := h.Name
 	wantBackup := h.Flags&wire.HelloWantBackup != 0
-	flushed := p.log.Flushed()
-	if h.Start > flushed {
-		// Its WAL ends past anything the leader has flushed (so sent):
-		// what it would report from there cannot be true.
-		p.refuse(c, name, wire.RefuseProtocol, fmt.Sprintf("requested start %s is ahead of the leader's flush %s", h.Start, flushed), h.Start)
+	if !wantBackup && h.Start <= facts.Flushed {
+		facts.StartProblem = l.startProblem(h.Start, facts.Flushed)
+	}
+	l.mu.Lock()
+	facts.Evicted = st.evicted
+	a, pr := l.core.Admit(h, facts)
+	if a.Accept {
+		st.named = true
+		l.streams[h.Name] = c
+	}
+	l.mu.Unlock()
+	if !a.Accept {
+		l.refuse(c, a)
 		return
 	}
-	if !wantBackup {
-		if h.Start < p.log.Start() {
-			p.refuseWALRemoved(c, name, fmt.Sprintf("requested WAL at %s has already been removed (oldest is %s)", h.Start, p.log.Start()), h.Start)
-			return
-		}
-		if err := p.checkStart(h.Start, flushed); err != nil {
-			p.refuse(c, name, wire.RefuseProtocol, "requested start "+err.Error(), h.Start)
-			return
-		}
-	}
-
-	p.mu.Lock()
-	pr := p.peers[name]
-	if pr == nil {
-		pr = &peer{name: name}
-		p.peers[name] = pr
-		if p.slots {
-			p.setSlotLocked(pr, true)
-		}
-	}
-	if pr.connected {
-		p.mu.Unlock()
-		p.refuse(c, name, wire.RefuseDuplicate, "a follower with this name is already streaming", 0)
-		return
-	}
-	pr.connected, pr.conn, pr.addr = true, c, c.RemoteAddr().String()
-	delete(p.toldRemoved, name) // streaming again: a new fall-off is news
-	pr.caughtUp = false
-	pr.ctl = make(chan senderCtl, 4)
-	pr.sent, pr.sentMax = h.Start, h.Start
-	if !wantBackup {
-		// It asks from the end of its log, which may hold bytes it has
-		// not fsynced: nothing it reported counts for more than that, and
-		// nothing counts as written or flushed that it has not reported
-		// (a synchronous commit must not be acknowledged on a guess). Its
-		// first status, sent at once, says the rest.
-		pr.write = min(pr.write, h.Start)
-		pr.flush = min(pr.flush, h.Start)
-		pr.replay = min(pr.replay, h.Start)
-	}
-	ctl := pr.ctl
-	p.mu.Unlock()
+	l.mu.Lock()
+	epoch := pr.Epoch
+	l.mu.Unlock()
+	l.progress.broadcast() // its old reports no longer count
 
 	c.SetReadDeadline(time.Time{})
 	bw := bufio.NewWriterSize(c, 64<<10)
 	// The handshake writes to bw before the sender, which then owns it, starts.
-	err = wire.WriteFrame(bw, wire.KindWelcome, wire.Welcome{Flushed: flushed, SegmentSize: p.log.SegmentSize(), Oldest: p.log.Start()}.Encode())
+	err := wire.WriteFrame(bw, wire.KindWelcome, wire.Welcome{Flushed: facts.Flushed, SegmentSize: l.log.SegmentSize(), Oldest: facts.Oldest}.Encode())
 	if err == nil {
 		err = bw.Flush()
 	}
 	if err != nil {
-		p.disconnected(pr, c, "welcome: "+err.Error())
+		l.disconnected(pr, epoch, c, "welcome: "+err.Error())
 		return
 	}
-	how := "streaming from " + h.Start.String()
-	if wantBackup {
-		how = "asking for a base backup"
-	}
-	p.cfg.OnEvent.emit(name, EvConnect, h.Start, "connected, "+how)
+	l.cfg.OnEvent.emit(*a.Event)
 
+	ctl := make(chan senderCtl, 4)
+	s := &sender{l: l, pr: pr, epoch: epoch, name: h.Name, c: c, bw: bw, ctl: ctl, connStop: make(chan struct{})}
 	senderDone := make(chan struct{})
-	connStop := make(chan struct{})
-	go func() {
+	l.guard.Go("sender", func() {
 		defer close(senderDone)
 		start := h.Start
 		if wantBackup {
 			start = 0
 		}
-		err := p.send(pr, c, bw, start, wantBackup, ctl, connStop)
-		if err != nil {
+		if err := s.run(start, wantBackup); err != nil {
 			c.Close() // unblocks the reader below
 		}
-	}()
+	})
 
-	reason := p.readLoop(pr, c, fr, ctl)
-	close(connStop)
+	reason := l.readLoop(pr, epoch, c, fr, ctl)
+	close(s.connStop)
 	c.Close()
 	<-senderDone
-	p.disconnected(pr, c, reason)
+	l.disconnected(pr, epoch, c, reason)
 }
 
-// checkStart checks an LSN a follower asks to stream from: at most limit
-// (the leader's flush) and a record boundary, so that the sender never
-// reads the leader's WAL from inside a record and takes the follower's
-// mistake for damage. A removed LSN passes: the sender answers "WAL
-// removed" for it.
-func (p *Leader) checkStart(from, limit wal.LSN) error {
+// startProblem says why a follower's start or resend LSN from is no place
+// to stream from ("not a record boundary"), reading the leader's log
+// there; "" when it is one, or when that WAL is removed (the sender then
+// answers "WAL removed"), or past limit (the decisions say so).
+func (l *Leader) startProblem(from, limit wal.LSN) string {
 	if from > limit {
-		return fmt.Errorf("%s: past the leader's flush %s", from, limit)
+		return ""
 	}
-	rd, err := p.log.NewReader(from)
+	rd, err := l.log.NewReader(from)
 	if err != nil {
 		if errors.Is(err, wal.ErrWALRemoved) {
-			return nil
+			return ""
 		}
-		return fmt.Errorf("%s: %v", from, err)
+		return err.Error()
 	}
 	defer rd.Close()
 	if _, err := rd.Next(limit); errors.Is(err, wal.ErrCorrupt) {
-		return fmt.Errorf("%s: not a record boundary", from)
+		return "not a record boundary"
 	}
-	return nil
+	return ""
 }
 
-func (p *Leader) disconnected(pr *peer, c net.Conn, reason string) {
-	p.mu.Lock()
-	if pr.conn == c {
-		pr.connected, pr.conn, pr.caughtUp = false, nil, false
-		pr.lastError = reason
+func (l *Leader) disconnected(pr *replica.Progress, epoch uint64, c net.Conn, reason string) {
+	l.mu.Lock()
+	l.core.Disconnect(pr, epoch, reason)
+	if l.streams[pr.Name] == c {
+		delete(l.streams, pr.Name)
 	}
-	flush := pr.flush // read under the lock: a reconnect may be writing it
-	p.mu.Unlock()
-	p.progress.broadcast()
+	flush, name := pr.Flush, pr.Name // read under the lock: a reconnect may be writing them
+	l.mu.Unlock()
+	l.progress.broadcast()
 	select {
-	case <-p.stop:
+	case <-l.stop:
 	default:
-		p.cfg.OnEvent.emit(pr.name, EvDisconnect, flush, "disconnected: "+reason)
+		l.cfg.OnEvent.emit(replica.Event{Follower: name, Kind: replica.EvDisconnect, LSN: flush, Text: "disconnected: " + reason})
 	}
 }
 
 // readLoop reads a follower's frames until the connection ends, and returns
 // why it ended.
-func (p *Leader) readLoop(pr *peer, c net.Conn, fr *wire.Reader, ctl chan senderCtl) string {
+func (l *Leader) readLoop(pr *replica.Progress, epoch uint64, c net.Conn, fr *wire.Reader, ctl chan senderCtl) string {
 	for {
-		c.SetReadDeadline(time.Now().Add(p.cfg.IdleTimeout))
+		c.SetReadDeadline(time.Now().Add(l.cfg.IdleTimeout))
 		f, err := fr.Next()
 		if err != nil {
 			var ne net.Error
@@ -930,7 +778,7 @@ func (p *Leader) readLoop(pr *peer, c net.Conn, fr *wire.Reader, ctl chan sender
 			case errors.Is(err, net.ErrClosed):
 				return "connection closed"
 			case errors.As(err, &ne) && ne.Timeout():
-				return fmt.Sprintf("idle: no frame from the follower in %v", p.cfg.IdleTimeout)
+				return fmt.Sprintf("idle: no frame from the follower in %v", l.cfg.IdleTimeout)
 			}
 			return err.Error()
 		}
@@ -940,18 +788,25 @@ func (p *Leader) readLoop(pr *peer, c net.Conn, fr *wire.Reader, ctl chan sender
 			if err != nil {
 				return err.Error()
 			}
-			if lie := p.onStatus(pr, s); lie != "" {
+			now, flushed := l.clk.Now(), l.log.Flushed()
+			l.mu.Lock()
+			lie := l.core.Report(pr, epoch, s, flushed, now)
+			name := pr.Name
+			l.mu.Unlock()
+			if lie != "" {
 				// Drop the connection: nothing it says can be trusted.
-				p.cfg.OnEvent.emit(pr.name, EvRefused, s.Flush, "rejected: "+lie)
+				l.cfg.OnEvent.emit(replica.Event{Follower: name, Kind: replica.EvRefused, LSN: s.Flush, Text: "rejected: " + lie})
 				return "rejected: " + lie
 			}
+			l.progress.broadcast()
 		case wire.KindResend:
 			from, err := wire.DecodeResend(f.Payload)
 			if err != nil {
 				return err.Error()
 			}
-			if err := p.checkStart(from, p.log.Flushed()); err != nil {
-				return "resend from " + err.Error()
+			flushed := l.log.Flushed()
+			if why := replica.CheckResend(from, flushed, l.startProblem(from, flushed)); why != "" {
+				return why
 			}
 			select {
 			case ctl <- senderCtl{resend: from}:
@@ -968,78 +823,52 @@ func (p *Leader) readLoop(pr *peer, c net.Conn, fr *wire.Reader, ctl chan sender
 	}
 }
 
-// onStatus takes a follower's status report, unless it cannot be true:
-// then it returns why, and nothing of it is taken.
-func (p *Leader) onStatus(pr *peer, s wire.Status) string {
-	now := p.clk.Now()
-	flushed := p.log.Flushed()
-	p.mu.Lock()
-	if lie := statusLie(s, pr.sentMax); lie != "" {
-		p.mu.Unlock()
-		return lie
-	}
-	// Positions only move forward, except after a base backup or a crash,
-	// where the follower's word is the truth.
-	pr.write, pr.flush, pr.replay = s.Write, s.Flush, s.Replay
-	pr.lags[0].advance(&p.lag, s.Write, now)
-	pr.lags[1].advance(&p.lag, s.Flush, now)
-	pr.lags[2].advance(&p.lag, s.Replay, now)
-	if s.Write >= flushed {
-		pr.caughtUp = true
-	}
-	if pr.slot.enabled && !pr.slot.lost && s.Flush > pr.slot.restart {
-		pr.slot.restart = s.Flush
-	}
-	p.mu.Unlock()
-	p.progress.broadcast()
-	return ""
+// ---- sending -------------------------------------------------------------
+
+// sender streams WAL to one follower on one connection (its epoch). It
+// owns bw once the handshake is done.
+type sender struct {
+	l        *Leader
+	pr       *replica.Progress // l.mu guards it
+	epoch    uint64
+	name     string
+	c        net.Conn
+	bw       *bufio.Writer
+	ctl      chan senderCtl
+	connStop chan struct{}
+	rd       *wal.Reader
 }
 
-// send streams WAL to one follower from start until the connection fails or
-// connStop closes. It serves resend and base-backup requests from ctl.
-func (p *Leader) send(pr *peer, c net.Conn, bw *bufio.Writer, start wal.LSN, backup bool, ctl chan senderCtl, connStop chan struct{}) error {
-	var rd *wal.Reader
+// run streams WAL from start (after a base backup first, when backup is
+// set) until the connection fails or connStop closes. It serves resend
+// and base-backup requests from ctl.
+func (s *sender) run(start wal.LSN, backup bool) error {
+	l := s.l
 	defer func() {
-		if rd != nil {
-			rd.Close()
+		if s.rd != nil {
+			s.rd.Close()
 		}
 	}()
-	open := func(from wal.LSN) error {
-		if rd != nil {
-			rd.Close()
-			rd = nil
-		}
-		r, err := p.log.NewReader(from)
-		if err != nil {
-			if errors.Is(err, wal.ErrWALRemoved) {
-				p.refuseWALRemoved(c, pr.name, fmt.Sprintf("requested WAL at %s has already been removed (oldest is %s)", from, p.log.Start()), from)
-			}
-			return err
-		}
-		rd = r
-		p.setSent(pr, from)
-		return nil
-	}
 	if backup {
-		lsn, err := p.sendBackup(pr, bw)
+		lsn, err := s.sendBackup()
 		if err != nil {
 			return err
 		}
 		start = lsn
 	}
-	if err := open(start); err != nil {
+	if err := s.open(start); err != nil {
 		return err
 	}
-	payload := make([]byte, 0, p.cfg.BatchBytes+wal.MaxRecordSize+wire.DataHeaderSize)
+	payload := make([]byte, 0, l.cfg.BatchBytes+wal.MaxRecordSize+wire.DataHeaderSize)
 	var recs []wal.Record // Run's decoded records, unused here but kept to reuse their slice
-	nextKeepalive := p.clk.Now() + p.cfg.KeepaliveInterval
+	nextKeepalive := l.clk.Now() + l.cfg.KeepaliveInterval
 	var pending *senderCtl
-	streaming := false // told setCaughtUp, once per connection
+	streaming := false // told CaughtUp, once per connection
 	for {
 		// Serve requests first: a resend rewinds the stream.
 		if pending == nil {
 			select {
-			case req := <-ctl:
+			case req := <-s.ctl:
 				pending = &req
 			default:
 			}
@@ -1048,59 +877,59 @@ func (p *Leader) send(pr *peer, c net.Conn, bw *bufio.Writer, start wal.LSN, bac
 			req := *pending
 			pending = nil
 			if req.backup {
-				lsn, err := p.sendBackup(pr, bw)
+				lsn, err := s.sendBackup()
 				if err != nil {
 					return err
 				}
-				if err := open(lsn); err != nil {
+				if err := s.open(lsn); err != nil {
 					return err
 				}
 			} else {
-				if err := bw.Flush(); err != nil {
+				if err := s.bw.Flush(); err != nil {
 					return err
 				}
-				p.cfg.OnEvent.emit(pr.name, EvResend, req.resend, "resending from "+req.resend.String())
-				if err := open(req.resend); err != nil {
+				l.cfg.OnEvent.emit(replica.Event{Follower: s.name, Kind: replica.EvResend, LSN: req.resend, Text: "resending from " + req.resend.String()})
+				if err := s.open(req.resend); err != nil {
 					return err
 				}
 			}
 			continue
 		}
 		select {
-		case <-connStop:
+		case <-s.connStop:
 			return nil
 		default:
 		}
 
-		flushChanged := p.flushed.wait()
-		limit := p.log.Flushed()
+		flushChanged := l.flushed.wait()
+		limit := l.log.Flushed()
 		payload = wire.AppendDataHeader(payload[:0], 0, 0)
 		var first, end wal.LSN
-		for room := p.cfg.BatchBytes + wire.DataHeaderSize - len(payload); room > 0; room = p.cfg.BatchBytes + wire.DataHeaderSize - len(payload) {
+		for room := l.cfg.BatchBytes + wire.DataHeaderSize - len(payload); room > 0; room = l.cfg.BatchBytes + wire.DataHeaderSize - len(payload) {
 			var run []byte
 			var err error
-			run, recs, err = rd.Run(limit, room, recs[:0])
+			run, recs, err = s.rd.Run(limit, room, recs[:0])
 			if err == io.EOF {
 				break
 			}
 			if err != nil {
 				if errors.Is(err, wal.ErrWALRemoved) {
-					p.refuseWALRemoved(c, pr.name, fmt.Sprintf("WAL at %s was removed while streaming (oldest is %s)", rd.Pos(), p.log.Start()), rd.Pos())
+					s.refuseWALRemoved(fmt.Sprintf("WAL at %s was removed while streaming (oldest is %s)", s.rd.Pos(), l.log.Start()), s.rd.Pos())
 				}
 				return err
 			}
 			if len(payload) == wire.DataHeaderSize {
 				first = wal.RecordLSN(run)
 			}
-			end = rd.Pos() // just past the run's last record
+			end = s.rd.Pos() // just past the run's last record
 			payload = append(payload, run...)
 		}
 		if len(payload) > wire.DataHeaderSize {
 			copy(payload[:wire.DataHeaderSize], wire.AppendDataHeader(nil, first, end))
 			// Sent before it is written: the follower may report it
 			// before WriteFrame returns.
-			p.setSent(pr, end)
-			if err := wire.WriteFrame(bw, wire.KindData, payload); err != nil {
+			s.sent(end)
+			if err := wire.WriteFrame(s.bw, wire.KindData, payload); err != nil {
 				return err
 			}
 			continue
@@ -1108,36 +937,41 @@ func (p *Leader) send(pr *peer, c net.Conn, bw *bufio.Writer, start wal.LSN, bac
 		// Caught up with the leader's flush: streaming. Push out what is
 		// buffered and wait for more WAL, a request, or the keepalive.
 		if !streaming {
-			p.setCaughtUp(pr)
+			l.mu.Lock()
+			news := l.core.CaughtUp(s.pr)
+			l.mu.Unlock()
+			if news {
+				l.progress.broadcast() // commits wait only on streaming followers
+			}
 			streaming = true
 		}
-		if err := bw.Flush(); err != nil {
+		if err := s.bw.Flush(); err != nil {
 			return err
 		}
-		now := p.clk.Now()
+		now := l.clk.Now()
 		if now >= nextKeepalive {
 			ka := wire.Keepalive{Flushed: limit, TimeNS: int64(now), Reply: true}
-			if err := wire.WriteFrame(bw, wire.KindKeepalive, ka.Encode()); err != nil {
+			if err := wire.WriteFrame(s.bw, wire.KindKeepalive, ka.Encode()); err != nil {
 				return err
 			}
-			if err := bw.Flush(); err != nil {
+			if err := s.bw.Flush(); err != nil {
 				return err
 			}
-			nextKeepalive = now + p.cfg.KeepaliveInterval
+			nextKeepalive = now + l.cfg.KeepaliveInterval
 		}
 		var timer <-chan time.Time
 		var t *time.Timer
-		if d, ok := p.clk.Until(nextKeepalive); ok {
+		if d, ok := l.clk.Until(nextKeepalive); ok {
 			t = time.NewTimer(d + time.Millisecond)
 			timer = t.C
 		}
 		select {
 		case <-flushChanged:
-		case req := <-ctl:
+		case req := <-s.ctl:
 			pending = &req
 		case <-timer:
-		case <-p.clk.Changed():
-		case <-connStop:
+		case <-l.clk.Changed():
+		case <-s.connStop:
 			if t != nil {
 				t.Stop()
 			}
@@ -1149,41 +983,61 @@ func (p *Leader) send(pr *peer, c net.Conn, bw *bufio.Writer, start wal.LSN, bac
 	}
 }
 
-func (p *Leader) setSent(pr *peer, lsn wal.LSN) {
-	p.mu.Lock()
-	pr.sent = lsn
-	pr.sentMax = max(pr.sentMax, lsn)
-	p.mu.Unlock()
+// open (re)starts reading the leader's log at from.
+func (s *sender) open(from wal.LSN) error {
+	if s.rd != nil {
+		s.rd.Close()
+		s.rd = nil
+	}
+	r, err := s.l.log.NewReader(from)
+	if err != nil {
+		if errors.Is(err, wal.ErrWALRemoved) {
+			s.refuseWALRemoved(fmt.Sprintf("requested WAL at %s has already been removed (oldest is %s)", from, s.l.log.Start()), from)
+		}
+		return err
+	}
+	s.rd = r
+	s.sent(from)
+	return nil
 }
 
-// setCaughtUp marks pr streaming: its sender has sent everything the
-// leader has flushed. Commits wait only on streaming followers.
-func (p *Leader) setCaughtUp(pr *peer) {
-	p.mu.Lock()
-	changed := !pr.caughtUp && pr.connected
-	pr.caughtUp = pr.caughtUp || pr.connected
-	p.mu.Unlock()
-	if changed {
-		p.progress.broadcast()
-	}
+func (s *sender) sent(lsn wal.LSN) {
+	s.l.mu.Lock()
+	s.l.core.Sent(s.pr, lsn)
+	s.l.mu.Unlock()
+}
+
+// refuseWALRemoved tells the follower that the WAL it needs is gone.
+func (s *sender) refuseWALRemoved(reason string, lsn wal.LSN) {
+	s.l.mu.Lock()
+	a := s.l.core.RefuseWALRemoved(s.name, reason, lsn)
+	s.l.mu.Unlock()
+	s.l.refuse(s.c, a)
 }
 
 // backupChunkSize is the data carried by one Backup frame.
 const backupChunkSize = 256 << 10
 
 // sendBackup sends a base backup: a store image consistent at an LSN, in
-// chunks, and returns that LSN (streaming resumes from it).
-func (p *Leader) sendBackup(pr *peer, bw *bufio.Writer) (wal.LSN, error) {
-	data, lsn := p.StoreImage()
+// chunks, and returns that LSN (streaming resumes from it). It waits until
+// the leader's WAL is durable to that LSN first, as a checkpoint does: a
+// follower must never hold more than a leader's crash would keep.
+func (s *sender) sendBackup() (wal.LSN, error) {
+	l := s.l
+	data, lsn := l.StoreImage()
+	if err := l.waitFlushed(lsn); err != nil {
+		return 0, err
+	}
 	// Sent before any of it is written: the follower reports lsn once it
 	// has installed the backup, maybe before this goroutine runs again.
-	p.setSent(pr, lsn)
-	p.cfg.OnEvent.emit(pr.name, EvBackup, lsn, fmt.Sprintf("sending base backup: %d keys, %d bytes, consistent at %s", p.store.Len(), len(data), lsn))
+	s.sent(lsn)
+	l.cfg.OnEvent.emit(replica.Event{Follower: s.name, Kind: replica.EvBackup, LSN: lsn,
+		Text: fmt.Sprintf("sending base backup: %d keys, %d bytes, consistent at %s", l.store.Len(), len(data), lsn)})
 	total := int64(len(data))
 	for off := int64(0); ; {
 		n := min(int64(backupChunkSize), total-off)
 		chunk := wire.BackupChunk{LSN: lsn, Offset: off, Total: total, Last: off+n == total, Data: data[off : off+n]}
-		if err := wire.WriteFrame(bw, wire.KindBackup, chunk.Encode()); err != nil {
+		if err := wire.WriteFrame(s.bw, wire.KindBackup, chunk.Encode()); err != nil {
 			return 0, err
 		}
 		off += n
@@ -1191,13 +1045,12 @@ func (p *Leader) sendBackup(pr *peer, bw *bufio.Writer) (wal.LSN, error) {
 			break
 		}
 	}
-	if err := bw.Flush(); err != nil {
+	if err := s.bw.Flush(); err != nil {
 		return 0, err
 	}
-	p.mu.Lock()
-	if pr.slot.enabled {
-		pr.slot.restart, pr.slot.lost = max(lsn, p.log.Start()), false
-	}
-	p.mu.Unlock()
+	oldest := l.log.Start()
+	l.mu.Lock()
+	l.core.BackupSent(s.pr, lsn, oldest)
+	l.mu.Unlock()
 	return lsn, nil
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"walship/engine/ship/replica"
 	"walship/engine/wal"
 )
 
@@ -100,13 +101,13 @@ func TestFollowerRestartsAtSegmentStart(t *testing.T) {
 			mark := len(ev.list())
 			s := startFollower(t, p, dir, ev)
 			defer closeWithin(t, s)
-			rec := ev.waitFrom(t, mark, EvRecovery, "recovered")
+			rec := ev.waitFrom(t, mark, replica.EvRecovery, "recovered")
 			if rec.LSN >= restartSeg || !strings.Contains(rec.Text, "cut a torn tail") {
 				t.Fatalf("recovery ended at %s: %s", rec.LSN, rec.Text)
 			}
 			// Replay reaches the recovered end, and streaming resumes.
 			waitReplayed(t, s, rec.LSN)
-			ev.waitFrom(t, mark, EvConnect, "streaming from "+rec.LSN.String())
+			ev.waitFrom(t, mark, replica.EvConnect, "streaming from "+rec.LSN.String())
 			for i := range 50 {
 				p.Append(wal.OpSet, fmt.Appendf(nil, "more-%d", i), []byte("v"))
 			}
@@ -117,7 +118,7 @@ func TestFollowerRestartsAtSegmentStart(t *testing.T) {
 			for _, e := range ev.list()[mark:] {
 				// (The leader may refuse a first attempt as a duplicate
 				// while it has not yet seen the old connection end.)
-				if e.Kind == EvError || e.Kind == EvRefused && !strings.Contains(e.Text, "already streaming") {
+				if e.Kind == replica.EvError || e.Kind == replica.EvRefused && !strings.Contains(e.Text, "already streaming") {
 					t.Fatalf("%s: %s", e.Kind, e.Text)
 				}
 			}
@@ -207,7 +208,7 @@ func TestLeaderRestartKeepsEveryKey(t *testing.T) {
 		if p, err = StartLeader(cfg); err != nil {
 			t.Fatalf("round %d: restart: %v", round, err)
 		}
-		rec := ev.waitFrom(t, mark, EvRecovery, "checkpoint at")
+		rec := ev.waitFrom(t, mark, replica.EvRecovery, "checkpoint at")
 		t.Logf("round %d: %s", round, rec.Text)
 		if round%2 == 0 || p.Log().End() == flushed {
 			// A clean stop, or a crash that kept exactly the flushed WAL

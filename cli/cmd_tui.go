@@ -238,6 +238,10 @@ func runTUI(ctx context.Context, cfg cluster.Config, opts tui.Options, o tuiOpti
 		}()
 	}
 	err = tui.Run(ctrl, opts)
+	if p := c.Fatal(); p != nil {
+		// The UI quit because the engine stopped; the stack is for a bug report.
+		err = fmt.Errorf("%w\n%s", p, p.Stack)
+	}
 	if rec != nil {
 		if werr := rec.WriteScenario(saveFile); werr != nil && err == nil {
 			err = fmt.Errorf("--save-scenario: %w", werr)

@@ -57,6 +57,7 @@ type Model struct {
 	have    bool
 	gen     int
 	now     time.Time
+	fatal   string // what stopped the engine; Run returns it
 	moving  bool
 	sc      scale // the scale drawn
 	target  scale // the scale the data asks for; sc eases toward it
@@ -162,6 +163,12 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case snapMsg:
 		if msg.gen != m.gen {
 			return m, nil
+		}
+		if msg.snap.Fatal != "" {
+			// The engine stopped: quit through Bubble Tea, which puts the
+			// terminal back, and say why (see Run).
+			m.fatal = msg.snap.Fatal
+			return m, tea.Quit
 		}
 		m.ingest(msg.snap, msg.lesson)
 		return m, m.schedule()

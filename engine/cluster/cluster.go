@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"walship/engine/clock"
+	"walship/engine/fatal"
 	"walship/engine/link"
 	"walship/engine/ship"
 	"walship/engine/ship/replica"
@@ -49,6 +50,13 @@ type Cluster struct {
 	evSeq  uint64
 
 	work *workload
+
+	// guard starts the cluster's own goroutines; every goroutine of the
+	// engine hands a panic to onPanic, which records the first in fatal
+	// and stops the cluster.
+	guard   fatal.Group
+	fatalMu sync.Mutex
+	fatal   *fatal.Panic
 
 	stop     chan struct{}
 	stopOnce sync.Once
@@ -150,6 +158,7 @@ func New(cfg Config) (*Cluster, error) {
 		rng:  rand.New(rand.NewPCG(uint64(cfg.Seed), 0x5eed)),
 		stop: make(chan struct{}),
 	}
+	c.guard = fatal.Group{Owner: "cluster", OnPanic: c.onPanic}
 	if cfg.Dir == "" {
 		d, err := os.MkdirTemp("", "walship-")
 		if err != nil {
@@ -176,6 +185,7 @@ func New(cfg Config) (*Cluster, error) {
 		Sync:               cfg.Sync,
 		Known:              c.known,
 		OnEvent:            c.shipEvent,
+		OnPanic:            c.onPanic,
 
 		HandshakeTimeout: cfg.HandshakeTimeout,
 		IdleTimeout:      cfg.IdleTimeout,
@@ -350,6 +360,7 @@ func (c *Cluster) startMember(idx int, kept, fromBackup bool) (*member, error) {
 		Name: m.name, Target: c.leader.Addr(), Listen: c.cfg.Listen,
 		Clock: c.clk, IDs: &c.ids, Seed: seed,
 		OnEvent: func(e link.Event) { c.linkEvent(m.name, e) },
+		OnPanic: c.onPanic,
 		// Longer than the leader's, so a stranger's silence through the
 		// relay is answered by the leader's Refuse, with its reason.
 		IdleTimeout: 3 * cmp.Or(c.cfg.HandshakeTimeout, ship.DefaultHandshakeTimeout),
@@ -395,6 +406,7 @@ func (c *Cluster) startFollower(m *member, fromBackup bool) error {
 		AutoBackup:     c.cfg.AutoBackup,
 		WantBackup:     fromBackup,
 		OnEvent:        c.shipEvent,
+		OnPanic:        c.onPanic,
 	})
 	if err != nil {
 		return err
@@ -456,9 +468,41 @@ func (c *Cluster) Follower(name string) *ship.Follower {
 	return ms[0].follower
 }
 
+// ---- a fatal error -------------------------------------------------------
+
+// onPanic takes a panic recovered in any of the engine's goroutines: the
+// first is the cluster's fatal error (an event, Snapshot.Fatal, Fatal),
+// and the cluster stops, as Close stops it, so the UI can quit through
+// Bubble Tea and put the terminal back. It runs on the goroutine that
+// panicked, whose owner Close waits for: Close runs on a goroutine of its
+// own, which ends when Close returns.
+func (c *Cluster) onPanic(p fatal.Panic) {
+	c.fatalMu.Lock()
+	first := c.fatal == nil
+	if first {
+		c.fatal = &p
+	}
+	c.fatalMu.Unlock()
+	if !first {
+		return
+	}
+	c.emit(Event{Kind: EvError, Text: "fatal: " + p.Error() + "; the cluster stops"})
+	go c.Close()
+}
+
+// Fatal returns the panic that stopped the cluster, with its stack, or nil.
+func (c *Cluster) Fatal() *fatal.Panic {
+	c.fatalMu.Lock()
+	defer c.fatalMu.Unlock()
+	return c.fatal
+}
+
 // ---- events --------------------------------------------------------------
 
 func (c *Cluster) emit(e Event) {
+	if c.cfg.eventHook != nil {
+		c.cfg.eventHook(e)
+	}
 	c.evMu.Lock()
 	c.evSeq++
 	e.Seq = c.evSeq
@@ -520,7 +564,7 @@ func (c *Cluster) Snapshot(sinceEvent uint64) Snapshot {
 			WALKeep: ps.WALKeep, Slots: ps.Slots, MaxSlotWAL: c.cfg.MaxSlotWAL,
 			Keys: ps.Keys, Records: ps.Records,
 			Rate: c.work.measuredRate(now, ps.Records), TargetRate: c.work.rate(),
-			Sync: ps.Sync, WaitingCommits: ps.Waiting, Commits: ps.Commits,
+			Sync: ps.Sync, WaitingCommits: ps.Waiting, Commits: ps.Commits, CommitWait: ps.CommitWait,
 		},
 	}
 	peers := map[string]replica.Row{}
@@ -600,5 +644,8 @@ func (c *Cluster) Snapshot(sinceEvent uint64) Snapshot {
 	}
 	sort.Slice(snap.Frames, func(i, j int) bool { return snap.Frames[i].ID < snap.Frames[j].ID })
 	snap.Events, snap.LastEvent = c.eventsSince(sinceEvent)
+	if p := c.Fatal(); p != nil {
+		snap.Fatal = p.Error()
+	}
 	return snap
 }

@@ -500,6 +500,13 @@ func TestNoGoroutinesLeftAfterClose(t *testing.T) {
 	if err := c.Close(); err != nil {
 		t.Fatal(err)
 	}
+	waitGoroutines(t, before)
+}
+
+// waitGoroutines waits until no more goroutines run than before (they
+// may take a moment to return once stopped).
+func waitGoroutines(t *testing.T, before int) {
+	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for runtime.NumGoroutine() > before {
 		if time.Now().After(deadline) {
@@ -593,4 +600,46 @@ func TestSnapshotWhileAdding(t *testing.T) {
 	}
 	close(stop)
 	<-done
+}
+
+// TestPanicStopsTheCluster: a panic in one of the engine's goroutines
+// (here the leader's, serving follower-2's connection, made to panic by
+// a test hook) is the cluster's fatal error: an event, Snapshot.Fatal,
+// Fatal with the stack; the cluster stops by itself, Close returns, and
+// no goroutine is left.
+func TestPanicStopsTheCluster(t *testing.T) {
+	before := runtime.NumGoroutine()
+	c, err := New(Config{
+		Followers: 2, Rate: 100, Dir: t.TempDir(),
+		eventHook: func(e Event) {
+			if e.Kind == EvConnect && e.Follower == "follower-2" {
+				panic("on purpose")
+			}
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Start()
+	s := eventuallyC(t, c, "the fatal error in the snapshot", func(s Snapshot) bool { return s.Fatal != "" })
+	if want := "panic in leader connection: on purpose"; s.Fatal != want {
+		t.Errorf("Snapshot.Fatal %q, want %q", s.Fatal, want)
+	}
+	if p := c.Fatal(); p == nil || !strings.Contains(string(p.Stack), "TestPanicStopsTheCluster") {
+		t.Errorf("Fatal() = %v, want the panic with its stack", p)
+	}
+	found := false
+	for _, e := range s.Events {
+		found = found || e.Kind == EvError && strings.HasPrefix(e.Text, "fatal: panic in leader connection: on purpose")
+	}
+	if !found {
+		t.Error("no fatal event")
+	}
+	if err := c.WaitConverged(context.Background()); err == nil || !strings.Contains(err.Error(), "on purpose") {
+		t.Errorf("WaitConverged after the panic: %v", err)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	waitGoroutines(t, before)
 }

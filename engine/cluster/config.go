@@ -56,4 +56,8 @@ type Config struct {
 	HandshakeTimeout time.Duration
 	IdleTimeout      time.Duration
 	MaxConns         int
+
+	// eventHook, for tests, sees every event first, on the goroutine that
+	// raised it.
+	eventHook func(Event)
 }

@@ -33,6 +33,11 @@ type Snapshot struct {
 	// Source says what produced the snapshot and what it cannot observe.
 	// The zero value is the in-process engine, which observes everything.
 	Source Source
+
+	// Fatal says what stopped the cluster: a panic in one of the engine's
+	// goroutines ("panic in follower-2 replayer: ..."). "" while it runs.
+	// The UI quits with it.
+	Fatal string
 }
 
 // Source names where a snapshot comes from and what it cannot observe;
@@ -78,6 +83,10 @@ type LeaderStatus struct {
 	Sync           SyncRule
 	WaitingCommits int // commits waiting for the sync rule
 	Commits        uint64
+	// CommitWait says why the oldest waiting commit waits, in words: "waiting
+	// for replay of 0/340 on 1 of 2: follower-1 at 0/300, follower-2
+	// disconnected". "" when none waits.
+	CommitWait string
 
 	// RecordEndLSN is the end of the last complete record at or below
 	// FlushLSN where the two differ (a real flush can end on a page

@@ -66,8 +66,11 @@ func (c *Cluster) WaitConverged(ctx context.Context) error {
 		if ok {
 			return nil
 		}
-		// A WAL that cannot be written (disk full, I/O error) will never
-		// get there: say so now, with the file and offset.
+		// A cluster a panic stopped, or a WAL that cannot be written (disk
+		// full, I/O error), will never get there: say so now.
+		if p := c.Fatal(); p != nil {
+			return fmt.Errorf("followers cannot converge: %w\n%s", p, p.Stack)
+		}
 		if err := c.WALFailure(); err != nil {
 			return fmt.Errorf("followers cannot converge: %w", err)
 		}

@@ -54,7 +54,7 @@ func (w *workload) start() {
 	w.nextAt = w.c.clk.Now()
 	for i := range w.c.cfg.Clients {
 		w.wg.Add(1)
-		go w.client(i)
+		w.c.guard.Go("workload client", func() { w.client(i) })
 	}
 }
 
@@ -149,7 +149,7 @@ func (w *workload) client(id int) {
 // for its commit in order as one session would.
 func (w *workload) burst(n int64) {
 	w.wg.Add(1)
-	go func() {
+	w.c.guard.Go("workload burst", func() {
 		defer w.wg.Done()
 		var last wal.LSN
 		for i := int64(0); i < n; i++ {
@@ -167,7 +167,7 @@ func (w *workload) burst(n int64) {
 			last = end
 		}
 		w.c.leader.WaitCommit(last, w.stop)
-	}()
+	})
 }
 
 // one writes a single record and waits for its commit in the background.
@@ -177,10 +177,10 @@ func (w *workload) one(op wal.Op, key, value []byte) error {
 		return err
 	}
 	w.wg.Add(1)
-	go func() {
+	w.c.guard.Go("workload commit", func() {
 		defer w.wg.Done()
 		w.c.leader.WaitCommit(end, w.stop)
-	}()
+	})
 	return nil
 }
 

@@ -34,6 +34,7 @@ import (
 	"time"
 
 	"walship/engine/clock"
+	"walship/engine/fatal"
 	"walship/engine/ship/replica"
 	"walship/engine/wal"
 	"walship/engine/wire"
@@ -107,6 +108,9 @@ type Options struct {
 	// held. It must not block long. Close waits for a call in progress, so
 	// don't call Close while holding a lock OnEvent takes.
 	OnEvent func(Event)
+	// OnPanic, when set, takes a panic in one of the relay's goroutines
+	// (see engine/fatal); otherwise the panic ends the program.
+	OnPanic fatal.Func
 }
 
 // Event is something that happened on the link.
@@ -185,8 +189,9 @@ type Relay struct {
 	addr  string
 	idle  time.Duration
 
-	stop chan struct{}  // closed by Close
-	wg   sync.WaitGroup // the accept loop and the sessions
+	stop  chan struct{}  // closed by Close
+	wg    sync.WaitGroup // the accept loop and the sessions
+	guard fatal.Group    // starts every goroutine of the relay
 
 	evStop chan struct{} // closed by Close once wg is done
 	evDone chan struct{} // closed when the event goroutine has returned
@@ -265,16 +270,17 @@ func New(opts Options) (*Relay, error) {
 	r.ln = ln
 	r.addr = ln.Addr().String()
 	r.events.init(opts.OnEvent)
+	r.guard = fatal.Group{Owner: opts.Name + " relay", OnPanic: opts.OnPanic}
 	if opts.OnEvent != nil {
-		go func() {
+		r.guard.Go("events", func() {
 			defer close(r.evDone)
 			r.events.run(r.evStop)
-		}()
+		})
 	} else {
 		close(r.evDone)
 	}
 	r.wg.Add(1)
-	go r.acceptLoop()
+	r.guard.Go("listener", r.acceptLoop)
 	return r, nil
 }
 
@@ -660,7 +666,7 @@ func (r *Relay) acceptLoop() {
 				r.emit(Event{Kind: EventRefused, Text: fmt.Sprintf("evicted %d connection(s) that had not said hello as %s, the last from %s, to make room for newer ones", evictions, r.opts.Name, victim.follower.RemoteAddr())})
 			}
 		}
-		go s.run()
+		r.guard.Go("session", s.run)
 	}
 }
 
@@ -815,14 +821,14 @@ func (s *session) pump() bool {
 	var wg sync.WaitGroup
 	for _, p := range s.pipes {
 		wg.Add(2)
-		go func() {
+		r.guard.Go("reader", func() {
 			defer wg.Done()
 			p.readLoop()
-		}()
-		go func() {
+		})
+		r.guard.Go("writer", func() {
 			defer wg.Done()
 			p.writeLoop()
-		}()
+		})
 	}
 	wg.Wait()
 	s.teardown("")

@@ -86,6 +86,9 @@ type Leader struct {
 	// from it and the WAL after it, so WAL below it may go.
 	ckptMu  sync.Mutex
 	ckptLSN wal.LSN
+	// slotsSaved is the slots file's content as last written (or read);
+	// ckptMu guards it.
+	slotsSaved []byte
 
 	flushKick chan struct{} // wakes the flusher
 	flushed   *signal       // broadcast when the flushed LSN moves
@@ -155,6 +158,14 @@ func StartLeader(cfg LeaderConfig) (*Leader, error) {
 	if replayed > 0 || ckpt > 0 {
 		text += fmt.Sprintf("; store rebuilt: %d records replayed, %d keys", replayed, store.Len())
 	}
+	slotsOn, slots, err := loadSlots(cfg.Dir)
+	if err != nil {
+		log.Close()
+		return nil, fmt.Errorf("ship: leader: recovery: %w", err)
+	}
+	if len(slots) > 0 {
+		text += fmt.Sprintf("; %d replication slot(s) kept", len(slots))
+	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		log.Close()
@@ -175,6 +186,8 @@ func StartLeader(cfg LeaderConfig) (*Leader, error) {
 		ckptLSN: ckpt,
 	}
 	l.guard = fatal.Group{Owner: "leader", OnPanic: cfg.OnPanic, WG: &l.wg}
+	l.core.RestoreSlots(slotsOn, slots, log.Start())
+	l.slotsSaved = encodeSlots(slotsOn, slots)
 	cfg.OnEvent.emit(replica.Event{Kind: replica.EvRecovery, LSN: log.End(), Text: text})
 	l.core.Flushed(log.Flushed(), l.clk.Now())
 	l.guard.Go("flusher", l.flushLoop)
@@ -265,15 +278,22 @@ func (l *Leader) checkpointLoop() {
 }
 
 // retain carries out retention as the decisions plan it (replica.Retain):
-// it writes the store's checkpoint when the last one is older than the
-// WAL to keep, then removes the segments nobody needs.
+// it saves the slots when they changed, writes the store's checkpoint
+// when the last one is older than the WAL to keep, then removes the
+// segments nobody needs.
 func (l *Leader) retain() {
 	l.ckptMu.Lock()
 	defer l.ckptMu.Unlock()
 	l.mu.Lock()
 	plan := l.core.Retain(l.log.Flushed(), l.log.Start(), l.ckptLSN)
+	slotsOn, slots := l.core.SlotRecords()
 	l.mu.Unlock()
 	l.cfg.OnEvent.emit(plan.Events...)
+	if err := l.saveSlots(slotsOn, slots); err != nil {
+		// Kept WAL is safe WAL: remove none until the slots are saved.
+		l.cfg.OnEvent.emit(replica.Event{Kind: replica.EvError, LSN: plan.KeepFrom, Text: err.Error() + "; keeping the WAL"})
+		return
+	}
 	if !plan.Remove {
 		return
 	}

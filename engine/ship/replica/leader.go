@@ -205,3 +205,38 @@ func (l *Leader) sorted() []*Progress {
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
 }
+
+// SlotRecord is one replication slot as the leader keeps it across a
+// restart (PostgreSQL keeps its slots in pg_replslot/).
+type SlotRecord struct {
+	Name    string
+	Restart wal.LSN
+	Lost    bool
+}
+
+// SlotRecords returns whether slots are on and every slot, by name: what
+// a restart must find again.
+func (l *Leader) SlotRecords() (on bool, slots []SlotRecord) {
+	for _, pr := range l.sorted() {
+		if pr.Slot.Enabled {
+			slots = append(slots, SlotRecord{Name: pr.Name, Restart: pr.Slot.Restart, Lost: pr.Slot.Lost})
+		}
+	}
+	return l.set.Slots, slots
+}
+
+// RestoreSlots takes back the slots a restarted leader kept: slots are on
+// when they were or when asked for (a kept slot is never dropped by a
+// restart), and each follower that had one has it again, restarting no
+// earlier than oldest, the oldest WAL the leader still has.
+func (l *Leader) RestoreSlots(on bool, slots []SlotRecord, oldest wal.LSN) {
+	l.set.Slots = l.set.Slots || on
+	for _, s := range slots {
+		pr := l.followers[s.Name]
+		if pr == nil {
+			pr = &Progress{Name: s.Name}
+			l.followers[s.Name] = pr
+		}
+		pr.Slot = Slot{Enabled: true, Restart: max(s.Restart, oldest), Lost: s.Lost}
+	}
+}

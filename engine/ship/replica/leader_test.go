@@ -38,6 +38,7 @@ import (
 //	forget name=N
 //	rows                     every follower as pg_stat_replication shows it
 //	evict waiting=(D, ...) grace=D   which connection that said no hello goes for a newcomer
+//	restart                  the leader restarts: it knows only the slots it kept
 func TestLeader(t *testing.T) {
 	datadriven.Walk(t, "testdata/leader", func(t *testing.T, path string) {
 		var h leaderHarness
@@ -157,6 +158,13 @@ func (h *leaderHarness) do(t *testing.T, d *datadriven.TestData) string {
 		h.l.Forget(name)
 		return rowsText(h.l.Rows(h.flushed, h.now))
 	case "rows":
+		return rowsText(h.l.Rows(h.flushed, h.now))
+	case "restart":
+		on, slots := h.l.SlotRecords()
+		set := h.l.Settings()
+		set.Slots = false // the setting it restarts with; the kept slots say more
+		h.l = NewLeader(set)
+		h.l.RestoreSlots(on, slots, h.oldest)
 		return rowsText(h.l.Rows(h.flushed, h.now))
 	case "evict":
 		var waiting []time.Duration

@@ -20,18 +20,23 @@ type World struct {
 	realBase time.Time     // real time at the last change
 	base     time.Duration // world time at the last change
 	changed  chan struct{} // closed and replaced on every change
+	real     func() time.Time
 }
 
 // NewWorld returns a running clock at speed 1.
-func NewWorld() *World {
-	return &World{speed: 1, realBase: time.Now(), changed: make(chan struct{})}
+func NewWorld() *World { return newWorldOn(time.Now) }
+
+// newWorldOn is NewWorld on a real-time source of its own (tests pass one
+// they move by hand).
+func newWorldOn(real func() time.Time) *World {
+	return &World{speed: 1, realBase: real(), changed: make(chan struct{}), real: real}
 }
 
 // Now is the current world time.
 func (w *World) Now() time.Duration {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.nowLocked(time.Now())
+	return w.nowLocked(w.real())
 }
 
 func (w *World) nowLocked(real time.Time) time.Duration {
@@ -43,7 +48,7 @@ func (w *World) nowLocked(real time.Time) time.Duration {
 
 // rebase records the world time now so that speed or freeze can change.
 func (w *World) rebase() {
-	now := time.Now()
+	now := w.real()
 	w.base = w.nowLocked(now)
 	w.realBase = now
 	close(w.changed)
@@ -97,7 +102,7 @@ func (w *World) Changed() <-chan struct{} {
 func (w *World) Until(t time.Duration) (time.Duration, bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	now := w.nowLocked(time.Now())
+	now := w.nowLocked(w.real())
 	if now >= t {
 		return 0, true
 	}

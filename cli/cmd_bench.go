@@ -76,7 +76,7 @@ func newBenchCmd() *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.IntVar(&o.followers, "followers", 3, "followers (1-9)")
+	f.IntVar(&o.followers, "followers", 3, fmt.Sprintf("followers (1-%d)", cluster.MaxFollowers))
 	f.IntVar(&o.records, "records", 1_000_000, "records the leader writes")
 	f.IntVar(&o.valueSize, "value-size", 100, "value bytes per record")
 	f.IntVar(&o.keys, "keys", 100_000, "key space: record i sets key i mod keys (bounds the stores' memory)")

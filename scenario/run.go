@@ -151,10 +151,11 @@ func poll(ctx context.Context, ctrl cluster.Controller, clk *sceneClock, e *Expe
 	for {
 		s := ctrl.Snapshot(since)
 		since = s.LastEvent
-		if ok, seen = w.check(&s, time.Now()); ok {
+		now, _ = clk.observe(&s)
+		if ok, seen = w.check(&s, now); ok {
 			return seen, true, nil
 		}
-		if now, _ = clk.observe(&s); now >= deadline {
+		if now >= deadline {
 			return seen, false, nil
 		}
 		if err := sleepUntil(ctx, time.Now().Add(PollInterval)); err != nil {

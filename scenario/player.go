@@ -185,7 +185,7 @@ func (p *Player) play(i int) {
 	p.mu.Unlock()
 	p.notify()
 
-	_ = runSteps(ctx, p.ctrl, p.sc.File, steps, p)
+	_ = runSteps(ctx, p.ctrl, systemClock{}, p.sc.File, steps, p)
 
 	p.mu.Lock()
 	p.cancel = nil

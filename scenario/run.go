@@ -41,18 +41,34 @@ type reporter interface {
 	finished(st *Step, took time.Duration, seen string, err *StepError)
 }
 
+// realClock is the real time a scene clock follows: the system's, or, in
+// tests, one that moves only when it is slept on.
+type realClock interface {
+	Now() time.Time
+	// SleepUntil waits until t, or until ctx ends (then its error).
+	SleepUntil(ctx context.Context, t time.Time) error
+}
+
+// systemClock is the system's real time.
+type systemClock struct{}
+
+func (systemClock) Now() time.Time { return time.Now() }
+
+func (systemClock) SleepUntil(ctx context.Context, t time.Time) error { return sleepUntil(ctx, t) }
+
 // sceneClock is the time a scenario's timing runs on: real time scaled by
 // the world clock's speed, standing still while the world is frozen, so a
 // teacher who freezes or slows the world also holds the lesson. It reads
 // the speed and freeze from snapshots each time it is asked.
 type sceneClock struct {
 	ctrl cluster.Controller
+	real realClock
 	last time.Time
 	t    time.Duration
 }
 
-func newSceneClock(ctrl cluster.Controller) *sceneClock {
-	return &sceneClock{ctrl: ctrl, last: time.Now()}
+func newSceneClock(ctrl cluster.Controller, real realClock) *sceneClock {
+	return &sceneClock{ctrl: ctrl, real: real, last: real.Now()}
 }
 
 // now advances the clock by the real time since it was last asked, at the
@@ -65,9 +81,9 @@ func (c *sceneClock) now() (time.Duration, float64) {
 // observe is now, reading speed and freeze from a snapshot the caller
 // already has.
 func (c *sceneClock) observe(s *cluster.Snapshot) (time.Duration, float64) {
-	real := time.Now()
-	d := real.Sub(c.last)
-	c.last = real
+	now := c.real.Now()
+	d := now.Sub(c.last)
+	c.last = now
 	speed := s.Speed
 	if speed <= 0 {
 		speed = 1
@@ -90,17 +106,17 @@ func (c *sceneClock) sleepUntil(ctx context.Context, t time.Duration) error {
 		if speed > 0 {
 			wait = min(wait, time.Duration(float64(t-now)/speed)+time.Millisecond)
 		}
-		if err := sleepUntil(ctx, time.Now().Add(wait)); err != nil {
+		if err := c.real.SleepUntil(ctx, c.real.Now().Add(wait)); err != nil {
 			return err
 		}
 	}
 }
 
-// runSteps plays steps in order on the scene clock, starting now. It
-// returns only when the steps are done or ctx is cancelled (then with ctx's
-// error).
-func runSteps(ctx context.Context, ctrl cluster.Controller, file string, steps []Step, r reporter) error {
-	clk := newSceneClock(ctrl)
+// runSteps plays steps in order on the scene clock (following real), starting
+// now. It returns only when the steps are done or ctx is cancelled (then
+// with ctx's error).
+func runSteps(ctx context.Context, ctrl cluster.Controller, real realClock, file string, steps []Step, r reporter) error {
+	clk := newSceneClock(ctrl, real)
 	start, _ := clk.now()
 	prev := start
 	for i := range steps {
@@ -115,14 +131,14 @@ func runSteps(ctx context.Context, ctrl cluster.Controller, file string, steps [
 		if err := clk.sleepUntil(ctx, due); err != nil {
 			return err
 		}
-		began := time.Now()
+		began := real.Now()
 		switch st.Kind {
 		case StepCommand:
 			var se *StepError
 			if err := ctrl.Do(st.Command); err != nil {
 				se = &StepError{File: file, Line: st.Line, Source: st.Source, Err: err}
 			}
-			r.finished(st, time.Since(began), "", se)
+			r.finished(st, real.Now().Sub(began), "", se)
 		case StepSay:
 			r.caption(st)
 		case StepExpect:
@@ -134,7 +150,7 @@ func runSteps(ctx context.Context, ctrl cluster.Controller, file string, steps [
 			if !ok {
 				se = &StepError{File: file, Line: st.Line, Source: st.Source, Seen: seen, Within: st.Expect.Within}
 			}
-			r.finished(st, time.Since(began), seen, se)
+			r.finished(st, real.Now().Sub(began), seen, se)
 		}
 		prev, _ = clk.now()
 	}
@@ -158,7 +174,7 @@ func poll(ctx context.Context, ctrl cluster.Controller, clk *sceneClock, e *Expe
 		if now >= deadline {
 			return seen, false, nil
 		}
-		if err := sleepUntil(ctx, time.Now().Add(PollInterval)); err != nil {
+		if err := clk.real.SleepUntil(ctx, clk.real.Now().Add(PollInterval)); err != nil {
 			return seen, false, err
 		}
 	}
@@ -218,6 +234,11 @@ type StepResult struct {
 // RunHeadlessResults is RunHeadless that also hands each command's and
 // expect's result to results (when it is not nil) as the step finishes.
 func RunHeadlessResults(ctx context.Context, ctrl cluster.Controller, sc *Scenario, out io.Writer, results func(StepResult)) error {
+	return runHeadless(ctx, ctrl, systemClock{}, sc, out, results)
+}
+
+// runHeadless is RunHeadlessResults on a real clock of the caller's.
+func runHeadless(ctx context.Context, ctrl cluster.Controller, real realClock, sc *Scenario, out io.Writer, results func(StepResult)) error {
 	h := &headless{out: out, file: sc.File, results: results}
 	fmt.Fprintf(out, "scenario %s: %s\n", sc.File, sc.Title)
 	added, err := addFollowers(ctrl, sc.Followers)
@@ -229,14 +250,14 @@ func RunHeadlessResults(ctx context.Context, ctrl cluster.Controller, sc *Scenar
 	}
 	if len(sc.Setup) > 0 {
 		fmt.Fprintf(out, "setup\n")
-		if err := runSteps(ctx, ctrl, sc.File, sc.Setup, h); err != nil {
+		if err := runSteps(ctx, ctrl, real, sc.File, sc.Setup, h); err != nil {
 			return err
 		}
 	}
 	for i := range sc.Chapters {
 		ch := &sc.Chapters[i]
 		fmt.Fprintf(out, "chapter %d/%d: %s\n", i+1, len(sc.Chapters), ch.Title)
-		if err := runSteps(ctx, ctrl, sc.File, ch.Steps, h); err != nil {
+		if err := runSteps(ctx, ctrl, real, sc.File, ch.Steps, h); err != nil {
 			return err
 		}
 	}

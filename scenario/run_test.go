@@ -14,14 +14,75 @@ import (
 )
 
 // fake is a Controller with a synthetic snapshot. Commands are logged with
-// their time; a few change the snapshot, as the real cluster would.
+// their time; a few change the snapshot, as the real cluster would, and
+// changes registered with at happen at their time.
 type fake struct {
 	mu    sync.Mutex
+	clk   *fakeTime // nil: the system's time
 	start time.Time
 	snap  cluster.Snapshot
 	done  []done
+	later []change
 	// refuse makes Do fail for this verb.
 	refuse cluster.Verb
+}
+
+type change struct {
+	at time.Duration
+	fn func(s *cluster.Snapshot)
+}
+
+// fakeTime is real time that moves only when the runner sleeps on it: a
+// run takes no real time, and goes the same on any machine.
+type fakeTime struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeTime) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeTime) SleepUntil(ctx context.Context, t time.Time) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	if t.After(c.t) {
+		c.t = t
+	}
+	c.mu.Unlock()
+	return ctx.Err()
+}
+
+// newTimedFake is newFake on a fake time of its own.
+func newTimedFake(followers int) *fake {
+	f := newFake(followers)
+	f.clk = &fakeTime{t: time.Unix(1_000_000, 0)}
+	f.start = f.clk.t
+	return f
+}
+
+// elapsed is the time since the fake started.
+func (f *fake) elapsed() time.Duration {
+	if f.clk != nil {
+		return f.clk.Now().Sub(f.start)
+	}
+	return time.Since(f.start)
+}
+
+// at makes fn change the snapshot once d has passed.
+func (f *fake) at(d time.Duration, fn func(s *cluster.Snapshot)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.later = append(f.later, change{d, fn})
+}
+
+// run plays sc headless against f, on f's time.
+func (f *fake) run(ctx context.Context, sc *Scenario, out *bytes.Buffer) error {
+	return runHeadless(ctx, f, f.clk, sc, out, nil)
 }
 
 type done struct {
@@ -40,17 +101,23 @@ func newFake(followers int) *fake {
 }
 
 func (f *fake) Snapshot(since uint64) cluster.Snapshot {
+	now := f.elapsed()
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	for len(f.later) > 0 && f.later[0].at <= now {
+		f.later[0].fn(&f.snap)
+		f.later = f.later[1:]
+	}
 	s := f.snap
 	s.Followers = append([]cluster.FollowerStatus(nil), f.snap.Followers...)
 	return s
 }
 
 func (f *fake) Do(c cluster.Command) error {
+	now := f.elapsed()
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.done = append(f.done, done{time.Since(f.start), c.String()})
+	f.done = append(f.done, done{now, c.String()})
 	if c.Verb == f.refuse {
 		return errors.New("refused by the fake")
 	}
@@ -114,7 +181,7 @@ func mustParse(t *testing.T, src string) *Scenario {
 }
 
 func TestHeadlessTiming(t *testing.T) {
-	f := newFake(2)
+	f := newTimedFake(2)
 	sc := mustParse(t, `title "Timing"
 pause 1
 chapter "A"
@@ -127,8 +194,7 @@ at 100ms write 1
 at 50ms write 2
 `)
 	var out bytes.Buffer
-	begin := time.Now()
-	if err := RunHeadless(context.Background(), f, sc, &out); err != nil {
+	if err := f.run(context.Background(), sc, &out); err != nil {
 		t.Fatal(err, out.String())
 	}
 	got := f.commands()
@@ -146,11 +212,10 @@ at 50ms write 2
 	if len(got) != len(want) {
 		t.Fatalf("commands %v", got)
 	}
-	offset := begin.Sub(f.start)
 	for i, w := range want {
-		at := got[i].at - offset
-		// Lower bounds hold exactly; the upper bound is loose (noisy machines).
-		if got[i].cmd != w.cmd || at < w.at || at > w.at+time.Second {
+		at := got[i].at
+		// Due at w.at, and the runner wakes at most a poll late.
+		if got[i].cmd != w.cmd || at < w.at || at > w.at+PollInterval {
 			t.Errorf("command %d: %q at %s, want %q at %s", i, got[i].cmd, at, w.cmd, w.at)
 		}
 	}
@@ -164,50 +229,43 @@ at 50ms write 2
 // TestFreezeHoldsTheLesson: scenario timing runs on the world clock, so a
 // frozen world holds the lesson and a faster one hurries it.
 func TestFreezeHoldsTheLesson(t *testing.T) {
-	f := newFake(1)
+	f := newTimedFake(1)
 	f.update(func(s *cluster.Snapshot) { s.Frozen = true })
+	f.at(400*time.Millisecond, func(s *cluster.Snapshot) { s.Frozen = false })
 	sc := mustParse(t, `title "Freeze"
 chapter "A"
 at 100ms write 1
 `)
-	done := make(chan error, 1)
-	go func() { done <- RunHeadless(context.Background(), f, sc, &bytes.Buffer{}) }()
-	time.Sleep(400 * time.Millisecond)
-	if got := f.commands(); len(got) != 0 {
-		t.Fatalf("a frozen world ran %v", got)
-	}
-	f.update(func(s *cluster.Snapshot) { s.Frozen = false })
-	if err := <-done; err != nil {
+	if err := f.run(context.Background(), sc, &bytes.Buffer{}); err != nil {
 		t.Fatal(err)
 	}
-	if got := f.commands(); len(got) != 1 || got[0].cmd != "write 1" {
-		t.Fatalf("after unfreeze: %v", got)
+	if got := f.commands(); len(got) != 1 || got[0].cmd != "write 1" || got[0].at < 400*time.Millisecond {
+		t.Fatalf("a frozen world ran %v before it was unfrozen at 400ms", got)
 	}
 
-	// At speed 8, "at 800ms" comes after at least 100ms of real time, and
-	// an expect's "within 8s" gives up after at least 1s.
-	g := newFake(1)
+	// At speed 8, "at 800ms" comes after 100ms of real time, and an
+	// expect's "within 8s" gives up after 1s.
+	g := newTimedFake(1)
 	g.update(func(s *cluster.Snapshot) { s.Speed = 8 })
 	sc = mustParse(t, `title "Fast"
 chapter "A"
 at 800ms write 1
 expect follower-1 crc-failures > 0 within 8s
 `)
-	begin := time.Now()
-	err := RunHeadless(context.Background(), g, sc, &bytes.Buffer{})
+	err := g.run(context.Background(), sc, &bytes.Buffer{})
 	if err == nil {
 		t.Fatal("the expect cannot hold, yet passed")
 	}
-	if got := g.commands(); len(got) != 1 || got[0].at-begin.Sub(g.start) < 100*time.Millisecond {
+	if got := g.commands(); len(got) != 1 || got[0].at < 100*time.Millisecond || got[0].at > 100*time.Millisecond+PollInterval {
 		t.Fatalf("at speed 8: %v", got)
 	}
-	if took := time.Since(begin); took < time.Second {
+	if took := g.elapsed() - g.commands()[0].at; took < time.Second || took > time.Second+PollInterval {
 		t.Fatalf("within 8s at speed 8 gave up after %v", took)
 	}
 }
 
 func TestHeadlessExpect(t *testing.T) {
-	f := newFake(3)
+	f := newTimedFake(3)
 	// follower-3 falls behind, then catches up 150ms later.
 	f.update(func(s *cluster.Snapshot) {
 		s.Leader.FlushLSN, s.Leader.Keys = 1000, 10
@@ -217,10 +275,7 @@ func TestHeadlessExpect(t *testing.T) {
 		}
 		s.Followers[2].ReplayLSN = 500
 	})
-	go func() {
-		time.Sleep(150 * time.Millisecond)
-		f.update(func(s *cluster.Snapshot) { s.Followers[2].ReplayLSN = 1000 })
-	}()
+	f.at(150*time.Millisecond, func(s *cluster.Snapshot) { s.Followers[2].ReplayLSN = 1000 })
 	sc := mustParse(t, `chapter "Checks"
 expect all matches leader within 2s
 expect follower-3 replay = flush
@@ -231,7 +286,7 @@ expect follower-2 state not cut
 expect leader keys = 10
 `)
 	var out bytes.Buffer
-	if err := RunHeadless(context.Background(), f, sc, &out); err != nil {
+	if err := f.run(context.Background(), sc, &out); err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
 	if n := strings.Count(out.String(), "  ok   t.scn:"); n != 6 {
@@ -240,10 +295,13 @@ expect leader keys = 10
 	if !strings.Contains(out.String(), "PASSED: 6 expects") {
 		t.Errorf("no summary:\n%s", out.String())
 	}
+	if !strings.Contains(out.String(), "ok   t.scn:2: expect all matches leader within 2s (150ms: ") {
+		t.Errorf("the first expect did not hold at 150ms:\n%s", out.String())
+	}
 }
 
 func TestHeadlessFailures(t *testing.T) {
-	f := newFake(2)
+	f := newTimedFake(2)
 	f.refuse = cluster.VerbBackup
 	sc := mustParse(t, `title "Fails"
 chapter "One"
@@ -254,13 +312,12 @@ backup 2
 expect follower-9 paused within 100ms
 `)
 	var out bytes.Buffer
-	start := time.Now()
-	err := RunHeadless(context.Background(), f, sc, &out)
+	err := f.run(context.Background(), sc, &out)
 	var se *StepError
 	if !errors.As(err, &se) {
 		t.Fatalf("got %v, want a StepError\n%s", err, out.String())
 	}
-	if took := time.Since(start); took < 300*time.Millisecond || took > 2*time.Second {
+	if took := f.elapsed(); took < 300*time.Millisecond || took > 300*time.Millisecond+2*PollInterval {
 		t.Errorf("took %s: timeouts of 200ms and 100ms", took)
 	}
 	want := "t.scn:4: expect follower-1 state streaming within 200ms: not true after 200ms: saw follower-1 state cut"
@@ -282,17 +339,14 @@ expect follower-9 paused within 100ms
 }
 
 func TestHeadlessRises(t *testing.T) {
-	f := newFake(1)
+	f := newTimedFake(1)
 	f.update(func(s *cluster.Snapshot) { s.Leader.Commits = 10; s.Followers[0].ReplayLSN = 0x100 })
-	go func() {
-		time.Sleep(100 * time.Millisecond)
-		f.update(func(s *cluster.Snapshot) { s.Leader.Commits = 11 })
-	}()
+	f.at(100*time.Millisecond, func(s *cluster.Snapshot) { s.Leader.Commits = 11 })
 	sc := mustParse(t, `expect leader commits rises within 2s
 expect follower-1 replay rises within 100ms
 `)
 	var out bytes.Buffer
-	err := RunHeadless(context.Background(), f, sc, &out)
+	err := f.run(context.Background(), sc, &out)
 	want := "t.scn:2: expect follower-1 replay rises within 100ms: not true after 100ms: saw follower-1 replay 0/100, was 0/100 (state streaming)"
 	if err == nil || err.Error() != want {
 		t.Errorf("got %v, want %s", err, want)
@@ -304,39 +358,26 @@ expect follower-1 replay rises within 100ms
 }
 
 func TestHeadlessSteady(t *testing.T) {
-	f := newFake(1)
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		// Commits move every 20ms for 200ms, then stop; replay keeps moving.
-		defer wg.Done()
-		for i := 0; ; i++ {
-			select {
-			case <-stop:
-				return
-			case <-time.After(20 * time.Millisecond):
+	f := newTimedFake(1)
+	// Commits move every 20ms for 200ms, then stop; replay keeps moving.
+	for i := 1; i <= 200; i++ {
+		f.at(time.Duration(i)*20*time.Millisecond, func(s *cluster.Snapshot) {
+			if i <= 10 {
+				s.Leader.Commits++
 			}
-			f.update(func(s *cluster.Snapshot) {
-				if i < 10 {
-					s.Leader.Commits++
-				}
-				s.Followers[0].ReplayLSN += 64
-			})
-		}
-	}()
-	defer func() { close(stop); wg.Wait() }()
+			s.Followers[0].ReplayLSN += 64
+		})
+	}
 	sc := mustParse(t, `expect leader commits steady for 300ms within 2s
 expect follower-1 replay steady for 100ms within 400ms
 `)
 	var out bytes.Buffer
-	start := time.Now()
-	err := RunHeadless(context.Background(), f, sc, &out)
+	err := f.run(context.Background(), sc, &out)
 	if !strings.Contains(out.String(), "ok   t.scn:1: expect leader commits steady for 300ms within 2s") ||
 		!strings.Contains(out.String(), "leader commits 10, unchanged for 3") {
 		t.Errorf("output:\n%s", out.String())
 	}
-	if took := time.Since(start); took < 900*time.Millisecond {
+	if took := f.elapsed(); took < 900*time.Millisecond {
 		t.Errorf("took %s: 200ms of moving, 300ms steady, 400ms of failing", took)
 	}
 	var se *StepError
@@ -370,14 +411,14 @@ func TestFollowersLine(t *testing.T) {
 }
 
 func TestHeadlessCancel(t *testing.T) {
-	f := newFake(1)
-	sc := mustParse(t, "expect follower-1 paused within 10s\n")
-	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	f := newTimedFake(1)
+	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	start := time.Now()
-	err := RunHeadless(ctx, f, sc, new(bytes.Buffer))
-	if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > time.Second {
-		t.Errorf("got %v after %s", err, time.Since(start))
+	f.at(100*time.Millisecond, func(*cluster.Snapshot) { cancel() })
+	sc := mustParse(t, "expect follower-1 paused within 10s\n")
+	err := f.run(ctx, sc, new(bytes.Buffer))
+	if !errors.Is(err, context.Canceled) || f.elapsed() > 100*time.Millisecond+PollInterval {
+		t.Errorf("got %v after %s", err, f.elapsed())
 	}
 }
 
@@ -459,7 +500,7 @@ expect follower-1 paused within 50ms
 	if st.ChapterIndex != 0 || st.Caption != "Press a key" || st.NextChapter != "One" || st.Chapters != 3 || st.Title != "Lesson" {
 		t.Errorf("after setup: %+v", st)
 	}
-	time.Sleep(50 * time.Millisecond)
+	// Waiting for a key, the player runs nothing more.
 	if n := len(f.commands()); n != 1 {
 		t.Errorf("chapter one started without a key: %v", f.commands())
 	}

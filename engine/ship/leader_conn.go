@@ -212,18 +212,17 @@ func (l *Leader) serve(c net.Conn, st *connState) {
 	l.mu.Lock()
 	facts.Evicted = st.evicted
 	a, pr := l.core.Admit(h, facts)
+	var epoch uint64
 	if a.Accept {
 		st.named = true
 		l.streams[h.Name] = c
+		epoch = pr.Epoch
 	}
 	l.mu.Unlock()
 	if !a.Accept {
 		l.refuse(c, a)
 		return
 	}
-	l.mu.Lock()
-	epoch := pr.Epoch
-	l.mu.Unlock()
 	l.progress.broadcast() // its old reports no longer count
 
 	c.SetReadDeadline(time.Time{})

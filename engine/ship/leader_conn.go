@@ -138,7 +138,7 @@ const maxFollowerFrame = 1 + 16 + 255
 func (l *Leader) refuseBusy(c net.Conn) {
 	reason := fmt.Sprintf("too many connections (max %d)", l.cfg.MaxConns)
 	c.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
-	wire.WriteFrame(c, wire.KindRefuse, wire.Refuse{Code: wire.RefuseProtocol, Reason: reason}.Encode())
+	writeRefuse(c, wire.RefuseProtocol, reason)
 	addr := c.RemoteAddr().String()
 	c.Close()
 	l.mu.Lock()
@@ -154,11 +154,18 @@ func (l *Leader) refuseBusy(c net.Conn) {
 func (l *Leader) refuse(c net.Conn, a replica.Admission) {
 	if a.Refuse {
 		c.SetWriteDeadline(time.Now().Add(2 * time.Second))
-		wire.WriteFrame(c, wire.KindRefuse, wire.Refuse{Code: a.Code, Reason: a.Reason}.Encode())
+		writeRefuse(c, a.Code, a.Reason)
 	}
 	if a.Event != nil {
 		l.cfg.OnEvent.emit(*a.Event)
 	}
+}
+
+// writeRefuse writes a Refuse frame in one write, best effort: the
+// connection is closed right after either way, and a write deadline
+// running out between two writes would leave half a frame.
+func writeRefuse(c net.Conn, code byte, reason string) {
+	c.Write(wire.AppendFrame(nil, wire.KindRefuse, wire.Refuse{Code: code, Reason: reason}.Encode()))
 }
 
 // firstFrame reads a new connection's first frame, and how it came.

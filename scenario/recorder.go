@@ -151,7 +151,9 @@ func settings(s *cluster.Snapshot) []cluster.Command {
 			cmds = append(cmds, c)
 		}
 	}
-	per(func(a, b *cluster.FollowerStatus) bool { return a.Link.Latency == b.Link.Latency && a.Link.Jitter == b.Link.Jitter },
+	per(func(a, b *cluster.FollowerStatus) bool {
+		return a.Link.Latency == b.Link.Latency && a.Link.Jitter == b.Link.Jitter
+	},
 		func(f *cluster.FollowerStatus) cluster.Command {
 			return cluster.Command{Verb: cluster.VerbLatency, Dur: f.Link.Latency, Jitter: f.Link.Jitter}
 		})

@@ -23,6 +23,7 @@ type checkOptions struct {
 	chaos     int64
 	verbose   bool
 	scenario  string
+	speed     float64
 }
 
 func newCheckCmd() *cobra.Command {
@@ -50,6 +51,7 @@ func newCheckCmd() *cobra.Command {
 	f.Int64Var(&o.chaos, "chaos", -1, "run a seeded fault schedule (the nemesis) with this seed (0 or more)")
 	f.BoolVar(&o.verbose, "verbose", false, "print each chaos command as it runs")
 	f.StringVar(&o.scenario, "scenario", "", "play a scenario headless (a built-in name or a file) and check its expect lines")
+	f.Float64Var(&o.speed, "speed", 1, "with --scenario: the world's speed (8 plays a lesson 8 times as fast; 1/64 to 64)")
 	return cmd
 }
 
@@ -79,6 +81,12 @@ func runCheck(ctx context.Context, out io.Writer, o checkOptions) error {
 	}
 	if o.chaos < -1 {
 		return fmt.Errorf("--chaos takes a seed of 0 or more, not %d", o.chaos)
+	}
+	if o.speed < 1.0/64 || o.speed > 64 {
+		return fmt.Errorf("--speed must be 1/64..64, not %g", o.speed)
+	}
+	if o.speed != 1 && o.scenario == "" {
+		return fmt.Errorf("--speed goes with --scenario")
 	}
 	if o.scenario != "" {
 		if o.chaos >= 0 {
@@ -198,5 +206,5 @@ func runCheckScenario(ctx context.Context, out io.Writer, o checkOptions) error 
 	}
 	rctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
-	return scenario.RunHeadless(rctx, c, sc, out)
+	return scenario.RunHeadless(rctx, c, sc, out, scenario.WithSpeed(o.speed))
 }

@@ -48,7 +48,8 @@ func newTUICmd() *cobra.Command {
 			"sockets on loopback, and draws every frame on the wire, every CRC failure and\n" +
 			"each follower's received, flushed and replayed positions.\n\n" +
 			"Keys: 1-9 select a follower, p pause replay, c cut the link, x corrupt a frame,\n" +
-			"k crash, b base backup, space freeze time, : type a command, ? all keys, q quit.\n" +
+			"k crash, b base backup, space freeze time, : type a command, l pick a lesson,\n" +
+			"? all keys, q quit.\n" +
 			"NO_COLOR=1 draws without colour; every state is still spelled out.",
 		Example: "  walship\n" +
 			"  walship --followers 5 --latency 500ms --sync \"remote_apply 1\"\n" +
@@ -185,11 +186,18 @@ func runTUI(cfg cluster.Config, opts tui.Options, o tuiOptions) (err error) {
 		rec = scenario.NewRecorder(c)
 		ctrl = rec
 	}
-	if sc != nil {
-		p := scenario.NewPlayer(ctrl, sc)
-		defer p.Close()
-		opts.Lesson = p
+	// Lessons: the one asked for, and the picker (l) for the others. A
+	// cluster that can checkpoint itself lets a lesson go back a chapter.
+	var lessonOpts []scenario.Option
+	if rw, ok := any(c).(scenario.Rewinder); ok {
+		lessonOpts = append(lessonOpts, scenario.WithRewinder(rw))
 	}
+	lessons := scenario.NewLessons(ctrl, lessonOpts...)
+	defer lessons.Close()
+	if sc != nil {
+		opts.Lesson = lessons.Play(sc)
+	}
+	opts.Lessons, opts.StartLesson, opts.Hint = scenario.Builtins(), lessons.Start, sc == nil
 	if castFile != nil {
 		stopCast := startCast(castFile, &opts, sc)
 		defer func() {
@@ -221,6 +229,7 @@ func startCast(f *os.File, opts *tui.Options, sc *scenario.Scenario) func() erro
 	}
 	cast := scenario.NewCastWriter(f, w, h, title)
 	opts.Output = tui.Tee(os.Stdout, cast)
+	opts.Marker = func(label string) { cast.Marker(label) }
 
 	winch := make(chan os.Signal, 1)
 	signal.Notify(winch, syscall.SIGWINCH)

@@ -4,6 +4,7 @@ package scenario
 // plain value (comparable with ==), so the UI can tell when it changed.
 type LessonState struct {
 	Title        string // the scenario's title
+	Summary      string // its one-line summary
 	Chapter      string // current chapter title ("" before the first)
 	ChapterIndex int    // 1-based; 0 before the first chapter (the setup)
 	Chapters     int    // chapters in the scenario

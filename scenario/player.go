@@ -73,7 +73,7 @@ func NewPlayer(ctrl cluster.Controller, sc *Scenario, opts ...Option) *Player {
 		changed: make(chan struct{}, 1),
 		saved:   map[int]bool{},
 		st: LessonState{
-			Title: sc.Title, Chapters: len(sc.Chapters),
+			Title: sc.Title, Summary: sc.Summary, Chapters: len(sc.Chapters),
 			CanGoBack: o.rewinder != nil,
 		},
 	}
@@ -355,3 +355,50 @@ func (p *Player) finished(_ *Step, _ time.Duration, _ string, err *StepError) {
 }
 
 var _ Lesson = (*Player)(nil)
+
+// Lessons plays one lesson at a time over a controller, for a UI whose
+// lesson picker starts one while another plays: starting a lesson closes
+// the one playing (its held moments end). It is safe for concurrent use.
+type Lessons struct {
+	ctrl cluster.Controller
+	opts []Option
+
+	mu  sync.Mutex
+	cur *Player
+}
+
+// NewLessons returns a Lessons that plays over ctrl with opts (see
+// NewPlayer).
+func NewLessons(ctrl cluster.Controller, opts ...Option) *Lessons {
+	return &Lessons{ctrl: ctrl, opts: opts}
+}
+
+// Play ends the lesson playing, if any, and starts sc.
+func (l *Lessons) Play(sc *Scenario) *Player {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.cur != nil {
+		l.cur.Close()
+	}
+	l.cur = NewPlayer(l.ctrl, sc, l.opts...)
+	return l.cur
+}
+
+// Start loads the built-in lesson or scenario file named and plays it.
+func (l *Lessons) Start(name string) (Lesson, error) {
+	sc, err := Load(name)
+	if err != nil {
+		return nil, err
+	}
+	return l.Play(sc), nil
+}
+
+// Close ends the lesson playing, if any.
+func (l *Lessons) Close() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.cur != nil {
+		l.cur.Close()
+		l.cur = nil
+	}
+}

@@ -16,7 +16,8 @@ type followerView struct {
 	f        cluster.FollowerStatus
 	frames   []cluster.Frame // frames in flight on its link, oldest first
 	selected bool
-	flash    bool // its CRC failure count went up a moment ago
+	flash    bool  // its CRC failure count went up a moment ago
+	marks    marks // what a lesson's step points at in its block
 }
 
 // followerPanel draws followers' blocks: a title row, the write / flush /
@@ -67,9 +68,13 @@ func (p *followerPanel) stateText(state string) theme.Paint {
 func (p *followerPanel) title(r *row, v *followerView) {
 	st, f := p.st, &v.f
 	name := strconv.Itoa(f.Index) + " " + f.Name
-	if v.selected {
+	switch {
+	case v.marks&(markName|^shownMarks(p.blockH)) != 0:
+		// Pointed at as a whole, or at a part this block is too short to draw.
+		r.text(st.Badge, pointerGlyph+" "+name+" ")
+	case v.selected:
 		r.text(st.Selected, st.Glyphs.Selected+" "+name)
-	} else {
+	default:
 		r.text(st.Bold, "  "+name)
 	}
 	r.plain("  ")
@@ -77,6 +82,8 @@ func (p *followerPanel) title(r *row, v *followerView) {
 		r.text(st.Muted, "state ")
 	}
 	switch {
+	case v.marks&markState != 0 || v.marks&markPaused != 0 && !f.ReplayPaused:
+		r.text(st.Badge, pointerGlyph+" "+strings.ToUpper(f.State)+" ")
 	case f.Backup.Active:
 		pct := 0
 		if f.Backup.Total > 0 {
@@ -106,7 +113,11 @@ func (p *followerPanel) title(r *row, v *followerView) {
 	n := 0
 	add := func(p theme.Paint, s string) { badges[n].p, badges[n].s = p, s; n++ }
 	if f.ReplayPaused {
-		add(st.BadgeWarn, " "+st.Glyphs.Paused+" PAUSED ")
+		if v.marks&markPaused != 0 {
+			add(st.BadgeWarn, " "+pointerGlyph+" "+st.Glyphs.Paused+" PAUSED ")
+		} else {
+			add(st.BadgeWarn, " "+st.Glyphs.Paused+" PAUSED ")
+		}
 	}
 	if v.flash {
 		add(st.Flash, " "+st.Glyphs.CRC+" CRC FAILURE "+strconv.FormatUint(f.CRCFailures, 10)+" ")
@@ -186,12 +197,15 @@ func (p *followerPanel) barRow(r *row, v *followerView, i int) {
 	if i == 2 && v.f.ReplayPaused {
 		labelPaint = st.Warn
 	}
+	if v.marks&(markWrite<<i) != 0 {
+		labelPaint = st.Badge
+		names.lsn, names.short = pointerGlyph+names.lsn, pointerGlyph+names.short
+	}
 	behind := p.behind(pos)
 	lagText := lag.String()
 	if p.wide() {
 		// replay_lsn ████░░ 0/1A2B   43B behind  replay_lag 120ms
-		r.text(labelPaint, names.lsn)
-		r.to(11)
+		r.text(labelPaint, padRight(names.lsn, 11))
 		bw := r.w - 11 - 1 - 10 - 2 - 12 - 2 - 11 - 7
 		bar(r, st, p.sc, pos, bw, p.paintOf(i))
 		r.plain(" ")
@@ -208,8 +222,7 @@ func (p *followerPanel) barRow(r *row, v *followerView, i int) {
 		return
 	}
 	// replay ████░░ 0/1A2B   -43B  120ms
-	r.text(labelPaint, names.short)
-	r.to(7)
+	r.text(labelPaint, padRight(names.short, 7))
 	bw := r.w - 7 - 1 - 9 - 1 - 8 - 1 - 6
 	bar(r, st, p.sc, pos, bw, p.paintOf(i))
 	r.plain(" ")
@@ -269,43 +282,51 @@ func (p *followerPanel) stackedInfo(r *row, v *followerView) {
 // info draws a row of facts about the link and the follower.
 func (p *followerPanel) info(r *row, v *followerView, n int) {
 	st, f := p.st, &v.f
-	kv := func(k, val string) {
+	kv := func(k, val string, m marks) {
+		marked := v.marks&m != 0
+		if marked {
+			k = pointerGlyph + k
+		}
 		if r.room() < width(k)+width(val)+3 {
 			return
 		}
-		r.text(st.Muted, k+" ")
+		if marked {
+			r.text(st.Badge, k+" ")
+		} else {
+			r.text(st.Muted, k+" ")
+		}
 		r.text(st.Text, val)
 		r.plain("  ")
 	}
 	if n == 0 {
-		kv("sent_lsn", f.SentLSN.String())
-		kv("latency", cluster.FormatLag(f.Link.Latency))
+		kv("sent_lsn", f.SentLSN.String(), markSent)
+		kv("latency", cluster.FormatLag(f.Link.Latency), 0)
 		if f.Link.CorruptArmed > 0 {
 			r.text(st.Error, st.Glyphs.Corrupt+" corrupt armed  ")
 		}
-		kv("keys", strconv.Itoa(f.Keys))
-		if f.Resends > 0 {
-			kv("resends", strconv.FormatUint(f.Resends, 10))
+		kv("keys", strconv.Itoa(f.Keys), markKeys)
+		if f.Resends > 0 || v.marks&markResends != 0 {
+			kv("resends", strconv.FormatUint(f.Resends, 10), markResends)
 		}
 		return
 	}
 	if n == 2 {
-		kv("records", strconv.FormatUint(f.Records, 10))
-		kv("crc_failures", strconv.FormatUint(f.CRCFailures, 10))
-		kv("corrupted", strconv.FormatUint(f.Link.Corrupted, 10))
-		kv("base backups", strconv.Itoa(f.Backup.Count))
+		kv("records", strconv.FormatUint(f.Records, 10), markRecords)
+		kv("crc_failures", strconv.FormatUint(f.CRCFailures, 10), markCRC)
+		kv("corrupted", strconv.FormatUint(f.Link.Corrupted, 10), markCorrupted)
+		kv("base backups", strconv.Itoa(f.Backup.Count), markBackups)
 		switch {
 		case f.Slot.Lost:
 			r.text(st.Error, "slot lost  ")
-		case f.Slot.Enabled:
-			kv("slot restart_lsn", f.Slot.RestartLSN.String())
+		case f.Slot.Enabled || v.marks&markSlot != 0:
+			kv("slot restart_lsn", f.Slot.RestartLSN.String(), markSlot)
 		}
 		return
 	}
-	kv("apply", cluster.FormatLag(f.ApplyDelay)+"/rec")
-	kv("fsync", "+"+cluster.FormatLag(f.FlushDelay))
-	kv("↓", cluster.FormatSize(int64(f.Link.BytesDown)))
-	kv("↑", cluster.FormatSize(int64(f.Link.BytesUp)))
+	kv("apply", cluster.FormatLag(f.ApplyDelay)+"/rec", 0)
+	kv("fsync", "+"+cluster.FormatLag(f.FlushDelay), 0)
+	kv("↓", cluster.FormatSize(int64(f.Link.BytesDown)), 0)
+	kv("↑", cluster.FormatSize(int64(f.Link.BytesUp)), 0)
 	if f.LastError != "" {
 		r.text(st.Error, f.LastError)
 	}

@@ -25,6 +25,7 @@ func (l *fakeLesson) State() scenario.LessonState { l.mu.Lock(); defer l.mu.Unlo
 func (l *fakeLesson) Next()                       { l.call("next") }
 func (l *fakeLesson) Prev()                       { l.call("prev") }
 func (l *fakeLesson) Restart()                    { l.call("restart") }
+func (l *fakeLesson) Back()                       { l.call("back") }
 func (l *fakeLesson) call(s string)               { l.mu.Lock(); defer l.mu.Unlock(); l.calls = append(l.calls, s) }
 
 func lessonModel(t *testing.T, w, h int) (*Model, *fakeLesson) {
@@ -33,7 +34,10 @@ func lessonModel(t *testing.T, w, h int) (*Model, *fakeLesson) {
 		Title: "Paused replay: stale reads", Chapter: "Pause follower-2", ChapterIndex: 2, Chapters: 5,
 		Caption: "Replay on follower-2 is paused. It still receives and flushes WAL, " +
 			"so write_lsn and flush_lsn keep up, but replay_lsn stands still: reads there are stale.",
-		WaitingForKey: true,
+		Step: 2, Steps: 3, NextChapter: "Nothing is lost",
+		Points:        [scenario.MaxPoints]scenario.Point{{Subject: "follower-2", Field: "replay"}, {Subject: "leader", Field: "flush"}},
+		Hold:          "world frozen",
+		WaitingForKey: true, CanGoBack: true,
 	}}
 	rec := fake.NewRecorder(fixture())
 	m, err := New(rec, Options{Theme: "mono", Lesson: l})
@@ -60,7 +64,7 @@ func TestGoldenLesson(t *testing.T) {
 
 func TestLessonKeys(t *testing.T) {
 	m, l := lessonModel(t, 120, 36)
-	for _, k := range []string{"n", "N", "P", "r"} {
+	for _, k := range []string{"n", "pgdown", ".", "pgup", "N", "P", "r"} {
 		_, cmd := m.Update(keyMsg(k))
 		// The key's command makes the lesson call off the UI goroutine,
 		// then takes a fresh snapshot.
@@ -71,7 +75,7 @@ func TestLessonKeys(t *testing.T) {
 			t.Fatalf("%s: the command did not end in a snapshot", k)
 		}
 	}
-	if want := []string{"next", "prev", "prev", "restart"}; !slices.Equal(l.calls, want) {
+	if want := []string{"next", "next", "next", "back", "prev", "prev", "restart"}; !slices.Equal(l.calls, want) {
 		t.Errorf("lesson calls = %q, want %q", l.calls, want)
 	}
 	press(t, m, "C")

@@ -22,6 +22,7 @@ const (
 	idleInterval = time.Second / 10
 	flashFor     = 1500 * time.Millisecond
 	messageFor   = 4 * time.Second
+	hintFor      = 15 * time.Second
 	burstRecords = 20
 )
 
@@ -40,15 +41,24 @@ type (
 		cmd cluster.Command
 		err error
 	}
+	// lessonMsg reports a lesson started from the picker (or why not).
+	lessonMsg struct {
+		name   string
+		lesson scenario.Lesson
+		err    error
+	}
 )
 
 // Model is the root model: it owns the last snapshot, the selection and the
 // components, and turns keys and clicks into cluster commands.
 type Model struct {
-	ctrl   cluster.Controller
-	lesson scenario.Lesson
-	st     *theme.Styles
-	keys   KeyMap
+	ctrl        cluster.Controller
+	lesson      scenario.Lesson
+	startLesson func(name string) (scenario.Lesson, error)
+	marker      func(label string)
+	lastMark    string // the label of the last marker sent
+	st          *theme.Styles
+	keys        KeyMap
 
 	w, h int
 	lay  layout
@@ -70,6 +80,8 @@ type Model struct {
 	msg      string
 	msgErr   bool
 	msgAt    time.Time
+	hint     bool      // the one-time hint that lessons exist is showing
+	started  time.Time // when the UI started, for the hint
 
 	status  statusLine
 	leader  leaderPanel
@@ -77,6 +89,7 @@ type Model struct {
 	events  eventLog
 	pal     palette
 	lessonP lessonPanel
+	picker  lessonPicker
 	help    helpOverlay
 	scratch []byte
 
@@ -94,17 +107,24 @@ func New(ctrl cluster.Controller, opts Options) (*Model, error) {
 	}
 	st := theme.NewStyles(th)
 	m := &Model{
-		ctrl:     ctrl,
-		lesson:   opts.Lesson,
-		st:       st,
-		keys:     DefaultKeyMap(),
-		prevCRC:  map[string]uint64{},
-		flashAt:  map[string]time.Time{},
-		captions: true,
-		dirty:    true,
-		now:      time.Now(),
+		ctrl:        ctrl,
+		lesson:      opts.Lesson,
+		startLesson: opts.StartLesson,
+		marker:      opts.Marker,
+		st:          st,
+		keys:        DefaultKeyMap(),
+		prevCRC:     map[string]uint64{},
+		flashAt:     map[string]time.Time{},
+		captions:    true,
+		dirty:       true,
+		now:         time.Now(),
 	}
+	m.started = m.now
 	m.keys.lessonKeys(opts.Lesson != nil)
+	canPick := len(opts.Lessons) > 0 && opts.StartLesson != nil
+	m.keys.Lessons.SetEnabled(canPick)
+	m.hint = canPick && opts.Hint && opts.Lesson == nil
+	m.picker.st, m.picker.keys, m.picker.lessons = st, &m.keys, opts.Lessons
 	m.status.st = st
 	m.leader.st = st
 	m.panel.st = st
@@ -163,8 +183,17 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		if msg.gen != m.gen {
 			return m, nil
 		}
-		m.ingest(msg.snap, msg.lesson)
-		return m, m.schedule()
+		return m, tea.Batch(m.schedule(), m.ingest(msg.snap, msg.lesson))
+	case lessonMsg:
+		if msg.err != nil {
+			m.say(true, "lesson "+msg.name+": "+msg.err.Error())
+			return m, nil
+		}
+		m.lesson, m.captions, m.lastMark = msg.lesson, true, ""
+		m.lessonP.state = scenario.LessonState{}
+		m.keys.lessonKeys(true)
+		m.relayout()
+		return m, m.refresh()
 	case doneMsg:
 		if msg.err != nil {
 			m.say(true, fmt.Sprintf("%s: %v", msg.cmd, msg.err))
@@ -213,13 +242,16 @@ func (m *Model) relayout() {
 	m.events.SetHeight(l.eventsH)
 	m.lessonP.SetSize(l.w, l.lessonH)
 	m.help.SetSize(l.w, l.h-2)
+	m.picker.SetSize(l.w, l.h-2)
 	if cap(m.scratch) < l.laneW {
 		m.scratch = make([]byte, l.laneW)
 	}
 }
 
-// ingest takes a new snapshot: events, followers, the scale, flashes.
-func (m *Model) ingest(s cluster.Snapshot, ls *scenario.LessonState) {
+// ingest takes a new snapshot: events, followers, the scale, flashes. It
+// returns the command that writes a recording's marker when the lesson
+// reached a new chapter or step.
+func (m *Model) ingest(s cluster.Snapshot, ls *scenario.LessonState) tea.Cmd {
 	changed := !m.have || !sameSnapshot(&m.snap, &s)
 	if m.events.add(s.Events) {
 		changed = true
@@ -228,6 +260,7 @@ func (m *Model) ingest(s cluster.Snapshot, ls *scenario.LessonState) {
 	m.snap, m.have = s, true
 	m.panel.leader = &m.snap.Leader
 
+	var mark tea.Cmd
 	if ls != nil {
 		before := m.lessonP.rowsFor(m.w)
 		if m.lessonP.setState(*ls) {
@@ -235,10 +268,14 @@ func (m *Model) ingest(s cluster.Snapshot, ls *scenario.LessonState) {
 			if m.lessonP.rowsFor(m.w) != before {
 				m.relayout()
 			}
+			mark = m.markStep(ls)
 		}
 	}
 	if m.msg != "" && m.now.Sub(m.msgAt) > messageFor {
 		m.msg, changed = "", true
+	}
+	if m.hint && m.now.Sub(m.started) > hintFor {
+		m.hint, changed = false, true
 	}
 	for name, at := range m.flashAt {
 		if m.now.Sub(at) > flashFor {
@@ -258,6 +295,19 @@ func (m *Model) ingest(s cluster.Snapshot, ls *scenario.LessonState) {
 	if changed || animating {
 		m.dirty = true
 	}
+	return mark
+}
+
+// markStep sends a recording's marker when the lesson is at a chapter or
+// step it was not at before.
+func (m *Model) markStep(ls *scenario.LessonState) tea.Cmd {
+	label := markerLabel(ls)
+	if m.marker == nil || label == "" || label == m.lastMark {
+		return nil
+	}
+	m.lastMark = label
+	marker := m.marker
+	return func() tea.Msg { marker(label); return nil }
 }
 
 func backupActive(s *cluster.Snapshot) bool {
@@ -315,7 +365,14 @@ func (m *Model) buildViews() {
 		m.prevCRC[f.Name] = f.CRCFailures
 		_, flash := m.flashAt[f.Name]
 		m.views[i] = followerView{f: f, frames: m.views[i].frames[:0], selected: f.Name == m.selected, flash: flash}
+		if m.lessonShown() {
+			m.views[i].marks = pointsFor(&m.lessonP.state.Points, f.Name)
+		}
 		byIndex[f.Index] = i
+	}
+	m.leader.marks = 0
+	if m.lessonShown() {
+		m.leader.marks = leaderMarks(&m.lessonP.state.Points)
 	}
 	for i := range s.Frames {
 		if j, ok := byIndex[s.Frames[i].Index]; ok {
@@ -453,9 +510,21 @@ func anticipate(s *cluster.Snapshot, c cluster.Command) {
 func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 	k := &m.keys
 	m.dirty = true
+	m.hint = false // any key: the newcomer has found the keyboard
 	if m.pal.active {
 		if c, ok := m.pal.update(msg); ok {
 			return m.do(c)
+		}
+		return nil
+	}
+	if m.picker.active {
+		if name, ok := m.picker.update(msg); ok {
+			start := m.startLesson
+			m.say(false, "starting lesson "+name+"…")
+			return func() tea.Msg {
+				l, err := start(name)
+				return lessonMsg{name: name, lesson: l, err: err}
+			}
 		}
 		return nil
 	}
@@ -484,6 +553,9 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, k.Palette):
 		m.pal.open()
 		return nil
+	case key.Matches(msg, k.Lessons):
+		m.picker.open()
+		return nil
 	case key.Matches(msg, k.LogBack):
 		m.events.scroll(m.events.h - 2)
 		return nil
@@ -510,12 +582,14 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 		m.captions = !m.captions
 		m.relayout()
 		return nil
-	case m.lesson != nil && key.Matches(msg, k.Chapter, k.ChapPrev, k.ChapAgain):
+	case m.lesson != nil && key.Matches(msg, k.Chapter, k.StepBack, k.ChapPrev, k.ChapAgain):
 		l := m.lesson
 		var fn func()
 		switch {
 		case key.Matches(msg, k.Chapter):
 			fn = l.Next
+		case key.Matches(msg, k.StepBack):
+			fn = l.Back
 		case key.Matches(msg, k.ChapPrev):
 			fn = l.Prev
 		default:
@@ -729,13 +803,20 @@ func (m *Model) render() string {
 	m.status.row(&r, &m.snap)
 	b.WriteByte('\n')
 
-	if m.showHelp {
+	switch {
+	case m.showHelp:
 		for y := range l.h - 2 {
 			r = newRow(&b, l.w)
 			m.help.row(&r, y)
 			b.WriteByte('\n')
 		}
-	} else {
+	case m.picker.active:
+		for y := range l.h - 2 {
+			r = newRow(&b, l.w)
+			m.picker.row(&r, y)
+			b.WriteByte('\n')
+		}
+	default:
 		m.renderBody(&b)
 		for y := range l.lessonH {
 			r = newRow(&b, l.w)
@@ -804,6 +885,15 @@ func (m *Model) renderBody(b *strings.Builder) {
 func (m *Model) laneLabel(r *row, v *followerView) {
 	st := m.st
 	lk := &v.f.Link
+	if v.marks&markLane != 0 {
+		s := pointerGlyph + " this link: " + cluster.FormatLag(lk.Latency) + " one way "
+		if lk.Cut {
+			s = pointerGlyph + " this link: CUT "
+		}
+		r.to((r.w - width(s)) / 2)
+		r.text(st.Badge, s)
+		return
+	}
 	if lk.Cut {
 		r.to((r.w - 10) / 2)
 		r.text(st.Error, "link CUT")
@@ -829,9 +919,16 @@ func (m *Model) footer(r *row) {
 		m.pal.row(r)
 		return
 	}
+	msg, msgPaint := m.msg, st.Accent
+	if m.msgErr {
+		msgPaint = st.Error
+	}
+	if msg == "" && m.hint {
+		msg, msgPaint = "new here? "+firstKey(m.keys.Lessons)+" picks a lesson", st.Muted
+	}
 	msgW := 0
-	if m.msg != "" {
-		msgW = min(width(m.msg)+2, r.w/2)
+	if msg != "" {
+		msgW = min(width(msg)+2, r.w/2)
 	}
 	// The last bindings (help, quit) are always shown; others as room allows.
 	items := m.keys.ShortHelp()
@@ -855,13 +952,9 @@ func (m *Model) footer(r *row) {
 		r.text(st.KeyDesc, shortDesc(h.Desc))
 		r.plain(" ")
 	}
-	if m.msg != "" {
-		p := st.Accent
-		if m.msgErr {
-			p = st.Error
-		}
+	if msg != "" {
 		r.to(r.w - msgW)
-		r.text(p, m.msg)
+		r.text(msgPaint, msg)
 	}
 	r.fill()
 }

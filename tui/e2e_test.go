@@ -35,11 +35,11 @@ func TestEndToEndTmux(t *testing.T) {
 			// Pause replay on follower-2: it shows PAUSED, its replay LSN
 			// stops while its write LSN goes on.
 			s.keys("2", "p")
-			sc := s.waitFor("follower-2 paused", 5*time.Second, func(sc string) bool {
+			s.waitFor("follower-2 paused", 5*time.Second, func(sc string) bool {
 				return strings.Contains(block(sc, 2), "PAUSED")
 			})
 			time.Sleep(time.Second) // let replay already applied finish
-			sc = s.capture()
+			sc := s.capture()
 			w1, r1 := positions(t, block(sc, 2))
 			s.waitFor("follower-2 receiving while paused", 10*time.Second, func(sc string) bool {
 				w2, r2 := positions(t, block(sc, 2))

@@ -292,7 +292,7 @@ func (p *Player) play(c, s int) {
 		st.NextChapter = p.sc.Chapters[c].Title
 	}
 	st.Caption, st.Points, st.Hold = "", [MaxPoints]Point{}, ""
-	st.WaitingForKey, st.Done, st.Pending = false, false, false
+	st.WaitingForKey, st.Done, st.Pending = false, false, p.req == reqNext
 	p.mu.Unlock()
 	p.notify()
 

@@ -581,6 +581,7 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 	case m.lesson != nil && key.Matches(msg, k.Captions):
 		m.captions = !m.captions
 		m.relayout()
+		m.buildViews() // the pointers go (or come back) with the captions
 		return nil
 	case m.lesson != nil && key.Matches(msg, k.Chapter, k.StepBack, k.ChapPrev, k.ChapAgain):
 		l := m.lesson
@@ -886,9 +887,13 @@ func (m *Model) laneLabel(r *row, v *followerView) {
 	st := m.st
 	lk := &v.f.Link
 	if v.marks&markLane != 0 {
-		s := pointerGlyph + " this link: " + cluster.FormatLag(lk.Latency) + " one way "
+		what := cluster.FormatLag(lk.Latency) + " one way"
 		if lk.Cut {
-			s = pointerGlyph + " this link: CUT "
+			what = "CUT"
+		}
+		s := pointerGlyph + " this link: " + what + " "
+		if width(s) > r.w {
+			s = pointerGlyph + " " + what + " "
 		}
 		r.to((r.w - width(s)) / 2)
 		r.text(st.Badge, s)

@@ -1,6 +1,8 @@
 package tui
 
 import (
+	"cmp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -282,52 +284,74 @@ func (p *followerPanel) stackedInfo(r *row, v *followerView) {
 // info draws a row of facts about the link and the follower.
 func (p *followerPanel) info(r *row, v *followerView, n int) {
 	st, f := p.st, &v.f
-	kv := func(k, val string, m marks) {
-		marked := v.marks&m != 0
-		if marked {
-			k = pointerGlyph + k
-		}
-		if r.room() < width(k)+width(val)+3 {
-			return
-		}
-		if marked {
-			r.text(st.Badge, k+" ")
-		} else {
-			r.text(st.Muted, k+" ")
-		}
-		r.text(st.Text, val)
-		r.plain("  ")
-	}
-	if n == 0 {
-		kv("sent_lsn", f.SentLSN.String(), markSent)
-		kv("latency", cluster.FormatLag(f.Link.Latency), 0)
+	var facts []fact
+	switch n {
+	case 0:
+		facts = append(facts, fact{k: "sent_lsn", val: f.SentLSN.String(), m: markSent},
+			fact{k: "latency", val: cluster.FormatLag(f.Link.Latency)})
 		if f.Link.CorruptArmed > 0 {
-			r.text(st.Error, st.Glyphs.Corrupt+" corrupt armed  ")
+			facts = append(facts, fact{alert: st.Glyphs.Corrupt + " corrupt armed"})
 		}
-		kv("keys", strconv.Itoa(f.Keys), markKeys)
+		facts = append(facts, fact{k: "keys", val: strconv.Itoa(f.Keys), m: markKeys})
 		if f.Resends > 0 || v.marks&markResends != 0 {
-			kv("resends", strconv.FormatUint(f.Resends, 10), markResends)
+			facts = append(facts, fact{k: "resends", val: strconv.FormatUint(f.Resends, 10), m: markResends})
 		}
-		return
-	}
-	if n == 2 {
-		kv("records", strconv.FormatUint(f.Records, 10), markRecords)
-		kv("crc_failures", strconv.FormatUint(f.CRCFailures, 10), markCRC)
-		kv("corrupted", strconv.FormatUint(f.Link.Corrupted, 10), markCorrupted)
-		kv("base backups", strconv.Itoa(f.Backup.Count), markBackups)
+	case 2:
+		facts = append(facts, fact{k: "records", val: strconv.FormatUint(f.Records, 10), m: markRecords},
+			fact{k: "crc_failures", val: strconv.FormatUint(f.CRCFailures, 10), m: markCRC},
+			fact{k: "corrupted", val: strconv.FormatUint(f.Link.Corrupted, 10), m: markCorrupted},
+			fact{k: "base backups", val: strconv.Itoa(f.Backup.Count), m: markBackups})
 		switch {
 		case f.Slot.Lost:
-			r.text(st.Error, "slot lost  ")
+			facts = append(facts, fact{alert: "slot lost"})
 		case f.Slot.Enabled || v.marks&markSlot != 0:
-			kv("slot restart_lsn", f.Slot.RestartLSN.String(), markSlot)
+			facts = append(facts, fact{k: "slot restart_lsn", val: f.Slot.RestartLSN.String(), m: markSlot})
 		}
-		return
+	default:
+		facts = append(facts, fact{k: "apply", val: cluster.FormatLag(f.ApplyDelay) + "/rec"},
+			fact{k: "fsync", val: "+" + cluster.FormatLag(f.FlushDelay)},
+			fact{k: "↓", val: cluster.FormatSize(int64(f.Link.BytesDown))},
+			fact{k: "↑", val: cluster.FormatSize(int64(f.Link.BytesUp))})
 	}
-	kv("apply", cluster.FormatLag(f.ApplyDelay)+"/rec", 0)
-	kv("fsync", "+"+cluster.FormatLag(f.FlushDelay), 0)
-	kv("↓", cluster.FormatSize(int64(f.Link.BytesDown)), 0)
-	kv("↑", cluster.FormatSize(int64(f.Link.BytesUp)), 0)
-	if f.LastError != "" {
+	// What a lesson points at goes first, so a narrow row never drops it.
+	slices.SortStableFunc(facts, func(a, b fact) int {
+		return cmp.Compare(b.m&v.marks, a.m&v.marks)
+	})
+	for _, fc := range facts {
+		fc.draw(r, st, v.marks&fc.m != 0)
+	}
+	if n == 1 && f.LastError != "" {
 		r.text(st.Error, f.LastError)
 	}
+}
+
+// fact is one item of a follower's info rows: a key and its value, or an
+// alert in the error colour.
+type fact struct {
+	k, val string
+	m      marks // the mark that points at it (0: none)
+	alert  string
+}
+
+// draw writes the fact and two blanks, if it fits whole; a marked key is
+// drawn as a badge with the pointer.
+func (fc fact) draw(r *row, st *theme.Styles, marked bool) {
+	if fc.alert != "" {
+		r.text(st.Error, fc.alert+"  ")
+		return
+	}
+	k := fc.k
+	if marked {
+		k = pointerGlyph + k
+	}
+	if r.room() < width(k)+width(fc.val)+3 {
+		return
+	}
+	if marked {
+		r.text(st.Badge, k+" ")
+	} else {
+		r.text(st.Muted, k+" ")
+	}
+	r.text(st.Text, fc.val)
+	r.plain("  ")
 }

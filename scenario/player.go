@@ -292,6 +292,9 @@ func (p *Player) play(c, s int) {
 		st.NextChapter = p.sc.Chapters[c].Title
 	}
 	st.Caption, st.Points, st.Hold = "", [MaxPoints]Point{}, ""
+	if lines := p.steps[c][s]; len(lines) > 0 && lines[0].Kind == StepSay && lines[0].Timing == TimingNext {
+		st.Caption = lines[0].Text // no blank moment between one caption and the next
+	}
 	st.WaitingForKey, st.Done, st.Pending = false, false, p.req == reqNext
 	p.mu.Unlock()
 	p.notify()

@@ -887,13 +887,18 @@ func (m *Model) laneLabel(r *row, v *followerView) {
 	st := m.st
 	lk := &v.f.Link
 	if v.marks&markLane != 0 {
-		what := cluster.FormatLag(lk.Latency) + " one way"
+		short := cluster.FormatLag(lk.Latency)
+		what := short + " one way"
 		if lk.Cut {
-			what = "CUT"
+			short, what = "CUT", "CUT"
 		}
-		s := pointerGlyph + " this link: " + what + " "
-		if width(s) > r.w {
-			s = pointerGlyph + " " + what + " "
+		// The longest label that fits the lane.
+		s := pointerGlyph + " " + short + " "
+		for _, long := range []string{pointerGlyph + " this link: " + what + " ", pointerGlyph + " " + what + " "} {
+			if width(long) <= r.w {
+				s = long
+				break
+			}
 		}
 		r.to((r.w - width(s)) / 2)
 		r.text(st.Badge, s)

@@ -82,10 +82,10 @@ func runCheck(ctx context.Context, out io.Writer, o checkOptions) error {
 	if o.chaos < -1 {
 		return fmt.Errorf("--chaos takes a seed of 0 or more, not %d", o.chaos)
 	}
-	if o.speed < 1.0/64 || o.speed > 64 {
+	if o.speed != 0 && (o.speed < 1.0/64 || o.speed > 64) { // 0: not set, as written
 		return fmt.Errorf("--speed must be 1/64..64, not %g", o.speed)
 	}
-	if o.speed != 1 && o.scenario == "" {
+	if o.speed != 0 && o.speed != 1 && o.scenario == "" {
 		return fmt.Errorf("--speed goes with --scenario")
 	}
 	if o.scenario != "" {

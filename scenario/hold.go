@@ -115,7 +115,7 @@ func (p *parser) slow(toks []token, end int) (*Hold, error) {
 		return nil, p.errorf(end+1, want)
 	}
 	f, ok := parseFactor(toks[1])
-	if !ok || f >= 1 || f < 1.0/64 {
+	if !ok || !(f >= 1.0/64 && f < 1) { // NaN too
 		return nil, p.errorf(toks[1].Col, "%s (at least 1/64)", want)
 	}
 	h := &Hold{Speed: f}

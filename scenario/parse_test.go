@@ -275,6 +275,8 @@ func TestParseErrors(t *testing.T) {
 		{"slow 1/0", 1, 6, "speed below 1"},
 		{"slow 1/128", 1, 6, "at least 1/64"},
 		{"slow fast", 1, 6, "speed below 1"},
+		{"slow NaN", 1, 6, "speed below 1"},
+		{"slow inf/inf", 1, 6, "speed below 1"},
 		{"slow 1/8 while 1 paused", 1, 10, "until or when"},
 		{"slow 1/8 until", 1, 15, "what to expect"},
 		{"slow 1/8 until 1 mood", 1, 18, "follower field"},

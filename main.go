@@ -4,35 +4,16 @@
 package main
 
 import (
-	"context"
 	"os"
-	"runtime/debug"
 
-	"charm.land/fang/v2"
-	"github.com/spf13/cobra"
+	"walship/cli"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "0.1.0-dev"
-
-func newRootCmd() *cobra.Command {
-	root := newTUICmd()
-	root.AddCommand(newCheckCmd(), newBenchCmd(), newScenariosCmd())
-	return root
-}
-
-// gcPercent is the garbage collector's target (GOGC) unless the
-// environment sets one. Most of walship's heap is long-lived and holds no
-// pointers (the stores' blocks, the logs' in-memory tails, relay queues), so
-// a collection is cheap, while the default of 100 lets the heap reach twice
-// that live size before the next one.
-const gcPercent = 35
+// version is empty unless the build sets it with
+// -ldflags "-X main.version=v1.2.3"; walship then reports what the Go
+// toolchain recorded about the build (module version, VCS revision).
+var version string
 
 func main() {
-	if _, set := os.LookupEnv("GOGC"); !set {
-		debug.SetGCPercent(gcPercent)
-	}
-	if err := fang.Execute(context.Background(), newRootCmd(), fang.WithVersion(version), fang.WithErrorHandler(printError)); err != nil {
-		os.Exit(1)
-	}
+	os.Exit(cli.Main(version))
 }

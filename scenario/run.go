@@ -317,8 +317,27 @@ func addFollowers(ctrl cluster.Controller, n int) (int, error) {
 // all, and returns the first failure as a *StepError naming file:line and
 // what was seen; or ctx's error if ctx ends first.
 func RunHeadless(ctx context.Context, ctrl cluster.Controller, sc *Scenario, out io.Writer, opts ...Option) error {
+	return RunHeadlessResults(ctx, ctrl, sc, out, nil, opts...)
+}
+
+// StepResult is how one command, expect or held moment's condition went
+// in a headless run.
+type StepResult struct {
+	Kind   StepKind // StepCommand, StepExpect, or StepHold (a slow or freeze with when or until)
+	File   string
+	Line   int
+	Source string // the line as written, without its comment
+	Within time.Duration
+	Seen   string     // what an expect (or a hold's condition) saw last
+	Err    *StepError // nil when the step went as written
+}
+
+// RunHeadlessResults is RunHeadless that also hands each command's,
+// expect's and held moment's result to results (when it is not nil) as the
+// step finishes.
+func RunHeadlessResults(ctx context.Context, ctrl cluster.Controller, sc *Scenario, out io.Writer, results func(StepResult), opts ...Option) error {
 	o := makeOptions(opts)
-	h := &headless{out: out, file: sc.File}
+	h := &headless{out: out, file: sc.File, results: results}
 	fmt.Fprintf(out, "scenario %s: %s\n", sc.File, sc.Title)
 	added, err := addFollowers(ctrl, sc.Followers)
 	if added > 0 {
@@ -375,6 +394,7 @@ type headless struct {
 	expects, expectFails int
 	commandFails         int
 	first                *StepError
+	results              func(StepResult)
 }
 
 func (h *headless) caption(*Step) {}
@@ -383,6 +403,20 @@ func (h *headless) held(string)   {}
 
 func (h *headless) finished(st *Step, took time.Duration, seen string, err *StepError) {
 	checks := st.Kind == StepExpect || st.Kind == StepHold && (st.Hold.When != nil || st.Hold.Until != nil)
+	if h.results != nil && (checks || st.Kind == StepCommand || err != nil) {
+		r := StepResult{Kind: st.Kind, File: h.file, Line: st.Line, Source: st.Source, Seen: seen, Err: err}
+		switch {
+		case st.Expect != nil:
+			r.Within = st.Expect.Within
+		case !checks:
+			r.Kind = StepCommand // a slow or freeze the cluster refused
+		case st.Hold.When != nil:
+			r.Within = st.Hold.When.Within
+		default:
+			r.Within = st.Hold.Until.Within
+		}
+		h.results(r)
+	}
 	if checks {
 		h.expects++
 	}

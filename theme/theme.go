@@ -2,10 +2,11 @@
 //
 // A Theme is only colours and a couple of switches; NewStyles turns one into
 // every lipgloss style and pre-rendered glyph the UI uses, once, so a View
-// only composes strings. Four themes ship: dark (the default), light,
+// only composes strings. Four themes ship: dark, light,
 // high-contrast (for a projector: bold text, saturated colours) and mono
 // (for NO_COLOR: no colour at all; every state is still spelled out in words
-// or glyphs, so nothing depends on colour).
+// or glyphs, so nothing depends on colour). The default, auto, picks dark or
+// light to fit the terminal's background.
 package theme
 
 import (
@@ -49,6 +50,16 @@ type Theme struct {
 	CaptionBg color.Color // lesson caption background (nil: none)
 	BadgeText color.Color // text drawn on a coloured badge
 
+	// Background is the background the palette is designed for, and
+	// DarkBackground says which kind it is. Every colour meets WCAG 2's
+	// contrast ratios against it and against the usual terminal
+	// backgrounds of its kind (see contrast.go and its test). The UI sets
+	// the terminal's background to it when the terminal's own background
+	// is of the other kind, or always when PaintBackground is set.
+	Background      color.Color
+	DarkBackground  bool
+	PaintBackground bool
+
 	// Bold makes ordinary text bold (a projector washes thin strokes out).
 	Bold bool
 	// NoColor: the theme draws with attributes only (bold, reverse), never
@@ -61,83 +72,90 @@ func hex(s string) color.Color { return lipgloss.Color(s) }
 // Dark is the default theme, for dark terminal backgrounds.
 func Dark() Theme {
 	return Theme{
-		Name:      "dark",
-		Text:      hex("#D8DEE9"),
-		Muted:     hex("#7B8496"),
-		Border:    hex("#4C566A"),
-		Accent:    hex("#88C0FF"),
-		Leader:    hex("#B48EF0"),
-		Write:     hex("#5FB3F3"),
-		Flush:     hex("#E5C07B"),
-		Replay:    hex("#7FD67F"),
-		Empty:     hex("#3B4252"),
-		Data:      hex("#5FB3F3"),
-		Status:    hex("#7FD67F"),
-		Keepalive: hex("#7B8496"),
-		Backup:    hex("#C678DD"),
-		OK:        hex("#7FD67F"),
-		Warn:      hex("#F0B35A"),
-		Error:     hex("#FF5F5F"),
-		Removed:   hex("#8B3A3A"),
-		Caption:   hex("#FFFFFF"),
-		CaptionBg: hex("#2E3A59"),
-		BadgeText: hex("#1B1B1B"),
+		Name:           "dark",
+		Background:     hex("#1E1E1E"),
+		DarkBackground: true,
+		Text:           hex("#D8DEE9"),
+		Muted:          hex("#9AA3B5"),
+		Border:         hex("#737D91"),
+		Accent:         hex("#88C0FF"),
+		Leader:         hex("#B48EF0"),
+		Write:          hex("#5FB3F3"),
+		Flush:          hex("#E5C07B"),
+		Replay:         hex("#7FD67F"),
+		Empty:          hex("#6E788C"),
+		Data:           hex("#5FB3F3"),
+		Status:         hex("#7FD67F"),
+		Keepalive:      hex("#9AA3B5"),
+		Backup:         hex("#C678DD"),
+		OK:             hex("#7FD67F"),
+		Warn:           hex("#F0B35A"),
+		Error:          hex("#FF5F5F"),
+		Removed:        hex("#C06060"),
+		Caption:        hex("#FFFFFF"),
+		CaptionBg:      hex("#2E3A59"),
+		BadgeText:      hex("#1B1B1B"),
 	}
 }
 
 // Light is for light terminal backgrounds.
 func Light() Theme {
 	return Theme{
-		Name:      "light",
-		Text:      hex("#24292F"),
-		Muted:     hex("#6E7781"),
-		Border:    hex("#AFB8C1"),
-		Accent:    hex("#0550AE"),
-		Leader:    hex("#8250DF"),
-		Write:     hex("#0969DA"),
-		Flush:     hex("#9A6700"),
-		Replay:    hex("#1A7F37"),
-		Empty:     hex("#D0D7DE"),
-		Data:      hex("#0969DA"),
-		Status:    hex("#1A7F37"),
-		Keepalive: hex("#8C959F"),
-		Backup:    hex("#8250DF"),
-		OK:        hex("#1A7F37"),
-		Warn:      hex("#BC4C00"),
-		Error:     hex("#CF222E"),
-		Removed:   hex("#FFCECB"),
-		Caption:   hex("#000000"),
-		CaptionBg: hex("#DDF4FF"),
-		BadgeText: hex("#FFFFFF"),
+		Name:       "light",
+		Background: hex("#FFFFFF"),
+		Text:       hex("#24292F"),
+		Muted:      hex("#57606A"),
+		Border:     hex("#7D8590"),
+		Accent:     hex("#0550AE"),
+		Leader:     hex("#8250DF"),
+		Write:      hex("#0969DA"),
+		Flush:      hex("#8A5C00"),
+		Replay:     hex("#1A7F37"),
+		Empty:      hex("#7D8590"),
+		Data:       hex("#0969DA"),
+		Status:     hex("#1A7F37"),
+		Keepalive:  hex("#6E7781"),
+		Backup:     hex("#8250DF"),
+		OK:         hex("#1A7F37"),
+		Warn:       hex("#BC4C00"),
+		Error:      hex("#CF222E"),
+		Removed:    hex("#B8605A"),
+		Caption:    hex("#000000"),
+		CaptionBg:  hex("#DDF4FF"),
+		BadgeText:  hex("#FFFFFF"),
 	}
 }
 
-// HighContrast is for projectors: pure, saturated colours on black and bold
-// text, readable from the back of a room.
+// HighContrast is for projectors: pure, saturated colours and bold text,
+// readable from the back of a room. It always sets the terminal's
+// background to black, so its contrast holds whatever the terminal had.
 func HighContrast() Theme {
 	return Theme{
-		Name:      "high-contrast",
-		Text:      hex("#FFFFFF"),
-		Muted:     hex("#C0C0C0"),
-		Border:    hex("#A0A0A0"),
-		Accent:    hex("#00FFFF"),
-		Leader:    hex("#FF80FF"),
-		Write:     hex("#00AFFF"),
-		Flush:     hex("#FFFF00"),
-		Replay:    hex("#00FF00"),
-		Empty:     hex("#404040"),
-		Data:      hex("#00DFFF"),
-		Status:    hex("#00FF00"),
-		Keepalive: hex("#C0C0C0"),
-		Backup:    hex("#FF80FF"),
-		OK:        hex("#00FF00"),
-		Warn:      hex("#FFAF00"),
-		Error:     hex("#FF2020"),
-		Removed:   hex("#A00000"),
-		Caption:   hex("#FFFFFF"),
-		CaptionBg: hex("#0000A0"),
-		BadgeText: hex("#000000"),
-		Bold:      true,
+		Name:            "high-contrast",
+		Background:      hex("#000000"),
+		DarkBackground:  true,
+		PaintBackground: true,
+		Text:            hex("#FFFFFF"),
+		Muted:           hex("#C0C0C0"),
+		Border:          hex("#A0A0A0"),
+		Accent:          hex("#00FFFF"),
+		Leader:          hex("#FF80FF"),
+		Write:           hex("#00AFFF"),
+		Flush:           hex("#FFFF00"),
+		Replay:          hex("#00FF00"),
+		Empty:           hex("#7A7A7A"),
+		Data:            hex("#00DFFF"),
+		Status:          hex("#00FF00"),
+		Keepalive:       hex("#C0C0C0"),
+		Backup:          hex("#FF80FF"),
+		OK:              hex("#00FF00"),
+		Warn:            hex("#FFAF00"),
+		Error:           hex("#FF2020"),
+		Removed:         hex("#C04040"),
+		Caption:         hex("#FFFFFF"),
+		CaptionBg:       hex("#0000A0"),
+		BadgeText:       hex("#000000"),
+		Bold:            true,
 	}
 }
 
@@ -146,14 +164,41 @@ func Mono() Theme {
 	return Theme{Name: "mono", NoColor: true}
 }
 
+// Auto is the default theme name: dark or light, whichever fits the
+// terminal's background (the UI asks the terminal for it).
+const Auto = "auto"
+
 // Names lists the theme names ByName accepts, default first.
-func Names() []string { return []string{"dark", "light", "high-contrast", "mono"} }
+func Names() []string { return []string{Auto, "dark", "light", "high-contrast", "mono"} }
+
+// IsAuto reports whether name asks for the theme to follow the terminal.
+func IsAuto(name string) bool {
+	switch strings.ToLower(strings.TrimSpace(name)) {
+	case "", Auto, "default":
+		return true
+	}
+	return false
+}
+
+// ForBackground is the theme Auto picks for a terminal background: Light
+// on a light one, Dark otherwise (also when the terminal does not say).
+func ForBackground(bg color.Color) Theme {
+	if IsDark(bg) {
+		return Dark()
+	}
+	return Light()
+}
 
 // ByName returns the named theme. Matching ignores case, and "hc",
-// "highcontrast", "none" and "no-color" are accepted as aliases.
+// "highcontrast", "none" and "no-color" are accepted as aliases. Auto (and
+// "") gives Dark, the theme to draw with until the terminal says what its
+// background is (see ForBackground).
 func ByName(name string) (Theme, error) {
+	if IsAuto(name) {
+		return Dark(), nil
+	}
 	switch strings.ToLower(strings.TrimSpace(name)) {
-	case "", "dark", "default":
+	case "dark":
 		return Dark(), nil
 	case "light":
 		return Light(), nil

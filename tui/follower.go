@@ -29,6 +29,7 @@ type followerPanel struct {
 	w      int // panel width
 	blockH int // rows per follower
 	leader *cluster.LeaderStatus
+	src    *cluster.Source // what the snapshot's source can observe
 	sc     scale
 }
 
@@ -51,6 +52,8 @@ func (p *followerPanel) row(r *row, v *followerView, y int) {
 		}
 	case y <= 3:
 		p.barRow(r, v, y-1)
+	case y >= 4 && y <= 6 && p.src != nil && !p.src.Observes(cluster.ObsLink):
+		p.sourceInfo(r, v, y-4)
 	case y >= 4 && y <= 6:
 		p.info(r, v, y-4)
 	}
@@ -94,7 +97,9 @@ func (p *followerPanel) title(r *row, v *followerView) {
 		r.text(st.Badge, " BASE BACKUP "+strconv.Itoa(pct)+"% ")
 	case f.State == cluster.StateNeedsBackup:
 		r.text(st.BadgeError, " NEEDS BASE BACKUP ")
-		r.text(st.Error, " b")
+		if p.src == nil || p.src.Name == "" { // the in-process engine takes base backups
+			r.text(st.Error, " b")
+		}
 	case f.State == cluster.StateCut || f.State == cluster.StateStopped:
 		r.text(st.BadgeError, " "+strings.ToUpper(f.State)+" ")
 	default:
@@ -106,6 +111,7 @@ func (p *followerPanel) title(r *row, v *followerView) {
 	} else if f.SyncState != "" {
 		r.text(st.Muted, "  "+f.SyncState)
 	}
+	p.sourceBadges(r, f)
 
 	// Badges, right-aligned, most urgent last so it is nearest the edge.
 	var badges [2]struct {
@@ -171,12 +177,20 @@ func (p *followerPanel) paintOf(i int) *theme.Paint {
 	return &p.st.Replay
 }
 
-// behind is the byte lag of pos behind the leader's flushed end.
+// behind is the byte lag of pos behind the leader's flushed end: the end
+// of its last complete record, where a real flush LSN passes it.
 func (p *followerPanel) behind(pos wal.LSN) int64 {
-	if p.leader == nil || pos >= p.leader.FlushLSN {
+	if p.leader == nil {
 		return 0
 	}
-	return int64(p.leader.FlushLSN - pos)
+	end := p.leader.FlushLSN
+	if p.leader.RecordEndLSN != 0 {
+		end = p.leader.RecordEndLSN
+	}
+	if pos >= end {
+		return 0
+	}
+	return int64(end - pos)
 }
 
 func (p *followerPanel) lagPaint(l cluster.Lag) theme.Paint {
@@ -209,12 +223,12 @@ func (p *followerPanel) barRow(r *row, v *followerView, i int) {
 		// replay_lsn ████░░ 0/1A2B   43B behind  replay_lag 120ms
 		r.text(labelPaint, padRight(names.lsn, 11))
 		bw := r.w - 11 - 1 - 10 - 2 - 12 - 2 - 11 - 7
-		bar(r, st, p.sc, pos, bw, p.paintOf(i))
+		bar(r, st, p.sc, pos, bw, p.barPaint(v, i))
 		r.plain(" ")
-		r.text(st.Text, padLeft(pos.String(), 10))
+		r.text(p.numPaint(v), padLeft(pos.String(), 10))
 		r.plain("  ")
 		if behind > 0 {
-			r.text(st.Text, padLeft(cluster.FormatSize(behind)+" behind", 12))
+			r.text(p.numPaint(v), padLeft(cluster.FormatSize(behind)+" behind", 12))
 		} else {
 			r.text(st.Muted, padLeft("caught up", 12))
 		}
@@ -226,12 +240,12 @@ func (p *followerPanel) barRow(r *row, v *followerView, i int) {
 	// replay ████░░ 0/1A2B   -43B  120ms
 	r.text(labelPaint, padRight(names.short, 7))
 	bw := r.w - 7 - 1 - 9 - 1 - 8 - 1 - 6
-	bar(r, st, p.sc, pos, bw, p.paintOf(i))
+	bar(r, st, p.sc, pos, bw, p.barPaint(v, i))
 	r.plain(" ")
-	r.text(st.Text, padLeft(pos.String(), 9))
+	r.text(p.numPaint(v), padLeft(pos.String(), 9))
 	r.plain(" ")
 	if behind > 0 {
-		r.text(st.Text, padLeft("-"+cluster.FormatSize(behind), 8))
+		r.text(p.numPaint(v), padLeft("-"+cluster.FormatSize(behind), 8))
 	} else {
 		r.text(st.Muted, padLeft("0B", 8))
 	}

@@ -37,6 +37,7 @@ type KeyMap struct {
 	LogFwd    key.Binding // and forward again
 	Help      key.Binding
 	Quit      key.Binding
+	Suspend   key.Binding // back to the shell; fg resumes
 	Captions  key.Binding
 	Chapter   key.Binding // the lesson's next step (n, and a clicker's PageDown and .)
 	StepBack  key.Binding // a clicker's PageUp: restart the chapter, or the previous one
@@ -77,6 +78,7 @@ func DefaultKeyMap() KeyMap {
 		LogFwd:   b([]string{"pgdown"}, "pgdn", "scroll events forward"),
 		Help:     b([]string{"?"}, "?", "help"),
 		Quit:     b([]string{"q", "ctrl+c"}, "q", "quit"),
+		Suspend:  b([]string{"ctrl+z"}, "ctrl+z", "suspend (fg resumes)"),
 
 		Captions:  b([]string{"C"}, "C", "captions on/off"),
 		Chapter:   b([]string{"n", "pgdown", "."}, "n/pgdn", "next step"),

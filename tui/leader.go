@@ -35,10 +35,14 @@ func (p *leaderPanel) row(r *row, s *cluster.Snapshot, y int, connect bool) {
 	}
 	switch y {
 	case 0:
+		name := " LEADER"
+		if s.Source.Name != "" {
+			name = " PRIMARY" // PostgreSQL's word
+		}
 		if marked {
-			in.text(st.Badge, pointerGlyph+" LEADER ")
+			in.text(st.Badge, pointerGlyph+name+" ")
 		} else {
-			in.text(st.Leader, " LEADER")
+			in.text(st.Leader, name)
 		}
 	case 1:
 		in.text(st.Muted, " "+L.Addr)
@@ -55,7 +59,11 @@ func (p *leaderPanel) row(r *row, s *cluster.Snapshot, y int, connect bool) {
 	case 7:
 		kv("segments", fmt.Sprintf("%d×%s", L.Segments, cluster.FormatSize(L.SegmentSize)), st.Text)
 	case 8:
-		kv("keys", strconv.Itoa(L.Keys), st.Text)
+		if s.Source.Observes(cluster.ObsKeys) {
+			kv("keys", strconv.Itoa(L.Keys), st.Text)
+		} else {
+			kv("timeline", strconv.Itoa(int(L.Timeline)), st.Text)
+		}
 	case 9:
 		kv("commits", strconv.FormatUint(L.Commits, 10), st.Text)
 	case 10:

@@ -259,6 +259,7 @@ func (m *Model) ingest(s cluster.Snapshot, ls *scenario.LessonState) tea.Cmd {
 	s.Events = nil
 	m.snap, m.have = s, true
 	m.panel.leader = &m.snap.Leader
+	m.panel.src = &m.snap.Source
 
 	var mark tea.Cmd
 	if ls != nil {
@@ -511,6 +512,9 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 	k := &m.keys
 	m.dirty = true
 	m.hint = false // any key: the newcomer has found the keyboard
+	if key.Matches(msg, k.Suspend) {
+		return tea.Suspend
+	}
 	if m.pal.active {
 		if c, ok := m.pal.update(msg); ok {
 			return m.do(c)
@@ -854,6 +858,8 @@ func (m *Model) renderBody(b *strings.Builder) {
 			}
 		case ry == label:
 			m.laneLabel(&lr, v)
+		case ry == down && !m.snap.Source.Observes(cluster.ObsFrames):
+			inFlightLane(&lr, m.st, &v.f, l.laneW)
 		case ry == down:
 			lane(&lr, m.st, v.frames, cluster.ToFollower, v.f.Link.Cut, l.laneW, m.scratch)
 		case ry == up:
@@ -886,6 +892,10 @@ func (m *Model) renderBody(b *strings.Builder) {
 func (m *Model) laneLabel(r *row, v *followerView) {
 	st := m.st
 	lk := &v.f.Link
+	if !m.snap.Source.Observes(cluster.ObsLink) {
+		sourceLaneLabel(r, st, &m.snap.Source, &v.f)
+		return
+	}
 	if v.marks&markLane != 0 {
 		short := cluster.FormatLag(lk.Latency)
 		what := short + " one way"

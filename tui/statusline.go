@@ -50,7 +50,15 @@ func (s *statusLine) row(r *row, snap *cluster.Snapshot) {
 		speedPaint = st.Warn
 	}
 	var target string
-	if L.TargetRate != L.Rate {
+	leader, rate := "leader ", "rate "
+	switch {
+	case snap.Source.Name != "":
+		// A real cluster: the rate is WAL records, the workload's target rows.
+		leader, rate = "primary ", "WAL records "
+		if L.TargetRate > 0 {
+			target = " (INSERTs " + rateText(L.TargetRate) + ")"
+		}
+	case L.TargetRate != L.Rate:
 		target = " (target " + rateText(L.TargetRate) + ")"
 	}
 	var waiting string
@@ -58,9 +66,9 @@ func (s *statusLine) row(r *row, snap *cluster.Snapshot) {
 		waiting = " · " + strconv.Itoa(L.WaitingCommits) + " waiting"
 	}
 	items := [...]item{
-		{"leader ", L.Addr, st.Text, "", st.Text, 0, false},
+		{leader, L.Addr, st.Text, "", st.Text, 0, false},
 		{"flush ", L.FlushLSN.String(), st.Bold, "", st.Text, 0, false},
-		{"rate ", rateText(L.Rate), st.Text, target, st.Muted, 2, true},
+		{rate, rateText(L.Rate), st.Text, target, st.Muted, 2, true},
 		{"sync ", L.Sync.String(), st.Text, waiting, st.Warn, 1, false},
 		{"speed ", speedText(snap.Speed), speedPaint, "", st.Text, 0, true},
 	}

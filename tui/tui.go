@@ -49,7 +49,9 @@ type Options struct {
 	Output io.Writer
 	// Input is the terminal input (nil: stdin).
 	Input io.Reader
-	// Context ends the program when done (nil: never).
+	// Context ends the program when done (nil: never). When it is set,
+	// Bubble Tea's own SIGINT/SIGTERM handling is off: the caller turns
+	// signals into the context's end.
 	Context context.Context
 	// Size, when both are positive, fixes the initial size instead of
 	// asking the terminal (for tests and recordings).
@@ -71,7 +73,9 @@ func Run(ctrl cluster.Controller, opts Options) error {
 		po = append(po, tea.WithInput(opts.Input))
 	}
 	if opts.Context != nil {
-		po = append(po, tea.WithContext(opts.Context))
+		// Both at once deadlock: a SIGTERM's quit message waits forever
+		// for an event loop the cancelled context has already stopped.
+		po = append(po, tea.WithContext(opts.Context), tea.WithoutSignalHandler())
 	}
 	if opts.Width > 0 && opts.Height > 0 {
 		po = append(po, tea.WithWindowSize(opts.Width, opts.Height))

@@ -2,6 +2,9 @@
 // or faster than real time, or stop, without tearing a connection. Latency,
 // apply delay, flush delay and the write rate are all measured in world time,
 // so one speed factor scales them all and a freeze holds everything still.
+// Beside it are two small real-time rules the leader and the relays share
+// against floods: Tally merges like events, Eviction picks the connection
+// to close for a newer one.
 package clock
 
 import (

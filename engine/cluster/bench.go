@@ -14,7 +14,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"walship/engine/ship"
@@ -278,7 +277,7 @@ func Bench(ctx context.Context, cfg BenchConfig) (BenchResult, error) {
 				res.Unwarmed = append(res.Unwarmed, fmt.Sprintf("%s (%v)", name, err))
 			}
 		}
-		syscall.Sync()
+		syncFS()
 		debug.FreeOSMemory()
 		return filepath.Join(root, name), nil
 	}
@@ -792,15 +791,6 @@ func PeakRSS() int64 {
 // /proc/self/clear_refs), so each phase reports its own peak. Best effort.
 func ResetPeakRSS() {
 	os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
-}
-
-// processCPU is the user and system CPU time the process has used.
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // liveHeap is the Go heap that was live at the last garbage collection.

@@ -6,6 +6,7 @@
 package cluster
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -35,11 +36,10 @@ type Cluster struct {
 	primary *ship.Primary
 	ids     atomic.Uint64
 
-	// addMu serialises adding followers, so two adds can't pick one index.
+	// addMu serialises starting followers, so two adds can't pick one index.
 	addMu     sync.Mutex
-	mu        sync.Mutex // guards followers, nextIndex, rng, closed
+	mu        sync.Mutex // guards followers, rng, closed
 	followers []*member
-	nextIndex int
 	rng       *rand.Rand
 	closed    bool
 
@@ -123,11 +123,22 @@ func (c Config) Validate() error {
 
 // New starts a cluster: the leader, and each follower behind its relay. The
 // workload starts with Start.
+//
+// A data directory that already holds a cluster restarts the whole of it,
+// as a database restarts from its data directory: the leader recovers from
+// its checkpoint and WAL, every follower directory in it recovers from its
+// own files and streams from where its WAL ends, and new followers are
+// added only to reach Followers, each starting from a base backup. Damage in any node's files stops New with
+// the file and offset, and nothing is deleted.
 func New(cfg Config) (*Cluster, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	wantFollowers := cfg.Followers
+	kept, err := keptCluster(&cfg)
+	if err != nil {
+		return nil, err
+	}
 	cfg.defaults()
 	if wantFollowers == 0 {
 		cfg.Followers = 0
@@ -151,7 +162,7 @@ func New(cfg Config) (*Cluster, error) {
 		c.dir = cfg.Dir
 	}
 	p, err := ship.StartPrimary(ship.PrimaryConfig{
-		Dir:                filepath.Join(c.dir, "leader"),
+		Dir:                filepath.Join(c.dir, leaderDir),
 		SegmentSize:        cfg.SegmentSize,
 		NoSync:             cfg.NoFsync,
 		Clock:              c.clk,
@@ -175,8 +186,20 @@ func New(cfg Config) (*Cluster, error) {
 	}
 	c.primary = p
 	c.work = newWorkload(c)
-	for range cfg.Followers {
-		if _, err := c.addFollower(); err != nil {
+	for _, idx := range kept {
+		c.addMu.Lock()
+		_, err := c.startMember(idx, true, false)
+		c.addMu.Unlock()
+		if err != nil {
+			c.Close()
+			return nil, err
+		}
+	}
+	for len(c.Names()) < cfg.Followers {
+		// A new follower joining a kept cluster starts from a base
+		// backup, as a standby made with pg_basebackup, rather than
+		// replaying the cluster's whole history.
+		if _, err := c.addFollower(c.primary.Log().End() > 0); err != nil {
 			c.Close()
 			return nil, err
 		}
@@ -219,6 +242,31 @@ func (c *Cluster) removeTemp() {
 // Close stops the workload, every follower, relay and the leader, and
 // removes a temporary data directory. It is idempotent.
 func (c *Cluster) Close() error {
+	return c.shutdown(func(s *ship.Standby) error { return s.Close() }, c.primary.Close)
+}
+
+// Crash stops the whole cluster as a power loss would: the workload stops,
+// and every node stops without syncing anything more, keeping its flushed
+// WAL and keep(n) bytes of the n it had written but not fsynced (a cut
+// that may end inside a record). New on the same directory restarts the
+// cluster from what survived. A temporary data directory is removed, as
+// by Close, which does nothing after Crash.
+func (c *Cluster) Crash(keep func(unsynced int64) int64) error {
+	crash := func(unsynced int64) int64 { return keep(max(unsynced, 0)) }
+	return c.shutdown(
+		func(s *ship.Standby) error {
+			p := s.Status().Positions
+			return s.Crash(crash(int64(p.Write - p.Flush)))
+		},
+		func() error {
+			l := c.primary.Log()
+			return c.primary.Crash(crash(int64(l.Written() - l.Flushed())))
+		})
+}
+
+// shutdown stops the workload, every follower with stopFollower, the
+// relays and the leader with stopLeader, once.
+func (c *Cluster) shutdown(stopFollower func(*ship.Standby) error, stopLeader func() error) error {
 	var err error
 	c.stopOnce.Do(func() {
 		close(c.stop)
@@ -230,11 +278,11 @@ func (c *Cluster) Close() error {
 		c.mu.Unlock()
 		for _, m := range members {
 			if m.standby != nil {
-				err = errors.Join(err, m.standby.Close())
+				err = errors.Join(err, stopFollower(m.standby))
 			}
 			err = errors.Join(err, m.relay.Close())
 		}
-		err = errors.Join(err, c.primary.Close())
+		err = errors.Join(err, stopLeader())
 		c.removeTemp()
 	})
 	return err
@@ -242,19 +290,13 @@ func (c *Cluster) Close() error {
 
 // ---- followers -----------------------------------------------------------
 
-func (c *Cluster) addFollower() (*member, error) {
+// addFollower adds a new follower, with an empty directory, at the lowest
+// free index (so keys 1-9 keep working); fromBackup makes it start with a
+// base backup.
+func (c *Cluster) addFollower(fromBackup bool) (*member, error) {
 	c.addMu.Lock()
 	defer c.addMu.Unlock()
 	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
-		return nil, errors.New("cluster is closed")
-	}
-	if len(c.followers) >= MaxFollowers {
-		c.mu.Unlock()
-		return nil, fmt.Errorf("at most %d followers", MaxFollowers)
-	}
-	// Reuse the lowest free index, so keys 1-9 keep working.
 	idx := 1
 	for used := true; used; {
 		used = false
@@ -266,6 +308,29 @@ func (c *Cluster) addFollower() (*member, error) {
 			}
 		}
 	}
+	c.mu.Unlock()
+	return c.startMember(idx, false, fromBackup)
+}
+
+// startMember starts the follower with index idx behind a new relay: from
+// its own files when kept, else from an empty directory, with a base
+// backup when fromBackup. addMu is held.
+func (c *Cluster) startMember(idx int, kept, fromBackup bool) (*member, error) {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil, errors.New("cluster is closed")
+	}
+	if len(c.followers) >= MaxFollowers {
+		c.mu.Unlock()
+		return nil, fmt.Errorf("at most %d followers", MaxFollowers)
+	}
+	for _, m := range c.followers {
+		if m.index == idx {
+			c.mu.Unlock()
+			return nil, fmt.Errorf("%s is already running", m.name)
+		}
+	}
 	m := &member{
 		name: FollowerName(idx), index: idx,
 		applyDelay: c.cfg.ApplyDelay, flushDelay: c.cfg.FlushDelay,
@@ -275,8 +340,10 @@ func (c *Cluster) addFollower() (*member, error) {
 	seed := c.rng.Int64()
 	c.mu.Unlock()
 
-	if err := clearFollowerDir(m.dir); err != nil { // a new follower starts empty
-		return nil, err
+	if !kept {
+		if err := clearFollowerDir(m.dir); err != nil { // a new follower starts empty
+			return nil, err
+		}
 	}
 	r, err := link.New(link.Options{
 		Name: m.name, Target: c.primary.Addr(), Listen: c.cfg.Listen,
@@ -284,7 +351,7 @@ func (c *Cluster) addFollower() (*member, error) {
 		OnEvent: func(e link.Event) { c.linkEvent(m.name, e) },
 		// Longer than the leader's, so a stranger's silence through the
 		// relay is answered by the leader's Refuse, with its reason.
-		IdleTimeout: 3 * c.cfg.HandshakeTimeout,
+		IdleTimeout: 3 * cmp.Or(c.cfg.HandshakeTimeout, ship.DefaultHandshakeTimeout),
 	})
 	if err != nil {
 		return nil, err
@@ -297,7 +364,7 @@ func (c *Cluster) addFollower() (*member, error) {
 	c.followers = append(c.followers, m)
 	sort.Slice(c.followers, func(i, j int) bool { return c.followers[i].index < c.followers[j].index })
 	c.mu.Unlock()
-	if err := c.startStandby(m); err != nil {
+	if err := c.startStandby(m, fromBackup); err != nil {
 		r.Close()
 		c.dropMember(m)
 		return nil, err
@@ -316,13 +383,16 @@ func (c *Cluster) dropMember(m *member) {
 	}
 }
 
-func (c *Cluster) startStandby(m *member) error {
+// startStandby starts m's follower from its directory; fromBackup makes
+// its first connection ask for a base backup.
+func (c *Cluster) startStandby(m *member, fromBackup bool) error {
 	s, err := ship.StartStandby(ship.StandbyConfig{
 		Name: m.name, Dir: m.dir, Leader: m.relay.Addr(),
 		SegmentSize: c.cfg.SegmentSize, NoSync: c.cfg.NoFsync, Clock: c.clk,
 		ApplyDelay: m.applyDelay, FlushDelay: m.flushDelay, Paused: m.paused,
 		StatusInterval: c.cfg.StatusInterval,
 		AutoBackup:     c.cfg.AutoBackup,
+		WantBackup:     fromBackup,
 		OnEvent:        c.shipEvent,
 	})
 	if err != nil {

@@ -251,10 +251,10 @@ func TestFallOffRetentionThenBaseBackup(t *testing.T) {
 		return follower(s, "follower-1").State == StateNeedsBackup
 	})
 	do(t, c, "backup follower-1")
-	s := eventually(t, "a base backup", func(s Snapshot) bool { return follower(s, "follower-1").Backup.Count == 1 })
+	eventually(t, "a base backup", func(s Snapshot) bool { return follower(s, "follower-1").Backup.Count == 1 })
 	put(t, c, 100, "c")
 	converge(t, c)
-	s = c.Snapshot(0)
+	s := c.Snapshot(0)
 	if f := follower(s, "follower-1"); f.State != StateStreaming {
 		t.Errorf("after backup: %s", f.State)
 	}

@@ -43,6 +43,8 @@ const (
 	VerbSpeed      Verb = "speed"       // speed X: world clock factor (0.25, 1, 4)
 	VerbWALKeep    Verb = "wal-keep"    // wal-keep SIZE: bytes retained behind the end
 	VerbSlots      Verb = "slots"       // slots on|off
+	VerbCheckpoint Verb = "checkpoint"  // checkpoint: on the leader (CHECKPOINT)
+	VerbPromote    Verb = "promote"     // promote F: make F the leader (pg_promote)
 )
 
 // Command is one parsed control action. Only the fields its verb uses are
@@ -92,6 +94,8 @@ var Verbs = []struct {
 	{VerbSpeed, "speed X", "world clock speed factor"},
 	{VerbWALKeep, "wal-keep SIZE", "WAL kept behind the end (wal_keep_size)"},
 	{VerbSlots, "slots on|off", "replication slots pin WAL for each follower"},
+	{VerbCheckpoint, "checkpoint", "a checkpoint on the leader (removes WAL no longer kept)"},
+	{VerbPromote, "promote F", "promote a follower to leader on a new timeline"},
 }
 
 // ErrSyntax wraps every parse error.
@@ -172,7 +176,7 @@ func ParseCommand(line string) (Command, error) {
 	switch c.Verb {
 	case VerbPause, VerbResume, VerbCut, VerbRestore:
 		c.Follower, err = p.follower(true)
-	case VerbCrash, VerbRestart, VerbBackup, VerbRemove:
+	case VerbCrash, VerbRestart, VerbBackup, VerbRemove, VerbPromote:
 		c.Follower, err = p.follower(false)
 	case VerbLatency:
 		if c.Follower, err = p.follower(true); err == nil {
@@ -205,7 +209,7 @@ func ParseCommand(line string) (Command, error) {
 		}
 	case VerbSlots:
 		c.On, err = p.onOff()
-	case VerbAdd, VerbFreeze, VerbUnfreeze:
+	case VerbAdd, VerbFreeze, VerbUnfreeze, VerbCheckpoint:
 	case VerbSync:
 		var w Word
 		if w, err = p.want("a sync mode (off, local, remote_write, on, remote_apply)"); err != nil {
@@ -444,7 +448,7 @@ func quoteIfNeeded(s string) string {
 // String is the canonical text form; ParseCommand(c.String()) == c.
 func (c Command) String() string {
 	switch c.Verb {
-	case VerbPause, VerbResume, VerbCut, VerbRestore, VerbCrash, VerbRestart, VerbBackup, VerbRemove:
+	case VerbPause, VerbResume, VerbCut, VerbRestore, VerbCrash, VerbRestart, VerbBackup, VerbRemove, VerbPromote:
 		return fmt.Sprintf("%s %s", c.Verb, c.Follower)
 	case VerbLatency:
 		if c.Jitter > 0 {

@@ -16,7 +16,7 @@ func TestParseCommandRoundTrip(t *testing.T) {
 		"sync remote_apply 1", "sync off", "sync on 2", "rate 20", "write 100",
 		"set k1 hello", `set "a key" "a value"`, "set \"#hash\" \"tab\there\"", `set "q\"uote" "back\\slash"`,
 		"del k1", `del "#k"`, "freeze", "unfreeze",
-		"speed 0.5", "wal-keep 256KiB", "slots on",
+		"speed 0.5", "wal-keep 256KiB", "slots on", "checkpoint", "promote follower-2",
 	} {
 		c, err := ParseCommand(line)
 		if err != nil {

@@ -6,13 +6,21 @@ import "time"
 // the UI's defaults (a room-friendly pace) and the engine's raw defaults
 // differ, so callers state what they want.
 type Config struct {
-	Dir         string // data directory; a temporary one (removed on Close) when empty
-	Followers   int    // followers to start with (default 1)
-	SegmentSize int64  // WAL segment size in bytes (default 1 MiB)
-	WALKeep     int64  // bytes retained behind the leader's end (wal_keep_size; default 64 MiB)
-	Slots       bool   // a replication slot per follower pins WAL
-	MaxSlotWAL  int64  // max_slot_wal_keep_size: a slot further behind is lost (0 = no cap)
-	Sync        SyncRule
+	// Dir is the data directory; a temporary one (removed on Close) when
+	// empty. One that holds a cluster already restarts all of it (see New).
+	Dir       string
+	Followers int // followers to start with (default 1); a kept directory's all restart
+	// SegmentSize is the WAL segment size in bytes (default 1 MiB). A kept
+	// data directory keeps the size it was made with: zero takes it, and
+	// another size is refused unless AdoptSegmentSize is set.
+	SegmentSize int64
+	// AdoptSegmentSize lets a kept data directory's segment size win over
+	// SegmentSize (for a SegmentSize that is only a default).
+	AdoptSegmentSize bool
+	WALKeep          int64 // bytes retained behind the leader's end (wal_keep_size; default 64 MiB)
+	Slots            bool  // a replication slot per follower pins WAL
+	MaxSlotWAL       int64 // max_slot_wal_keep_size: a slot further behind is lost (0 = no cap)
+	Sync             SyncRule
 	// AutoBackup lets a follower that fell off retained WAL take a base
 	// backup by itself (headless runs); otherwise it waits for "backup F".
 	AutoBackup bool
@@ -39,10 +47,12 @@ type Config struct {
 
 	// Hardening against strangers on the leader's and relays' ports (real
 	// time; zero means the engine defaults). HandshakeTimeout closes a
-	// connection that sends no hello for this long (leader, default 10s;
-	// a relay waits three times as long, default 30s); IdleTimeout closes a
-	// follower connection silent for this long (default 60s); MaxConns
-	// caps the leader's concurrent connections (default 256).
+	// connection that sends no hello for this long (leader, default 5s;
+	// a relay waits three times as long for a first frame); IdleTimeout
+	// closes a follower connection silent for this long (default 60s);
+	// MaxConns caps the leader's concurrent connections (default 256; a
+	// relay's is 16), a newcomer taking the slot of the oldest that said
+	// no hello in its grace.
 	HandshakeTimeout time.Duration
 	IdleTimeout      time.Duration
 	MaxConns         int

@@ -4,7 +4,11 @@ package cluster_test
 // of its written-but-unsynced tail (possibly a torn record), recovers to a
 // valid prefix of the leader's log, catches up and converges; and every
 // write acknowledged under synchronous_commit = on (remote flush) with
-// ANY n is on at least n followers' flushed WAL after the crash.
+// ANY n is on at least n followers' flushed WAL after the crash. Every
+// fourth round the whole cluster loses power instead — the leader too,
+// each node keeping a random part of its unsynced tail — and restarts from
+// its data directory: then every acknowledged write is also in the
+// restarted leader's store.
 
 import (
 	"context"
@@ -63,7 +67,7 @@ func TestCrashAnyPointKeepsAcknowledgedWrites(t *testing.T) {
 	}
 	t.Logf("seed %d (set WALSHIP_CRASH_SEED to change)", seed)
 	rng := rand.New(rand.NewPCG(uint64(seed), 1))
-	c, err := cluster.New(cluster.Config{
+	cfg := cluster.Config{
 		Dir: t.TempDir(), Followers: followers, Seed: seed,
 		SegmentSize: 16 << 10, // records cross segment boundaries often
 		NoFsync:     true,     // a crash is simulated at the flushed position: fsync adds only time
@@ -71,18 +75,22 @@ func TestCrashAnyPointKeepsAcknowledgedWrites(t *testing.T) {
 		Latency:     time.Millisecond, Jitter: time.Millisecond,
 		StatusInterval: 20 * time.Millisecond,
 		Sync:           cluster.SyncRule{Mode: cluster.SyncOn, N: 1},
-	})
+		// Retention and checkpoints run often, and slots keep the WAL a
+		// follower still needs, so no follower falls off.
+		WALKeep: 64 << 10, CheckpointInterval: 5 * time.Millisecond, Slots: true,
+	}
+	c, err := cluster.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
+	defer func() { c.Close() }()
 	log := collectEvents(c)
-	defer log.close()
+	defer func() { log.close() }()
 	p := c.Primary()
 
 	start := time.Now()
 	var victim string
-	var acked, torn, rebuilt int
+	var acked, torn, rebuilt, powerLosses, leaderTorn, fromCheckpoint int
 	for round := range rounds {
 		if victim != "" && c.Standby(victim) == nil {
 			if err := c.Exec("restart " + victim); err != nil {
@@ -126,6 +134,57 @@ func TestCrashAnyPointKeepsAcknowledgedWrites(t *testing.T) {
 		// started must survive it.
 		time.Sleep(time.Duration(rng.IntN(60_000)) * time.Microsecond)
 		got := acks.close()
+		if round%4 == 3 {
+			// The whole cluster loses power, and restarts from its
+			// directory.
+			err := c.Crash(func(unsynced int64) int64 { return rng.Int64N(unsynced + 1) })
+			close(stop)
+			wg.Wait()
+			if err != nil {
+				t.Fatal(err)
+			}
+			log.close()
+			if c, err = cluster.New(cfg); err != nil {
+				t.Fatalf("round %d: restart from the directory: %v", round, err)
+			}
+			log = collectEvents(c)
+			p = c.Primary()
+			if e := waitRecovery(t, log, 0, ""); strings.Contains(e.Text, "torn tail") {
+				leaderTorn++
+			}
+			if e := waitRecovery(t, log, 0, ""); strings.Contains(e.Text, "checkpoint at") {
+				fromCheckpoint++
+			}
+			ends := map[string]wal.LSN{}
+			for i := 1; i <= followers; i++ {
+				name := cluster.FollowerName(i)
+				ends[name] = waitRecovery(t, log, 0, name).LSN
+			}
+			lost := 0
+			for _, a := range got {
+				if v, ok := p.Store().Get(a.key); !ok || string(v) != "v-"+a.key {
+					lost++
+					continue
+				}
+				have := 0
+				for _, end := range ends {
+					if end >= a.end {
+						have++
+					}
+				}
+				if have < n {
+					t.Fatalf("round %d (sync on ANY %d): write %s ending at %s acknowledged, then power lost: on %d followers (recovered to %v)",
+						round, n, a.key, a.end, have, ends)
+				}
+			}
+			if lost > 0 {
+				t.Fatalf("round %d: %d of %d acknowledged writes missing from the restarted leader", round, lost, len(got))
+			}
+			acked += len(got)
+			powerLosses++
+			victim = ""
+			continue
+		}
 		others := map[string]wal.LSN{}
 		for i := 1; i <= followers; i++ {
 			name := cluster.FollowerName(i)
@@ -200,13 +259,14 @@ func TestCrashAnyPointKeepsAcknowledgedWrites(t *testing.T) {
 		}
 		acked += len(got)
 	}
-	if c.Standby(victim) == nil {
+	if victim != "" && c.Standby(victim) == nil {
 		if err := c.Exec("restart " + victim); err != nil {
 			t.Fatal(err)
 		}
 	}
-	t.Logf("%d crash points in %v: %d acknowledged writes checked, %d recoveries cut a torn tail, %d rebuilt from files",
-		rounds, time.Since(start).Round(time.Millisecond), acked, torn, rebuilt)
+	t.Logf("%d crash points in %v: %d acknowledged writes checked, 0 lost; %d follower recoveries cut a torn tail, %d rebuilt from files; "+
+		"%d power losses of the whole cluster, restarted from its directory (the leader from a checkpoint %d times, cutting a torn tail %d times)",
+		rounds, time.Since(start).Round(time.Millisecond), acked, torn, rebuilt, powerLosses, fromCheckpoint, leaderTorn)
 	if acked == 0 {
 		t.Fatal("no write was acknowledged")
 	}

@@ -6,6 +6,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sort"
+	"syscall"
 
 	"walship/engine/ship"
 	"walship/engine/wal"
@@ -64,4 +66,60 @@ func followerFiles(dir string) error {
 		}
 	}
 	return nil
+}
+
+// leaderDir is the leader's directory in a cluster's data directory; each
+// follower's is named FollowerName(index).
+const leaderDir = "leader"
+
+// keptCluster looks in cfg.Dir for a cluster an earlier run kept. When
+// there is one it returns the indexes of its follower directories, in
+// order, and sets cfg.SegmentSize to the size the directory was made with:
+// another non-zero size is refused (unless cfg.AdoptSegmentSize), since
+// WAL files cannot change their segment size.
+func keptCluster(cfg *Config) ([]int, error) {
+	if cfg.Dir == "" {
+		return nil, nil
+	}
+	leader := filepath.Join(cfg.Dir, leaderDir)
+	ctl, err := wal.ReadControl(filepath.Join(leader, ship.WALDir))
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+		// (Something in the way of the leader's directory is the
+		// leader's to report, creating it.)
+		// A new cluster, unless the leader's WAL is where an older
+		// walship kept it: refuse that rather than start beside it.
+		if ents, err := os.ReadDir(leader); err == nil {
+			for _, e := range ents {
+				if wal.IsLogFile(e.Name()) {
+					return nil, fmt.Errorf("%s holds WAL files (%s) in a layout an older walship wrote; not opened, nothing changed", leader, e.Name())
+				}
+			}
+		}
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if cfg.SegmentSize != 0 && cfg.SegmentSize != ctl.SegmentSize && !cfg.AdoptSegmentSize {
+		return nil, fmt.Errorf("data directory %s was made with %s WAL segments, and a cluster's segment size cannot change (this run asks for %s)",
+			cfg.Dir, FormatSize(ctl.SegmentSize), FormatSize(cfg.SegmentSize))
+	}
+	cfg.SegmentSize = ctl.SegmentSize
+	ents, err := os.ReadDir(cfg.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	var idxs []int
+	for _, e := range ents {
+		idx, ok := FollowerIndex(e.Name())
+		if !ok || idx > MaxFollowers || FollowerName(idx) != e.Name() {
+			continue
+		}
+		if !e.IsDir() {
+			return nil, fmt.Errorf("%s is in the way of a follower directory and is not one; not touching it", filepath.Join(cfg.Dir, e.Name()))
+		}
+		idxs = append(idxs, idx)
+	}
+	sort.Ints(idxs)
+	return idxs, nil
 }

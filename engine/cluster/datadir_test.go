@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"walship/engine/wal"
 )
 
 func TestParseSizeRefusesNaN(t *testing.T) {
@@ -95,11 +97,13 @@ func TestWaitConvergedLeaderDiskFull(t *testing.T) {
 		t.Skip("no /dev/full")
 	}
 	d := t.TempDir()
-	if err := os.MkdirAll(filepath.Join(d, "leader"), 0o755); err != nil {
+	l, _, err := wal.Open(wal.Options{Dir: filepath.Join(d, "leader", "wal"), SegmentSize: wal.DefaultSegmentSize})
+	if err != nil {
 		t.Fatal(err)
 	}
+	l.Close()
 	// The first segment's writes go to /dev/full: ENOSPC.
-	seg := filepath.Join(d, "leader", "0000000000000000.wal")
+	seg := filepath.Join(d, "leader", "wal", "0000000000000000.wal")
 	if err := os.Symlink("/dev/full", seg); err != nil {
 		t.Skip(err)
 	}

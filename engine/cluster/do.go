@@ -65,8 +65,10 @@ func (c *Cluster) do(cmd Command) error {
 		c.primary.SetSlots(cmd.On)
 		return nil
 	case VerbAdd:
-		_, err := c.addFollower()
+		_, err := c.addFollower(false)
 		return err
+	case VerbCheckpoint, VerbPromote:
+		return fmt.Errorf("%s: the in-process engine does not do this yet (walship pg does)", cmd.Verb)
 	}
 
 	ms, err := c.members(cmd.Follower)
@@ -165,7 +167,7 @@ func (c *Cluster) doMember(cmd Command, m *member) error {
 		if !crashed {
 			return fmt.Errorf("%s is running (crash it first)", m.name)
 		}
-		return c.startStandby(m)
+		return c.startStandby(m, false)
 	case VerbRemove:
 		return c.remove(m)
 	}

@@ -29,7 +29,34 @@ type Snapshot struct {
 	Events []Event
 	// LastEvent is the newest event's sequence number (0 when none yet).
 	LastEvent uint64
+
+	// Source says what produced the snapshot and what it cannot observe.
+	// The zero value is the in-process engine, which observes everything.
+	Source Source
 }
+
+// Source names where a snapshot comes from and what it cannot observe;
+// fields it cannot observe stay zero and the UI says so instead of
+// drawing them.
+type Source struct {
+	Name         string     // "" for the in-process engine; "PostgreSQL" for engine/pg
+	Unobservable Observable // what Name's views do not show
+}
+
+// Observable is a set of things a source may be unable to see.
+type Observable uint
+
+// The things a source may be unable to see.
+const (
+	ObsFrames    Observable = 1 << iota // frames in flight (Frames stays empty)
+	ObsCRC                              // CRC failures, resends, corrupted frames
+	ObsLink                             // link latency, jitter, bandwidth, bytes
+	ObsApplyCost                        // per-record apply and per-fsync cost
+	ObsKeys                             // keys in the stores
+)
+
+// Observes reports whether the source can see all of o.
+func (s Source) Observes(o Observable) bool { return s.Unobservable&o == 0 }
 
 // LeaderStatus is the leader's side: its log, store, workload and sync rule.
 type LeaderStatus struct {
@@ -51,6 +78,13 @@ type LeaderStatus struct {
 	Sync           SyncRule
 	WaitingCommits int // commits waiting for the sync rule
 	Commits        uint64
+
+	// RecordEndLSN is the end of the last complete record at or below
+	// FlushLSN where the two differ (a real flush can end on a page
+	// boundary inside a record); 0 means FlushLSN. A follower that has
+	// replayed up to it is caught up.
+	RecordEndLSN wal.LSN
+	Timeline     uint32 // 0 when the source has no timelines
 }
 
 // SyncMode is synchronous_commit (defined by the protocol in engine/ship).
@@ -119,6 +153,10 @@ type FollowerStatus struct {
 	Backup      BackupStatus
 	Slot        SlotStatus
 	LastError   string // why the last connection ended, if it did
+
+	Timeline uint32 // timeline it receives on; 0 when not reported
+	Stale    bool   // its last report is older than its status interval
+	Inferred bool   // State is inferred (needs base backup), not reported
 }
 
 // LinkStatus is the follower's relay: its settings and state.
@@ -150,6 +188,12 @@ type SlotStatus struct {
 	Enabled    bool
 	RestartLSN wal.LSN // the leader keeps WAL from here
 	Lost       bool    // the slot passed the cap and was invalidated
+
+	// As pg_replication_slots shows them, where the source reports them:
+	// wal_status (reserved, extended, unreserved, lost) and safe_wal_size.
+	WALStatus    string
+	SafeWAL      int64 // bytes that can still be written before the slot is lost
+	SafeWALKnown bool  // safe_wal_size is not NULL
 }
 
 // Direction of a frame on a link.

@@ -20,7 +20,6 @@ type workload struct {
 	nextAt  time.Duration // world time of the next scheduled write
 	changed chan struct{} // closed when the rate changes
 	rng     *rand.Rand
-	value   []byte
 
 	// rate measurement: records at world times
 	window [64]rateSample

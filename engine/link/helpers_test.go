@@ -2,6 +2,7 @@ package link
 
 import (
 	"fmt"
+	"io"
 	"net"
 	"strings"
 	"sync"
@@ -79,23 +80,40 @@ func (h *harness) close() {
 	}
 }
 
-// connect dials the relay as a follower and returns both ends: the
-// follower's connection and the leader's accepted one.
+// connect dials the relay as a follower that says hello (the relay dials
+// the leader once the follower has said something), and returns both ends
+// with that hello read off the leader's: the follower's connection and
+// the leader's accepted one.
 func (h *harness) connect() (follower, leader net.Conn) {
+	h.t.Helper()
+	f := h.dial()
+	hello := wire.AppendFrame(nil, wire.KindHello, wire.Hello{Magic: wire.Magic, Version: wire.Version, Name: h.relay.opts.Name}.Encode())
+	mustWrite(h.t, f, hello)
+	select {
+	case l := <-h.accept:
+		h.t.Cleanup(func() { l.Close() })
+		l.SetReadDeadline(time.Now().Add(wait))
+		if _, err := io.ReadFull(l, make([]byte, len(hello))); err != nil {
+			h.t.Fatalf("leader did not get the hello: %v", err)
+		}
+		l.SetReadDeadline(time.Time{})
+		return f, l
+	case <-time.After(wait):
+		h.t.Fatal("leader saw no connection")
+	}
+	return nil, nil
+}
+
+// dial dials the relay and says nothing: the relay does not dial the
+// leader for it until it does.
+func (h *harness) dial() net.Conn {
 	h.t.Helper()
 	f, err := net.Dial("tcp", h.relay.Addr())
 	if err != nil {
 		h.t.Fatal(err)
 	}
 	h.t.Cleanup(func() { f.Close() })
-	select {
-	case l := <-h.accept:
-		h.t.Cleanup(func() { l.Close() })
-		return f, l
-	case <-time.After(wait):
-		h.t.Fatal("leader saw no connection")
-	}
-	return nil, nil
+	return f
 }
 
 // waitEvent waits for an event of the given kind whose text contains sub,

@@ -19,14 +19,17 @@ func (r *Relay) sessionCount() int {
 
 // TestRelayConnectionCap floods a relay with connections while a follower
 // streams through it. The relay keeps at most MaxConns sessions (each one a
-// dial of the leader and two frame queues), closes the rest at once with a
-// few merged "refused" events, and the follower's pair keeps working.
+// dial of the leader and two frame queues), closes the rest at once (or
+// evicts the oldest silent one past EvictAfter) with a few merged
+// "refused" events, and the follower's pair keeps working.
 func TestRelayConnectionCap(t *testing.T) {
 	const maxConns, flood = 8, 1000
 	h := newHarness(t, Options{MaxConns: maxConns})
 	goodF, goodL := h.connect()
+	mustWrite(t, goodF, helloFrame("follower-1"))
 	mustWrite(t, goodF, statusFrame(1, 0))
 	goodLR := wire.NewReader(goodL, 0)
+	readFrame(t, goodL, goodLR)
 	readFrame(t, goodL, goodLR)
 
 	// The fake leader accepts whatever the relay dials; hold them.
@@ -121,14 +124,14 @@ func TestRelayConnectionCap(t *testing.T) {
 // a frame and falls silent is closed after the idle timeout.
 func TestRelayHostileFromStranger(t *testing.T) {
 	h := newHarness(t, Options{IdleTimeout: 150 * time.Millisecond})
-	bad, _ := h.connect()
+	bad := h.dial()
 	mustWrite(t, bad, []byte{0xff, 0xff, 0xff, 0xff, 'H'})
 	expectClosed(t, bad)
 	e := h.waitEvent(EventRefused, "hostile frame from follower 127.0.0.1:")
 	if !strings.Contains(e.Text, "frame length out of range") {
 		t.Fatalf("event %q", e.Text)
 	}
-	half, _ := h.connect()
+	half := h.dial()
 	mustWrite(t, half, []byte{0, 0, 0, 40, 'H', 1, 2})
 	start := time.Now()
 	expectClosed(t, half)
@@ -136,4 +139,60 @@ func TestRelayHostileFromStranger(t *testing.T) {
 		t.Fatalf("half a frame held for %v", d)
 	}
 	h.waitEvent(EventDisconnect, "idle")
+}
+
+func helloFrame(name string) []byte {
+	h := wire.Hello{Magic: wire.Magic, Version: wire.Version, Name: name}
+	return wire.AppendFrame(nil, wire.KindHello, h.Encode())
+}
+
+// A flood that holds every slot of the relay cannot hold its follower out:
+// the follower's connection takes the slot of the oldest stranger that has
+// said nothing for EvictAfter, and once it has said hello as the relay's
+// follower no newer connection takes its slot. Newcomers while every
+// stranger is within EvictAfter are closed at once.
+func TestRelayEvictsForItsFollower(t *testing.T) {
+	const maxConns = 4
+	const evictAfter = 50 * time.Millisecond
+	h := newHarness(t, Options{MaxConns: maxConns, EvictAfter: evictAfter})
+	var strangers []net.Conn
+	for range maxConns {
+		strangers = append(strangers, h.dial()) // silent
+	}
+	// Within their grace, a newcomer is closed at once.
+	c, err := net.Dial("tcp", h.relay.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	expectClosed(t, c)
+	time.Sleep(2 * evictAfter) // let the strangers' grace run out
+
+	f, l := h.connect() // says hello as follower-1
+	lr := wire.NewReader(l, 0)
+	expectClosed(t, strangers[0]) // the oldest
+	h.waitEvent(EventRefused, "evicted 1 connection(s) that had not said hello as follower-1")
+	if n := h.relay.sessionCount(); n > maxConns {
+		t.Fatalf("%d sessions, cap %d", n, maxConns)
+	}
+
+	// More strangers, young and old, evict one another or are closed,
+	// never the follower.
+	for i := range 6 * maxConns {
+		c, err := net.Dial("tcp", h.relay.Addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if i%maxConns == 0 {
+			time.Sleep(2 * evictAfter)
+		}
+	}
+	mustWrite(t, f, statusFrame(7, 0))
+	if fr, _ := readFrame(t, l, lr); fr.Kind != wire.KindStatus {
+		t.Fatalf("leader got %v", fr.Kind)
+	}
+	mustWrite(t, l, keepaliveFrame(8, 0))
+	if fr, _ := readFrame(t, f, wire.NewReader(f, 0)); fr.Kind != wire.KindKeepalive {
+		t.Fatalf("follower got %v", fr.Kind)
+	}
 }

@@ -84,6 +84,7 @@ func (p *pipe) readLoop() {
 		p.src.SetReadDeadline(time.Now().Add(r.idle))
 	}
 	full := false
+	first := p.dir == Up
 	for {
 		if full && !p.waitSpace() {
 			return
@@ -108,6 +109,10 @@ func (p *pipe) readLoop() {
 		if idle {
 			idle = false
 			p.src.SetReadDeadline(time.Time{})
+		}
+		if first {
+			first = false
+			r.helloSeen(p.s, f)
 		}
 		now := r.clock.Now()
 		set := r.set.Load()

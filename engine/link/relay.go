@@ -3,8 +3,8 @@
 //
 //	follower --TCP--> relay (127.0.0.1:ephemeral) --TCP--> leader
 //
-// For every follower connection it accepts, the relay dials the leader and
-// pumps frames both ways. It parses frame boundaries (engine/wire), so it can
+// For every follower connection it accepts, the relay dials the leader (once
+// the follower side has said something) and pumps frames both ways. It parses frame boundaries (engine/wire), so it can
 // hold each frame for its latency, report the frames in flight to the UI, and
 // disturb them: latency with jitter, a bandwidth limit, cut and restore,
 // corruption of data frames, and slicing into small pieces to exercise short
@@ -27,6 +27,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -45,6 +46,8 @@ const (
 	DefaultMaxConns    = 16
 	// DialTimeout bounds one dial of the leader, in real time.
 	DialTimeout = 5 * time.Second
+	// DefaultEvictAfter is Options.EvictAfter when unset.
+	DefaultEvictAfter = time.Second
 )
 
 // Queue bounds per direction of a connection: past either, the reader stops
@@ -87,8 +90,17 @@ type Options struct {
 	IdleTimeout time.Duration
 	// MaxConns caps concurrent connections through the relay (default
 	// DefaultMaxConns): each costs a dial of the leader and two frame
-	// queues, and a relay serves one follower. More are closed at once.
+	// queues, and a relay serves one follower. When all are taken, a new
+	// connection takes the slot of the oldest one that has not said hello
+	// as this relay's follower within EvictAfter (it is closed as
+	// evicted); when there is none, the new one is closed at once. A flood
+	// of strangers therefore cannot hold the follower out.
 	MaxConns int
+	// EvictAfter is how long a connection that has not said hello as the
+	// relay's follower keeps its slot against newer ones (real time;
+	// default DefaultEvictAfter). A follower says hello as soon as it
+	// connects.
+	EvictAfter time.Duration
 	// OnEvent, when set, receives events in order from a goroutine of the
 	// relay, never from inside a Relay method and never with a relay lock
 	// held. It must not block long. Close waits for a call in progress, so
@@ -197,6 +209,7 @@ type Relay struct {
 	sessions    map[*session]struct{}
 	nextSession int64
 	busy        clock.Tally // connections refused over MaxConns, merged to one event a second
+	evicted     clock.Tally // connections evicted for newer ones, likewise
 
 	events    eventQueue
 	closeOnce sync.Once
@@ -216,6 +229,9 @@ func New(opts Options) (*Relay, error) {
 	}
 	if opts.MaxConns <= 0 {
 		opts.MaxConns = DefaultMaxConns
+	}
+	if opts.EvictAfter <= 0 {
+		opts.EvictAfter = DefaultEvictAfter
 	}
 	r := &Relay{
 		opts:     opts,
@@ -520,6 +536,41 @@ func (r *Relay) Close() error {
 	return r.closeErr
 }
 
+// evictLocked picks the session to close for a new connection when every
+// slot is taken (clock.Eviction): the oldest that has not said hello as
+// this relay's follower within EvictAfter. It forgets the session at once,
+// so its slot is free; the caller tears it down. nil when there is none.
+// r.mu is held.
+func (r *Relay) evictLocked(now time.Time) *session {
+	var waiting []time.Duration
+	var ss []*session
+	for s := range r.sessions {
+		if !s.named {
+			waiting = append(waiting, now.Sub(s.since))
+			ss = append(ss, s)
+		}
+	}
+	i := clock.Eviction(waiting, r.opts.EvictAfter)
+	if i < 0 {
+		return nil
+	}
+	delete(r.sessions, ss[i])
+	return ss[i]
+}
+
+// helloSeen notes the first frame a session's follower side sent: a hello
+// with this relay's follower name keeps the session from eviction.
+func (r *Relay) helloSeen(s *session, f wire.Frame) {
+	if f.Kind != wire.KindHello {
+		return
+	}
+	if h, err := wire.DecodeHello(f.Payload); err == nil && h.Name == r.opts.Name {
+		r.mu.Lock()
+		s.named = true
+		r.mu.Unlock()
+	}
+}
+
 // liveSessions lists the sessions; r.mu held.
 func (r *Relay) liveSessions() []*session {
 	out := make([]*session, 0, len(r.sessions))
@@ -577,21 +628,37 @@ func (r *Relay) acceptLoop() {
 				r.emit(Event{Kind: EventRefused, Text: "connection from " + c.RemoteAddr().String() + " refused: link cut (further attempts are refused until the link is restored)"})
 			}
 			continue
-		case len(r.sessions) >= r.opts.MaxConns:
-			n := r.busy.Add(time.Now())
-			r.mu.Unlock()
-			addr := c.RemoteAddr().String()
-			c.Close()
-			if n > 0 {
-				r.emit(Event{Kind: EventRefused, Text: fmt.Sprintf("refused %d connection(s), the last from %s: too many connections (max %d)", n, addr, r.opts.MaxConns)})
+		}
+		now := time.Now()
+		var victim *session
+		if len(r.sessions) >= r.opts.MaxConns {
+			if victim = r.evictLocked(now); victim == nil {
+				n := r.busy.Add(now)
+				r.mu.Unlock()
+				addr := c.RemoteAddr().String()
+				c.Close()
+				if n > 0 {
+					r.emit(Event{Kind: EventRefused, Text: fmt.Sprintf("refused %d connection(s), the last from %s: too many connections (max %d)", n, addr, r.opts.MaxConns)})
+				}
+				continue
 			}
-			continue
+		}
+		var evictions int
+		if victim != nil {
+			evictions = r.evicted.Add(now)
 		}
 		r.nextSession++
 		s := newSession(r, c, r.nextSession)
+		s.since = now
 		r.sessions[s] = struct{}{}
 		r.wg.Add(1)
 		r.mu.Unlock()
+		if victim != nil {
+			victim.teardown("evicted: it said no hello while the relay's connections were all taken")
+			if evictions > 0 {
+				r.emit(Event{Kind: EventRefused, Text: fmt.Sprintf("evicted %d connection(s) that had not said hello as %s, the last from %s, to make room for newer ones", evictions, r.opts.Name, victim.follower.RemoteAddr())})
+			}
+		}
 		go s.run()
 	}
 }
@@ -601,6 +668,8 @@ func (r *Relay) acceptLoop() {
 type session struct {
 	r        *Relay
 	n        int64
+	since    time.Time // accepted (real time)
+	named    bool      // its first frame was a hello with the relay's follower name; r.mu guards it
 	follower net.Conn
 	ctx      context.Context
 	cancel   context.CancelFunc
@@ -617,6 +686,33 @@ type session struct {
 func newSession(r *Relay, c net.Conn, n int64) *session {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &session{r: r, n: n, follower: c, ctx: ctx, cancel: cancel, done: make(chan struct{})}
+}
+
+// firstByte waits, at most the relay's idle timeout, for the first byte
+// from the follower side.
+func (s *session) firstByte() ([]byte, error) {
+	if s.r.idle > 0 {
+		s.follower.SetReadDeadline(time.Now().Add(s.r.idle))
+	}
+	var b [1]byte
+	_, err := io.ReadFull(s.follower, b[:])
+	return b[:], err
+}
+
+// prefixedConn is a connection whose first bytes were already read: Read
+// returns them before reading on.
+type prefixedConn struct {
+	net.Conn
+	prefix []byte
+}
+
+func (c *prefixedConn) Read(p []byte) (int, error) {
+	if len(c.prefix) > 0 {
+		n := copy(p, c.prefix)
+		c.prefix = c.prefix[n:]
+		return n, nil
+	}
+	return c.Conn.Read(p)
 }
 
 func (s *session) isConnected() bool {
@@ -664,11 +760,26 @@ func (s *session) run() {
 	r.emit(Event{Kind: EventDisconnect, Text: "disconnected: " + reason})
 }
 
-// pump dials the leader, starts the four pumps and waits for them, then
-// tears the session down. It reports false when the session ended before
-// the pumps started (the dial failed, or a Cut or Close came first).
+// pump waits for the follower side to say something, dials the leader,
+// starts the four pumps and waits for them, then tears the session down.
+// It reports false when the session ended before the pumps started (the
+// follower said nothing, the dial failed, or a Cut or Close came first).
 func (s *session) pump() bool {
 	r := s.r
+	// The leader is dialled only once the follower side has sent a byte:
+	// a stranger holding a connection open in silence costs the leader
+	// nothing, and cannot crowd the follower out of the leader's slots.
+	first, err := s.firstByte()
+	if err != nil {
+		var ne net.Error
+		reason := "read from follower: " + err.Error()
+		if errors.As(err, &ne) && ne.Timeout() {
+			reason = fmt.Sprintf("idle: follower sent no frame in %v", r.idle)
+			r.emit(Event{Kind: EventDisconnect, Text: "disconnected: " + reason})
+		}
+		s.teardown(reason)
+		return false
+	}
 	d := net.Dialer{Timeout: DialTimeout}
 	lc, err := d.DialContext(s.ctx, "tcp", r.opts.Target)
 	if err != nil {
@@ -694,7 +805,7 @@ func (s *session) pump() bool {
 	s.mu.Unlock()
 
 	down := newPipe(s, Down, lc, s.follower)
-	up := newPipe(s, Up, s.follower, lc)
+	up := newPipe(s, Up, &prefixedConn{Conn: s.follower, prefix: first}, lc)
 	r.mu.Lock()
 	s.pipes = [2]*pipe{down, up}
 	r.mu.Unlock()

@@ -58,7 +58,8 @@ func TestForwardBothWays(t *testing.T) {
 	// The counters move just after the write: poll.
 	eventually(t, "status counters", func() bool {
 		st := h.relay.Status()
-		return st.Connected && st.Frames == 51 && st.BytesUp == uint64(len(hello)) && st.BytesDown == uint64(len(sent))
+		// (connect's hello, then the test's)
+		return st.Connected && st.Frames == 52 && st.BytesUp == 2*uint64(len(hello)) && st.BytesDown == uint64(len(sent))
 	})
 	st := h.relay.Status()
 	if st.Addr != h.relay.Addr() {
@@ -635,7 +636,7 @@ func TestIdleTimeout(t *testing.T) {
 	busyF, busyL := h.connect()
 	mustWrite(t, busyF, statusFrame(1, 0))
 	readFrame(t, busyL, wire.NewReader(busyL, 0))
-	idleF, _ := h.connect()
+	idleF := h.dial()
 	expectClosed(t, idleF)
 	h.waitEvent(EventDisconnect, "idle")
 	time.Sleep(200 * time.Millisecond)
@@ -670,6 +671,7 @@ func TestDialFailure(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
+	mustWrite(t, c, statusFrame(1, 0)) // the relay dials once the follower says something
 	expectClosed(t, c)
 	h.waitEvent(EventError, "dial leader")
 }
@@ -694,13 +696,13 @@ func TestNoLeakAfterClose(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			mustWrite(t, f, statusFrame(1, 0))
 			l, err := ln.Accept()
 			if err != nil {
 				t.Fatal(err)
 			}
 			conns = append(conns, f, l)
 			mustWrite(t, l, keepaliveFrame(1, 0))
-			mustWrite(t, f, statusFrame(1, 0))
 		}
 		eventually(t, "frames in flight", func() bool {
 			fl, _ := r.InFlight(nil)

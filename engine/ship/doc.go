@@ -1,6 +1,8 @@
 // Package ship is walship's replication protocol: the leader's side (a
 // Primary that appends, group-flushes, streams WAL to each follower, tracks
-// their reported positions and lags, and holds commits for the sync rule)
+// their reported positions and lags, holds commits for the sync rule, and
+// checkpoints its store before retention removes the WAL it was rebuilt
+// from, so a restart recovers from checkpoint plus WAL)
 // and the follower's side (a Standby with three stages — receive, flush,
 // replay — each with its own goroutine and position).
 //

@@ -372,7 +372,8 @@ func TestHostileStartAndResend(t *testing.T) {
 
 // TestConnectionFlood opens thousands of connections that say nothing. The
 // leader holds at most MaxConns of them, refuses the rest at once with a
-// Refuse frame and a few merged events, times out the ones it held, and
+// Refuse frame and a few merged events (or evicts a held one that has been
+// silent for a while to take a newer one), times out the ones it held, and
 // the real follower streams throughout.
 func TestConnectionFlood(t *testing.T) {
 	const (
@@ -409,7 +410,7 @@ func TestConnectionFlood(t *testing.T) {
 		}
 		conns = append(conns, c)
 	}
-	var refused, timedOut, other atomic.Int64
+	var refused, evicted, timedOut, other atomic.Int64
 	var wg sync.WaitGroup
 	for _, c := range conns {
 		wg.Add(1)
@@ -427,6 +428,8 @@ func TestConnectionFlood(t *testing.T) {
 			switch {
 			case strings.Contains(rf.Reason, "too many connections"):
 				refused.Add(1)
+			case strings.Contains(rf.Reason, "evicted"):
+				evicted.Add(1)
 			case strings.Contains(rf.Reason, "no hello within"):
 				timedOut.Add(1)
 			default:
@@ -436,15 +439,16 @@ func TestConnectionFlood(t *testing.T) {
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
-	t.Logf("%d connections in %v: %d refused over the cap, %d timed out in the handshake, %d other; peak held %d",
-		flood, elapsed.Round(time.Millisecond), refused.Load(), timedOut.Load(), other.Load(), peak.Load())
+	t.Logf("%d connections in %v: %d refused over the cap, %d evicted, %d timed out in the handshake, %d other; peak held %d",
+		flood, elapsed.Round(time.Millisecond), refused.Load(), evicted.Load(), timedOut.Load(), other.Load(), peak.Load())
 	if p := peak.Load(); p > maxConns {
 		t.Fatalf("leader held %d connections, cap %d", p, maxConns)
 	}
 	// The leader accepts from its backlog as slots free: those it held
-	// time out in the handshake, everything else is refused at once.
-	if refused.Load()+timedOut.Load() != flood || timedOut.Load() < 1 || refused.Load() < flood/2 {
-		t.Fatalf("refused %d, timed out %d, other %d", refused.Load(), timedOut.Load(), other.Load())
+	// are evicted or time out in the handshake, everything else is
+	// refused at once.
+	if refused.Load()+evicted.Load()+timedOut.Load() != flood || timedOut.Load() < 1 || refused.Load() < flood/2 {
+		t.Fatalf("refused %d, evicted %d, timed out %d, other %d", refused.Load(), evicted.Load(), timedOut.Load(), other.Load())
 	}
 	if elapsed > 8*time.Second {
 		t.Fatalf("flood took %v", elapsed)
@@ -518,7 +522,7 @@ func FuzzLeaderServe(f *testing.F) {
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
-			p.serve(ours)
+			p.serve(ours, &connState{since: time.Now()})
 			ours.Close()
 		}()
 		drained := make(chan struct{})
@@ -640,20 +644,31 @@ func TestReconnectKeepsReportedFlush(t *testing.T) {
 		}
 		return 0
 	}
-	dial := func(start wal.LSN) net.Conn {
+	dial := func(start wal.LSN) (net.Conn, *wire.Reader) {
 		c, err := net.Dial("tcp", p.Addr())
 		if err != nil {
 			t.Fatal(err)
 		}
 		c.Write(helloFrame(wire.Magic, wire.Version, start, "stray-1"))
 		c.SetReadDeadline(time.Now().Add(5 * time.Second))
-		if f, err := wire.NewReader(c, 0).Next(); err != nil || f.Kind != wire.KindWelcome {
+		fr := wire.NewReader(c, 0)
+		if f, err := fr.Next(); err != nil || f.Kind != wire.KindWelcome {
 			t.Fatalf("%v %v", f.Kind, err)
 		}
-		return c
+		return c, fr
 	}
-	c := dial(0)
-	// It writes everything, fsyncs nothing, and says so.
+	c, fr := dial(0)
+	// It receives everything (a status reporting more than it was sent
+	// would be rejected), writes it, fsyncs nothing, and says so.
+	for got := wal.LSN(0); got < end; {
+		f, err := fr.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.Kind == wire.KindData {
+			_, got, _ = wire.DataRange(f.Payload)
+		}
+	}
 	st := wire.Status{Write: end, Flush: 0, Replay: 0}
 	if err := wire.WriteFrame(c, wire.KindStatus, st.Encode()); err != nil {
 		t.Fatal(err)
@@ -674,12 +689,72 @@ func TestReconnectKeepsReportedFlush(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 	// Back, streaming from the end of what it wrote.
-	c = dial(end)
+	c, _ = dial(end)
 	defer c.Close()
 	for !peerConnected(p, "stray-1") {
 		time.Sleep(time.Millisecond)
 	}
 	if f := peerFlush(); f != 0 {
 		t.Fatalf("after reconnecting from %v the leader counts %v as flushed; the follower said 0", end, f)
+	}
+}
+
+// When every slot is taken by connections that said nothing, a follower's
+// connection takes the slot of the oldest once it has had a fifth of the
+// handshake timeout to say hello (that one is refused as evicted), and a
+// connection that said a valid hello is never evicted.
+func TestLeaderEvictsForAFollower(t *testing.T) {
+	const maxConns = 4
+	ev := &hostileEvents{}
+	p, err := StartPrimary(PrimaryConfig{
+		Dir: t.TempDir(), SegmentSize: hostileSeg, NoSync: true, OnEvent: ev.add,
+		MaxConns: maxConns, HandshakeTimeout: time.Second, // grace 200ms
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	var strangers []net.Conn
+	for range maxConns {
+		c, err := net.Dial("tcp", p.Addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		strangers = append(strangers, c)
+	}
+	// Within their grace a newcomer is refused...
+	if res := probe(t, p.Addr(), nil); res.refuse == nil || !strings.Contains(res.refuse.Reason, "too many connections") {
+		t.Fatalf("newcomer within the strangers' grace: %+v", res.refuse)
+	}
+	time.Sleep(300 * time.Millisecond) // their grace runs out
+	// ...after it, a follower takes the oldest stranger's slot.
+	s, err := StartStandby(StandbyConfig{Name: "follower-1", Dir: t.TempDir(), Leader: p.Addr(), SegmentSize: hostileSeg, NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ev.wait(t, EvConnect, "connected")
+	strangers[0].SetReadDeadline(time.Now().Add(5 * time.Second))
+	f, err := wire.NewReader(strangers[0], 0).Next()
+	if err != nil || f.Kind != wire.KindRefuse {
+		t.Fatalf("oldest stranger: %v %v", f.Kind, err)
+	}
+	if r, _ := wire.DecodeRefuse(f.Payload); !strings.Contains(r.Reason, "evicted") {
+		t.Fatalf("oldest stranger told %q", r.Reason)
+	}
+	ev.wait(t, EvRefused, "evicted 1 connection(s) that had not said hello")
+	// Newcomers evict the other strangers once their grace is out, never
+	// the follower.
+	time.Sleep(300 * time.Millisecond)
+	for range 2 * maxConns {
+		c, err := net.Dial("tcp", p.Addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+	}
+	if n := ev.count("follower-1", EvDisconnect); n != 0 {
+		t.Fatalf("the follower was disconnected:\n%s", ev.dump())
 	}
 }

@@ -19,7 +19,7 @@ import (
 
 // PrimaryConfig sets up the leader.
 type PrimaryConfig struct {
-	Dir         string // the leader's WAL directory
+	Dir         string // the leader's directory: its WAL in WALDir and its CheckpointFile
 	SegmentSize int64
 	NoSync      bool
 	Clock       *clock.World // world time for lags and keepalives; nil = a private clock
@@ -35,15 +35,21 @@ type PrimaryConfig struct {
 	// keeps (world time; default 1s), as PostgreSQL removes segments at
 	// checkpoints rather than at every flush. Removing at once would race
 	// senders that are caught up but have not yet read the newest flush.
+	// Before it removes WAL its store was rebuilt from, it writes a
+	// checkpoint of the store.
 	CheckpointInterval time.Duration
 	// HandshakeTimeout bounds how long a new connection may take to say
-	// Hello (real time; default 10s).
+	// Hello (real time; default DefaultHandshakeTimeout).
 	HandshakeTimeout time.Duration
 	// IdleTimeout closes a connection that has sent nothing for this long
 	// (real time; default 60s; the follower sends status every second).
 	IdleTimeout time.Duration
 	// MaxConns caps concurrent connections, handshaking or streaming
-	// (default 256); beyond it a connection gets a Refuse frame at once.
+	// (default 256). When all are taken, a new connection takes the slot
+	// of the oldest one that has not said a valid hello in a fifth of
+	// HandshakeTimeout (which is refused as evicted); when there is none,
+	// the new one gets a Refuse frame at once. A flood of strangers
+	// therefore cannot hold a follower out.
 	MaxConns int
 
 	WALKeep    int64 // bytes kept behind the end (wal_keep_size)
@@ -69,6 +75,12 @@ type Primary struct {
 	appendMu sync.Mutex // orders Append (log then store) against snapshots
 	records  atomic.Uint64
 
+	// ckptMu serialises retention, and with it checkpoints. ckptLSN is
+	// the LSN of the last checkpoint written: the store can be rebuilt
+	// from it and the WAL after it, so WAL below it may go.
+	ckptMu  sync.Mutex
+	ckptLSN wal.LSN
+
 	flushKick chan struct{} // wakes the flusher
 	flushed   *signal       // broadcast when the flushed LSN moves
 	progress  *signal       // broadcast when anything a commit waits on moves
@@ -82,7 +94,8 @@ type Primary struct {
 	rule        SyncRule
 	walKeep     int64
 	slots       bool
-	conns       map[net.Conn]struct{}
+	conns       map[net.Conn]*connState
+	evicted     clock.Tally // connections evicted for newer ones, merged to one event a second
 	busy        clock.Tally // connections refused over MaxConns, merged to one event a second
 
 	waiting atomic.Int64
@@ -99,15 +112,24 @@ type peer struct {
 	connected bool
 	addr      string
 	conn      net.Conn
-	sent      wal.LSN
+	sent      wal.LSN // where its sender is (it moves back on a resend)
+	// sentMax is the most the follower can have on this connection: its
+	// start, then the furthest its sender got. A status reporting more
+	// is a lie (see statusLie).
+	sentMax   wal.LSN
 	write     wal.LSN
 	flush     wal.LSN
 	replay    wal.LSN
-	caughtUp  bool
+	caughtUp  bool         // its sender caught up since it connected: "streaming"
 	lags      [3]lagCursor // write, flush, replay
 	slot      slotState
 	ctl       chan senderCtl
 	lastError string
+}
+
+// report is what the commit rule knows of pr. p.mu is held.
+func (pr *peer) report() report {
+	return report{streaming: pr.connected && pr.caughtUp, write: pr.write, flush: pr.flush, replay: pr.replay}
 }
 
 type slotState struct {
@@ -140,7 +162,7 @@ func StartPrimary(cfg PrimaryConfig) (*Primary, error) {
 		cfg.CheckpointInterval = time.Second
 	}
 	if cfg.HandshakeTimeout <= 0 {
-		cfg.HandshakeTimeout = 10 * time.Second
+		cfg.HandshakeTimeout = DefaultHandshakeTimeout
 	}
 	if cfg.IdleTimeout <= 0 {
 		cfg.IdleTimeout = 60 * time.Second
@@ -148,19 +170,18 @@ func StartPrimary(cfg PrimaryConfig) (*Primary, error) {
 	if cfg.MaxConns <= 0 {
 		cfg.MaxConns = DefaultMaxConns
 	}
-	// Senders read up to the leader's flush, which trails its writes by
-	// an fsync: keep enough in memory that they seldom read the files.
-	log, rec, err := wal.Open(wal.Options{Dir: cfg.Dir, SegmentSize: cfg.SegmentSize, NoSync: cfg.NoSync, Recent: leaderRecent})
+	// A leader restarting on its own directory: its store is the last
+	// checkpoint plus the WAL after it.
+	log, rec, store, ckpt, replayed, err := openLeaderLog(cfg)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("ship: leader: recovery: %w", err)
 	}
-	store := kv.New()
-	if rec.Records > 0 {
-		// A leader restarting on its own log: replay it into the store.
-		if err := ReplayLog(log, store, log.Start(), log.Flushed()); err != nil {
-			log.Close()
-			return nil, err
-		}
+	text := recoveryText(log, rec)
+	if ckpt > 0 {
+		text += fmt.Sprintf("; checkpoint at %s", ckpt)
+	}
+	if replayed > 0 || ckpt > 0 {
+		text += fmt.Sprintf("; store rebuilt: %d records replayed, %d keys", replayed, store.Len())
 	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -177,32 +198,17 @@ func StartPrimary(cfg PrimaryConfig) (*Primary, error) {
 		rule:        cfg.Sync,
 		walKeep:     cfg.WALKeep,
 		slots:       cfg.Slots,
-		conns:       make(map[net.Conn]struct{}),
+		conns:       make(map[net.Conn]*connState),
 		stop:        make(chan struct{}),
+		ckptLSN:     ckpt,
 	}
+	cfg.OnEvent.emit("", EvRecovery, log.End(), text)
 	p.lag.add(log.Flushed(), p.clk.Now())
 	p.wg.Add(3)
 	go p.flushLoop()
 	go p.checkpointLoop()
 	go p.acceptLoop()
 	return p, nil
-}
-
-// ReplayLog applies the records of log in [from, to) to store.
-func ReplayLog(log *wal.Log, store *kv.Store, from, to wal.LSN) error {
-	rd, err := log.NewReader(from)
-	if err != nil {
-		return err
-	}
-	defer rd.Close()
-	for {
-		if _, err := rd.Next(to); err == io.EOF {
-			return nil
-		} else if err != nil {
-			return err
-		}
-		store.Apply(rd.Record()) // decoded and checked by Next
-	}
 }
 
 // Addr is the leader's listen address.
@@ -289,8 +295,11 @@ func (p *Primary) checkpointLoop() {
 }
 
 // retain removes WAL segments nobody needs: behind wal_keep_size and behind
-// every live slot. A slot further behind than MaxSlotWAL is lost.
+// every live slot, and behind the store's checkpoint, which it writes first
+// when it is older. A slot further behind than MaxSlotWAL is lost.
 func (p *Primary) retain() {
+	p.ckptMu.Lock()
+	defer p.ckptMu.Unlock()
 	end := p.log.Flushed()
 	p.mu.Lock()
 	keepFrom := wal.LSN(0)
@@ -319,11 +328,23 @@ func (p *Primary) retain() {
 	if keepFrom <= p.log.Start() {
 		return
 	}
+	var wrote string
+	if p.ckptLSN < keepFrom {
+		lsn, err := p.checkpoint()
+		if errors.Is(err, errStopped) {
+			return
+		}
+		if err != nil {
+			p.cfg.OnEvent.emit("", EvError, keepFrom, "checkpoint failed, keeping the WAL: "+err.Error())
+			return
+		}
+		wrote = fmt.Sprintf("store written at %s; ", lsn)
+	}
 	n, err := p.log.RemoveBefore(keepFrom)
 	if err != nil {
 		p.cfg.OnEvent.emit("", EvError, keepFrom, "removing old WAL: "+err.Error())
 	} else if n > 0 {
-		p.cfg.OnEvent.emit("", EvInfo, p.log.Start(), fmt.Sprintf("checkpoint: removed %d WAL segment(s) behind wal_keep_size and the slots; oldest LSN now %s", n, p.log.Start()))
+		p.cfg.OnEvent.emit("", EvInfo, p.log.Start(), fmt.Sprintf("checkpoint: %sremoved %d WAL segment(s) behind wal_keep_size and the slots; oldest LSN now %s", wrote, n, p.log.Start()))
 	}
 }
 
@@ -421,16 +442,7 @@ func (p *Primary) satisfied(end wal.LSN) bool {
 	}
 	n := 0
 	for _, pr := range p.peers {
-		var pos wal.LSN
-		switch r.Mode {
-		case SyncRemoteWrite:
-			pos = pr.write
-		case SyncOn:
-			pos = pr.flush
-		default:
-			pos = pr.replay
-		}
-		if pos >= end {
+		if confirms(r.Mode, end, pr.report()) {
 			n++
 		}
 	}
@@ -503,10 +515,32 @@ func (p *Primary) Peers() []PeerStatus {
 }
 
 // Close stops the leader: listener, every connection, every goroutine, the
-// log. It is idempotent.
+// log (synced). It is idempotent.
 func (p *Primary) Close() error {
-	var err error
+	if !p.halt() {
+		return nil
+	}
+	return p.log.Close()
+}
+
+// Crash stops the leader as a crash would: every goroutine and connection
+// ends, nothing more is synced, and its WAL keeps only its flushed part
+// plus keepUnsynced bytes of the written tail, possibly ending inside a
+// record (see wal.Log.Crash). Restart it with StartPrimary on the same
+// Dir.
+func (p *Primary) Crash(keepUnsynced int64) error {
+	if !p.halt() {
+		return nil
+	}
+	return p.log.Crash(keepUnsynced)
+}
+
+// halt stops the listener, every connection and goroutine; false when
+// already stopped.
+func (p *Primary) halt() bool {
+	first := false
 	p.stopOnce.Do(func() {
+		first = true
 		close(p.stop)
 		p.ln.Close()
 		p.mu.Lock()
@@ -515,9 +549,8 @@ func (p *Primary) Close() error {
 		}
 		p.mu.Unlock()
 		p.wg.Wait()
-		err = p.log.Close()
 	})
-	return err
+	return first
 }
 
 func (p *Primary) acceptLoop() {
@@ -548,17 +581,26 @@ func (p *Primary) acceptLoop() {
 			return
 		default:
 		}
+		now := time.Now()
+		var evicted string
 		if len(p.conns) >= p.cfg.MaxConns {
-			p.mu.Unlock()
-			p.refuseBusy(c)
-			continue
+			var ok bool
+			if ok, evicted = p.evictLocked(now); !ok {
+				p.mu.Unlock()
+				p.refuseBusy(c)
+				continue
+			}
 		}
-		p.conns[c] = struct{}{}
+		st := &connState{since: now}
+		p.conns[c] = st
 		p.mu.Unlock()
+		if evicted != "" {
+			p.cfg.OnEvent.emit("", EvRefused, 0, evicted)
+		}
 		p.wg.Add(1)
 		go func() {
 			defer p.wg.Done()
-			p.serve(c)
+			p.serve(c, st)
 			p.mu.Lock()
 			delete(p.conns, c)
 			p.mu.Unlock()
@@ -566,6 +608,60 @@ func (p *Primary) acceptLoop() {
 		}()
 	}
 }
+
+// connState is what the leader knows of an open connection before and
+// after its handshake. p.mu guards it.
+type connState struct {
+	since   time.Time // accepted (real time)
+	named   bool      // said a valid hello: never evicted
+	evicted bool      // closed for a newer connection: its goroutine refuses it
+}
+
+// evictLocked makes room for a new connection when every slot is taken:
+// the oldest connection that has not said a valid hello in a fifth of the
+// handshake timeout (clock.Eviction) is marked evicted and its read
+// deadline moved to now, so its own goroutine refuses and closes it at
+// once; its slot is free from now. It reports whether there was one, and
+// an event to emit (merged to one a second). p.mu is held.
+func (p *Primary) evictLocked(now time.Time) (bool, string) {
+	var waiting []time.Duration
+	var conns []net.Conn
+	for c, st := range p.conns {
+		if !st.named && !st.evicted {
+			waiting = append(waiting, now.Sub(st.since))
+			conns = append(conns, c)
+		}
+	}
+	i := clock.Eviction(waiting, p.cfg.HandshakeTimeout/5)
+	if i < 0 {
+		return false, ""
+	}
+	c := conns[i]
+	p.conns[c].evicted = true
+	delete(p.conns, c)
+	c.SetReadDeadline(now)
+	var event string
+	if n := p.evicted.Add(now); n > 0 {
+		event = fmt.Sprintf("evicted %d connection(s) that had not said hello, the last from %s, to make room for newer ones", n, c.RemoteAddr())
+	}
+	return true, event
+}
+
+// wasEvicted reports whether st's connection was evicted (see
+// evictLocked); else, when named is true, it marks it as having said a
+// valid hello, so it is never evicted.
+func (p *Primary) wasEvicted(st *connState, named bool) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	st.named = st.named || (named && !st.evicted)
+	return st.evicted
+}
+
+// evictedReason is what an evicted connection is told.
+const evictedReason = "evicted: it said no hello while the leader's connections were all taken"
+
+// DefaultHandshakeTimeout is PrimaryConfig.HandshakeTimeout when unset.
+const DefaultHandshakeTimeout = 5 * time.Second
 
 // DefaultMaxConns is PrimaryConfig.MaxConns when unset.
 const DefaultMaxConns = 256
@@ -641,7 +737,7 @@ func validName(s string) bool {
 
 // serve runs one follower connection: handshake, then a sender goroutine
 // streaming WAL while this goroutine reads status and requests.
-func (p *Primary) serve(c net.Conn) {
+func (p *Primary) serve(c net.Conn, st *connState) {
 	fr := wire.NewReader(c, 4<<10) // followers send small frames
 	fr.SetMaxFrame(maxFollowerFrame)
 	c.SetReadDeadline(time.Now().Add(p.cfg.HandshakeTimeout))
@@ -649,6 +745,8 @@ func (p *Primary) serve(c net.Conn) {
 	if err != nil {
 		var ne net.Error
 		switch {
+		case p.wasEvicted(st, false):
+			sendRefuse(c, wire.RefuseProtocol, evictedReason) // the eviction event says it
 		case errors.Is(err, io.EOF):
 			p.cfg.OnEvent.emit("", EvRefused, 0, fmt.Sprintf("connection from %s closed before saying hello", c.RemoteAddr()))
 		case errors.Is(err, wire.ErrFrameTooLarge):
@@ -684,17 +782,22 @@ func (p *Primary) serve(c net.Conn) {
 	case p.cfg.Known != nil && !p.cfg.Known(h.Name):
 		p.refuse(c, "", wire.RefuseUnknownName, fmt.Sprintf("unknown follower %q", h.Name), 0)
 		return
+	case p.wasEvicted(st, true):
+		p.refuse(c, h.Name, wire.RefuseProtocol, evictedReason, 0)
+		return
 	}
 	name := h.Name
 	wantBackup := h.Flags&wire.HelloWantBackup != 0
 	flushed := p.log.Flushed()
+	if h.Start > flushed {
+		// Its WAL ends past anything the leader has flushed (so sent):
+		// what it would report from there cannot be true.
+		p.refuse(c, name, wire.RefuseProtocol, fmt.Sprintf("requested start %s is ahead of the leader's flush %s", h.Start, flushed), h.Start)
+		return
+	}
 	if !wantBackup {
 		if h.Start < p.log.Start() {
 			p.refuseWALRemoved(c, name, fmt.Sprintf("requested WAL at %s has already been removed (oldest is %s)", h.Start, p.log.Start()), h.Start)
-			return
-		}
-		if h.Start > flushed {
-			p.refuse(c, name, wire.RefuseProtocol, fmt.Sprintf("requested start %s is ahead of the leader's flush %s", h.Start, flushed), h.Start)
 			return
 		}
 		if err := p.checkStart(h.Start, flushed); err != nil {
@@ -721,7 +824,7 @@ func (p *Primary) serve(c net.Conn) {
 	delete(p.toldRemoved, name) // streaming again: a new fall-off is news
 	pr.caughtUp = false
 	pr.ctl = make(chan senderCtl, 4)
-	pr.sent = h.Start
+	pr.sent, pr.sentMax = h.Start, h.Start
 	if !wantBackup {
 		// It asks from the end of its log, which may hold bytes it has
 		// not fsynced: nothing it reported counts for more than that, and
@@ -836,7 +939,11 @@ func (p *Primary) readLoop(pr *peer, c net.Conn, fr *wire.Reader, ctl chan sende
 			if err != nil {
 				return err.Error()
 			}
-			p.onStatus(pr, s)
+			if lie := p.onStatus(pr, s); lie != "" {
+				// Drop the connection: nothing it says can be trusted.
+				p.cfg.OnEvent.emit(pr.name, EvRefused, s.Flush, "rejected: "+lie)
+				return "rejected: " + lie
+			}
 		case wire.KindResend:
 			from, err := wire.DecodeResend(f.Payload)
 			if err != nil {
@@ -860,10 +967,16 @@ func (p *Primary) readLoop(pr *peer, c net.Conn, fr *wire.Reader, ctl chan sende
 	}
 }
 
-func (p *Primary) onStatus(pr *peer, s wire.Status) {
+// onStatus takes a follower's status report, unless it cannot be true:
+// then it returns why, and nothing of it is taken.
+func (p *Primary) onStatus(pr *peer, s wire.Status) string {
 	now := p.clk.Now()
 	flushed := p.log.Flushed()
 	p.mu.Lock()
+	if lie := statusLie(s, pr.sentMax); lie != "" {
+		p.mu.Unlock()
+		return lie
+	}
 	// Positions only move forward, except after a base backup or a crash,
 	// where the follower's word is the truth.
 	pr.write, pr.flush, pr.replay = s.Write, s.Flush, s.Replay
@@ -878,6 +991,7 @@ func (p *Primary) onStatus(pr *peer, s wire.Status) {
 	}
 	p.mu.Unlock()
 	p.progress.broadcast()
+	return ""
 }
 
 // send streams WAL to one follower from start until the connection fails or
@@ -919,6 +1033,7 @@ func (p *Primary) send(pr *peer, c net.Conn, bw *bufio.Writer, start wal.LSN, ba
 	var recs []wal.Record // Run's decoded records, unused here but kept to reuse their slice
 	nextKeepalive := p.clk.Now() + p.cfg.KeepaliveInterval
 	var pending *senderCtl
+	streaming := false // told setCaughtUp, once per connection
 	for {
 		// Serve requests first: a resend rewinds the stream.
 		if pending == nil {
@@ -981,14 +1096,20 @@ func (p *Primary) send(pr *peer, c net.Conn, bw *bufio.Writer, start wal.LSN, ba
 		}
 		if len(payload) > wire.DataHeaderSize {
 			copy(payload[:wire.DataHeaderSize], wire.AppendDataHeader(nil, first, end))
+			// Sent before it is written: the follower may report it
+			// before WriteFrame returns.
+			p.setSent(pr, end)
 			if err := wire.WriteFrame(bw, wire.KindData, payload); err != nil {
 				return err
 			}
-			p.setSent(pr, end)
 			continue
 		}
-		// Caught up with the leader's flush: push out what is buffered and
-		// wait for more WAL, a request, or the keepalive.
+		// Caught up with the leader's flush: streaming. Push out what is
+		// buffered and wait for more WAL, a request, or the keepalive.
+		if !streaming {
+			p.setCaughtUp(pr)
+			streaming = true
+		}
 		if err := bw.Flush(); err != nil {
 			return err
 		}
@@ -1030,7 +1151,20 @@ func (p *Primary) send(pr *peer, c net.Conn, bw *bufio.Writer, start wal.LSN, ba
 func (p *Primary) setSent(pr *peer, lsn wal.LSN) {
 	p.mu.Lock()
 	pr.sent = lsn
+	pr.sentMax = max(pr.sentMax, lsn)
 	p.mu.Unlock()
+}
+
+// setCaughtUp marks pr streaming: its sender has sent everything the
+// leader has flushed. Commits wait only on streaming followers.
+func (p *Primary) setCaughtUp(pr *peer) {
+	p.mu.Lock()
+	changed := !pr.caughtUp && pr.connected
+	pr.caughtUp = pr.caughtUp || pr.connected
+	p.mu.Unlock()
+	if changed {
+		p.progress.broadcast()
+	}
 }
 
 // backupChunkSize is the data carried by one Backup frame.
@@ -1040,6 +1174,9 @@ const backupChunkSize = 256 << 10
 // chunks, and returns that LSN (streaming resumes from it).
 func (p *Primary) sendBackup(pr *peer, bw *bufio.Writer) (wal.LSN, error) {
 	data, lsn := p.Snapshot()
+	// Sent before any of it is written: the follower reports lsn once it
+	// has installed the backup, maybe before this goroutine runs again.
+	p.setSent(pr, lsn)
 	p.cfg.OnEvent.emit(pr.name, EvBackup, lsn, fmt.Sprintf("sending base backup: %d keys, %d bytes, consistent at %s", p.store.Len(), len(data), lsn))
 	total := int64(len(data))
 	for off := int64(0); ; {
@@ -1057,7 +1194,6 @@ func (p *Primary) sendBackup(pr *peer, bw *bufio.Writer) (wal.LSN, error) {
 		return 0, err
 	}
 	p.mu.Lock()
-	pr.sent = lsn
 	if pr.slot.enabled {
 		pr.slot.restart, pr.slot.lost = max(lsn, p.log.Start()), false
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"net"
 	"os"
@@ -40,6 +41,10 @@ type StandbyConfig struct {
 	// AutoBackup takes a base backup by itself after the leader says the
 	// WAL it needs was removed (otherwise it waits for RequestBackup).
 	AutoBackup bool
+	// WantBackup makes the first connection ask for a base backup, as a
+	// new standby is made with pg_basebackup rather than by replaying
+	// the whole history of the leader's WAL.
+	WantBackup bool
 	// MaxBackupSize refuses base backups larger than this (default 1 GiB).
 	MaxBackupSize int64
 	OnEvent       EventFunc
@@ -176,6 +181,7 @@ func StartStandby(cfg StandbyConfig) (*Standby, error) {
 	s := &Standby{
 		cfg: cfg, clk: cfg.Clock, log: log, store: store,
 		paused: cfg.Paused, applyDelay: cfg.ApplyDelay, flushDelay: cfg.FlushDelay,
+		wantBackup: cfg.WantBackup,
 		flushKick:  make(chan struct{}, 1),
 		replayKick: make(chan struct{}, 1),
 		statusKick: make(chan struct{}, 1),
@@ -185,10 +191,7 @@ func StartStandby(cfg StandbyConfig) (*Standby, error) {
 	s.pos = Positions{Write: end, Flush: end, Replay: replayFrom}
 	s.recoveredEnd = end
 	s.lastStatusPos = s.pos
-	text := fmt.Sprintf("recovered WAL %s..%s: %d records in %d segment(s)", log.Start(), end, rec.Records, rec.Segments)
-	if rec.Truncated {
-		text += fmt.Sprintf("; cut a torn tail of %d bytes at %s in %s (%s)", rec.TruncatedBytes, rec.TruncatedAt, rec.File, rec.Reason)
-	}
+	text := recoveryText(log, rec)
 	if snap != nil {
 		text += fmt.Sprintf("; base backup at %s", snapLSN)
 	}
@@ -811,16 +814,24 @@ func (s *Standby) replayLoop() {
 			rd.Close()
 		}
 	}()
-	for {
+	// wait parks the loop until something may have moved (a flush, a
+	// resume, a new delay, a base backup): false when the follower stops.
+	wait := func() bool {
+		select {
+		case <-s.stop:
+			return false
+		case <-s.replayKick:
+			return true
+		}
+	}
+	for !s.stopped() {
 		s.mu.Lock()
 		paused, delay := s.paused, s.applyDelay
 		pos, recovered, e := s.pos, s.recoveredEnd, s.epoch
 		s.mu.Unlock()
 		if paused || pos.Replay >= pos.Flush {
-			select {
-			case <-s.stop:
+			if !wait() {
 				return
-			case <-s.replayKick:
 			}
 			continue
 		}
@@ -858,7 +869,6 @@ func (s *Standby) replayLoop() {
 			}
 			epoch = e
 		}
-		replayed := pos.Replay
 		var failed error
 		// The records of one run, decoded and checked, aliasing the
 		// reader's buffer until the next Run.
@@ -866,10 +876,11 @@ func (s *Standby) replayLoop() {
 		if failed == io.EOF {
 			failed = nil
 		}
-		if len(batch) > 0 {
-			replayed = batch[len(batch)-1].End()
-		}
 		store.ApplyBatch(batch)
+		// Just past what was applied, or past the unused end of a
+		// segment the reader stepped over: replay has reached it either
+		// way, even when no record was applied.
+		replayed := rd.Pos()
 		s.pipe.RUnlock()
 		if failed != nil {
 			rd.Close()
@@ -880,20 +891,32 @@ func (s *Standby) replayLoop() {
 			}
 			continue
 		}
+		moved := false
 		s.mu.Lock()
 		if s.epoch == e && replayed > s.pos.Replay {
 			p := s.pos
 			p.Replay = replayed
 			s.setPositionsLocked(p)
+			moved = true
 		}
 		s.mu.Unlock()
+		if !moved {
+			// Nothing to apply below the flush yet (the end of the log):
+			// wait for it rather than ask again at once.
+			if !wait() {
+				return
+			}
+			continue
+		}
 		kick(s.statusKick)
 	}
 }
 
 // ---- base backup snapshot file -------------------------------------------
 
-// The snapshot file holds the last base backup (frozen format):
+// The snapshot file holds a store consistent at an LSN (frozen format): a
+// follower's last base backup (SnapshotFile), or the leader's last
+// checkpoint (CheckpointFile).
 //
 //	magic "WSBB" | LSN u64 | kv snapshot (engine/kv format) | CRC-32C u32
 //
@@ -901,18 +924,22 @@ func (s *Standby) replayLoop() {
 var snapMagic = [4]byte{'W', 'S', 'B', 'B'}
 
 func saveSnapshot(path string, data []byte, lsn wal.LSN, noSync bool) error {
-	b := make([]byte, 0, 16+len(data))
-	b = append(b, snapMagic[:]...)
-	b = binary.BigEndian.AppendUint64(b, uint64(lsn))
-	b = append(b, data...)
-	b = binary.BigEndian.AppendUint32(b, wal.Checksum(b))
-	if err := wal.WriteFileDurably(path, b, noSync); err != nil {
-		return fmt.Errorf("ship: saving base backup: %w", err)
+	// Header and trailer around data, which is not copied: a checkpoint of
+	// a large store is large.
+	head := binary.BigEndian.AppendUint64(snapMagic[:], uint64(lsn))
+	sum := crc32.Update(wal.Checksum(head), crcTable, data)
+	trailer := binary.BigEndian.AppendUint32(nil, sum)
+	if err := wal.WriteFileDurably(path, noSync, head, data, trailer); err != nil {
+		return fmt.Errorf("ship: saving %s: %w", filepath.Base(path), err)
 	}
 	return nil
 }
 
-// LoadSnapshot reads the base backup file; (nil, 0, nil) when there is none.
+// crcTable is CRC-32C's, the table wal.Checksum uses.
+var crcTable = crc32.MakeTable(crc32.Castagnoli)
+
+// LoadSnapshot reads a snapshot file (a base backup or a checkpoint);
+// (nil, 0, nil) when there is none.
 func LoadSnapshot(path string) (*kv.Store, wal.LSN, error) {
 	b, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
@@ -922,11 +949,11 @@ func LoadSnapshot(path string) (*kv.Store, wal.LSN, error) {
 		return nil, 0, err
 	}
 	if len(b) < 16 || [4]byte(b[:4]) != snapMagic {
-		return nil, 0, fmt.Errorf("ship: %s is not a walship base backup", path)
+		return nil, 0, fmt.Errorf("ship: %s is not a walship store snapshot", path)
 	}
 	body, sum := b[:len(b)-4], binary.BigEndian.Uint32(b[len(b)-4:])
 	if wal.Checksum(body) != sum {
-		return nil, 0, fmt.Errorf("ship: %s: checksum mismatch (damaged base backup)", path)
+		return nil, 0, fmt.Errorf("ship: %s: checksum mismatch (a damaged store snapshot)", path)
 	}
 	lsn := wal.LSN(binary.BigEndian.Uint64(b[4:12]))
 	store, _, err := kv.Restore(body[12:])

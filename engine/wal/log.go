@@ -46,6 +46,11 @@ type Options struct {
 	// usually trail Written by what one fsync takes to finish, and each
 	// Reader that finds its bytes here saves a read of the files.
 	Recent int
+	// MustReach, when set, is an LSN the log is known to have held
+	// durably (a checkpoint was taken there): a log that would end below
+	// it after recovery is missing WAL, and Open refuses it, changing
+	// nothing, rather than cut a "torn tail" that was damage.
+	MustReach LSN
 }
 
 // DefaultRecent is the in-memory copy of a log's newest bytes when
@@ -57,11 +62,11 @@ type Recovery struct {
 	Start, End     LSN    // retained range after recovery (End = next write position)
 	Records        int    // valid records scanned
 	Segments       int    // segment files retained
-	Truncated      bool   // a torn or corrupt tail was cut
+	Truncated      bool   // a torn tail was cut
 	TruncatedAt    LSN    // where the tail was cut
 	TruncatedBytes int64  // how many bytes were cut
 	File           string // segment file that was cut
-	Reason         string // why, e.g. "torn record (4 of 57 bytes)", "CRC mismatch"
+	Reason         string // why, e.g. "torn record (4 of 57 bytes)", "zeroed tail (512 bytes)"
 }
 
 // SegmentInfo describes one segment file.
@@ -92,13 +97,19 @@ type piece struct {
 //
 // The LSN stream is cut into ranges of SegmentSize bytes. The range
 // [S, S+SegmentSize) lives in a file named fmt.Sprintf("%016X.wal", S), at
-// file offset LSN-S. Files are not preallocated: a sealed segment's file ends
-// where its last record ends, and the unused tail of its range is a gap that
-// readers skip (records never span segments; see Place). A new log starts at
-// LSN 0.
+// file offset LSN-S. Files are not preallocated: the last segment's file
+// ends where its last record ends. When the next record does not fit, the
+// segment is sealed: its file is padded with zeros to the full segment
+// size, fsynced, and the next record starts the next segment. The zeros
+// after a sealed segment's last record are a gap that readers skip
+// (records never span segments; see Place), and a sealed segment of any
+// other size was cut short. A new log starts at LSN 0. The directory's
+// CONTROL file (see control.go) records the segment size and this format.
 //
-// After Reset the log starts at an arbitrary record boundary; that start is
-// kept in a file named START (frozen format, big-endian):
+// After Reset the log starts at an arbitrary record boundary, and after
+// RemoveBefore at a later segment; that start is kept in a file named START
+// (frozen format, big-endian), written durably before any file is removed,
+// so a missing first segment is told from one retention removed:
 //
 //	offset  size  field
 //	0       4     magic "WST1"
@@ -108,10 +119,10 @@ type piece struct {
 // # Durability
 //
 // Before the first byte is written into a new segment the previous one is
-// fsynced, and the directory is fsynced after a segment file is created, so
-// after a crash only the last segment can have a torn tail. Open verifies
-// every record and truncates the last segment at the first torn, corrupt or
-// zeroed record; damage anywhere else is refused.
+// padded and fsynced, and the directory is fsynced after a segment file is
+// created, so after a crash only the last segment can have a torn tail.
+// Open verifies every record, cuts only a torn tail of the last segment,
+// and refuses damage anywhere.
 //
 // # Concurrency
 //
@@ -173,10 +184,11 @@ func parseSegmentName(name string) (LSN, bool) {
 }
 
 // IsLogFile reports whether name is a file the log keeps in its directory:
-// a segment, or the START file (or its temporary twin while it is being
-// replaced). Anything else in the directory is not the log's.
+// a segment, or the START or CONTROL file (or their temporary twins while
+// they are being replaced). Anything else in the directory is not the log's.
 func IsLogFile(name string) bool {
-	if name == startFileName || name == startFileName+".tmp" {
+	switch name {
+	case startFileName, startFileName + ".tmp", controlFileName, controlFileName + ".tmp":
 		return true
 	}
 	_, ok := parseSegmentName(name)
@@ -190,11 +202,16 @@ const (
 )
 
 // Open opens the log in opts.Dir, creating the directory if needed, and
-// recovers it: every segment is scanned in LSN order, every CRC verified, and
-// a torn or corrupt tail of the last segment is truncated and synced. Damage
-// in any other segment, or a segment missing from the middle, is an error
-// wrapping ErrCorrupt that names the file and offset; then nothing is
-// deleted.
+// recovers it: every segment is scanned in LSN order and every CRC verified.
+// Only a torn tail of the last segment — an incomplete last record, or zeros
+// running to the end of the file — is cut, and what is kept is fsynced
+// before it counts as flushed. Anything else is damage: a record that does
+// not decode (a CRC mismatch, a bad header, a zeroed sector followed by
+// data), a sealed segment that is not full size or whose records stop
+// where the next segment's first record would have fitted, a segment
+// missing from the start or the middle. Damage is an error wrapping
+// ErrCorrupt that names the file, the offset and what was expected; then
+// nothing is changed.
 func Open(opts Options) (*Log, Recovery, error) {
 	var rec Recovery
 	if opts.Dir == "" {
@@ -214,6 +231,9 @@ func Open(opts Options) (*Log, Recovery, error) {
 	l.recent.max = opts.Recent
 	if l.recent.max <= 0 {
 		l.recent.max = DefaultRecent
+	}
+	if err := checkControl(opts.Dir, segSize, opts.NoSync); err != nil {
+		return nil, rec, err
 	}
 
 	start, err := readStartFile(opts.Dir)
@@ -237,11 +257,18 @@ func Open(opts Options) (*Log, Recovery, error) {
 	}
 	sort.Slice(all, func(i, j int) bool { return all[i].start < all[j].start })
 
-	// Segments wholly below START are leftovers of retention; ignore them.
+	// Segments wholly below START are leftovers of retention (START moves
+	// before the files go); ignore them. The log starts in START's
+	// segment: one missing there or in the middle was not removed by
+	// retention, and is damage.
 	var stale []*segment
 	for len(all) > 0 && all[0].start+LSN(segSize) <= start {
 		stale = append(stale, all[0])
 		all = all[1:]
+	}
+	if first := l.segStartOf(start); len(all) > 0 && all[0].start != first {
+		return nil, rec, fmt.Errorf("%w: segment %s is missing: the log starts at %s, and the oldest segment file is %s",
+			ErrCorrupt, l.path(SegmentName(first)), start, all[0].name)
 	}
 	for i := 1; i < len(all); i++ {
 		if want := all[i-1].start + LSN(segSize); all[i].start != want {
@@ -249,23 +276,18 @@ func Open(opts Options) (*Log, Recovery, error) {
 				l.path(SegmentName(want)), all[i-1].name, all[i].name)
 		}
 	}
-	if len(all) > 0 && all[0].start > start {
-		start = all[0].start
-	}
 
-	end := start
-	var cut *scanResult
-	var cutSeg *segment
+	var tail tornTail // what the last segment, or the last two, lose
+	var prev scanResult
 	for i, s := range all {
-		data, err := os.ReadFile(l.path(s.name))
+		p := l.path(s.name)
+		data, err := os.ReadFile(p)
 		if err != nil {
-			return nil, rec, fmt.Errorf("wal: read %s: %w", l.path(s.name), err)
+			return nil, rec, fmt.Errorf("wal: read %s: %w", p, err)
 		}
 		if int64(len(data)) > segSize {
-			// No write, torn or not, puts bytes past a segment's range:
-			// the directory was written with a larger SegmentSize.
-			return nil, rec, fmt.Errorf("%w: %s is %d bytes, more than the segment size %d (opened with the wrong SegmentSize?)",
-				ErrCorrupt, l.path(s.name), len(data), segSize)
+			// No write, torn or not, puts bytes past a segment's range.
+			return nil, rec, fmt.Errorf("%w: %s is %d bytes, more than the segment size %d", ErrCorrupt, p, len(data), segSize)
 		}
 		from := 0
 		if start > s.start {
@@ -274,38 +296,62 @@ func Open(opts Options) (*Log, Recovery, error) {
 		res := scanSegment(data, s.start, from, segSize)
 		rec.Records += res.records
 		s.size.Store(int64(len(data)))
-		if res.reason != "" {
-			if i != len(all)-1 {
-				return nil, rec, fmt.Errorf("%w: %s at offset %d: %s", ErrCorrupt, l.path(s.name), res.valid, res.reason)
+		if i < len(all)-1 {
+			if err := l.checkSealed(p, data, res, all[i+1]); err != nil {
+				return nil, rec, err
 			}
-			cut, cutSeg = &res, s
-			s.size.Store(int64(res.valid))
+			prev = res
+			continue
 		}
-		end = s.start + LSN(max(res.valid, from))
+		if res.reason != "" && !res.torn {
+			return nil, rec, fmt.Errorf("%w: %s at offset %d: %s", ErrCorrupt, p, res.valid, res.reason)
+		}
+		tail = tornTail{seg: s, at: res.valid, bytes: int64(res.size - res.valid), reason: res.reason}
+		if i > 0 && res.valid == 0 && int64(prev.valid) < segSize {
+			// Not one record of the last segment survived: the crash
+			// came while the one before was being sealed, or just
+			// after. Its padding and this file are the torn tail, so the
+			// next record is placed as if the seal never happened.
+			what := "empty"
+			if res.size > 0 {
+				what = res.reason
+			}
+			tail = tornTail{seg: all[i-1], at: prev.valid, drop: s,
+				bytes:  segSize - int64(prev.valid) + int64(res.size),
+				reason: fmt.Sprintf("last segment %s %s, and the zero padding of the one before", s.name, what)}
+		}
+	}
+	end := start
+	if tail.seg != nil {
+		end = tail.seg.start + LSN(tail.at)
+		if end < start {
+			end = start // START's segment, with nothing past START
+		}
+	}
+	if end < opts.MustReach {
+		return nil, rec, fmt.Errorf("%w: %s would end at %s, but it held WAL up to %s durably: WAL is missing (cut short, or its last segments removed); nothing changed",
+			ErrCorrupt, opts.Dir, end, opts.MustReach)
 	}
 
 	// Everything checked: now change the directory.
-	if cut != nil {
-		p := l.path(cutSeg.name)
-		f, err := os.OpenFile(p, os.O_RDWR, 0)
-		if err != nil {
-			return nil, rec, fmt.Errorf("wal: open %s to truncate: %w", p, err)
+	if tail.bytes > 0 {
+		if tail.drop != nil {
+			p := l.path(tail.drop.name)
+			if err := os.Remove(p); err != nil {
+				return nil, rec, fmt.Errorf("wal: remove %s: %w", p, err)
+			}
+			all = all[:len(all)-1]
 		}
-		err = f.Truncate(int64(cut.valid))
-		if err == nil && !l.noSync {
-			err = f.Sync()
+		p := l.path(tail.seg.name)
+		if err := os.Truncate(p, int64(tail.at)); err != nil {
+			return nil, rec, fmt.Errorf("wal: truncate %s at offset %d: %w", p, tail.at, err)
 		}
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return nil, rec, fmt.Errorf("wal: truncate %s at offset %d: %w", p, cut.valid, err)
-		}
+		tail.seg.size.Store(int64(tail.at))
 		rec.Truncated = true
-		rec.TruncatedAt = cutSeg.start + LSN(cut.valid)
-		rec.TruncatedBytes = int64(cut.size - cut.valid)
+		rec.TruncatedAt = end
+		rec.TruncatedBytes = tail.bytes
 		rec.File = p
-		rec.Reason = cut.reason
+		rec.Reason = tail.reason
 	}
 	for _, s := range stale {
 		if err := os.Remove(l.path(s.name)); err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -314,11 +360,27 @@ func Open(opts Options) (*Log, Recovery, error) {
 	}
 	if len(all) > 0 {
 		last := all[len(all)-1]
-		f, err := os.OpenFile(l.path(last.name), os.O_RDWR, 0)
+		p := l.path(last.name)
+		f, err := os.OpenFile(p, os.O_RDWR, 0)
 		if err != nil {
-			return nil, rec, fmt.Errorf("wal: open %s: %w", l.path(last.name), err)
+			return nil, rec, fmt.Errorf("wal: open %s: %w", p, err)
+		}
+		// What the last segment keeps may have been written but never
+		// fsynced before the crash: it counts as flushed only once it is.
+		if !l.noSync {
+			if err := f.Sync(); err != nil {
+				return nil, rec, errors.Join(fmt.Errorf("wal: fsync %s: %w", p, err), f.Close())
+			}
 		}
 		l.cur, l.curSeg = f, last
+	}
+	if rec.Truncated || len(stale) > 0 {
+		if err := l.syncDir(); err != nil {
+			if l.cur != nil {
+				err = errors.Join(err, l.cur.Close())
+			}
+			return nil, rec, err
+		}
 	}
 	l.segs = all
 	l.start.Store(uint64(start))
@@ -329,59 +391,136 @@ func Open(opts Options) (*Log, Recovery, error) {
 	return l, rec, nil
 }
 
+// tornTail is what recovery cuts: seg is truncated at file offset at, and
+// drop, when set, is an empty or torn last segment after it, removed.
+type tornTail struct {
+	seg    *segment
+	at     int
+	drop   *segment
+	bytes  int64
+	reason string
+}
+
+// checkSealed checks a segment that has a successor (next): it was sealed,
+// so it holds whole records, then zeros up to the full segment size, and
+// its records run until the successor's first record would not have
+// fitted (records never span segments; see Place).
+func (l *Log) checkSealed(p string, data []byte, res scanResult, next *segment) error {
+	if int64(len(data)) != l.segSize {
+		return fmt.Errorf("%w: %s at offset %d: the file ends, but %s follows it, so it was sealed, and a sealed segment is padded to the segment size %d (cut short or emptied)",
+			ErrCorrupt, p, len(data), next.name, l.segSize)
+	}
+	if res.reason != "" && !allZero(data[res.valid:]) {
+		return fmt.Errorf("%w: %s at offset %d: %s", ErrCorrupt, p, res.valid, res.reason)
+	}
+	if int64(res.valid) == l.segSize {
+		return nil
+	}
+	np := l.path(next.name)
+	f, err := os.Open(np)
+	if err != nil {
+		return fmt.Errorf("wal: open %s: %w", np, err)
+	}
+	defer f.Close()
+	head := make([]byte, MaxRecordSize)
+	n, _ := f.ReadAt(head, 0)
+	first, size, err := DecodeRecord(head[:n])
+	if err != nil || first.LSN != next.start {
+		// No whole first record to measure: a torn one is cut, damage
+		// is the successor's to report.
+		return nil
+	}
+	if int64(res.valid+size) <= l.segSize {
+		return fmt.Errorf("%w: %s at offset %d: the records stop, but the next record (%d bytes, at the start of %s) would have fitted here: records are missing",
+			ErrCorrupt, p, res.valid, size, next.name)
+	}
+	return nil
+}
+
 // scanResult is what scanSegment found in one segment file.
 type scanResult struct {
 	valid   int    // file offset just past the last valid record
 	size    int    // file size
 	records int    // valid records
 	reason  string // why scanning stopped before the end of the file ("" if it did not)
+	// torn: what stopped the scan is a torn tail — an incomplete last
+	// record, or zeros running to the end of the file — which a crash
+	// leaves and recovery may cut. Anything else is damage.
+	torn bool
 }
 
 // scanSegment verifies the records of a segment file from offset from on.
 func scanSegment(data []byte, segStart LSN, from int, segSize int64) scanResult {
 	res := scanResult{valid: from, size: len(data)}
+	stop := func(torn bool, reason string) scanResult {
+		rest := data[res.valid:]
+		switch {
+		case allZero(rest):
+			torn, reason = true, fmt.Sprintf("zeroed tail (%d bytes)", len(rest))
+		case torn:
+			// A torn write is the last thing in the file: a whole record
+			// after it means the "torn" one is damage (a flipped length
+			// bit, say), whatever it looks like.
+			if at, ok := validRecordAfter(data, segStart, res.valid+1); ok {
+				torn, reason = false, fmt.Sprintf("%s, but a valid record follows at offset %d", reason, at)
+			}
+		}
+		res.torn, res.reason = torn, reason
+		return res
+	}
 	pos := from
 	for pos < len(data) {
 		rest := data[pos:]
 		if int64(pos)+Overhead+1 > segSize {
-			res.reason = fmt.Sprintf("%d bytes past the last record slot", len(rest))
-			return res
+			return stop(false, fmt.Sprintf("%d byte(s) past the last record slot", len(rest)))
 		}
 		n, err := PeekSize(rest)
 		switch {
 		case errors.Is(err, io.ErrUnexpectedEOF):
-			res.reason = fmt.Sprintf("torn record (%d of 4 length bytes)", len(rest))
-			return res
+			return stop(true, fmt.Sprintf("torn record (%d of 4 length bytes)", len(rest)))
 		case err != nil:
-			if allZero(rest) {
-				res.reason = fmt.Sprintf("zeroed tail (%d bytes)", len(rest))
-			} else {
-				res.reason = corruptDetail(err)
-			}
-			return res
+			return stop(false, corruptDetail(err))
 		}
 		if int64(pos+n) > segSize {
-			res.reason = fmt.Sprintf("record of %d bytes crosses the segment end", n)
-			return res
+			return stop(false, fmt.Sprintf("record of %d bytes crosses the segment end", n))
 		}
 		if len(rest) < n {
-			res.reason = fmt.Sprintf("torn record (%d of %d bytes)", len(rest), n)
-			return res
+			return stop(true, fmt.Sprintf("torn record (%d of %d bytes)", len(rest), n))
 		}
 		r, _, err := DecodeRecord(rest)
 		if err != nil {
-			res.reason = corruptDetail(err)
-			return res
+			// A write torn by a crash can leave a record's length and
+			// first bytes with zeros after them, read back from blocks
+			// never written: a CRC field of zeros with nothing but zeros
+			// after it. Any other mismatch is damage.
+			if allZero(rest[n-TrailerSize:]) {
+				return stop(true, fmt.Sprintf("torn record (%d bytes, ending in zeros)", n))
+			}
+			return stop(false, corruptDetail(err))
 		}
 		if want := segStart + LSN(pos); r.LSN != want {
-			res.reason = fmt.Sprintf("record LSN field %v at position %v", r.LSN, want)
-			return res
+			return stop(false, fmt.Sprintf("record LSN field %v at position %v", r.LSN, want))
 		}
 		res.records++
 		pos += n
 		res.valid = pos
 	}
 	return res
+}
+
+// validRecordAfter looks for a record that decodes, CRC and position
+// included, starting at or after offset from of a segment file.
+func validRecordAfter(data []byte, segStart LSN, from int) (int, bool) {
+	for at := from; at+Overhead < len(data); at++ {
+		b := data[at:]
+		if RecordLSN(b) != segStart+LSN(at) {
+			continue // cheap: most offsets fail here
+		}
+		if _, _, err := DecodeRecord(b); err == nil {
+			return at, true
+		}
+	}
+	return 0, false
 }
 
 // corruptDetail strips the sentinel's text from a decode error so it can be
@@ -634,12 +773,17 @@ func (l *Log) writePiece(lsn LSN, data []byte) error {
 	return nil
 }
 
-// switchTo seals the current segment (fsync, close) and creates the segment
-// starting at segStart, then fsyncs the directory. writeMu is held.
+// switchTo seals the current segment (pad to full size, fsync, close) and
+// creates the segment starting at segStart, then fsyncs the directory.
+// writeMu is held.
 func (l *Log) switchTo(segStart LSN) error {
 	l.syncMu.Lock()
 	defer l.syncMu.Unlock()
 	if l.cur != nil {
+		if err := l.cur.Truncate(l.segSize); err != nil {
+			return fmt.Errorf("wal: pad %s to the segment size: %w", l.path(l.curSeg.name), err)
+		}
+		l.curSeg.size.Store(l.segSize)
 		if !l.noSync {
 			if err := l.cur.Sync(); err != nil {
 				return fmt.Errorf("wal: fsync %s: %w", l.path(l.curSeg.name), err)
@@ -672,8 +816,7 @@ func (l *Log) createSegment(start LSN) (*os.File, *segment, error) {
 		return nil, nil, fmt.Errorf("wal: create segment: %w", err)
 	}
 	if err := l.syncDir(); err != nil {
-		f.Close()
-		return nil, nil, err
+		return nil, nil, errors.Join(err, f.Close())
 	}
 	return f, seg, nil
 }
@@ -732,32 +875,39 @@ func (l *Log) Sync() (LSN, error) {
 
 // RemoveBefore removes, oldest first, the whole segments whose range ends at
 // or before lsn, never the last segment file nor the segment holding End.
-// Start advances to the first retained segment.
+// Start advances to the first retained segment, and the START file says so
+// durably before any file goes: a segment missing below it was removed, one
+// missing above it is damage.
 func (l *Log) RemoveBefore(lsn LSN) (removed int, err error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if lim := l.segStartOf(l.End()); lsn > lim {
 		lsn = lim
 	}
-	for len(l.segs) > 1 && l.segs[0].start+LSN(l.segSize) <= lsn {
-		s := l.segs[0]
-		// Start moves before the file goes, so readers see ErrWALRemoved
-		// rather than a missing file.
-		if next := uint64(l.segs[1].start); next > l.start.Load() {
-			l.start.Store(next)
+	n := 0
+	for n+1 < len(l.segs) && l.segs[n].start+LSN(l.segSize) <= lsn {
+		n++
+	}
+	if n == 0 {
+		return 0, nil
+	}
+	if next := l.segs[n].start; uint64(next) > l.start.Load() {
+		if err := l.writeStartFile(next); err != nil {
+			return 0, err
 		}
+		// Start moves before the files go, so readers see ErrWALRemoved
+		// rather than a missing file.
+		l.start.Store(uint64(next))
+	}
+	for range n {
+		s := l.segs[0]
 		if err := os.Remove(l.path(s.name)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return removed, fmt.Errorf("wal: remove %s: %w", l.path(s.name), err)
 		}
 		l.segs = l.segs[1:]
 		removed++
 	}
-	if removed > 0 {
-		if err := l.syncDir(); err != nil {
-			return removed, err
-		}
-	}
-	return removed, nil
+	return removed, l.syncDir()
 }
 
 // lockAll takes every lock, in order.
@@ -788,17 +938,21 @@ func (l *Log) Reset(start LSN) error {
 	l.buf, l.pieces = l.buf[:0], l.pieces[:0]
 	l.recent.reset()
 	if l.cur != nil {
-		l.cur.Close()
+		// Its file is removed just below: a failed close loses nothing
+		// that is wanted.
+		_ = l.cur.Close()
 		l.cur, l.curSeg = nil, nil
 	}
 	// Raise start first so readers see ErrWALRemoved rather than a hole.
 	l.start.Store(uint64(start))
-	for len(l.segs) > 0 {
-		p := l.path(l.segs[0].name)
+	// Newest first: a crash part-way leaves the old log, shorter, rather
+	// than one with its first segments missing.
+	for n := len(l.segs); n > 0; n-- {
+		p := l.path(l.segs[n-1].name)
 		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return l.failLocked(fmt.Errorf("wal: reset: remove %s: %w", p, err))
 		}
-		l.segs = l.segs[1:]
+		l.segs = l.segs[:n-1]
 	}
 	if err := l.syncDir(); err != nil {
 		return l.failLocked(err)
@@ -833,23 +987,27 @@ func (l *Log) writeStartFile(start LSN) error {
 	copy(b[:4], startMagic)
 	binary.BigEndian.PutUint64(b[4:12], uint64(start))
 	binary.BigEndian.PutUint32(b[12:16], Checksum(b[:12]))
-	if err := WriteFileDurably(l.path(startFileName), b[:], l.noSync); err != nil {
+	if err := WriteFileDurably(l.path(startFileName), l.noSync, b[:]); err != nil {
 		return fmt.Errorf("wal: write START file: %w", err)
 	}
 	return nil
 }
 
-// WriteFileDurably replaces the file at path with data so that a crash
-// leaves either the old file or the new one whole: it writes path+".tmp",
-// fsyncs it, renames it over path and fsyncs the directory. With noSync it
-// only writes and renames.
-func WriteFileDurably(path string, data []byte, noSync bool) error {
+// WriteFileDurably replaces the file at path with data, the parts one
+// after another, so that a crash leaves either the old file or the new one
+// whole: it writes path+".tmp", fsyncs it, renames it over path and fsyncs
+// the directory. With noSync it only writes and renames.
+func WriteFileDurably(path string, noSync bool, data ...[]byte) error {
 	tmp := path + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
 		return err
 	}
-	_, err = f.Write(data)
+	for _, part := range data {
+		if err == nil {
+			_, err = f.Write(part)
+		}
+	}
 	if err == nil && !noSync {
 		err = f.Sync()
 	}
@@ -923,7 +1081,8 @@ func (l *Log) Crash(keepUnsynced int64) error {
 	l.buf, l.pieces = l.buf[:0], l.pieces[:0]
 	l.recent.reset()
 	if l.cur != nil {
-		l.cur.Close()
+		// A crash closes nothing cleanly: the error is not the point.
+		_ = l.cur.Close()
 		l.cur, l.curSeg = nil, nil
 	}
 	cutoff := l.Flushed() + LSN(max(keepUnsynced, 0))

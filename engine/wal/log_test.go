@@ -183,7 +183,7 @@ func TestWriteFileDurably(t *testing.T) {
 	dir := t.TempDir()
 	p := filepath.Join(dir, "f")
 	for _, data := range []string{"first", "second, longer"} {
-		if err := WriteFileDurably(p, []byte(data), false); err != nil {
+		if err := WriteFileDurably(p, false, []byte(data)); err != nil {
 			t.Fatal(err)
 		}
 		if got, err := os.ReadFile(p); err != nil || string(got) != data {
@@ -193,7 +193,7 @@ func TestWriteFileDurably(t *testing.T) {
 	if _, err := os.Stat(p + ".tmp"); !os.IsNotExist(err) {
 		t.Errorf("temporary file left behind: %v", err)
 	}
-	if err := WriteFileDurably(filepath.Join(dir, "missing", "f"), []byte("x"), false); err == nil {
+	if err := WriteFileDurably(filepath.Join(dir, "missing", "f"), false, []byte("x")); err == nil {
 		t.Error("writing into a missing directory did not fail")
 	}
 }

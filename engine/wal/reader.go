@@ -1,6 +1,7 @@
 package wal
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -88,8 +89,10 @@ func (r *Reader) Next(limit LSN) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		if len(b) == 0 {
-			// The file ends here: the rest of the segment is a gap.
+		if len(b) == 0 || limit >= segEnd && len(b) >= 4 && binary.BigEndian.Uint32(b) == 0 {
+			// The file ends here, or (the log having moved on to the next
+			// segment) its zero padding starts: the rest of the segment is
+			// a gap.
 			if limit >= segEnd {
 				r.pos = segEnd
 				continue

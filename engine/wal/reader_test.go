@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -618,5 +619,34 @@ func TestRecentSmallWritesStayBounded(t *testing.T) {
 	p := make([]byte, 4096)
 	if n := c.read(p, lsn-4096); n != 4096 || !bytes.Equal(p, bytes.Repeat([]byte{3}, 4096)) {
 		t.Fatalf("read back %d bytes", n)
+	}
+}
+
+// A reader whose limit is the start of the next segment steps over the
+// sealed segment's zero padding and stops there: its position says replay
+// has reached the limit although no record lies in between.
+func TestReaderStepsOverPaddingToSegmentStart(t *testing.T) {
+	l, _ := openTest(t, t.TempDir())
+	defer l.Close()
+	appendN(t, l, 130, 100) // 127 records fill 16383 bytes; the 128th starts the next segment
+	if _, err := l.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(filepath.Join(l.dir, SegmentName(0))); err != nil || fi.Size() != testSegSize {
+		t.Fatalf("sealed segment not padded: %v %v", fi.Size(), err)
+	}
+	r, err := l.NewReader(126 * 129)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if _, err := r.Next(testSegSize); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Next(testSegSize); err != io.EOF || r.Pos() != testSegSize {
+		t.Fatalf("Next at the padding = %v, position %v; want io.EOF at %v", err, r.Pos(), LSN(testSegSize))
+	}
+	if b, err := r.Next(l.Flushed()); err != nil || RecordLSN(b) != testSegSize {
+		t.Fatalf("next record: %v", err)
 	}
 }

@@ -2,10 +2,12 @@ package wal
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -124,12 +126,39 @@ func newRepairer(t *testing.T, sizes []int) *repairer {
 	return r
 }
 
+// outcome is what recovery must do with a damaged last segment.
+type outcome int
+
+const (
+	cutTorn outcome = iota // a torn tail: cut at the first damaged record
+	refused                // damage: Open fails naming file and offset, changing nothing
+)
+
+func (o outcome) String() string { return [...]string{"cut", "refused"}[o] }
+
+// recordAt is the offset in the last segment of the record holding byte
+// off (off itself past the last record).
+func (r *repairer) recordAt(off int) int {
+	for i, a := range r.all {
+		if a.lsn < r.segStart {
+			continue
+		}
+		start := int(a.lsn - r.segStart)
+		if off < start+r.sizes[i] {
+			return start
+		}
+	}
+	return off
+}
+
 // testRepair is the one corruption helper (after etcd's repair_test): it
-// applies corrupt to (a copy of) the last segment file's bytes, reopens, and
-// checks that recovery keeps exactly the records lying wholly before the
-// first damaged byte, reports the cut, and that the log can be appended to
-// and reopened afterwards.
-func (r *repairer) testRepair(t *testing.T, corrupt func(last []byte) []byte) {
+// applies corrupt to (a copy of) the last segment file's bytes and reopens.
+// For cutTorn it checks that recovery keeps exactly the records lying
+// wholly before the first damaged byte, reports the cut, and that the log
+// can be appended to and reopened; for refused, that Open fails with
+// ErrCorrupt naming the file and an offset, and the directory is as it
+// was.
+func (r *repairer) testRepair(t *testing.T, want outcome, corrupt func(last []byte) []byte) {
 	t.Helper()
 	sizes, all, segStart, orig := r.sizes, r.all, r.segStart, r.orig
 	damaged := corrupt(bytes.Clone(orig))
@@ -143,35 +172,55 @@ func (r *repairer) testRepair(t *testing.T, corrupt func(last []byte) []byte) {
 	if firstBad == len(orig) && len(damaged) >= len(orig) {
 		t.Fatalf("corruption changed nothing")
 	}
-	var want []appended
-	for i, a := range all {
-		if end := a.lsn + LSN(sizes[i]); a.lsn < segStart || end <= segStart+LSN(firstBad) {
-			want = append(want, a)
-		}
-	}
-	wantEnd := segStart
-	if n := len(want); n > 0 && want[n-1].lsn >= segStart {
-		wantEnd = want[n-1].lsn + LSN(sizes[n-1])
-	}
-
 	dir := t.TempDir()
 	copyDir(t, r.tmpl, dir)
-	if err := os.WriteFile(filepath.Join(dir, r.lastName), damaged, 0o644); err != nil {
+	lastPath := filepath.Join(dir, r.lastName)
+	if err := os.WriteFile(lastPath, damaged, 0o644); err != nil {
 		t.Fatal(err)
+	}
+	if want == refused {
+		before := dirState(t, dir)
+		l, rec, err := Open(Options{Dir: dir, SegmentSize: testSegSize, NoSync: true})
+		if err == nil {
+			l.Close()
+			t.Fatalf("damage at %d: Open accepted it (%+v)", firstBad, rec)
+		}
+		if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), lastPath) || !strings.Contains(err.Error(), "at offset ") {
+			t.Fatalf("damage at %d: %v, want ErrCorrupt naming %s and an offset", firstBad, err, lastPath)
+		}
+		if fmt.Sprint(dirState(t, dir)) != fmt.Sprint(before) {
+			t.Fatalf("damage at %d: Open changed the directory", firstBad)
+		}
+		return
+	}
+
+	var kept []appended
+	var wantEnd LSN
+	for i, a := range all {
+		if end := a.lsn + LSN(sizes[i]); a.lsn < segStart || end <= segStart+LSN(firstBad) {
+			kept = append(kept, a)
+			wantEnd = end
+		}
 	}
 	l, rec, err := Open(Options{Dir: dir, SegmentSize: testSegSize, NoSync: true})
 	if err != nil {
-		t.Fatalf("Open after corruption at %d: %v", firstBad, err)
+		t.Fatalf("Open after a torn tail at %d: %v", firstBad, err)
 	}
-	if rec.End != wantEnd || rec.Records != len(want) {
-		t.Fatalf("corruption at %d: recovered end %v, %d records; want %v, %d (%+v)", firstBad, rec.End, rec.Records, wantEnd, len(want), rec)
+	if rec.End != wantEnd || rec.Records != len(kept) {
+		t.Fatalf("torn tail at %d: recovered end %v, %d records; want %v, %d (%+v)", firstBad, rec.End, rec.Records, wantEnd, len(kept), rec)
 	}
-	cut := int64(len(damaged)) - int64(wantEnd-segStart)
+	// When the last segment keeps no record, the padding of the one
+	// before is cut too, as if it had never been sealed.
+	wantFile := lastPath
+	if wantEnd < segStart {
+		wantFile = filepath.Join(dir, SegmentName(segStart-testSegSize))
+	}
+	cut := int64(segStart) + int64(len(damaged)) - int64(wantEnd)
 	if rec.Truncated != (cut > 0) || (cut > 0 && (rec.TruncatedAt != wantEnd || rec.TruncatedBytes != cut ||
-		rec.File != filepath.Join(dir, r.lastName) || rec.Reason == "")) {
-		t.Fatalf("corruption at %d: report %+v, want cut of %d at %v", firstBad, rec, cut, wantEnd)
+		rec.File != wantFile || rec.Reason == "")) {
+		t.Fatalf("torn tail at %d: report %+v, want cut of %d at %v in %s", firstBad, rec, cut, wantEnd, wantFile)
 	}
-	checkRecords(t, readAll(t, l, 0, l.End()), want)
+	checkRecords(t, readAll(t, l, 0, l.End()), kept)
 	more, err := l.Append(OpSet, []byte("after"), []byte("repair"))
 	if err != nil {
 		t.Fatal(err)
@@ -187,18 +236,42 @@ func (r *repairer) testRepair(t *testing.T, corrupt func(last []byte) []byte) {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	if rec.Truncated || rec.Records != len(want)+1 {
+	if rec.Truncated || rec.Records != len(kept)+1 {
 		t.Fatalf("second open after repair: %+v", rec)
 	}
 }
 
+// tornAt says whether b, from the record starting at offset a on, is a torn
+// tail as Open defines it: zeros running to the end of the file, from
+// anywhere in the record's CRC field or before; or the file's last record
+// incomplete (fewer than 4 bytes, or shorter than its length). last says
+// whether the record at a was the file's last before the damage.
+func tornAt(b []byte, a int, last bool) bool {
+	rest := b[a:]
+	if allZero(rest) {
+		return true
+	}
+	if len(rest) < 4 {
+		return last
+	}
+	n := int(binary.BigEndian.Uint32(rest))
+	if n < Overhead+1 || n > MaxRecordSize {
+		return false
+	}
+	if n > len(rest) {
+		return last
+	}
+	return allZero(rest[n-TrailerSize:])
+}
+
+// Any truncation of the last segment is a torn tail: cut, never refused.
 func TestRepairTruncate(t *testing.T) {
 	for name, sizes := range boundaryLayouts() {
 		t.Run(name, func(t *testing.T) {
 			r := newRepairer(t, sizes)
 			last := sizes[len(sizes)-1]
 			for cut := 1; cut <= last; cut++ {
-				r.testRepair(t, func(b []byte) []byte { return b[:len(b)-cut] })
+				r.testRepair(t, cutTorn, func(b []byte) []byte { return b[:len(b)-cut] })
 			}
 		})
 	}
@@ -208,7 +281,7 @@ func TestRepairTruncate(t *testing.T) {
 		// the large record before them, down to an empty file.
 		for cut := 1; ; cut += map[bool]int{true: 1, false: 61}[cut < 200] {
 			stop := false
-			r.testRepair(t, func(b []byte) []byte {
+			r.testRepair(t, cutTorn, func(b []byte) []byte {
 				cut = min(cut, len(b))
 				stop = cut == len(b)
 				return b[:len(b)-cut]
@@ -220,38 +293,71 @@ func TestRepairTruncate(t *testing.T) {
 	})
 }
 
+// A flipped bit is damage wherever it is, the last record included, and is
+// refused: only a flip in the last record's length that makes it run past
+// the end of the file looks like a torn record, and is cut as one.
 func TestRepairBitFlip(t *testing.T) {
 	for name, sizes := range boundaryLayouts() {
 		t.Run(name, func(t *testing.T) {
 			r := newRepairer(t, sizes)
-			last := sizes[len(sizes)-1]
-			for bit := 0; bit < last*8; bit++ {
-				r.testRepair(t, func(b []byte) []byte {
-					b[len(b)-last+bit/8] ^= 1 << (bit % 8)
-					return b
-				})
+			// The last segment's last three records (or all of them, when
+			// it holds fewer).
+			tail := 0
+			for i := len(sizes) - 1; i >= len(sizes)-3 && i >= 0 && r.all[i].lsn >= r.segStart; i-- {
+				tail += sizes[i]
 			}
-			// A flip in the first record of the last segment loses the rest.
-			r.testRepair(t, func(b []byte) []byte { b[5] ^= 0x10; return b })
+			// Every bit of the last record, every fifth before it.
+			lastRec := len(r.orig) - sizes[len(sizes)-1]
+			for bit := 0; bit < tail*8; bit++ {
+				at := len(r.orig) - tail + bit/8
+				if at < lastRec && bit%5 != 0 {
+					continue
+				}
+				flip := func(b []byte) []byte { b[at] ^= 1 << (bit % 8); return b }
+				want := refused
+				if a := r.recordAt(at); tornAt(flip(bytes.Clone(r.orig)), a, a == lastRec) {
+					want = cutTorn
+					if at >= a+4 {
+						t.Fatalf("bit %d at %d, past the length field, taken for a torn tail", bit, at)
+					}
+				}
+				r.testRepair(t, want, flip)
+			}
+			// A flip in the first record of the last segment.
+			r.testRepair(t, refused, func(b []byte) []byte { b[5] ^= 0x10; return b })
 		})
 	}
 }
 
+// A zeroed region followed by data is damage; zeros running to the end of
+// the file are a torn tail.
 func TestRepairZero(t *testing.T) {
 	for name, sizes := range boundaryLayouts() {
 		t.Run(name, func(t *testing.T) {
 			r := newRepairer(t, sizes)
 			for _, region := range []struct{ from, n int }{{0, 4}, {0, 512}, {3, 1}, {20, 8}, {40, 30}, {50, 1000}} {
-				r.testRepair(t, func(b []byte) []byte {
+				zero := func(b []byte) []byte {
 					for i := region.from; i < region.from+region.n && i < len(b); i++ {
 						b[i] = 0
 					}
 					return b
-				})
+				}
+				want := refused
+				a := r.recordAt(region.from)
+				if tornAt(zero(bytes.Clone(r.orig)), a, a == len(r.orig)-sizes[len(sizes)-1]) {
+					want = cutTorn
+				}
+				r.testRepair(t, want, zero)
 			}
 			// A zeroed tail appended past the end (a file grown by a crash).
-			r.testRepair(t, func(b []byte) []byte { return append(b, make([]byte, 512)...) })
+			r.testRepair(t, cutTorn, func(b []byte) []byte { return append(b, make([]byte, 512)...) })
 		})
+	}
+	// One 512-byte sector zeroed in the middle of a last segment full of
+	// small records: 30-odd fsynced records that recovery must not drop.
+	r := newRepairer(t, slices.Repeat([]int{100}, 120))
+	for _, sector := range []int{0, 512, 4096, 8192} {
+		r.testRepair(t, refused, func(b []byte) []byte { clear(b[sector : sector+512]); return b })
 	}
 }
 
@@ -270,55 +376,6 @@ func threeSegments(t *testing.T) (dir string, want []appended) {
 		t.Fatalf("only %d segments", n)
 	}
 	return dir, want
-}
-
-func TestRecoveryDamagedMiddleSegment(t *testing.T) {
-	dir, _ := threeSegments(t)
-	mid := filepath.Join(dir, SegmentName(testSegSize))
-	b, _ := os.ReadFile(mid)
-	b[1000] ^= 1
-	os.WriteFile(mid, b, 0o644)
-	before := dirState(t, dir)
-	_, _, err := Open(Options{Dir: dir, SegmentSize: testSegSize})
-	if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), mid) || !strings.Contains(err.Error(), "offset ") {
-		t.Fatalf("Open = %v, want ErrCorrupt naming %s and an offset", err, mid)
-	}
-	t.Log(err)
-	if after := dirState(t, dir); fmt.Sprint(after) != fmt.Sprint(before) {
-		t.Fatal("Open changed the directory of a damaged log")
-	}
-}
-
-func TestRecoveryTornMiddleSegment(t *testing.T) {
-	dir, _ := threeSegments(t)
-	mid := filepath.Join(dir, SegmentName(testSegSize))
-	b, _ := os.ReadFile(mid)
-	os.WriteFile(mid, b[:len(b)-10], 0o644)
-	before := dirState(t, dir)
-	_, _, err := Open(Options{Dir: dir, SegmentSize: testSegSize})
-	if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), mid) {
-		t.Fatalf("Open = %v, want ErrCorrupt naming %s", err, mid)
-	}
-	if after := dirState(t, dir); fmt.Sprint(after) != fmt.Sprint(before) {
-		t.Fatal("Open changed the directory of a damaged log")
-	}
-}
-
-func TestRecoveryMissingMiddleSegment(t *testing.T) {
-	dir, _ := threeSegments(t)
-	mid := filepath.Join(dir, SegmentName(testSegSize))
-	if err := os.Remove(mid); err != nil {
-		t.Fatal(err)
-	}
-	before := dirState(t, dir)
-	_, _, err := Open(Options{Dir: dir, SegmentSize: testSegSize})
-	if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), mid) {
-		t.Fatalf("Open = %v, want ErrCorrupt naming %s", err, mid)
-	}
-	t.Log(err)
-	if after := dirState(t, dir); fmt.Sprint(after) != fmt.Sprint(before) {
-		t.Fatal("Open changed the directory of a damaged log")
-	}
 }
 
 func TestRecoveryTornTailReport(t *testing.T) {
@@ -375,23 +432,264 @@ func TestOpenOptions(t *testing.T) {
 	if l.SegmentSize() != DefaultSegmentSize {
 		t.Fatalf("SegmentSize %d", l.SegmentSize())
 	}
-	// A segment size that does not match the files is refused.
-	dir2, _ := threeSegments(t)
-	if _, _, err := Open(Options{Dir: dir2, SegmentSize: 3 * testSegSize}); !errors.Is(err, ErrCorrupt) {
-		t.Fatalf("mismatched segment size: %v", err)
+	// The directory records its segment size: any other is refused, naming
+	// both, and nothing is changed.
+	for _, other := range []int64{3 * testSegSize, MaxRecordSize} {
+		dir2, _ := threeSegments(t)
+		before := dirState(t, dir2)
+		_, _, err := Open(Options{Dir: dir2, SegmentSize: other})
+		if !errors.Is(err, ErrSegmentSize) || !strings.Contains(err.Error(), fmt.Sprint(testSegSize)) || !strings.Contains(err.Error(), fmt.Sprint(other)) {
+			t.Fatalf("segment size %d: %v", other, err)
+		}
+		if fmt.Sprint(dirState(t, dir2)) != fmt.Sprint(before) {
+			t.Fatalf("Open with segment size %d changed the directory", other)
+		}
+		if c, err := ReadControl(dir2); err != nil || c.SegmentSize != testSegSize {
+			t.Fatalf("ReadControl: %+v, %v", c, err)
+		}
 	}
-	// A smaller segment size must refuse, not truncate the last segment.
-	one := t.TempDir()
-	l1, _, _ := Open(Options{Dir: one, SegmentSize: testSegSize})
-	appendN(t, l1, 100, 100)
-	l1.Close()
-	before := dirState(t, one)
-	if _, _, err := Open(Options{Dir: one, SegmentSize: MaxRecordSize}); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "wrong SegmentSize") {
-		t.Fatalf("smaller segment size: %v", err)
+}
+
+// A directory with segments but no CONTROL file (an older walship's, or one
+// that lost it), or a damaged CONTROL file, is refused; nothing changes.
+func TestControlFileRequired(t *testing.T) {
+	for name, damage := range map[string]func(p string){
+		"missing": func(p string) { os.Remove(p) },
+		"damaged": func(p string) {
+			b, _ := os.ReadFile(p)
+			b[9] ^= 1
+			os.WriteFile(p, b, 0o644)
+		},
+		"unknown version": func(p string) {
+			b, _ := os.ReadFile(p)
+			b[7] = 9
+			binary.BigEndian.PutUint32(b[16:], Checksum(b[:16]))
+			os.WriteFile(p, b, 0o644)
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir, _ := threeSegments(t)
+			p := filepath.Join(dir, "CONTROL")
+			damage(p)
+			before := dirState(t, dir)
+			_, _, err := Open(Options{Dir: dir, SegmentSize: testSegSize})
+			if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), dir) {
+				t.Fatalf("Open = %v, want ErrCorrupt naming %s", err, dir)
+			}
+			t.Log(err)
+			if fmt.Sprint(dirState(t, dir)) != fmt.Sprint(before) {
+				t.Fatal("Open changed the directory")
+			}
+		})
 	}
-	if fmt.Sprint(dirState(t, one)) != fmt.Sprint(before) {
-		t.Fatal("Open with a smaller segment size changed the directory")
+}
+
+// middleDamage is damage done to the middle segment of threeSegments.
+var middleDamage = map[string]func(b []byte) []byte{
+	"bit flip in a record":          func(b []byte) []byte { b[1000] ^= 1; return b },
+	"bit flip in the last record":   func(b []byte) []byte { b[lastRecordEnd(b)-3] ^= 4; return b },
+	"zeroed sector":                 func(b []byte) []byte { clear(b[4096 : 4096+512]); return b },
+	"zeroed last record":            func(b []byte) []byte { e := lastRecordEnd(b); clear(b[e-129 : e]); return b },
+	"cut at a record boundary":      func(b []byte) []byte { return b[:lastRecordEnd(b)-129] },
+	"cut after the last record":     func(b []byte) []byte { return b[:lastRecordEnd(b)] },
+	"cut inside a record":           func(b []byte) []byte { return b[:lastRecordEnd(b)-10] },
+	"cut in the padding":            func(b []byte) []byte { return b[:len(b)-1] },
+	"emptied":                       func(b []byte) []byte { return b[:0] },
+	"padding overwritten":           func(b []byte) []byte { b[len(b)-1] = 7; return b },
+	"garbage after the last record": func(b []byte) []byte { b[lastRecordEnd(b)] = 1; return b },
+}
+
+// lastRecordEnd is where the records of a padded segment of 129-byte
+// records end.
+func lastRecordEnd(b []byte) int { return testSegSize / 129 * 129 }
+
+// Damage of any kind in a sealed (middle) segment stops Open, naming the
+// file and an offset, and changes nothing.
+func TestRecoveryDamagedMiddleSegment(t *testing.T) {
+	for name, damage := range middleDamage {
+		t.Run(name, func(t *testing.T) {
+			dir, _ := threeSegments(t)
+			mid := filepath.Join(dir, SegmentName(testSegSize))
+			b, _ := os.ReadFile(mid)
+			if len(b) != testSegSize {
+				t.Fatalf("sealed segment is %d bytes, not padded", len(b))
+			}
+			if err := os.WriteFile(mid, damage(b), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			before := dirState(t, dir)
+			_, _, err := Open(Options{Dir: dir, SegmentSize: testSegSize})
+			if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), mid) || !strings.Contains(err.Error(), "at offset ") {
+				t.Fatalf("Open = %v, want ErrCorrupt naming %s and an offset", err, mid)
+			}
+			t.Log(err)
+			if fmt.Sprint(dirState(t, dir)) != fmt.Sprint(before) {
+				t.Fatal("Open changed the directory of a damaged log")
+			}
+		})
 	}
+}
+
+// A segment missing from the start or the middle, or every one after
+// START, is damage; one removed by retention is not.
+func TestRecoveryMissingSegment(t *testing.T) {
+	for name, tc := range map[string]struct {
+		retain  LSN // RemoveBefore this first
+		missing LSN // then remove this segment
+	}{
+		"first":                      {0, 0},
+		"middle":                     {0, testSegSize},
+		"first after retention":      {testSegSize, testSegSize},
+		"middle after retention":     {testSegSize, 2 * testSegSize},
+		"first of a one-segment log": {3 * testSegSize, 3 * testSegSize},
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			l, _ := openTest(t, dir)
+			appendN(t, l, 500, 100)
+			if _, err := l.Sync(); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := l.RemoveBefore(tc.retain); err != nil {
+				t.Fatal(err)
+			}
+			if err := l.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if tc.missing == 3*testSegSize {
+				// All but the last segment were retained away.
+				segs := 0
+				for name := range dirState(t, dir) {
+					if _, ok := parseSegmentName(name); ok {
+						segs++
+					}
+				}
+				if segs != 1 {
+					t.Fatalf("%d segments left", segs)
+				}
+			}
+			p := filepath.Join(dir, SegmentName(tc.missing))
+			if err := os.Remove(p); err != nil {
+				t.Fatal(err)
+			}
+			before := dirState(t, dir)
+			_, _, err := Open(Options{Dir: dir, SegmentSize: testSegSize})
+			if tc.missing == 3*testSegSize {
+				// START says where the log starts: no segment at all is a
+				// log that lost everything, which only the files above the
+				// log (a checkpoint, a base backup) can tell.
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), p) {
+				t.Fatalf("Open = %v, want ErrCorrupt naming %s", err, p)
+			}
+			t.Log(err)
+			if fmt.Sprint(dirState(t, dir)) != fmt.Sprint(before) {
+				t.Fatal("Open changed the directory of a damaged log")
+			}
+		})
+	}
+}
+
+// Retention writes START before it removes files: segments below START
+// left by a crash in between are leftovers, removed at Open.
+func TestRecoveryStaleBelowStart(t *testing.T) {
+	dir := t.TempDir()
+	l, _ := openTest(t, dir)
+	want := appendN(t, l, 500, 100)
+	l.Sync()
+	stale := dirState(t, dir)[SegmentName(0)]
+	if n, err := l.RemoveBefore(2 * testSegSize); err != nil || n != 2 {
+		t.Fatalf("RemoveBefore: %d, %v", n, err)
+	}
+	l.Close()
+	os.WriteFile(filepath.Join(dir, SegmentName(0)), []byte(stale), 0o644)
+	l, rec := openTest(t, dir)
+	defer l.Close()
+	if rec.Start != 2*testSegSize {
+		t.Fatalf("recovery %+v", rec)
+	}
+	if _, ok := dirState(t, dir)[SegmentName(0)]; ok {
+		t.Fatal("leftover below START kept")
+	}
+	var kept []appended
+	for _, a := range want {
+		if a.lsn >= 2*testSegSize {
+			kept = append(kept, a)
+		}
+	}
+	checkRecords(t, readAll(t, l, l.Start(), l.End()), kept)
+}
+
+// A crash while a segment was being sealed leaves it padded and the next
+// one empty or with a torn first record: recovery cuts both back to the
+// last record, so the log does not end at the segment start with a record
+// that would have fitted missing; and an empty next segment after one that
+// was never sealed is damage.
+func TestRecoveryCrashWhileSealing(t *testing.T) {
+	build := func(t *testing.T) (string, []appended) {
+		dir := t.TempDir()
+		l, _ := openTest(t, dir)
+		// Records of 175 bytes: 93 fill the first segment, leaving 109
+		// bytes, and the 94th starts the second.
+		want := appendN(t, l, 100, 146)
+		l.Close()
+		return dir, want
+	}
+	next := filepath.Join(SegmentName(testSegSize))
+	for name, tail := range map[string]func([]byte) []byte{
+		"empty":                func(b []byte) []byte { return nil },
+		"torn first record":    func(b []byte) []byte { return b[:50] },
+		"first record zeroed":  func(b []byte) []byte { return make([]byte, 175) },
+		"only a length prefix": func(b []byte) []byte { return b[:3] },
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir, want := build(t)
+			p := filepath.Join(dir, next)
+			b, _ := os.ReadFile(p)
+			os.WriteFile(p, tail(b), 0o644)
+			l, rec := openTest(t, dir)
+			kept := want[:testSegSize/175]
+			end := kept[len(kept)-1].lsn + 175
+			if rec.End != end || !rec.Truncated || rec.TruncatedAt != end || rec.File != filepath.Join(dir, SegmentName(0)) {
+				t.Fatalf("recovery %+v, want end %v", rec, end)
+			}
+			if _, ok := dirState(t, dir)[next]; ok {
+				t.Fatalf("%s kept", next)
+			}
+			checkRecords(t, readAll(t, l, 0, l.End()), kept)
+			// A small record fits where the lost one did not.
+			lsn, err := l.Append(OpSet, []byte("k"), nil)
+			if err != nil || lsn != end {
+				t.Fatalf("append at %v, %v; want %v", lsn, err, end)
+			}
+			l.Close()
+			l, rec = openTest(t, dir)
+			defer l.Close()
+			if rec.Truncated || rec.End != end+LSN(Overhead+1) {
+				t.Fatalf("reopen: %+v", rec)
+			}
+		})
+	}
+	t.Run("after an unsealed segment", func(t *testing.T) {
+		dir := t.TempDir()
+		l, _ := openTest(t, dir)
+		appendN(t, l, 100, 100) // one segment, not full
+		l.Close()
+		os.WriteFile(filepath.Join(dir, next), nil, 0o644)
+		before := dirState(t, dir)
+		_, _, err := Open(Options{Dir: dir, SegmentSize: testSegSize})
+		if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), filepath.Join(dir, SegmentName(0))) {
+			t.Fatalf("Open = %v", err)
+		}
+		t.Log(err)
+		if fmt.Sprint(dirState(t, dir)) != fmt.Sprint(before) {
+			t.Fatal("Open changed the directory of a damaged log")
+		}
+	})
 }
 
 func TestResetReopen(t *testing.T) {
@@ -536,4 +834,64 @@ func TestCrash(t *testing.T) {
 		}
 		l2.Close()
 	}
+}
+
+// FuzzRecoverSegment opens a log whose only segment holds arbitrary bytes
+// after some valid records: Open never panics, and when it accepts the file
+// it keeps only whole valid records, cutting nothing but a torn tail.
+func FuzzRecoverSegment(f *testing.F) {
+	f.Add([]byte{}, uint8(3))
+	f.Add([]byte{0, 0, 0, 40, 1, 2}, uint8(1))
+	f.Add(make([]byte, 600), uint8(0))
+	f.Fuzz(func(t *testing.T, junk []byte, n uint8) {
+		dir := t.TempDir()
+		l, _, err := Open(Options{Dir: dir, SegmentSize: testSegSize, NoSync: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := appendN(t, l, int(n%8), 50)
+		l.Close()
+		p := filepath.Join(dir, SegmentName(0))
+		good, _ := os.ReadFile(p)
+		os.WriteFile(p, append(good, junk...), 0o644)
+		l, rec, err := Open(Options{Dir: dir, SegmentSize: testSegSize, NoSync: true})
+		if err != nil {
+			if !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("Open: %v", err)
+			}
+			return
+		}
+		defer l.Close()
+		got := readAll(t, l, 0, l.End())
+		if len(got) < len(want) {
+			t.Fatalf("kept %d records of the %d valid ones (%+v)", len(got), len(want), rec)
+		}
+		checkRecords(t, got[:len(want)], want)
+		if rec.Truncated && !tornAt(append(good, junk...), int(rec.TruncatedAt), true) {
+			t.Fatalf("cut %d bytes at %v that are not a torn tail: %q", rec.TruncatedBytes, rec.TruncatedAt, junk)
+		}
+	})
+}
+
+// MustReach turns a tail cut below it from a torn tail into damage: Open
+// refuses and changes nothing.
+func TestRecoveryMustReach(t *testing.T) {
+	dir, want := threeSegments(t)
+	end := want[len(want)-1].lsn + 129
+	last := lastSegment(t, dir)
+	b, _ := os.ReadFile(last)
+	os.WriteFile(last, b[:len(b)-10], 0o644) // the last record torn
+	before := dirState(t, dir)
+	_, _, err := Open(Options{Dir: dir, SegmentSize: testSegSize, MustReach: end})
+	if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "held WAL up to "+end.String()) {
+		t.Fatalf("Open = %v", err)
+	}
+	if fmt.Sprint(dirState(t, dir)) != fmt.Sprint(before) {
+		t.Fatal("Open changed the directory")
+	}
+	l, rec, err := Open(Options{Dir: dir, SegmentSize: testSegSize, MustReach: end - 129})
+	if err != nil || !rec.Truncated || rec.End != end-129 {
+		t.Fatalf("Open = %+v, %v", rec, err)
+	}
+	l.Close()
 }

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -20,7 +20,7 @@ func TestBenchSmoke(t *testing.T) {
 		followers: 3, records: 20_000, valueSize: 100, keys: 5_000, writers: 2, commitEvery: 1000,
 		sync: "off", fsync: "on", pausedFollower: true, data: t.TempDir(),
 		segment: "1MiB", batch: "64KiB", walKeep: "4MiB", baseline: true,
-		cutSeconds: 0.5, loadRate: 20_000, timeout: time.Minute,
+		cutSeconds: 0.5, loadRate: 20_000, timeout: time.Minute, format: "text",
 	}
 	if err := runBench(context.Background(), &out, &progress, o); err != nil {
 		t.Fatalf("bench: %v\n%s\n%s", err, out.String(), progress.String())
@@ -34,7 +34,7 @@ func TestBenchSmoke(t *testing.T) {
 }
 
 // TestBenchSyncRule runs a small bench with a remote sync rule, so commit
-// waits are exercised too.
+// waits are exercised too, and prints it with --format=go.
 func TestBenchSyncRule(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts clusters")
@@ -43,29 +43,34 @@ func TestBenchSyncRule(t *testing.T) {
 	o := benchOptions{
 		followers: 2, records: 5_000, valueSize: 50, keys: 1_000, writers: 2, commitEvery: 100,
 		sync: "remote_apply 1", fsync: "off", data: t.TempDir(),
-		segment: "1MiB", batch: "64KiB", walKeep: "4MiB", loadRate: 1, timeout: time.Minute,
+		segment: "1MiB", batch: "64KiB", walKeep: "4MiB", loadRate: 1, timeout: time.Minute, format: "go",
 	}
 	if err := runBench(context.Background(), &out, nil, o); err != nil {
 		t.Fatalf("bench: %v\n%s", err, out.String())
 	}
-	if !strings.Contains(out.String(), "sync remote_apply ANY 1") {
-		t.Errorf("report does not name the sync rule:\n%s", out.String())
+	// Go benchmark lines, as benchstat reads them: a name with the
+	// configuration, iterations, then value-unit pairs.
+	for _, want := range []string{"goos: ", "\nBenchmarkReplicate/followers=2/records=5000/value=50/sync=remote_apply_ANY_1/fsync=false-",
+		"\t5000\t", " ns/op\t", " MB/s\t", " records/s\t", " replay-lag-p99-ns\t"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("report has no %q:\n%s", want, out.String())
+		}
 	}
 }
 
-func TestParseSyncRule(t *testing.T) {
+func TestParseSync(t *testing.T) {
 	for in, want := range map[string]string{
 		"off": "off", "local": "local", "on": "on ANY 1", "remote_apply 2": "remote_apply ANY 2",
 		"remote_write ANY 3": "remote_write ANY 3", "ON 1": "on ANY 1",
 	} {
-		r, err := parseSyncRule(in)
+		r, err := parseSync(in)
 		if err != nil || r.String() != want {
-			t.Errorf("parseSyncRule(%q) = %v, %v; want %s", in, r, err, want)
+			t.Errorf("parseSync(%q) = %v, %v; want %s", in, r, err, want)
 		}
 	}
 	for _, bad := range []string{"", "sometimes", "on 0", "on 10", "on 1 2", "on x"} {
-		if _, err := parseSyncRule(bad); err == nil {
-			t.Errorf("parseSyncRule(%q) accepted", bad)
+		if _, err := parseSync(bad); err == nil {
+			t.Errorf("parseSync(%q) accepted", bad)
 		}
 	}
 }

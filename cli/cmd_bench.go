@@ -1,12 +1,14 @@
-package main
+package cli
 
 import (
 	"context"
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"runtime/pprof"
 	"runtime/trace"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -39,6 +41,7 @@ type benchOptions struct {
 	trace          string
 	timeout        time.Duration
 	quiet          bool
+	format         string
 }
 
 func newBenchCmd() *cobra.Command {
@@ -53,12 +56,15 @@ func newBenchCmd() *cobra.Command {
 			"by a bare shipper (framed records over as many TCP connections, appended to\n" +
 			"files with the same group fsync, nothing else) for comparison.\n\n" +
 			"Data goes to a temporary directory under --data (removed afterwards). Stores\n" +
-			"hold at most --keys keys, so memory stays bounded however many records run.",
+			"hold at most --keys keys, so memory stays bounded however many records run.\n\n" +
+			"--format=go prints the figures as Go benchmark lines, for benchstat:\n" +
+			"run it a few times into old.txt and new.txt and compare them.",
 		Example: "  walship bench\n" +
 			"  walship bench --paused-follower\n" +
 			"  walship bench --cut-seconds 10\n" +
-			"  walship bench --sync 'remote_apply 1' --writers 4",
-		Args:         cobra.NoArgs,
+			"  walship bench --sync 'remote_apply 1' --writers 4\n" +
+			"  for i in 1 2 3 4 5 6; do walship bench --quiet --format=go; done > new.txt; benchstat old.txt new.txt",
+		Args:         noArgs,
 		SilenceUsage: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			progress := cmd.ErrOrStderr()
@@ -91,65 +97,46 @@ func newBenchCmd() *cobra.Command {
 	f.StringVar(&o.trace, "trace", "", "write an execution trace of the walship run to this file (go tool trace)")
 	f.DurationVar(&o.timeout, "timeout", 5*time.Minute, "how long followers may take in each phase")
 	f.BoolVar(&o.quiet, "quiet", false, "no progress lines on stderr")
+	f.StringVar(&o.format, "format", "text", "report format: text, or go (Go benchmark lines that benchstat reads)")
+	registerCompletions(cmd)
 	return cmd
 }
 
-// parseSyncRule reads "off", "on", "remote_apply 1", "remote_write ANY 2".
-func parseSyncRule(s string) (cluster.SyncRule, error) {
-	fields := strings.Fields(strings.ToLower(s))
-	if len(fields) == 0 {
-		return cluster.SyncRule{}, fmt.Errorf("empty sync rule")
-	}
-	mode, err := cluster.ParseSyncMode(fields[0])
-	if err != nil {
-		return cluster.SyncRule{}, err
-	}
-	r := cluster.SyncRule{Mode: mode, N: 1}
-	rest := fields[1:]
-	if len(rest) > 0 && rest[0] == "any" {
-		rest = rest[1:]
-	}
-	switch len(rest) {
-	case 0:
-	case 1:
-		n, err := strconv.Atoi(rest[0])
-		if err != nil || n < 1 || n > cluster.MaxFollowers {
-			return r, fmt.Errorf("sync N must be 1..%d, not %q", cluster.MaxFollowers, rest[0])
-		}
-		r.N = n
-	default:
-		return r, fmt.Errorf("sync rule %q: want MODE [N]", s)
-	}
-	return r, nil
-}
+// benchFormats are the values --format takes.
+var benchFormats = []string{"text", "go"}
 
 func (o benchOptions) config() (cluster.BenchConfig, error) {
 	var cfg cluster.BenchConfig
-	switch {
-	case o.followers < 1 || o.followers > cluster.MaxFollowers:
-		return cfg, fmt.Errorf("--followers must be 1..%d, not %d", cluster.MaxFollowers, o.followers)
-	case o.records < 1:
-		return cfg, fmt.Errorf("--records must be at least 1, not %d", o.records)
-	case o.valueSize < 0:
-		return cfg, fmt.Errorf("--value-size must not be negative")
-	case o.keys < 1:
-		return cfg, fmt.Errorf("--keys must be at least 1, not %d", o.keys)
-	case o.writers < 1 || o.writers > 64:
-		return cfg, fmt.Errorf("--writers must be 1..64, not %d", o.writers)
-	case o.pausedFollower && o.followers < 2:
-		return cfg, fmt.Errorf("--paused-follower needs at least 2 followers (the others are timed)")
-	case o.cutSeconds < 0 || o.loadRate <= 0:
-		return cfg, fmt.Errorf("--cut-seconds must not be negative and --load-rate must be positive")
+	if err := checkFollowers(o.followers); err != nil {
+		return cfg, err
 	}
-	rule, err := parseSyncRule(o.sync)
+	switch {
+	case o.records < 1:
+		return cfg, badFlag("records", o.records, "at least 1 record")
+	case o.valueSize < 0:
+		return cfg, badFlag("value-size", o.valueSize, "0 or more bytes")
+	case o.keys < 1:
+		return cfg, badFlag("keys", o.keys, "at least 1 key")
+	case o.writers < 1 || o.writers > 64:
+		return cfg, badFlag("writers", o.writers, "1 to 64 writers")
+	case o.pausedFollower && o.followers < 2:
+		return cfg, usagef("--paused-follower needs at least 2 followers (the others are timed)")
+	case o.cutSeconds < 0:
+		return cfg, badFlag("cut-seconds", o.cutSeconds, "0 or more seconds")
+	case o.loadRate <= 0:
+		return cfg, badFlag("load-rate", o.loadRate, "a positive number of records per second")
+	case !slices.Contains(benchFormats, o.format):
+		return cfg, badFlag("format", o.format, strings.Join(benchFormats, " or "))
+	}
+	rule, err := parseSync(o.sync)
 	if err != nil {
-		return cfg, fmt.Errorf("--sync: %w", err)
+		return cfg, err
 	}
 	if rule.Remote() && rule.N > o.followers-btoi(o.pausedFollower) && rule.Mode == cluster.SyncRemoteApply {
-		return cfg, fmt.Errorf("--sync %s can never be met: a paused follower does not replay", rule)
+		return cfg, usagef("--sync %q can never be met: a paused follower does not replay", o.sync)
 	}
 	if rule.Remote() && rule.N > o.followers {
-		return cfg, fmt.Errorf("--sync %s needs more than %d followers", rule, o.followers)
+		return cfg, usagef("--sync %q needs more than %d followers", o.sync, o.followers)
 	}
 	var noFsync bool
 	switch o.fsync {
@@ -157,16 +144,16 @@ func (o benchOptions) config() (cluster.BenchConfig, error) {
 	case "off":
 		noFsync = true
 	default:
-		return cfg, fmt.Errorf("--fsync must be on or off, not %q", o.fsync)
+		return cfg, badFlag("fsync", o.fsync, "on or off")
 	}
 	var seg, batch, keep int64
 	for _, s := range []struct {
 		flag, text string
 		n          *int64
-	}{{"--segment-size", o.segment, &seg}, {"--batch", o.batch, &batch}, {"--wal-keep", o.walKeep, &keep}} {
-		n, err := cluster.ParseSize(s.text)
+	}{{"segment-size", o.segment, &seg}, {"batch", o.batch, &batch}, {"wal-keep", o.walKeep, &keep}} {
+		n, err := parseSize(s.flag, s.text)
 		if err != nil {
-			return cfg, fmt.Errorf("%s: %w", s.flag, err)
+			return cfg, err
 		}
 		*s.n = n
 	}
@@ -245,7 +232,11 @@ func runBench(ctx context.Context, out, progress io.Writer, o benchOptions) erro
 	if err != nil {
 		return err
 	}
-	printBench(out, res)
+	if o.format == "go" {
+		printBenchGo(out, res)
+	} else {
+		printBench(out, res)
+	}
 	if !res.StoresMatch || (res.CatchUp != nil && !res.CatchUp.StoresMatch) {
 		return fmt.Errorf("bench: a follower's store differs from the leader's")
 	}
@@ -302,6 +293,34 @@ func printBench(out io.Writer, r cluster.BenchResult) {
 	}
 	for _, u := range r.Unwarmed {
 		fmt.Fprintf(out, "  note        ran unwarmed, so its figures may be lower: %s\n", u)
+	}
+}
+
+// printBenchGo prints the figures as Go benchmark lines (see
+// golang.org/x/perf/benchfmt): one line per phase, each record one
+// iteration, so ns/op is nanoseconds per replicated record and benchstat
+// compares runs of the same configuration across builds.
+func printBenchGo(out io.Writer, r cluster.BenchResult) {
+	c := r.Config
+	fmt.Fprintf(out, "goos: %s\ngoarch: %s\npkg: walship\n", runtime.GOOS, runtime.GOARCH)
+	name := fmt.Sprintf("followers=%d/records=%d/value=%d/sync=%s/fsync=%t",
+		c.Followers, c.Records, c.ValueSize, strings.ReplaceAll(c.Sync.String(), " ", "_"), !c.NoFsync)
+	if c.PausedFollower {
+		name += "/paused-follower"
+	}
+	procs := runtime.GOMAXPROCS(0)
+	perRecord := func(d time.Duration, n int) float64 { return float64(d.Nanoseconds()) / float64(n) }
+	fmt.Fprintf(out, "BenchmarkReplicate/%s-%d\t%d\t%.1f ns/op\t%.2f MB/s\t%.0f records/s\t%.1f cpu-ns/record"+
+		"\t%d write-lag-p50-ns\t%d write-lag-p99-ns\t%d flush-lag-p50-ns\t%d flush-lag-p99-ns\t%d replay-lag-p50-ns\t%d replay-lag-p99-ns\t%d peak-rss-bytes\n",
+		name, procs, r.Records, perRecord(r.Elapsed, r.Records), r.MBPerSec(), r.RecordsPerSec(), perRecord(r.CPU, r.Records),
+		r.WriteLag.P50, r.WriteLag.P99, r.FlushLag.P50, r.FlushLag.P99, r.ReplayLag.P50, r.ReplayLag.P99, r.PeakRSS)
+	if b := r.Baseline; b != nil {
+		fmt.Fprintf(out, "BenchmarkBaseline/%s-%d\t%d\t%.1f ns/op\t%.2f MB/s\t%.0f records/s\t%.1f cpu-ns/record\n",
+			name, procs, b.Records, perRecord(b.Elapsed, b.Records), b.MBPerSec(), b.RecordsPerSec(), perRecord(b.CPU, b.Records))
+	}
+	if cu := r.CatchUp; cu != nil {
+		fmt.Fprintf(out, "BenchmarkCatchUp/%s/cut=%s-%d\t%.0f\t%.0f records/s\t%d reconnect-ns\t%d peak-rss-bytes\n",
+			name, cu.Cut, procs, cu.BacklogRecords(), cu.RecordsPerSec(), cu.Reconnect.Nanoseconds(), cu.PeakRSS)
 	}
 }
 

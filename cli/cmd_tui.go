@@ -1,11 +1,11 @@
-package main
+package cli
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/charmbracelet/x/term"
@@ -33,6 +33,7 @@ type tuiOptions struct {
 	applyDelay   time.Duration
 	flushDelay   time.Duration
 	segmentSize  string
+	segmentSet   bool // --segment-size given: a kept --data directory must match it
 	data         string
 	scenario     string // a built-in lesson's name or a scenario file
 	record       string // asciicast v2 file to write
@@ -55,14 +56,37 @@ func newTUICmd() *cobra.Command {
 			"  walship --followers 5 --latency 500ms --sync \"remote_apply 1\"\n" +
 			"  walship --theme high-contrast        # for a projector\n" +
 			"  walship --latency 0 --apply-delay 0 --flush-delay 0 --rate 500   # the raw engine",
-		Args:         cobra.NoArgs,
+		Args:         noArgs,
 		SilenceUsage: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			o.segmentSet = cmd.Flags().Changed("segment-size")
 			cfg, th, err := o.config()
 			if err != nil {
 				return err
 			}
-			return runTUI(cfg, tui.Options{Theme: th}, o)
+			if err := checkTerminal(headless); err != nil {
+				return err
+			}
+			// The UI runs in a child process under a guard that restores
+			// the terminal and removes the data however the child ends
+			// (guard.go); this is the guard unless guardedEnv says it is
+			// the child.
+			if os.Getenv(guardedEnv) == "" {
+				// Read the scenario before the UI starts: its mistakes are
+				// usage errors, said on the plain terminal.
+				if o.scenario != "" {
+					if _, err := loadScenario(o.scenario); err != nil {
+						return err
+					}
+				}
+				return runGuardedUI(cmd.Context(), o.data)
+			}
+			if os.Getenv(guardedEnv) == guardedTemp {
+				// The guard's temporary directory: the guard removes it
+				// too, unless it was killed (see lifelineEnv).
+				defer os.RemoveAll(o.data)
+			}
+			return runTUI(cmd.Context(), cfg, tui.Options{Theme: th}, o)
 		},
 	}
 	f := cmd.Flags()
@@ -82,45 +106,43 @@ func newTUICmd() *cobra.Command {
 	f.StringVar(&o.scenario, "scenario", "", "play a lesson: a built-in name (see walship scenarios) or a scenario file")
 	f.StringVar(&o.record, "record", "", "record the session as an asciicast v2 file (asciinema play FILE)")
 	f.StringVar(&o.saveScenario, "save-scenario", "", "on exit, write the commands done live as a scenario file that replays them")
+	registerCompletions(cmd)
 	return cmd
 }
 
 // config checks the flags and turns them into a cluster configuration and
-// a theme name. Every error names the flag and what it wants.
+// a theme name. Every error names the flag, the value and what it wants.
 func (o tuiOptions) config() (cluster.Config, string, error) {
 	var cfg cluster.Config
-	if o.followers < 1 || o.followers > 9 {
-		return cfg, "", fmt.Errorf("bad --followers %d: want 1 to 9 followers", o.followers)
+	if err := checkFollowers(o.followers); err != nil {
+		return cfg, "", err
 	}
 	if o.rate < 0 || o.rate > 1_000_000 {
-		return cfg, "", fmt.Errorf("bad --rate %g: want 0 to 1000000 records per second", o.rate)
+		return cfg, "", badFlag("rate", o.rate, "0 to 1000000 records per second")
 	}
 	for _, d := range []struct {
 		name string
 		v    time.Duration
-	}{{"--latency", o.latency}, {"--apply-delay", o.applyDelay}, {"--flush-delay", o.flushDelay}} {
+	}{{"latency", o.latency}, {"apply-delay", o.applyDelay}, {"flush-delay", o.flushDelay}} {
 		if d.v < 0 || d.v > time.Hour {
-			return cfg, "", fmt.Errorf("bad %s %s: want a duration from 0 to 1h, like 300ms", d.name, d.v)
+			return cfg, "", badFlag(d.name, d.v, "a duration from 0 to 1h, like 300ms")
 		}
 	}
-	sc, err := cluster.ParseCommand("sync " + o.sync)
+	rule, err := parseSync(o.sync)
 	if err != nil {
-		return cfg, "", fmt.Errorf(`bad --sync %q: want off, local, remote_write, on or remote_apply, optionally with ANY N ("remote_apply 1")`, o.sync)
+		return cfg, "", err
 	}
-	keep, err := cluster.ParseSize(o.walKeep)
+	keep, err := parseSize("wal-keep", o.walKeep)
 	if err != nil {
-		return cfg, "", fmt.Errorf("bad --wal-keep %q: want a size like 128KiB or 1MiB", o.walKeep)
+		return cfg, "", err
 	}
-	seg, err := cluster.ParseSize(o.segmentSize)
-	if err != nil || seg < 8<<10 {
-		return cfg, "", fmt.Errorf("bad --segment-size %q: want a size of at least 8KiB, like 16KiB or 1MiB", o.segmentSize)
+	seg, err := parseSegmentSize(o.segmentSize)
+	if err != nil {
+		return cfg, "", err
 	}
-	name := o.theme
-	if _, err := theme.ByName(name); err != nil {
-		return cfg, "", fmt.Errorf("bad --theme %q: want one of %s", o.theme, strings.Join(theme.Names(), ", "))
-	}
-	if os.Getenv("NO_COLOR") != "" {
-		name = "mono"
+	name, err := themeFlag(o.theme)
+	if err != nil {
+		return cfg, "", err
 	}
 	cfg = cluster.Config{
 		Dir:         o.data,
@@ -128,7 +150,7 @@ func (o tuiOptions) config() (cluster.Config, string, error) {
 		SegmentSize: seg,
 		WALKeep:     keep,
 		Slots:       o.slots,
-		Sync:        cluster.SyncRule{Mode: sc.Mode, N: int(sc.N)},
+		Sync:        rule,
 		Rate:        o.rate,
 		DelRatio:    0.1, // some deletes, so keys come and go
 		Latency:     o.latency,
@@ -136,18 +158,35 @@ func (o tuiOptions) config() (cluster.Config, string, error) {
 		FlushDelay:  o.flushDelay,
 		Seed:        o.seed,
 	}
+	// A kept --data directory keeps its own segment size unless one was
+	// asked for.
+	cfg.AdoptSegmentSize = !o.segmentSet
 	return cfg, name, nil
 }
 
+// checkTerminal refuses what walship cannot draw on: no terminal at all,
+// or TERM=dumb, which cannot move its cursor. otherwise ends the advice
+// (", or use ..."), "" when there is no other way.
+func checkTerminal(otherwise string) error {
+	if os.Getenv("TERM") == "dumb" {
+		return usagef("TERM=dumb: this terminal cannot move its cursor, so walship cannot draw on it; run it in a terminal such as xterm%s", otherwise)
+	}
+	if !term.IsTerminal(os.Stdout.Fd()) || !term.IsTerminal(os.Stdin.Fd()) {
+		return usagef("walship draws in a terminal, and this is not one: run it in a terminal%s", otherwise)
+	}
+	return nil
+}
+
+// headless is the root's advice when there is no terminal.
+const headless = ", or use walship check for a headless run"
+
 // runTUI starts the cluster, runs the UI over it (playing a scenario,
 // recording the screen and the commands when asked) and closes it.
-func runTUI(cfg cluster.Config, opts tui.Options, o tuiOptions) (err error) {
-	if !term.IsTerminal(os.Stdout.Fd()) || !term.IsTerminal(os.Stdin.Fd()) {
-		return fmt.Errorf("walship draws in a terminal, and this is not one: run it in a terminal, or use `walship check` for a headless run")
-	}
+func runTUI(ctx context.Context, cfg cluster.Config, opts tui.Options, o tuiOptions) (err error) {
+	opts.Context = ctx // a signal ends the program through Bubble Tea, which restores the terminal
 	var sc *scenario.Scenario
 	if o.scenario != "" {
-		if sc, err = scenario.Load(o.scenario); err != nil {
+		if sc, err = loadScenario(o.scenario); err != nil {
 			return err
 		}
 		cfg.Followers = max(cfg.Followers, sc.Followers)
@@ -232,7 +271,7 @@ func startCast(f *os.File, opts *tui.Options, sc *scenario.Scenario) func() erro
 	opts.Marker = func(label string) { cast.Marker(label) }
 
 	winch := make(chan os.Signal, 1)
-	signal.Notify(winch, syscall.SIGWINCH)
+	notifyResize(winch)
 	done := make(chan struct{})
 	stopped := make(chan struct{})
 	go func() {

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -10,7 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"walship/engine/cluster"
-	"walship/engine/wal"
+	"walship/nemesis"
 	"walship/scenario"
 )
 
@@ -20,9 +20,11 @@ type checkOptions struct {
 	data      string
 	timeout   time.Duration
 	segment   string
+	segSet    bool // --segment-size given: a kept --data directory must match it
 	chaos     int64
 	verbose   bool
 	scenario  string
+	json      bool
 	speed     float64
 }
 
@@ -33,13 +35,21 @@ func newCheckCmd() *cobra.Command {
 		Short: "Run a headless replication check and verify every follower",
 		Long: "check starts a leader and followers on loopback, writes records, waits until\n" +
 			"every follower has replayed them, then rebuilds each follower's store from its\n" +
-			"own WAL files and compares it with the leader's. It exits non-zero when any\n" +
-			"follower differs.",
-		Example:      "  walship check --followers 3 --records 20000",
-		Args:         cobra.NoArgs,
+			"own WAL files and compares it with the leader's. It exits 1 when any\n" +
+			"follower differs or an expect line fails.\n\n" +
+			"With --json, standard output holds one JSON document (per follower, per expect\n" +
+			"line with its file:line, per fault kind) and the usual lines go to standard error.",
+		Example: "  walship check --followers 3 --records 20000\n" +
+			"  walship check --chaos 7 --followers 3 --records 20000\n" +
+			"  walship check --scenario crc --json",
+		Args:         noArgs,
 		SilenceUsage: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runCheck(cmd.Context(), cmd.OutOrStdout(), o)
+			o.segSet = cmd.Flags().Changed("segment-size")
+			if !o.json {
+				return runCheck(cmd.Context(), cmd.OutOrStdout(), nil, o)
+			}
+			return runCheck(cmd.Context(), cmd.ErrOrStderr(), cmd.OutOrStdout(), o)
 		},
 	}
 	f := cmd.Flags()
@@ -51,7 +61,9 @@ func newCheckCmd() *cobra.Command {
 	f.Int64Var(&o.chaos, "chaos", -1, "run a seeded fault schedule (the nemesis) with this seed (0 or more)")
 	f.BoolVar(&o.verbose, "verbose", false, "print each chaos command as it runs")
 	f.StringVar(&o.scenario, "scenario", "", "play a scenario headless (a built-in name or a file) and check its expect lines")
+	f.BoolVar(&o.json, "json", false, "write one JSON document with every result to standard output (the usual lines go to standard error)")
 	f.Float64Var(&o.speed, "speed", 1, "with --scenario: the world's speed (8 plays a lesson 8 times as fast; 1/64 to 64)")
+	registerCompletions(cmd)
 	return cmd
 }
 
@@ -62,50 +74,65 @@ const defaultCheckTimeout = 2 * time.Minute
 // errCheckFailed makes the exit status non-zero after the report was printed.
 var errCheckFailed = errors.New("check failed: a follower differs from the leader")
 
-func runCheck(ctx context.Context, out io.Writer, o checkOptions) error {
-	if o.followers < 1 || o.followers > cluster.MaxFollowers {
-		return fmt.Errorf("--followers must be 1..%d, not %d", cluster.MaxFollowers, o.followers)
+// runCheck runs walship check. The usual lines go to out; when js is not
+// nil, one JSON document with every result goes there too, whatever
+// happened.
+func runCheck(ctx context.Context, out, js io.Writer, o checkOptions) error {
+	var rep checkReport
+	err := check(ctx, out, o, &rep)
+	if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+		err = fmt.Errorf("did not finish within --timeout %s (%w)", o.timeout, err)
+	}
+	if js != nil {
+		rep.finish(err)
+		if jerr := rep.write(js); err == nil {
+			err = jerr
+		}
+	}
+	return err
+}
+
+func check(ctx context.Context, out io.Writer, o checkOptions, rep *checkReport) error {
+	if err := checkFollowers(o.followers); err != nil {
+		return err
 	}
 	if o.records < 0 || o.records > 100_000_000 {
-		return fmt.Errorf("--records must be 0..100000000, not %d", o.records)
+		return badFlag("records", o.records, "0 to 100000000 records")
 	}
-	seg, err := cluster.ParseSize(o.segment)
+	seg, err := parseSegmentSize(o.segment)
 	if err != nil {
-		return fmt.Errorf("--segment-size: %w", err)
-	}
-	if seg < wal.MaxRecordSize {
-		return fmt.Errorf("--segment-size must be at least %s (the largest record), not %s", cluster.FormatSize(wal.MaxRecordSize), o.segment)
+		return err
 	}
 	if o.timeout <= 0 {
-		return fmt.Errorf("--timeout must be positive, not %v", o.timeout)
+		return badFlag("timeout", o.timeout, "a positive duration, like 2m")
 	}
 	if o.chaos < -1 {
-		return fmt.Errorf("--chaos takes a seed of 0 or more, not %d", o.chaos)
+		return badFlag("chaos", o.chaos, "a seed of 0 or more")
 	}
 	if o.speed != 0 && (o.speed < 1.0/64 || o.speed > 64) { // 0: not set, as written
-		return fmt.Errorf("--speed must be 1/64..64, not %g", o.speed)
+		return badFlag("speed", o.speed, "a speed from 1/64 to 64, like 8")
 	}
 	if o.speed != 0 && o.speed != 1 && o.scenario == "" {
-		return fmt.Errorf("--speed goes with --scenario")
+		return usagef("--speed goes with --scenario")
 	}
 	if o.scenario != "" {
 		if o.chaos >= 0 {
-			return fmt.Errorf("--scenario and --chaos do not go together")
+			return usagef("--scenario and --chaos do not go together")
 		}
-		return runCheckScenario(ctx, out, o)
+		return runCheckScenario(ctx, out, o, seg, rep)
 	}
 	cfg := cluster.Config{
-		Dir: o.data, Followers: o.followers, SegmentSize: seg,
+		Dir: o.data, Followers: o.followers, SegmentSize: seg, AdoptSegmentSize: !o.segSet,
 		WALKeep: 1 << 40, // keep everything: check is about replication, not retention
 	}
-	var steps []chaosStep
+	var ops []nemesis.Op
 	if o.chaos >= 0 {
-		if steps, err = chaosSchedule(o.chaos, o.followers, o.records); err != nil {
-			return err
+		if ops, err = nemesis.Schedule(o.chaos, nemesis.Settings{Followers: o.followers, Records: o.records}); err != nil {
+			return badFlag("records", o.records, fmt.Sprintf("at least %d records with --chaos", nemesis.MinRecords()))
 		}
 		// Small segments and little retention, so a follower can fall off;
 		// followers that do take a base backup by themselves.
-		cfg.SegmentSize, cfg.WALKeep, cfg.AutoBackup = chaosSegment, chaosWALKeep, true
+		cfg.SegmentSize, cfg.WALKeep, cfg.AutoBackup = nemesis.SegmentSize, nemesis.WALKeep, true
 		cfg.Seed = o.chaos
 	}
 	c, err := cluster.New(cfg)
@@ -115,26 +142,29 @@ func runCheck(ctx context.Context, out io.Writer, o checkOptions) error {
 	defer c.Close()
 	wctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
-	var injected map[string]int
-	if steps != nil {
+	var injected nemesis.Tally
+	if ops != nil {
 		var verbose io.Writer
 		if o.verbose {
 			verbose = out
 		}
-		if injected, err = runChaos(wctx, c, steps, verbose); err != nil {
+		if injected, err = nemesis.Run(wctx, c, ops, verbose); err != nil {
 			return err
 		}
 	} else {
 		for i := range o.records {
+			if i%1024 == 0 && wctx.Err() != nil {
+				return wctx.Err()
+			}
 			key := fmt.Appendf(nil, "key-%08d", i)
 			val := fmt.Appendf(nil, "value-%08d", i)
 			if _, err := c.Put(key, val); err != nil {
 				return err
 			}
 		}
-		if err := c.WaitConverged(wctx); err != nil {
-			return err
-		}
+	}
+	if err := c.WaitConverged(wctx); err != nil {
+		return err
 	}
 	leaderRecords := c.Snapshot(^uint64(0)).Leader.Records
 	vs, err := c.Verify()
@@ -144,10 +174,12 @@ func runCheck(ctx context.Context, out io.Writer, o checkOptions) error {
 	ok := true
 	for _, v := range vs {
 		printVerification(out, v, leaderRecords)
+		rep.addFollower(v, leaderRecords)
 		ok = ok && v.Match()
 	}
 	if injected != nil {
-		fmt.Fprintln(out, chaosSummary(o.chaos, injected))
+		fmt.Fprintf(out, "chaos seed %d: %s\n", o.chaos, injected)
+		rep.Chaos = newChaosReport(o.chaos, injected)
 	}
 	if !ok {
 		return errCheckFailed
@@ -186,16 +218,20 @@ func printVerification(out io.Writer, v cluster.Verification, shipped uint64) {
 
 // runCheckScenario plays a scenario with no terminal: chapters don't wait,
 // every expect line is checked, and the first that failed is the error.
-func runCheckScenario(ctx context.Context, out io.Writer, o checkOptions) error {
-	sc, err := scenario.Load(o.scenario)
+func runCheckScenario(ctx context.Context, out io.Writer, o checkOptions, seg int64, rep *checkReport) error {
+	sc, err := loadScenario(o.scenario)
 	if err != nil {
 		return err
 	}
+	rep.Scenario = &scenarioReport{File: sc.File, Title: sc.Title, Expects: []expectReport{}}
+	if !o.segSet {
+		// Small segments, as in the UI, so the retention lessons behave
+		// as they do on screen.
+		seg = 16 << 10
+	}
 	c, err := cluster.New(cluster.Config{
 		Dir: o.data, Followers: max(o.followers, sc.Followers),
-		// Small segments and little retention, as in the UI, so the
-		// retention lessons behave as they do on screen.
-		SegmentSize: 16 << 10, WALKeep: 128 << 10,
+		SegmentSize: seg, AdoptSegmentSize: !o.segSet, WALKeep: 128 << 10,
 	})
 	if err != nil {
 		return err
@@ -206,5 +242,5 @@ func runCheckScenario(ctx context.Context, out io.Writer, o checkOptions) error 
 	}
 	rctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
-	return scenario.RunHeadless(rctx, c, sc, out, scenario.WithSpeed(o.speed))
+	return scenario.RunHeadlessResults(rctx, c, sc, out, rep.Scenario.add, scenario.WithSpeed(o.speed))
 }

@@ -1,4 +1,4 @@
-package main
+package cli
 
 // Bad local input for `walship check`: bad flags, data directories that
 // are not directories or hold someone else's files, a damaged WAL segment
@@ -20,18 +20,20 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"walship/engine/wal"
 )
 
-// buildWalship builds the walship binary into a temporary directory.
+// buildWalship returns the walship binary, built once for the whole test
+// run (see TestMain).
 func buildWalship(t *testing.T) string {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
-	bin := filepath.Join(t.TempDir(), "walship")
-	cmd := exec.Command("go", "build", "-o", bin, ".")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	bin, err := builtBinary()
+	if err != nil {
+		t.Fatal(err)
 	}
 	return bin
 }
@@ -109,6 +111,19 @@ func untouched(t *testing.T, before, after map[string]string) {
 	}
 }
 
+// newLeaderWAL makes an empty leader WAL directory in data, as check
+// would, and returns its path.
+func newLeaderWAL(t *testing.T, data string) string {
+	t.Helper()
+	dir := filepath.Join(data, "leader", "wal")
+	l, _, err := wal.Open(wal.Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	return dir
+}
+
 func TestCheckBadInput(t *testing.T) {
 	bin := buildWalship(t)
 
@@ -117,28 +132,28 @@ func TestCheckBadInput(t *testing.T) {
 			args []string
 			want string
 		}{
-			{[]string{"--followers", "0"}, "--followers must be 1..9, not 0"},
-			{[]string{"--followers", "-3"}, "--followers must be 1..9, not -3"},
-			{[]string{"--followers", "10"}, "--followers must be 1..9, not 10"},
-			{[]string{"--followers", "two"}, `invalid argument "two" for "--followers"`},
-			{[]string{"--records", "-1"}, "--records must be 0..100000000, not -1"},
-			{[]string{"--records", "1e3"}, `invalid argument "1e3" for "--records"`},
-			{[]string{"--records", "999999999999"}, "--records must be 0..100000000"},
-			{[]string{"--segment-size", "abc"}, `--segment-size: bad size "abc"`},
-			{[]string{"--segment-size", "-1MiB"}, `--segment-size: bad size "-1MiB"`},
-			{[]string{"--segment-size", "nan"}, `--segment-size: bad size "nan"`},
-			{[]string{"--segment-size", "0"}, "--segment-size must be at least 8KiB (the largest record), not 0"},
-			{[]string{"--segment-size", "1KiB"}, "--segment-size must be at least 8KiB"},
-			{[]string{"--segment-size", "10PiB"}, `--segment-size: bad size "10PiB"`},
-			{[]string{"--timeout", "0"}, "--timeout must be positive, not 0s"},
-			{[]string{"--timeout", "-5s"}, "--timeout must be positive, not -5s"},
-			{[]string{"--timeout", "soon"}, `invalid argument "soon" for "--timeout"`},
+			{[]string{"--followers", "0"}, `--followers "0": want 1 to 9 followers`},
+			{[]string{"--followers", "-3"}, `--followers "-3": want 1 to 9 followers`},
+			{[]string{"--followers", "10"}, `--followers "10": want 1 to 9 followers`},
+			{[]string{"--followers", "two"}, `--followers "two": want a whole number`},
+			{[]string{"--records", "-1"}, `--records "-1": want 0 to 100000000 records`},
+			{[]string{"--records", "1e3"}, `--records "1e3": want a whole number`},
+			{[]string{"--records", "999999999999"}, `--records "999999999999": want 0 to 100000000 records`},
+			{[]string{"--segment-size", "abc"}, `--segment-size "abc": want a size of at least 8KiB`},
+			{[]string{"--segment-size", "-1MiB"}, `--segment-size "-1MiB": want a size of at least 8KiB`},
+			{[]string{"--segment-size", "nan"}, `--segment-size "nan": want a size of at least 8KiB`},
+			{[]string{"--segment-size", "0"}, `--segment-size "0": want a size of at least 8KiB (the largest record)`},
+			{[]string{"--segment-size", "1KiB"}, `--segment-size "1KiB": want a size of at least 8KiB`},
+			{[]string{"--segment-size", "10PiB"}, `--segment-size "10PiB": want a size of at least 8KiB`},
+			{[]string{"--timeout", "0"}, `--timeout "0s": want a positive duration`},
+			{[]string{"--timeout", "-5s"}, `--timeout "-5s": want a positive duration`},
+			{[]string{"--timeout", "soon"}, `--timeout "soon": want a duration like 300ms or 2s`},
 			{[]string{"--bogus"}, "unknown flag: --bogus"},
-			{[]string{"extra"}, `unknown command "extra"`},
+			{[]string{"extra"}, `unknown command "extra" for "walship check"`},
 		} {
 			res := runWalship(t, bin, append([]string{"check"}, tc.args...)...)
-			if res.code == 0 || !strings.Contains(res.stderr, tc.want) {
-				t.Errorf("check %v: exit %d, stderr %q; want non-zero and %q", tc.args, res.code, res.stderr, tc.want)
+			if res.code != exitUsage || !strings.Contains(res.stderr, tc.want) {
+				t.Errorf("check %v: exit %d, stderr %q; want exit %d and %q", tc.args, res.code, res.stderr, exitUsage, tc.want)
 				continue
 			}
 			if res.stdout != "" {
@@ -170,13 +185,15 @@ func TestCheckBadInput(t *testing.T) {
 				os.WriteFile(filepath.Join(data, "follower-1", "thesis.tex"), []byte("precious"), 0o644)
 			}, []string{"follower-1 is not a walship follower directory", "thesis.tex", "not removing it"}},
 			{"damaged START file", func(t *testing.T, data string) {
-				os.MkdirAll(filepath.Join(data, "leader"), 0o755)
-				os.WriteFile(filepath.Join(data, "leader", "START"), []byte("WST1garbage"), 0o644)
-			}, []string{"leader/START is damaged (11 bytes)"}},
+				os.WriteFile(filepath.Join(newLeaderWAL(t, data), "START"), []byte("WST1garbage"), 0o644)
+			}, []string{"leader/wal/START is damaged (11 bytes)"}},
 			{"segment not on a boundary", func(t *testing.T, data string) {
-				os.MkdirAll(filepath.Join(data, "leader"), 0o755)
-				os.WriteFile(filepath.Join(data, "leader", "0000000000000123.wal"), []byte("x"), 0o644)
-			}, []string{"leader/0000000000000123.wal: start is not a multiple of the segment size"}},
+				os.WriteFile(filepath.Join(newLeaderWAL(t, data), "0000000000000123.wal"), []byte("x"), 0o644)
+			}, []string{"leader/wal/0000000000000123.wal: start is not a multiple of the segment size"}},
+			{"no CONTROL file", func(t *testing.T, data string) {
+				os.MkdirAll(filepath.Join(data, "leader", "wal"), 0o755)
+				os.WriteFile(filepath.Join(data, "leader", "wal", "0000000000000000.wal"), []byte("x"), 0o644)
+			}, []string{"leader/wal holds 0000000000000000.wal but no CONTROL file"}},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				root := t.TempDir()
@@ -204,7 +221,7 @@ func TestCheckBadInput(t *testing.T) {
 		if res.code != 0 {
 			t.Fatalf("first run: exit %d: %s", res.code, res.stderr)
 		}
-		segs, _ := filepath.Glob(filepath.Join(data, "leader", "*.wal"))
+		segs, _ := filepath.Glob(filepath.Join(data, "leader", "wal", "*.wal"))
 		if len(segs) < 4 {
 			t.Fatalf("only %d segments", len(segs))
 		}
@@ -247,8 +264,7 @@ func TestCheckBadInput(t *testing.T) {
 			t.Skip("no /dev/full")
 		}
 		data := filepath.Join(t.TempDir(), "data")
-		os.MkdirAll(filepath.Join(data, "leader"), 0o755)
-		seg := filepath.Join(data, "leader", "0000000000000000.wal")
+		seg := filepath.Join(newLeaderWAL(t, data), "0000000000000000.wal")
 		if err := os.Symlink("/dev/full", seg); err != nil {
 			t.Skip(err)
 		}

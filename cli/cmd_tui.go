@@ -207,31 +207,28 @@ func runTUI(ctx context.Context, cfg cluster.Config, opts tui.Options, o tuiOpti
 		defer saveFile.Close()
 	}
 
-	c, err := cluster.New(cfg)
+	// A World: a cluster a lesson can checkpoint as each chapter begins
+	// and take back to such a checkpoint.
+	w, err := cluster.NewWorld(cfg)
 	if err != nil {
 		return err
 	}
 	defer func() {
-		if cerr := c.Close(); err == nil {
+		if cerr := w.Close(); err == nil {
 			err = cerr
 		}
 	}()
-	if err := c.Start(); err != nil {
+	if err := w.Start(); err != nil {
 		return err
 	}
-	var ctrl cluster.Controller = c
+	var ctrl cluster.Controller = w
 	var rec *scenario.Recorder
 	if saveFile != nil {
-		rec = scenario.NewRecorder(c)
+		rec = scenario.NewRecorder(w)
 		ctrl = rec
 	}
-	// Lessons: the one asked for, and the picker (l) for the others. A
-	// cluster that can checkpoint itself lets a lesson go back a chapter.
-	var lessonOpts []scenario.Option
-	if rw, ok := any(c).(scenario.Rewinder); ok {
-		lessonOpts = append(lessonOpts, scenario.WithRewinder(rw))
-	}
-	lessons := scenario.NewLessons(ctrl, lessonOpts...)
+	// Lessons: the one asked for, and the picker (l) for the others.
+	lessons := scenario.NewLessons(ctrl, scenario.WithRewinder(w))
 	defer lessons.Close()
 	if sc != nil {
 		opts.Lesson = lessons.Play(sc)

@@ -229,7 +229,7 @@ func TestRecorderRoundTrip(t *testing.T) {
 		"# It ran with 16KiB WAL segments (--segment-size 16KiB).\n",
 		"followers 2\n",
 		"\nrate 4\nsync remote_apply 1\nwal-keep 128KiB\nslots off\nlatency all 300ms\nbandwidth all off\n" +
-			"apply-delay all 80ms\nflush-delay follower-1 150ms\nflush-delay follower-2 1s\n",
+			"slice all off\napply-delay all 80ms\nflush-delay follower-1 150ms\nflush-delay follower-2 1s\n",
 		"at 0s latency all 200ms\n",
 		"at 1.5s pause follower-1\n",
 		"# at 2.25s backup follower-2    (refused: refused by the fake)\n",
@@ -252,7 +252,7 @@ func TestRecorderRoundTrip(t *testing.T) {
 	// commands but the refused one, in order, at the real times they were
 	// done.
 	var want []done
-	for _, c := range settings(&r.first) {
+	for _, c := range r.first.Settings() {
 		want = append(want, done{0, c.String()})
 	}
 	var real time.Duration

@@ -5,7 +5,6 @@ import (
 	"cmp"
 	"fmt"
 	"io"
-	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -76,10 +75,9 @@ func (r *Recorder) Commands() []Recorded {
 }
 
 // WriteScenario writes the session as a scenario file: a title, the
-// follower count and the settings the session began with (rate, sync rule,
-// retention, slots, each link's latency, jitter and bandwidth, replay and
-// fsync costs, the world's speed), then each command with its time as an
-// at line, all before any chapter so that playback starts at once and
+// follower count and the settings the session began with (see
+// cluster.Snapshot.Settings), then each command with its time as an at
+// line, all before any chapter so that playback starts at once and
 // never waits for a key. A command the cluster refused is written as a
 // comment, so the file does what the session did.
 func (r *Recorder) WriteScenario(w io.Writer) error {
@@ -100,7 +98,7 @@ func (r *Recorder) WriteScenario(w io.Writer) error {
 		fmt.Fprintf(bw, "followers %d\n", n)
 	}
 	fmt.Fprintf(bw, "\n# The settings the session began with.\n")
-	for _, c := range settings(&r.first) {
+	for _, c := range r.first.Settings() {
 		fmt.Fprintln(bw, c.String())
 	}
 	fmt.Fprintf(bw, "\n# What was done, at the time it was done.\n")
@@ -117,59 +115,6 @@ func (r *Recorder) WriteScenario(w io.Writer) error {
 		}
 	}
 	return bw.Flush()
-}
-
-// settings are the commands that set up a world like s: the workload,
-// the sync rule, retention, slots, the world's speed and each follower's
-// link and costs (for all followers at once where they agree).
-func settings(s *cluster.Snapshot) []cluster.Command {
-	L := &s.Leader
-	cmds := []cluster.Command{
-		{Verb: cluster.VerbRate, N: int64(math.Round(L.TargetRate))},
-		{Verb: cluster.VerbSync, Mode: L.Sync.Mode, N: int64(max(L.Sync.N, 1))},
-		{Verb: cluster.VerbWALKeep, N: L.WALKeep},
-		{Verb: cluster.VerbSlots, On: L.Slots},
-	}
-	if s.Speed > 0 && s.Speed != 1 {
-		cmds = append(cmds, cluster.Command{Verb: cluster.VerbSpeed, Factor: s.Speed})
-	}
-	fs := s.Followers
-	per := func(same func(a, b *cluster.FollowerStatus) bool, cmd func(f *cluster.FollowerStatus) cluster.Command) {
-		all := len(fs) > 0
-		for i := range fs {
-			all = all && same(&fs[0], &fs[i])
-		}
-		if all {
-			c := cmd(&fs[0])
-			c.Follower = "all"
-			cmds = append(cmds, c)
-			return
-		}
-		for i := range fs {
-			c := cmd(&fs[i])
-			c.Follower = fs[i].Name
-			cmds = append(cmds, c)
-		}
-	}
-	per(func(a, b *cluster.FollowerStatus) bool {
-		return a.Link.Latency == b.Link.Latency && a.Link.Jitter == b.Link.Jitter
-	},
-		func(f *cluster.FollowerStatus) cluster.Command {
-			return cluster.Command{Verb: cluster.VerbLatency, Dur: f.Link.Latency, Jitter: f.Link.Jitter}
-		})
-	per(func(a, b *cluster.FollowerStatus) bool { return a.Link.Bandwidth == b.Link.Bandwidth },
-		func(f *cluster.FollowerStatus) cluster.Command {
-			return cluster.Command{Verb: cluster.VerbBandwidth, N: f.Link.Bandwidth}
-		})
-	per(func(a, b *cluster.FollowerStatus) bool { return a.ApplyDelay == b.ApplyDelay },
-		func(f *cluster.FollowerStatus) cluster.Command {
-			return cluster.Command{Verb: cluster.VerbApplyDelay, Dur: f.ApplyDelay}
-		})
-	per(func(a, b *cluster.FollowerStatus) bool { return a.FlushDelay == b.FlushDelay },
-		func(f *cluster.FollowerStatus) cluster.Command {
-			return cluster.Command{Verb: cluster.VerbFlushDelay, Dur: f.FlushDelay}
-		})
-	return cmds
 }
 
 // replays reports whether line parses back to c.

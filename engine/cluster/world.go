@@ -147,10 +147,8 @@ func (w *World) Checkpoint(name string) error {
 	defer w.mu.Unlock()
 	snap := w.c.Snapshot(^uint64(0))
 	if !snap.Frozen { // no node moves while its files are copied
-		if err := w.c.Do(Command{Verb: VerbFreeze}); err != nil {
-			return fmt.Errorf("checkpoint %s: %w", name, err)
-		}
-		defer w.c.Do(Command{Verb: VerbUnfreeze})
+		w.c.clk.SetFrozen(true)
+		defer w.c.clk.SetFrozen(false)
 	}
 	dst := filepath.Join(w.keep(), name)
 	tmp := dst + ".new"
@@ -171,6 +169,7 @@ func (w *World) Checkpoint(name string) error {
 		return fmt.Errorf("checkpoint %s: %w", name, err)
 	}
 	w.saved[name] = snap
+	w.c.emit(Event{Kind: EvInfo, Text: "checkpoint " + name + ": every node's files copied"})
 	return nil
 }
 
@@ -216,6 +215,7 @@ func (w *World) Rewind(name string) error {
 	w.seq += last.LastEvent
 	w.clock += last.World
 	w.c = c
+	c.emit(Event{Kind: EvInfo, Text: "rewound to checkpoint " + name + ": the whole cluster restarted from its copy"})
 	var errs error
 	for _, cmd := range snap.Settings() {
 		if err := c.Do(cmd); err != nil {

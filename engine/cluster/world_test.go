@@ -20,6 +20,7 @@ func TestWorldRewinds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { w.Close() }) // a second Close is harmless
 	dir := w.Dir()
 	do := func(lines ...string) {
 		t.Helper()
@@ -94,6 +95,7 @@ func TestWorldKeepsItsDirectory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { w.Close() })
 	streaming(t, w)
 	putRange(t, w.Cluster(), 0, 100)
 	converge(t, w.Cluster())

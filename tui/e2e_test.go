@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -103,15 +104,40 @@ func TestEndToEndBadFlags(t *testing.T) {
 	}
 }
 
+// built is the walship binary the end-to-end tests share: built once, by
+// the first test that wants it, and removed by TestMain.
+var built struct {
+	once sync.Once
+	dir  string
+	bin  string
+	err  error
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if built.dir != "" {
+		os.RemoveAll(built.dir)
+	}
+	os.Exit(code)
+}
+
 func buildWalship(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "walship")
-	cmd := exec.Command("go", "build", "-o", bin, ".")
-	cmd.Dir = ".." // the module root: package main
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	built.once.Do(func() {
+		if built.dir, built.err = os.MkdirTemp("", "walship-e2e-"); built.err != nil {
+			return
+		}
+		built.bin = filepath.Join(built.dir, "walship")
+		cmd := exec.Command("go", "build", "-o", built.bin, ".")
+		cmd.Dir = ".." // the module root: package main
+		if out, err := cmd.CombinedOutput(); err != nil {
+			built.err = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if built.err != nil {
+		t.Fatal(built.err)
 	}
-	return bin
+	return built.bin
 }
 
 // tmuxSessions numbers the tmux servers a test run starts, so that each

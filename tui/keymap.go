@@ -81,8 +81,8 @@ func DefaultKeyMap() KeyMap {
 		Suspend:  b([]string{"ctrl+z"}, "ctrl+z", "suspend (fg resumes)"),
 
 		Captions:  b([]string{"C"}, "C", "captions on/off"),
-		Chapter:   b([]string{"n", "pgdown", "."}, "n/pgdn", "next step"),
-		StepBack:  b([]string{"pgup"}, "pgup", "back: chapter start"),
+		Chapter:   b([]string{"n", "pgdown", "."}, "n/pgdn", "next lesson step"),
+		StepBack:  b([]string{"pgup"}, "pgup", "lesson: back to chapter start"),
 		ChapPrev:  b([]string{"N", "P"}, "N/P", "previous chapter"),
 		ChapAgain: b([]string{"r"}, "r", "restart chapter"),
 		Lessons:   b([]string{"l"}, "l", "lessons"),

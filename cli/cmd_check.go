@@ -25,6 +25,7 @@ type checkOptions struct {
 	verbose   bool
 	scenario  string
 	json      bool
+	speed     float64
 }
 
 func newCheckCmd() *cobra.Command {
@@ -61,6 +62,7 @@ func newCheckCmd() *cobra.Command {
 	f.BoolVar(&o.verbose, "verbose", false, "print each chaos command as it runs")
 	f.StringVar(&o.scenario, "scenario", "", "play a scenario headless (a built-in name or a file) and check its expect lines")
 	f.BoolVar(&o.json, "json", false, "write one JSON document with every result to standard output (the usual lines go to standard error)")
+	f.Float64Var(&o.speed, "speed", 1, "with --scenario: the world's speed (8 plays a lesson 8 times as fast; 1/64 to 64)")
 	registerCompletions(cmd)
 	return cmd
 }
@@ -106,6 +108,12 @@ func check(ctx context.Context, out io.Writer, o checkOptions, rep *checkReport)
 	}
 	if o.chaos < -1 {
 		return badFlag("chaos", o.chaos, "a seed of 0 or more")
+	}
+	if o.speed != 0 && (o.speed < 1.0/64 || o.speed > 64) { // 0: not set, as written
+		return badFlag("speed", o.speed, "a speed from 1/64 to 64, like 8")
+	}
+	if o.speed != 0 && o.speed != 1 && o.scenario == "" {
+		return usagef("--speed goes with --scenario")
 	}
 	if o.scenario != "" {
 		if o.chaos >= 0 {
@@ -234,5 +242,5 @@ func runCheckScenario(ctx context.Context, out io.Writer, o checkOptions, seg in
 	}
 	rctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
-	return scenario.RunHeadlessResults(rctx, c, sc, out, rep.Scenario.add)
+	return scenario.RunHeadlessResults(rctx, c, sc, out, rep.Scenario.add, scenario.WithSpeed(o.speed))
 }

@@ -49,7 +49,8 @@ func newTUICmd() *cobra.Command {
 			"sockets on loopback, and draws every frame on the wire, every CRC failure and\n" +
 			"each follower's received, flushed and replayed positions.\n\n" +
 			"Keys: 1-9 select a follower, p pause replay, c cut the link, x corrupt a frame,\n" +
-			"k crash, b base backup, space freeze time, : type a command, ? all keys, q quit.\n" +
+			"k crash, b base backup, space freeze time, : type a command, l pick a lesson,\n" +
+			"? all keys, q quit.\n" +
 			"NO_COLOR=1 draws without colour; every state is still spelled out.",
 		Example: "  walship\n" +
 			"  walship --followers 5 --latency 500ms --sync \"remote_apply 1\"\n" +
@@ -206,29 +207,33 @@ func runTUI(ctx context.Context, cfg cluster.Config, opts tui.Options, o tuiOpti
 		defer saveFile.Close()
 	}
 
-	c, err := cluster.New(cfg)
+	// A World: a cluster a lesson can checkpoint as each chapter begins
+	// and take back to such a checkpoint.
+	w, err := cluster.NewWorld(cfg)
 	if err != nil {
 		return err
 	}
 	defer func() {
-		if cerr := c.Close(); err == nil {
+		if cerr := w.Close(); err == nil {
 			err = cerr
 		}
 	}()
-	if err := c.Start(); err != nil {
+	if err := w.Start(); err != nil {
 		return err
 	}
-	var ctrl cluster.Controller = c
+	var ctrl cluster.Controller = w
 	var rec *scenario.Recorder
 	if saveFile != nil {
-		rec = scenario.NewRecorder(c)
+		rec = scenario.NewRecorder(w)
 		ctrl = rec
 	}
+	// Lessons: the one asked for, and the picker (l) for the others.
+	lessons := scenario.NewLessons(ctrl, scenario.WithRewinder(w))
+	defer lessons.Close()
 	if sc != nil {
-		p := scenario.NewPlayer(ctrl, sc)
-		defer p.Close()
-		opts.Lesson = p
+		opts.Lesson = lessons.Play(sc)
 	}
+	opts.Lessons, opts.StartLesson, opts.Hint = scenario.Builtins(), lessons.Start, sc == nil
 	if castFile != nil {
 		stopCast := startCast(castFile, &opts, sc)
 		defer func() {
@@ -260,6 +265,7 @@ func startCast(f *os.File, opts *tui.Options, sc *scenario.Scenario) func() erro
 	}
 	cast := scenario.NewCastWriter(f, w, h, title)
 	opts.Output = tui.Tee(os.Stdout, cast)
+	opts.Marker = func(label string) { cast.Marker(label) }
 
 	winch := make(chan os.Signal, 1)
 	notifyResize(winch)

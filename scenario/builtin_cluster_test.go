@@ -4,17 +4,31 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"strconv"
 	"testing"
 	"time"
 
 	"walship/engine/cluster"
 )
 
+// lessonSpeed is the world speed the lessons play at in tests: every
+// timing of a lesson is world time, so it is the same lesson, faster.
+// WALSHIP_TEST_SPEED overrides it (1 plays them as a room sees them).
+func lessonSpeed() float64 {
+	if s := os.Getenv("WALSHIP_TEST_SPEED"); s != "" {
+		if f, err := strconv.ParseFloat(s, 64); err == nil && f > 0 {
+			return f
+		}
+	}
+	return 8
+}
+
 // TestBuiltinsOnCluster plays every built-in lesson headless against a real
 // cluster of three followers, and every expect must hold. Each lesson runs
 // twice: on the engine's defaults, and on a cluster set up as the terminal
 // UI starts one (slow replay and fsync, latency, a running workload), since
-// a lesson must set its own pace whatever the flags were.
+// a lesson must set its own pace whatever the flags were. They play at
+// lessonSpeed.
 func TestBuiltinsOnCluster(t *testing.T) {
 	if testing.Short() {
 		t.Skip("plays every lesson in real time")
@@ -58,7 +72,7 @@ func playOnCluster(t *testing.T, name string, cfg cluster.Config) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	var out bytes.Buffer
-	err = RunHeadless(ctx, c, sc, &out)
+	err = RunHeadless(ctx, c, sc, &out, WithSpeed(lessonSpeed()))
 	t.Logf("\n%s", out.String())
 	if err != nil {
 		t.Fatal(err)

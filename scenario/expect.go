@@ -512,8 +512,8 @@ func compare(op Op, a, b int64) bool {
 type watcher struct {
 	e       *Expect
 	started bool
-	last    value     // steady: the value seen last
-	since   time.Time // steady: when it took that value
+	last    value         // steady: the value seen last
+	since   time.Duration // steady: when (scene time) it took that value
 }
 
 // subjectValue is the expectation's field in s, for one follower or the
@@ -528,8 +528,9 @@ func (e *Expect) subjectValue(s *cluster.Snapshot) value {
 	return value{}
 }
 
-// check looks at the next snapshot, taken at now.
-func (w *watcher) check(s *cluster.Snapshot, now time.Time) (bool, string) {
+// check looks at the next snapshot, taken at scene time now: steady
+// counts world time, as within does, so it holds at any speed.
+func (w *watcher) check(s *cluster.Snapshot, now time.Duration) (bool, string) {
 	e := w.e
 	first := !w.started
 	w.started = true
@@ -551,7 +552,7 @@ func (w *watcher) check(s *cluster.Snapshot, now time.Time) (bool, string) {
 			w.last, w.since = v, now
 		}
 		k := fieldKind(e.Subject, e.Field)
-		held := now.Sub(w.since)
+		held := now - w.since
 		seen := fmt.Sprintf("%s %s %s, unchanged for %s", e.Subject, e.Field, format(k, v), held.Round(time.Millisecond))
 		return v.ok && held >= e.Steady, seen
 	}

@@ -44,6 +44,8 @@ const (
 	StepSay                     // a caption (Step.Text)
 	StepExpect                  // an expectation (Step.Expect)
 	StepWait                    // wait DUR: nothing but the delay
+	StepHold                    // slow or freeze the world around an event (Step.Hold)
+	StepPoint                   // point at something on the screen (Step.Point)
 )
 
 // Timing says when a step starts.
@@ -60,7 +62,9 @@ const (
 	TimingAfter
 )
 
-// Step is one timed line of a scenario.
+// Step is one timed line of a scenario. (What a presenter steps through
+// with n is a caption and the lines up to the next caption: see
+// Chapter.Captions.)
 type Step struct {
 	Line    int // 1-based line in the file
 	Source  string
@@ -70,6 +74,8 @@ type Step struct {
 	Command cluster.Command // StepCommand
 	Text    string          // StepSay
 	Expect  *Expect         // StepExpect
+	Hold    *Hold           // StepHold
+	Point   Point           // StepPoint
 }
 
 // SyntaxError is a mistake in a scenario file, placed at a line and column.
@@ -117,6 +123,7 @@ type parser struct {
 	sc      *Scenario
 	line    int
 	started bool // a step or chapter has been seen: header lines are over
+	points  int  // point lines since the last caption or chapter
 }
 
 func (p *parser) errorf(col int, format string, args ...any) error {
@@ -195,6 +202,7 @@ func (p *parser) parseLine(line string) error {
 			return err
 		}
 		p.started = true
+		p.points = 0
 		p.sc.Chapters = append(p.sc.Chapters, Chapter{Title: text, Line: p.line})
 		return nil
 	case "wait":
@@ -246,7 +254,31 @@ func (p *parser) action(step *Step, toks []token, line string, end int) error {
 			return err
 		}
 		step.Kind, step.Text = StepSay, text
+		p.points = 0
 		return nil
+	case "slow":
+		h, err := p.slow(toks, end)
+		if err != nil {
+			return err
+		}
+		step.Kind, step.Hold = StepHold, h
+		return nil
+	case "point":
+		pt, err := p.point(toks, end)
+		if err != nil {
+			return err
+		}
+		step.Kind, step.Point = StepPoint, pt
+		return nil
+	case "freeze":
+		if len(toks) > 1 { // freeze alone is the cluster command
+			h, err := p.freezeWhen(toks, end)
+			if err != nil {
+				return err
+			}
+			step.Kind, step.Hold = StepHold, h
+			return nil
+		}
 	case "expect":
 		e, err := p.expect(toks[1:], end)
 		if err != nil {

@@ -1,6 +1,8 @@
 package tui
 
 import (
+	"cmp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -16,7 +18,8 @@ type followerView struct {
 	f        cluster.FollowerStatus
 	frames   []cluster.Frame // frames in flight on its link, oldest first
 	selected bool
-	flash    bool // its CRC failure count went up a moment ago
+	flash    bool  // its CRC failure count went up a moment ago
+	marks    marks // what a lesson's step points at in its block
 }
 
 // followerPanel draws followers' blocks: a title row, the write / flush /
@@ -70,9 +73,13 @@ func (p *followerPanel) stateText(state string) theme.Paint {
 func (p *followerPanel) title(r *row, v *followerView) {
 	st, f := p.st, &v.f
 	name := strconv.Itoa(f.Index) + " " + f.Name
-	if v.selected {
+	switch {
+	case v.marks&(markName|^shownMarks(p.blockH)) != 0:
+		// Pointed at as a whole, or at a part this block is too short to draw.
+		r.text(st.Badge, pointerGlyph+" "+name+" ")
+	case v.selected:
 		r.text(st.Selected, st.Glyphs.Selected+" "+name)
-	} else {
+	default:
 		r.text(st.Bold, "  "+name)
 	}
 	r.plain("  ")
@@ -80,6 +87,8 @@ func (p *followerPanel) title(r *row, v *followerView) {
 		r.text(st.Muted, "state ")
 	}
 	switch {
+	case v.marks&markState != 0 || v.marks&markPaused != 0 && !f.ReplayPaused:
+		r.text(st.Badge, pointerGlyph+" "+strings.ToUpper(f.State)+" ")
 	case f.Backup.Active:
 		pct := 0
 		if f.Backup.Total > 0 {
@@ -112,7 +121,11 @@ func (p *followerPanel) title(r *row, v *followerView) {
 	n := 0
 	add := func(p theme.Paint, s string) { badges[n].p, badges[n].s = p, s; n++ }
 	if f.ReplayPaused {
-		add(st.BadgeWarn, " "+st.Glyphs.Paused+" PAUSED ")
+		if v.marks&markPaused != 0 {
+			add(st.BadgeWarn, " "+pointerGlyph+" "+st.Glyphs.Paused+" PAUSED ")
+		} else {
+			add(st.BadgeWarn, " "+st.Glyphs.Paused+" PAUSED ")
+		}
 	}
 	if v.flash {
 		add(st.Flash, " "+st.Glyphs.CRC+" CRC FAILURE "+strconv.FormatUint(f.CRCFailures, 10)+" ")
@@ -200,12 +213,15 @@ func (p *followerPanel) barRow(r *row, v *followerView, i int) {
 	if i == 2 && v.f.ReplayPaused {
 		labelPaint = st.Warn
 	}
+	if v.marks&(markWrite<<i) != 0 {
+		labelPaint = st.Badge
+		names.lsn, names.short = pointerGlyph+names.lsn, pointerGlyph+names.short
+	}
 	behind := p.behind(pos)
 	lagText := lag.String()
 	if p.wide() {
 		// replay_lsn ████░░ 0/1A2B   43B behind  replay_lag 120ms
-		r.text(labelPaint, names.lsn)
-		r.to(11)
+		r.text(labelPaint, padRight(names.lsn, 11))
 		bw := r.w - 11 - 1 - 10 - 2 - 12 - 2 - 11 - 7
 		bar(r, st, p.sc, pos, bw, p.barPaint(v, i))
 		r.plain(" ")
@@ -222,8 +238,7 @@ func (p *followerPanel) barRow(r *row, v *followerView, i int) {
 		return
 	}
 	// replay ████░░ 0/1A2B   -43B  120ms
-	r.text(labelPaint, names.short)
-	r.to(7)
+	r.text(labelPaint, padRight(names.short, 7))
 	bw := r.w - 7 - 1 - 9 - 1 - 8 - 1 - 6
 	bar(r, st, p.sc, pos, bw, p.barPaint(v, i))
 	r.plain(" ")
@@ -283,44 +298,74 @@ func (p *followerPanel) stackedInfo(r *row, v *followerView) {
 // info draws a row of facts about the link and the follower.
 func (p *followerPanel) info(r *row, v *followerView, n int) {
 	st, f := p.st, &v.f
-	kv := func(k, val string) {
-		if r.room() < width(k)+width(val)+3 {
-			return
-		}
-		r.text(st.Muted, k+" ")
-		r.text(st.Text, val)
-		r.plain("  ")
-	}
-	if n == 0 {
-		kv("sent_lsn", f.SentLSN.String())
-		kv("latency", cluster.FormatLag(f.Link.Latency))
+	var facts []fact
+	switch n {
+	case 0:
+		facts = append(facts, fact{k: "sent_lsn", val: f.SentLSN.String(), m: markSent},
+			fact{k: "latency", val: cluster.FormatLag(f.Link.Latency)})
 		if f.Link.CorruptArmed > 0 {
-			r.text(st.Error, st.Glyphs.Corrupt+" corrupt armed  ")
+			facts = append(facts, fact{alert: st.Glyphs.Corrupt + " corrupt armed"})
 		}
-		kv("keys", strconv.Itoa(f.Keys))
-		if f.Resends > 0 {
-			kv("resends", strconv.FormatUint(f.Resends, 10))
+		facts = append(facts, fact{k: "keys", val: strconv.Itoa(f.Keys), m: markKeys})
+		if f.Resends > 0 || v.marks&markResends != 0 {
+			facts = append(facts, fact{k: "resends", val: strconv.FormatUint(f.Resends, 10), m: markResends})
 		}
-		return
-	}
-	if n == 2 {
-		kv("records", strconv.FormatUint(f.Records, 10))
-		kv("crc_failures", strconv.FormatUint(f.CRCFailures, 10))
-		kv("corrupted", strconv.FormatUint(f.Link.Corrupted, 10))
-		kv("base backups", strconv.Itoa(f.Backup.Count))
+	case 2:
+		facts = append(facts, fact{k: "records", val: strconv.FormatUint(f.Records, 10), m: markRecords},
+			fact{k: "crc_failures", val: strconv.FormatUint(f.CRCFailures, 10), m: markCRC},
+			fact{k: "corrupted", val: strconv.FormatUint(f.Link.Corrupted, 10), m: markCorrupted},
+			fact{k: "base backups", val: strconv.Itoa(f.Backup.Count), m: markBackups})
 		switch {
 		case f.Slot.Lost:
-			r.text(st.Error, "slot lost  ")
-		case f.Slot.Enabled:
-			kv("slot restart_lsn", f.Slot.RestartLSN.String())
+			facts = append(facts, fact{alert: "slot lost"})
+		case f.Slot.Enabled || v.marks&markSlot != 0:
+			facts = append(facts, fact{k: "slot restart_lsn", val: f.Slot.RestartLSN.String(), m: markSlot})
 		}
-		return
+	default:
+		facts = append(facts, fact{k: "apply", val: cluster.FormatLag(f.ApplyDelay) + "/rec"},
+			fact{k: "fsync", val: "+" + cluster.FormatLag(f.FlushDelay)},
+			fact{k: "↓", val: cluster.FormatSize(int64(f.Link.BytesDown))},
+			fact{k: "↑", val: cluster.FormatSize(int64(f.Link.BytesUp))})
 	}
-	kv("apply", cluster.FormatLag(f.ApplyDelay)+"/rec")
-	kv("fsync", "+"+cluster.FormatLag(f.FlushDelay))
-	kv("↓", cluster.FormatSize(int64(f.Link.BytesDown)))
-	kv("↑", cluster.FormatSize(int64(f.Link.BytesUp)))
-	if f.LastError != "" {
+	// What a lesson points at goes first, so a narrow row never drops it.
+	slices.SortStableFunc(facts, func(a, b fact) int {
+		return cmp.Compare(b.m&v.marks, a.m&v.marks)
+	})
+	for _, fc := range facts {
+		fc.draw(r, st, v.marks&fc.m != 0)
+	}
+	if n == 1 && f.LastError != "" {
 		r.text(st.Error, f.LastError)
 	}
+}
+
+// fact is one item of a follower's info rows: a key and its value, or an
+// alert in the error colour.
+type fact struct {
+	k, val string
+	m      marks // the mark that points at it (0: none)
+	alert  string
+}
+
+// draw writes the fact and two blanks, if it fits whole; a marked key is
+// drawn as a badge with the pointer.
+func (fc fact) draw(r *row, st *theme.Styles, marked bool) {
+	if fc.alert != "" {
+		r.text(st.Error, fc.alert+"  ")
+		return
+	}
+	k := fc.k
+	if marked {
+		k = pointerGlyph + k
+	}
+	if r.room() < width(k)+width(fc.val)+3 {
+		return
+	}
+	if marked {
+		r.text(st.Badge, k+" ")
+	} else {
+		r.text(st.Muted, k+" ")
+	}
+	r.text(st.Text, fc.val)
+	r.plain("  ")
 }

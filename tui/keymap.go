@@ -39,9 +39,11 @@ type KeyMap struct {
 	Quit      key.Binding
 	Suspend   key.Binding // back to the shell; fg resumes
 	Captions  key.Binding
-	Chapter   key.Binding // next chapter
+	Chapter   key.Binding // the lesson's next step (n, and a clicker's PageDown and .)
+	StepBack  key.Binding // a clicker's PageUp: restart the chapter, or the previous one
 	ChapPrev  key.Binding
 	ChapAgain key.Binding
+	Lessons   key.Binding // the lesson picker
 }
 
 // DefaultKeyMap is the keymap of issue 4.
@@ -79,9 +81,11 @@ func DefaultKeyMap() KeyMap {
 		Suspend:  b([]string{"ctrl+z"}, "ctrl+z", "suspend (fg resumes)"),
 
 		Captions:  b([]string{"C"}, "C", "captions on/off"),
-		Chapter:   b([]string{"n"}, "n", "next chapter"),
+		Chapter:   b([]string{"n", "pgdown", "."}, "n/pgdn", "next lesson step"),
+		StepBack:  b([]string{"pgup"}, "pgup", "lesson: back to chapter start"),
 		ChapPrev:  b([]string{"N", "P"}, "N/P", "previous chapter"),
 		ChapAgain: b([]string{"r"}, "r", "restart chapter"),
+		Lessons:   b([]string{"l"}, "l", "lessons"),
 	}
 }
 
@@ -95,16 +99,25 @@ func (k KeyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
 		{k.Select, k.Next, k.Prev, k.Pause, k.Cut, k.Corrupt, k.Crash, k.Backup, k.Slower, k.Quicker},
 		{k.RateUp, k.RateDown, k.Burst, k.Sync, k.Add, k.Remove, k.LogBack, k.LogFwd},
-		{k.Freeze, k.TimeSlow, k.TimeFast, k.Palette, k.Help, k.Quit},
-		{k.Chapter, k.ChapPrev, k.ChapAgain, k.Captions},
+		{k.Freeze, k.TimeSlow, k.TimeFast, k.Palette, k.Lessons, k.Help, k.Quit},
+		{k.Chapter, k.StepBack, k.ChapPrev, k.ChapAgain, k.Captions},
 	}
 }
 
-// lessonKeys switches the chapter keys on only while a lesson plays, so the
-// help shows them only then.
+// lessonKeys switches the lesson keys on only while a lesson plays, so the
+// help shows them only then. A presenter's clicker sends PageDown, PageUp
+// and . (as RaftScope found), so while a lesson plays those drive it: the
+// event log then scrolls no more, and . no longer speeds time up (> does).
 func (k *KeyMap) lessonKeys(on bool) {
-	for _, b := range []*key.Binding{&k.Chapter, &k.ChapPrev, &k.ChapAgain, &k.Captions} {
+	for _, b := range []*key.Binding{&k.Chapter, &k.StepBack, &k.ChapPrev, &k.ChapAgain, &k.Captions} {
 		b.SetEnabled(on)
+	}
+	k.LogBack.SetEnabled(!on)
+	k.LogFwd.SetEnabled(!on)
+	if on {
+		k.TimeFast.SetKeys(">")
+	} else {
+		k.TimeFast.SetKeys(">", ".")
 	}
 }
 

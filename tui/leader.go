@@ -10,8 +10,9 @@ import (
 
 // leaderPanel is the left column: the leader's log, retention and workload.
 type leaderPanel struct {
-	st *theme.Styles
-	w  int
+	st    *theme.Styles
+	w     int
+	marks uint32 // rows a lesson's step points at, one bit a row
 }
 
 // SetWidth sets the column's width (its right border included).
@@ -22,17 +23,26 @@ func (p *leaderPanel) row(r *row, s *cluster.Snapshot, y int, connect bool) {
 	st := p.st
 	in := newRow(r.b, p.w-1)
 	L := &s.Leader
+	marked := p.marks&(1<<y) != 0
 	kv := func(k, v string, vp theme.Paint) {
-		in.text(st.Muted, " "+k)
+		if marked {
+			in.text(st.Badge, padRight(pointerGlyph+k, 9))
+		} else {
+			in.text(st.Muted, " "+k)
+		}
 		in.to(10)
 		in.text(vp, v)
 	}
 	switch y {
 	case 0:
+		name := " LEADER"
 		if s.Source.Name != "" {
-			in.text(st.Leader, " PRIMARY") // PostgreSQL's word
+			name = " PRIMARY" // PostgreSQL's word
+		}
+		if marked {
+			in.text(st.Badge, pointerGlyph+name+" ")
 		} else {
-			in.text(st.Leader, " LEADER")
+			in.text(st.Leader, name)
 		}
 	case 1:
 		in.text(st.Muted, " "+L.Addr)

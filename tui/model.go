@@ -22,6 +22,7 @@ const (
 	idleInterval = time.Second / 10
 	flashFor     = 1500 * time.Millisecond
 	messageFor   = 4 * time.Second
+	hintFor      = 15 * time.Second
 	burstRecords = 20
 )
 
@@ -40,15 +41,24 @@ type (
 		cmd cluster.Command
 		err error
 	}
+	// lessonMsg reports a lesson started from the picker (or why not).
+	lessonMsg struct {
+		name   string
+		lesson scenario.Lesson
+		err    error
+	}
 )
 
 // Model is the root model: it owns the last snapshot, the selection and the
 // components, and turns keys and clicks into cluster commands.
 type Model struct {
-	ctrl   cluster.Controller
-	lesson scenario.Lesson
-	st     *theme.Styles
-	keys   KeyMap
+	ctrl        cluster.Controller
+	lesson      scenario.Lesson
+	startLesson func(name string) (scenario.Lesson, error)
+	marker      func(label string)
+	lastMark    string // the label of the last marker sent
+	st          *theme.Styles
+	keys        KeyMap
 
 	w, h int
 	lay  layout
@@ -70,6 +80,8 @@ type Model struct {
 	msg      string
 	msgErr   bool
 	msgAt    time.Time
+	hint     bool      // the one-time hint that lessons exist is showing
+	started  time.Time // when the UI started, for the hint
 
 	status  statusLine
 	leader  leaderPanel
@@ -77,6 +89,7 @@ type Model struct {
 	events  eventLog
 	pal     palette
 	lessonP lessonPanel
+	picker  lessonPicker
 	help    helpOverlay
 	scratch []byte
 
@@ -94,17 +107,24 @@ func New(ctrl cluster.Controller, opts Options) (*Model, error) {
 	}
 	st := theme.NewStyles(th)
 	m := &Model{
-		ctrl:     ctrl,
-		lesson:   opts.Lesson,
-		st:       st,
-		keys:     DefaultKeyMap(),
-		prevCRC:  map[string]uint64{},
-		flashAt:  map[string]time.Time{},
-		captions: true,
-		dirty:    true,
-		now:      time.Now(),
+		ctrl:        ctrl,
+		lesson:      opts.Lesson,
+		startLesson: opts.StartLesson,
+		marker:      opts.Marker,
+		st:          st,
+		keys:        DefaultKeyMap(),
+		prevCRC:     map[string]uint64{},
+		flashAt:     map[string]time.Time{},
+		captions:    true,
+		dirty:       true,
+		now:         time.Now(),
 	}
+	m.started = m.now
 	m.keys.lessonKeys(opts.Lesson != nil)
+	canPick := len(opts.Lessons) > 0 && opts.StartLesson != nil
+	m.keys.Lessons.SetEnabled(canPick)
+	m.hint = canPick && opts.Hint && opts.Lesson == nil
+	m.picker.st, m.picker.keys, m.picker.lessons = st, &m.keys, opts.Lessons
 	m.status.st = st
 	m.leader.st = st
 	m.panel.st = st
@@ -163,8 +183,17 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		if msg.gen != m.gen {
 			return m, nil
 		}
-		m.ingest(msg.snap, msg.lesson)
-		return m, m.schedule()
+		return m, tea.Batch(m.schedule(), m.ingest(msg.snap, msg.lesson))
+	case lessonMsg:
+		if msg.err != nil {
+			m.say(true, "lesson "+msg.name+": "+msg.err.Error())
+			return m, nil
+		}
+		m.lesson, m.captions, m.lastMark = msg.lesson, true, ""
+		m.lessonP.state = scenario.LessonState{}
+		m.keys.lessonKeys(true)
+		m.relayout()
+		return m, m.refresh()
 	case doneMsg:
 		if msg.err != nil {
 			m.say(true, fmt.Sprintf("%s: %v", msg.cmd, msg.err))
@@ -213,13 +242,16 @@ func (m *Model) relayout() {
 	m.events.SetHeight(l.eventsH)
 	m.lessonP.SetSize(l.w, l.lessonH)
 	m.help.SetSize(l.w, l.h-2)
+	m.picker.SetSize(l.w, l.h-2)
 	if cap(m.scratch) < l.laneW {
 		m.scratch = make([]byte, l.laneW)
 	}
 }
 
-// ingest takes a new snapshot: events, followers, the scale, flashes.
-func (m *Model) ingest(s cluster.Snapshot, ls *scenario.LessonState) {
+// ingest takes a new snapshot: events, followers, the scale, flashes. It
+// returns the command that writes a recording's marker when the lesson
+// reached a new chapter or step.
+func (m *Model) ingest(s cluster.Snapshot, ls *scenario.LessonState) tea.Cmd {
 	changed := !m.have || !sameSnapshot(&m.snap, &s)
 	if m.events.add(s.Events) {
 		changed = true
@@ -229,6 +261,7 @@ func (m *Model) ingest(s cluster.Snapshot, ls *scenario.LessonState) {
 	m.panel.leader = &m.snap.Leader
 	m.panel.src = &m.snap.Source
 
+	var mark tea.Cmd
 	if ls != nil {
 		before := m.lessonP.rowsFor(m.w)
 		if m.lessonP.setState(*ls) {
@@ -236,10 +269,14 @@ func (m *Model) ingest(s cluster.Snapshot, ls *scenario.LessonState) {
 			if m.lessonP.rowsFor(m.w) != before {
 				m.relayout()
 			}
+			mark = m.markStep(ls)
 		}
 	}
 	if m.msg != "" && m.now.Sub(m.msgAt) > messageFor {
 		m.msg, changed = "", true
+	}
+	if m.hint && m.now.Sub(m.started) > hintFor {
+		m.hint, changed = false, true
 	}
 	for name, at := range m.flashAt {
 		if m.now.Sub(at) > flashFor {
@@ -259,6 +296,19 @@ func (m *Model) ingest(s cluster.Snapshot, ls *scenario.LessonState) {
 	if changed || animating {
 		m.dirty = true
 	}
+	return mark
+}
+
+// markStep sends a recording's marker when the lesson is at a chapter or
+// step it was not at before.
+func (m *Model) markStep(ls *scenario.LessonState) tea.Cmd {
+	label := markerLabel(ls)
+	if m.marker == nil || label == "" || label == m.lastMark {
+		return nil
+	}
+	m.lastMark = label
+	marker := m.marker
+	return func() tea.Msg { marker(label); return nil }
 }
 
 func backupActive(s *cluster.Snapshot) bool {
@@ -316,7 +366,14 @@ func (m *Model) buildViews() {
 		m.prevCRC[f.Name] = f.CRCFailures
 		_, flash := m.flashAt[f.Name]
 		m.views[i] = followerView{f: f, frames: m.views[i].frames[:0], selected: f.Name == m.selected, flash: flash}
+		if m.lessonShown() {
+			m.views[i].marks = pointsFor(&m.lessonP.state.Points, f.Name)
+		}
 		byIndex[f.Index] = i
+	}
+	m.leader.marks = 0
+	if m.lessonShown() {
+		m.leader.marks = leaderMarks(&m.lessonP.state.Points)
 	}
 	for i := range s.Frames {
 		if j, ok := byIndex[s.Frames[i].Index]; ok {
@@ -454,12 +511,24 @@ func anticipate(s *cluster.Snapshot, c cluster.Command) {
 func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 	k := &m.keys
 	m.dirty = true
+	m.hint = false // any key: the newcomer has found the keyboard
 	if key.Matches(msg, k.Suspend) {
 		return tea.Suspend
 	}
 	if m.pal.active {
 		if c, ok := m.pal.update(msg); ok {
 			return m.do(c)
+		}
+		return nil
+	}
+	if m.picker.active {
+		if name, ok := m.picker.update(msg); ok {
+			start := m.startLesson
+			m.say(false, "starting lesson "+name+"…")
+			return func() tea.Msg {
+				l, err := start(name)
+				return lessonMsg{name: name, lesson: l, err: err}
+			}
 		}
 		return nil
 	}
@@ -488,6 +557,9 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, k.Palette):
 		m.pal.open()
 		return nil
+	case key.Matches(msg, k.Lessons):
+		m.picker.open()
+		return nil
 	case key.Matches(msg, k.LogBack):
 		m.events.scroll(m.events.h - 2)
 		return nil
@@ -513,13 +585,16 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 	case m.lesson != nil && key.Matches(msg, k.Captions):
 		m.captions = !m.captions
 		m.relayout()
+		m.buildViews() // the pointers go (or come back) with the captions
 		return nil
-	case m.lesson != nil && key.Matches(msg, k.Chapter, k.ChapPrev, k.ChapAgain):
+	case m.lesson != nil && key.Matches(msg, k.Chapter, k.StepBack, k.ChapPrev, k.ChapAgain):
 		l := m.lesson
 		var fn func()
 		switch {
 		case key.Matches(msg, k.Chapter):
 			fn = l.Next
+		case key.Matches(msg, k.StepBack):
+			fn = l.Back
 		case key.Matches(msg, k.ChapPrev):
 			fn = l.Prev
 		default:
@@ -733,13 +808,20 @@ func (m *Model) render() string {
 	m.status.row(&r, &m.snap)
 	b.WriteByte('\n')
 
-	if m.showHelp {
+	switch {
+	case m.showHelp:
 		for y := range l.h - 2 {
 			r = newRow(&b, l.w)
 			m.help.row(&r, y)
 			b.WriteByte('\n')
 		}
-	} else {
+	case m.picker.active:
+		for y := range l.h - 2 {
+			r = newRow(&b, l.w)
+			m.picker.row(&r, y)
+			b.WriteByte('\n')
+		}
+	default:
 		m.renderBody(&b)
 		for y := range l.lessonH {
 			r = newRow(&b, l.w)
@@ -814,6 +896,24 @@ func (m *Model) laneLabel(r *row, v *followerView) {
 		sourceLaneLabel(r, st, &m.snap.Source, &v.f)
 		return
 	}
+	if v.marks&markLane != 0 {
+		short := cluster.FormatLag(lk.Latency)
+		what := short + " one way"
+		if lk.Cut {
+			short, what = "CUT", "CUT"
+		}
+		// The longest label that fits the lane.
+		s := pointerGlyph + " " + short + " "
+		for _, long := range []string{pointerGlyph + " this link: " + what + " ", pointerGlyph + " " + what + " "} {
+			if width(long) <= r.w {
+				s = long
+				break
+			}
+		}
+		r.to((r.w - width(s)) / 2)
+		r.text(st.Badge, s)
+		return
+	}
 	if lk.Cut {
 		r.to((r.w - 10) / 2)
 		r.text(st.Error, "link CUT")
@@ -839,9 +939,16 @@ func (m *Model) footer(r *row) {
 		m.pal.row(r)
 		return
 	}
+	msg, msgPaint := m.msg, st.Accent
+	if m.msgErr {
+		msgPaint = st.Error
+	}
+	if msg == "" && m.hint {
+		msg, msgPaint = "new here? "+firstKey(m.keys.Lessons)+" picks a lesson", st.Muted
+	}
 	msgW := 0
-	if m.msg != "" {
-		msgW = min(width(m.msg)+2, r.w/2)
+	if msg != "" {
+		msgW = min(width(msg)+2, r.w/2)
 	}
 	// The last bindings (help, quit) are always shown; others as room allows.
 	items := m.keys.ShortHelp()
@@ -865,13 +972,9 @@ func (m *Model) footer(r *row) {
 		r.text(st.KeyDesc, shortDesc(h.Desc))
 		r.plain(" ")
 	}
-	if m.msg != "" {
-		p := st.Accent
-		if m.msgErr {
-			p = st.Error
-		}
+	if msg != "" {
 		r.to(r.w - msgW)
-		r.text(p, m.msg)
+		r.text(msgPaint, msg)
 	}
 	r.fill()
 }

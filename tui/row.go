@@ -130,6 +130,14 @@ func (r *row) fill() { r.spaces(r.w - r.n) }
 
 const blanks = "                                                                                "
 
+// padRight left-aligns s in n cells (plain text only).
+func padRight(s string, n int) string {
+	if w := width(s); w < n {
+		return s + blanks[:min(n-w, len(blanks))]
+	}
+	return s
+}
+
 // padLeft right-aligns s in n cells (plain text only).
 func padLeft(s string, n int) string {
 	if w := width(s); w < n {

@@ -38,8 +38,9 @@ type (
 	}
 	// doneMsg reports a command the controller carried out (or refused).
 	doneMsg struct {
-		cmd cluster.Command
-		err error
+		cmd     cluster.Command
+		err     error
+		palette bool // typed in the palette, which waits for it
 	}
 	// lessonMsg reports a lesson started from the picker (or why not).
 	lessonMsg struct {
@@ -195,6 +196,9 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.relayout()
 		return m, m.refresh()
 	case doneMsg:
+		if msg.palette {
+			m.pal.done(msg.err)
+		}
 		if msg.err != nil {
 			m.say(true, fmt.Sprintf("%s: %v", msg.cmd, msg.err))
 		} else {
@@ -468,10 +472,16 @@ func (m *Model) selectStep(d int) {
 // do sends c to the controller off the UI goroutine, and assumes it took
 // effect in the snapshot the keys read, so that keys pressed faster than
 // the next poll step on from it (two > presses make 4x, not 2x twice).
-func (m *Model) do(c cluster.Command) tea.Cmd {
+func (m *Model) do(c cluster.Command) tea.Cmd { return m.send(c, false) }
+
+// doFromPalette is do for a command typed in the palette: its outcome
+// goes back to the palette, which stays open until then.
+func (m *Model) doFromPalette(c cluster.Command) tea.Cmd { return m.send(c, true) }
+
+func (m *Model) send(c cluster.Command, palette bool) tea.Cmd {
 	anticipate(&m.snap, c)
 	ctrl := m.ctrl
-	return func() tea.Msg { return doneMsg{cmd: c, err: ctrl.Do(c)} }
+	return func() tea.Msg { return doneMsg{cmd: c, err: ctrl.Do(c), palette: palette} }
 }
 
 // anticipate applies the part of c that keys step or toggle from to s.
@@ -517,7 +527,7 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 	}
 	if m.pal.active {
 		if c, ok := m.pal.update(msg); ok {
-			return m.do(c)
+			return m.doFromPalette(c)
 		}
 		return nil
 	}

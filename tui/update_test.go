@@ -155,6 +155,34 @@ func TestPaletteError(t *testing.T) {
 	}
 }
 
+// A palette command that parses but fails keeps the palette open with
+// the error and the line, so the text typed next edits the line instead
+// of running as hotkeys (c would cut a link, k crash a follower).
+func TestPaletteCommandFails(t *testing.T) {
+	m, rec := newTestModel(t, fixture(), 120, 36, "mono")
+	rec.FailWith(errors.New("no follower-9 (followers: follower-1, follower-2, follower-3)"))
+	press(t, m, ":", "p", "a", "u", "s", "e", " ", "9", "enter")
+	if !m.pal.active {
+		t.Fatal("palette closed after a failed command")
+	}
+	if got := screen(m); !strings.Contains(got, "✖ no follower-9") || !strings.Contains(got, ":pause 9") {
+		t.Errorf("failed command not shown in the palette:\n%s", got)
+	}
+	rec.FailWith(nil)
+	press(t, m, "c", "k")
+	if got := rec.Commands(); len(got) != 1 {
+		t.Fatalf("keys typed after the failure ran as hotkeys: %q", got)
+	}
+	if m.pal.value() != "pause 9ck" {
+		t.Errorf("palette line %q", m.pal.value())
+	}
+	// A command that works closes it.
+	press(t, m, "backspace", "backspace", "backspace", "2", "enter")
+	if m.pal.active {
+		t.Error("palette still open after a command that worked")
+	}
+}
+
 func TestCommandErrorShown(t *testing.T) {
 	m, rec := newTestModel(t, fixture(), 120, 36, "mono")
 	rec.FailWith(errors.New("follower-1 is stopped"))

@@ -76,7 +76,7 @@ func (c *Config) defaults() {
 	if c.SegmentSize <= 0 {
 		c.SegmentSize = wal.DefaultSegmentSize
 	}
-	if c.WALKeep <= 0 {
+	if c.WALKeep == 0 {
 		c.WALKeep = 64 << 20
 	}
 	if c.Keys <= 0 {
@@ -109,6 +109,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("followers must be 0..%d, not %d", MaxFollowers, c.Followers)
 	case c.SegmentSize != 0 && c.SegmentSize < wal.MaxRecordSize:
 		return fmt.Errorf("segment size must be at least %s, not %s", FormatSize(wal.MaxRecordSize), FormatSize(c.SegmentSize))
+	case c.WALKeep < NoWALKeep:
+		return fmt.Errorf("wal keep must not be negative")
 	case c.Rate < 0:
 		return fmt.Errorf("rate must not be negative")
 	case c.ValueSize > wal.MaxValueSize-32:
@@ -169,7 +171,7 @@ func New(cfg Config) (*Cluster, error) {
 		Listen:             net.JoinHostPort(cfg.Listen, "0"),
 		BatchBytes:         cfg.BatchBytes,
 		CheckpointInterval: cfg.CheckpointInterval,
-		WALKeep:            cfg.WALKeep,
+		WALKeep:            max(cfg.WALKeep, 0), // NoWALKeep is none
 		Slots:              cfg.Slots,
 		MaxSlotWAL:         cfg.MaxSlotWAL,
 		Sync:               cfg.Sync,

@@ -59,6 +59,7 @@ type Model struct {
 	marker      func(label string)
 	lastMark    string // the label of the last marker sent
 	st          *theme.Styles
+	themes      themeChoice
 	keys        KeyMap
 
 	w, h int
@@ -106,13 +107,12 @@ func New(ctrl cluster.Controller, opts Options) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	st := theme.NewStyles(th)
 	m := &Model{
 		ctrl:        ctrl,
 		lesson:      opts.Lesson,
 		startLesson: opts.StartLesson,
 		marker:      opts.Marker,
-		st:          st,
+		themes:      newThemeChoice(opts.Theme, th),
 		keys:        DefaultKeyMap(),
 		prevCRC:     map[string]uint64{},
 		flashAt:     map[string]time.Time{},
@@ -125,19 +125,16 @@ func New(ctrl cluster.Controller, opts Options) (*Model, error) {
 	canPick := len(opts.Lessons) > 0 && opts.StartLesson != nil
 	m.keys.Lessons.SetEnabled(canPick)
 	m.hint = canPick && opts.Hint && opts.Lesson == nil
-	m.picker.st, m.picker.keys, m.picker.lessons = st, &m.keys, opts.Lessons
-	m.status.st = st
-	m.leader.st = st
-	m.panel.st = st
-	m.events.st = st
-	m.pal.st = st
-	m.lessonP.st, m.lessonP.keys = st, &m.keys
-	m.help.st, m.help.keys = st, &m.keys
+	m.picker.keys, m.picker.lessons = &m.keys, opts.Lessons
+	m.lessonP.keys = &m.keys
+	m.help.keys = &m.keys
+	m.setStyles(theme.NewStyles(th))
 	return m, nil
 }
 
-// Init starts polling the controller.
-func (m *Model) Init() tea.Cmd { return m.fetch() }
+// Init starts polling the controller and asks the terminal for its
+// background colour (see background.go).
+func (m *Model) Init() tea.Cmd { return tea.Batch(m.fetch(), tea.RequestBackgroundColor) }
 
 // fetch takes a snapshot (and the lesson state) off the UI goroutine.
 func (m *Model) fetch() tea.Cmd {
@@ -174,6 +171,9 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
 		m.setSize(msg.Width, msg.Height)
+		return m, nil
+	case tea.BackgroundColorMsg:
+		m.background(msg)
 		return m, nil
 	case pollMsg:
 		if msg.gen != m.gen {
@@ -799,6 +799,7 @@ func (m *Model) View() tea.View {
 	}
 	v := tea.NewView(m.view)
 	v.AltScreen = true
+	v.BackgroundColor = m.themes.paintBg
 	v.MouseMode = tea.MouseModeCellMotion
 	v.WindowTitle = "walship"
 	return v

@@ -25,7 +25,8 @@ import (
 
 // Options configure Run.
 type Options struct {
-	// Theme is a theme name (see theme.Names); "" is dark.
+	// Theme is a theme name (see theme.Names); "" and "auto" follow the
+	// terminal's background.
 	Theme string
 	// Lesson is the scenario being played, or nil. While it is set the
 	// caption, chapter, step and lesson keys (n, pgdn, ., pgup, N/P, r, C)

@@ -72,7 +72,14 @@ func (p *followerPanel) stateText(state string) theme.Paint {
 
 func (p *followerPanel) title(r *row, v *followerView) {
 	st, f := p.st, &v.f
+	var buf [3]badge
+	bs := p.badges(v, buf[:0])
 	name := strconv.Itoa(f.Index) + " " + f.Name
+	state, statePaint := p.stateWord(v)
+	// The badges are never dropped: when the long forms do not fit beside
+	// the name and the state, the short ones are drawn.
+	short := 2+width(name)+2+width(state)+badgesWidth(bs, false) > r.w
+	need := badgesWidth(bs, short)
 	switch {
 	case v.marks&(markName|^shownMarks(p.blockH)) != 0:
 		// Pointed at as a whole, or at a part this block is too short to draw.
@@ -83,71 +90,101 @@ func (p *followerPanel) title(r *row, v *followerView) {
 		r.text(st.Bold, "  "+name)
 	}
 	r.plain("  ")
+	opt := newRow(r.b, max(r.room()-need-width(state), 0))
 	if p.wide() {
-		r.text(st.Muted, "state ")
+		opt.whole(st.Muted, "state ")
 	}
+	r.n += opt.n
+	r.text(statePaint, state)
+	if f.State == cluster.StateNeedsBackup && (p.src == nil || p.src.Name == "") && r.room() >= need+2 {
+		r.text(st.Error, " b") // the in-process engine takes base backups
+	}
+	opt = newRow(r.b, max(r.room()-need, 0))
+	if p.wide() {
+		opt.whole(st.Muted, "  sync_state ")
+		opt.whole(st.Text, f.SyncState)
+	} else if f.SyncState != "" {
+		opt.whole(st.Muted, "  "+f.SyncState)
+	}
+	p.sourceBadges(&opt, f)
+	r.n += opt.n
+	r.to(r.w - need)
+	for _, b := range bs {
+		r.plain(" ")
+		r.text(b.p, b.form(short))
+	}
+}
+
+// stateWord is the follower's state as its title shows it: a badge for
+// what needs attention, a coloured word otherwise.
+func (p *followerPanel) stateWord(v *followerView) (string, theme.Paint) {
+	st, f := p.st, &v.f
 	switch {
 	case v.marks&markState != 0 || v.marks&markPaused != 0 && !f.ReplayPaused:
-		r.text(st.Badge, pointerGlyph+" "+strings.ToUpper(f.State)+" ")
+		return pointerGlyph + " " + strings.ToUpper(f.State) + " ", st.Badge
 	case f.Backup.Active:
 		pct := 0
 		if f.Backup.Total > 0 {
 			pct = int(f.Backup.Done * 100 / f.Backup.Total)
 		}
-		r.text(st.Badge, " BASE BACKUP "+strconv.Itoa(pct)+"% ")
+		return " BASE BACKUP " + strconv.Itoa(pct) + "% ", st.Badge
 	case f.State == cluster.StateNeedsBackup:
-		r.text(st.BadgeError, " NEEDS BASE BACKUP ")
-		if p.src == nil || p.src.Name == "" { // the in-process engine takes base backups
-			r.text(st.Error, " b")
-		}
+		return " NEEDS BASE BACKUP ", st.BadgeError
+	case f.State == stateNeedsRewind:
+		return " NEEDS REWIND ", st.BadgeError
 	case f.State == cluster.StateCut || f.State == cluster.StateStopped:
-		r.text(st.BadgeError, " "+strings.ToUpper(f.State)+" ")
-	default:
-		r.text(p.stateText(f.State), f.State)
+		return " " + strings.ToUpper(f.State) + " ", st.BadgeError
 	}
-	if p.wide() {
-		r.text(st.Muted, "  sync_state ")
-		r.text(st.Text, f.SyncState)
-	} else if f.SyncState != "" {
-		r.text(st.Muted, "  "+f.SyncState)
-	}
-	p.sourceBadges(r, f)
+	return f.State, p.stateText(f.State)
+}
 
-	// Badges, right-aligned, most urgent last so it is nearest the edge.
-	var badges [2]struct {
-		p theme.Paint
-		s string
+// stateNeedsRewind is the state a follower whose WAL passed a failover's
+// fork will have (failover, issue 17): its badge is ready for it.
+const stateNeedsRewind = "needs rewind"
+
+// badge is an alert at the right of a follower's title, in a long form
+// and a short one for narrow blocks. A badge is never dropped.
+type badge struct {
+	p           theme.Paint
+	long, short string
+}
+
+func (b badge) form(short bool) string {
+	if short {
+		return b.short
 	}
+	return b.long
+}
+
+// badgesWidth is the cells the badges take, a blank before each.
+func badgesWidth(bs []badge, short bool) int {
 	n := 0
-	add := func(p theme.Paint, s string) { badges[n].p, badges[n].s = p, s; n++ }
+	for _, b := range bs {
+		n += 1 + width(b.form(short))
+	}
+	return n
+}
+
+// badges are the follower's alerts, most urgent last so that it is
+// nearest the edge: replay paused, then CRC failures (a flash at once
+// when the count goes up).
+func (p *followerPanel) badges(v *followerView, out []badge) []badge {
+	st, f := p.st, &v.f
 	if f.ReplayPaused {
+		long, short := " "+st.Glyphs.Paused+" PAUSED ", " "+st.Glyphs.Paused+" PAUSED "
 		if v.marks&markPaused != 0 {
-			add(st.BadgeWarn, " "+pointerGlyph+" "+st.Glyphs.Paused+" PAUSED ")
-		} else {
-			add(st.BadgeWarn, " "+st.Glyphs.Paused+" PAUSED ")
+			long = " " + pointerGlyph + long[1:]
 		}
+		out = append(out, badge{st.BadgeWarn, long, short})
 	}
-	if v.flash {
-		add(st.Flash, " "+st.Glyphs.CRC+" CRC FAILURE "+strconv.FormatUint(f.CRCFailures, 10)+" ")
-	} else if f.CRCFailures > 0 {
-		add(st.Error, st.Glyphs.CRC+" CRC "+strconv.FormatUint(f.CRCFailures, 10))
+	n := strconv.FormatUint(f.CRCFailures, 10)
+	switch {
+	case v.flash:
+		out = append(out, badge{st.Flash, " " + st.Glyphs.CRC + " CRC FAILURE " + n + " ", " " + st.Glyphs.CRC + " CRC " + n + " "})
+	case f.CRCFailures > 0:
+		out = append(out, badge{st.Error, st.Glyphs.CRC + " CRC " + n, st.Glyphs.CRC + " CRC " + n})
 	}
-	total := 0
-	for i := range n {
-		total += width(badges[i].s) + 1
-	}
-	if total > r.room() { // keep the most urgent ones
-		for n > 0 && total > r.room() {
-			total -= width(badges[0].s) + 1
-			copy(badges[:], badges[1:n])
-			n--
-		}
-	}
-	r.to(r.w - total)
-	for i := range n {
-		r.plain(" ")
-		r.text(badges[i].p, badges[i].s)
-	}
+	return out
 }
 
 // The three positions, in the order of the bar rows.

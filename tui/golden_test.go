@@ -96,6 +96,9 @@ func TestGoldenFollowerPanel(t *testing.T) {
 	crashed.Name, crashed.Index, crashed.State = "follower-6", 6, cluster.StateStopped
 	crashed.LastError = "crashed: unflushed tail lost"
 
+	pausedCRC := snap.Followers[1]
+	pausedCRC.CRCFailures = 1
+
 	sc.lo = min(sc.lo, 0x300)
 	for _, c := range []struct {
 		name   string
@@ -114,6 +117,7 @@ func TestGoldenFollowerPanel(t *testing.T) {
 		{"stopped", crashed, false, false, 60, 6, 0},
 		{"wide", snap.Followers[1], true, false, 96, 7, 0},
 		{"compact stacked", snap.Followers[1], false, false, 46, 3, 0},
+		{"crc flash at 80x24, paused, selected", pausedCRC, true, true, 46, 5, 0},
 		{"compact stacked, lagging", snap.Followers[0], true, false, 46, 3, 0},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -2,7 +2,10 @@ package tui
 
 import (
 	"strconv"
+	"strings"
 	"time"
+
+	"charm.land/lipgloss/v2"
 
 	"walship/engine/cluster"
 	"walship/theme"
@@ -11,24 +14,53 @@ import (
 // maxEvents is how many events the log keeps for display.
 const maxEvents = 200
 
-// eventLog is the bottom panel: the newest events, newest at the bottom,
-// coloured by kind.
+// Columns of an event line: world time, who, kind, then the text.
+const (
+	eventWhoCol  = 8
+	eventKindCol = 20
+	eventTextCol = 33
+	wholeIndent  = 4 // continuation lines of an event shown whole
+)
+
+// logEntry is one line of the log: an event, and how many identical ones
+// from other nodes were merged into it (the leader and three followers
+// that all recovered an empty WAL are said once).
+type logEntry struct {
+	cluster.Event
+	others int
+}
+
+// eventLog is the bottom panel: events in the order they happened, newest
+// at the bottom, coloured by kind. The newest (or the one clicked) is
+// shown whole, wrapped, in plain words, never cut; lines above it are cut
+// to the width. It scrolls back with pgup and the mouse wheel.
 type eventLog struct {
 	st     *theme.Styles
-	h      int             // rows, the title's included
-	events []cluster.Event // oldest first, at most maxEvents
-	back   int             // lines scrolled back from the newest (0: following)
+	w, h   int        // rows, the title's included
+	events []logEntry // oldest first, at most maxEvents
+	back   int        // lines scrolled back from the newest (0: following)
+	sel    uint64     // Seq of the entry clicked (0: the newest is shown whole)
+
+	// The entry shown whole, wrapped for w (built when it or w changes).
+	whole struct {
+		seq   uint64
+		w     int
+		raw   bool
+		lines []string
+	}
+}
+
+// SetSize sets the panel's size (its title row included).
+func (e *eventLog) SetSize(w, h int) {
+	e.w, e.h = w, h
+	e.scroll(0)
 }
 
 // scroll moves the view back (n > 0) or forward (n < 0), within the
 // events held.
 func (e *eventLog) scroll(n int) {
-	e.back = min(max(e.back+n, 0), max(len(e.events)-(e.h-1), 0))
+	e.back = min(max(e.back+n, 0), max(e.listEnd()-e.listRows(), 0))
 }
-
-// SetHeight sets the panel's height (its title row included); its rows
-// are as wide as the row they are drawn in.
-func (e *eventLog) SetHeight(h int) { e.h = h }
 
 // add appends events newer than the ones held and reports whether any were.
 func (e *eventLog) add(evs []cluster.Event) bool {
@@ -38,13 +70,17 @@ func (e *eventLog) add(evs []cluster.Event) bool {
 		last = e.events[n-1].Seq
 	}
 	for _, ev := range evs {
-		if ev.Seq > last {
-			e.events = append(e.events, ev)
-			last = ev.Seq
-			added = true
-			if e.back > 0 {
-				e.back++ // scrolled back: keep the same lines in view
-			}
+		if ev.Seq <= last {
+			continue
+		}
+		last, added = ev.Seq, true
+		if n := len(e.events); n > 0 && sameNews(&e.events[n-1], &ev) {
+			e.events[n-1].others++
+			continue
+		}
+		e.events = append(e.events, logEntry{Event: ev})
+		if e.back > 0 {
+			e.back++ // scrolled back: keep the same lines in view
 		}
 	}
 	if n := len(e.events); n > maxEvents {
@@ -52,6 +88,25 @@ func (e *eventLog) add(evs []cluster.Event) bool {
 	}
 	e.scroll(0) // clamp
 	return added
+}
+
+// sameNews reports whether ev says what last says, about another node at
+// about the same moment: it is merged into last.
+func sameNews(last *logEntry, ev *cluster.Event) bool {
+	return ev.Kind == last.Kind && ev.Text == last.Text && ev.LSN == last.LSN &&
+		ev.Follower != last.Follower && ev.World-last.World < time.Second && ev.Kind != cluster.EvCommand
+}
+
+// who names the node an entry is about, and the others merged into it.
+func (en *logEntry) who() string {
+	who := en.Follower
+	if who == "" {
+		who = "leader"
+	}
+	if en.others > 0 {
+		who += " +" + strconv.Itoa(en.others)
+	}
+	return who
 }
 
 func (e *eventLog) kindPaint(k cluster.EventKind) theme.Paint {
@@ -73,37 +128,179 @@ func worldText(d time.Duration) string {
 	return padLeft(s, 7)
 }
 
-// row draws row y: a title rule first, then events, newest at the bottom.
+// shown is the index of the entry shown whole: the one clicked, else the
+// newest (-1: none).
+func (e *eventLog) shown() int {
+	if e.sel != 0 {
+		for i := len(e.events) - 1; i >= 0; i-- {
+			if e.events[i].Seq == e.sel {
+				return i
+			}
+		}
+	}
+	return len(e.events) - 1
+}
+
+// wholeLines is the entry shown whole, wrapped for width w: its text as a
+// sentence, and, when it was clicked and the engine's own words differ,
+// those words too.
+func (e *eventLog) wholeLines(w int) []string {
+	i := e.shown()
+	if i < 0 || w <= 0 {
+		return nil
+	}
+	en := &e.events[i]
+	c := &e.whole
+	raw := e.sel != 0
+	if c.seq == en.Seq && c.w == w && c.raw == raw && c.lines != nil {
+		return c.lines
+	}
+	text := sentence(clean(en.Text))
+	if en.LSN != 0 {
+		text = en.LSN.String() + " " + text
+	}
+	first := max(w-eventTextCol, 10)
+	c.lines = wrapIndented(text, first, max(w-wholeIndent, 10))
+	if raw && sentence(en.Text) != en.Text {
+		c.lines = append(c.lines, wrapIndented("in the engine's words: "+clean(en.Text), max(w-wholeIndent, 10), max(w-wholeIndent, 10))...)
+	}
+	c.seq, c.w, c.raw = en.Seq, w, raw
+	return c.lines
+}
+
+// wrapIndented wraps s into a first line of first cells and further lines
+// of rest cells, breaking at blanks (and inside words only when a word is
+// longer than a line).
+func wrapIndented(s string, first, rest int) []string {
+	if width(s) <= first {
+		return []string{s}
+	}
+	line, _, _ := strings.Cut(lipgloss.Wrap(s, first, " "), "\n")
+	line = strings.TrimRight(line, " ")
+	if !strings.HasPrefix(s, line) { // Wrap changed the text: wrap all of it at one width
+		line = ""
+	}
+	var lines []string
+	if line != "" {
+		lines = append(lines, line)
+	}
+	for l := range strings.SplitSeq(lipgloss.Wrap(strings.TrimLeft(s[len(line):], " "), rest, " "), "\n") {
+		lines = append(lines, strings.TrimRight(l, " "))
+	}
+	return lines
+}
+
+// wantRows is the height the log needs at width w to show its title and
+// the entry shown whole, at least one line of it.
+func (e *eventLog) wantRows(w int) int { return 1 + max(len(e.wholeLines(w)), 1) }
+
+// listRows is how many rows are left for the cut lines above the entry
+// shown whole.
+func (e *eventLog) listRows() int {
+	return max(e.h-1-len(e.wholeLines(e.w)), 0)
+}
+
+// entryAt is the entry drawn on row y of the panel (-1: none or the
+// title).
+func (e *eventLog) entryAt(y int) int {
+	lines := e.listRows()
+	if y < 1 || y > lines {
+		return -1
+	}
+	end := e.listEnd()
+	i := end - e.back - lines + (y - 1)
+	if i < 0 || i >= end {
+		return -1
+	}
+	return i
+}
+
+// listEnd is where the cut lines end: before the newest entry when it is
+// the one shown whole below them.
+func (e *eventLog) listEnd() int {
+	n := len(e.events)
+	if n > 0 && e.shown() == n-1 {
+		return n - 1
+	}
+	return n
+}
+
+// click selects the entry on row y to be shown whole, or goes back to the
+// newest when it was selected already.
+func (e *eventLog) click(y int) bool {
+	i := e.entryAt(y)
+	if i < 0 {
+		if e.sel != 0 && y > e.listRows() {
+			e.sel = 0 // a click on the entry shown whole lets it go
+			return true
+		}
+		return false
+	}
+	if e.events[i].Seq == e.sel {
+		e.sel = 0
+	} else {
+		e.sel = e.events[i].Seq
+	}
+	return true
+}
+
+// row draws row y: a title rule first, then the cut lines, then the
+// entry shown whole.
 func (e *eventLog) row(r *row, y int) {
 	st := e.st
 	if y == 0 {
 		r.text(st.Muted, "── events ")
 		if e.back > 0 {
-			r.text(st.Warn, "(scrolled back "+strconv.Itoa(e.back)+" · pgdn for newer) ")
+			r.text(st.Warn, "(scrolled back "+strconv.Itoa(e.back)+" · pgdn or the wheel for newer) ")
+		}
+		if e.sel != 0 {
+			r.text(st.Muted, "(click it again for the newest) ")
 		}
 		r.repeat(st.Lane, "─", r.room())
 		return
 	}
-	lines := e.h - 1
-	i := len(e.events) - e.back - lines + (y - 1)
-	if i < 0 || i >= len(e.events) {
+	if i := e.entryAt(y); i >= 0 {
+		e.line(r, &e.events[i], e.events[i].Seq == e.sel)
 		r.fill()
 		return
 	}
-	ev := &e.events[i]
-	kp := e.kindPaint(ev.Kind)
-	r.text(st.Muted, worldText(ev.World)+" ")
-	who := ev.Follower
-	if who == "" {
-		who = "leader"
+	k := y - 1 - e.listRows()
+	lines := e.wholeLines(e.w)
+	if k < 0 || k >= len(lines) {
+		r.fill()
+		return
 	}
-	r.text(st.Text, who)
-	r.to(20)
-	r.text(kp, string(ev.Kind))
-	r.to(33)
-	if ev.LSN != 0 {
-		r.text(st.Muted, ev.LSN.String()+" ")
+	en := &e.events[e.shown()]
+	if k == 0 {
+		e.head(r, en, e.sel != 0)
+		r.text(e.kindPaint(en.Kind), lines[0])
+	} else {
+		r.spaces(wholeIndent)
+		r.text(e.kindPaint(en.Kind), lines[k])
 	}
-	r.text(kp, ev.Text)
 	r.fill()
+}
+
+// head draws an entry's time, who and kind.
+func (e *eventLog) head(r *row, en *logEntry, selected bool) {
+	st := e.st
+	mark := " "
+	if selected {
+		mark = pointerGlyph
+	}
+	r.text(st.Muted, mark+worldText(en.World)[1:]+" ")
+	r.to(eventWhoCol)
+	r.text(st.Text, en.who())
+	r.to(eventKindCol)
+	r.text(e.kindPaint(en.Kind), string(en.Kind))
+	r.to(eventTextCol)
+}
+
+// line draws an entry on one row, cut to the width.
+func (e *eventLog) line(r *row, en *logEntry, selected bool) {
+	e.head(r, en, selected)
+	if en.LSN != 0 {
+		r.text(e.st.Muted, en.LSN.String()+" ")
+	}
+	r.text(e.kindPaint(en.Kind), sentence(en.Text))
 }

@@ -20,6 +20,12 @@ type followerView struct {
 	selected bool
 	flash    bool  // its CRC failure count went up a moment ago
 	marks    marks // what a lesson's step points at in its block
+	// lostTo is where its write position stood before it crashed: the
+	// tail past the write position (what reached the disk) was lost. It
+	// is drawn until the follower runs again and recovery said what it
+	// kept (0: nothing lost).
+	lostTo wal.LSN
+	hist   *lagHistory // its lag over the last minute (nil: none yet)
 }
 
 // followerPanel draws followers' blocks: a title row, the write / flush /
@@ -31,6 +37,29 @@ type followerPanel struct {
 	leader *cluster.LeaderStatus
 	src    *cluster.Source // what the snapshot's source can observe
 	sc     scale
+	room   bool // the presenter layout
+	barH   int  // rows per bar in the presenter layout
+	// syncBar is the bar the sync rule waits on (0 write, 1 flush, 2
+	// replay; -1: none) and syncTicks the marks drawn on it.
+	syncBar   int
+	syncTicks []tick
+	bm        barMarks // scratch for barMarksFor
+
+	histScratch []float64 // scratch for drawing history
+	sparkBuf    []byte
+}
+
+// barMarksFor is what bar i of v carries besides its fill: the lost tail
+// on the write bar, the sync rule's ticks on the bar it waits on.
+func (p *followerPanel) barMarksFor(v *followerView, i int) *barMarks {
+	p.bm = barMarks{}
+	if i == 0 {
+		p.bm.lostTo = v.lostTo
+	}
+	if i == p.syncBar {
+		p.bm.ticks = p.syncTicks
+	}
+	return &p.bm
 }
 
 // SetSize sets the panel width and the rows each follower gets.
@@ -42,6 +71,8 @@ func (p *followerPanel) wide() bool { return p.w >= 90 }
 // row draws row y (0..blockH-1) of follower v's block.
 func (p *followerPanel) row(r *row, v *followerView, y int) {
 	switch {
+	case p.room:
+		p.roomRow(r, v, y)
 	case y == 0:
 		p.title(r, v)
 	case p.blockH < 4:
@@ -56,6 +87,8 @@ func (p *followerPanel) row(r *row, v *followerView, y int) {
 		p.sourceInfo(r, v, y-4)
 	case y >= 4 && y <= 6:
 		p.info(r, v, y-4)
+	case y >= historyRow && y < historyRow+4 && p.blockH >= blockHistory:
+		p.historyRow(r, v, y-historyRow)
 	}
 	r.fill()
 }
@@ -260,7 +293,7 @@ func (p *followerPanel) barRow(r *row, v *followerView, i int) {
 		// replay_lsn ████░░ 0/1A2B   43B behind  replay_lag 120ms
 		r.text(labelPaint, padRight(names.lsn, 11))
 		bw := r.w - 11 - 1 - 10 - 2 - 12 - 2 - 11 - 7
-		bar(r, st, p.sc, pos, bw, p.barPaint(v, i))
+		bar(r, st, p.sc, pos, bw, p.barPaint(v, i), p.barMarksFor(v, i))
 		r.plain(" ")
 		r.text(p.numPaint(v), padLeft(pos.String(), 10))
 		r.plain("  ")
@@ -277,7 +310,7 @@ func (p *followerPanel) barRow(r *row, v *followerView, i int) {
 	// replay ████░░ 0/1A2B   -43B  120ms
 	r.text(labelPaint, padRight(names.short, 7))
 	bw := r.w - 7 - 1 - 9 - 1 - 8 - 1 - 6
-	bar(r, st, p.sc, pos, bw, p.barPaint(v, i))
+	bar(r, st, p.sc, pos, bw, p.barPaint(v, i), p.barMarksFor(v, i))
 	r.plain(" ")
 	r.text(p.numPaint(v), padLeft(pos.String(), 9))
 	r.plain(" ")
@@ -372,7 +405,7 @@ func (p *followerPanel) info(r *row, v *followerView, n int) {
 		fc.draw(r, st, v.marks&fc.m != 0)
 	}
 	if n == 1 && f.LastError != "" {
-		r.text(st.Error, f.LastError)
+		r.text(st.Error, sentence(f.LastError))
 	}
 }
 

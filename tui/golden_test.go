@@ -36,17 +36,21 @@ func TestGoldenBars(t *testing.T) {
 		name string
 		sc   scale
 		v    wal.LSN
+		bm   *barMarks
 	}{
-		{"empty", sc, 0x1000},
-		{"below the scale", sc, 0x800},
-		{"a quarter", sc, 0x1400},
-		{"an eighth of a cell past half", sc, 0x1000 + 0x800 + 0x10},
-		{"full", sc, 0x2000},
-		{"past the end", sc, 0x2400},
-		{"fell off retained WAL", removed, 0x1100},
-		{"retained, half", removed, 0x1800},
+		{"empty", sc, 0x1000, nil},
+		{"below the scale", sc, 0x800, nil},
+		{"a quarter", sc, 0x1400, nil},
+		{"an eighth of a cell past half", sc, 0x1000 + 0x800 + 0x10, nil},
+		{"full", sc, 0x2000, nil},
+		{"past the end", sc, 0x2400, nil},
+		{"fell off retained WAL", removed, 0x1100, nil},
+		{"retained, half", removed, 0x1800, nil},
+		{"crashed: the tail to 3/4 lost", sc, 0x1800, &barMarks{lostTo: 0x1C00}},
+		{"sync ticks: reached 1/4, waiting 3/4", sc, 0x1800, &barMarks{ticks: []tick{
+			{0x1400, mono.Glyphs.Watermark, &mono.Accent}, {0x1C00, mono.Glyphs.Waiting, &mono.Warn}}}},
 	} {
-		line := draw(40, func(r *row) { bar(r, mono, c.sc, c.v, 32, &mono.Write) })
+		line := draw(40, func(r *row) { bar(r, mono, c.sc, c.v, 32, &mono.Write, c.bm) })
 		out.WriteString(line[:len(line)-1] + "| " + c.name + "\n")
 	}
 	golden.RequireEqual(t, out.String())

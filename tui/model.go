@@ -62,8 +62,10 @@ type Model struct {
 	themes      themeChoice
 	keys        KeyMap
 
-	w, h int
-	lay  layout
+	w, h      int
+	lay       layout
+	room      bool // the presenter layout
+	eventRows int  // the event log's least height the layout was made for
 
 	snap    cluster.Snapshot
 	have    bool
@@ -75,6 +77,11 @@ type Model struct {
 	views   []followerView
 	prevCRC map[string]uint64
 	flashAt map[string]time.Time
+	// lastWrite is each running follower's last write position, and
+	// lostTo, for a stopped one, where it stood before the crash.
+	lastWrite map[string]wal.LSN
+	lostTo    map[string]wal.LSN
+	hist      history
 
 	selected string
 	showHelp bool
@@ -116,6 +123,9 @@ func New(ctrl cluster.Controller, opts Options) (*Model, error) {
 		keys:        DefaultKeyMap(),
 		prevCRC:     map[string]uint64{},
 		flashAt:     map[string]time.Time{},
+		lastWrite:   map[string]wal.LSN{},
+		lostTo:      map[string]wal.LSN{},
+		room:        opts.Room,
 		captions:    true,
 		dirty:       true,
 		now:         time.Now(),
@@ -201,6 +211,8 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 		if msg.err != nil {
 			m.say(true, fmt.Sprintf("%s: %v", msg.cmd, msg.err))
+		} else if w := unmeetable(cluster.SyncRule{Mode: msg.cmd.Mode, N: int(msg.cmd.N)}, len(m.snap.Followers)); msg.cmd.Verb == cluster.VerbSync && w != "" {
+			m.say(true, "→ "+msg.cmd.String()+": "+w+", every commit waits")
 		} else {
 			m.say(false, "→ "+msg.cmd.String())
 		}
@@ -209,6 +221,8 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, m.key(msg)
 	case tea.MouseClickMsg:
 		return m, m.click(msg.Mouse())
+	case tea.MouseWheelMsg:
+		m.wheel(msg.Mouse())
 	case tea.PasteMsg:
 		if m.pal.active {
 			m.pal.paste(msg.Content)
@@ -230,11 +244,12 @@ func (m *Model) setSize(w, h int) {
 func (m *Model) lessonShown() bool { return m.lesson != nil && m.captions }
 
 func (m *Model) relayout() {
-	rows := 0
+	in := layoutInput{followers: len(m.views), room: m.room, eventRows: m.events.wantRows(m.w)}
 	if m.lessonShown() {
-		rows = m.lessonP.rowsFor(m.w)
+		in.lessonRows = m.lessonP.rowsFor(m.w)
 	}
-	l := computeLayout(m.w, m.h, len(m.views), rows)
+	m.eventRows = in.eventRows
+	l := computeLayout(m.w, m.h, in)
 	m.lay = l
 	m.dirty = true
 	if l.tooSmall {
@@ -242,8 +257,14 @@ func (m *Model) relayout() {
 	}
 	m.status.SetSize(l.w)
 	m.leader.SetWidth(l.leaderW)
+	m.leader.room, m.leader.histY = l.room, 0
+	if l.history() && l.bodyH >= leaderHistoryY+leaderHistoryRows {
+		m.leader.histY = leaderHistoryY
+	}
 	m.panel.SetSize(l.panelW, l.blockH)
-	m.events.SetHeight(l.eventsH)
+	m.panel.room, m.panel.barH = l.room, l.barH
+	m.events.SetSize(l.w, l.eventsH)
+	m.lessonP.room = l.room
 	m.lessonP.SetSize(l.w, l.lessonH)
 	m.help.SetSize(l.w, l.h-2)
 	m.picker.SetSize(l.w, l.h-2)
@@ -259,11 +280,16 @@ func (m *Model) ingest(s cluster.Snapshot, ls *scenario.LessonState) tea.Cmd {
 	changed := !m.have || !sameSnapshot(&m.snap, &s)
 	if m.events.add(s.Events) {
 		changed = true
+		if m.events.wantRows(m.w) != m.eventRows {
+			m.relayout() // the newest event, shown whole, needs another height
+		}
 	}
 	s.Events = nil
 	m.snap, m.have = s, true
 	m.panel.leader = &m.snap.Leader
 	m.panel.src = &m.snap.Source
+	m.hist.sample(&m.snap, m.panel.behind)
+	m.syncMarks()
 
 	var mark tea.Cmd
 	if ls != nil {
@@ -369,12 +395,14 @@ func (m *Model) buildViews() {
 		}
 		m.prevCRC[f.Name] = f.CRCFailures
 		_, flash := m.flashAt[f.Name]
-		m.views[i] = followerView{f: f, frames: m.views[i].frames[:0], selected: f.Name == m.selected, flash: flash}
+		m.views[i] = followerView{f: f, frames: m.views[i].frames[:0], selected: f.Name == m.selected, flash: flash,
+			lostTo: m.lostTail(&f), hist: m.hist.followers[f.Name]}
 		if m.lessonShown() {
 			m.views[i].marks = pointsFor(&m.lessonP.state.Points, f.Name)
 		}
 		byIndex[f.Index] = i
 	}
+	m.leader.hist = &m.hist.leader
 	m.leader.marks = 0
 	if m.lessonShown() {
 		m.leader.marks = leaderMarks(&m.lessonP.state.Points)
@@ -558,6 +586,10 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 	}
 	if msg.String() == "esc" {
 		m.msg = ""
+		if m.events.sel != 0 {
+			m.events.sel = 0 // the newest is shown whole again
+			m.relayout()
+		}
 		return nil
 	}
 	switch {
@@ -569,6 +601,11 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 		return nil
 	case key.Matches(msg, k.Lessons):
 		m.picker.open()
+		return nil
+	case key.Matches(msg, k.Room):
+		m.room = !m.room
+		m.relayout()
+		m.buildViews()
 		return nil
 	case key.Matches(msg, k.LogBack):
 		m.events.scroll(m.events.h - 2)
@@ -647,6 +684,10 @@ func (m *Model) commandFor(msg tea.KeyPressMsg) (cluster.Command, error) {
 		return cluster.Command{Verb: cluster.VerbWrite, N: burstRecords}, nil
 	case key.Matches(msg, k.Sync):
 		return cluster.Command{Verb: cluster.VerbSync, Mode: (s.Leader.Sync.Mode + 1) % (cluster.SyncRemoteApply + 1), N: int64(max(s.Leader.Sync.N, 1))}, nil
+	case key.Matches(msg, k.SyncN):
+		// ANY 1 .. ANY (followers), then back to 1.
+		n := max(s.Leader.Sync.N, 1)%max(len(s.Followers), 1) + 1
+		return cluster.Command{Verb: cluster.VerbSync, Mode: s.Leader.Sync.Mode, N: int64(n)}, nil
 	case key.Matches(msg, k.Add):
 		return cluster.Command{Verb: cluster.VerbAdd}, nil
 	case key.Matches(msg, k.Freeze):
@@ -734,6 +775,13 @@ func (m *Model) click(ms tea.Mouse) tea.Cmd {
 		return nil
 	}
 	l := m.lay
+	if ms.Y >= l.eventsY && ms.Y < l.eventsY+l.eventsH {
+		// A line of the event log: shown whole (again: the newest).
+		if m.events.click(ms.Y - l.eventsY) {
+			m.relayout()
+		}
+		return nil
+	}
 	i, ry := l.follower(ms.X, ms.Y)
 	if i < 0 || i >= len(m.views) {
 		return nil
@@ -781,6 +829,25 @@ func (m *Model) click(ms tea.Mouse) tea.Cmd {
 		return nil
 	}
 	return m.do(cluster.Command{Verb: cluster.VerbCorrupt, Follower: v.f.Name, LSN: f.LSN})
+}
+
+// wheelLines is how far one turn of the mouse wheel scrolls the log.
+const wheelLines = 3
+
+// wheel scrolls the event log: up for older events, down for newer.
+func (m *Model) wheel(ms tea.Mouse) {
+	if m.lay.tooSmall || m.showHelp || m.picker.active {
+		return
+	}
+	switch ms.Button {
+	case tea.MouseWheelUp:
+		m.events.scroll(wheelLines)
+	case tea.MouseWheelDown:
+		m.events.scroll(-wheelLines)
+	default:
+		return
+	}
+	m.dirty = true
 }
 
 func abs(x int) int {
@@ -833,11 +900,28 @@ func (m *Model) render() string {
 			b.WriteByte('\n')
 		}
 	default:
+		blank := func(n int) {
+			for range n {
+				r = newRow(&b, l.w)
+				r.fill()
+				b.WriteByte('\n')
+			}
+		}
+		lesson := func() {
+			for y := range l.lessonH {
+				r = newRow(&b, l.w)
+				m.lessonP.row(&r, y)
+				b.WriteByte('\n')
+			}
+		}
+		blank(l.bannerH) // room for a banner (see layoutInput)
+		if l.room {
+			lesson()
+		}
 		m.renderBody(&b)
-		for y := range l.lessonH {
-			r = newRow(&b, l.w)
-			m.lessonP.row(&r, y)
-			b.WriteByte('\n')
+		blank(l.paneH) // room for a pane (see layoutInput)
+		if !l.room {
+			lesson()
 		}
 		for y := range l.eventsH {
 			r = newRow(&b, l.w)
@@ -957,16 +1041,17 @@ func (m *Model) footer(r *row) {
 	if msg == "" && m.hint {
 		msg, msgPaint = "new here? "+firstKey(m.keys.Lessons)+" picks a lesson", st.Muted
 	}
-	msgW := 0
-	if msg != "" {
-		msgW = min(width(msg)+2, r.w/2)
-	}
-	// The last bindings (help, quit) are always shown; others as room allows.
+	// The last bindings (help, quit) are always shown; the message as
+	// much as the rest of the row allows, before other bindings.
 	items := m.keys.ShortHelp()
 	itemW := func(b key.Binding) int { h := b.Help(); return width(h.Key) + width(shortDesc(h.Desc)) + 3 }
 	reserve := 0
 	for _, b := range items[max(len(items)-2, 0):] {
 		reserve += itemW(b)
+	}
+	msgW := 0
+	if msg != "" {
+		msgW = min(width(msg)+2, r.w-reserve)
 	}
 	for i, b := range items {
 		last := i >= len(items)-2
@@ -1017,4 +1102,41 @@ func (m *Model) tooSmallView() string {
 	b.WriteByte('\n')
 	line(m.st.Muted, hint)
 	return b.String()
+}
+
+// lostTail is where f's write position stood before it crashed, while it
+// is stopped: the tail between what reached its disk (its write position
+// now) and there was lost. Once it runs again, recovery has said what it
+// kept and nothing is drawn as lost.
+func (m *Model) lostTail(f *cluster.FollowerStatus) wal.LSN {
+	if f.State != cluster.StateStopped {
+		delete(m.lostTo, f.Name)
+		m.lastWrite[f.Name] = f.WriteLSN
+		return 0
+	}
+	if _, ok := m.lostTo[f.Name]; !ok {
+		m.lostTo[f.Name] = m.lastWrite[f.Name]
+	}
+	if to := m.lostTo[f.Name]; to > f.WriteLSN {
+		return to
+	}
+	return 0
+}
+
+// syncMarks decides what the bars show of the sync rule: on the bar of
+// the position it waits for, a tick where it has reached (its watermark)
+// and one where the oldest waiting commit ends.
+func (m *Model) syncMarks() {
+	p, L, g := &m.panel, &m.snap.Leader, &m.st.Glyphs
+	p.syncBar, p.syncTicks = -1, p.syncTicks[:0]
+	if !L.Sync.Remote() {
+		return
+	}
+	p.syncBar = int(L.Sync.Mode - cluster.SyncRemoteWrite)
+	if L.WaitingCommits > 0 && L.OldestWaitingLSN > 0 {
+		p.syncTicks = append(p.syncTicks, tick{L.OldestWaitingLSN, g.Waiting, &m.st.Warn})
+	}
+	if L.SyncWatermark > 0 {
+		p.syncTicks = append(p.syncTicks, tick{L.SyncWatermark, g.Watermark, &m.st.Accent})
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"walship/engine/cluster"
 	"walship/theme"
@@ -34,10 +35,11 @@ func TestStatusLineSaysFramesNotDrawn(t *testing.T) {
 }
 
 func TestEventLogScrollsBack(t *testing.T) {
-	e := eventLog{st: theme.NewStyles(theme.Mono()), h: 4} // a title and 3 lines, 80 wide
+	e := eventLog{st: theme.NewStyles(theme.Mono())}
+	e.SetSize(80, 4) // a title, 2 lines, and the newest shown whole
 	var evs []cluster.Event
 	for i := 1; i <= 10; i++ {
-		evs = append(evs, cluster.Event{Seq: uint64(i), Kind: cluster.EvInfo, Text: "event " + strconv.Itoa(i)})
+		evs = append(evs, cluster.Event{Seq: uint64(i), World: time.Duration(i) * time.Second, Kind: cluster.EvInfo, Text: "event " + strconv.Itoa(i)})
 	}
 	e.add(evs)
 	lines := func() string {
@@ -49,21 +51,21 @@ func TestEventLogScrollsBack(t *testing.T) {
 		}
 		return b.String()
 	}
-	if s := lines(); !strings.Contains(s, "event 10") || strings.Contains(s, "event 7\n") {
+	if s := lines(); !strings.Contains(s, "event 10") || !strings.Contains(s, "event 8") || strings.Contains(s, "event 7 ") {
 		t.Fatalf("following the newest:\n%s", s)
 	}
 	e.scroll(3)
 	s := lines()
-	if !strings.Contains(s, "event 7") || strings.Contains(s, "event 8") || !strings.Contains(s, "scrolled back 3") {
-		t.Fatalf("scrolled back 3:\n%s", s)
+	if !strings.Contains(s, "event 6") || strings.Contains(s, "event 7") || !strings.Contains(s, "scrolled back 3") || !strings.Contains(s, "event 10") {
+		t.Fatalf("scrolled back 3 (the newest still whole below):\n%s", s)
 	}
 	// New events keep the scrolled view where it is.
-	e.add([]cluster.Event{{Seq: 11, Kind: cluster.EvInfo, Text: "event 11"}})
-	if s2 := lines(); !strings.Contains(s2, "event 7") || strings.Contains(s2, "event 11") {
+	e.add([]cluster.Event{{Seq: 11, World: 11 * time.Second, Kind: cluster.EvInfo, Text: "event 11"}})
+	if s2 := lines(); !strings.Contains(s2, "event 6") || strings.Contains(s2, "event 7") || !strings.Contains(s2, "event 11") {
 		t.Fatalf("a new event moved the scrolled view:\n%s", s2)
 	}
 	e.scroll(100) // clamped to the oldest
-	if s := lines(); !strings.Contains(s, "event 3") || strings.Contains(s, "event 4") {
+	if s := lines(); !strings.Contains(s, "event 1 ") || !strings.Contains(s, "event 2") || strings.Contains(s, "event 3") {
 		t.Fatalf("scrolled to the oldest:\n%s", s)
 	}
 	e.scroll(-100)

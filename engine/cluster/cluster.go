@@ -47,7 +47,8 @@ type Cluster struct {
 	events [EventRingSize]Event
 	evSeq  uint64
 
-	work *workload
+	work    *workload
+	commits commitTracker // the workload's commits: waiting, and how long they took
 
 	stop     chan struct{}
 	stopOnce sync.Once
@@ -525,9 +526,12 @@ func (c *Cluster) Snapshot(sinceEvent uint64) Snapshot {
 		},
 	}
 	peers := map[string]ship.PeerStatus{}
-	for _, p := range c.primary.Peers() {
+	peerList := c.primary.Peers()
+	for _, p := range peerList {
 		peers[p.Name] = p
 	}
+	snap.Leader.OldestWaitingLSN, snap.Leader.CommitLatency = c.commits.summary()
+	snap.Leader.SyncWatermark = syncWatermark(ps.Sync, peerList)
 	c.mu.Lock()
 	members := append([]*member(nil), c.followers...)
 	standbys := make([]*ship.Standby, len(members))
@@ -567,10 +571,7 @@ func (c *Cluster) Snapshot(sinceEvent uint64) Snapshot {
 			Backup:    BackupStatus{Active: st.Backup.Active, LSN: st.Backup.LSN, Done: st.Backup.Done, Total: st.Backup.Total, Count: st.Backup.Count},
 			Slot:      SlotStatus{Enabled: pr.SlotEnabled, RestartLSN: pr.SlotRestart, Lost: pr.SlotLost},
 			LastError: st.LastError,
-			SyncState: "async",
-		}
-		if ps.Sync.Remote() {
-			f.SyncState = "quorum"
+			SyncState: syncState(ps.Sync, pr),
 		}
 		if rs.Cut && f.State != StateStopped && f.State != StateNeedsBackup {
 			f.State = StateCut

@@ -28,6 +28,7 @@ type tuiOptions struct {
 	walKeep      string
 	slots        bool
 	theme        string
+	room         bool // the presenter layout
 	seed         int64
 	applyDelay   time.Duration
 	flushDelay   time.Duration
@@ -54,7 +55,7 @@ func newTUICmd() *cobra.Command {
 			"still spelled out.",
 		Example: "  walship\n" +
 			"  walship --followers 5 --latency 500ms --sync \"remote_apply 1\"\n" +
-			"  walship --theme high-contrast        # for a projector\n" +
+			"  walship --room --theme high-contrast   # for a projector\n" +
 			"  walship --latency 0 --apply-delay 0 --flush-delay 0 --rate 500   # the raw engine",
 		Args:         noArgs,
 		SilenceUsage: true,
@@ -86,7 +87,7 @@ func newTUICmd() *cobra.Command {
 				// too, unless it was killed (see lifelineEnv).
 				defer os.RemoveAll(o.data)
 			}
-			return runTUI(cmd.Context(), cfg, tui.Options{Theme: th}, o)
+			return runTUI(cmd.Context(), cfg, tui.Options{Theme: th, Room: o.room}, o)
 		},
 	}
 	f := cmd.Flags()
@@ -97,6 +98,7 @@ func newTUICmd() *cobra.Command {
 	f.StringVar(&o.walKeep, "wal-keep", "128KiB", "bytes of WAL the leader keeps behind its end (wal_keep_size)")
 	f.BoolVar(&o.slots, "slots", false, "a replication slot per follower pins the WAL it still needs")
 	f.StringVar(&o.theme, "theme", theme.Auto, themeUsage)
+	f.BoolVar(&o.room, "room", false, "start in the presenter layout (z toggles it): fewer numbers, tall bars, large badges")
 	f.Int64Var(&o.seed, "seed", 1, "seed for the workload and the links' jitter")
 	f.DurationVar(&o.applyDelay, "apply-delay", 80*time.Millisecond, "replay cost per record on followers")
 	f.DurationVar(&o.flushDelay, "flush-delay", 150*time.Millisecond, "extra cost of each follower fsync")

@@ -17,8 +17,8 @@ const maxEvents = 200
 // Columns of an event line: world time, who, kind, then the text.
 const (
 	eventWhoCol  = 8
-	eventKindCol = 20
-	eventTextCol = 33
+	eventKindCol = 22
+	eventTextCol = 35
 	wholeIndent  = 4 // continuation lines of an event shown whole
 )
 
@@ -40,6 +40,7 @@ type eventLog struct {
 	events []logEntry // oldest first, at most maxEvents
 	back   int        // lines scrolled back from the newest (0: following)
 	sel    uint64     // Seq of the entry clicked (0: the newest is shown whole)
+	rows   []planRow  // what each row below the title shows (see plan)
 
 	// The entry shown whole, wrapped for w (built when it or w changes).
 	whole struct {
@@ -54,12 +55,14 @@ type eventLog struct {
 func (e *eventLog) SetSize(w, h int) {
 	e.w, e.h = w, h
 	e.scroll(0)
+	e.prepare()
 }
 
 // scroll moves the view back (n > 0) or forward (n < 0), within the
 // events held.
 func (e *eventLog) scroll(n int) {
 	e.back = min(max(e.back+n, 0), max(e.listEnd()-e.listRows(), 0))
+	e.prepare()
 }
 
 // add appends events newer than the ones held and reports whether any were.
@@ -87,6 +90,7 @@ func (e *eventLog) add(evs []cluster.Event) bool {
 		e.events = append(e.events[:0:0], e.events[n-maxEvents:]...)
 	}
 	e.scroll(0) // clamp
+	e.prepare()
 	return added
 }
 
@@ -129,7 +133,10 @@ func worldText(d time.Duration) string {
 }
 
 // shown is the index of the entry shown whole: the one clicked, else the
-// newest (-1: none).
+// one that says most about what just happened: of the entries of the last
+// moment (newsWindow of world time), the most severe, the newest of those
+// (a crash, not the disconnect it caused; a CRC failure, not the resend
+// that follows). -1: none.
 func (e *eventLog) shown() int {
 	if e.sel != 0 {
 		for i := len(e.events) - 1; i >= 0; i-- {
@@ -138,7 +145,35 @@ func (e *eventLog) shown() int {
 			}
 		}
 	}
-	return len(e.events) - 1
+	n := len(e.events)
+	if n == 0 {
+		return -1
+	}
+	best := n - 1
+	for i := n - 2; i >= 0 && e.events[n-1].World-e.events[i].World <= newsWindow; i-- {
+		if severity(e.events[i].Kind) > severity(e.events[best].Kind) {
+			best = i
+		}
+	}
+	return best
+}
+
+// newsWindow is how far back "what just happened" looks for the event
+// that says most.
+const newsWindow = 2 * time.Second
+
+// severity ranks event kinds for shown: failures, then trouble, then
+// recovery, then the rest.
+func severity(k cluster.EventKind) int {
+	switch k {
+	case cluster.EvCRC, cluster.EvError, cluster.EvWALRemoved, cluster.EvCrash, cluster.EvRefused:
+		return 3
+	case cluster.EvDisconnect, cluster.EvLink, cluster.EvSlot:
+		return 2
+	case cluster.EvRestart, cluster.EvRecovery, cluster.EvBackup, cluster.EvCommand:
+		return 1
+	}
+	return 0
 }
 
 // wholeLines is the entry shown whole, wrapped for width w: its text as a
@@ -194,46 +229,59 @@ func wrapIndented(s string, first, rest int) []string {
 // the entry shown whole, at least one line of it.
 func (e *eventLog) wantRows(w int) int { return 1 + max(len(e.wholeLines(w)), 1) }
 
-// listRows is how many rows are left for the cut lines above the entry
-// shown whole.
+// planRow is what a row of the panel below its title shows: line k of
+// entry i (k > 0 only for the entry shown whole), or nothing (i < 0).
+type planRow struct{ i, k int }
+
+// plan lays the entries out bottom up from the newest (less the ones
+// scrolled back): one row each, the one shown whole as many as it wraps
+// to. It is made again for each frame drawn (see prepare).
+func (e *eventLog) plan(dst []planRow) []planRow {
+	rows := max(e.h-1, 0)
+	dst = dst[:0]
+	for range rows {
+		dst = append(dst, planRow{i: -1})
+	}
+	whole := e.shown()
+	y := rows - 1
+	for i := len(e.events) - 1 - e.back; i >= 0 && y >= 0; i-- {
+		n := 1
+		if i == whole {
+			n = max(len(e.wholeLines(e.w)), 1)
+		}
+		for k := n - 1; k >= 0 && y >= 0; k-- {
+			dst[y] = planRow{i, k}
+			y--
+		}
+	}
+	return dst
+}
+
+// prepare makes the plan for the frame about to be drawn.
+func (e *eventLog) prepare() { e.rows = e.plan(e.rows) }
+
+// listRows is how many entries fit cut to one row each.
 func (e *eventLog) listRows() int {
-	return max(e.h-1-len(e.wholeLines(e.w)), 0)
+	return max(e.h-1-(len(e.wholeLines(e.w))-1), 1)
 }
 
 // entryAt is the entry drawn on row y of the panel (-1: none or the
-// title).
+// title), by the last plan.
 func (e *eventLog) entryAt(y int) int {
-	lines := e.listRows()
-	if y < 1 || y > lines {
+	if y < 1 || y-1 >= len(e.rows) {
 		return -1
 	}
-	end := e.listEnd()
-	i := end - e.back - lines + (y - 1)
-	if i < 0 || i >= end {
-		return -1
-	}
-	return i
+	return e.rows[y-1].i
 }
 
-// listEnd is where the cut lines end: before the newest entry when it is
-// the one shown whole below them.
-func (e *eventLog) listEnd() int {
-	n := len(e.events)
-	if n > 0 && e.shown() == n-1 {
-		return n - 1
-	}
-	return n
-}
+// listEnd is the number of entries that can be scrolled through.
+func (e *eventLog) listEnd() int { return len(e.events) }
 
 // click selects the entry on row y to be shown whole, or goes back to the
 // newest when it was selected already.
 func (e *eventLog) click(y int) bool {
 	i := e.entryAt(y)
 	if i < 0 {
-		if e.sel != 0 && y > e.listRows() {
-			e.sel = 0 // a click on the entry shown whole lets it go
-			return true
-		}
 		return false
 	}
 	if e.events[i].Seq == e.sel {
@@ -241,11 +289,11 @@ func (e *eventLog) click(y int) bool {
 	} else {
 		e.sel = e.events[i].Seq
 	}
+	e.prepare()
 	return true
 }
 
-// row draws row y: a title rule first, then the cut lines, then the
-// entry shown whole.
+// row draws row y: a title rule first, then the entries as planned.
 func (e *eventLog) row(r *row, y int) {
 	st := e.st
 	if y == 0 {
@@ -254,29 +302,31 @@ func (e *eventLog) row(r *row, y int) {
 			r.text(st.Warn, "(scrolled back "+strconv.Itoa(e.back)+" · pgdn or the wheel for newer) ")
 		}
 		if e.sel != 0 {
-			r.text(st.Muted, "(click it again for the newest) ")
+			r.text(st.Muted, "(click it again, or esc, for the newest) ")
 		}
 		r.repeat(st.Lane, "─", r.room())
 		return
 	}
-	if i := e.entryAt(y); i >= 0 {
-		e.line(r, &e.events[i], e.events[i].Seq == e.sel)
+	if y-1 >= len(e.rows) || e.rows[y-1].i < 0 {
 		r.fill()
 		return
 	}
-	k := y - 1 - e.listRows()
+	pr := e.rows[y-1]
+	en := &e.events[pr.i]
+	selected := en.Seq == e.sel
+	if pr.i != e.shown() {
+		e.line(r, en, selected)
+		r.fill()
+		return
+	}
 	lines := e.wholeLines(e.w)
-	if k < 0 || k >= len(lines) {
-		r.fill()
-		return
-	}
-	en := &e.events[e.shown()]
-	if k == 0 {
-		e.head(r, en, e.sel != 0)
+	switch {
+	case pr.k == 0:
+		e.head(r, en, selected)
 		r.text(e.kindPaint(en.Kind), lines[0])
-	} else {
+	case pr.k < len(lines):
 		r.spaces(wholeIndent)
-		r.text(e.kindPaint(en.Kind), lines[k])
+		r.text(e.kindPaint(en.Kind), lines[pr.k])
 	}
 	r.fill()
 }

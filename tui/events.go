@@ -243,11 +243,18 @@ func (e *eventLog) plan(dst []planRow) []planRow {
 		dst = append(dst, planRow{i: -1})
 	}
 	whole := e.shown()
+	wholeN := max(len(e.wholeLines(e.w)), 1)
+	from := len(e.events) - 1 - e.back
+	if e.back == 0 && whole >= 0 {
+		// The entry shown whole fits whole: of those after it, only as
+		// many as the rows left below it (the newest wait their turn).
+		from = min(from, whole+max(rows-wholeN, 0))
+	}
 	y := rows - 1
-	for i := len(e.events) - 1 - e.back; i >= 0 && y >= 0; i-- {
+	for i := from; i >= 0 && y >= 0; i-- {
 		n := 1
 		if i == whole {
-			n = max(len(e.wholeLines(e.w)), 1)
+			n = wholeN
 		}
 		for k := n - 1; k >= 0 && y >= 0; k-- {
 			dst[y] = planRow{i, k}

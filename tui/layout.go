@@ -115,12 +115,12 @@ func (l *layout) rows(fixed, n int, in layoutInput) {
 // roomRows shares the presenter layout's height: the sentence that says
 // what just happened first (never cut), then each follower a block with
 // its title and three bars, up to four rows tall as they fit, and a blank
-// between blocks.
+// between blocks; when even one row a bar does not fit, one stacked bar.
 func (l *layout) roomRows(fixed, n int, in layoutInput) {
 	l.eventsH = max(in.eventRows, 2)
 	avail := l.h - fixed - l.eventsH
-	l.blockH = 4
-	for _, try := range []struct{ block, bar int }{{14, 4}, {11, 3}, {8, 2}, {7, 2}, {5, 1}} {
+	l.blockH, l.barH = 2, 0 // at the least, a title and one stacked bar
+	for _, try := range []struct{ block, bar int }{{14, 4}, {11, 3}, {8, 2}, {7, 2}, {5, 1}, {4, 1}} {
 		if avail/n >= try.block {
 			l.blockH, l.barH = try.block, try.bar
 			break

@@ -245,6 +245,7 @@ func (m *Model) lessonShown() bool { return m.lesson != nil && m.captions }
 
 func (m *Model) relayout() {
 	in := layoutInput{followers: len(m.views), room: m.room, eventRows: m.events.wantRows(m.w)}
+	m.lessonP.room = m.room // its height depends on it
 	if m.lessonShown() {
 		in.lessonRows = m.lessonP.rowsFor(m.w)
 	}
@@ -264,7 +265,6 @@ func (m *Model) relayout() {
 	m.panel.SetSize(l.panelW, l.blockH)
 	m.panel.room, m.panel.barH = l.room, l.barH
 	m.events.SetSize(l.w, l.eventsH)
-	m.lessonP.room = l.room
 	m.lessonP.SetSize(l.w, l.lessonH)
 	m.help.SetSize(l.w, l.h-2)
 	m.picker.SetSize(l.w, l.h-2)

@@ -23,6 +23,8 @@ func (p *followerPanel) roomRow(r *row, v *followerView, y int) {
 	switch {
 	case y == 0:
 		p.roomTitle(r, v)
+	case p.barH == 0 && y == 1:
+		p.stacked(r, v)
 	case y <= bars:
 		i, k := (y-1)/p.barH, (y-1)%p.barH
 		p.roomBar(r, v, i, k)

@@ -133,7 +133,7 @@ func (p *followerPanel) title(r *row, v *followerView) {
 		r.text(st.Error, " b") // the in-process engine takes base backups
 	}
 	opt = newRow(r.b, max(r.room()-need, 0))
-	if p.wide() {
+	if p.wide() && f.SyncState != "" {
 		opt.whole(st.Muted, "  sync_state ")
 		opt.whole(st.Text, f.SyncState)
 	} else if f.SyncState != "" {
@@ -405,7 +405,7 @@ func (p *followerPanel) info(r *row, v *followerView, n int) {
 		fc.draw(r, st, v.marks&fc.m != 0)
 	}
 	if n == 1 && f.LastError != "" {
-		r.text(st.Error, sentence(f.LastError))
+		r.whole(st.Error, sentence(f.LastError)) // whole or not at all: the event log says it whole
 	}
 }
 

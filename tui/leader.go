@@ -101,11 +101,11 @@ func (p *leaderPanel) row(r *row, s *cluster.Snapshot, y int, connect bool) {
 			kv("slots", "on", st.Text)
 		}
 	case 12:
-		if c := L.CommitLatency; c.Commits > 0 {
+		if c := L.CommitLatency; c.Commits > 0 && L.Sync.Mode != cluster.SyncOff {
 			kv("commit", "p50 "+cluster.FormatLag(c.P50), st.Text)
 		}
 	case 13:
-		if c := L.CommitLatency; c.Commits > 0 {
+		if c := L.CommitLatency; c.Commits > 0 && L.Sync.Mode != cluster.SyncOff {
 			kv("", "p99 "+cluster.FormatLag(c.P99), st.Text)
 		}
 	}

@@ -61,7 +61,7 @@ func (e *eventLog) SetSize(w, h int) {
 // scroll moves the view back (n > 0) or forward (n < 0), within the
 // events held.
 func (e *eventLog) scroll(n int) {
-	e.back = min(max(e.back+n, 0), max(e.listEnd()-e.listRows(), 0))
+	e.back = min(max(e.back+n, 0), max(len(e.events)-e.listRows(), 0))
 	e.prepare()
 }
 
@@ -280,9 +280,6 @@ func (e *eventLog) entryAt(y int) int {
 	}
 	return e.rows[y-1].i
 }
-
-// listEnd is the number of entries that can be scrolled through.
-func (e *eventLog) listEnd() int { return len(e.events) }
 
 // click selects the entry on row y to be shown whole, or goes back to the
 // newest when it was selected already.

@@ -151,14 +151,7 @@ func TestGoldenScreen(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			m, _ := newTestModel(t, fixture(), c.w, c.h, "mono")
 			got := screen(m)
-			for i, l := range strings.Split(strings.TrimSuffix(got, "\n"), "\n") {
-				if w := width(l); w > c.w {
-					t.Errorf("line %d is %d cells wide (> %d): %q", i, w, c.w, l)
-				}
-			}
-			if n := strings.Count(got, "\n"); n != c.h {
-				t.Errorf("%d lines, want %d", n, c.h)
-			}
+			checkScreenSize(t, got, c.w, c.h)
 			golden.RequireEqual(t, got)
 		})
 	}

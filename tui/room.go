@@ -76,7 +76,7 @@ func (p *followerPanel) roomBar(r *row, v *followerView, i, k int) {
 	if v.selected {
 		edge = st.Accent
 	}
-	r.text(edge, edgeGlyph(v.selected, st))
+	r.text(edge, edgeGlyph(v.selected))
 	label, labelPaint := "", st.Muted
 	if k == 0 {
 		label = positionNames[i].short
@@ -109,7 +109,7 @@ func (p *followerPanel) roomBar(r *row, v *followerView, i, k int) {
 
 // edgeGlyph is the left edge of a bar row: a bold rule for the selected
 // follower, so its block stands out as a whole.
-func edgeGlyph(selected bool, st *theme.Styles) string {
+func edgeGlyph(selected bool) string {
 	if selected {
 		return "┃"
 	}

@@ -19,9 +19,10 @@ var errSteps = []struct{ prefix, doing string }{
 }
 
 // netCauses are the low-level causes, by a phrase in the error, in plain
-// words.
+// words; the phrase itself follows in brackets, so that nothing is hidden
+// from someone who knows it.
 var netCauses = []struct{ phrase, cause string }{
-	{"connection refused", "nothing answered (the link is cut or the leader is down)"},
+	{"connection refused", "nothing answered"},
 	{"connection reset by peer", "the other end dropped the connection"},
 	{"broken pipe", "the other end had already closed the connection"},
 	{"use of closed network connection", "the connection was closed"},
@@ -29,8 +30,6 @@ var netCauses = []struct{ phrase, cause string }{
 	{"deadline exceeded", "no answer came in time"},
 	{"unexpected EOF", "the connection closed in the middle of a frame"},
 	{"EOF", "the other end closed the connection"},
-	{"no such file or directory", "a file it needs is missing"},
-	{"no space left on device", "the disk is full"},
 }
 
 // sentence is text with a raw Go error in it said as a sentence: what
@@ -65,27 +64,22 @@ func sentence(text string) string {
 	}
 	for _, c := range netCauses {
 		if strings.Contains(rest, c.phrase) {
-			return lead + withDoing(c.cause, doing)
+			return lead + withDoing(c.cause+" ("+c.phrase+")", doing)
 		}
 	}
 	return text
 }
 
-// isRawNetError reports whether s reads like a Go error from a socket
-// or a file: an address pair, an operation name, a bare EOF.
+// isRawNetError reports whether s reads like a Go error from a TCP
+// socket: an operation and an address pair, or a bare EOF. (Errors from a
+// real PostgreSQL's sockets name paths a PostgreSQL user wants to see,
+// and are left as they are.)
 func isRawNetError(s string) bool {
 	switch {
 	case s == "EOF" || s == "unexpected EOF":
 		return true
-	case strings.HasPrefix(s, "read tcp "), strings.HasPrefix(s, "write tcp "),
-		strings.HasPrefix(s, "dial tcp "), strings.HasPrefix(s, "read: "), strings.HasPrefix(s, "write: "),
-		strings.HasPrefix(s, "open "), strings.Contains(s, "->"):
+	case strings.HasPrefix(s, "read tcp "), strings.HasPrefix(s, "write tcp "), strings.HasPrefix(s, "dial tcp "):
 		return true
-	}
-	for _, c := range netCauses {
-		if strings.HasSuffix(s, c.phrase) {
-			return true
-		}
 	}
 	return false
 }

@@ -489,7 +489,7 @@ func TestEventLogMouse(t *testing.T) {
 		t.Fatalf("wheel down left it %d back", m.events.back)
 	}
 	got := screen(m)
-	if strings.Contains(got, "read tcp") || !strings.Contains(flat(got), "the other end dropped the connection while it waited for the leader's welcome") {
+	if strings.Contains(got, "read tcp") || !strings.Contains(flat(got), "the other end dropped the connection (connection reset by peer) while it waited for the leader's welcome") {
 		t.Errorf("raw error not said as a sentence:\n%s", got)
 	}
 	l := m.lay

@@ -75,7 +75,7 @@ func keysText() string {
 	return b.String()
 }
 
-const environmentText = `* NO_COLOR: set to anything, walship draws in monochrome (the mono theme); every state is still spelled out in words.
+const environmentText = `* NO_COLOR: set to anything, walship draws in monochrome (the mono theme) unless --theme names a theme; every state is still spelled out in words.
 * TERM: walship refuses to draw on TERM=dumb, a terminal that cannot move its cursor; walship check and walship bench need no terminal.
 * GOGC: the Go garbage collector's target; walship uses 35 unless it is set.
 * PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE (PG*): the usual libpq settings, read by walship pg when it connects to a real PostgreSQL cluster.`

@@ -108,7 +108,7 @@ func newPGWatchCmd() *cobra.Command {
 	f.StringVarP(&o.dbname, "dbname", "d", "", "database name, or a connection string or URI (PGDATABASE)")
 	f.StringArrayVar(&o.standbys, "standby", nil, `a standby's connection string, e.g. "host=db2" or "port=5433" (repeat per standby)`)
 	f.BoolVar(&o.control, "control", false, "let keys and commands run SQL on the servers (needs superuser)")
-	f.StringVar(&o.theme, "theme", "dark", "colour theme: "+strings.Join(theme.Names(), ", ")+" (NO_COLOR forces mono)")
+	f.StringVar(&o.theme, "theme", theme.Auto, themeUsage)
 	registerCompletions(cmd)
 	return cmd
 }
@@ -205,7 +205,7 @@ func newPGDemoCmd() *cobra.Command {
 	f.IntVar(&o.standbys, "standbys", 2, "standbys to start (1-9); the first streams through a slot")
 	f.StringVar(&o.bindir, "bindir", "", "directory of initdb, postgres and pg_basebackup (default: pg_config --bindir)")
 	f.IntVar(&o.rate, "rate", 5, "rows a second to INSERT, one commit each (0: only when asked)")
-	f.StringVar(&o.theme, "theme", "dark", "colour theme: "+strings.Join(theme.Names(), ", ")+" (NO_COLOR forces mono)")
+	f.StringVar(&o.theme, "theme", theme.Auto, themeUsage)
 	registerCompletions(cmd)
 	return cmd
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"strings"
 	"time"
 
 	"github.com/charmbracelet/x/term"
@@ -29,6 +28,7 @@ type tuiOptions struct {
 	walKeep      string
 	slots        bool
 	theme        string
+	room         bool // the presenter layout
 	seed         int64
 	applyDelay   time.Duration
 	flushDelay   time.Duration
@@ -51,10 +51,11 @@ func newTUICmd() *cobra.Command {
 			"Keys: 1-9 select a follower, p pause replay, c cut the link, x corrupt a frame,\n" +
 			"k crash, b base backup, space freeze time, : type a command, l pick a lesson,\n" +
 			"? all keys, q quit.\n" +
-			"NO_COLOR=1 draws without colour; every state is still spelled out.",
+			"NO_COLOR=1 draws without colour (unless --theme names one); every state is\n" +
+			"still spelled out.",
 		Example: "  walship\n" +
 			"  walship --followers 5 --latency 500ms --sync \"remote_apply 1\"\n" +
-			"  walship --theme high-contrast        # for a projector\n" +
+			"  walship --room --theme high-contrast   # for a projector\n" +
 			"  walship --latency 0 --apply-delay 0 --flush-delay 0 --rate 500   # the raw engine",
 		Args:         noArgs,
 		SilenceUsage: true,
@@ -86,7 +87,7 @@ func newTUICmd() *cobra.Command {
 				// too, unless it was killed (see lifelineEnv).
 				defer os.RemoveAll(o.data)
 			}
-			return runTUI(cmd.Context(), cfg, tui.Options{Theme: th}, o)
+			return runTUI(cmd.Context(), cfg, tui.Options{Theme: th, Room: o.room}, o)
 		},
 	}
 	f := cmd.Flags()
@@ -96,7 +97,8 @@ func newTUICmd() *cobra.Command {
 	f.StringVar(&o.sync, "sync", "off", `sync commit rule (synchronous_commit): off, local, remote_write, on or remote_apply, with ANY N ("remote_apply 1")`)
 	f.StringVar(&o.walKeep, "wal-keep", "128KiB", "bytes of WAL the leader keeps behind its end (wal_keep_size)")
 	f.BoolVar(&o.slots, "slots", false, "a replication slot per follower pins the WAL it still needs")
-	f.StringVar(&o.theme, "theme", "dark", "colour theme: "+strings.Join(theme.Names(), ", ")+" (NO_COLOR forces mono)")
+	f.StringVar(&o.theme, "theme", theme.Auto, themeUsage)
+	f.BoolVar(&o.room, "room", false, "start in the presenter layout (z toggles it): fewer numbers, tall bars, large badges")
 	f.Int64Var(&o.seed, "seed", 1, "seed for the workload and the links' jitter")
 	f.DurationVar(&o.applyDelay, "apply-delay", 80*time.Millisecond, "replay cost per record on followers")
 	f.DurationVar(&o.flushDelay, "flush-delay", 150*time.Millisecond, "extra cost of each follower fsync")
@@ -135,6 +137,14 @@ func (o tuiOptions) config() (cluster.Config, string, error) {
 	keep, err := parseSize("wal-keep", o.walKeep)
 	if err != nil {
 		return cfg, "", err
+	}
+	if keep == 0 {
+		keep = cluster.NoWALKeep // zero means zero, as wal_keep_size = 0
+	}
+	if rule.Remote() && rule.N > o.followers && o.scenario == "" && o.data == "" {
+		// A rule no set of followers can meet blocks every commit, silently.
+		return cfg, "", badFlag("sync", o.sync, fmt.Sprintf("at most ANY %d with --followers %d: ANY %d can never be met, so every commit would wait forever",
+			o.followers, o.followers, rule.N))
 	}
 	seg, err := parseSegmentSize(o.segmentSize)
 	if err != nil {

@@ -171,13 +171,17 @@ func registerCompletions(cmd *cobra.Command) {
 	}
 }
 
-// themeFlag checks --theme and returns the theme to draw with: NO_COLOR
-// forces mono.
+// themeUsage is --theme's help.
+var themeUsage = "colour theme: " + strings.Join(theme.Names(), ", ") + " (auto fits the terminal's background; NO_COLOR makes auto mono)"
+
+// themeFlag checks --theme and returns the theme to draw with. NO_COLOR
+// changes only the default: auto becomes mono, while a theme asked for by
+// name is drawn as asked.
 func themeFlag(name string) (string, error) {
 	if _, err := theme.ByName(name); err != nil {
 		return "", badFlag("theme", name, "one of "+strings.Join(theme.Names(), ", "))
 	}
-	if os.Getenv("NO_COLOR") != "" {
+	if theme.IsAuto(name) && os.Getenv("NO_COLOR") != "" {
 		return "mono", nil
 	}
 	return name, nil

@@ -44,6 +44,8 @@ type KeyMap struct {
 	ChapPrev  key.Binding
 	ChapAgain key.Binding
 	Lessons   key.Binding // the lesson picker
+	Room      key.Binding // the presenter layout on and off
+	SyncN     key.Binding // the sync rule's ANY n, cycled
 }
 
 // DefaultKeyMap is the keymap of issue 4.
@@ -86,6 +88,8 @@ func DefaultKeyMap() KeyMap {
 		ChapPrev:  b([]string{"N", "P"}, "N/P", "previous chapter"),
 		ChapAgain: b([]string{"r"}, "r", "restart chapter"),
 		Lessons:   b([]string{"l"}, "l", "lessons"),
+		Room:      b([]string{"z"}, "z", "presenter layout on/off"),
+		SyncN:     b([]string{"S"}, "S", "cycle ANY n of the sync rule"),
 	}
 }
 
@@ -98,8 +102,8 @@ func (k KeyMap) ShortHelp() []key.Binding {
 func (k KeyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
 		{k.Select, k.Next, k.Prev, k.Pause, k.Cut, k.Corrupt, k.Crash, k.Backup, k.Slower, k.Quicker},
-		{k.RateUp, k.RateDown, k.Burst, k.Sync, k.Add, k.Remove, k.LogBack, k.LogFwd},
-		{k.Freeze, k.TimeSlow, k.TimeFast, k.Palette, k.Lessons, k.Help, k.Quit},
+		{k.RateUp, k.RateDown, k.Burst, k.Sync, k.SyncN, k.Add, k.Remove, k.LogBack, k.LogFwd},
+		{k.Freeze, k.TimeSlow, k.TimeFast, k.Palette, k.Lessons, k.Room, k.Help, k.Quit},
 		{k.Chapter, k.StepBack, k.ChapPrev, k.ChapAgain, k.Captions},
 	}
 }

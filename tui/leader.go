@@ -13,17 +13,28 @@ type leaderPanel struct {
 	st    *theme.Styles
 	w     int
 	marks uint32 // rows a lesson's step points at, one bit a row
+	room  bool   // the presenter layout
+	hist  *leaderHistory
+	// histY is the first row of the history (0: none shown).
+	histY int
+
+	histScratch []float64 // scratch for drawing history
+	sparkBuf    []byte
 }
 
 // SetWidth sets the column's width (its right border included).
 func (p *leaderPanel) SetWidth(w int) { p.w = w }
+
+// leaderHistoryY is the first row of the leader's history, under its
+// facts and its commit latency.
+const leaderHistoryY = 15
 
 // row draws row y. connect marks rows where a lane leaves the leader.
 func (p *leaderPanel) row(r *row, s *cluster.Snapshot, y int, connect bool) {
 	st := p.st
 	in := newRow(r.b, p.w-1)
 	L := &s.Leader
-	marked := p.marks&(1<<y) != 0
+	marked := y < 32 && p.marks&(1<<y) != 0
 	kv := func(k, v string, vp theme.Paint) {
 		if marked {
 			in.text(st.Badge, padRight(pointerGlyph+k, 9))
@@ -32,6 +43,14 @@ func (p *leaderPanel) row(r *row, s *cluster.Snapshot, y int, connect bool) {
 		}
 		in.to(10)
 		in.text(vp, v)
+	}
+	switch {
+	case p.room:
+		p.roomRow(&in, s, y)
+		y = -1
+	case p.histY > 0 && y >= p.histY && y < p.histY+leaderHistoryRows && p.hist != nil:
+		p.historyRow(&in, p.hist, y-p.histY)
+		y = -1
 	}
 	switch y {
 	case 0:
@@ -80,6 +99,14 @@ func (p *leaderPanel) row(r *row, s *cluster.Snapshot, y int, connect bool) {
 			kv("slots", "≤"+cluster.FormatSize(L.MaxSlotWAL), st.Text)
 		default:
 			kv("slots", "on", st.Text)
+		}
+	case 12:
+		if c := L.CommitLatency; c.Commits > 0 && L.Sync.Mode != cluster.SyncOff {
+			kv("commit", "p50 "+cluster.FormatLag(c.P50), st.Text)
+		}
+	case 13:
+		if c := L.CommitLatency; c.Commits > 0 && L.Sync.Mode != cluster.SyncOff {
+			kv("", "p99 "+cluster.FormatLag(c.P99), st.Text)
 		}
 	}
 	in.fill()

@@ -17,6 +17,7 @@ type lessonPanel struct {
 	st     *theme.Styles
 	keys   *KeyMap
 	w, h   int
+	room   bool // the presenter layout: a full-width band with a row of padding on top
 	state  scenario.LessonState
 	lines  []string // the caption, wrapped and styled (built in setState)
 	widths []int
@@ -34,10 +35,8 @@ type lessonPanel struct {
 
 // SetSize sets the panel's size and re-wraps the caption.
 func (p *lessonPanel) SetSize(w, h int) {
-	if p.w != w || p.h != h {
-		p.w, p.h = w, h
-		p.wrap()
-	}
+	p.w, p.h = w, h
+	p.wrap()
 }
 
 // setState takes a new lesson state; it reports whether anything shown changed.
@@ -90,7 +89,15 @@ func (p *lessonPanel) caption(w int) ([]string, int) {
 // caption, and a row for what comes next or the outcome.
 func (p *lessonPanel) rowsFor(w int) int {
 	lines, _ := p.caption(w)
-	return 1 + max(len(lines), 1) + 1
+	return 1 + p.pad() + max(len(lines), 1) + 1
+}
+
+// pad is the band's rows of padding above the caption.
+func (p *lessonPanel) pad() int {
+	if p.room {
+		return 1
+	}
+	return 0
 }
 
 // wrap styles the caption as one block: every line padded to the widest,
@@ -98,10 +105,25 @@ func (p *lessonPanel) rowsFor(w int) int {
 func (p *lessonPanel) wrap() {
 	p.lines, p.widths = p.lines[:0], p.widths[:0]
 	lines, widest := p.caption(p.w)
-	for _, l := range lines {
-		l += strings.Repeat(" ", widest-width(l))
-		p.lines = append(p.lines, p.st.CaptionBox.Render(l))
-		p.widths = append(p.widths, widest+4)
+	if p.room && len(lines) > 0 {
+		// One band across the screen, the text centred in it as a block.
+		left := max((p.w-4-widest)/2, 0)
+		band := func(l string) {
+			l = strings.Repeat(" ", left) + l
+			l += strings.Repeat(" ", max(p.w-4-width(l), 0))
+			p.lines = append(p.lines, p.st.CaptionBox.Render(l))
+			p.widths = append(p.widths, max(p.w, width(l)+4))
+		}
+		band("")
+		for _, l := range lines {
+			band(l)
+		}
+	} else {
+		for _, l := range lines {
+			l += strings.Repeat(" ", widest-width(l))
+			p.lines = append(p.lines, p.st.CaptionBox.Render(l))
+			p.widths = append(p.widths, widest+4)
+		}
 	}
 	if room := max(p.h-2, 1); room < len(p.lines) {
 		p.lines, p.widths = p.lines[:room], p.widths[:room]
@@ -121,7 +143,7 @@ func (p *lessonPanel) row(r *row, y int) {
 		r.spaces(pad)
 		r.b.WriteString(p.lines[i])
 		r.n += p.widths[i]
-	case y == 1 && s.Caption == "" && !s.Done && s.ChapterIndex > 0:
+	case y == 1+p.pad() && s.Caption == "" && !s.Done && s.ChapterIndex > 0:
 		r.to(p.w/2 - 1)
 		r.text(st.Muted, "…")
 	}

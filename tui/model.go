@@ -38,8 +38,9 @@ type (
 	}
 	// doneMsg reports a command the controller carried out (or refused).
 	doneMsg struct {
-		cmd cluster.Command
-		err error
+		cmd     cluster.Command
+		err     error
+		palette bool // typed in the palette, which waits for it
 	}
 	// lessonMsg reports a lesson started from the picker (or why not).
 	lessonMsg struct {
@@ -58,10 +59,13 @@ type Model struct {
 	marker      func(label string)
 	lastMark    string // the label of the last marker sent
 	st          *theme.Styles
+	themes      themeChoice
 	keys        KeyMap
 
-	w, h int
-	lay  layout
+	w, h      int
+	lay       layout
+	room      bool // the presenter layout
+	eventRows int  // the event log's least height the layout was made for
 
 	snap    cluster.Snapshot
 	have    bool
@@ -73,6 +77,11 @@ type Model struct {
 	views   []followerView
 	prevCRC map[string]uint64
 	flashAt map[string]time.Time
+	// lastWrite is each running follower's last write position, and
+	// lostTo, for a stopped one, where it stood before the crash.
+	lastWrite map[string]wal.LSN
+	lostTo    map[string]wal.LSN
+	hist      history
 
 	selected string
 	showHelp bool
@@ -105,16 +114,18 @@ func New(ctrl cluster.Controller, opts Options) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	st := theme.NewStyles(th)
 	m := &Model{
 		ctrl:        ctrl,
 		lesson:      opts.Lesson,
 		startLesson: opts.StartLesson,
 		marker:      opts.Marker,
-		st:          st,
+		themes:      newThemeChoice(opts.Theme, th),
 		keys:        DefaultKeyMap(),
 		prevCRC:     map[string]uint64{},
 		flashAt:     map[string]time.Time{},
+		lastWrite:   map[string]wal.LSN{},
+		lostTo:      map[string]wal.LSN{},
+		room:        opts.Room,
 		captions:    true,
 		dirty:       true,
 		now:         time.Now(),
@@ -124,19 +135,16 @@ func New(ctrl cluster.Controller, opts Options) (*Model, error) {
 	canPick := len(opts.Lessons) > 0 && opts.StartLesson != nil
 	m.keys.Lessons.SetEnabled(canPick)
 	m.hint = canPick && opts.Hint && opts.Lesson == nil
-	m.picker.st, m.picker.keys, m.picker.lessons = st, &m.keys, opts.Lessons
-	m.status.st = st
-	m.leader.st = st
-	m.panel.st = st
-	m.events.st = st
-	m.pal.st = st
-	m.lessonP.st, m.lessonP.keys = st, &m.keys
-	m.help.st, m.help.keys = st, &m.keys
+	m.picker.keys, m.picker.lessons = &m.keys, opts.Lessons
+	m.lessonP.keys = &m.keys
+	m.help.keys = &m.keys
+	m.setStyles(theme.NewStyles(th))
 	return m, nil
 }
 
-// Init starts polling the controller.
-func (m *Model) Init() tea.Cmd { return m.fetch() }
+// Init starts polling the controller and asks the terminal for its
+// background colour (see background.go).
+func (m *Model) Init() tea.Cmd { return tea.Batch(m.fetch(), tea.RequestBackgroundColor) }
 
 // fetch takes a snapshot (and the lesson state) off the UI goroutine.
 func (m *Model) fetch() tea.Cmd {
@@ -174,6 +182,9 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case tea.WindowSizeMsg:
 		m.setSize(msg.Width, msg.Height)
 		return m, nil
+	case tea.BackgroundColorMsg:
+		m.background(msg)
+		return m, nil
 	case pollMsg:
 		if msg.gen != m.gen {
 			return m, nil
@@ -195,8 +206,13 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.relayout()
 		return m, m.refresh()
 	case doneMsg:
+		if msg.palette {
+			m.pal.done(msg.err)
+		}
 		if msg.err != nil {
 			m.say(true, fmt.Sprintf("%s: %v", msg.cmd, msg.err))
+		} else if w := unmeetable(cluster.SyncRule{Mode: msg.cmd.Mode, N: int(msg.cmd.N)}, len(m.snap.Followers)); msg.cmd.Verb == cluster.VerbSync && w != "" {
+			m.say(true, "→ "+msg.cmd.String()+": "+w+", every commit waits")
 		} else {
 			m.say(false, "→ "+msg.cmd.String())
 		}
@@ -205,6 +221,8 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, m.key(msg)
 	case tea.MouseClickMsg:
 		return m, m.click(msg.Mouse())
+	case tea.MouseWheelMsg:
+		m.wheel(msg.Mouse())
 	case tea.PasteMsg:
 		if m.pal.active {
 			m.pal.paste(msg.Content)
@@ -226,11 +244,13 @@ func (m *Model) setSize(w, h int) {
 func (m *Model) lessonShown() bool { return m.lesson != nil && m.captions }
 
 func (m *Model) relayout() {
-	rows := 0
+	in := layoutInput{followers: len(m.views), room: m.room, eventRows: m.events.wantRows(m.w)}
+	m.lessonP.room = m.room // its height depends on it
 	if m.lessonShown() {
-		rows = m.lessonP.rowsFor(m.w)
+		in.lessonRows = m.lessonP.rowsFor(m.w)
 	}
-	l := computeLayout(m.w, m.h, len(m.views), rows)
+	m.eventRows = in.eventRows
+	l := computeLayout(m.w, m.h, in)
 	m.lay = l
 	m.dirty = true
 	if l.tooSmall {
@@ -238,8 +258,13 @@ func (m *Model) relayout() {
 	}
 	m.status.SetSize(l.w)
 	m.leader.SetWidth(l.leaderW)
+	m.leader.room, m.leader.histY = l.room, 0
+	if l.history() && l.bodyH >= leaderHistoryY+leaderHistoryRows {
+		m.leader.histY = leaderHistoryY
+	}
 	m.panel.SetSize(l.panelW, l.blockH)
-	m.events.SetHeight(l.eventsH)
+	m.panel.room, m.panel.barH = l.room, l.barH
+	m.events.SetSize(l.w, l.eventsH)
 	m.lessonP.SetSize(l.w, l.lessonH)
 	m.help.SetSize(l.w, l.h-2)
 	m.picker.SetSize(l.w, l.h-2)
@@ -255,11 +280,16 @@ func (m *Model) ingest(s cluster.Snapshot, ls *scenario.LessonState) tea.Cmd {
 	changed := !m.have || !sameSnapshot(&m.snap, &s)
 	if m.events.add(s.Events) {
 		changed = true
+		if m.events.wantRows(m.w) != m.eventRows {
+			m.relayout() // the newest event, shown whole, needs another height
+		}
 	}
 	s.Events = nil
 	m.snap, m.have = s, true
 	m.panel.leader = &m.snap.Leader
 	m.panel.src = &m.snap.Source
+	m.hist.sample(&m.snap, m.panel.behind)
+	m.syncMarks()
 
 	var mark tea.Cmd
 	if ls != nil {
@@ -365,12 +395,14 @@ func (m *Model) buildViews() {
 		}
 		m.prevCRC[f.Name] = f.CRCFailures
 		_, flash := m.flashAt[f.Name]
-		m.views[i] = followerView{f: f, frames: m.views[i].frames[:0], selected: f.Name == m.selected, flash: flash}
+		m.views[i] = followerView{f: f, frames: m.views[i].frames[:0], selected: f.Name == m.selected, flash: flash,
+			lostTo: m.lostTail(&f), hist: m.hist.followers[f.Name]}
 		if m.lessonShown() {
 			m.views[i].marks = pointsFor(&m.lessonP.state.Points, f.Name)
 		}
 		byIndex[f.Index] = i
 	}
+	m.leader.hist = &m.hist.leader
 	m.leader.marks = 0
 	if m.lessonShown() {
 		m.leader.marks = leaderMarks(&m.lessonP.state.Points)
@@ -468,10 +500,16 @@ func (m *Model) selectStep(d int) {
 // do sends c to the controller off the UI goroutine, and assumes it took
 // effect in the snapshot the keys read, so that keys pressed faster than
 // the next poll step on from it (two > presses make 4x, not 2x twice).
-func (m *Model) do(c cluster.Command) tea.Cmd {
+func (m *Model) do(c cluster.Command) tea.Cmd { return m.send(c, false) }
+
+// doFromPalette is do for a command typed in the palette: its outcome
+// goes back to the palette, which stays open until then.
+func (m *Model) doFromPalette(c cluster.Command) tea.Cmd { return m.send(c, true) }
+
+func (m *Model) send(c cluster.Command, palette bool) tea.Cmd {
 	anticipate(&m.snap, c)
 	ctrl := m.ctrl
-	return func() tea.Msg { return doneMsg{cmd: c, err: ctrl.Do(c)} }
+	return func() tea.Msg { return doneMsg{cmd: c, err: ctrl.Do(c), palette: palette} }
 }
 
 // anticipate applies the part of c that keys step or toggle from to s.
@@ -517,7 +555,7 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 	}
 	if m.pal.active {
 		if c, ok := m.pal.update(msg); ok {
-			return m.do(c)
+			return m.doFromPalette(c)
 		}
 		return nil
 	}
@@ -548,6 +586,10 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 	}
 	if msg.String() == "esc" {
 		m.msg = ""
+		if m.events.sel != 0 {
+			m.events.sel = 0 // the newest is shown whole again
+			m.relayout()
+		}
 		return nil
 	}
 	switch {
@@ -559,6 +601,11 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 		return nil
 	case key.Matches(msg, k.Lessons):
 		m.picker.open()
+		return nil
+	case key.Matches(msg, k.Room):
+		m.room = !m.room
+		m.relayout()
+		m.buildViews()
 		return nil
 	case key.Matches(msg, k.LogBack):
 		m.events.scroll(m.events.h - 2)
@@ -637,6 +684,10 @@ func (m *Model) commandFor(msg tea.KeyPressMsg) (cluster.Command, error) {
 		return cluster.Command{Verb: cluster.VerbWrite, N: burstRecords}, nil
 	case key.Matches(msg, k.Sync):
 		return cluster.Command{Verb: cluster.VerbSync, Mode: (s.Leader.Sync.Mode + 1) % (cluster.SyncRemoteApply + 1), N: int64(max(s.Leader.Sync.N, 1))}, nil
+	case key.Matches(msg, k.SyncN):
+		// ANY 1 .. ANY (followers), then back to 1.
+		n := max(s.Leader.Sync.N, 1)%max(len(s.Followers), 1) + 1
+		return cluster.Command{Verb: cluster.VerbSync, Mode: s.Leader.Sync.Mode, N: int64(n)}, nil
 	case key.Matches(msg, k.Add):
 		return cluster.Command{Verb: cluster.VerbAdd}, nil
 	case key.Matches(msg, k.Freeze):
@@ -724,6 +775,13 @@ func (m *Model) click(ms tea.Mouse) tea.Cmd {
 		return nil
 	}
 	l := m.lay
+	if ms.Y >= l.eventsY && ms.Y < l.eventsY+l.eventsH {
+		// A line of the event log: shown whole (again: the newest).
+		if m.events.click(ms.Y - l.eventsY) {
+			m.relayout()
+		}
+		return nil
+	}
 	i, ry := l.follower(ms.X, ms.Y)
 	if i < 0 || i >= len(m.views) {
 		return nil
@@ -773,6 +831,25 @@ func (m *Model) click(ms tea.Mouse) tea.Cmd {
 	return m.do(cluster.Command{Verb: cluster.VerbCorrupt, Follower: v.f.Name, LSN: f.LSN})
 }
 
+// wheelLines is how far one turn of the mouse wheel scrolls the log.
+const wheelLines = 3
+
+// wheel scrolls the event log: up for older events, down for newer.
+func (m *Model) wheel(ms tea.Mouse) {
+	if m.lay.tooSmall || m.showHelp || m.picker.active {
+		return
+	}
+	switch ms.Button {
+	case tea.MouseWheelUp:
+		m.events.scroll(wheelLines)
+	case tea.MouseWheelDown:
+		m.events.scroll(-wheelLines)
+	default:
+		return
+	}
+	m.dirty = true
+}
+
 func abs(x int) int {
 	if x < 0 {
 		return -x
@@ -789,6 +866,7 @@ func (m *Model) View() tea.View {
 	}
 	v := tea.NewView(m.view)
 	v.AltScreen = true
+	v.BackgroundColor = m.themes.paintBg
 	v.MouseMode = tea.MouseModeCellMotion
 	v.WindowTitle = "walship"
 	return v
@@ -822,11 +900,28 @@ func (m *Model) render() string {
 			b.WriteByte('\n')
 		}
 	default:
+		blank := func(n int) {
+			for range n {
+				r = newRow(&b, l.w)
+				r.fill()
+				b.WriteByte('\n')
+			}
+		}
+		lesson := func() {
+			for y := range l.lessonH {
+				r = newRow(&b, l.w)
+				m.lessonP.row(&r, y)
+				b.WriteByte('\n')
+			}
+		}
+		blank(l.bannerH) // room for a banner (see layoutInput)
+		if l.room {
+			lesson()
+		}
 		m.renderBody(&b)
-		for y := range l.lessonH {
-			r = newRow(&b, l.w)
-			m.lessonP.row(&r, y)
-			b.WriteByte('\n')
+		blank(l.paneH) // room for a pane (see layoutInput)
+		if !l.room {
+			lesson()
 		}
 		for y := range l.eventsH {
 			r = newRow(&b, l.w)
@@ -946,16 +1041,17 @@ func (m *Model) footer(r *row) {
 	if msg == "" && m.hint {
 		msg, msgPaint = "new here? "+firstKey(m.keys.Lessons)+" picks a lesson", st.Muted
 	}
-	msgW := 0
-	if msg != "" {
-		msgW = min(width(msg)+2, r.w/2)
-	}
-	// The last bindings (help, quit) are always shown; others as room allows.
+	// The last bindings (help, quit) are always shown; the message as
+	// much as the rest of the row allows, before other bindings.
 	items := m.keys.ShortHelp()
 	itemW := func(b key.Binding) int { h := b.Help(); return width(h.Key) + width(shortDesc(h.Desc)) + 3 }
 	reserve := 0
 	for _, b := range items[max(len(items)-2, 0):] {
 		reserve += itemW(b)
+	}
+	msgW := 0
+	if msg != "" {
+		msgW = min(width(msg)+2, r.w-reserve)
 	}
 	for i, b := range items {
 		last := i >= len(items)-2
@@ -1006,4 +1102,41 @@ func (m *Model) tooSmallView() string {
 	b.WriteByte('\n')
 	line(m.st.Muted, hint)
 	return b.String()
+}
+
+// lostTail is where f's write position stood before it crashed, while it
+// is stopped: the tail between what reached its disk (its write position
+// now) and there was lost. Once it runs again, recovery has said what it
+// kept and nothing is drawn as lost.
+func (m *Model) lostTail(f *cluster.FollowerStatus) wal.LSN {
+	if f.State != cluster.StateStopped {
+		delete(m.lostTo, f.Name)
+		m.lastWrite[f.Name] = f.WriteLSN
+		return 0
+	}
+	if _, ok := m.lostTo[f.Name]; !ok {
+		m.lostTo[f.Name] = m.lastWrite[f.Name]
+	}
+	if to := m.lostTo[f.Name]; to > f.WriteLSN {
+		return to
+	}
+	return 0
+}
+
+// syncMarks decides what the bars show of the sync rule: on the bar of
+// the position it waits for, a tick where it has reached (its watermark)
+// and one where the oldest waiting commit ends.
+func (m *Model) syncMarks() {
+	p, L, g := &m.panel, &m.snap.Leader, &m.st.Glyphs
+	p.syncBar, p.syncTicks = -1, p.syncTicks[:0]
+	if !L.Sync.Remote() {
+		return
+	}
+	p.syncBar = int(L.Sync.Mode - cluster.SyncRemoteWrite)
+	if L.WaitingCommits > 0 && L.OldestWaitingLSN > 0 {
+		p.syncTicks = append(p.syncTicks, tick{L.OldestWaitingLSN, g.Waiting, &m.st.Warn})
+	}
+	if L.SyncWatermark > 0 {
+		p.syncTicks = append(p.syncTicks, tick{L.SyncWatermark, g.Watermark, &m.st.Accent})
+	}
 }

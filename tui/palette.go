@@ -20,6 +20,11 @@ type palette struct {
 	err     string
 	history []string
 	hist    int // index into history while browsing; len(history) = the live line
+	// running is set while the command entered runs: the palette stays
+	// open until it is known to have worked, so that a command that
+	// parses but fails (pause follower-9) keeps its line and its error,
+	// and what is typed next goes into the line, not to the hotkeys.
+	running bool
 }
 
 func (p *palette) open() {
@@ -27,7 +32,21 @@ func (p *palette) open() {
 	p.hist = len(p.history)
 }
 
-func (p *palette) close() { p.active, p.err = false, "" }
+func (p *palette) close() { p.active, p.err, p.running = false, "", false }
+
+// done takes the outcome of the command entered: the palette closes when
+// it worked and shows the error, keeping the line, when it did not.
+func (p *palette) done(err error) {
+	if !p.running {
+		return
+	}
+	p.running = false
+	if err != nil {
+		p.err = err.Error()
+		return
+	}
+	p.close()
+}
 
 func (p *palette) value() string { return string(p.buf) }
 
@@ -41,6 +60,9 @@ func (p *palette) update(msg tea.KeyPressMsg) (cluster.Command, bool) {
 	case "esc", "ctrl+c", "ctrl+g":
 		p.close()
 	case "enter":
+		if p.running {
+			return cluster.Command{}, false // the last one has not answered yet
+		}
 		line := strings.TrimSpace(p.value())
 		if line == "" {
 			p.close()
@@ -54,7 +76,7 @@ func (p *palette) update(msg tea.KeyPressMsg) (cluster.Command, bool) {
 		if n := len(p.history); n == 0 || p.history[n-1] != line {
 			p.history = append(p.history, line)
 		}
-		p.close()
+		p.err, p.running = "", true
 		return c, true
 	case "backspace", "ctrl+h":
 		if p.pos > 0 {
@@ -176,7 +198,9 @@ func (p *palette) row(r *row) {
 		r.plain(string(p.buf[p.pos+1:]))
 	}
 	r.plain("   ")
-	if p.err != "" {
+	if p.running {
+		r.text(st.Muted, "…")
+	} else if p.err != "" {
 		r.text(st.Error, "✖ "+p.err)
 	} else {
 		r.text(st.Muted, p.hint())

@@ -83,6 +83,13 @@ func (r *row) text(p theme.Paint, s string) {
 	r.n += w
 }
 
+// whole writes s in paint p only if all of it fits.
+func (r *row) whole(p theme.Paint, s string) {
+	if width(s) <= r.room() {
+		r.text(p, s)
+	}
+}
+
 // plain writes unstyled text.
 func (r *row) plain(s string) { r.text(theme.Paint{}, s) }
 

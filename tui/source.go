@@ -90,15 +90,15 @@ func (p *followerPanel) barPaint(v *followerView, i int) *theme.Paint {
 func (p *followerPanel) sourceBadges(r *row, f *cluster.FollowerStatus) {
 	st := p.st
 	if f.Inferred {
-		r.text(st.Muted, " (inferred)")
+		r.whole(st.Muted, " (inferred)")
 	}
 	if f.Timeline != 0 {
-		r.text(st.Muted, "  TL"+strconv.Itoa(int(f.Timeline)))
+		r.whole(st.Muted, "  TL"+strconv.Itoa(int(f.Timeline)))
 	}
 	if f.Stale && p.wide() {
-		r.text(st.Warn, "  stale report")
+		r.whole(st.Warn, "  stale report")
 	} else if f.Stale {
-		r.text(st.Warn, "  stale")
+		r.whole(st.Warn, "  stale")
 	}
 }
 

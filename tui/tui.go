@@ -25,8 +25,13 @@ import (
 
 // Options configure Run.
 type Options struct {
-	// Theme is a theme name (see theme.Names); "" is dark.
+	// Theme is a theme name (see theme.Names); "" and "auto" follow the
+	// terminal's background.
 	Theme string
+	// Room starts in the presenter layout (z toggles it): fewer numbers,
+	// taller bars, larger badges, for a room reading the screen from its
+	// back.
+	Room bool
 	// Lesson is the scenario being played, or nil. While it is set the
 	// caption, chapter, step and lesson keys (n, pgdn, ., pgup, N/P, r, C)
 	// are shown.

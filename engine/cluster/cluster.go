@@ -47,7 +47,8 @@ type Cluster struct {
 	events [EventRingSize]Event
 	evSeq  uint64
 
-	work *workload
+	work    *workload
+	commits commitTracker // the workload's commits: waiting, and how long they took
 
 	stop     chan struct{}
 	stopOnce sync.Once
@@ -76,7 +77,7 @@ func (c *Config) defaults() {
 	if c.SegmentSize <= 0 {
 		c.SegmentSize = wal.DefaultSegmentSize
 	}
-	if c.WALKeep <= 0 {
+	if c.WALKeep == 0 {
 		c.WALKeep = 64 << 20
 	}
 	if c.Keys <= 0 {
@@ -109,6 +110,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("followers must be 0..%d, not %d", MaxFollowers, c.Followers)
 	case c.SegmentSize != 0 && c.SegmentSize < wal.MaxRecordSize:
 		return fmt.Errorf("segment size must be at least %s, not %s", FormatSize(wal.MaxRecordSize), FormatSize(c.SegmentSize))
+	case c.WALKeep < NoWALKeep:
+		return fmt.Errorf("wal keep must not be negative")
 	case c.Rate < 0:
 		return fmt.Errorf("rate must not be negative")
 	case c.ValueSize > wal.MaxValueSize-32:
@@ -169,7 +172,7 @@ func New(cfg Config) (*Cluster, error) {
 		Listen:             net.JoinHostPort(cfg.Listen, "0"),
 		BatchBytes:         cfg.BatchBytes,
 		CheckpointInterval: cfg.CheckpointInterval,
-		WALKeep:            cfg.WALKeep,
+		WALKeep:            max(cfg.WALKeep, 0), // NoWALKeep is none
 		Slots:              cfg.Slots,
 		MaxSlotWAL:         cfg.MaxSlotWAL,
 		Sync:               cfg.Sync,
@@ -523,9 +526,12 @@ func (c *Cluster) Snapshot(sinceEvent uint64) Snapshot {
 		},
 	}
 	peers := map[string]ship.PeerStatus{}
-	for _, p := range c.primary.Peers() {
+	peerList := c.primary.Peers()
+	for _, p := range peerList {
 		peers[p.Name] = p
 	}
+	snap.Leader.OldestWaitingLSN, snap.Leader.CommitLatency = c.commits.summary()
+	snap.Leader.SyncWatermark = syncWatermark(ps.Sync, peerList)
 	c.mu.Lock()
 	members := append([]*member(nil), c.followers...)
 	standbys := make([]*ship.Standby, len(members))
@@ -565,10 +571,7 @@ func (c *Cluster) Snapshot(sinceEvent uint64) Snapshot {
 			Backup:    BackupStatus{Active: st.Backup.Active, LSN: st.Backup.LSN, Done: st.Backup.Done, Total: st.Backup.Total, Count: st.Backup.Count},
 			Slot:      SlotStatus{Enabled: pr.SlotEnabled, RestartLSN: pr.SlotRestart, Lost: pr.SlotLost},
 			LastError: st.LastError,
-			SyncState: "async",
-		}
-		if ps.Sync.Remote() {
-			f.SyncState = "quorum"
+			SyncState: syncState(ps.Sync, pr),
 		}
 		if rs.Cut && f.State != StateStopped && f.State != StateNeedsBackup {
 			f.State = StateCut

@@ -78,6 +78,16 @@ type LeaderStatus struct {
 	Sync           SyncRule
 	WaitingCommits int // commits waiting for the sync rule
 	Commits        uint64
+	// OldestWaitingLSN is the end of the oldest commit waiting for the
+	// sync rule (0: none waits, or the source cannot tell).
+	OldestWaitingLSN wal.LSN
+	// SyncWatermark is what the sync rule has reached: the highest LSN
+	// that n streaming followers confirmed in its mode (0: the rule waits
+	// for no follower, fewer than n stream, or the source cannot tell).
+	SyncWatermark wal.LSN
+	// CommitLatency is how long the last commits took to be released
+	// (world time; Commits 0 when none was measured).
+	CommitLatency CommitLatency
 
 	// RecordEndLSN is the end of the last complete record at or below
 	// FlushLSN where the two differ (a real flush can end on a page
@@ -138,7 +148,7 @@ type FollowerStatus struct {
 	StartLSN  wal.LSN // oldest LSN in the follower's own log
 
 	WriteLag, FlushLag, ReplayLag Lag
-	SyncState                     string // async, quorum, potential (as PostgreSQL)
+	SyncState                     string // async, quorum, potential (as PostgreSQL); "" with no connection
 
 	ReplayPaused bool
 	ApplyDelay   time.Duration // per record, world time

@@ -12,6 +12,7 @@ import (
 	"walship/engine/cluster"
 	"walship/engine/wal"
 	"walship/scenario"
+	"walship/session"
 	"walship/theme"
 )
 
@@ -93,6 +94,14 @@ type Model struct {
 	help    helpOverlay
 	scratch []byte
 
+	// Looking back, a recording's playback and the message diagram
+	// (timetravel.go, diagram.go).
+	hist    *session.History
+	play    Playback
+	past    pastView
+	trace   frameTrace
+	diagram diagramPane
+
 	// View memo: View re-renders only after Update changed something shown.
 	dirty bool
 	view  string
@@ -132,6 +141,7 @@ func New(ctrl cluster.Controller, opts Options) (*Model, error) {
 	m.pal.st = st
 	m.lessonP.st, m.lessonP.keys = st, &m.keys
 	m.help.st, m.help.keys = st, &m.keys
+	m.initTime(ctrl)
 	return m, nil
 }
 
@@ -140,7 +150,7 @@ func (m *Model) Init() tea.Cmd { return m.fetch() }
 
 // fetch takes a snapshot (and the lesson state) off the UI goroutine.
 func (m *Model) fetch() tea.Cmd {
-	ctrl, lesson, gen, since := m.ctrl, m.lesson, m.gen, m.snap.LastEvent
+	ctrl, lesson, gen, since := m.ctrl, m.lesson, m.gen, m.lastEventSeen()
 	return func() tea.Msg {
 		msg := snapMsg{gen: gen, snap: ctrl.Snapshot(since)}
 		if lesson != nil {
@@ -182,6 +192,9 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case snapMsg:
 		if msg.gen != m.gen {
 			return m, nil
+		}
+		if m.remember(msg.snap) {
+			return m, m.schedule()
 		}
 		return m, tea.Batch(m.schedule(), m.ingest(msg.snap, msg.lesson))
 	case lessonMsg:
@@ -468,7 +481,18 @@ func (m *Model) selectStep(d int) {
 // do sends c to the controller off the UI goroutine, and assumes it took
 // effect in the snapshot the keys read, so that keys pressed faster than
 // the next poll step on from it (two > presses make 4x, not 2x twice).
+// While the past is on screen it refuses: the world is changed in the
+// present.
 func (m *Model) do(c cluster.Command) tea.Cmd {
+	if m.past.active {
+		m.say(true, "esc first: the past is only shown ("+c.String()+")")
+		return nil
+	}
+	return m.send(c)
+}
+
+// send is do without the past's guard.
+func (m *Model) send(c cluster.Command) tea.Cmd {
 	anticipate(&m.snap, c)
 	ctrl := m.ctrl
 	return func() tea.Msg { return doneMsg{cmd: c, err: ctrl.Do(c)} }
@@ -497,8 +521,17 @@ func anticipate(s *cluster.Snapshot, c cluster.Command) {
 			f.Link.Latency, f.Link.Jitter = c.Dur, c.Jitter
 		case cluster.VerbPause, cluster.VerbResume:
 			f.ReplayPaused = c.Verb == cluster.VerbPause
-		case cluster.VerbCut, cluster.VerbRestore:
-			f.Link.Cut = c.Verb == cluster.VerbCut
+		case cluster.VerbCut:
+			switch c.Way {
+			case cluster.WayTo:
+				f.Link.CutTo = true
+			case cluster.WayFrom:
+				f.Link.CutFrom = true
+			default:
+				f.Link.Cut = true
+			}
+		case cluster.VerbRestore:
+			f.Link.Cut, f.Link.CutTo, f.Link.CutFrom = false, false, false
 		case cluster.VerbCrash:
 			f.State = cluster.StateStopped
 		case cluster.VerbRestart:
@@ -516,6 +549,10 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 		return tea.Suspend
 	}
 	if m.pal.active {
+		if msg.String() == "enter" && m.uiCommand(m.pal.value()) {
+			m.pal.close()
+			return nil
+		}
 		if c, ok := m.pal.update(msg); ok {
 			return m.do(c)
 		}
@@ -545,6 +582,9 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 	}
 	if m.lay.tooSmall {
 		return nil
+	}
+	if cmd, ok := m.timeKey(msg); ok {
+		return cmd
 	}
 	if msg.String() == "esc" {
 		m.msg = ""
@@ -622,7 +662,7 @@ var errNoFollower = fmt.Errorf("no follower selected (a adds one)")
 func (m *Model) commandFor(msg tea.KeyPressMsg) (cluster.Command, error) {
 	k := &m.keys
 	s := &m.snap
-	if key.Matches(msg, k.Pause, k.Cut, k.Corrupt, k.Crash, k.Backup, k.Slower, k.Quicker, k.Remove) {
+	if key.Matches(msg, k.Pause, k.Cut, k.Corrupt, k.Drop, k.Crash, k.Backup, k.Slower, k.Quicker, k.Remove) {
 		f, ok := m.selectedStatus()
 		if !ok {
 			return cluster.Command{}, errNoFollower
@@ -670,6 +710,8 @@ func followerCommand(k *KeyMap, msg tea.KeyPressMsg, f *cluster.FollowerStatus) 
 		}
 	case key.Matches(msg, k.Corrupt):
 		c.Verb = cluster.VerbCorrupt
+	case key.Matches(msg, k.Drop):
+		c.Verb = cluster.VerbDrop
 	case key.Matches(msg, k.Crash):
 		c.Verb = cluster.VerbCrash
 		if f.State == cluster.StateStopped {
@@ -718,9 +760,16 @@ func step[T time.Duration | float64](steps []T, cur T, up bool, eps T) T {
 }
 
 // click selects the follower under the mouse, and corrupts the data frame
-// clicked on a lane.
+// clicked on a lane (drops it, with alt or ctrl held); on the time strip
+// it moves to the moment clicked.
 func (m *Model) click(ms tea.Mouse) tea.Cmd {
 	if m.lay.tooSmall || m.showHelp || m.pal.active || ms.Button != tea.MouseLeft {
+		return nil
+	}
+	if cmd, ok := m.clickTime(ms); ok {
+		return cmd
+	}
+	if m.diagram.on {
 		return nil
 	}
 	l := m.lay
@@ -766,11 +815,15 @@ func (m *Model) click(ms tea.Mouse) tea.Cmd {
 		return nil
 	}
 	f := &v.frames[best]
+	verb, what := cluster.VerbCorrupt, "corrupt"
+	if ms.Mod&(tea.ModAlt|tea.ModCtrl) != 0 {
+		verb, what = cluster.VerbDrop, "drop"
+	}
 	if f.Dir != cluster.ToFollower || f.Kind != "data" {
-		m.say(true, "that is a "+f.Kind+" frame; click a "+m.st.Glyphs.Data+" data frame to corrupt it")
+		m.say(true, "that is a "+f.Kind+" frame; click a "+m.st.Glyphs.Data+" data frame to "+what+" it")
 		return nil
 	}
-	return m.do(cluster.Command{Verb: cluster.VerbCorrupt, Follower: v.f.Name, LSN: f.LSN})
+	return m.do(cluster.Command{Verb: verb, Follower: v.f.Name, LSN: f.LSN})
 }
 
 func abs(x int) int {
@@ -805,7 +858,16 @@ func (m *Model) render() string {
 	var b strings.Builder
 	b.Grow(l.w * l.h * 6)
 	r := newRow(&b, l.w)
-	m.status.row(&r, &m.snap)
+	if badge, paint := m.timeBadge(); badge != "" {
+		// PAST or REPLAY first, the status of that moment after it.
+		r.text(paint, badge)
+		m.status.SetSize(l.w - r.n)
+		rest := newRow(&b, l.w-r.n)
+		m.status.row(&rest, &m.snap)
+		m.status.SetSize(l.w)
+	} else {
+		m.status.row(&r, &m.snap)
+	}
 	b.WriteByte('\n')
 
 	switch {
@@ -822,20 +884,34 @@ func (m *Model) render() string {
 			b.WriteByte('\n')
 		}
 	default:
-		m.renderBody(&b)
+		if m.diagram.on {
+			for _, line := range m.diagram.ViewAs(&m.trace, l.w, l.bodyH) {
+				b.WriteString(line)
+				b.WriteByte('\n')
+			}
+		} else {
+			m.renderBody(&b)
+		}
 		for y := range l.lessonH {
 			r = newRow(&b, l.w)
 			m.lessonP.row(&r, y)
 			b.WriteByte('\n')
 		}
+		_, _, _, strip := m.timeSpan()
 		for y := range l.eventsH {
 			r = newRow(&b, l.w)
-			m.events.row(&r, y)
+			if y == 0 && strip {
+				m.stripRow(&r)
+			} else {
+				m.eventsShown().row(&r, y)
+			}
 			b.WriteByte('\n')
 		}
 	}
 	r = newRow(&b, l.w)
-	m.footer(&r)
+	if !m.timeFooter(&r) {
+		m.footer(&r)
+	}
 	return b.String()
 }
 
@@ -894,6 +970,9 @@ func (m *Model) laneLabel(r *row, v *followerView) {
 	lk := &v.f.Link
 	if !m.snap.Source.Observes(cluster.ObsLink) {
 		sourceLaneLabel(r, st, &m.snap.Source, &v.f)
+		return
+	}
+	if oneWayLabel(r, st, lk) {
 		return
 	}
 	if v.marks&markLane != 0 {

@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"bytes"
 	"fmt"
 	"slices"
 	"strings"
@@ -11,6 +12,7 @@ import (
 
 	"walship/engine/cluster"
 	"walship/engine/wal"
+	"walship/session"
 	"walship/tui/internal/fake"
 )
 
@@ -187,5 +189,75 @@ func TestOneWayLaneLabel(t *testing.T) {
 	got := screen(m)
 	if !strings.Contains(got, "leader's frames LOST") || !strings.Contains(got, lostGlyphs[0]) {
 		t.Fatalf("one-way cut not drawn:\n%s", got)
+	}
+}
+
+// recording is ten seconds of moving snapshots as a session file, read
+// back.
+func recording(t *testing.T) *session.Recording {
+	t.Helper()
+	var buf bytes.Buffer
+	w, err := session.NewWriter(&buf, session.Meta{Title: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i <= 100; i++ {
+		s := moving(time.Duration(i)*100*time.Millisecond, uint64(i+1))
+		w.Snapshot(time.Duration(i)*100*time.Millisecond, &s)
+	}
+	w.Close(10 * time.Second)
+	rec, err := session.Read(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rec
+}
+
+// Over a recording the scrub keys move the playhead, space pauses it, a
+// click on the strip jumps, and commands are refused with a sentence.
+func TestReplayKeys(t *testing.T) {
+	r := session.NewReplay(recording(t))
+	m, err := New(r, Options{Theme: "mono"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Update(tea.WindowSizeMsg{Width: 120, Height: 36})
+	fetch := func() {
+		m.Update(m.fetch()())
+	}
+	fetch()
+	if got := screen(m); !strings.Contains(got, "REPLAY 0.0s / 10.0s ▶ 1×") || !strings.Contains(got, "a recording") {
+		t.Fatalf("replay screen:\n%s", got)
+	}
+	press(t, m, "space")
+	if r.Playing() {
+		t.Fatal("space did not pause")
+	}
+	for range 5 {
+		m.Update(scrubKey(true, true))
+	}
+	fetch()
+	got := screen(m)
+	if !strings.Contains(got, "REPLAY 5.0s / 10.0s ‖ paused") || !strings.Contains(got, "flush 0/1320") || !strings.Contains(got, "event at 5s") || strings.Contains(got, "event at 5.1s") {
+		t.Fatalf("5s in:\n%s", got)
+	}
+	m.Update(scrubKey(false, false))
+	fetch()
+	if got := screen(m); !strings.Contains(got, "REPLAY 4.9s") || strings.Contains(got, "event at 5s") {
+		t.Fatalf("back 0.1s: the log must go back too:\n%s", got)
+	}
+	x0, w := m.stripX()
+	m.Update(tea.MouseClickMsg{X: x0 + w - 1, Y: m.lay.eventsY, Button: tea.MouseLeft})
+	fetch()
+	if got := screen(m); !strings.Contains(got, "REPLAY 10.0s") {
+		t.Fatalf("click at the strip's end:\n%s", got)
+	}
+	press(t, m, "c")
+	if got := screen(m); !strings.Contains(got, "cannot be changed") {
+		t.Fatalf("a command over a recording:\n%s", got)
+	}
+	press(t, m, ">")
+	if r.Pace() != 2 {
+		t.Fatalf("> set the pace to %v", r.Pace())
 	}
 }

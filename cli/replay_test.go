@@ -1,0 +1,283 @@
+package cli
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/charmbracelet/x/ansi"
+
+	"walship/engine/cluster"
+	"walship/session"
+	"walship/tui"
+)
+
+// recordSession runs a real cluster through a cut, a corrupted frame and a
+// crash while a poller stands in for the UI, recording what it is shown,
+// and returns the session file's bytes.
+func recordSessionForTest(t *testing.T) []byte {
+	t.Helper()
+	c, err := cluster.New(cluster.Config{Dir: t.TempDir(), Followers: 2, BatchBytes: 1, Latency: 150 * time.Millisecond, Rate: 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var file bytes.Buffer
+	w, err := session.NewWriter(&file, session.Meta{Started: time.Now().UnixNano(), Program: "test", Title: "cut, corrupt, crash", Width: 200, Height: 50})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := session.NewRecorder(c, w)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { // the UI: a snapshot every 20ms, asking for the events it has not seen
+		defer wg.Done()
+		var last uint64
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+			last = rec.Snapshot(last).LastEvent
+		}
+	}()
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	wait := func(what string, cond func(s cluster.Snapshot) bool) {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for !cond(c.Snapshot(^uint64(0))) {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s", what)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	do := func(line string) {
+		t.Helper()
+		if err := c.Exec(line); err != nil {
+			t.Fatalf("%s: %v", line, err)
+		}
+	}
+	follower := func(s cluster.Snapshot, i int) cluster.FollowerStatus { return s.Followers[i-1] }
+	wait("records flowing", func(s cluster.Snapshot) bool { return follower(s, 1).ReplayLSN > 0 })
+	do("corrupt follower-1")
+	wait("a CRC failure", func(s cluster.Snapshot) bool { return follower(s, 1).CRCFailures > 0 })
+	do("cut follower-2")
+	wait("the cut", func(s cluster.Snapshot) bool { return follower(s, 2).State == cluster.StateCut })
+	time.Sleep(200 * time.Millisecond) // writes go on while it is cut
+	do("restore follower-2")
+	do("crash follower-1")
+	time.Sleep(200 * time.Millisecond)
+	do("restart follower-1")
+	do("rate 0")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := c.WaitConverged(ctx); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+	if err := rec.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return file.Bytes()
+}
+
+// castFrames reads an asciicast: its header and its output events.
+func castFrames(t *testing.T, b []byte) (header map[string]any, outputs []string, markers []string) {
+	t.Helper()
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	sc.Buffer(nil, 1<<24)
+	for i := 0; sc.Scan(); i++ {
+		if i == 0 {
+			if err := json.Unmarshal(sc.Bytes(), &header); err != nil {
+				t.Fatalf("header: %v", err)
+			}
+			continue
+		}
+		var ev []any
+		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil || len(ev) != 3 {
+			t.Fatalf("event %d: %v %s", i, err, sc.Bytes())
+		}
+		switch ev[1] {
+		case "o":
+			outputs = append(outputs, ev[2].(string))
+		case "m":
+			markers = append(markers, ev[2].(string))
+		}
+	}
+	return header, outputs, markers
+}
+
+// The whole path: a session with a cut, a corrupted frame and a crash is
+// recorded at 200x50, read back, and rendered headless to casts at two
+// sizes; the moment the corrupted frame was in flight shows it (✖ on the
+// lane), and the moment after its CRC failure shows the CRC badge.
+func TestRecordedSessionRendersAtAnySize(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a cluster")
+	}
+	file := recordSessionForTest(t)
+	rec, err := session.Read(bytes.NewReader(file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rec.Complete || rec.Meta.Width != 200 {
+		t.Fatalf("complete %v, meta %+v", rec.Complete, rec.Meta)
+	}
+	h := rec.History
+	corrupt, failed := -1, -1
+	for i := range h.Len() {
+		s := h.Snapshot(i)
+		for _, f := range s.Frames {
+			if f.Corrupt && corrupt < 0 && f.Pos > 0.2 {
+				corrupt = i
+			}
+		}
+		if failed < 0 && len(s.Followers) > 0 && s.Followers[0].CRCFailures > 0 {
+			failed = i
+		}
+	}
+	if corrupt < 0 || failed < 0 {
+		t.Fatalf("no corrupted frame in flight (%d) or no CRC failure (%d) in %d snapshots", corrupt, failed, h.Len())
+	}
+	var sawCut, sawCrash bool
+	for _, e := range h.Events(^uint64(0), 1<<12) {
+		sawCut = sawCut || strings.Contains(e.Text, "link cut")
+		sawCrash = sawCrash || e.Kind == cluster.EvCrash
+	}
+	if !sawCut || !sawCrash {
+		t.Fatalf("the recording lacks the cut (%v) or the crash (%v)", sawCut, sawCrash)
+	}
+
+	for _, size := range [][2]int{{120, 36}, {80, 24}} {
+		// The past moments, drawn as a cast draws them.
+		scr, err := tui.NewScreen(size[0], size[1], "mono", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		start := time.Unix(0, rec.Meta.Started)
+		var seen uint64
+		for i := 0; i <= failed; i++ {
+			s := h.Snapshot(i)
+			s.Events = h.Events(h.LastEvent(i), 512)
+			for len(s.Events) > 0 && s.Events[0].Seq <= seen {
+				s.Events = s.Events[1:]
+			}
+			seen = max(seen, h.LastEvent(i))
+			lines := scr.Show(start.Add(h.Wall(i)), s, nil)
+			screen := ansi.Strip(strings.Join(lines, "\n"))
+			if len(lines) != size[1] {
+				t.Fatalf("%dx%d: %d lines", size[0], size[1], len(lines))
+			}
+			for _, l := range lines {
+				if w := ansi.StringWidth(l); w != size[0] {
+					t.Fatalf("%dx%d: a line %d wide: %q", size[0], size[1], w, ansi.Strip(l))
+				}
+			}
+			if i == corrupt && !laneHas(screen, "✖") {
+				t.Errorf("%dx%d, the corrupted frame in flight: no ✖ on a lane:\n%s", size[0], size[1], screen)
+			}
+			// The badge flashes in the follower's title; at 80 columns the
+			// title has no room for it, and the counter says it.
+			badge := "✖ CRC FAILURE 1"
+			if size[0] < 100 {
+				badge = "crc_failures 1"
+			}
+			if i == failed && !strings.Contains(screen, badge) {
+				t.Errorf("%dx%d, after the CRC failure: no %q:\n%s", size[0], size[1], badge, screen)
+			}
+		}
+
+		// The cast itself.
+		var cast bytes.Buffer
+		if err := renderCast(&cast, rec, size[0], size[1], "light", 1); err != nil {
+			t.Fatal(err)
+		}
+		header, outputs, _ := castFrames(t, cast.Bytes())
+		if header["width"] != float64(size[0]) || header["height"] != float64(size[1]) || header["version"] != float64(2) {
+			t.Fatalf("cast header %v", header)
+		}
+		all := strings.Join(outputs, "")
+		for _, want := range []string{"✖", "CRC", "CUT", "STOPPED", "crash"} {
+			if !strings.Contains(all, want) {
+				t.Errorf("%dx%d cast never shows %q", size[0], size[1], want)
+			}
+		}
+		if len(outputs) < 10 {
+			t.Errorf("%dx%d cast: only %d frames", size[0], size[1], len(outputs))
+		}
+	}
+}
+
+// laneHas reports whether a lane row of screen (one starting with the
+// leader column's │ or ├) holds s.
+func laneHas(screen, s string) bool {
+	for _, l := range strings.Split(screen, "\n") {
+		if (strings.Contains(l, "│") || strings.Contains(l, "├")) && strings.Contains(l, s) && !strings.Contains(l, "CRC") {
+			return true
+		}
+	}
+	return false
+}
+
+// walship replay --cast through the command line: a damaged file renders
+// up to its damage and says where it stopped.
+func TestReplayCastCommand(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a cluster")
+	}
+	dir := t.TempDir()
+	file := recordSessionForTest(t)
+	path := filepath.Join(dir, "s.walship")
+	if err := os.WriteFile(path, file[:len(file)*2/3], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "s.cast")
+	var stdout, stderr bytes.Buffer
+	cmd := newRootCmd()
+	cmd.SetArgs([]string{"replay", path, "--cast", out, "--size", "100x30", "--theme", "light"})
+	cmd.SetOut(&stdout)
+	cmd.SetErr(&stderr)
+	if err := cmd.Execute(); err != nil {
+		t.Fatalf("replay --cast: %v\n%s", err, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "stopped at byte") || !strings.Contains(stderr.String(), "the cast ends there") {
+		t.Errorf("no word of where the damaged file stopped: %q", stderr.String())
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	header, outputs, _ := castFrames(t, b)
+	if header["width"] != float64(100) || len(outputs) == 0 {
+		t.Fatalf("cast header %v, %d frames", header, len(outputs))
+	}
+
+	for _, args := range [][]string{
+		{"replay", filepath.Join(dir, "missing.walship"), "--cast", out},
+		{"replay", out, "--cast", out + "2"}, // a cast is no session
+		{"replay", path, "--cast", out, "--size", "60x20"},
+		{"replay", path, "--size", "100x30"},
+	} {
+		cmd := newRootCmd()
+		cmd.SetArgs(args)
+		cmd.SetOut(&stdout)
+		cmd.SetErr(&stderr)
+		if err := cmd.Execute(); err == nil {
+			t.Errorf("%v: accepted", args)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package session
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -90,7 +91,7 @@ func (r *Replay) Snapshot(sinceEvent uint64) cluster.Snapshot {
 
 // Do refuses every command: a recording shows what happened.
 func (r *Replay) Do(c cluster.Command) error {
-	return fmt.Errorf("%s: a recording shows what happened and cannot be changed (space pauses it, ←/→ move through it)", c.Verb)
+	return errors.New("a recording shows what happened and cannot be changed (space pauses it, ←/→ move through it)")
 }
 
 // Span is the world time of the first and the last snapshot.

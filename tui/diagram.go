@@ -295,11 +295,14 @@ func (p *diagramPane) ViewAs(t *frameTrace, w, h int) []string {
 		}
 		cols[nd.index] = min(x, w-2)
 	}
+	// The bottom row starts at the last whole step before now, so rows
+	// and their labels fall on round times.
+	bottom := t.now - t.now%dt
 	rowOf := func(at time.Duration) int {
-		if at >= t.now {
+		if at >= bottom {
 			return rows - 1
 		}
-		return rows - 1 - int((t.now-at+dt-1)/dt)
+		return rows - 1 - int((bottom-at+dt-1)/dt)
 	}
 	put := func(x, y int, g string, p *theme.Paint) {
 		if y >= 0 && y < rows && x >= 0 && x < w {
@@ -384,8 +387,8 @@ func (p *diagramPane) ViewAs(t *frameTrace, w, h int) []string {
 	for y := range rows {
 		b.Reset()
 		r := newRow(&b, w)
-		if from := rows - 1 - y; from%5 == 0 {
-			r.text(st.Muted, padLeft(axisTime(t.now-time.Duration(from)*dt, dt), axisW-1))
+		if at := bottom - time.Duration(rows-1-y)*dt; at%(5*dt) == 0 {
+			r.text(st.Muted, padLeft(axisTime(at, dt), axisW-1))
 		}
 		r.to(axisW)
 		pr := paintRun{r: &r}
@@ -496,6 +499,10 @@ func (p *diagramPane) arrow(put func(x, y int, g string, p *theme.Paint), cols m
 	last := 1 + int(frac*float64(span-2)+0.5) // cells to draw, the head included
 	last = min(max(last, 1), span-1)
 	paint, body := frameArrowPaint(st, tr), arrowBody(tr)
+	bodyPaint := paint
+	if pass := diagramPass(tr); pass == cellStatus || pass == cellKeepalive {
+		bodyPaint = &st.Muted // they come and go all the time: data stands out
+	}
 	prevY := y0
 	for i := 1; i <= last; i++ {
 		x := x0 + i*sgn
@@ -503,16 +510,16 @@ func (p *diagramPane) arrow(put func(x, y int, g string, p *theme.Paint), cols m
 		if last > 1 {
 			y = y0 + int(float64((y1-y0)*(i-1))/float64(last-1)+0.5)
 		}
-		g := body
+		g, gp := body, bodyPaint
 		switch {
 		case i == last:
-			g = p.head(tr, sgn, tr.end == 0)
+			g, gp = p.head(tr, sgn, tr.end == 0), paint
 		case y != prevY && sgn > 0:
 			g = "╲"
 		case y != prevY:
 			g = "╱"
 		}
-		put(x, y, g, paint)
+		put(x, y, g, gp)
 		prevY = y
 	}
 }

@@ -47,6 +47,7 @@ const (
 type pastView struct {
 	active   bool
 	at       int              // the history's snapshot shown
+	target   time.Duration    // the world time asked for: steps add up from it
 	live     cluster.Snapshot // the present, kept aside
 	unfreeze bool             // ← froze the world: coming back unfreezes it
 	events   eventLog         // the log as it stood then
@@ -159,13 +160,13 @@ func (m *Model) scrub(d time.Duration) tea.Cmd {
 		if d > 0 {
 			return nil // already now
 		}
-		m.past = pastView{active: true, at: newest, live: m.snap, events: m.past.events}
+		m.past = pastView{active: true, at: newest, target: m.hist.World(newest), live: m.snap, events: m.past.events}
 		if !m.snap.Frozen {
 			m.past.unfreeze = true
 			cmd = m.send(cluster.Command{Verb: cluster.VerbFreeze})
 		}
 	}
-	t := m.hist.World(m.past.at) + d
+	t := m.past.target + d
 	i := m.hist.AtWorld(t)
 	if d > 0 && i == m.past.at {
 		i++ // out of a frozen stretch
@@ -174,13 +175,14 @@ func (m *Model) scrub(d time.Duration) tea.Cmd {
 		return tea.Batch(cmd, m.toPresent())
 	}
 	m.showPast(i)
+	m.past.target = max(t, m.hist.World(0))
 	return cmd
 }
 
 // showPast puts snapshot i of the history on screen.
 func (m *Model) showPast(i int) {
 	s := m.hist.Snapshot(i)
-	m.past.at = i
+	m.past.at, m.past.target = i, s.World
 	m.snap = s
 	m.panel.leader = &m.snap.Leader
 	m.panel.src = &m.snap.Source
@@ -416,13 +418,13 @@ func (m *Model) timeFooter(r *row) bool {
 		if note := m.play.Note(); note != "" {
 			what = note
 		}
-		keys = [][2]string{{"space", "pause"}, {"←→", "0.1s"}, {"⇧←→", "1s"}, {"<>", "pace"}, {"?", "help"}, {"q", "quit"}}
+		keys = [][2]string{{"space", "pause"}, {"←→", "0.1s"}, {"⇧←→", "1s"}, {"<>", "pace"}}
 	case m.past.active:
-		what = "the world is frozen; nothing in it is rewound"
+		what = "world frozen, nothing in it rewound"
 		if !m.past.live.Frozen && !m.past.unfreeze {
-			what = "the world runs on; nothing in it is rewound"
+			what = "the world runs on, nothing in it rewound"
 		}
-		keys = [][2]string{{"←→", "0.1s"}, {"⇧←→", "1s"}, {"esc", "back to now"}, {"q", "quit"}}
+		keys = [][2]string{{"esc", "now"}, {"←→", "0.1s"}, {"⇧←→", "1s"}}
 	default:
 		return false
 	}
@@ -435,14 +437,14 @@ func (m *Model) timeFooter(r *row) bool {
 		msgW = min(width(m.msg)+2, r.w*2/3)
 	}
 	left := newRow(r.b, r.w-msgW)
-	left.text(paint, " "+what+"  ")
 	for _, k := range keys {
 		if left.room() < width(k[0])+width(k[1])+3 {
 			break
 		}
-		left.text(st.Key, k[0])
-		left.text(st.KeyDesc, " "+k[1]+"  ")
+		left.text(st.Key, " "+k[0])
+		left.text(st.KeyDesc, " "+k[1]+" ")
 	}
+	left.text(paint, " "+what)
 	left.fill()
 	r.n = left.n
 	if m.msg != "" {

@@ -74,7 +74,7 @@ func TestScrubBackAndReturn(t *testing.T) {
 		t.Fatalf("commands %v, want a freeze", got)
 	}
 	got := screen(m)
-	for _, want := range []string{"PAST −0.1 s", "flush 0/1630", "nothing in it is rewound", "esc back to now", "├"} {
+	for _, want := range []string{"PAST −0.1 s", "flush 0/1630", "nothing in it rewound", "esc now", "├"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("past screen lacks %q:\n%s", want, got)
 		}

@@ -5,8 +5,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -281,3 +283,84 @@ func TestReplayCastCommand(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkSessionMinute measures what a minute of world time costs: in
+// the UI's look-back history and in a session file, with the UI's default
+// settings (three followers, 4 records/s, 300ms links), polled 30 times a
+// second as the UI polls while frames fly. It runs one minute of wall
+// time (WALSHIP_MEASURE_SECONDS changes it):
+//
+//	go test -run '^$' -bench SessionMinute -benchtime 1x ./cli/
+func BenchmarkSessionMinute(b *testing.B) {
+	secs := 60
+	if s := os.Getenv("WALSHIP_MEASURE_SECONDS"); s != "" {
+		fmt.Sscan(s, &secs)
+	}
+	o := tuiOptions{followers: 3, rate: 4, latency: 300 * time.Millisecond, sync: "off", walKeep: "128KiB",
+		theme: "dark", seed: 1, applyDelay: 80 * time.Millisecond, flushDelay: 150 * time.Millisecond, segmentSize: "16KiB"}
+	cfg, _, err := o.config()
+	if err != nil {
+		b.Fatal(err)
+	}
+	for range b.N {
+		cfg.Dir = b.TempDir()
+		c, err := cluster.New(cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var file countingWriter
+		w, err := session.NewWriter(&file, session.Meta{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		h := session.NewHistory(0)
+		if err := c.Start(); err != nil {
+			b.Fatal(err)
+		}
+		start := time.Now()
+		var last uint64
+		polls := 0
+		var snaps []cluster.Snapshot
+		var walls []time.Duration
+		for time.Since(start) < time.Duration(secs)*time.Second {
+			time.Sleep(time.Second / 30)
+			s := c.Snapshot(last)
+			last = s.LastEvent
+			wall := time.Since(start)
+			h.Add(wall, &s)
+			w.Snapshot(wall, &s)
+			snaps, walls = append(snaps, s), append(walls, wall)
+			polls++
+		}
+		world := c.Snapshot(^uint64(0)).World
+		w.Close(time.Since(start))
+		c.Close()
+		perMin := func(n int64) float64 { return float64(n) / world.Minutes() }
+		b.ReportMetric(perMin(int64(h.Bytes())), "history-B/world-min")
+		// What the history really holds on the heap: the same snapshots
+		// into a fresh one, the cluster gone.
+		// (Two collections each: pools keep what they drop for one more.)
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		fresh := session.NewHistory(0)
+		for j := range snaps {
+			fresh.Add(walls[j], &snaps[j])
+		}
+		runtime.GC()
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		b.ReportMetric(perMin(int64(after.HeapAlloc)-int64(before.HeapAlloc)), "history-heap-B/world-min")
+		runtime.KeepAlive(fresh)
+		runtime.KeepAlive(snaps)
+		runtime.KeepAlive(h)
+		b.ReportMetric(perMin(file.n), "file-B/world-min")
+		b.ReportMetric(perMin(int64(h.Len())), "snapshots/world-min")
+		b.ReportMetric(float64(polls)/world.Minutes(), "polls/world-min")
+	}
+}
+
+type countingWriter struct{ n int64 }
+
+func (c *countingWriter) Write(p []byte) (int, error) { c.n += int64(len(p)); return len(p), nil }

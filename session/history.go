@@ -3,6 +3,7 @@ package session
 import (
 	"slices"
 	"sort"
+	"sync"
 	"time"
 
 	"walship/engine/cluster"
@@ -15,9 +16,10 @@ import (
 //
 // Snapshots are indexed by world time, which never goes backwards in a
 // session (a frozen stretch is many snapshots at one world time), and by
-// wall time, which is what a recording plays by. A History is not safe for
-// concurrent use.
+// wall time, which is what a recording plays by. It is safe for
+// concurrent use: a replay reads it while the UI draws from it.
 type History struct {
+	mu    sync.Mutex
 	limit time.Duration // world time kept behind the newest; 0 keeps all
 	enc   encoder
 	dec   decoder // reads recs; version is the format the bodies are in
@@ -59,6 +61,8 @@ func NewHistory(limit time.Duration) *History {
 // the one before, and brings no events, is not stored: the one before
 // stands for it. It reports whether s was stored.
 func (h *History) Add(wall time.Duration, s *cluster.Snapshot) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
 	body, ok := h.enc.snapshot(nil, wall, s)
 	if !ok {
 		return false
@@ -68,7 +72,8 @@ func (h *History) Add(wall time.Duration, s *cluster.Snapshot) bool {
 	return true
 }
 
-// store keeps an encoded snapshot body (copied) and its events.
+// store keeps an encoded snapshot body (copied) and its events. h.mu is
+// held, or h is not shared yet.
 func (h *History) store(world, wall time.Duration, lastEvent uint64, key bool, body []byte, evs []cluster.Event) {
 	if n := len(h.recs); n > 0 {
 		// A key that never goes backwards, so lookups can search.
@@ -128,35 +133,48 @@ func (h *History) trim() {
 }
 
 // Len is the number of snapshots held.
-func (h *History) Len() int { return len(h.recs) }
+func (h *History) Len() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.recs)
+}
 
 // Bytes is the memory the held snapshots take: their encoded bodies and
 // index entries (events, which the UI keeps anyway, not counted).
-func (h *History) Bytes() int { return h.bytes + len(h.recs)*recordOverhead }
+func (h *History) Bytes() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.bytes + len(h.recs)*recordOverhead
+}
 
-// World and Wall are the times of snapshot i.
-func (h *History) World(i int) time.Duration { return h.recs[i].world }
+// World is the world time of snapshot i.
+func (h *History) World(i int) time.Duration {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.recs[i].world
+}
 
 // Wall is the wall time snapshot i was taken at.
-func (h *History) Wall(i int) time.Duration { return h.recs[i].wall }
+func (h *History) Wall(i int) time.Duration {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.recs[i].wall
+}
 
 // AtWorld is the index of the last snapshot taken at or before world time
 // t, or 0 when t is before the first.
 func (h *History) AtWorld(t time.Duration) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
 	i := sort.Search(len(h.recs), func(i int) bool { return h.recs[i].world > t })
 	return max(i-1, 0)
-}
-
-// FirstAtWorld is the index of the first snapshot taken at world time t
-// or after it, or the last one when there is none.
-func (h *History) FirstAtWorld(t time.Duration) int {
-	i := sort.Search(len(h.recs), func(i int) bool { return h.recs[i].world >= t })
-	return min(i, len(h.recs)-1)
 }
 
 // AtWall is the index of the last snapshot taken at or before wall time
 // t, or 0 when t is before the first.
 func (h *History) AtWall(t time.Duration) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
 	i := sort.Search(len(h.recs), func(i int) bool { return h.recs[i].wall > t })
 	return max(i-1, 0)
 }
@@ -164,6 +182,8 @@ func (h *History) AtWall(t time.Duration) int {
 // Snapshot returns snapshot i, whole (its rows are the caller's), without
 // events: Events gives the log up to it.
 func (h *History) Snapshot(i int) cluster.Snapshot {
+	h.mu.Lock()
+	defer h.mu.Unlock()
 	if i < 0 || i >= len(h.recs) {
 		return cluster.Snapshot{}
 	}
@@ -200,10 +220,16 @@ func (h *History) Snapshot(i int) cluster.Snapshot {
 // Events returns at most n events up to and including sequence number
 // last, oldest first, from those the held snapshots brought.
 func (h *History) Events(last uint64, n int) []cluster.Event {
+	h.mu.Lock()
+	defer h.mu.Unlock()
 	end := sort.Search(len(h.events), func(i int) bool { return h.events[i].Seq > last })
 	return slices.Clone(h.events[max(end-n, 0):end])
 }
 
 // LastEvent is the sequence number of the newest event snapshot i had
 // seen.
-func (h *History) LastEvent(i int) uint64 { return h.recs[i].lastEvent }
+func (h *History) LastEvent(i int) uint64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.recs[i].lastEvent
+}

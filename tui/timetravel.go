@@ -89,9 +89,13 @@ func (m *Model) remember(s cluster.Snapshot) bool {
 		m.past.live.Events = nil
 		return true
 	}
-	if m.play != nil && s.World < m.trace.now {
-		// The playhead went back: draw the diagram from the recording.
-		m.trace.rebuild(m.hist, m.hist.AtWorld(s.World), traceKeep)
+	if m.play != nil && (s.World < m.trace.now || s.World > m.trace.now+time.Second) {
+		// The playhead jumped (a key, a click, a lesson's step): the
+		// event log and the diagram are drawn again from the recording.
+		m.events.events, m.events.back = m.hist.Events(s.LastEvent, maxEvents), 0
+		m.retrace(m.hist.AtWorld(s.World))
+		m.trace.now = s.World
+		return false
 	}
 	m.trace.feed(&s)
 	m.trace.addEvents(s.Events)
@@ -205,8 +209,25 @@ func (m *Model) showPast(i int) {
 	m.target = targetScale(&m.snap)
 	m.sc = m.target
 	m.panel.sc = m.sc
-	m.trace.rebuild(m.hist, i, traceKeep)
+	m.retrace(i)
 	m.dirty = true
+}
+
+// retrace draws the diagram's trace again from the history, up to its
+// snapshot i: as much of it as the diagram shows, and only while it is
+// shown (toggling it on retraces).
+func (m *Model) retrace(i int) {
+	if !m.diagram.on || m.hist == nil || m.hist.Len() == 0 {
+		m.trace.reset()
+		return
+	}
+	lat := time.Duration(0)
+	for _, f := range m.snap.Followers {
+		lat = max(lat, f.Link.Latency)
+	}
+	rows := max(m.lay.bodyH, 1)
+	span := time.Duration(rows)*rowStep(lat, rows) + 2*lat + time.Second
+	m.trace.rebuild(m.hist, min(i, m.hist.Len()-1), span)
 }
 
 // toPresent leaves the past: the present back on screen, and the world
@@ -224,9 +245,7 @@ func (m *Model) toPresent() tea.Cmd {
 	m.target = targetScale(&m.snap)
 	m.sc = m.target
 	m.panel.sc = m.sc
-	if m.hist.Len() > 0 {
-		m.trace.rebuild(m.hist, m.hist.Len()-1, traceKeep)
-	}
+	m.retrace(m.hist.Len() - 1)
 	m.dirty = true
 	if unfreeze {
 		return m.send(cluster.Command{Verb: cluster.VerbUnfreeze})
@@ -234,11 +253,9 @@ func (m *Model) toPresent() tea.Cmd {
 	return m.refresh()
 }
 
-// sought follows a move of a recording's playhead: the event log starts
-// again from the recording, and the next snapshot is fetched at once.
+// sought follows a move of a recording's playhead: the next snapshot is
+// fetched at once (remember draws the log and the diagram again).
 func (m *Model) sought() tea.Cmd {
-	m.events.events, m.events.back = m.events.events[:0], 0
-	m.snap.LastEvent = 0
 	m.dirty = true
 	return m.refresh()
 }
@@ -246,6 +263,17 @@ func (m *Model) sought() tea.Cmd {
 func (m *Model) toggleDiagram() {
 	m.diagram.on = !m.diagram.on
 	m.dirty = true
+	if !m.diagram.on || m.hist == nil || m.hist.Len() == 0 {
+		return
+	}
+	switch {
+	case m.past.active:
+		m.retrace(m.past.at)
+	case m.play != nil:
+		m.retrace(m.hist.AtWorld(m.snap.World))
+	default:
+		m.retrace(m.hist.Len() - 1)
+	}
 }
 
 // eventsShown is the event log on screen: the past's while it is shown.

@@ -258,6 +258,10 @@ type diagramCell struct {
 type diagramPane struct {
 	st *theme.Styles
 	on bool
+	// quiet leaves out status and keepalive frames: a follower reports
+	// after each write, flush and replay, and their arrows can hide the
+	// data's.
+	quiet bool
 }
 
 // axisW is the width of the time axis on the left.
@@ -341,6 +345,9 @@ func (p *diagramPane) ViewAs(t *frameTrace, w, h int) []string {
 		}
 	}
 	for pass := range cellLost + 1 {
+		if p.quiet && (pass == cellStatus || pass == cellKeepalive) {
+			continue
+		}
 		for i := range t.frames {
 			tr := &t.frames[i]
 			if diagramPass(tr) == byte(pass) {
@@ -405,6 +412,9 @@ func (p *diagramPane) ViewAs(t *frameTrace, w, h int) []string {
 		r := newRow(&b, w)
 		g := &st.Glyphs
 		r.text(st.Muted, padLeft("1 row", axisW-1)+" = "+cluster.FormatLag(dt)+"   ")
+		if p.quiet {
+			r.text(st.Warn, "status and keepalives not drawn   ")
+		}
 		for _, it := range []struct {
 			p    theme.Paint
 			g, s string

@@ -8,6 +8,7 @@ import (
 	"github.com/charmbracelet/x/exp/golden"
 
 	"walship/engine/cluster"
+	"walship/theme"
 )
 
 // diagramWorld is a second and a half of three followers behind 300ms
@@ -98,5 +99,15 @@ func TestTraceArrivalsAndLosses(t *testing.T) {
 	}
 	if len(tr.spans) != 2 {
 		t.Errorf("spans %+v, want the cut and the crash", tr.spans)
+	}
+}
+
+// BenchmarkDiagram draws the diagram at 120x24, as a frame does while it
+// shows (go test -bench Diagram ./tui/).
+func BenchmarkDiagram(b *testing.B) {
+	tr := diagramWorld()
+	p := diagramPane{st: theme.NewStyles(theme.Dark())}
+	for b.Loop() {
+		p.ViewAs(&tr, 120, 24)
 	}
 }

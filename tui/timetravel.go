@@ -292,23 +292,30 @@ func (m *Model) uiCommand(line string) bool {
 	if len(words) == 0 || words[0].Text != "diagram" || len(words) > 2 {
 		return false
 	}
-	switch {
-	case len(words) == 1:
-		m.toggleDiagram()
-	case words[1].Text == "on" || words[1].Text == "off":
-		if m.diagram.on != (words[1].Text == "on") {
-			m.toggleDiagram()
+	want := !m.diagram.on
+	if len(words) == 2 {
+		switch words[1].Text {
+		case "on", "all":
+			want, m.diagram.quiet = true, false
+		case "data":
+			want, m.diagram.quiet = true, true
+		case "off":
+			want = false
+		default:
+			return false
 		}
-	default:
-		return false
 	}
+	if m.diagram.on != want {
+		m.toggleDiagram()
+	}
+	m.dirty = true
 	return true
 }
 
 // uiVerbs are the palette's commands that are the UI's own, for its
 // completion and hints.
 var uiVerbs = []struct{ Verb, Usage, Help string }{
-	{"diagram", "diagram [on|off]", "the space-time diagram of every message (key m)"},
+	{"diagram", "diagram [on|off|data|all]", "the space-time diagram of every message (key m); data leaves out status and keepalives"},
 }
 
 // timeSpan is the world time the strip spans, and the moment shown.

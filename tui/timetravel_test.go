@@ -175,6 +175,10 @@ func TestDiagramToggles(t *testing.T) {
 	if !strings.Contains(got, "world") || !strings.Contains(got, "follower-3") || strings.Contains(got, "LEADER") {
 		t.Fatalf("diagram not shown:\n%s", got)
 	}
+	press(t, m, ":", "d", "i", "a", "tab", "d", "a", "t", "a", "enter")
+	if got := screen(m); !strings.Contains(got, "status and keepalives not drawn") {
+		t.Fatalf("diagram data:\n%s", got)
+	}
 	press(t, m, ":", "d", "i", "a", "tab", "o", "f", "f", "enter")
 	if got := screen(m); !strings.Contains(got, "LEADER") {
 		t.Fatalf("palette's diagram off did not bring the body back:\n%s", got)

@@ -21,12 +21,9 @@ func durationNS(n int64) time.Duration { return time.Duration(n) }
 // The field lists below are part of the file format (see the package
 // doc): a record stores a struct as its fields in exactly this order.
 // They are frozen for format version 1. A field added to one of these
-// structs is appended to its list with from(v), v the new format
-// version, and Version becomes v: a file of version u is read with the
-// fields of versions up to u, the others staying zero.
-
-// from marks the format version a field was added in.
-func (f field[T]) from(v uint16) field[T] { f.since = v; return f }
+// structs is appended to its list with its since set to v, the new
+// format version, and Version becomes v: a file of version u is read
+// with the fields of versions up to u, the others staying zero.
 
 // fieldsOf is the list to read a file of version v with.
 func fieldsOf[T any](all []field[T], v uint16) []field[T] {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -17,6 +18,8 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"walship/engine/cluster"
+	"walship/engine/wal"
+	"walship/scenario"
 	"walship/session"
 	"walship/tui"
 )
@@ -364,3 +367,43 @@ func BenchmarkSessionMinute(b *testing.B) {
 type countingWriter struct{ n int64 }
 
 func (c *countingWriter) Write(p []byte) (int, error) { c.n += int64(len(p)); return len(p), nil }
+
+// A recorded lesson's cast has a marker at each chapter and step, as the
+// live recording's would.
+func TestReplayCastMarkers(t *testing.T) {
+	var file bytes.Buffer
+	w, err := session.NewWriter(&file, session.Meta{Title: "a lesson"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps := map[int]scenario.LessonState{
+		5:  {Title: "a lesson", Chapter: "one", ChapterIndex: 1, Chapters: 2, Step: 1, Steps: 2, Caption: "first"},
+		10: {Title: "a lesson", Chapter: "one", ChapterIndex: 1, Chapters: 2, Step: 2, Steps: 2, Caption: "second"},
+		15: {Title: "a lesson", Chapter: "two", ChapterIndex: 2, Chapters: 2, Step: 1, Steps: 1, Caption: "third"},
+	}
+	for i := range 20 {
+		at := time.Duration(i) * 100 * time.Millisecond
+		s := cluster.Snapshot{World: at, Speed: 1, Leader: cluster.LeaderStatus{FlushLSN: wal.LSN(0x100 * i)}}
+		w.Snapshot(at, &s)
+		if st, ok := steps[i]; ok {
+			w.Lesson(at, &st)
+		}
+	}
+	w.Close(2 * time.Second)
+	rec, err := session.Read(&file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cast bytes.Buffer
+	if err := renderCast(&cast, rec, 100, 30, "mono", 1); err != nil {
+		t.Fatal(err)
+	}
+	header, outputs, markers := castFrames(t, cast.Bytes())
+	want := []string{"1/2 one", "1/2 one, step 2/2", "2/2 two"}
+	if !slices.Equal(markers, want) {
+		t.Fatalf("markers %q, want %q", markers, want)
+	}
+	if header["title"] != "walship: a lesson" || !strings.Contains(strings.Join(outputs, ""), "third") {
+		t.Fatalf("title %v; the last caption drawn: %v", header["title"], strings.Contains(strings.Join(outputs, ""), "third"))
+	}
+}

@@ -9,8 +9,9 @@
 // disturb them: latency with jitter, a bandwidth limit, cut and restore,
 // corruption of data frames, a one-way cut (the frames of one direction
 // lost, the connection kept up), dropping a single frame, and slicing into
-// small pieces to exercise short reads. Freeze is the world clock's (engine/clock): while the world is
-// frozen no frame is delivered and no connection is torn.
+// small pieces to exercise short reads. Freeze is the world clock's
+// (engine/clock): while the world is frozen no frame is delivered and no
+// connection is torn.
 //
 // # Goroutines
 //

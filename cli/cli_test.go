@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"walship/nemesis"
 	"walship/theme"
 
 	"github.com/charmbracelet/x/exp/golden"
@@ -161,7 +162,7 @@ func TestCheckJSON(t *testing.T) {
 
 func TestChaosReportCountsEveryKind(t *testing.T) {
 	r := newChaosReport(3, map[string]int{"cut": 2, "crash": 1})
-	if r.Faults != 3 || len(r.ByKind) != 7 || r.ByKind["fall-off"] != 0 || r.ByKind["cut"] != 2 {
+	if r.Faults != 3 || len(r.ByKind) != len(nemesis.Kinds) || r.ByKind["fall-off"] != 0 || r.ByKind["cut"] != 2 {
 		t.Errorf("chaos report %+v", r)
 	}
 }

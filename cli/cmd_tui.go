@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"time"
 
 	"github.com/charmbracelet/x/term"
@@ -12,6 +13,7 @@ import (
 
 	"walship/engine/cluster"
 	"walship/scenario"
+	"walship/session"
 	"walship/theme"
 	"walship/tui"
 )
@@ -37,6 +39,7 @@ type tuiOptions struct {
 	data         string
 	scenario     string // a built-in lesson's name or a scenario file
 	record       string // asciicast v2 file to write
+	session      string // session file to write (walship replay plays it)
 	saveScenario string // scenario file to write the live commands to
 }
 
@@ -107,6 +110,7 @@ func newTUICmd() *cobra.Command {
 
 	f.StringVar(&o.scenario, "scenario", "", "play a lesson: a built-in name (see walship scenarios) or a scenario file")
 	f.StringVar(&o.record, "record", "", "record the session as an asciicast v2 file (asciinema play FILE)")
+	f.StringVar(&o.session, "record-session", "", "record the session as data, to play at any size and theme and scrub through (walship replay FILE)")
 	f.StringVar(&o.saveScenario, "save-scenario", "", "on exit, write the commands done live as a scenario file that replays them")
 	registerCompletions(cmd)
 	return cmd
@@ -203,7 +207,13 @@ func runTUI(ctx context.Context, cfg cluster.Config, opts tui.Options, o tuiOpti
 	}
 	// Open the output files first: a bad path should fail before the
 	// screen is taken over.
-	var castFile, saveFile *os.File
+	var castFile, saveFile, sessionFile *os.File
+	if o.session != "" {
+		if sessionFile, err = os.Create(o.session); err != nil {
+			return fmt.Errorf("--record-session: %w", err)
+		}
+		defer sessionFile.Close()
+	}
 	if o.record != "" {
 		if castFile, err = os.Create(o.record); err != nil {
 			return fmt.Errorf("--record: %w", err)
@@ -244,6 +254,19 @@ func runTUI(ctx context.Context, cfg cluster.Config, opts tui.Options, o tuiOpti
 		opts.Lesson = lessons.Play(sc)
 	}
 	opts.Lessons, opts.StartLesson, opts.Hint = scenario.Builtins(), lessons.Start, sc == nil
+	uiCtrl := ctrl
+	if sessionFile != nil {
+		srec, err := recordSession(sessionFile, ctrl, &opts, sc)
+		if err != nil {
+			return fmt.Errorf("--record-session: %w", err)
+		}
+		uiCtrl = srec
+		defer func() {
+			if cerr := srec.Close(); err == nil && cerr != nil {
+				err = fmt.Errorf("--record-session: %w", cerr)
+			}
+		}()
+	}
 	if castFile != nil {
 		stopCast := startCast(castFile, &opts, sc)
 		defer func() {
@@ -252,13 +275,41 @@ func runTUI(ctx context.Context, cfg cluster.Config, opts tui.Options, o tuiOpti
 			}
 		}()
 	}
-	err = tui.Run(ctrl, opts)
+	err = tui.Run(uiCtrl, opts)
 	if rec != nil {
 		if werr := rec.WriteScenario(saveFile); werr != nil && err == nil {
 			err = fmt.Errorf("--save-scenario: %w", werr)
 		}
 	}
 	return err
+}
+
+// recordSession starts writing the session to f as data: every snapshot
+// the UI is shown, and the lesson's captions (the one playing and any the
+// picker starts). The UI is to run over the returned controller.
+func recordSession(f *os.File, ctrl cluster.Controller, opts *tui.Options, sc *scenario.Scenario) (*session.Recorder, error) {
+	w, h, err := term.GetSize(os.Stdout.Fd())
+	if err != nil {
+		w, h = 0, 0
+	}
+	info, ok := debug.ReadBuildInfo()
+	meta := session.Meta{Started: time.Now().UnixNano(), Program: "walship " + versionOf("", info, ok), Width: w, Height: h}
+	if sc != nil {
+		meta.Title = sc.Title
+	}
+	sw, err := session.NewWriter(f, meta)
+	if err != nil {
+		return nil, err
+	}
+	rec := session.NewRecorder(ctrl, sw)
+	opts.Lesson = rec.Lesson(opts.Lesson)
+	if start := opts.StartLesson; start != nil {
+		opts.StartLesson = func(name string) (scenario.Lesson, error) {
+			l, err := start(name)
+			return rec.Lesson(l), err
+		}
+	}
+	return rec, nil
 }
 
 // startCast records everything drawn to the terminal into f as an

@@ -151,17 +151,18 @@ func completeScenario(_ *cobra.Command, _ []string, typed string) ([]cobra.Compl
 // has, by name.
 func registerCompletions(cmd *cobra.Command) {
 	funcs := map[string]cobra.CompletionFunc{
-		"followers":     completeWords(followerCounts()...),
-		"standbys":      completeWords(followerCounts()...),
-		"bindir":        completeDirs,
-		"theme":         completeWords(theme.Names()...),
-		"sync":          completeWords(syncModes()...),
-		"fsync":         completeWords("on", "off"),
-		"format":        completeWords(benchFormats...),
-		"scenario":      completeScenario,
-		"record":        completeExt("cast"),
-		"save-scenario": completeExt("scn"),
-		"data":          completeDirs,
+		"followers":      completeWords(followerCounts()...),
+		"standbys":       completeWords(followerCounts()...),
+		"bindir":         completeDirs,
+		"theme":          completeWords(theme.Names()...),
+		"sync":           completeWords(syncModes()...),
+		"fsync":          completeWords("on", "off"),
+		"format":         completeWords(benchFormats...),
+		"scenario":       completeScenario,
+		"record":         completeExt("cast"),
+		"record-session": completeExt("walship"),
+		"save-scenario":  completeExt("scn"),
+		"data":           completeDirs,
 	}
 	for name, f := range funcs {
 		if cmd.Flags().Lookup(name) != nil {

@@ -49,6 +49,14 @@ func NewCastWriter(w io.Writer, width, height int, title string) *CastWriter {
 	return newCastWriter(w, width, height, title, time.Now)
 }
 
+// NewCastWriterClock is NewCastWriter with the time of the header and of
+// every event taken from now, for a cast rendered faster than it plays
+// (walship replay --cast renders a recorded session at the times it was
+// recorded).
+func NewCastWriterClock(w io.Writer, width, height int, title string, now func() time.Time) *CastWriter {
+	return newCastWriter(w, width, height, title, now)
+}
+
 func newCastWriter(w io.Writer, width, height int, title string, now func() time.Time) *CastWriter {
 	c := &CastWriter{w: w, now: now, start: now()}
 	term := os.Getenv("TERM")

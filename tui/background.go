@@ -62,6 +62,8 @@ func (m *Model) setStyles(st *theme.Styles) {
 	m.pal.st = st
 	m.lessonP.st = st
 	m.help.st = st
+	m.diagram.st = st
+	m.past.events.st = st
 	if m.lessonP.w > 0 {
 		m.lessonP.wrap()
 	}

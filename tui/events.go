@@ -94,6 +94,13 @@ func (e *eventLog) add(evs []cluster.Event) bool {
 	return added
 }
 
+// reset replaces the log with evs, from the top (for a moment of the past
+// or a jump in a recording).
+func (e *eventLog) reset(evs []cluster.Event) {
+	e.events, e.back, e.sel = e.events[:0:0], 0, 0
+	e.add(evs)
+}
+
 // sameNews reports whether ev says what last says, about another node at
 // about the same moment: it is merged into last.
 func sameNews(last *logEntry, ev *cluster.Event) bool {

@@ -12,6 +12,7 @@ import (
 	"walship/engine/cluster"
 	"walship/engine/wal"
 	"walship/scenario"
+	"walship/session"
 	"walship/theme"
 )
 
@@ -81,7 +82,7 @@ type Model struct {
 	// lostTo, for a stopped one, where it stood before the crash.
 	lastWrite map[string]wal.LSN
 	lostTo    map[string]wal.LSN
-	hist      history
+	lags      history // the sparklines' last minute (history.go)
 
 	selected string
 	showHelp bool
@@ -101,6 +102,14 @@ type Model struct {
 	picker  lessonPicker
 	help    helpOverlay
 	scratch []byte
+
+	// Looking back, a recording's playback and the message diagram
+	// (timetravel.go, diagram.go).
+	hist    *session.History
+	play    Playback
+	past    pastView
+	trace   frameTrace
+	diagram diagramPane
 
 	// View memo: View re-renders only after Update changed something shown.
 	dirty bool
@@ -138,6 +147,7 @@ func New(ctrl cluster.Controller, opts Options) (*Model, error) {
 	m.picker.keys, m.picker.lessons = &m.keys, opts.Lessons
 	m.lessonP.keys = &m.keys
 	m.help.keys = &m.keys
+	m.initTime(ctrl)
 	m.setStyles(theme.NewStyles(th))
 	return m, nil
 }
@@ -148,7 +158,7 @@ func (m *Model) Init() tea.Cmd { return tea.Batch(m.fetch(), tea.RequestBackgrou
 
 // fetch takes a snapshot (and the lesson state) off the UI goroutine.
 func (m *Model) fetch() tea.Cmd {
-	ctrl, lesson, gen, since := m.ctrl, m.lesson, m.gen, m.snap.LastEvent
+	ctrl, lesson, gen, since := m.ctrl, m.lesson, m.gen, m.lastEventSeen()
 	return func() tea.Msg {
 		msg := snapMsg{gen: gen, snap: ctrl.Snapshot(since)}
 		if lesson != nil {
@@ -193,6 +203,9 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case snapMsg:
 		if msg.gen != m.gen {
 			return m, nil
+		}
+		if m.remember(msg.snap) {
+			return m, m.schedule()
 		}
 		return m, tea.Batch(m.schedule(), m.ingest(msg.snap, msg.lesson))
 	case lessonMsg:
@@ -288,7 +301,7 @@ func (m *Model) ingest(s cluster.Snapshot, ls *scenario.LessonState) tea.Cmd {
 	m.snap, m.have = s, true
 	m.panel.leader = &m.snap.Leader
 	m.panel.src = &m.snap.Source
-	m.hist.sample(&m.snap, m.panel.behind)
+	m.lags.sample(&m.snap, m.panel.behind)
 	m.syncMarks()
 
 	var mark tea.Cmd
@@ -396,13 +409,13 @@ func (m *Model) buildViews() {
 		m.prevCRC[f.Name] = f.CRCFailures
 		_, flash := m.flashAt[f.Name]
 		m.views[i] = followerView{f: f, frames: m.views[i].frames[:0], selected: f.Name == m.selected, flash: flash,
-			lostTo: m.lostTail(&f), hist: m.hist.followers[f.Name]}
+			lostTo: m.lostTail(&f), hist: m.lags.followers[f.Name]}
 		if m.lessonShown() {
 			m.views[i].marks = pointsFor(&m.lessonP.state.Points, f.Name)
 		}
 		byIndex[f.Index] = i
 	}
-	m.leader.hist = &m.hist.leader
+	m.leader.hist = &m.lags.leader
 	m.leader.marks = 0
 	if m.lessonShown() {
 		m.leader.marks = leaderMarks(&m.lessonP.state.Points)
@@ -500,12 +513,35 @@ func (m *Model) selectStep(d int) {
 // do sends c to the controller off the UI goroutine, and assumes it took
 // effect in the snapshot the keys read, so that keys pressed faster than
 // the next poll step on from it (two > presses make 4x, not 2x twice).
-func (m *Model) do(c cluster.Command) tea.Cmd { return m.send(c, false) }
+// While the past is on screen it refuses: the world is changed in the
+// present.
+func (m *Model) do(c cluster.Command) tea.Cmd {
+	if m.refusedInPast(c) {
+		return nil
+	}
+	return m.send(c, false)
+}
 
 // doFromPalette is do for a command typed in the palette: its outcome
 // goes back to the palette, which stays open until then.
-func (m *Model) doFromPalette(c cluster.Command) tea.Cmd { return m.send(c, true) }
+func (m *Model) doFromPalette(c cluster.Command) tea.Cmd {
+	if m.refusedInPast(c) {
+		return nil
+	}
+	return m.send(c, true)
+}
 
+// refusedInPast says, and reports, that c cannot run while the past is
+// shown.
+func (m *Model) refusedInPast(c cluster.Command) bool {
+	if !m.past.active {
+		return false
+	}
+	m.say(true, "esc first: the past is only shown ("+c.String()+")")
+	return true
+}
+
+// send is do without the past's guard.
 func (m *Model) send(c cluster.Command, palette bool) tea.Cmd {
 	anticipate(&m.snap, c)
 	ctrl := m.ctrl
@@ -535,8 +571,17 @@ func anticipate(s *cluster.Snapshot, c cluster.Command) {
 			f.Link.Latency, f.Link.Jitter = c.Dur, c.Jitter
 		case cluster.VerbPause, cluster.VerbResume:
 			f.ReplayPaused = c.Verb == cluster.VerbPause
-		case cluster.VerbCut, cluster.VerbRestore:
-			f.Link.Cut = c.Verb == cluster.VerbCut
+		case cluster.VerbCut:
+			switch c.Way {
+			case cluster.WayTo:
+				f.Link.CutTo = true
+			case cluster.WayFrom:
+				f.Link.CutFrom = true
+			default:
+				f.Link.Cut = true
+			}
+		case cluster.VerbRestore:
+			f.Link.Cut, f.Link.CutTo, f.Link.CutFrom = false, false, false
 		case cluster.VerbCrash:
 			f.State = cluster.StateStopped
 		case cluster.VerbRestart:
@@ -554,6 +599,10 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 		return tea.Suspend
 	}
 	if m.pal.active {
+		if msg.String() == "enter" && m.uiCommand(m.pal.value()) {
+			m.pal.close()
+			return nil
+		}
 		if c, ok := m.pal.update(msg); ok {
 			return m.doFromPalette(c)
 		}
@@ -583,6 +632,9 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 	}
 	if m.lay.tooSmall {
 		return nil
+	}
+	if cmd, ok := m.timeKey(msg); ok {
+		return cmd
 	}
 	if msg.String() == "esc" {
 		m.msg = ""
@@ -669,7 +721,7 @@ var errNoFollower = fmt.Errorf("no follower selected (a adds one)")
 func (m *Model) commandFor(msg tea.KeyPressMsg) (cluster.Command, error) {
 	k := &m.keys
 	s := &m.snap
-	if key.Matches(msg, k.Pause, k.Cut, k.Corrupt, k.Crash, k.Backup, k.Slower, k.Quicker, k.Remove) {
+	if key.Matches(msg, k.Pause, k.Cut, k.Corrupt, k.Drop, k.Crash, k.Backup, k.Slower, k.Quicker, k.Remove) {
 		f, ok := m.selectedStatus()
 		if !ok {
 			return cluster.Command{}, errNoFollower
@@ -721,6 +773,8 @@ func followerCommand(k *KeyMap, msg tea.KeyPressMsg, f *cluster.FollowerStatus) 
 		}
 	case key.Matches(msg, k.Corrupt):
 		c.Verb = cluster.VerbCorrupt
+	case key.Matches(msg, k.Drop):
+		c.Verb = cluster.VerbDrop
 	case key.Matches(msg, k.Crash):
 		c.Verb = cluster.VerbCrash
 		if f.State == cluster.StateStopped {
@@ -769,9 +823,16 @@ func step[T time.Duration | float64](steps []T, cur T, up bool, eps T) T {
 }
 
 // click selects the follower under the mouse, and corrupts the data frame
-// clicked on a lane.
+// clicked on a lane (drops it, with alt or ctrl held); on the time strip
+// it moves to the moment clicked.
 func (m *Model) click(ms tea.Mouse) tea.Cmd {
 	if m.lay.tooSmall || m.showHelp || m.pal.active || ms.Button != tea.MouseLeft {
+		return nil
+	}
+	if cmd, ok := m.clickTime(ms); ok {
+		return cmd
+	}
+	if m.diagram.on {
 		return nil
 	}
 	l := m.lay
@@ -824,11 +885,15 @@ func (m *Model) click(ms tea.Mouse) tea.Cmd {
 		return nil
 	}
 	f := &v.frames[best]
+	verb, what := cluster.VerbCorrupt, "corrupt"
+	if ms.Mod&(tea.ModAlt|tea.ModCtrl) != 0 {
+		verb, what = cluster.VerbDrop, "drop"
+	}
 	if f.Dir != cluster.ToFollower || f.Kind != "data" {
-		m.say(true, "that is a "+f.Kind+" frame; click a "+m.st.Glyphs.Data+" data frame to corrupt it")
+		m.say(true, "that is a "+f.Kind+" frame; click a "+m.st.Glyphs.Data+" data frame to "+what+" it")
 		return nil
 	}
-	return m.do(cluster.Command{Verb: cluster.VerbCorrupt, Follower: v.f.Name, LSN: f.LSN})
+	return m.do(cluster.Command{Verb: verb, Follower: v.f.Name, LSN: f.LSN})
 }
 
 // wheelLines is how far one turn of the mouse wheel scrolls the log.
@@ -883,7 +948,16 @@ func (m *Model) render() string {
 	var b strings.Builder
 	b.Grow(l.w * l.h * 6)
 	r := newRow(&b, l.w)
-	m.status.row(&r, &m.snap)
+	if badge, paint := m.timeBadge(); badge != "" {
+		// PAST or REPLAY first, the status of that moment after it.
+		r.text(paint, badge)
+		m.status.SetSize(l.w - r.n)
+		rest := newRow(&b, l.w-r.n)
+		m.status.row(&rest, &m.snap)
+		m.status.SetSize(l.w)
+	} else {
+		m.status.row(&r, &m.snap)
+	}
 	b.WriteByte('\n')
 
 	switch {
@@ -918,19 +992,33 @@ func (m *Model) render() string {
 		if l.room {
 			lesson()
 		}
-		m.renderBody(&b)
+		if m.diagram.on {
+			for _, line := range m.diagram.ViewAs(&m.trace, l.w, l.bodyH) {
+				b.WriteString(line)
+				b.WriteByte('\n')
+			}
+		} else {
+			m.renderBody(&b)
+		}
 		blank(l.paneH) // room for a pane (see layoutInput)
 		if !l.room {
 			lesson()
 		}
+		_, _, _, strip := m.timeSpan()
 		for y := range l.eventsH {
 			r = newRow(&b, l.w)
-			m.events.row(&r, y)
+			if y == 0 && strip {
+				m.stripRow(&r)
+			} else {
+				m.eventsShown().row(&r, y)
+			}
 			b.WriteByte('\n')
 		}
 	}
 	r = newRow(&b, l.w)
-	m.footer(&r)
+	if !m.timeFooter(&r) {
+		m.footer(&r)
+	}
 	return b.String()
 }
 
@@ -989,6 +1077,9 @@ func (m *Model) laneLabel(r *row, v *followerView) {
 	lk := &v.f.Link
 	if !m.snap.Source.Observes(cluster.ObsLink) {
 		sourceLaneLabel(r, st, &m.snap.Source, &v.f)
+		return
+	}
+	if oneWayLabel(r, st, lk) {
 		return
 	}
 	if v.marks&markLane != 0 {

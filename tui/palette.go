@@ -151,12 +151,12 @@ func (p *palette) complete() {
 		return
 	}
 	var match string
-	for _, v := range cluster.Verbs {
-		if strings.HasPrefix(string(v.Verb), line) {
+	for _, v := range paletteVerbs() {
+		if strings.HasPrefix(v.Verb, line) {
 			if match != "" {
 				return // ambiguous
 			}
-			match = string(v.Verb)
+			match = v.Verb
 		}
 	}
 	if match != "" {
@@ -169,18 +169,28 @@ func (p *palette) hint() string {
 	line := strings.TrimLeft(p.value(), " ")
 	word, _, typed := strings.Cut(line, " ")
 	var names []string
-	for _, v := range cluster.Verbs {
-		if string(v.Verb) == word && (typed || len(line) > 0) {
+	for _, v := range paletteVerbs() {
+		if v.Verb == word && (typed || len(line) > 0) {
 			return v.Usage + " — " + v.Help
 		}
-		if strings.HasPrefix(string(v.Verb), word) {
-			names = append(names, string(v.Verb))
+		if strings.HasPrefix(v.Verb, word) {
+			names = append(names, v.Verb)
 		}
 	}
 	if len(names) == 0 {
 		return "no such command"
 	}
 	return strings.Join(names, " ")
+}
+
+// paletteVerbs are the commands the palette takes: the cluster's, then
+// the UI's own.
+func paletteVerbs() []struct{ Verb, Usage, Help string } {
+	out := make([]struct{ Verb, Usage, Help string }, 0, len(cluster.Verbs)+len(uiVerbs))
+	for _, v := range cluster.Verbs {
+		out = append(out, struct{ Verb, Usage, Help string }{string(v.Verb), v.Usage, v.Help})
+	}
+	return append(out, uiVerbs...)
 }
 
 // row draws the palette line: prompt, text with a cursor, then the error or

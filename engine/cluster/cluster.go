@@ -565,6 +565,7 @@ func (c *Cluster) Snapshot(sinceEvent uint64) Snapshot {
 				Addr: rs.Addr, Cut: rs.Cut, Latency: rs.Latency, Jitter: rs.Jitter,
 				Bandwidth: rs.Bandwidth, Slice: rs.Slice, CorruptArmed: rs.CorruptArmed,
 				Corrupted: rs.Corrupted, Connected: rs.Connected,
+				CutTo: rs.LoseDown, CutFrom: rs.LoseUp, DropArmed: rs.DropArmed, Lost: rs.Lost,
 				BytesUp: rs.BytesUp, BytesDown: rs.BytesDown,
 			},
 			Records: st.Records, CRCFailures: st.CRCFailures, Resends: st.Resends, Keys: st.Keys,
@@ -589,7 +590,7 @@ func (c *Cluster) Snapshot(sinceEvent uint64) Snapshot {
 			fr := Frame{
 				ID: fl.ID, Follower: m.name, Index: m.index, Kind: fl.Kind.String(),
 				LSN: fl.LSN, EndLSN: fl.EndLSN, Bytes: fl.Bytes,
-				Sent: fl.Sent, Arrive: fl.Arrive, Corrupt: fl.Corrupt, Pos: 1,
+				Sent: fl.Sent, Arrive: fl.Arrive, Corrupt: fl.Corrupt, Lost: fl.Lost, Pos: 1,
 			}
 			if fl.Dir == link.Up {
 				fr.Dir = ToLeader

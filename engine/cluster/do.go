@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 
+	"walship/engine/link"
 	"walship/engine/ship"
 	"walship/engine/wal"
 )
@@ -134,7 +135,14 @@ func (c *Cluster) doMember(cmd Command, m *member) error {
 		}
 		return nil
 	case VerbCut:
-		m.relay.Cut()
+		switch cmd.Way {
+		case WayTo:
+			m.relay.CutOneWay(link.Down)
+		case WayFrom:
+			m.relay.CutOneWay(link.Up)
+		default:
+			m.relay.Cut()
+		}
 		return nil
 	case VerbRestore:
 		m.relay.Restore()
@@ -153,6 +161,13 @@ func (c *Cluster) doMember(cmd Command, m *member) error {
 			m.relay.CorruptLSN(cmd.LSN)
 		} else {
 			m.relay.CorruptNext(1)
+		}
+		return nil
+	case VerbDrop:
+		if cmd.LSN != 0 {
+			m.relay.DropLSN(cmd.LSN)
+		} else {
+			m.relay.DropNext(1)
 		}
 		return nil
 	case VerbBackup:

@@ -6,8 +6,8 @@ import "math"
 // workload's rate, the sync rule, retention, slots and the world's speed;
 // each follower's link (latency and jitter, bandwidth, slicing) and its
 // replay and fsync costs, as one command for all followers where they
-// agree; which followers have replay paused, their link cut or are
-// stopped; and last, when the world is frozen, the freeze. A recorded
+// agree; which followers have replay paused, their link cut (both ways or
+// one way) or are stopped; and last, when the world is frozen, the freeze. A recorded
 // session starts with them, and a rewound world gets them back.
 func (s *Snapshot) Settings() []Command {
 	L := &s.Leader
@@ -54,6 +54,12 @@ func (s *Snapshot) Settings() []Command {
 		}
 		if f.Link.Cut {
 			cmds = append(cmds, Command{Verb: VerbCut, Follower: f.Name})
+		}
+		if f.Link.CutTo {
+			cmds = append(cmds, Command{Verb: VerbCut, Follower: f.Name, Way: WayTo})
+		}
+		if f.Link.CutFrom {
+			cmds = append(cmds, Command{Verb: VerbCut, Follower: f.Name, Way: WayFrom})
 		}
 		if f.State == StateStopped {
 			cmds = append(cmds, Command{Verb: VerbCrash, Follower: f.Name})

@@ -171,17 +171,22 @@ type FollowerStatus struct {
 
 // LinkStatus is the follower's relay: its settings and state.
 type LinkStatus struct {
-	Addr         string        // the relay's listen address
-	Cut          bool          // connections closed and refused
-	Latency      time.Duration // one way, world time
-	Jitter       time.Duration
-	Bandwidth    int64 // bytes per second of world time; 0 = unlimited
-	Slice        bool  // forwarding in small random pieces
-	CorruptArmed int   // data frames still to corrupt
-	Corrupted    uint64
-	Connected    bool
-	BytesUp      uint64 // follower to leader
-	BytesDown    uint64 // leader to follower
+	Addr string // the relay's listen address
+	Cut  bool   // connections closed and refused
+	// CutTo and CutFrom: a one-way cut (cut F to, cut F from). The frames
+	// to (or from) the follower are lost while the connection stays up.
+	CutTo, CutFrom bool
+	Latency        time.Duration // one way, world time
+	Jitter         time.Duration
+	Bandwidth      int64 // bytes per second of world time; 0 = unlimited
+	Slice          bool  // forwarding in small random pieces
+	CorruptArmed   int   // data frames still to corrupt
+	Corrupted      uint64
+	DropArmed      int    // data frames still to drop
+	Lost           uint64 // frames lost on the link: one-way cuts and drops
+	Connected      bool
+	BytesUp        uint64 // follower to leader
+	BytesDown      uint64 // leader to follower
 }
 
 // BackupStatus is base-backup progress.
@@ -236,6 +241,9 @@ type Frame struct {
 	Arrive   time.Duration // world time it will be delivered
 	Pos      float64       // 0 at the sender, 1 at the receiver
 	Corrupt  bool
+	// Lost: the frame will never arrive (a one-way cut, or a drop); it is
+	// thrown away at Arrive.
+	Lost bool
 }
 
 // EventKind classifies events.

@@ -489,6 +489,14 @@ func (s *Standby) session() (bool, error) {
 				s.fs.caughtUp = true
 			}
 			s.mu.Unlock()
+			// The leader sends a keepalive only once it has sent, on this
+			// connection, every record up to the LSN it carries: a log
+			// that ends before it lost frames on the way (a link that
+			// drops frames, which TCP alone never does), and only a
+			// resend brings them back.
+			if end := s.log.End(); k.Flushed > end {
+				rx.askResend(end, fmt.Sprintf("gap: a keepalive says the leader flushed %s, this log ends at %s", k.Flushed, end))
+			}
 			if k.Reply {
 				s.forceStatus()
 			}

@@ -25,7 +25,20 @@ const (
 	StateUnreachable = "unreachable"
 	// StatePromoted: the standby is out of recovery (it is a primary now).
 	StatePromoted = "promoted"
+	// StateNeedsRewind: the standby replayed past the point where the
+	// timeline it is to follow forked off its own (inferred: PostgreSQL
+	// says so only in its log, and the standby stays in recovery, never
+	// streaming). pg_rewind, or a new base backup, brings it back.
+	StateNeedsRewind = "needs rewind"
 )
+
+// fork is where a promoted standby's timeline began, for the standbys
+// that followed the old one.
+type fork struct {
+	lsn      wal.LSN // the switch point: the new timeline shares the old one's WAL up to here
+	tli      uint32  // the new timeline
+	promoted string  // the standby promoted
+}
 
 // poll is one round of observations; standbys are polled before the
 // primary, so that no standby position can pass the primary's flush LSN.
@@ -64,13 +77,16 @@ type tracker struct {
 
 	leader    cluster.LeaderStatus // the last known leader, kept while the primary is unreachable
 	leaderErr string
-	syncText  string
-	slots     map[string]string // slot name → wal_status, for events
-	polled    bool
+	// forks: the standbys told to follow a promoted one, until they
+	// stream from it, and where its timeline forked off theirs.
+	forks    map[string]fork
+	syncText string
+	slots    map[string]string // slot name → wal_status, for events
+	polled   bool
 }
 
 func newTracker() *tracker {
-	return &tracker{indexOf: map[string]int{}, nodeName: map[int]string{}, slots: map[string]string{}}
+	return &tracker{indexOf: map[string]int{}, nodeName: map[int]string{}, slots: map[string]string{}, forks: map[string]fork{}}
 }
 
 // build returns the leader and followers for p, and the events for what
@@ -184,7 +200,8 @@ func (t *tracker) buildLeader(p *poll, emit func(string, cluster.EventKind, wal.
 	}
 	L := &t.leader
 	L.Addr = p.primaryAddr
-	if errText != "" {
+	L.Stale = errText != ""
+	if L.Stale {
 		return // keep the last known values
 	}
 	prev := *L
@@ -193,7 +210,7 @@ func (t *tracker) buildLeader(p *poll, emit func(string, cluster.EventKind, wal.
 	L.Segments, L.OldestLSN = retained(pr.walFiles, pr.insert, pr.segSize)
 	L.Slots = len(pr.slots) > 0
 	L.MaxSlotWAL = max(pr.maxSlotWAL, 0)
-	L.WaitingCommits, L.Commits = pr.waiting, pr.commits
+	L.WaitingCommits = pr.waiting
 	L.Timeline = timeline(pr.walFile)
 	L.RecordEndLSN = 0
 	if p.recordEnd != 0 && p.recordEnd < pr.flush {
@@ -346,6 +363,18 @@ func (t *tracker) follower(m *member, row *replRow, sb *standbyObs, sbErr error,
 	case sbErr != nil:
 		f.LastError = pollErr(sbErr)
 	}
+	// A standby told to follow a promoted one, and past its fork, still
+	// shows up in the new primary's pg_stat_replication, in startup, each
+	// time it asks for the new timeline's history, and is refused.
+	fk, forked := t.forks[m.name]
+	if row != nil && (row.state == cluster.StateStreaming || row.state == cluster.StateCatchup) {
+		delete(t.forks, m.name) // it follows the new timeline
+		forked = false
+	}
+	replayed := f.ReplayLSN
+	if sb != nil {
+		replayed = max(replayed, deref(sb.replay))
+	}
 
 	switch {
 	case sb != nil && !sb.inRecovery:
@@ -353,6 +382,8 @@ func (t *tracker) follower(m *member, row *replRow, sb *standbyObs, sbErr error,
 	case sb != nil && sb.conninfo == "":
 		f.State = cluster.StateCut
 		f.Link.Cut = true
+	case forked && replayed > fk.lsn:
+		f.State, f.Inferred, f.LastError = StateNeedsRewind, true, rewindReason(replayed, fk)
 	case row != nil:
 		f.State = row.state
 	case sb == nil && sbErr != nil:
@@ -394,6 +425,31 @@ func fellOff(flush, replay wal.LSN, L *cluster.LeaderStatus, slot *slotRow, prim
 	}
 	return fmt.Sprintf("inferred: it needs WAL from %s (segment %s), and the primary keeps WAL only from %s",
 		start, segmentName(L.Timeline, start, L.SegmentSize), L.OldestLSN)
+}
+
+// rewindReason says why a standby that replayed up to replay cannot
+// follow the timeline that forked off at fk. PostgreSQL refuses it
+// ("new timeline N forked off current database system timeline M before
+// current recovery point"), in its log only.
+func rewindReason(replay wal.LSN, fk fork) string {
+	return fmt.Sprintf("inferred: it replayed to %s, past %s where %s's timeline %d forked off: it needs pg_rewind (or a new base backup)",
+		replay, fk.lsn, fk.promoted, fk.tli)
+}
+
+// switchPoint reads a timeline history file (pg_wal/0000000N.history):
+// each line is a parent timeline, the LSN where the next one forked off
+// it, and a reason. The last line's LSN is where timeline N began.
+func switchPoint(history string) (wal.LSN, error) {
+	var last []string
+	for _, line := range strings.Split(history, "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && !strings.HasPrefix(f[0], "#") {
+			last = f
+		}
+	}
+	if last == nil {
+		return 0, errors.New("the timeline history file has no switch point")
+	}
+	return wal.ParseLSN(last[1])
 }
 
 // segmentName is the WAL file name holding lsn.
@@ -527,7 +583,7 @@ func followerEvents(prev, f *cluster.FollowerStatus, sb *standbyObs, emit func(s
 			kind = cluster.EvDisconnect
 		case cluster.StateNeedsBackup:
 			kind = cluster.EvWALRemoved
-		case StatePromoted:
+		case StatePromoted, StateNeedsRewind:
 			kind = cluster.EvRecovery
 		}
 		text := prev.State + " → " + f.State

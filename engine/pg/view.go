@@ -307,6 +307,12 @@ func (t *tracker) index(name string, keep int) int {
 // connection, or sbErr) and the primary's slots.
 func (t *tracker) follower(m *member, row *replRow, sb *standbyObs, sbErr error, p *poll, L *cluster.LeaderStatus, primaryOK bool) cluster.FollowerStatus {
 	f := cluster.FollowerStatus{Name: m.name, Index: m.index}
+	if row != nil && row.state == cluster.StateStartup && sb != nil {
+		// A walsender that does not stream yet, its positions NULL: a
+		// standby that fell off, or forked off, asks every few seconds and
+		// is refused. Its own view says more.
+		row = nil
+	}
 	end := L.FlushLSN
 	if L.RecordEndLSN != 0 {
 		end = L.RecordEndLSN
@@ -363,9 +369,6 @@ func (t *tracker) follower(m *member, row *replRow, sb *standbyObs, sbErr error,
 	case sbErr != nil:
 		f.LastError = pollErr(sbErr)
 	}
-	// A standby told to follow a promoted one, and past its fork, still
-	// shows up in the new primary's pg_stat_replication, in startup, each
-	// time it asks for the new timeline's history, and is refused.
 	fk, forked := t.forks[m.name]
 	if row != nil && (row.state == cluster.StateStreaming || row.state == cluster.StateCatchup) {
 		delete(t.forks, m.name) // it follows the new timeline

@@ -54,6 +54,7 @@ const (
 	ObsApplyCost                        // per-record apply and per-fsync cost
 	ObsKeys                             // keys in the stores
 	ObsRecords                          // WAL records by type, and their rate
+	ObsCommits                          // the clients' commits (LeaderStatus.Commits)
 )
 
 // Observes reports whether the source can see all of o.

@@ -49,13 +49,18 @@ func (w *Watcher) setReplayPaused(n *node, name string, pause bool) error {
 }
 
 // remember keeps what the named settings of n are before walship first
-// changes them.
+// changes them. Commands run concurrently (each key's in its own
+// goroutine): the first value kept is the one read before any change,
+// since a change comes only after its own command has kept its value.
 func (w *Watcher) remember(n *node, names ...string) error {
+	known := func(name string) bool {
+		return slices.ContainsFunc(w.settings, func(s setting) bool { return s.n == n && s.name == name })
+	}
 	for _, name := range names {
 		w.mu.Lock()
-		known := slices.ContainsFunc(w.settings, func(s setting) bool { return s.n == n && s.name == name })
+		had := known(name)
 		w.mu.Unlock()
-		if known {
+		if had {
 			continue
 		}
 		s := setting{n: n, name: name}
@@ -69,7 +74,9 @@ func (w *Watcher) remember(n *node, names ...string) error {
 			return fmt.Errorf("reading %s before changing it: %w", name, err)
 		}
 		w.mu.Lock()
-		w.settings = append(w.settings, s)
+		if !known(name) {
+			w.settings = append(w.settings, s)
+		}
 		w.mu.Unlock()
 	}
 	return nil

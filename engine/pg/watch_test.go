@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -392,6 +393,17 @@ func TestCloseUndoes(t *testing.T) {
 
 	w := watch(t, l)
 	waitSnap(t, w, "follower-1 streaming", func(s *cluster.Snapshot) bool { return caughtUp(s, follower(s, "follower-1")) })
+	// Keys pressed quickly run their commands at once: the settings are
+	// still remembered once each, as they were before.
+	var wg sync.WaitGroup
+	for _, mode := range []cluster.SyncMode{cluster.SyncOn, cluster.SyncRemoteWrite, cluster.SyncLocal} {
+		wg.Go(func() {
+			if err := w.Do(cluster.Command{Verb: cluster.VerbSync, Mode: mode, N: 1}); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
 	for _, c := range []string{"pause follower-1", "sync remote_apply 1", "wal-keep 1MiB", "cut follower-1"} {
 		do(t, w, c)
 	}

@@ -313,6 +313,10 @@ func (w *Watcher) pollOnce() {
 	if w.noRecords {
 		w.snap.Source.Unobservable |= cluster.ObsRecords
 	}
+	if w.work == nil {
+		// Only the workload's own commits are counted (see committed).
+		w.snap.Source.Unobservable |= cluster.ObsCommits
+	}
 }
 
 // inspect reads the records flushed since the last poll with

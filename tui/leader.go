@@ -66,7 +66,7 @@ func (p *leaderPanel) row(r *row, s *cluster.Snapshot, y int, connect bool) {
 			kv("timeline", strconv.Itoa(int(L.Timeline)), st.Text)
 		}
 	case 9:
-		kv(commitsLabel(&s.Source), strconv.FormatUint(L.Commits, 10), st.Text)
+		kv(commits(st, &s.Source, L, p.w-11))
 	case 10:
 		if L.WaitingCommits > 0 {
 			kv("waiting", strconv.Itoa(L.WaitingCommits), st.Warn)

@@ -2,6 +2,7 @@ package tui
 
 import (
 	"strconv"
+	"strings"
 
 	"charm.land/bubbles/v2/key"
 
@@ -192,13 +193,17 @@ func recordRate(s *cluster.Snapshot) string {
 	return rateText(s.Leader.Rate)
 }
 
-// commitsLabel names the leader's commits: on a real cluster they are
-// the INSERTs walship's workload committed, not every client's.
-func commitsLabel(src *cluster.Source) string {
-	if src.Name != "" {
-		return "INSERTs"
+// commits is the leader's commits row, its value in w cells: on a real
+// cluster they are the INSERTs walship's workload committed, not every
+// client's, and with no workload (watching only) they are not observable.
+func commits(st *theme.Styles, src *cluster.Source, L *cluster.LeaderStatus, w int) (label, value string, p theme.Paint) {
+	switch {
+	case !src.Observes(cluster.ObsCommits):
+		return "commits", strings.TrimSpace(notObservable(src, "", w)), st.Muted
+	case src.Name != "":
+		return "INSERTs", strconv.FormatUint(L.Commits, 10), st.Text
 	}
-	return "commits"
+	return "commits", strconv.FormatUint(L.Commits, 10), st.Text
 }
 
 // leaderPaint is the paint of a leader's value: muted when the source

@@ -213,4 +213,11 @@ func TestPGLeaderHonest(t *testing.T) {
 	if leaderPaint(dark, &snap.Leader, dark.Bold) != dark.Bold {
 		t.Error("a primary that answers is muted")
 	}
+	// Watching only, walship writes nothing, and other clients' commits
+	// are not observable.
+	snap.Source.Unobservable |= cluster.ObsCommits
+	watchOnly, _ := newPGTestModel(t, snap, 80, 24, false)
+	if got := screen(watchOnly); !strings.Contains(got, "commits  unobserved") {
+		t.Errorf("watching only, the commits row:\n%s", got)
+	}
 }

@@ -351,6 +351,7 @@ func (w *Watcher) takePrimary(n *node, name string, fk fork) []*node {
 	// Out of recovery, it has no replay to resume and no primary to follow.
 	delete(w.paused, name)
 	delete(w.saved, name)
+	w.tr.slots = map[string]string{} // the new primary's slots are news, the old one's not dropped
 	w.addEventLocked(cluster.Event{Kind: cluster.EvRecovery, Follower: name, Text: fmt.Sprintf(
 		"%s is the primary now, on a new timeline. The old primary %s still runs and takes writes: PostgreSQL does not fence it (stop it, or pg_rewind it into a standby); walship no longer watches it",
 		name, old.addr)})

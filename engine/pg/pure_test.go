@@ -304,7 +304,8 @@ func TestNeedsRewind(t *testing.T) {
 	tr := newTracker()
 	primary := primaryObs{insert: 0x3100000, flush: 0x3100000, walFile: "000000020000000000000003", segSize: 1 << 20, syncCommit: "on", maxSlotWAL: -1}
 	standby := func(name string, replay wal.LSN) standbyObs {
-		return standbyObs{inRecovery: true, receive: &replay, replay: &replay, pauseState: "not paused",
+		restartedAt := replay / (1 << 20) * (1 << 20) // a WAL receiver that restarted reports where it asked to stream from
+		return standbyObs{inRecovery: true, receive: &restartedAt, replay: &replay, pauseState: "not paused",
 			conninfo: "host=/tmp port=5433 application_name=" + name, statusInterval: time.Second}
 	}
 	p := poll{primaryAddr: "unix:5433", primary: primary, standbys: []standbyPoll{
@@ -325,8 +326,16 @@ func TestNeedsRewind(t *testing.T) {
 	if !hasText(evs, fs[1].Name, "needs rewind (inferred") {
 		t.Errorf("no event says it needs a rewind: %v", evs)
 	}
-	// The first streams from the new primary: it is following.
+	if fs[1].ReplayLag.Known || fs[1].ReplayLSN > fs[1].FlushLSN {
+		t.Errorf("a standby on the old timeline: replay_lag %+v, replay %s past flush %s", fs[1].ReplayLag, fs[1].ReplayLSN, fs[1].FlushLSN)
+	}
+	// Each tries again: it streams the old timeline up to the fork from
+	// the new primary, in catchup, and is refused; the first receives on
+	// the new timeline: it is following.
+	p.primary.replication[1].state = "catchup"
+	p.standbys[1].obs.receiver = &receiverRow{status: "streaming", receivedTLI: 1}
 	p.primary.replication[0].state = "streaming"
+	p.standbys[0].obs.receiver = &receiverRow{status: "streaming", receivedTLI: 2}
 	_, fs, _ = tr.build(&p)
 	if fs[0].State != cluster.StateStreaming || fs[1].State != StateNeedsRewind || tr.forks[fs[0].Name] != (fork{}) {
 		t.Errorf("the standby at the fork: %q, fork still kept: %v", fs[0].State, tr.forks)

@@ -313,6 +313,21 @@ func (t *tracker) follower(m *member, row *replRow, sb *standbyObs, sbErr error,
 		// is refused. Its own view says more.
 		row = nil
 	}
+	// A standby told to follow a promoted one follows the new timeline
+	// once it receives on it. One that replayed past the fork cannot: each
+	// time it tries, it streams the old timeline up to the fork from the
+	// new primary (a row in catchup) and is refused. Its rows are its
+	// tries; its own view says more.
+	fk, forked := t.forks[m.name]
+	if forked && (sb != nil && sb.receiver != nil && sb.receiver.receivedTLI >= fk.tli ||
+		sb == nil && row != nil && row.state == cluster.StateStreaming) {
+		delete(t.forks, m.name)
+		forked = false
+	}
+	pastFork := forked && sb != nil && deref(sb.replay) > fk.lsn
+	if pastFork {
+		row = nil
+	}
 	end := L.FlushLSN
 	if L.RecordEndLSN != 0 {
 		end = L.RecordEndLSN
@@ -337,10 +352,14 @@ func (t *tracker) follower(m *member, row *replRow, sb *standbyObs, sbErr error,
 		f.SyncState = row.syncState
 		f.Link.Connected = true
 	case sb != nil:
-		f.FlushLSN, f.ReplayLSN = deref(sb.receive), deref(sb.replay)
+		// Its pg_wal reaches at least what it replayed from it: a WAL
+		// receiver that restarted reports where it asked to stream from
+		// (the start of a segment) until it receives again.
+		f.ReplayLSN = deref(sb.replay)
+		f.FlushLSN = max(deref(sb.receive), f.ReplayLSN)
 		f.WriteLSN = f.FlushLSN
 		if sb.receiver != nil && sb.receiver.written != nil {
-			f.WriteLSN = *sb.receiver.written
+			f.WriteLSN = max(*sb.receiver.written, f.FlushLSN)
 		}
 		f.SentLSN = f.WriteLSN // nothing is known to be in flight
 		f.WriteLag = lagOf(nil, f.WriteLSN, end)
@@ -369,24 +388,16 @@ func (t *tracker) follower(m *member, row *replRow, sb *standbyObs, sbErr error,
 	case sbErr != nil:
 		f.LastError = pollErr(sbErr)
 	}
-	fk, forked := t.forks[m.name]
-	if row != nil && (row.state == cluster.StateStreaming || row.state == cluster.StateCatchup) {
-		delete(t.forks, m.name) // it follows the new timeline
-		forked = false
-	}
-	replayed := f.ReplayLSN
-	if sb != nil {
-		replayed = max(replayed, deref(sb.replay))
-	}
-
 	switch {
 	case sb != nil && !sb.inRecovery:
 		f.State = StatePromoted
 	case sb != nil && sb.conninfo == "":
 		f.State = cluster.StateCut
 		f.Link.Cut = true
-	case forked && replayed > fk.lsn:
-		f.State, f.Inferred, f.LastError = StateNeedsRewind, true, rewindReason(replayed, fk)
+	case pastFork:
+		f.State, f.Inferred, f.LastError = StateNeedsRewind, true, rewindReason(f.ReplayLSN, fk)
+		// Its positions are on the old timeline: no lag to the new one.
+		f.WriteLag, f.FlushLag, f.ReplayLag = cluster.Lag{}, cluster.Lag{}, cluster.Lag{}
 	case row != nil:
 		f.State = row.state
 	case sb == nil && sbErr != nil:

@@ -296,7 +296,7 @@ func runCheckPG(ctx context.Context, out io.Writer, o checkOptions, rep *checkRe
 	if o.followersSet {
 		standbys = max(sc.Followers, o.followers)
 	}
-	l, stop, err := startPGDemo(ctx, bin, standbys, func(s string) { fmt.Fprintln(out, "pg: "+s) })
+	w, stop, err := startPGDemo(ctx, bin, standbys, func(s string) { fmt.Fprintln(out, "pg: "+s) })
 	if err != nil {
 		return err
 	}
@@ -305,10 +305,5 @@ func runCheckPG(ctx context.Context, out io.Writer, o checkOptions, rep *checkRe
 			err = serr
 		}
 	}()
-	w, err := watchLocal(l)
-	if err != nil {
-		return err
-	}
-	defer w.Close()
 	return playHeadless(ctx, out, w, sc, o.timeout, rep, scenario.WithBackend(scenario.BackendPG))
 }

@@ -243,7 +243,7 @@ func runPGDemo(ctx context.Context, o pgDemoOptions, bin pg.Binaries, th string,
 	// On the terminal as it happens (the guard holds standard error until
 	// the end).
 	progress := func(s string) { fmt.Fprintln(os.Stdout, "walship pg demo: "+s) }
-	l, stop, err := startPGDemo(ctx, bin, standbys, progress)
+	w, stop, err := startPGDemo(ctx, bin, standbys, progress)
 	if err != nil {
 		return err
 	}
@@ -252,11 +252,6 @@ func runPGDemo(ctx context.Context, o pgDemoOptions, bin pg.Binaries, th string,
 			err = serr
 		}
 	}()
-	w, err := watchLocal(l)
-	if err != nil {
-		return err
-	}
-	defer w.Close()
 	if o.rate > 0 {
 		if err := w.Do(cluster.Command{Verb: cluster.VerbRate, N: int64(o.rate)}); err != nil {
 			return err
@@ -276,15 +271,15 @@ func runPGDemo(ctx context.Context, o pgDemoOptions, bin pg.Binaries, th string,
 
 // startPGDemo starts a local primary and standbys (the first through a
 // slot), with a reaper that stops them and removes their directory should
-// walship die; stop does it when walship ends as it should. Progress is
-// told each step.
-func startPGDemo(ctx context.Context, bin pg.Binaries, standbys int, progress func(string)) (l *pg.Local, stop func() error, err error) {
+// walship die, and watches them with controls on. stop does it all when
+// walship ends as it should. Progress is told each step.
+func startPGDemo(ctx context.Context, bin pg.Binaries, standbys int, progress func(string)) (w *pg.Watcher, stop func() error, err error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, nil, fmt.Errorf("finding walship's own binary for the reaper: %w", err)
 	}
 	var release func()
-	l, err = pg.StartLocal(ctx, pg.LocalConfig{
+	l, err := pg.StartLocal(ctx, pg.LocalConfig{
 		Binaries: bin,
 		Standbys: standbys,
 		Slots:    1,
@@ -294,6 +289,12 @@ func startPGDemo(ctx context.Context, bin pg.Binaries, standbys int, progress fu
 			return err
 		},
 	})
+	if err == nil {
+		w, err = watchLocal(l)
+		if err != nil {
+			l.Close()
+		}
+	}
 	if err != nil {
 		if release != nil {
 			release()
@@ -303,7 +304,8 @@ func startPGDemo(ctx context.Context, bin pg.Binaries, standbys int, progress fu
 		}
 		return nil, nil, err
 	}
-	return l, func() error {
+	return w, func() error {
+		w.Close() // what it would put back goes with the servers
 		err := l.Close()
 		release()
 		return err

@@ -85,7 +85,8 @@ func (w *Watcher) Do(cmd cluster.Command) error {
 		if err := w.remember(p, "wal_keep_size"); err != nil {
 			return err
 		}
-		return w.alterSystem(p, "", "wal_keep_size", strconv.FormatInt(cmd.N>>10, 10)+"kB", strconv.FormatInt(cmd.N>>10, 10)+"kB")
+		kb := strconv.FormatInt(cmd.N>>10, 10) + "kB"
+		return w.alterSystem(p, "", "wal_keep_size", kb, kb)
 	case cluster.VerbPromote:
 		return w.promote(cmd.Follower)
 	}
@@ -247,7 +248,10 @@ func (w *Watcher) restore(n *node, name string) error {
 	w.mu.Unlock()
 	if !ok {
 		cur, err := w.queryString(n, "SELECT current_setting('primary_conninfo')")
-		if err == nil && cur != "" {
+		switch {
+		case err != nil:
+			return fmt.Errorf("reading %s's primary_conninfo: %w", name, err)
+		case cur != "":
 			return nil // not cut
 		}
 		return fmt.Errorf("%s was not cut by walship: there is no primary_conninfo to restore", name)

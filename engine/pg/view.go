@@ -78,7 +78,7 @@ type tracker struct {
 	leader    cluster.LeaderStatus // the last known leader, kept while the primary is unreachable
 	leaderErr string
 	// forks: the standbys told to follow a promoted one, until they
-	// stream from it, and where its timeline forked off theirs.
+	// receive on its timeline, and where it forked off theirs.
 	forks    map[string]fork
 	syncText string
 	slots    map[string]string // slot name → wal_status, for events

@@ -39,6 +39,10 @@ func TestExitStatus(t *testing.T) {
 		{"empty scenario", []string{"check", "--scenario", "testdata/empty.scn"}, exitUsage, "nothing to play"},
 		{"failed expect", []string{"check", "--scenario", "testdata/failing.scn"}, exitFailed, "testdata/failing.scn:3: expect follower-1 keys = 99"},
 		{"timed out", []string{"check", "--records", "100000", "--timeout", "1ms"}, exitFailed, "did not finish within --timeout 1ms"},
+		{"pg without a lesson", []string{"check", "--pg"}, exitUsage, "--pg goes with --scenario"},
+		{"an engine lesson on pg", []string{"check", "--pg", "--scenario", "crc"}, exitUsage, "crc.scn is written for walship's own engine, not for PostgreSQL"},
+		{"a pg lesson on the engine", []string{"check", "--scenario", "basic-pg"}, exitUsage, "basic-pg.scn is written for PostgreSQL"},
+		{"pg faster", []string{"check", "--pg", "--scenario", "basic", "--speed", "8"}, exitUsage, "PostgreSQL runs in real time"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			res := runWalship(t, bin, tc.args...)

@@ -79,7 +79,7 @@ func newTUICmd() *cobra.Command {
 				// Read the scenario before the UI starts: its mistakes are
 				// usage errors, said on the plain terminal.
 				if o.scenario != "" {
-					if _, err := loadScenario(o.scenario); err != nil {
+					if _, err := loadScenario(o.scenario, scenario.BackendEngine); err != nil {
 						return err
 					}
 				}
@@ -200,7 +200,7 @@ func runTUI(ctx context.Context, cfg cluster.Config, opts tui.Options, o tuiOpti
 	opts.Context = ctx // a signal ends the program through Bubble Tea, which restores the terminal
 	var sc *scenario.Scenario
 	if o.scenario != "" {
-		if sc, err = loadScenario(o.scenario); err != nil {
+		if sc, err = loadScenario(o.scenario, scenario.BackendEngine); err != nil {
 			return err
 		}
 		cfg.Followers = max(cfg.Followers, sc.Followers)
@@ -253,7 +253,7 @@ func runTUI(ctx context.Context, cfg cluster.Config, opts tui.Options, o tuiOpti
 	if sc != nil {
 		opts.Lesson = lessons.Play(sc)
 	}
-	opts.Lessons, opts.StartLesson, opts.Hint = scenario.Builtins(), lessons.Start, sc == nil
+	opts.Lessons, opts.StartLesson, opts.Hint = scenario.BuiltinsFor(scenario.BackendEngine), lessons.Start, sc == nil
 	uiCtrl := ctrl
 	if sessionFile != nil {
 		srec, err := recordSession(sessionFile, ctrl, &opts, sc)

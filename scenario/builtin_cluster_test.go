@@ -23,12 +23,13 @@ func lessonSpeed() float64 {
 	return 8
 }
 
-// TestBuiltinsOnCluster plays every built-in lesson headless against a real
-// cluster of three followers, and every expect must hold. Each lesson runs
-// twice: on the engine's defaults, and on a cluster set up as the terminal
-// UI starts one (slow replay and fsync, latency, a running workload), since
-// a lesson must set its own pace whatever the flags were. They play at
-// lessonSpeed.
+// TestBuiltinsOnCluster plays every built-in lesson written for the engine
+// headless against a real cluster of three followers, and every expect
+// must hold (the lessons for PostgreSQL play in cli's TestCheckPGLessons).
+// Each lesson runs twice: on the engine's defaults, and on a cluster set
+// up as the terminal UI starts one (slow replay and fsync, latency, a
+// running workload), since a lesson must set its own pace whatever the
+// flags were. They play at lessonSpeed.
 func TestBuiltinsOnCluster(t *testing.T) {
 	if testing.Short() {
 		t.Skip("plays every lesson in real time")
@@ -45,7 +46,7 @@ func TestBuiltinsOnCluster(t *testing.T) {
 			ApplyDelay: 80 * time.Millisecond, FlushDelay: 150 * time.Millisecond,
 		}},
 	}
-	for _, info := range Builtins() {
+	for _, info := range BuiltinsFor(BackendEngine) {
 		for _, c := range configs {
 			t.Run(info.Name+"/"+c.name, func(t *testing.T) {
 				t.Parallel()

@@ -40,6 +40,8 @@
 //	summary "TEXT"       one line for `walship scenarios`; after the title
 //	followers N          the scenario needs N followers (1 to 9): players add
 //	                     followers up to N before the setup; at the top
+//	backends NAME...     what it is written for: engine, pg or both (see
+//	                     Backends); at the top
 //	chapter "TEXT"       starts a chapter
 //	wait DUR             do nothing for DUR
 //	[TIMING] COMMAND     a cluster command, as typed in the command palette
@@ -115,7 +117,12 @@
 //	  state [not] STATE                   startup catchup streaming backup stopped
 //	                                      cut reconnecting "needs base backup"
 //	  [not] paused | connected | slot-lost
-//	  matches leader                      replay = leader flush, and the same key count
+//	  wal-status [not] STATUS             its slot's wal_status (PostgreSQL's):
+//	                                      reserved extended unreserved lost
+//	  matches leader                      replay = leader flush (where a flush ends
+//	                                      inside a record, as PostgreSQL's can: the
+//	                                      last complete record replayed), and the same
+//	                                      key count where the source sees keys
 //	  FIELD OP VALUE
 //	  FIELD rises                         goes above its value when the expect began
 //	  FIELD steady for DUR                keeps one value for DUR
@@ -158,6 +165,24 @@
 //	expect leader retained > 64KiB
 //	expect leader commits rises within 3s
 //	expect follower-1 replay steady for 2s
+//
+// # Backends
+//
+// A lesson plays on walship's own engine, or on a real PostgreSQL primary
+// and its standbys (walship pg demo --scenario, walship check --pg). A
+// backends line says which it was written for: `backends pg`, or
+// `backends engine pg` for a lesson whose every line both take. Without
+// one it is the engine's alone: its captions speak of frames, CRCs and
+// latency that PostgreSQL's views do not show. LoadFor finds a built-in
+// lesson's variant for a backend by name (on PostgreSQL, basic is
+// basic-pg); a scenario not written for the backend is refused.
+//
+// On PostgreSQL the commands that map run as SQL (pause, resume, cut,
+// restore, sync, rate, write, checkpoint, wal-keep, promote; see
+// engine/pg), and the others are refused. Its servers run in real time:
+// a held moment there waits for its conditions and checks them as expect
+// lines, and slows or freezes nothing; WithSpeed must be 1. The player
+// cannot take a real cluster back to a chapter's start, and says so.
 //
 // # Errors
 //

@@ -21,6 +21,9 @@ type Scenario struct {
 	// line; 0 when it does not say). Players add followers up to it before
 	// the setup runs.
 	Followers int
+	// Backends are what the scenario was written for (a backends line);
+	// BackendEngine alone when it does not say.
+	Backends Backend
 	// Setup holds the steps before the first chapter. They run as soon as
 	// the scenario starts, without waiting for a key.
 	Setup    []Step
@@ -116,6 +119,9 @@ func Parse(file string, src []byte) (*Scenario, error) {
 	if p.sc.Title == "" {
 		p.sc.Title = strings.TrimSuffix(filepath.Base(file), ".scn")
 	}
+	if p.sc.Backends == 0 {
+		p.sc.Backends = BackendEngine
+	}
 	return p.sc, nil
 }
 
@@ -196,6 +202,8 @@ func (p *parser) parseLine(line string) error {
 		}
 		p.sc.Followers = n
 		return nil
+	case "backends":
+		return p.backends(toks, end)
 	case "chapter":
 		text, err := p.quoted(toks, 1, end, "chapter title")
 		if err != nil {
@@ -234,7 +242,7 @@ func (p *parser) parseLine(line string) error {
 			return p.errorf(end+1, "expected a command, say or expect after %s %s", first.Text, toks[1].Text)
 		}
 		switch kw := keyword(toks[i]); kw {
-		case "title", "summary", "followers", "chapter", "wait", "at", "after":
+		case "title", "summary", "followers", "backends", "chapter", "wait", "at", "after":
 			return p.errorf(toks[i].Col, "expected a command, say or expect, not %s (%s cannot be timed)", kw, kw)
 		}
 	}
@@ -242,6 +250,31 @@ func (p *parser) parseLine(line string) error {
 		return err
 	}
 	p.addStep(step)
+	return nil
+}
+
+// backends parses `backends NAME...`: what the scenario was written for.
+func (p *parser) backends(toks []token, end int) error {
+	const want = "expected a backend: engine (walship's own) or pg (PostgreSQL)"
+	if p.started {
+		return p.errorf(toks[0].Col, "backends belongs at the top of the file, before any chapter or step")
+	}
+	if p.sc.Backends != 0 {
+		return p.errorf(toks[0].Col, "only one backends line")
+	}
+	if len(toks) < 2 {
+		return p.errorf(end+1, want)
+	}
+	for _, t := range toks[1:] {
+		b, ok := parseBackend(keyword(t))
+		if !ok {
+			return p.errorf(t.Col, "%s, not %q", want, t.Text)
+		}
+		if p.sc.Backends&b != 0 {
+			return p.errorf(t.Col, "%s is named twice", t.Text)
+		}
+		p.sc.Backends |= b
+	}
 	return nil
 }
 

@@ -185,6 +185,13 @@ func (p *Player) notify() {
 func (p *Player) loop() {
 	defer close(p.done)
 	defer p.rn.release()
+	if err := p.opts.refuse(p.sc); err != nil {
+		p.mu.Lock()
+		p.st.Failed, p.st.Done = err.Error(), true
+		p.mu.Unlock()
+		p.notify()
+		return
+	}
 	if _, err := addFollowers(p.ctrl, p.sc.Followers); err != nil {
 		p.mu.Lock()
 		p.st.Failed = err.Error()
@@ -387,9 +394,10 @@ func (l *Lessons) Play(sc *Scenario) *Player {
 	return l.cur
 }
 
-// Start loads the built-in lesson or scenario file named and plays it.
+// Start loads the built-in lesson or scenario file named, for the
+// backend the Lessons play on (see LoadFor), and plays it.
 func (l *Lessons) Start(name string) (Lesson, error) {
-	sc, err := Load(name)
+	sc, err := LoadFor(name, makeOptions(l.opts).backend)
 	if err != nil {
 		return nil, err
 	}

@@ -41,10 +41,11 @@ type options struct {
 	speed    float64
 	clock    Clock
 	rewinder Rewinder
+	backend  Backend
 }
 
 func makeOptions(opts []Option) options {
-	o := options{speed: 1, clock: wallClock{}}
+	o := options{speed: 1, clock: wallClock{}, backend: BackendEngine}
 	for _, f := range opts {
 		f(&o)
 	}
@@ -75,6 +76,19 @@ func WithClock(c Clock) Option {
 	}
 }
 
+// refuse says why sc cannot play with these options: it was not written
+// for the backend, or asks a real cluster to run at another speed.
+func (o *options) refuse(sc *Scenario) error {
+	if !sc.Runs(o.backend) {
+		return fmt.Errorf("scenario: %s is written for %s, not for %s (a backends line says what a scenario is for)",
+			sc.File, sc.Backends.Words(), o.backend.Words())
+	}
+	if o.backend == BackendPG && o.speed != 1 {
+		return fmt.Errorf("scenario: %s plays in real time on PostgreSQL: its servers cannot run %s as fast", sc.File, speedWords(o.speed))
+	}
+	return nil
+}
+
 // reporter hears what a run of steps does.
 type reporter interface {
 	caption(st *Step)
@@ -96,6 +110,9 @@ type runner struct {
 	clk   *sceneClock
 	r     reporter
 	holds []heldMoment // held until the step ends, oldest first
+	// realTime: the world's clock cannot be slowed or frozen (PostgreSQL),
+	// so a held moment only waits for its conditions.
+	realTime bool
 }
 
 // heldMoment is a hold in effect and how to end it.
@@ -105,7 +122,7 @@ type heldMoment struct {
 }
 
 func newRunner(ctrl cluster.Controller, file string, o options, r reporter) *runner {
-	return &runner{ctrl: ctrl, file: file, clk: newSceneClock(ctrl, o.clock, o.speed), r: r}
+	return &runner{ctrl: ctrl, file: file, clk: newSceneClock(ctrl, o.clock, o.speed), r: r, realTime: o.backend == BackendPG}
 }
 
 // run plays lines in order on the scene clock, starting now (at lines
@@ -232,6 +249,13 @@ func (rn *runner) hold(ctx context.Context, st *Step) (string, *StepError, error
 		}
 		seen = s
 	}
+	if rn.realTime {
+		// Real servers cannot be held: the moment passes as it happens.
+		if h.Until != nil {
+			return rn.expect(ctx, st, h.Until)
+		}
+		return seen, nil, nil
+	}
 	snap := rn.ctrl.Snapshot(^uint64(0))
 	if h.Freeze {
 		if snap.Frozen {
@@ -337,6 +361,9 @@ type StepResult struct {
 // step finishes.
 func RunHeadlessResults(ctx context.Context, ctrl cluster.Controller, sc *Scenario, out io.Writer, results func(StepResult), opts ...Option) error {
 	o := makeOptions(opts)
+	if err := o.refuse(sc); err != nil {
+		return err
+	}
 	h := &headless{out: out, file: sc.File, results: results}
 	fmt.Fprintf(out, "scenario %s: %s\n", sc.File, sc.Title)
 	added, err := addFollowers(ctrl, sc.Followers)

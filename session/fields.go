@@ -101,6 +101,7 @@ var leaderFields = []field[ls]{
 	intF(func(v *ls) *dur { return &v.CommitLatency.P50 }),
 	intF(func(v *ls) *dur { return &v.CommitLatency.P99 }),
 	intF(func(v *ls) *int { return &v.CommitLatency.Commits }),
+	boolF(func(v *ls) *bool { return &v.Stale }),
 }
 
 // lagFields appends the three fields of a Lag.

@@ -105,9 +105,16 @@ func DefaultKeyMap() KeyMap {
 	}
 }
 
-// ShortHelp is the footer: the keys a newcomer needs first.
+// ShortHelp is the footer: the keys a newcomer needs first, of those
+// switched on.
 func (k KeyMap) ShortHelp() []key.Binding {
-	return []key.Binding{k.Pause, k.Cut, k.Corrupt, k.Crash, k.Freeze, k.Help, k.Quit}
+	var on []key.Binding
+	for _, b := range []key.Binding{k.Pause, k.Cut, k.Corrupt, k.Crash, k.Freeze, k.Help, k.Quit} {
+		if b.Enabled() {
+			on = append(on, b)
+		}
+	}
+	return on
 }
 
 // FullHelp is the help overlay, one column per group.

@@ -42,7 +42,7 @@ func (p *leaderPanel) row(r *row, s *cluster.Snapshot, y int, connect bool) {
 			in.text(st.Muted, " "+k)
 		}
 		in.to(10)
-		in.text(vp, v)
+		in.text(leaderPaint(st, L, vp), v)
 	}
 	switch {
 	case p.room:
@@ -63,6 +63,7 @@ func (p *leaderPanel) row(r *row, s *cluster.Snapshot, y int, connect bool) {
 		} else {
 			in.text(st.Leader, name)
 		}
+		leaderBadge(&in, st, L)
 	case 1:
 		in.text(st.Muted, " "+L.Addr)
 	case 2:
@@ -84,7 +85,7 @@ func (p *leaderPanel) row(r *row, s *cluster.Snapshot, y int, connect bool) {
 			kv("timeline", strconv.Itoa(int(L.Timeline)), st.Text)
 		}
 	case 9:
-		kv("commits", strconv.FormatUint(L.Commits, 10), st.Text)
+		kv(commits(st, &s.Source, L, p.w-11))
 	case 10:
 		if L.WaitingCommits > 0 {
 			kv("waiting", strconv.Itoa(L.WaitingCommits), st.Warn)

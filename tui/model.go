@@ -141,6 +141,7 @@ func New(ctrl cluster.Controller, opts Options) (*Model, error) {
 	}
 	m.started = m.now
 	m.keys.lessonKeys(opts.Lesson != nil)
+	m.keys.refusedKeys(ctrl)
 	canPick := len(opts.Lessons) > 0 && opts.StartLesson != nil
 	m.keys.Lessons.SetEnabled(canPick)
 	m.hint = canPick && opts.Hint && opts.Lesson == nil

@@ -69,13 +69,17 @@ func (p *lessonPicker) row(r *row, y int) {
 	case i >= 2 && i < 2+2*len(p.lessons):
 		j := (i - 2) / 2
 		l := &p.lessons[j]
+		nameW := 15 // the names' column, as wide as the longest
+		for _, l := range p.lessons {
+			nameW = max(nameW, width(l.Name))
+		}
 		r.to(left)
 		if (i-2)%2 == 1 {
-			r.spaces(19)
+			r.spaces(nameW + 4)
 			r.text(st.Muted, l.Summary)
 			break
 		}
-		label := strconv.Itoa(j+1) + " " + padRight(l.Name, 15)
+		label := strconv.Itoa(j+1) + " " + padRight(l.Name, nameW)
 		if j == p.cursor {
 			r.text(st.Badge, pointerGlyph+label)
 			r.plain(" ")

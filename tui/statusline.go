@@ -72,7 +72,7 @@ func (s *statusLine) row(r *row, snap *cluster.Snapshot) {
 	items := [...]item{
 		{leader, L.Addr, st.Text, "", st.Text, 0, false},
 		{"flush ", L.FlushLSN.String(), st.Bold, "", st.Text, 0, false},
-		{rate, rateText(L.Rate), st.Text, target, st.Muted, 2, true},
+		{rate, recordRate(snap), st.Text, target, st.Muted, 2, true},
 		{"sync ", L.Sync.String(), syncPaint, waiting, st.Warn, waitKeep, false},
 		{"speed ", speedText(snap.Speed), speedPaint, "", st.Text, 0, true},
 	}

@@ -53,6 +53,8 @@ const (
 	ObsLink                             // link latency, jitter, bandwidth, bytes
 	ObsApplyCost                        // per-record apply and per-fsync cost
 	ObsKeys                             // keys in the stores
+	ObsRecords                          // WAL records by type, and their rate
+	ObsCommits                          // the clients' commits (LeaderStatus.Commits)
 )
 
 // Observes reports whether the source can see all of o.
@@ -95,6 +97,9 @@ type LeaderStatus struct {
 	// replayed up to it is caught up.
 	RecordEndLSN wal.LSN
 	Timeline     uint32 // 0 when the source has no timelines
+	// Stale: the source cannot reach the leader now; the values above are
+	// the last it saw.
+	Stale bool
 }
 
 // SyncMode is synchronous_commit (defined by the protocol in engine/ship).

@@ -97,8 +97,12 @@ func (s *scenarioReport) add(r scenario.StepResult) {
 		}
 		return
 	}
-	// The condition is what follows "expect" (a timing may come before it).
-	_, cond, _ := strings.Cut(r.Source, "expect ")
+	// The condition is what follows "expect" (a timing may come before
+	// it); a held moment's is its whole line (slow 1/8 until ...).
+	cond := r.Source
+	if r.Kind == scenario.StepExpect {
+		_, cond, _ = strings.Cut(r.Source, "expect ")
+	}
 	s.Expects = append(s.Expects, expectReport{
 		File: r.File, Line: r.Line, Expected: strings.TrimSpace(cond), Within: r.Within.String(),
 		Seen: r.Seen, Passed: r.Err == nil,

@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"walship/nemesis"
 	"walship/theme"
 
 	"github.com/charmbracelet/x/exp/golden"
@@ -38,6 +39,10 @@ func TestExitStatus(t *testing.T) {
 		{"empty scenario", []string{"check", "--scenario", "testdata/empty.scn"}, exitUsage, "nothing to play"},
 		{"failed expect", []string{"check", "--scenario", "testdata/failing.scn"}, exitFailed, "testdata/failing.scn:3: expect follower-1 keys = 99"},
 		{"timed out", []string{"check", "--records", "100000", "--timeout", "1ms"}, exitFailed, "did not finish within --timeout 1ms"},
+		{"pg without a lesson", []string{"check", "--pg"}, exitUsage, "--pg goes with --scenario"},
+		{"an engine lesson on pg", []string{"check", "--pg", "--scenario", "crc"}, exitUsage, "crc.scn is written for walship's own engine, not for PostgreSQL"},
+		{"a pg lesson on the engine", []string{"check", "--scenario", "basic-pg"}, exitUsage, "basic-pg.scn is written for PostgreSQL"},
+		{"pg faster", []string{"check", "--pg", "--scenario", "basic", "--speed", "8"}, exitUsage, "PostgreSQL runs in real time"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			res := runWalship(t, bin, tc.args...)
@@ -161,7 +166,7 @@ func TestCheckJSON(t *testing.T) {
 
 func TestChaosReportCountsEveryKind(t *testing.T) {
 	r := newChaosReport(3, map[string]int{"cut": 2, "crash": 1})
-	if r.Faults != 3 || len(r.ByKind) != 7 || r.ByKind["fall-off"] != 0 || r.ByKind["cut"] != 2 {
+	if r.Faults != 3 || len(r.ByKind) != len(nemesis.Kinds) || r.ByKind["fall-off"] != 0 || r.ByKind["cut"] != 2 {
 		t.Errorf("chaos report %+v", r)
 	}
 }

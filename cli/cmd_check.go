@@ -10,21 +10,26 @@ import (
 	"github.com/spf13/cobra"
 
 	"walship/engine/cluster"
+	"walship/engine/pg"
 	"walship/nemesis"
 	"walship/scenario"
 )
 
 type checkOptions struct {
-	followers int
-	records   int
-	data      string
-	timeout   time.Duration
-	segment   string
-	segSet    bool // --segment-size given: a kept --data directory must match it
-	chaos     int64
-	verbose   bool
-	scenario  string
-	json      bool
+	followers    int
+	records      int
+	data         string
+	timeout      time.Duration
+	segment      string
+	segSet       bool // --segment-size given: a kept --data directory must match it
+	chaos        int64
+	verbose      bool
+	scenario     string
+	json         bool
+	speed        float64
+	pg           bool   // play --scenario on a local PostgreSQL cluster
+	bindir       string // with pg: where the server programs are
+	followersSet bool   // --followers given
 }
 
 func newCheckCmd() *cobra.Command {
@@ -37,14 +42,19 @@ func newCheckCmd() *cobra.Command {
 			"own WAL files and compares it with the leader's. It exits 1 when any\n" +
 			"follower differs or an expect line fails.\n\n" +
 			"With --json, standard output holds one JSON document (per follower, per expect\n" +
-			"line with its file:line, per fault kind) and the usual lines go to standard error.",
+			"line with its file:line, per fault kind) and the usual lines go to standard error.\n\n" +
+			"With --pg, --scenario plays a lesson written for PostgreSQL on a local primary\n" +
+			"and standbys, started as walship pg demo starts them (--followers standbys, 2\n" +
+			"unless the lesson asks for more), then stopped and removed.",
 		Example: "  walship check --followers 3 --records 20000\n" +
 			"  walship check --chaos 7 --followers 3 --records 20000\n" +
-			"  walship check --scenario crc --json",
+			"  walship check --scenario crc --json\n" +
+			"  walship check --pg --scenario paused-replay",
 		Args:         noArgs,
 		SilenceUsage: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.segSet = cmd.Flags().Changed("segment-size")
+			o.followersSet = cmd.Flags().Changed("followers")
 			if !o.json {
 				return runCheck(cmd.Context(), cmd.OutOrStdout(), nil, o)
 			}
@@ -61,6 +71,9 @@ func newCheckCmd() *cobra.Command {
 	f.BoolVar(&o.verbose, "verbose", false, "print each chaos command as it runs")
 	f.StringVar(&o.scenario, "scenario", "", "play a scenario headless (a built-in name or a file) and check its expect lines")
 	f.BoolVar(&o.json, "json", false, "write one JSON document with every result to standard output (the usual lines go to standard error)")
+	f.Float64Var(&o.speed, "speed", 1, "with --scenario: the world's speed (8 plays a lesson 8 times as fast; 1/64 to 64)")
+	f.BoolVar(&o.pg, "pg", false, "with --scenario: play it on a local PostgreSQL primary and standbys (as walship pg demo starts them)")
+	f.StringVar(&o.bindir, "bindir", "", "with --pg: directory of initdb, postgres and pg_basebackup (default: pg_config --bindir)")
 	registerCompletions(cmd)
 	return cmd
 }
@@ -106,6 +119,18 @@ func check(ctx context.Context, out io.Writer, o checkOptions, rep *checkReport)
 	}
 	if o.chaos < -1 {
 		return badFlag("chaos", o.chaos, "a seed of 0 or more")
+	}
+	if o.speed != 0 && (o.speed < 1.0/64 || o.speed > 64) { // 0: not set, as written
+		return badFlag("speed", o.speed, "a speed from 1/64 to 64, like 8")
+	}
+	if o.speed != 0 && o.speed != 1 && o.scenario == "" {
+		return usagef("--speed goes with --scenario")
+	}
+	if o.pg {
+		return runCheckPG(ctx, out, o, rep)
+	}
+	if o.bindir != "" {
+		return usagef("--bindir goes with --pg")
 	}
 	if o.scenario != "" {
 		if o.chaos >= 0 {
@@ -211,11 +236,10 @@ func printVerification(out io.Writer, v cluster.Verification, shipped uint64) {
 // runCheckScenario plays a scenario with no terminal: chapters don't wait,
 // every expect line is checked, and the first that failed is the error.
 func runCheckScenario(ctx context.Context, out io.Writer, o checkOptions, seg int64, rep *checkReport) error {
-	sc, err := loadScenario(o.scenario)
+	sc, err := loadScenario(o.scenario, scenario.BackendEngine)
 	if err != nil {
 		return err
 	}
-	rep.Scenario = &scenarioReport{File: sc.File, Title: sc.Title, Expects: []expectReport{}}
 	// The room's segments and retention, as in the UI, so the retention
 	// lessons behave as they do on screen; the lessons set their own pace.
 	room := cluster.Room()
@@ -233,7 +257,54 @@ func runCheckScenario(ctx context.Context, out io.Writer, o checkOptions, seg in
 	if err := c.Start(); err != nil {
 		return err
 	}
-	rctx, cancel := context.WithTimeout(ctx, o.timeout)
+	return playHeadless(ctx, out, c, sc, o.timeout, rep, scenario.WithSpeed(o.speed))
+}
+
+// playHeadless plays sc over ctrl with no terminal within timeout,
+// checking every expect line into rep.
+func playHeadless(ctx context.Context, out io.Writer, ctrl cluster.Controller, sc *scenario.Scenario, timeout time.Duration, rep *checkReport, opts ...scenario.Option) error {
+	rep.Scenario = &scenarioReport{File: sc.File, Title: sc.Title, Expects: []expectReport{}}
+	rctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	return scenario.RunHeadlessResults(rctx, c, sc, out, rep.Scenario.add)
+	return scenario.RunHeadlessResults(rctx, ctrl, sc, out, rep.Scenario.add, opts...)
+}
+
+// runCheckPG plays a lesson written for PostgreSQL headless: it starts a
+// local primary and standbys as walship pg demo does, watches them with
+// controls on, plays the lesson, and stops and removes everything.
+func runCheckPG(ctx context.Context, out io.Writer, o checkOptions, rep *checkReport) (err error) {
+	switch {
+	case o.scenario == "":
+		return usagef("--pg goes with --scenario: it plays a lesson on PostgreSQL")
+	case o.chaos >= 0:
+		return usagef("--pg and --chaos do not go together: walship pg does not inject faults on the wire")
+	case o.data != "":
+		return usagef("--pg and --data do not go together: the servers' directory is temporary")
+	case o.segSet:
+		return usagef("--pg and --segment-size do not go together: the local primary has 1MiB segments")
+	case o.speed != 0 && o.speed != 1:
+		return badFlag("speed", o.speed, "1 with --pg: PostgreSQL runs in real time")
+	}
+	sc, err := loadScenario(o.scenario, scenario.BackendPG)
+	if err != nil {
+		return err
+	}
+	bin, err := pg.FindBinaries(o.bindir)
+	if err != nil {
+		return err
+	}
+	standbys := max(sc.Followers, 2) // as walship pg demo starts
+	if o.followersSet {
+		standbys = max(sc.Followers, o.followers)
+	}
+	w, stop, err := startPGDemo(ctx, bin, standbys, func(s string) { fmt.Fprintln(out, "pg: "+s) })
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if serr := stop(); err == nil {
+			err = serr
+		}
+	}()
+	return playHeadless(ctx, out, w, sc, o.timeout, rep, scenario.WithBackend(scenario.BackendPG))
 }

@@ -75,7 +75,7 @@ func keysText() string {
 	return b.String()
 }
 
-const environmentText = `* NO_COLOR: set to anything, walship draws in monochrome (the mono theme); every state is still spelled out in words.
+const environmentText = `* NO_COLOR: set to anything, walship draws in monochrome (the mono theme) unless --theme names a theme; every state is still spelled out in words.
 * TERM: walship refuses to draw on TERM=dumb, a terminal that cannot move its cursor; walship check and walship bench need no terminal.
 * GOGC: the Go garbage collector's target; walship uses 35 unless it is set.
 * PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE (PG*): the usual libpq settings, read by walship pg when it connects to a real PostgreSQL cluster.`
@@ -83,4 +83,4 @@ const environmentText = `* NO_COLOR: set to anything, walship draws in monochrom
 const exitStatusText = `* 0: success: every check passed.
 * 1: a check failed (an expect line, a follower that differs from the leader), or the run could not finish (a damaged data directory, a full disk).
 * 2: usage: a bad flag or value, an unknown command, a scenario file with a syntax error or with no commands, a terminal walship cannot draw on.
-* 130: interrupted by ctrl+c (SIGINT); 129 for SIGHUP and 143 for SIGTERM. Temporary data is removed and the terminal restored first; a second signal exits at once.`
+* 130: interrupted by SIGINT (ctrl+c while walship starts, or in walship check); 129 for SIGHUP and 143 for SIGTERM. Temporary data is removed and the terminal restored first; a second signal exits at once. Inside the UI ctrl+c is a key, not a signal: it quits, as q does, with status 0.`

@@ -16,6 +16,7 @@ import (
 
 	"walship/engine/cluster"
 	"walship/engine/pg"
+	"walship/scenario"
 	"walship/theme"
 	"walship/tui"
 )
@@ -84,12 +85,21 @@ func newPGWatchCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			err = runPGTUI(cmd.Context(), w, th)
-			// Close restores the standbys walship cut; one it cannot
-			// restore is said, with the SQL that restores it by hand
+			err = runPGTUI(cmd.Context(), w, tui.Options{Theme: th})
+			// Put back what walship changed on the servers, and say so;
+			// what it cannot is said, with the SQL that does it by hand
 			// (after an interrupt too, which the error handler reports
 			// alone).
-			if cerr := w.Close(); cerr != nil {
+			done, cerr := w.Undo()
+			if msg := pg.UndoLines(done); msg != "" {
+				fmt.Fprintln(cmd.ErrOrStderr(), msg)
+			}
+			if cerr == nil {
+				cerr = w.Close()
+			} else {
+				w.Close()
+			}
+			if cerr != nil {
 				if cmd.Context().Err() != nil {
 					fmt.Fprintln(cmd.ErrOrStderr(), "walship pg watch:", cerr)
 				} else if err == nil {
@@ -108,7 +118,7 @@ func newPGWatchCmd() *cobra.Command {
 	f.StringVarP(&o.dbname, "dbname", "d", "", "database name, or a connection string or URI (PGDATABASE)")
 	f.StringArrayVar(&o.standbys, "standby", nil, `a standby's connection string, e.g. "host=db2" or "port=5433" (repeat per standby)`)
 	f.BoolVar(&o.control, "control", false, "let keys and commands run SQL on the servers (needs superuser)")
-	f.StringVar(&o.theme, "theme", "dark", "colour theme: "+strings.Join(theme.Names(), ", ")+" (NO_COLOR forces mono)")
+	f.StringVar(&o.theme, "theme", theme.Auto, themeUsage)
 	registerCompletions(cmd)
 	return cmd
 }
@@ -159,6 +169,7 @@ type pgDemoOptions struct {
 	bindir   string
 	rate     int
 	theme    string
+	scenario string // a lesson written for PostgreSQL (backends pg), or its engine lesson's name
 }
 
 func newPGDemoCmd() *cobra.Command {
@@ -170,8 +181,11 @@ func newPGDemoCmd() *cobra.Command {
 			"physical slot) from the installed server programs, in a temporary directory, on\n" +
 			"Unix sockets only, and watch them with controls on. On exit, also on Ctrl+C,\n" +
 			"SIGTERM or a crash of walship, the servers are stopped and the directory removed.\n" +
-			"As root, the servers run as the postgres user (PostgreSQL refuses root).",
-		Example:      "  walship pg demo\n  walship pg demo --standbys 3 --rate 20 --theme high-contrast",
+			"As root, the servers run as the postgres user (PostgreSQL refuses root).\n\n" +
+			"--scenario plays a lesson written for PostgreSQL (walship scenarios lists them;\n" +
+			"basic, paused-replay, sync-commit and base-backup name their PostgreSQL versions).",
+		Example: "  walship pg demo\n  walship pg demo --standbys 3 --rate 20 --theme high-contrast\n" +
+			"  walship pg demo --scenario paused-replay",
 		Args:         noArgs,
 		SilenceUsage: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -184,6 +198,13 @@ func newPGDemoCmd() *cobra.Command {
 			}
 			if o.rate < 0 || o.rate > 10_000 {
 				return badFlag("rate", o.rate, "0 to 10000 rows a second")
+			}
+			var sc *scenario.Scenario
+			if o.scenario != "" {
+				// Its mistakes are usage errors, said before any server starts.
+				if sc, err = loadScenario(o.scenario, scenario.BackendPG); err != nil {
+					return err
+				}
 			}
 			bin, err := pg.FindBinaries(o.bindir)
 			if err != nil {
@@ -198,61 +219,107 @@ func newPGDemoCmd() *cobra.Command {
 				// terminal back.
 				return runGuarded(cmd.Context(), guardedKept)
 			}
-			return runPGDemo(cmd.Context(), o, bin, th)
+			return runPGDemo(cmd.Context(), o, bin, th, sc)
 		},
 	}
 	f := cmd.Flags()
 	f.IntVar(&o.standbys, "standbys", 2, fmt.Sprintf("standbys to start (1-%d); the first streams through a slot", cluster.MaxFollowers))
 	f.StringVar(&o.bindir, "bindir", "", "directory of initdb, postgres and pg_basebackup (default: pg_config --bindir)")
 	f.IntVar(&o.rate, "rate", 5, "rows a second to INSERT, one commit each (0: only when asked)")
-	f.StringVar(&o.theme, "theme", "dark", "colour theme: "+strings.Join(theme.Names(), ", ")+" (NO_COLOR forces mono)")
+	f.StringVar(&o.theme, "theme", theme.Auto, themeUsage)
+	f.StringVar(&o.scenario, "scenario", "", "play a lesson written for PostgreSQL: a built-in name (see walship scenarios) or a scenario file")
 	registerCompletions(cmd)
 	return cmd
 }
 
-func runPGDemo(ctx context.Context, o pgDemoOptions, bin pg.Binaries, th string) (err error) {
-	exe, err := os.Executable()
-	if err != nil {
-		return fmt.Errorf("finding walship's own binary for the reaper: %w", err)
-	}
+func runPGDemo(ctx context.Context, o pgDemoOptions, bin pg.Binaries, th string, sc *scenario.Scenario) (err error) {
 	// ctx ends on Ctrl+C, SIGTERM or a closed terminal (see interrupts),
 	// which stops the start or the screen; the cleanup below runs either
 	// way, and the reaper runs it after a crash of walship.
-
-	var release func()
+	standbys := o.standbys
+	if sc != nil {
+		standbys = max(standbys, sc.Followers)
+	}
+	// On the terminal as it happens (the guard holds standard error until
+	// the end).
+	progress := func(s string) { fmt.Fprintln(os.Stdout, "walship pg demo: "+s) }
+	w, stop, err := startPGDemo(ctx, bin, standbys, progress)
+	if err != nil {
+		return err
+	}
 	defer func() {
-		if release != nil {
-			release()
+		if serr := stop(); err == nil {
+			err = serr
 		}
 	}()
+	if o.rate > 0 {
+		if err := w.Do(cluster.Command{Verb: cluster.VerbRate, N: int64(o.rate)}); err != nil {
+			return err
+		}
+	}
+	// Lessons: the one asked for, and the picker (l) for the others
+	// written for PostgreSQL. A real cluster cannot be checkpointed and
+	// taken back, so going back to a chapter is refused, saying so.
+	lessons := scenario.NewLessons(w, scenario.WithBackend(scenario.BackendPG))
+	defer lessons.Close()
+	opts := tui.Options{Theme: th, Lessons: scenario.BuiltinsFor(scenario.BackendPG), StartLesson: lessons.Start, Hint: sc == nil}
+	if sc != nil {
+		opts.Lesson = lessons.Play(sc)
+	}
+	return runPGTUI(ctx, w, opts)
+}
+
+// startPGDemo starts a local primary and standbys (the first through a
+// slot), with a reaper that stops them and removes their directory should
+// walship die, and watches them with controls on. stop does it all when
+// walship ends as it should. Progress is told each step.
+func startPGDemo(ctx context.Context, bin pg.Binaries, standbys int, progress func(string)) (w *pg.Watcher, stop func() error, err error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, nil, fmt.Errorf("finding walship's own binary for the reaper: %w", err)
+	}
+	var release func()
 	l, err := pg.StartLocal(ctx, pg.LocalConfig{
 		Binaries: bin,
-		Standbys: o.standbys,
+		Standbys: standbys,
 		Slots:    1,
-		// On the terminal as it happens (the guard holds standard error
-		// until the end).
-		Progress: func(s string) { fmt.Fprintln(os.Stdout, "walship pg demo: "+s) },
+		Progress: progress,
 		OnDir: func(dir string) error {
 			release, err = pg.SpawnReaper(dir, []string{exe, "pg", "reap", dir})
 			return err
 		},
 	})
-	if err != nil {
-		if ctx.Err() != nil {
-			return errors.New("walship pg demo: stopped while starting; the servers are stopped and their directory removed")
+	if err == nil {
+		w, err = watchLocal(l)
+		if err != nil {
+			l.Close()
 		}
-		return err
 	}
-	defer func() {
-		if cerr := l.Close(); err == nil {
-			err = cerr
+	if err != nil {
+		if release != nil {
+			release()
 		}
-	}()
+		if ctx.Err() != nil {
+			return nil, nil, errors.New("walship pg: stopped while starting; the servers are stopped and their directory removed")
+		}
+		return nil, nil, err
+	}
+	return w, func() error {
+		w.Close() // what it would put back goes with the servers
+		err := l.Close()
+		release()
+		return err
+	}, nil
+}
+
+// watchLocal watches a local cluster's primary and standbys with
+// controls on.
+func watchLocal(l *pg.Local) (*pg.Watcher, error) {
 	cfg := pg.Config{Control: true}
 	for _, name := range append([]string{pg.PrimaryName}, l.Standbys()...) {
 		c, err := pgx.ParseConfig(l.ConnString(name))
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if name == pg.PrimaryName {
 			cfg.Primary = c
@@ -260,23 +327,14 @@ func runPGDemo(ctx context.Context, o pgDemoOptions, bin pg.Binaries, th string)
 			cfg.Standbys = append(cfg.Standbys, c)
 		}
 	}
-	w, err := pg.Watch(cfg)
-	if err != nil {
-		return err
-	}
-	defer w.Close()
-	if o.rate > 0 {
-		if err := w.Do(cluster.Command{Verb: cluster.VerbRate, N: int64(o.rate)}); err != nil {
-			return err
-		}
-	}
-	return runPGTUI(ctx, w, th)
+	return pg.Watch(cfg)
 }
 
 // runPGTUI runs the screen over w until the user quits or ctx ends (a
 // signal: then the program ends normally and the caller cleans up).
-func runPGTUI(ctx context.Context, w *pg.Watcher, th string) error {
-	err := tui.Run(w, tui.Options{Theme: th, Context: ctx})
+func runPGTUI(ctx context.Context, w *pg.Watcher, opts tui.Options) error {
+	opts.Context = ctx
+	err := tui.Run(w, opts)
 	if ctx.Err() != nil || errors.Is(err, tea.ErrInterrupted) {
 		return nil
 	}

@@ -18,11 +18,17 @@ func newScenariosCmd() *cobra.Command {
 		Long: "List the built-in lessons. Play one with walship --scenario NAME, or check it\n" +
 			"with no terminal with walship check --scenario NAME. A scenario file of your\n" +
 			"own works the same way: pass its path instead of a name. walship scenarios\n" +
-			"show NAME prints a lesson's file, to read or to start your own from.",
+			"show NAME prints a lesson's file, to read or to start your own from.\n\n" +
+			"The lessons for PostgreSQL, listed apart, play with walship pg demo --scenario\n" +
+			"NAME and walship check --pg --scenario NAME.",
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			for _, info := range scenario.Builtins() {
+			for _, info := range scenario.BuiltinsFor(scenario.BackendEngine) {
+				fmt.Fprintf(tw, "%s\t%s\n", info.Name, info.Summary)
+			}
+			fmt.Fprintf(tw, "\nOn PostgreSQL (walship pg demo --scenario NAME, walship check --pg):\n")
+			for _, info := range scenario.BuiltinsFor(scenario.BackendPG) {
 				fmt.Fprintf(tw, "%s\t%s\n", info.Name, info.Summary)
 			}
 			return tw.Flush()

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"strings"
+	"runtime/debug"
 	"time"
 
 	"github.com/charmbracelet/x/term"
@@ -13,6 +13,7 @@ import (
 
 	"walship/engine/cluster"
 	"walship/scenario"
+	"walship/session"
 	"walship/theme"
 	"walship/tui"
 )
@@ -27,6 +28,7 @@ type tuiOptions struct {
 	walKeep      string
 	slots        bool
 	theme        string
+	room         bool // the presenter layout
 	seed         int64
 	applyDelay   time.Duration
 	flushDelay   time.Duration
@@ -35,6 +37,7 @@ type tuiOptions struct {
 	data         string
 	scenario     string // a built-in lesson's name or a scenario file
 	record       string // asciicast v2 file to write
+	session      string // session file to write (walship replay plays it)
 	saveScenario string // scenario file to write the live commands to
 }
 
@@ -47,11 +50,13 @@ func newTUICmd() *cobra.Command {
 			"sockets on loopback, and draws every frame on the wire, every CRC failure and\n" +
 			"each follower's received, flushed and replayed positions.\n\n" +
 			"Keys: 1-9 select a follower, p pause replay, c cut the link, x corrupt a frame,\n" +
-			"k crash, b base backup, space freeze time, : type a command, ? all keys, q quit.\n" +
-			"NO_COLOR=1 draws without colour; every state is still spelled out.",
+			"k crash, b base backup, space freeze time, : type a command, l pick a lesson,\n" +
+			"? all keys, q quit.\n" +
+			"NO_COLOR=1 draws without colour (unless --theme names one); every state is\n" +
+			"still spelled out.",
 		Example: "  walship\n" +
 			"  walship --followers 5 --latency 500ms --sync \"remote_apply 1\"\n" +
-			"  walship --theme high-contrast        # for a projector\n" +
+			"  walship --room --theme high-contrast   # for a projector\n" +
 			"  walship --latency 0 --apply-delay 0 --flush-delay 0 --rate 500   # the raw engine",
 		Args:         noArgs,
 		SilenceUsage: true,
@@ -72,7 +77,7 @@ func newTUICmd() *cobra.Command {
 				// Read the scenario before the UI starts: its mistakes are
 				// usage errors, said on the plain terminal.
 				if o.scenario != "" {
-					if _, err := loadScenario(o.scenario); err != nil {
+					if _, err := loadScenario(o.scenario, scenario.BackendEngine); err != nil {
 						return err
 					}
 				}
@@ -83,7 +88,7 @@ func newTUICmd() *cobra.Command {
 				// too, unless it was killed (see lifelineEnv).
 				defer os.RemoveAll(o.data)
 			}
-			return runTUI(cmd.Context(), cfg, tui.Options{Theme: th}, o)
+			return runTUI(cmd.Context(), cfg, tui.Options{Theme: th, Room: o.room}, o)
 		},
 	}
 	f := cmd.Flags()
@@ -94,7 +99,8 @@ func newTUICmd() *cobra.Command {
 	f.StringVar(&o.sync, "sync", room.Sync.String(), `sync commit rule (synchronous_commit): off, local, remote_write, on or remote_apply, with ANY N ("remote_apply 1")`)
 	f.StringVar(&o.walKeep, "wal-keep", cluster.FormatSize(room.WALKeep), "bytes of WAL the leader keeps behind its end (wal_keep_size)")
 	f.BoolVar(&o.slots, "slots", room.Slots, "a replication slot per follower pins the WAL it still needs")
-	f.StringVar(&o.theme, "theme", "dark", "colour theme: "+strings.Join(theme.Names(), ", ")+" (NO_COLOR forces mono)")
+	f.StringVar(&o.theme, "theme", theme.Auto, themeUsage)
+	f.BoolVar(&o.room, "room", false, "start in the presenter layout (z toggles it): fewer numbers, tall bars, large badges")
 	f.Int64Var(&o.seed, "seed", room.Seed, "seed for the workload and the links' jitter")
 	f.DurationVar(&o.applyDelay, "apply-delay", room.ApplyDelay, "replay cost per record on followers")
 	f.DurationVar(&o.flushDelay, "flush-delay", room.FlushDelay, "extra cost of each follower fsync")
@@ -103,6 +109,7 @@ func newTUICmd() *cobra.Command {
 
 	f.StringVar(&o.scenario, "scenario", "", "play a lesson: a built-in name (see walship scenarios) or a scenario file")
 	f.StringVar(&o.record, "record", "", "record the session as an asciicast v2 file (asciinema play FILE)")
+	f.StringVar(&o.session, "record-session", "", "record the session as data, to play at any size and theme and scrub through (walship replay FILE)")
 	f.StringVar(&o.saveScenario, "save-scenario", "", "on exit, write the commands done live as a scenario file that replays them")
 	registerCompletions(cmd)
 	return cmd
@@ -133,6 +140,14 @@ func (o tuiOptions) config() (cluster.Config, string, error) {
 	keep, err := parseSize("wal-keep", o.walKeep)
 	if err != nil {
 		return cfg, "", err
+	}
+	if keep == 0 {
+		keep = cluster.NoWALKeep // zero means zero, as wal_keep_size = 0
+	}
+	if rule.Remote() && rule.N > o.followers && o.scenario == "" && o.data == "" {
+		// A rule no set of followers can meet blocks every commit, silently.
+		return cfg, "", badFlag("sync", o.sync, fmt.Sprintf("at most ANY %d with --followers %d: ANY %d can never be met, so every commit would wait forever",
+			o.followers, o.followers, rule.N))
 	}
 	seg, err := parseSegmentSize(o.segmentSize)
 	if err != nil {
@@ -173,14 +188,20 @@ func runTUI(ctx context.Context, cfg cluster.Config, opts tui.Options, o tuiOpti
 	opts.Context = ctx // a signal ends the program through Bubble Tea, which restores the terminal
 	var sc *scenario.Scenario
 	if o.scenario != "" {
-		if sc, err = loadScenario(o.scenario); err != nil {
+		if sc, err = loadScenario(o.scenario, scenario.BackendEngine); err != nil {
 			return err
 		}
 		cfg.Followers = max(cfg.Followers, sc.Followers)
 	}
 	// Open the output files first: a bad path should fail before the
 	// screen is taken over.
-	var castFile, saveFile *os.File
+	var castFile, saveFile, sessionFile *os.File
+	if o.session != "" {
+		if sessionFile, err = os.Create(o.session); err != nil {
+			return fmt.Errorf("--record-session: %w", err)
+		}
+		defer sessionFile.Close()
+	}
 	if o.record != "" {
 		if castFile, err = os.Create(o.record); err != nil {
 			return fmt.Errorf("--record: %w", err)
@@ -194,28 +215,45 @@ func runTUI(ctx context.Context, cfg cluster.Config, opts tui.Options, o tuiOpti
 		defer saveFile.Close()
 	}
 
-	c, err := cluster.New(cfg)
+	// A World: a cluster a lesson can checkpoint as each chapter begins
+	// and take back to such a checkpoint.
+	w, err := cluster.NewWorld(cfg)
 	if err != nil {
 		return err
 	}
 	defer func() {
-		if cerr := c.Close(); err == nil {
+		if cerr := w.Close(); err == nil {
 			err = cerr
 		}
 	}()
-	if err := c.Start(); err != nil {
+	if err := w.Start(); err != nil {
 		return err
 	}
-	var ctrl cluster.Controller = c
+	var ctrl cluster.Controller = w
 	var rec *scenario.Recorder
 	if saveFile != nil {
-		rec = scenario.NewRecorder(c)
+		rec = scenario.NewRecorder(w)
 		ctrl = rec
 	}
+	// Lessons: the one asked for, and the picker (l) for the others.
+	lessons := scenario.NewLessons(ctrl, scenario.WithRewinder(w))
+	defer lessons.Close()
 	if sc != nil {
-		p := scenario.NewPlayer(ctrl, sc)
-		defer p.Close()
-		opts.Lesson = p
+		opts.Lesson = lessons.Play(sc)
+	}
+	opts.Lessons, opts.StartLesson, opts.Hint = scenario.BuiltinsFor(scenario.BackendEngine), lessons.Start, sc == nil
+	uiCtrl := ctrl
+	if sessionFile != nil {
+		srec, err := recordSession(sessionFile, ctrl, &opts, sc)
+		if err != nil {
+			return fmt.Errorf("--record-session: %w", err)
+		}
+		uiCtrl = srec
+		defer func() {
+			if cerr := srec.Close(); err == nil && cerr != nil {
+				err = fmt.Errorf("--record-session: %w", cerr)
+			}
+		}()
 	}
 	if castFile != nil {
 		stopCast := startCast(castFile, &opts, sc)
@@ -225,8 +263,8 @@ func runTUI(ctx context.Context, cfg cluster.Config, opts tui.Options, o tuiOpti
 			}
 		}()
 	}
-	err = tui.Run(ctrl, opts)
-	if p := c.Fatal(); p != nil {
+	err = tui.Run(uiCtrl, opts)
+	if p := w.Fatal(); p != nil {
 		// The UI quit because the engine stopped; the stack is for a bug report.
 		err = fmt.Errorf("%w\n%s", p, p.Stack)
 	}
@@ -236,6 +274,34 @@ func runTUI(ctx context.Context, cfg cluster.Config, opts tui.Options, o tuiOpti
 		}
 	}
 	return err
+}
+
+// recordSession starts writing the session to f as data: every snapshot
+// the UI is shown, and the lesson's captions (the one playing and any the
+// picker starts). The UI is to run over the returned controller.
+func recordSession(f *os.File, ctrl cluster.Controller, opts *tui.Options, sc *scenario.Scenario) (*session.Recorder, error) {
+	w, h, err := term.GetSize(os.Stdout.Fd())
+	if err != nil {
+		w, h = 0, 0
+	}
+	info, ok := debug.ReadBuildInfo()
+	meta := session.Meta{Started: time.Now().UnixNano(), Program: "walship " + versionOf("", info, ok), Width: w, Height: h}
+	if sc != nil {
+		meta.Title = sc.Title
+	}
+	sw, err := session.NewWriter(f, meta)
+	if err != nil {
+		return nil, err
+	}
+	rec := session.NewRecorder(ctrl, sw)
+	opts.Lesson = rec.Lesson(opts.Lesson)
+	if start := opts.StartLesson; start != nil {
+		opts.StartLesson = func(name string) (scenario.Lesson, error) {
+			l, err := start(name)
+			return rec.Lesson(l), err
+		}
+	}
+	return rec, nil
 }
 
 // startCast records everything drawn to the terminal into f as an
@@ -252,6 +318,7 @@ func startCast(f *os.File, opts *tui.Options, sc *scenario.Scenario) func() erro
 	}
 	cast := scenario.NewCastWriter(f, w, h, title)
 	opts.Output = tui.Tee(os.Stdout, cast)
+	opts.Marker = func(label string) { cast.Marker(label) }
 
 	winch := make(chan os.Signal, 1)
 	notifyResize(winch)

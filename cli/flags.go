@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"walship/engine/cluster"
+	"walship/engine/pg"
 	"walship/engine/wal"
 	"walship/scenario"
 	"walship/theme"
@@ -64,11 +65,13 @@ func parseSync(text string) (cluster.SyncRule, error) {
 	return cluster.SyncRule{Mode: c.Mode, N: int(c.N)}, nil
 }
 
-// loadScenario loads --scenario. A name that is no lesson and no file, an
-// unreadable file and a syntax error are all usage errors, and so is a
-// scenario with nothing to play.
-func loadScenario(nameOrPath string) (*scenario.Scenario, error) {
-	sc, err := scenario.Load(nameOrPath)
+// loadScenario loads --scenario to play on backend b (scenario.LoadFor:
+// on PostgreSQL, basic is basic-pg). A name that is no lesson and no
+// file, an unreadable file, a syntax error, a scenario not written for b
+// or with nothing to play, and on PostgreSQL a command walship pg cannot
+// run, are all usage errors.
+func loadScenario(nameOrPath string, b scenario.Backend) (*scenario.Scenario, error) {
+	sc, err := scenario.LoadFor(nameOrPath, b)
 	if err != nil {
 		return nil, usageError{err}
 	}
@@ -84,7 +87,29 @@ func loadScenario(nameOrPath string) (*scenario.Scenario, error) {
 	if steps == 0 {
 		return nil, usagef("%s: no commands and no expect lines: nothing to play", sc.File)
 	}
+	if b == scenario.BackendPG {
+		if err := pgCommands(sc); err != nil {
+			return nil, err
+		}
+	}
 	return sc, nil
+}
+
+// pgCommands refuses a scenario for PostgreSQL with a command walship pg
+// cannot run, before any server starts.
+func pgCommands(sc *scenario.Scenario) error {
+	parts := [][]scenario.Step{sc.Setup}
+	for _, ch := range sc.Chapters {
+		parts = append(parts, ch.Steps)
+	}
+	for _, lines := range parts {
+		for _, st := range lines {
+			if why := pg.Refusal(st.Command.Verb); st.Kind == scenario.StepCommand && why != "" {
+				return usagef("%s:%d: %s: not on PostgreSQL: %s", sc.File, st.Line, st.Source, why)
+			}
+		}
+	}
+	return nil
 }
 
 // Completion of flag values, for the shell completions cobra generates
@@ -151,17 +176,18 @@ func completeScenario(_ *cobra.Command, _ []string, typed string) ([]cobra.Compl
 // has, by name.
 func registerCompletions(cmd *cobra.Command) {
 	funcs := map[string]cobra.CompletionFunc{
-		"followers":     completeWords(followerCounts()...),
-		"standbys":      completeWords(followerCounts()...),
-		"bindir":        completeDirs,
-		"theme":         completeWords(theme.Names()...),
-		"sync":          completeWords(syncModes()...),
-		"fsync":         completeWords("on", "off"),
-		"format":        completeWords(benchFormats...),
-		"scenario":      completeScenario,
-		"record":        completeExt("cast"),
-		"save-scenario": completeExt("scn"),
-		"data":          completeDirs,
+		"followers":      completeWords(followerCounts()...),
+		"standbys":       completeWords(followerCounts()...),
+		"bindir":         completeDirs,
+		"theme":          completeWords(theme.Names()...),
+		"sync":           completeWords(syncModes()...),
+		"fsync":          completeWords("on", "off"),
+		"format":         completeWords(benchFormats...),
+		"scenario":       completeScenario,
+		"record":         completeExt("cast"),
+		"record-session": completeExt("walship"),
+		"save-scenario":  completeExt("scn"),
+		"data":           completeDirs,
 	}
 	for name, f := range funcs {
 		if cmd.Flags().Lookup(name) != nil {
@@ -171,13 +197,17 @@ func registerCompletions(cmd *cobra.Command) {
 	}
 }
 
-// themeFlag checks --theme and returns the theme to draw with: NO_COLOR
-// forces mono.
+// themeUsage is --theme's help.
+var themeUsage = "colour theme: " + strings.Join(theme.Names(), ", ") + " (auto fits the terminal's background; NO_COLOR makes auto mono)"
+
+// themeFlag checks --theme and returns the theme to draw with. NO_COLOR
+// changes only the default: auto becomes mono, while a theme asked for by
+// name is drawn as asked.
 func themeFlag(name string) (string, error) {
 	if _, err := theme.ByName(name); err != nil {
 		return "", badFlag("theme", name, "one of "+strings.Join(theme.Names(), ", "))
 	}
-	if os.Getenv("NO_COLOR") != "" {
+	if theme.IsAuto(name) && os.Getenv("NO_COLOR") != "" {
 		return "mono", nil
 	}
 	return name, nil

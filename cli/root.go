@@ -1,5 +1,5 @@
 // Package cli is walship's command line: the root command (the terminal
-// UI) and its subcommands check, bench, scenarios and man, built on cobra
+// UI) and its subcommands check, bench, scenarios, man, pg and replay, built on cobra
 // and fang. Main runs it and returns the exit status.
 package cli
 
@@ -17,7 +17,7 @@ import (
 
 func newRootCmd() *cobra.Command {
 	root := newTUICmd()
-	root.AddCommand(newCheckCmd(), newBenchCmd(), newScenariosCmd(), newManCmd(), newPGCmd())
+	root.AddCommand(newCheckCmd(), newBenchCmd(), newScenariosCmd(), newManCmd(), newPGCmd(), newReplayCmd())
 	root.SetFlagErrorFunc(flagError)
 	return root
 }

@@ -22,7 +22,10 @@ import (
 )
 
 // Kinds are the fault kinds the nemesis injects, each at least once.
-var Kinds = []string{"cut", "corrupt", "slice", "latency", "pause", "crash", "fall-off"}
+// A cut-to loses the leader's frames to a follower with the connection
+// kept up, a cut-from the follower's status and requests; a drop loses
+// one data frame on its way.
+var Kinds = []string{"cut", "corrupt", "slice", "latency", "pause", "crash", "fall-off", "cut-to", "cut-from", "drop"}
 
 // The cluster settings a schedule is made for: small segments and little
 // retention, so that fallOffRecords written while a follower is cut take it
@@ -114,8 +117,16 @@ func Schedule(seed int64, s Settings) ([]Op, error) {
 			if k == "fall-off" {
 				writes = fallOffRecords
 			}
+		case "cut-to", "cut-from":
+			inject, lift = on(cluster.VerbCut), on(cluster.VerbRestore)
+			inject.Way = cluster.WayTo
+			if k == "cut-from" {
+				inject.Way = cluster.WayFrom
+			}
 		case "corrupt":
 			inject = on(cluster.VerbCorrupt)
+		case "drop":
+			inject = on(cluster.VerbDrop)
 		case "slice":
 			inject, lift = on(cluster.VerbSlice), on(cluster.VerbSlice)
 			inject.On = true

@@ -20,13 +20,19 @@ var builtinOrder = []string{
 	"base-backup",
 	"sync-commit",
 	"crash",
+	// On PostgreSQL (backends pg): the same lessons, told with its views.
+	"basic-pg",
+	"paused-replay-pg",
+	"sync-commit-pg",
+	"base-backup-pg",
 }
 
 // Info describes a built-in scenario.
 type Info struct {
-	Name    string // what Load takes: basic, crc, ...
-	Title   string
-	Summary string
+	Name     string // what Load takes: basic, crc, ...
+	Title    string
+	Summary  string
+	Backends Backend // what it was written for
 }
 
 // Builtins lists the built-in scenarios in lesson order.
@@ -38,7 +44,7 @@ func Builtins() []Info {
 			// The built-ins are tested to parse; this is a broken build.
 			panic(err)
 		}
-		infos = append(infos, Info{Name: name, Title: sc.Title, Summary: sc.Summary})
+		infos = append(infos, Info{Name: name, Title: sc.Title, Summary: sc.Summary, Backends: sc.Backends})
 	}
 	return infos
 }
@@ -47,10 +53,10 @@ func Builtins() []Info {
 // parses the scenario file at a path. A name with a slash or a .scn ending
 // is always a path.
 func Load(nameOrPath string) (*Scenario, error) {
+	if isBuiltinName(nameOrPath) {
+		return loadBuiltin(nameOrPath)
+	}
 	if !strings.ContainsAny(nameOrPath, `/\`) && !strings.HasSuffix(nameOrPath, ".scn") {
-		if _, err := builtinFS.Open("builtin/" + nameOrPath + ".scn"); err == nil {
-			return loadBuiltin(nameOrPath)
-		}
 		if _, err := os.Stat(nameOrPath); err != nil {
 			return nil, fmt.Errorf("scenario: no built-in scenario or file named %q (built-ins: %s)",
 				nameOrPath, strings.Join(builtinOrder, ", "))
@@ -61,6 +67,15 @@ func Load(nameOrPath string) (*Scenario, error) {
 		return nil, fmt.Errorf("scenario: %w", err)
 	}
 	return Parse(nameOrPath, src)
+}
+
+// isBuiltinName reports whether Load takes s as a built-in's name.
+func isBuiltinName(s string) bool {
+	if strings.ContainsAny(s, `/\`) || strings.HasSuffix(s, ".scn") {
+		return false
+	}
+	_, err := builtinFS.Open("builtin/" + s + ".scn")
+	return err == nil
 }
 
 func loadBuiltin(name string) (*Scenario, error) {

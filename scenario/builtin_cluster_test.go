@@ -4,17 +4,32 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"strconv"
 	"testing"
 	"time"
 
 	"walship/engine/cluster"
 )
 
-// TestBuiltinsOnCluster plays every built-in lesson headless against a real
-// cluster of three followers, and every expect must hold. Each lesson runs
-// twice: on the engine's defaults, and on a cluster set up as the terminal
-// UI starts one (slow replay and fsync, latency, a running workload), since
-// a lesson must set its own pace whatever the flags were.
+// lessonSpeed is the world speed the lessons play at in tests: every
+// timing of a lesson is world time, so it is the same lesson, faster.
+// WALSHIP_TEST_SPEED overrides it (1 plays them as a room sees them).
+func lessonSpeed() float64 {
+	if s := os.Getenv("WALSHIP_TEST_SPEED"); s != "" {
+		if f, err := strconv.ParseFloat(s, 64); err == nil && f > 0 {
+			return f
+		}
+	}
+	return 8
+}
+
+// TestBuiltinsOnCluster plays every built-in lesson written for the engine
+// headless against a real cluster of three followers, and every expect
+// must hold (the lessons for PostgreSQL play in cli's TestCheckPGLessons).
+// Each lesson runs twice: on the engine's defaults, and on a cluster set
+// up as the terminal UI starts one (slow replay and fsync, latency, a
+// running workload), since a lesson must set its own pace whatever the
+// flags were. They play at lessonSpeed.
 func TestBuiltinsOnCluster(t *testing.T) {
 	if testing.Short() {
 		t.Skip("plays every lesson in real time")
@@ -26,7 +41,7 @@ func TestBuiltinsOnCluster(t *testing.T) {
 		{"engine", cluster.Config{Followers: 3, SegmentSize: segmentSize(), Seed: 1}},
 		{"ui", room()},
 	}
-	for _, info := range Builtins() {
+	for _, info := range BuiltinsFor(BackendEngine) {
 		for _, c := range configs {
 			t.Run(info.Name+"/"+c.name, func(t *testing.T) {
 				t.Parallel()
@@ -50,16 +65,10 @@ func playOnCluster(t *testing.T, name string, cfg cluster.Config) {
 	if err := c.Start(); err != nil {
 		t.Fatal(err)
 	}
-	// A lesson's timing and every cost in it run on the world clock: at
-	// eight times real speed it is the same lesson, in an eighth of the
-	// time.
-	if err := c.Exec("speed 8"); err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	var out bytes.Buffer
-	err = RunHeadless(ctx, c, sc, &out)
+	err = RunHeadless(ctx, c, sc, &out, WithSpeed(lessonSpeed()))
 	t.Logf("\n%s", out.String())
 	if err != nil {
 		t.Fatal(err)

@@ -15,7 +15,8 @@ import (
 // CastWriter writes what a terminal shows as an asciicast v2 file, which
 // `asciinema play` replays. The first line is a JSON header (version,
 // width, height, timestamp, title, env.TERM); every Write then becomes one
-// output event line, [seconds, "o", "data"], timed from NewCastWriter.
+// output event line, [seconds, "o", "data"], timed from NewCastWriter;
+// Resize and Marker add "r" and "m" events.
 //
 // Events never split a multi-byte UTF-8 character: an incomplete one at the
 // end of a Write is held back until the next Write (or Close) completes it.
@@ -46,6 +47,14 @@ type castHeader struct {
 // is returned by the first Write.
 func NewCastWriter(w io.Writer, width, height int, title string) *CastWriter {
 	return newCastWriter(w, width, height, title, time.Now)
+}
+
+// NewCastWriterClock is NewCastWriter with the time of the header and of
+// every event taken from now, for a cast rendered faster than it plays
+// (walship replay --cast renders a recorded session at the times it was
+// recorded).
+func NewCastWriterClock(w io.Writer, width, height int, title string, now func() time.Time) *CastWriter {
+	return newCastWriter(w, width, height, title, now)
 }
 
 func newCastWriter(w io.Writer, width, height int, title string, now func() time.Time) *CastWriter {
@@ -100,6 +109,20 @@ func (c *CastWriter) Resize(width, height int) error {
 	}
 	c.flushPending()
 	c.event("r", []byte(fmt.Sprintf("%dx%d", width, height)))
+	return c.err
+}
+
+// Marker records a marker event ("m") labelled label, which `asciinema
+// play` and the asciinema player can jump to: the UI writes one at each
+// chapter and step of a lesson.
+func (c *CastWriter) Marker(label string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err != nil {
+		return c.err
+	}
+	c.event("m", []byte(label)) // a character cut off stays held: it is output, later
+
 	return c.err
 }
 

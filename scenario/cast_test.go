@@ -42,8 +42,8 @@ func decodeCast(t *testing.T, b []byte) (map[string]any, [][]any) {
 		tm, ok1 := ev[0].(float64)
 		code, ok2 := ev[1].(string)
 		_, ok3 := ev[2].(string)
-		if !ok1 || !ok2 || !ok3 || (code != "o" && code != "r") {
-			t.Fatalf("event %q: want [number, \"o\"|\"r\", string]", sc.Text())
+		if !ok1 || !ok2 || !ok3 || (code != "o" && code != "r" && code != "m") {
+			t.Fatalf("event %q: want [number, \"o\"|\"r\"|\"m\", string]", sc.Text())
 		}
 		if tm < last {
 			t.Errorf("event %q goes back in time from %f", sc.Text(), last)
@@ -168,25 +168,53 @@ func TestCastWriterError(t *testing.T) {
 	}
 }
 
+// TestRecorderRoundTrip saves a session with pause, a refused command,
+// freeze and unfreeze, a speed change, a crash and a sync change, and
+// plays the file back headless and in a Player: the same commands at the
+// same times, the frozen half-minute included, and nothing hangs.
 func TestRecorderRoundTrip(t *testing.T) {
 	f := newFake(2)
 	f.refuse = cluster.VerbBackup
-	r := NewRecorder(f)
-	base := r.start
-	times := []time.Duration{0, 1500 * time.Millisecond, 2 * time.Second, 2*time.Second + 250*time.Millisecond, 3 * time.Second, 4 * time.Second}
-	i := 0
-	r.now = func() time.Time { d := times[i]; i++; return base.Add(d) }
-	lines := []string{"latency all 300ms", "pause follower-1", `set "a key" "say \"hi\" # here"`, "backup follower-2", "set #k v", "sync remote_apply 2"}
+	f.update(func(s *cluster.Snapshot) {
+		s.Leader.TargetRate, s.Leader.WALKeep, s.Leader.SegmentSize = 4, 128<<10, 16<<10
+		s.Leader.Sync = cluster.SyncRule{Mode: cluster.SyncRemoteApply, N: 1}
+		for i := range s.Followers {
+			fs := &s.Followers[i]
+			fs.Link.Latency, fs.ApplyDelay, fs.FlushDelay = 300*time.Millisecond, 80*time.Millisecond, 150*time.Millisecond
+		}
+		s.Followers[1].FlushDelay = time.Second
+	})
+	r := NewRecorder(f, WithClock(f.clock))
+	ms := time.Millisecond
+	session := []struct {
+		after time.Duration // real time since the command before
+		line  string
+	}{
+		{0, "latency all 200ms"},
+		{1500 * ms, "pause follower-1"},
+		{500 * ms, `set "a key" "say \"hi\" # here"`},
+		{250 * ms, "backup follower-2"},
+		{750 * ms, "set #k v"},
+		{0, "freeze"},
+		{30 * time.Second, "unfreeze"}, // 30s of real time while frozen
+		{time.Second, "speed 0.5"},
+		{4 * time.Second, "crash follower-1"}, // 2s of world time at 1/2
+		{0, "cut follower-2"},
+		{0, "sync on 2"},
+	}
 	var cmds []cluster.Command
-	for _, l := range lines {
-		c, err := cluster.ParseCommand(l)
+	for _, step := range session {
+		if err := f.clock.Sleep(context.Background(), step.after); err != nil {
+			t.Fatal(err)
+		}
+		c, err := cluster.ParseCommand(step.line)
 		if err != nil {
 			t.Fatal(err)
 		}
 		cmds = append(cmds, c)
 		err = r.Do(c)
 		if (err != nil) != (c.Verb == cluster.VerbBackup) {
-			t.Errorf("Do(%s) = %v", l, err)
+			t.Errorf("Do(%s) = %v", step.line, err)
 		}
 	}
 	if s := r.Snapshot(0); len(s.Followers) != 2 {
@@ -198,10 +226,15 @@ func TestRecorderRoundTrip(t *testing.T) {
 	}
 	text := buf.String()
 	for _, want := range []string{
-		"at 0s latency all 300ms\n",
+		"# It ran with 16KiB WAL segments (--segment-size 16KiB).\n",
+		"followers 2\n",
+		"\nrate 4\nsync remote_apply 1\nwal-keep 128KiB\nslots off\nlatency all 300ms\nbandwidth all off\n" +
+			"slice all off\napply-delay all 80ms\nflush-delay follower-1 150ms\nflush-delay follower-2 1s\n",
+		"at 0s latency all 200ms\n",
 		"at 1.5s pause follower-1\n",
 		"# at 2.25s backup follower-2    (refused: refused by the fake)\n",
-		"at 4s sync remote_apply 2\n",
+		"at 3s freeze\nat 33s unfreeze\nat 34s speed 0.5\nat 36s crash follower-1\n",
+		"at 36s sync on 2\n",
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("scenario lacks %q:\n%s", want, text)
@@ -211,33 +244,33 @@ func TestRecorderRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, text)
 	}
-	if !strings.HasPrefix(sc.Title, "Recorded session") || len(sc.Chapters) != 0 {
-		t.Errorf("title %q, %d chapters", sc.Title, len(sc.Chapters))
+	if !strings.HasPrefix(sc.Title, "Recorded session") || len(sc.Chapters) != 0 || sc.Followers != 2 {
+		t.Errorf("title %q, %d chapters, %d followers", sc.Title, len(sc.Chapters), sc.Followers)
 	}
 
-	// Play it back against a fresh fake: the same commands but the
-	// refused one, in order, at their times.
-	g := newFake(2)
-	start := time.Now()
-	if err := RunHeadless(context.Background(), g, sc, new(bytes.Buffer)); err != nil {
+	// Play it back against a fresh fake: the settings, then the same
+	// commands but the refused one, in order, at the real times they were
+	// done.
+	var want []done
+	for _, c := range r.first.Settings() {
+		want = append(want, done{0, c.String()})
+	}
+	var real time.Duration
+	for j, c := range cmds {
+		real += session[j].after
+		if c.Verb != cluster.VerbBackup {
+			want = append(want, done{real, c.String()})
+		}
+	}
+	g := newFake(1)
+	if err := RunHeadless(context.Background(), g, sc, new(bytes.Buffer), g.opts()...); err != nil {
 		t.Fatal(err)
 	}
-	var want []string
-	var wantAt []time.Duration
-	for j, c := range cmds {
-		if c.Verb != cluster.VerbBackup {
-			want = append(want, c.String())
-			wantAt = append(wantAt, times[j])
-		}
-	}
-	got := g.commands()
-	if len(got) != len(want) {
-		t.Fatalf("replayed %v, want %v", got, want)
-	}
-	offset := start.Sub(g.start)
-	for j, d := range got {
-		if at := d.at - offset; d.cmd != want[j] || at < wantAt[j] || at > wantAt[j]+300*time.Millisecond {
-			t.Errorf("replayed %q at %s, want %q at %s", d.cmd, at, want[j], wantAt[j])
-		}
-	}
+	checkTimes(t, g, append([]done{{0, "add"}}, want...))
+
+	h := newFake(2)
+	p := NewPlayer(h, sc, h.opts()...)
+	defer p.Close()
+	waitState(t, p, "the session played", func(s LessonState) bool { return s.Done })
+	checkTimes(t, h, want)
 }

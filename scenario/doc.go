@@ -19,14 +19,19 @@
 //	latency all 200ms
 //
 //	chapter "Cut the link"
-//	cut follower-2
 //	say "The network to follower-2 is cut."
+//	cut follower-2
+//	point follower-2 lane
 //	expect follower-2 state cut within 5s
-//	after 3s expect follower-2 write < leader
+//
+//	say "Its positions stop where the link broke."
+//	freeze when follower-2 write < leader within 5s
 //
 //	chapter "Restore and catch up"
+//	say "It asks to stream from its flush_lsn."
 //	restore follower-2
-//	at 2s say "It asks to stream from its flush_lsn."
+//	slow 1/4 until follower-2 state streaming within 20s
+//	rate 0
 //	expect follower-2 matches leader within 20s
 //
 // # Statements
@@ -35,13 +40,17 @@
 //	summary "TEXT"       one line for `walship scenarios`; after the title
 //	followers N          the scenario needs N followers (1 to 9): players add
 //	                     followers up to N before the setup; at the top
+//	backends NAME...     what it is written for: engine, pg or both (see
+//	                     Backends); at the top
 //	chapter "TEXT"       starts a chapter
 //	wait DUR             do nothing for DUR
 //	[TIMING] COMMAND     a cluster command, as typed in the command palette
-//	[TIMING] say "TEXT"  a caption, shown large until the next one
+//	[TIMING] say "TEXT"  a caption, shown large until the next one: a step
 //	[TIMING] expect EXPECTATION [within DUR]
+//	[TIMING] HOLD        a held moment (see Held moments)
+//	[TIMING] point SUBJECT [FIELD]   mark what a caption names (see Pointers)
 //
-//	TIMING = at DUR      DUR after the chapter started (at once if that has passed)
+//	TIMING = at DUR      DUR after the step started (at once if that has passed)
 //	       | after DUR   DUR after the previous line finished
 //	(none)               as soon as the previous line finished
 //
@@ -55,6 +64,41 @@
 // slice, crash, restart, backup, apply-delay, flush-delay, add, remove,
 // sync, rate, write, set, del, freeze, unfreeze, speed, wal-keep, slots (see
 // cluster.Verbs). A value starting with # must be quoted.
+//
+// # Steps
+//
+// A lesson goes at the presenter's pace, one step at a time. Each say line
+// begins a step: the caption and the lines after it, up to the next
+// caption. The lines before a chapter's first caption go with its first
+// step, so a chapter without captions is one step. In the UI a step's
+// caption (and its held moments and pointers) stays until the presenter
+// moves on (Player.Next); headless runs play the steps straight through.
+//
+// # Held moments
+//
+// A held moment slows or freezes the world around the event a caption is
+// about, so that it stays on screen long enough to talk about:
+//
+//	slow FACTOR                        the world at FACTOR (1/8, 0.25) until the step ends
+//	slow FACTOR until EXPECTATION      ... until EXPECTATION holds, then as fast as before
+//	slow FACTOR when EXPECTATION       once EXPECTATION holds, slow until the step ends
+//	freeze when EXPECTATION            once EXPECTATION holds, freeze until the step ends
+//
+// EXPECTATION is what an expect line takes (within DUR included). One
+// that does not hold in time fails as an expect does, and the world gets
+// its speed back. FACTOR is at least 1/64 and below 1. A plain freeze line
+// is the cluster command: the world stays frozen until an unfreeze line.
+//
+// # Pointers
+//
+// A point line marks on screen what the step is about, until the next
+// step (at most MaxPoints a step):
+//
+//	point follower-N [FIELD]   the follower, or its state, paused, lane, sent, write,
+//	                           flush, replay, crc-failures, resends, keys, records,
+//	                           corrupted, backups or slot
+//	point leader [FIELD]       the leader, or its insert, flush, oldest, retained,
+//	                           wal-keep, segments, keys, commits, waiting-commits or slots
 //
 // # Expectations
 //
@@ -73,7 +117,12 @@
 //	  state [not] STATE                   startup catchup streaming backup stopped
 //	                                      cut reconnecting "needs base backup"
 //	  [not] paused | connected | slot-lost
-//	  matches leader                      replay = leader flush, and the same key count
+//	  wal-status [not] STATUS             its slot's wal_status (PostgreSQL's):
+//	                                      reserved extended unreserved lost
+//	  matches leader                      replay = leader flush (where a flush ends
+//	                                      inside a record, as PostgreSQL's can: the
+//	                                      last complete record replayed), and the same
+//	                                      key count where the source sees keys
 //	  FIELD OP VALUE
 //	  FIELD rises                         goes above its value when the expect began
 //	  FIELD steady for DUR                keeps one value for DUR
@@ -117,6 +166,24 @@
 //	expect leader commits rises within 3s
 //	expect follower-1 replay steady for 2s
 //
+// # Backends
+//
+// A lesson plays on walship's own engine, or on a real PostgreSQL primary
+// and its standbys (walship pg demo --scenario, walship check --pg). A
+// backends line says which it was written for: `backends pg`, or
+// `backends engine pg` for a lesson whose every line both take. Without
+// one it is the engine's alone: its captions speak of frames, CRCs and
+// latency that PostgreSQL's views do not show. LoadFor finds a built-in
+// lesson's variant for a backend by name (on PostgreSQL, basic is
+// basic-pg); a scenario not written for the backend is refused.
+//
+// On PostgreSQL the commands that map run as SQL (pause, resume, cut,
+// restore, sync, rate, write, checkpoint, wal-keep, promote; see
+// engine/pg), and the others are refused. Its servers run in real time:
+// a held moment there waits for its conditions and checks them as expect
+// lines, and slows or freezes nothing; WithSpeed must be 1. The player
+// cannot take a real cluster back to a chapter's start, and says so.
+//
 // # Errors
 //
 // Parse stops at the first mistake and says where it is and what was
@@ -127,23 +194,31 @@
 // # Playing
 //
 // A Player plays a scenario for the terminal UI and implements Lesson: the
-// setup runs at once; each chapter waits for Next. Prev and Restart re-run
-// a chapter's lines from its start, but the cluster is not rewound: it
-// keeps whatever the earlier lines did.
+// setup runs at once; each step waits for Next. Entering a chapter
+// checkpoints the world through a Rewinder (WithRewinder), and Prev,
+// Restart and Back rewind to a chapter's checkpoint and play it again.
+// Without a Rewinder, going back is refused: re-running a chapter's lines
+// on a world that has moved on would not play the same.
 //
-// Timing (at, after, wait, within) runs on the world clock as the snapshots
-// report it: real time times the speed, standing still while the world is
-// frozen. A teacher who freezes the world (space) or slows it (<) holds or
-// slows the lesson with it, and no expect times out meanwhile.
+// Timing (at, after, wait, within, steady for) runs on the world clock as
+// the snapshots report it: real time times the speed, standing still
+// while the world is frozen. A teacher who freezes the world (space) or
+// slows it (<) holds or slows the lesson with it, and no expect times out
+// meanwhile. While the world is frozen by the scenario's own freeze,
+// timing runs on in real time, so its unfreeze still comes. Real time is
+// read from a Clock (WithClock), which tests replace.
 //
 // RunHeadless plays a scenario with no terminal, for tests and
-// `walship check --scenario`: chapters do not wait, every expect is checked,
-// and the first failure is returned with its file, line and what was seen.
+// `walship check --scenario`: steps do not wait, held moments end with
+// their step's lines, every expect is checked, and the first failure is
+// returned with its file, line and what was seen. WithSpeed plays it with
+// the world that many times as fast.
 //
 // # Recording
 //
 // A Recorder wraps a cluster.Controller and logs every command with its
-// time; WriteScenario turns the log into a scenario of `at` lines that plays
-// the session back. A CastWriter records what the UI draws as an asciicast
-// v2 file for `asciinema play`.
+// time; WriteScenario turns the log into a scenario (the follower count,
+// the settings the session began with, then `at` lines) that plays the
+// session back. A CastWriter records what the UI draws as an asciicast v2
+// file for `asciinema play`, with a marker at each chapter and step.
 package scenario

@@ -17,7 +17,7 @@ type Expect struct {
 	Field   string // canonical field name (see the package doc)
 	Not     bool   // state not ..., not paused
 	Op      Op     // comparisons
-	State   string // state checks: one of the cluster.State* names
+	State   string // state checks: one of the cluster.State* names; wal-status checks: one of walStatuses
 	Value   Operand
 	// Rises: the field must go above its value when the expect began. It
 	// is checked as Field > Value, with Value.N filled in from the first
@@ -60,6 +60,7 @@ const (
 	kDuration
 	kBool
 	kState
+	kWALStatus
 	kMatch
 )
 
@@ -93,6 +94,7 @@ var followerFields = map[string]struct {
 	"replay-lag": {"replay-lag", kDuration},
 	"paused":     {"paused", kBool}, "connected": {"connected", kBool}, "slot-lost": {"slot-lost", kBool},
 	"state": {"state", kState}, "matches": {"matches", kMatch},
+	"wal-status": {"wal-status", kWALStatus},
 }
 
 // leaderFields maps every leader field name to its canonical name and kind.
@@ -106,6 +108,10 @@ var leaderFields = map[string]struct {
 	"commits": {"commits", kCount}, "waiting-commits": {"waiting-commits", kCount},
 	"retained": {"retained", kBytes},
 }
+
+// walStatuses are a slot's wal_status values, as pg_replication_slots
+// shows them.
+var walStatuses = []string{"reserved", "extended", "unreserved", "lost"}
 
 var states = []string{
 	cluster.StateStartup, cluster.StateCatchup, cluster.StateStreaming, cluster.StateBackup,
@@ -184,7 +190,7 @@ func (p *parser) expect(toks []token, end int) (*Expect, error) {
 	} else {
 		f, ok := followerFields[keyword(t)]
 		if !ok {
-			return nil, p.errorf(t.Col, "expected a follower field (state, paused, connected, matches, sent, write, flush, replay, crc-failures, keys, backups, ...)")
+			return nil, p.errorf(t.Col, "expected a follower field (state, paused, connected, matches, sent, write, flush, replay, crc-failures, keys, backups, wal-status, ...)")
 		}
 		e.Field, k = f.name, f.kind
 	}
@@ -208,14 +214,18 @@ func (p *parser) expect(toks []token, end int) (*Expect, error) {
 			return nil, p.errorf(t.Col, "expected leader after matches")
 		}
 		return e, restEnd(1)
-	case kState:
+	case kState, kWALStatus:
+		what, names := "a state", states
+		if k == kWALStatus {
+			what, names = "a wal_status", walStatuses
+		}
 		j := 0
 		if len(rest) > 0 && keyword(rest[0]) == "not" {
 			e.Not, j = true, 1
 		}
 		if j >= len(rest) {
 			t, _ := at(i + j)
-			return nil, p.errorf(t.Col, "expected a state (%s)", strings.Join(states, ", "))
+			return nil, p.errorf(t.Col, "expected %s (%s)", what, strings.Join(names, ", "))
 		}
 		// An unquoted state may be several words: needs base backup.
 		words := make([]string, 0, len(rest)-j)
@@ -223,13 +233,13 @@ func (p *parser) expect(toks []token, end int) (*Expect, error) {
 			words = append(words, strings.ToLower(w.Text))
 		}
 		name := strings.Join(words, " ")
-		for _, s := range states {
+		for _, s := range names {
 			if s == name {
 				e.State = s
 				return e, nil
 			}
 		}
-		return nil, p.errorf(rest[j].Col, "expected a state (%s), not %q", strings.Join(states, ", "), name)
+		return nil, p.errorf(rest[j].Col, "expected %s (%s), not %q", what, strings.Join(names, ", "), name)
 	}
 
 	// FIELD rises: above its value when the expect began.
@@ -513,7 +523,7 @@ type watcher struct {
 	e       *Expect
 	started bool
 	last    value         // steady: the value seen last
-	since   time.Duration // steady: when it took that value, on the scene clock
+	since   time.Duration // steady: when (scene time) it took that value
 }
 
 // subjectValue is the expectation's field in s, for one follower or the
@@ -528,8 +538,8 @@ func (e *Expect) subjectValue(s *cluster.Snapshot) value {
 	return value{}
 }
 
-// check looks at the next snapshot, taken at now on the scene clock (the
-// world's time, as all of a scenario's timing).
+// check looks at the next snapshot, taken at scene time now: steady
+// counts world time, as within does, so it holds at any speed.
 func (w *watcher) check(s *cluster.Snapshot, now time.Duration) (bool, string) {
 	e := w.e
 	first := !w.started
@@ -593,6 +603,11 @@ func (e *Expect) checkFollower(s *cluster.Snapshot, f *cluster.FollowerStatus) (
 	switch e.Field {
 	case "state":
 		return (f.State == e.State) != e.Not, fmt.Sprintf("%s state %s", f.Name, f.State)
+	case "wal-status":
+		if !f.Slot.Enabled || f.Slot.WALStatus == "" {
+			return false, fmt.Sprintf("%s has no slot with a wal_status (state %s)", f.Name, f.State)
+		}
+		return (f.Slot.WALStatus == e.State) != e.Not, fmt.Sprintf("%s slot wal_status %s (state %s)", f.Name, f.Slot.WALStatus, f.State)
 	case "paused", "connected", "slot-lost":
 		var b bool
 		switch e.Field {
@@ -610,9 +625,19 @@ func (e *Expect) checkFollower(s *cluster.Snapshot, f *cluster.FollowerStatus) (
 		return b != e.Not, fmt.Sprintf("%s %s (state %s)", f.Name, word, f.State)
 	case "matches":
 		l := &s.Leader
-		ok := f.ReplayLSN == l.FlushLSN && f.Keys == l.Keys
-		return ok, fmt.Sprintf("%s replay %s with %d keys, leader flush %s with %d keys (state %s)",
-			f.Name, f.ReplayLSN, f.Keys, l.FlushLSN, l.Keys, f.State)
+		ok := f.ReplayLSN == l.FlushLSN
+		seen := fmt.Sprintf("%s replay %s, leader flush %s", f.Name, f.ReplayLSN, l.FlushLSN)
+		if l.RecordEndLSN != 0 {
+			// A real flush can end on a page boundary inside a record:
+			// caught up is the last complete record replayed.
+			ok = f.ReplayLSN >= l.RecordEndLSN
+			seen += fmt.Sprintf(", its last complete record ending at %s", l.RecordEndLSN)
+		}
+		if s.Source.Observes(cluster.ObsKeys) {
+			ok = ok && f.Keys == l.Keys
+			seen = fmt.Sprintf("%s replay %s with %d keys, leader flush %s with %d keys", f.Name, f.ReplayLSN, f.Keys, l.FlushLSN, l.Keys)
+		}
+		return ok, seen + " (state " + f.State + ")"
 	}
 	return e.checkComparison(s, f, f.Name)
 }

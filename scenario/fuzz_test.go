@@ -66,6 +66,22 @@ func FuzzParse(f *testing.F) {
 				for i := range snaps {
 					st.Expect.Check(&snaps[i])
 				}
+			case StepHold:
+				h := st.Hold
+				if h == nil || !h.Freeze && !(h.Speed >= 1.0/64 && h.Speed < 1) || h.Freeze && (h.When == nil || h.Until != nil) {
+					t.Fatalf("hold %+v", h)
+				}
+				for _, e := range []*Expect{h.When, h.Until} {
+					for i := range snaps {
+						if e != nil {
+							e.Check(&snaps[i])
+						}
+					}
+				}
+			case StepPoint:
+				if _, ok := subjectName(st.Point.Subject); !ok || st.Point.Subject == "all" {
+					t.Fatalf("point %+v", st.Point)
+				}
 			case StepCommand:
 				if _, err := cluster.ParseCommand(st.Command.String()); err != nil {
 					t.Fatalf("%q parsed, but its canonical form %q does not: %v", st.Source, st.Command, err)

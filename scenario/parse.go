@@ -21,6 +21,9 @@ type Scenario struct {
 	// line; 0 when it does not say). Players add followers up to it before
 	// the setup runs.
 	Followers int
+	// Backends are what the scenario was written for (a backends line);
+	// BackendEngine alone when it does not say.
+	Backends Backend
 	// Setup holds the steps before the first chapter. They run as soon as
 	// the scenario starts, without waiting for a key.
 	Setup    []Step
@@ -44,6 +47,8 @@ const (
 	StepSay                     // a caption (Step.Text)
 	StepExpect                  // an expectation (Step.Expect)
 	StepWait                    // wait DUR: nothing but the delay
+	StepHold                    // slow or freeze the world around an event (Step.Hold)
+	StepPoint                   // point at something on the screen (Step.Point)
 )
 
 // Timing says when a step starts.
@@ -60,7 +65,9 @@ const (
 	TimingAfter
 )
 
-// Step is one timed line of a scenario.
+// Step is one timed line of a scenario. (What a presenter steps through
+// with n is a caption and the lines up to the next caption: see
+// Chapter.Captions.)
 type Step struct {
 	Line    int // 1-based line in the file
 	Source  string
@@ -70,6 +77,8 @@ type Step struct {
 	Command cluster.Command // StepCommand
 	Text    string          // StepSay
 	Expect  *Expect         // StepExpect
+	Hold    *Hold           // StepHold
+	Point   Point           // StepPoint
 }
 
 // SyntaxError is a mistake in a scenario file, placed at a line and column.
@@ -110,6 +119,9 @@ func Parse(file string, src []byte) (*Scenario, error) {
 	if p.sc.Title == "" {
 		p.sc.Title = strings.TrimSuffix(filepath.Base(file), ".scn")
 	}
+	if p.sc.Backends == 0 {
+		p.sc.Backends = BackendEngine
+	}
 	return p.sc, nil
 }
 
@@ -117,6 +129,7 @@ type parser struct {
 	sc      *Scenario
 	line    int
 	started bool // a step or chapter has been seen: header lines are over
+	points  int  // point lines since the last caption or chapter
 }
 
 func (p *parser) errorf(col int, format string, args ...any) error {
@@ -189,12 +202,15 @@ func (p *parser) parseLine(line string) error {
 		}
 		p.sc.Followers = n
 		return nil
+	case "backends":
+		return p.backends(toks, end)
 	case "chapter":
 		text, err := p.quoted(toks, 1, end, "chapter title")
 		if err != nil {
 			return err
 		}
 		p.started = true
+		p.points = 0
 		p.sc.Chapters = append(p.sc.Chapters, Chapter{Title: text, Line: p.line})
 		return nil
 	case "wait":
@@ -226,7 +242,7 @@ func (p *parser) parseLine(line string) error {
 			return p.errorf(end+1, "expected a command, say or expect after %s %s", first.Text, toks[1].Text)
 		}
 		switch kw := keyword(toks[i]); kw {
-		case "title", "summary", "followers", "chapter", "wait", "at", "after":
+		case "title", "summary", "followers", "backends", "chapter", "wait", "at", "after":
 			return p.errorf(toks[i].Col, "expected a command, say or expect, not %s (%s cannot be timed)", kw, kw)
 		}
 	}
@@ -234,6 +250,31 @@ func (p *parser) parseLine(line string) error {
 		return err
 	}
 	p.addStep(step)
+	return nil
+}
+
+// backends parses `backends NAME...`: what the scenario was written for.
+func (p *parser) backends(toks []token, end int) error {
+	const want = "expected a backend: engine (walship's own) or pg (PostgreSQL)"
+	if p.started {
+		return p.errorf(toks[0].Col, "backends belongs at the top of the file, before any chapter or step")
+	}
+	if p.sc.Backends != 0 {
+		return p.errorf(toks[0].Col, "only one backends line")
+	}
+	if len(toks) < 2 {
+		return p.errorf(end+1, want)
+	}
+	for _, t := range toks[1:] {
+		b, ok := parseBackend(keyword(t))
+		if !ok {
+			return p.errorf(t.Col, "%s, not %q", want, t.Text)
+		}
+		if p.sc.Backends&b != 0 {
+			return p.errorf(t.Col, "%s is named twice", t.Text)
+		}
+		p.sc.Backends |= b
+	}
 	return nil
 }
 
@@ -246,7 +287,31 @@ func (p *parser) action(step *Step, toks []token, line string, end int) error {
 			return err
 		}
 		step.Kind, step.Text = StepSay, text
+		p.points = 0
 		return nil
+	case "slow":
+		h, err := p.slow(toks, end)
+		if err != nil {
+			return err
+		}
+		step.Kind, step.Hold = StepHold, h
+		return nil
+	case "point":
+		pt, err := p.point(toks, end)
+		if err != nil {
+			return err
+		}
+		step.Kind, step.Point = StepPoint, pt
+		return nil
+	case "freeze":
+		if len(toks) > 1 { // freeze alone is the cluster command
+			h, err := p.freezeWhen(toks, end)
+			if err != nil {
+				return err
+			}
+			step.Kind, step.Hold = StepHold, h
+			return nil
+		}
 	case "expect":
 		e, err := p.expect(toks[1:], end)
 		if err != nil {

@@ -126,6 +126,58 @@ func TestParseGood(t *testing.T) {
 	}
 }
 
+// TestParseHolds: held moments and points, and how a chapter splits into
+// the steps a presenter moves through.
+func TestParseHolds(t *testing.T) {
+	sc := mustParse(t, `chapter "One"
+corrupt 1
+say "a"
+slow 1/8 until follower-1 crc-failures rises within 5s
+point follower-1 lane
+after 1s freeze when 1 crc-failures >= 1
+say "b"
+slow 0.25
+slow 1/2 when leader waiting-commits > 0
+point leader waiting-commits
+point 2 received
+freeze
+say "c"
+point 1
+point 2
+point 3
+chapter "Two"
+write 1
+`)
+	one := sc.Chapters[0].Steps
+	h := one[2].Hold
+	if one[2].Kind != StepHold || h.Freeze || h.Speed != 0.125 || h.When != nil || h.Until == nil ||
+		!h.Until.Rises || h.Until.Field != "crc-failures" || h.Until.Within != 5*time.Second {
+		t.Errorf("slow until: %+v %+v", one[2], h)
+	}
+	if one[3].Kind != StepPoint || one[3].Point != (Point{"follower-1", "lane"}) {
+		t.Errorf("point: %+v", one[3])
+	}
+	if h := one[4].Hold; !h.Freeze || h.When == nil || h.When.Op != OpGe || one[4].Timing != TimingAfter || h.String() != "world frozen" {
+		t.Errorf("freeze when: %+v", one[4])
+	}
+	if h := one[6].Hold; h.Speed != 0.25 || h.When != nil || h.Until != nil || h.String() != "slow motion 1/4×" {
+		t.Errorf("slow: %+v", h)
+	}
+	if h := one[7].Hold; h.When == nil || h.When.Subject != "leader" || h.String() != "slow motion 1/2×" {
+		t.Errorf("slow when: %+v", h)
+	}
+	if one[9].Point != (Point{"follower-2", "write"}) || one[10].Kind != StepCommand || one[10].Command.Verb != cluster.VerbFreeze {
+		t.Errorf("%+v %+v", one[9], one[10])
+	}
+	steps := sc.Chapters[0].Captions()
+	if len(steps) != 3 || len(steps[0]) != 5 || steps[0][1].Text != "a" || steps[1][0].Text != "b" || len(steps[2]) != 4 {
+		t.Errorf("captions: %d steps %+v", len(steps), steps)
+	}
+	if steps := sc.Chapters[1].Captions(); len(steps) != 1 || len(steps[0]) != 1 {
+		t.Errorf("a chapter without captions is one step: %+v", steps)
+	}
+}
+
 func TestParseNoTitle(t *testing.T) {
 	sc, err := Parse("dir/lesson.scn", []byte("pause 1\n"))
 	if err != nil {
@@ -218,6 +270,26 @@ func TestParseErrors(t *testing.T) {
 		{"at 1s followers 3", 1, 7, "cannot be timed"},
 		{"expect 1 replay rises now", 1, 23, "end of the expectation"},
 		{"expect 1 paused rises", 1, 17, "end of the expectation"},
+		{"slow", 1, 5, "speed below 1"},
+		{"slow 2", 1, 6, "speed below 1"},
+		{"slow 1/0", 1, 6, "speed below 1"},
+		{"slow 1/128", 1, 6, "at least 1/64"},
+		{"slow fast", 1, 6, "speed below 1"},
+		{"slow NaN", 1, 6, "speed below 1"},
+		{"slow inf/inf", 1, 6, "speed below 1"},
+		{"slow 1/8 while 1 paused", 1, 10, "until or when"},
+		{"slow 1/8 until", 1, 15, "what to expect"},
+		{"slow 1/8 until 1 mood", 1, 18, "follower field"},
+		{"slow 1/8 when 1 paused within", 1, 30, "duration"},
+		{"freeze now", 1, 8, "expected when"},
+		{"freeze when", 1, 12, "what to expect"},
+		{"at 1s freeze when nobody paused", 1, 19, "expected a follower"},
+		{"point", 1, 6, "what to point at"},
+		{"point all", 1, 7, "a follower"},
+		{"point 1 mood", 1, 9, "field of the follower"},
+		{"point leader write", 1, 14, "field of the leader"},
+		{"point 1 flush now", 1, 15, "end of the line"},
+		{"say \"a\"\npoint 1\npoint 2\npoint 3\npoint leader", 5, 1, "at most 3"},
 	} {
 		_, err := Parse("t.scn", []byte(tc.src))
 		var se *SyntaxError

@@ -6,182 +6,30 @@ import (
 	"errors"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"walship/engine/cluster"
+	"walship/engine/wal"
 )
 
-// fake is a Controller with a synthetic snapshot. Commands are logged with
-// their time; a few change the snapshot, as the real cluster would, and
-// changes registered with at happen at their time.
-type fake struct {
-	mu    sync.Mutex
-	clk   *fakeTime // nil: the system's time
-	start time.Time
-	snap  cluster.Snapshot
-	done  []done
-	later []change
-	// refuse makes Do fail for this verb.
-	refuse cluster.Verb
-}
-
-type change struct {
-	at time.Duration
-	fn func(s *cluster.Snapshot)
-}
-
-// fakeTime is real time that moves only when the runner sleeps on it: a
-// run takes no real time, and goes the same on any machine.
-type fakeTime struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeTime) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeTime) SleepUntil(ctx context.Context, t time.Time) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	c.mu.Lock()
-	if t.After(c.t) {
-		c.t = t
-	}
-	c.mu.Unlock()
-	return ctx.Err()
-}
-
-// newTimedFake is newFake on a fake time of its own.
-func newTimedFake(followers int) *fake {
-	f := newFake(followers)
-	f.clk = &fakeTime{t: time.Unix(1_000_000, 0)}
-	f.start = f.clk.t
-	return f
-}
-
-// elapsed is the time since the fake started.
-func (f *fake) elapsed() time.Duration {
-	if f.clk != nil {
-		return f.clk.Now().Sub(f.start)
-	}
-	return time.Since(f.start)
-}
-
-// at makes fn change the snapshot once d has passed.
-func (f *fake) at(d time.Duration, fn func(s *cluster.Snapshot)) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.later = append(f.later, change{d, fn})
-}
-
-// run plays sc headless against f, on f's time.
-func (f *fake) run(ctx context.Context, sc *Scenario, out *bytes.Buffer) error {
-	return runHeadless(ctx, f, f.clk, sc, out, nil)
-}
-
-type done struct {
-	at  time.Duration
-	cmd string
-}
-
-func newFake(followers int) *fake {
-	f := &fake{start: time.Now()}
-	for i := 1; i <= followers; i++ {
-		f.snap.Followers = append(f.snap.Followers, cluster.FollowerStatus{
-			Name: cluster.FollowerName(i), Index: i, State: cluster.StateStreaming,
-		})
-	}
-	return f
-}
-
-func (f *fake) Snapshot(since uint64) cluster.Snapshot {
-	now := f.elapsed()
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for len(f.later) > 0 && f.later[0].at <= now {
-		f.later[0].fn(&f.snap)
-		f.later = f.later[1:]
-	}
-	s := f.snap
-	s.Followers = append([]cluster.FollowerStatus(nil), f.snap.Followers...)
-	return s
-}
-
-func (f *fake) Do(c cluster.Command) error {
-	now := f.elapsed()
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.done = append(f.done, done{now, c.String()})
-	if c.Verb == f.refuse {
-		return errors.New("refused by the fake")
-	}
-	for i := range f.snap.Followers {
-		fs := &f.snap.Followers[i]
-		if c.Follower != fs.Name && c.Follower != "all" {
-			continue
-		}
-		switch c.Verb {
-		case cluster.VerbCut:
-			fs.State = cluster.StateCut
-		case cluster.VerbRestore:
-			fs.State = cluster.StateStreaming
-		case cluster.VerbPause:
-			fs.ReplayPaused = true
-		case cluster.VerbResume:
-			fs.ReplayPaused = false
-		}
-	}
-	switch c.Verb {
-	case cluster.VerbAdd:
-		n := len(f.snap.Followers) + 1
-		f.snap.Followers = append(f.snap.Followers, cluster.FollowerStatus{
-			Name: cluster.FollowerName(n), Index: n, State: cluster.StateStartup,
-		})
-	case cluster.VerbWrite:
-		f.snap.Leader.InsertLSN += 100 * 64
-		f.snap.Leader.FlushLSN = f.snap.Leader.InsertLSN
-		f.snap.Leader.Keys += int(c.N)
-	case cluster.VerbSet:
-		// The followers catch up at once.
-		for i := range f.snap.Followers {
-			fs := &f.snap.Followers[i]
-			fs.WriteLSN, fs.FlushLSN, fs.ReplayLSN = f.snap.Leader.FlushLSN, f.snap.Leader.FlushLSN, f.snap.Leader.FlushLSN
-			fs.Keys = f.snap.Leader.Keys
-		}
-	}
-	return nil
-}
-
-// update changes the snapshot under the lock.
-func (f *fake) update(fn func(s *cluster.Snapshot)) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	fn(&f.snap)
-}
-
-func (f *fake) commands() []done {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]done(nil), f.done...)
-}
-
-func mustParse(t *testing.T, src string) *Scenario {
+// checkTimes compares the fake's commands with want (text and time since
+// the fake started, within a few ms: each wait may overshoot by 1ms).
+func checkTimes(t *testing.T, f *fake, want []done) {
 	t.Helper()
-	sc, err := Parse("t.scn", []byte(src))
-	if err != nil {
-		t.Fatal(err)
+	got := f.commands()
+	if len(got) != len(want) {
+		t.Fatalf("commands %v, want %v", got, want)
 	}
-	return sc
+	for i, w := range want {
+		if got[i].cmd != w.cmd || got[i].at < w.at || got[i].at > w.at+10*time.Millisecond {
+			t.Errorf("command %d: %q at %s, want %q at %s", i, got[i].cmd, got[i].at, w.cmd, w.at)
+		}
+	}
 }
 
 func TestHeadlessTiming(t *testing.T) {
-	f := newTimedFake(2)
+	f := newFake(2)
 	sc := mustParse(t, `title "Timing"
 pause 1
 chapter "A"
@@ -194,31 +42,18 @@ at 100ms write 1
 at 50ms write 2
 `)
 	var out bytes.Buffer
-	if err := f.run(context.Background(), sc, &out); err != nil {
+	if err := RunHeadless(context.Background(), f, sc, &out, f.opts()...); err != nil {
 		t.Fatal(err, out.String())
 	}
-	got := f.commands()
-	want := []struct {
-		cmd string
-		at  time.Duration // since begin
-	}{
-		{"pause follower-1", 0},
-		{"cut follower-2", 200 * time.Millisecond},
-		{"restore follower-2", 300 * time.Millisecond},
-		{"resume follower-1", 300 * time.Millisecond},
-		{"write 1", 500 * time.Millisecond}, // chapter B starts after the wait
-		{"write 2", 500 * time.Millisecond}, // at 50ms has passed: at once
-	}
-	if len(got) != len(want) {
-		t.Fatalf("commands %v", got)
-	}
-	for i, w := range want {
-		at := got[i].at
-		// Due at w.at, and the runner wakes at most a poll late.
-		if got[i].cmd != w.cmd || at < w.at || at > w.at+PollInterval {
-			t.Errorf("command %d: %q at %s, want %q at %s", i, got[i].cmd, at, w.cmd, w.at)
-		}
-	}
+	ms := time.Millisecond
+	checkTimes(t, f, []done{
+		{0, "pause follower-1"},
+		{200 * ms, "cut follower-2"},
+		{300 * ms, "restore follower-2"},
+		{300 * ms, "resume follower-1"},
+		{500 * ms, "write 1"}, // chapter B starts after the wait
+		{500 * ms, "write 2"}, // at 50ms has passed: at once
+	})
 	for _, line := range []string{"scenario t.scn: Timing", "setup", "chapter 1/2: A", "chapter 2/2: B", "PASSED: 0 expects"} {
 		if !strings.Contains(out.String(), line+"\n") {
 			t.Errorf("output lacks %q:\n%s", line, out.String())
@@ -226,46 +61,118 @@ at 50ms write 2
 	}
 }
 
+// TestAtCountsFromTheStep: at counts from the start of the caption's step,
+// which in the UI is when the presenter moved on.
+func TestAtCountsFromTheStep(t *testing.T) {
+	f := newFake(1)
+	sc := mustParse(t, `chapter "A"
+say "one"
+at 1s write 1
+say "two"
+at 1s write 2
+`)
+	if err := RunHeadless(context.Background(), f, sc, new(bytes.Buffer), f.opts()...); err != nil {
+		t.Fatal(err)
+	}
+	checkTimes(t, f, []done{{time.Second, "write 1"}, {2 * time.Second, "write 2"}})
+}
+
 // TestFreezeHoldsTheLesson: scenario timing runs on the world clock, so a
-// frozen world holds the lesson and a faster one hurries it.
+// world the teacher froze holds the lesson and a faster one hurries it.
 func TestFreezeHoldsTheLesson(t *testing.T) {
-	f := newTimedFake(1)
+	f := newFake(1)
 	f.update(func(s *cluster.Snapshot) { s.Frozen = true })
-	f.at(400*time.Millisecond, func(s *cluster.Snapshot) { s.Frozen = false })
 	sc := mustParse(t, `title "Freeze"
 chapter "A"
 at 100ms write 1
 `)
-	if err := f.run(context.Background(), sc, &bytes.Buffer{}); err != nil {
+	result := make(chan error, 1)
+	go func() { result <- RunHeadless(context.Background(), f, sc, &bytes.Buffer{}, f.opts()...) }()
+	// The runner sleeps on the test clock while the world stands still:
+	// wait until a minute of it has passed.
+	for f.now() < time.Minute {
+		time.Sleep(time.Millisecond)
+	}
+	if got := f.commands(); len(got) != 0 {
+		t.Fatalf("a frozen world ran %v", got)
+	}
+	f.update(func(s *cluster.Snapshot) { s.Frozen = false })
+	if err := <-result; err != nil {
 		t.Fatal(err)
 	}
-	if got := f.commands(); len(got) != 1 || got[0].cmd != "write 1" || got[0].at < 400*time.Millisecond {
-		t.Fatalf("a frozen world ran %v before it was unfrozen at 400ms", got)
+	if got := f.commandTexts(); len(got) != 1 || got[0] != "write 1" {
+		t.Fatalf("after unfreeze: %v", got)
 	}
 
 	// At speed 8, "at 800ms" comes after 100ms of real time, and an
 	// expect's "within 8s" gives up after 1s.
-	g := newTimedFake(1)
+	g := newFake(1)
 	g.update(func(s *cluster.Snapshot) { s.Speed = 8 })
 	sc = mustParse(t, `title "Fast"
 chapter "A"
 at 800ms write 1
 expect follower-1 crc-failures > 0 within 8s
+write 2
 `)
-	err := g.run(context.Background(), sc, &bytes.Buffer{})
-	if err == nil {
+	if err := RunHeadless(context.Background(), g, sc, &bytes.Buffer{}, g.opts()...); err == nil {
 		t.Fatal("the expect cannot hold, yet passed")
 	}
-	if got := g.commands(); len(got) != 1 || got[0].at < 100*time.Millisecond || got[0].at > 100*time.Millisecond+PollInterval {
-		t.Fatalf("at speed 8: %v", got)
+	checkTimes(t, g, []done{{100 * time.Millisecond, "write 1"}, {1100 * time.Millisecond, "write 2"}})
+}
+
+// TestWithSpeed: a run at speed 4 sets the world's speed, scales the
+// scenario's own speeds, and keeps every timing in world time.
+func TestWithSpeed(t *testing.T) {
+	f := newFake(1)
+	sc := mustParse(t, `chapter "A"
+at 4s write 1
+speed 0.5
+after 2s write 2
+speed 1
+expect follower-1 replay steady for 8s
+write 3
+`)
+	var out bytes.Buffer
+	if err := RunHeadless(context.Background(), f, sc, &out, f.opts(WithSpeed(4))...); err != nil {
+		t.Fatal(err, out.String())
 	}
-	if took := g.elapsed() - g.commands()[0].at; took < time.Second || took > time.Second+PollInterval {
-		t.Fatalf("within 8s at speed 8 gave up after %v", took)
+	checkTimes(t, f, []done{
+		{0, "speed 4"},
+		{time.Second, "write 1"},
+		{time.Second, "speed 2"},
+		{2 * time.Second, "write 2"}, // 2s of world at 2x
+		{2 * time.Second, "speed 4"},
+		{4 * time.Second, "write 3"}, // steady for 8s of world at 4x
+	})
+	if !strings.Contains(out.String(), "world speed 4×\n") {
+		t.Errorf("output:\n%s", out.String())
+	}
+}
+
+// TestOwnFreeze: a world the scenario froze itself does not hold the
+// scenario, so a recorded freeze is followed by its unfreeze, at the time
+// it was recorded (scaled by the run's speed).
+func TestOwnFreeze(t *testing.T) {
+	for _, speed := range []float64{1, 2} {
+		f := newFake(1)
+		sc := mustParse(t, `at 1s freeze
+at 31s unfreeze
+at 32s write 1
+`)
+		if err := RunHeadless(context.Background(), f, sc, new(bytes.Buffer), f.opts(WithSpeed(speed))...); err != nil {
+			t.Fatal(err)
+		}
+		at := func(d time.Duration) time.Duration { return time.Duration(float64(d) / speed) }
+		want := []done{{at(time.Second), "freeze"}, {at(31 * time.Second), "unfreeze"}, {at(32 * time.Second), "write 1"}}
+		if speed != 1 {
+			want = append([]done{{0, "speed 2"}}, want...)
+		}
+		checkTimes(t, f, want)
 	}
 }
 
 func TestHeadlessExpect(t *testing.T) {
-	f := newTimedFake(3)
+	f := newFake(3)
 	// follower-3 falls behind, then catches up 150ms later.
 	f.update(func(s *cluster.Snapshot) {
 		s.Leader.FlushLSN, s.Leader.Keys = 1000, 10
@@ -275,7 +182,11 @@ func TestHeadlessExpect(t *testing.T) {
 		}
 		s.Followers[2].ReplayLSN = 500
 	})
-	f.at(150*time.Millisecond, func(s *cluster.Snapshot) { s.Followers[2].ReplayLSN = 1000 })
+	f.script = func(at time.Duration, s *cluster.Snapshot) {
+		if at >= 150*time.Millisecond {
+			s.Followers[2].ReplayLSN = 1000
+		}
+	}
 	sc := mustParse(t, `chapter "Checks"
 expect all matches leader within 2s
 expect follower-3 replay = flush
@@ -286,7 +197,7 @@ expect follower-2 state not cut
 expect leader keys = 10
 `)
 	var out bytes.Buffer
-	if err := f.run(context.Background(), sc, &out); err != nil {
+	if err := RunHeadless(context.Background(), f, sc, &out, f.opts()...); err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
 	if n := strings.Count(out.String(), "  ok   t.scn:"); n != 6 {
@@ -296,12 +207,12 @@ expect leader keys = 10
 		t.Errorf("no summary:\n%s", out.String())
 	}
 	if !strings.Contains(out.String(), "ok   t.scn:2: expect all matches leader within 2s (150ms: ") {
-		t.Errorf("the first expect did not hold at 150ms:\n%s", out.String())
+		t.Errorf("the first expect should hold after 150ms:\n%s", out.String())
 	}
 }
 
 func TestHeadlessFailures(t *testing.T) {
-	f := newTimedFake(2)
+	f := newFake(2)
 	f.refuse = cluster.VerbBackup
 	sc := mustParse(t, `title "Fails"
 chapter "One"
@@ -312,12 +223,12 @@ backup 2
 expect follower-9 paused within 100ms
 `)
 	var out bytes.Buffer
-	err := f.run(context.Background(), sc, &out)
+	err := RunHeadless(context.Background(), f, sc, &out, f.opts()...)
 	var se *StepError
 	if !errors.As(err, &se) {
 		t.Fatalf("got %v, want a StepError\n%s", err, out.String())
 	}
-	if took := f.elapsed(); took < 300*time.Millisecond || took > 300*time.Millisecond+2*PollInterval {
+	if took := f.now(); took < 300*time.Millisecond || took > 320*time.Millisecond {
 		t.Errorf("took %s: timeouts of 200ms and 100ms", took)
 	}
 	want := "t.scn:4: expect follower-1 state streaming within 200ms: not true after 200ms: saw follower-1 state cut"
@@ -339,14 +250,18 @@ expect follower-9 paused within 100ms
 }
 
 func TestHeadlessRises(t *testing.T) {
-	f := newTimedFake(1)
+	f := newFake(1)
 	f.update(func(s *cluster.Snapshot) { s.Leader.Commits = 10; s.Followers[0].ReplayLSN = 0x100 })
-	f.at(100*time.Millisecond, func(s *cluster.Snapshot) { s.Leader.Commits = 11 })
+	f.script = func(at time.Duration, s *cluster.Snapshot) {
+		if at >= 100*time.Millisecond {
+			s.Leader.Commits = 11
+		}
+	}
 	sc := mustParse(t, `expect leader commits rises within 2s
 expect follower-1 replay rises within 100ms
 `)
 	var out bytes.Buffer
-	err := f.run(context.Background(), sc, &out)
+	err := RunHeadless(context.Background(), f, sc, &out, f.opts()...)
 	want := "t.scn:2: expect follower-1 replay rises within 100ms: not true after 100ms: saw follower-1 replay 0/100, was 0/100 (state streaming)"
 	if err == nil || err.Error() != want {
 		t.Errorf("got %v, want %s", err, want)
@@ -358,31 +273,32 @@ expect follower-1 replay rises within 100ms
 }
 
 func TestHeadlessSteady(t *testing.T) {
-	f := newTimedFake(1)
-	// Commits move every 20ms for 200ms, then stop; replay keeps moving.
-	for i := 1; i <= 200; i++ {
-		f.at(time.Duration(i)*20*time.Millisecond, func(s *cluster.Snapshot) {
-			if i <= 10 {
-				s.Leader.Commits++
-			}
-			s.Followers[0].ReplayLSN += 64
-		})
-	}
-	sc := mustParse(t, `expect leader commits steady for 300ms within 2s
+	for _, speed := range []float64{1, 8} {
+		f := newFake(1)
+		// Commits move every 20ms of world time for 200ms, then stop;
+		// replay keeps moving.
+		f.script = func(at time.Duration, s *cluster.Snapshot) {
+			world := time.Duration(float64(at) * speed)
+			s.Leader.Commits = uint64(min(world/(20*time.Millisecond), 10))
+			s.Followers[0].ReplayLSN = wal.LSN(64 * (world / (20 * time.Millisecond)))
+		}
+		sc := mustParse(t, `expect leader commits steady for 300ms within 2s
 expect follower-1 replay steady for 100ms within 400ms
 `)
-	var out bytes.Buffer
-	err := f.run(context.Background(), sc, &out)
-	if !strings.Contains(out.String(), "ok   t.scn:1: expect leader commits steady for 300ms within 2s") ||
-		!strings.Contains(out.String(), "leader commits 10, unchanged for 3") {
-		t.Errorf("output:\n%s", out.String())
-	}
-	if took := f.elapsed(); took < 900*time.Millisecond {
-		t.Errorf("took %s: 200ms of moving, 300ms steady, 400ms of failing", took)
-	}
-	var se *StepError
-	if !errors.As(err, &se) || se.Line != 2 || !strings.Contains(se.Seen, "follower-1 replay") {
-		t.Errorf("got %v, want line 2 to fail", err)
+		var out bytes.Buffer
+		err := RunHeadless(context.Background(), f, sc, &out, f.opts(WithSpeed(speed))...)
+		if !strings.Contains(out.String(), "ok   t.scn:1: expect leader commits steady for 300ms within 2s") ||
+			!strings.Contains(out.String(), "leader commits 10, unchanged for 3") {
+			t.Errorf("at %gx, output:\n%s", speed, out.String())
+		}
+		// 200ms of moving, 300ms steady, 400ms of failing, in world time.
+		if took, want := f.now(), time.Duration(900*float64(time.Millisecond)/speed); took < want || took > want+want/10 {
+			t.Errorf("at %gx took %s, want %s", speed, took, want)
+		}
+		var se *StepError
+		if !errors.As(err, &se) || se.Line != 2 || !strings.Contains(se.Seen, "follower-1 replay") {
+			t.Errorf("at %gx got %v, want line 2 to fail", speed, err)
+		}
 	}
 }
 
@@ -390,38 +306,85 @@ func TestFollowersLine(t *testing.T) {
 	f := newFake(1)
 	sc := mustParse(t, "title \"Three\"\nfollowers 3\nexpect follower-3 state startup\n")
 	var out bytes.Buffer
-	if err := RunHeadless(context.Background(), f, sc, &out); err != nil {
+	if err := RunHeadless(context.Background(), f, sc, &out, f.opts()...); err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
-	if got := f.commands(); len(got) != 2 || got[0].cmd != "add" || got[1].cmd != "add" {
+	if got := f.commandTexts(); len(got) != 2 || got[0] != "add" || got[1] != "add" {
 		t.Errorf("commands %v, want two adds", got)
 	}
 	if !strings.Contains(out.String(), "added 2 followers: the scenario needs 3\n") {
 		t.Errorf("output:\n%s", out.String())
 	}
 	// Enough already: nothing added.
-	if err := RunHeadless(context.Background(), f, sc, new(bytes.Buffer)); err != nil || len(f.commands()) != 2 {
+	if err := RunHeadless(context.Background(), f, sc, new(bytes.Buffer), f.opts()...); err != nil || len(f.commands()) != 2 {
 		t.Errorf("second run: %v, commands %v", err, f.commands())
 	}
 	f.refuse = cluster.VerbAdd
 	sc.Followers = 5
-	if err := RunHeadless(context.Background(), f, sc, new(bytes.Buffer)); err == nil || !strings.Contains(err.Error(), "needs 5 followers") {
+	if err := RunHeadless(context.Background(), f, sc, new(bytes.Buffer), f.opts()...); err == nil || !strings.Contains(err.Error(), "needs 5 followers") {
 		t.Errorf("refused add: %v", err)
 	}
 }
 
 func TestHeadlessCancel(t *testing.T) {
-	f := newTimedFake(1)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	f.at(100*time.Millisecond, func(*cluster.Snapshot) { cancel() })
+	f := newFake(1)
 	sc := mustParse(t, "expect follower-1 paused within 10s\n")
-	err := f.run(ctx, sc, new(bytes.Buffer))
-	if !errors.Is(err, context.Canceled) || f.elapsed() > 100*time.Millisecond+PollInterval {
-		t.Errorf("got %v after %s", err, f.elapsed())
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	err := RunHeadless(ctx, f, sc, new(bytes.Buffer)) // on the wall clock
+	if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 5*time.Second {
+		t.Errorf("got %v after %s", err, time.Since(start))
 	}
 }
 
+// TestHolds: a slow hold gives the world its speed back when its until
+// holds, a freeze hold lasts until the step ends, and a condition that
+// never holds fails like an expect, with the world's speed given back.
+func TestHolds(t *testing.T) {
+	f := newFake(1)
+	f.script = func(at time.Duration, s *cluster.Snapshot) {
+		if at >= 2*time.Second {
+			s.Followers[0].CRCFailures = 1
+		}
+	}
+	sc := mustParse(t, `chapter "A"
+say "watch"
+rate 10
+slow 1/8 until follower-1 crc-failures rises within 5s
+point follower-1 crc-failures
+freeze when follower-1 crc-failures >= 1
+expect follower-1 crc-failures = 1
+say "next"
+write 1
+slow 1/4
+slow 1/2 until follower-1 paused within 1s
+write 2
+`)
+	var out bytes.Buffer
+	err := RunHeadless(context.Background(), f, sc, &out, f.opts()...)
+	var se *StepError
+	if !errors.As(err, &se) || se.Line != 11 || se.Within != time.Second {
+		t.Fatalf("got %v, want line 11 to fail\n%s", err, out.String())
+	}
+	s := time.Second
+	checkTimes(t, f, []done{
+		{0, "rate 10"},
+		{0, "speed 0.125"},
+		{2 * s, "speed 1"}, // crc-failures rose at 2s (16 world seconds would be too late)
+		{2 * s, "freeze"},
+		{2 * s, "unfreeze"}, // the step ended
+		{2 * s, "write 1"},
+		{2 * s, "speed 0.25"},
+		{2 * s, "speed 0.5"},
+		{4 * s, "speed 0.25"}, // 1s of world at 1/2: failed, the speed before it given back
+		{4 * s, "write 2"},
+		{4 * s, "speed 1"}, // the step ended: slow 1/4 ends too
+	})
+	if !strings.Contains(out.String(), "PASSED") && !strings.Contains(out.String(), "FAILED: 1 of 4 expects, 0 refused commands; first: t.scn:11") {
+		t.Errorf("output:\n%s", out.String())
+	}
+}
 func TestCheckSeen(t *testing.T) {
 	s := cluster.Snapshot{
 		Leader: cluster.LeaderStatus{InsertLSN: 0x3000, FlushLSN: 0x2000, OldestLSN: 0x1000, Keys: 7, WaitingCommits: 2},
@@ -462,7 +425,7 @@ func TestCheckSeen(t *testing.T) {
 // waitState polls the player until cond holds.
 func waitState(t *testing.T, p *Player, what string, cond func(LessonState) bool) LessonState {
 	t.Helper()
-	deadline := time.Now().Add(3 * time.Second)
+	deadline := time.Now().Add(5 * time.Second) // only against a hang
 	for {
 		st := p.State()
 		if cond(st) {
@@ -478,63 +441,106 @@ func waitState(t *testing.T, p *Player, what string, cond func(LessonState) bool
 	}
 }
 
-func TestPlayerChapters(t *testing.T) {
+// waiting is true once the step's lines are done.
+func waiting(s LessonState) bool { return s.WaitingForKey }
+
+// rewinder is a fake Rewinder: it logs its calls among the fake's
+// commands, so their order can be checked.
+type rewinder struct {
+	f    *fake
+	fail string // Checkpoint fails for this name
+}
+
+func (r *rewinder) Checkpoint(name string) error {
+	r.f.mu.Lock()
+	defer r.f.mu.Unlock()
+	r.f.done = append(r.f.done, done{r.f.now(), "checkpoint " + name})
+	if name == r.fail {
+		return errors.New("disk full")
+	}
+	return nil
+}
+
+func (r *rewinder) Rewind(name string) error {
+	r.f.mu.Lock()
+	defer r.f.mu.Unlock()
+	r.f.done = append(r.f.done, done{r.f.now(), "rewind " + name})
+	return nil
+}
+
+const stepsLesson = `title "Lesson"
+set setup 1
+chapter "One"
+write 1
+say "first"
+point follower-1 flush
+point leader oldest
+write 2
+say "second"
+after 10s write 3
+chapter "Two"
+say "third"
+freeze when follower-1 paused
+point follower-1
+`
+
+// TestPlayerSteps: each Next plays exactly one step; a caption and its
+// points stay until the next step; a freeze holds until Next.
+func TestPlayerSteps(t *testing.T) {
 	before := runtime.NumGoroutine()
 	f := newFake(2)
-	sc := mustParse(t, `title "Lesson"
-set setup 1
-say "Press a key"
-chapter "One"
-say "first"
-write 1
-chapter "Two"
-say "second"
-after 10s write 2
-chapter "Three"
-expect follower-1 paused within 50ms
-`)
-	p := NewPlayer(f, sc)
+	f.update(func(s *cluster.Snapshot) { s.Followers[0].ReplayPaused = true })
+	p := NewPlayer(f, mustParse(t, stepsLesson), f.opts()...)
 	defer p.Close()
 
-	st := waitState(t, p, "the setup", func(s LessonState) bool { return s.WaitingForKey })
-	if st.ChapterIndex != 0 || st.Caption != "Press a key" || st.NextChapter != "One" || st.Chapters != 3 || st.Title != "Lesson" {
+	st := waitState(t, p, "the setup", waiting)
+	if st.ChapterIndex != 0 || st.Step != 0 || st.NextChapter != "One" || st.Chapters != 2 || st.Title != "Lesson" || st.CanGoBack {
 		t.Errorf("after setup: %+v", st)
 	}
-	// Waiting for a key, the player runs nothing more.
-	if n := len(f.commands()); n != 1 {
-		t.Errorf("chapter one started without a key: %v", f.commands())
+	if got := f.commandTexts(); len(got) != 1 {
+		t.Errorf("chapter one started without a key: %v", got)
 	}
 
 	p.Next()
-	st = waitState(t, p, "chapter one", func(s LessonState) bool { return s.ChapterIndex == 1 && s.WaitingForKey })
-	if st.Chapter != "One" || st.Caption != "first" || st.NextChapter != "Two" {
-		t.Errorf("chapter one: %+v", st)
+	st = waitState(t, p, "step 1", func(s LessonState) bool { return s.ChapterIndex == 1 && waiting(s) })
+	wantPoints := [MaxPoints]Point{{"follower-1", "flush"}, {"leader", "oldest"}}
+	if st.Chapter != "One" || st.Caption != "first" || st.Step != 1 || st.Steps != 2 || st.Points != wantPoints {
+		t.Errorf("step 1: %+v", st)
+	}
+	if got := f.commandTexts(); strings.Join(got, ",") != `set setup 1,write 1,write 2` {
+		t.Errorf("after step 1: %v", got)
 	}
 
-	// Chapter two waits 10s; Next skips the rest of it.
 	p.Next()
-	waitState(t, p, "chapter two", func(s LessonState) bool { return s.ChapterIndex == 2 && s.Caption == "second" })
-	p.Restart()
-	waitState(t, p, "chapter two again", func(s LessonState) bool { return s.ChapterIndex == 2 && s.Caption == "second" })
+	st = waitState(t, p, "step 2", func(s LessonState) bool { return s.Step == 2 && waiting(s) })
+	if st.Caption != "second" || st.Points != ([MaxPoints]Point{}) || st.NextChapter != "Two" {
+		t.Errorf("step 2: %+v", st)
+	}
+
+	p.Next()
+	st = waitState(t, p, "chapter two", func(s LessonState) bool { return s.ChapterIndex == 2 && waiting(s) })
+	if st.Caption != "third" || st.Hold != "world frozen" || st.Points[0] != (Point{Subject: "follower-1"}) || st.Done {
+		t.Errorf("chapter two: %+v", st)
+	}
+	// Going back without a rewinder is refused, and says why.
 	p.Prev()
-	waitState(t, p, "chapter one again", func(s LessonState) bool { return s.ChapterIndex == 1 && s.WaitingForKey })
-	if got := f.commands(); len(got) != 3 || got[1].cmd != "write 1" || got[2].cmd != "write 1" {
-		t.Errorf("commands %v: chapter one twice, chapter two's write never", got)
+	st = waitState(t, p, "a notice", func(s LessonState) bool { return s.Notice != "" })
+	if st.ChapterIndex != 2 || !strings.Contains(st.Notice, "cannot") {
+		t.Errorf("Prev without a rewinder: %+v", st)
+	}
+	if got := f.commandTexts(); got[len(got)-1] != "freeze" {
+		t.Errorf("the hold: %v", got)
 	}
 
-	// Two quick Nexts skip chapter two.
-	p.Next()
-	p.Next()
+	p.Next() // ends the hold and the lesson
 	st = waitState(t, p, "the end", func(s LessonState) bool { return s.Done })
-	if st.ChapterIndex != 3 || !strings.Contains(st.Failed, "t.scn:11: expect follower-1 paused within 50ms") {
+	if st.Hold != "" || st.WaitingForKey {
 		t.Errorf("at the end: %+v", st)
 	}
-	p.Next() // nothing after the end
-	p.Prev()
-	st = waitState(t, p, "chapter two from the end", func(s LessonState) bool { return s.ChapterIndex == 2 })
-	if st.Done || st.Failed != "" {
-		t.Errorf("back from the end: %+v", st)
+	if got := f.commandTexts(); got[len(got)-1] != "unfreeze" {
+		t.Errorf("the hold was not ended: %v", got)
 	}
+	p.Next() // nothing after the end
 
 	p.Close()
 	p.Close()
@@ -547,9 +553,151 @@ expect follower-1 paused within 50ms
 	}
 }
 
+// TestPlayerPending: Next while a step's lines still run is kept, and the
+// next step starts once they are done; a second Next meanwhile is dropped,
+// so the presenter sees every caption.
+func TestPlayerPending(t *testing.T) {
+	f := newFake(1)
+	gate := make(chan struct{})
+	f.gate = func(cmd string) {
+		if cmd == "write 9" {
+			<-gate
+		}
+	}
+	p := NewPlayer(f, mustParse(t, `chapter "One"
+say "a"
+write 9
+write 1
+say "b"
+say "c"
+`), f.opts()...)
+	defer p.Close()
+	waitState(t, p, "the setup", waiting)
+	p.Next()
+	waitState(t, p, "step a", func(s LessonState) bool { return s.Caption == "a" })
+	p.Next()
+	p.Next()
+	st := waitState(t, p, "pending", func(s LessonState) bool { return s.Pending })
+	if st.Caption != "a" || st.WaitingForKey {
+		t.Errorf("pending: %+v", st)
+	}
+	close(gate)
+	st = waitState(t, p, "step b", func(s LessonState) bool { return s.Caption == "b" && waiting(s) })
+	if st.Pending {
+		t.Errorf("step b: %+v", st)
+	}
+	if got := f.commandTexts(); strings.Join(got, ",") != "write 9,write 1" {
+		t.Errorf("commands %v", got)
+	}
+}
+
+// TestPlayerRewind: entering a chapter checkpoints the world; Prev,
+// Restart and Back end the step's hold, rewind, and play the chapter from
+// its first step.
+func TestPlayerRewind(t *testing.T) {
+	f := newFake(2)
+	f.update(func(s *cluster.Snapshot) { s.Followers[0].ReplayPaused = true })
+	rw := &rewinder{f: f}
+	p := NewPlayer(f, mustParse(t, stepsLesson), f.opts(WithRewinder(rw))...)
+	defer p.Close()
+	waitState(t, p, "the setup", waiting)
+	p.Next()
+	waitState(t, p, "step 1", func(s LessonState) bool { return s.Caption == "first" && waiting(s) })
+	p.Next()
+	waitState(t, p, "step 2", func(s LessonState) bool { return s.Caption == "second" && waiting(s) })
+	p.Back() // after the first step: restart the chapter
+	st := waitState(t, p, "chapter one again", func(s LessonState) bool { return s.Caption == "first" && waiting(s) })
+	if st.Step != 1 || !st.CanGoBack {
+		t.Errorf("after Back: %+v", st)
+	}
+	p.Next()
+	waitState(t, p, "step 2", func(s LessonState) bool { return s.Caption == "second" && waiting(s) })
+	p.Next()
+	waitState(t, p, "chapter two", func(s LessonState) bool { return s.Hold != "" && waiting(s) })
+	p.Prev()
+	waitState(t, p, "chapter one from two", func(s LessonState) bool { return s.ChapterIndex == 1 && s.Caption == "first" && waiting(s) })
+	p.Restart()
+	waitState(t, p, "chapter one restarted", func(s LessonState) bool { return s.Step == 1 && waiting(s) && len(f.commands()) >= 18 })
+	p.Back() // on the first step of chapter one: it restarts itself
+	waitState(t, p, "chapter one again", func(s LessonState) bool { return s.Step == 1 && waiting(s) && len(f.commands()) >= 21 })
+
+	chapterOne := []string{"write 1", "write 2"}
+	var want []string
+	want = append(want, "set setup 1", "checkpoint chapter-1")
+	want = append(want, chapterOne...)
+	want = append(want, "write 3", "rewind chapter-1")
+	want = append(want, chapterOne...)
+	want = append(want, "write 3", "checkpoint chapter-2", "freeze", "unfreeze", "rewind chapter-1")
+	want = append(want, chapterOne...)
+	want = append(want, "rewind chapter-1")
+	want = append(want, chapterOne...)
+	want = append(want, "rewind chapter-1")
+	want = append(want, chapterOne...)
+	if got := f.commandTexts(); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("commands:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestPlayerCheckpointFails: a chapter whose checkpoint failed cannot be
+// gone back to, and the screen says so.
+func TestPlayerCheckpointFails(t *testing.T) {
+	f := newFake(1)
+	p := NewPlayer(f, mustParse(t, `chapter "One"
+say "one"
+chapter "Two"
+say "two"
+`), f.opts(WithRewinder(&rewinder{f: f, fail: "chapter-1"}))...)
+	defer p.Close()
+	waitState(t, p, "the setup", waiting)
+	p.Next()
+	st := waitState(t, p, "chapter one", func(s LessonState) bool { return s.Caption == "one" && waiting(s) })
+	if !strings.Contains(st.Notice, "no checkpoint for chapter 1") || !strings.Contains(st.Notice, "disk full") {
+		t.Errorf("notice %q", st.Notice)
+	}
+	p.Next()
+	waitState(t, p, "chapter two", func(s LessonState) bool { return s.Caption == "two" && waiting(s) })
+	p.Prev()
+	st = waitState(t, p, "a refusal", func(s LessonState) bool { return s.Notice != "" })
+	if st.ChapterIndex != 2 || st.Notice != "chapter 1 has no checkpoint to go back to" {
+		t.Errorf("after Prev: %+v", st)
+	}
+	p.Restart()
+	waitState(t, p, "chapter two again", func(s LessonState) bool {
+		return s.Caption == "two" && waiting(s) && s.Notice == ""
+	})
+}
+
+// TestPlayerRecording: a saved session (all lines in the setup) plays to
+// its end whatever keys are pressed: Next during it skips nothing.
+func TestPlayerRecording(t *testing.T) {
+	f := newFake(2)
+	gate := make(chan struct{})
+	f.gate = func(cmd string) {
+		if cmd == "write 9" {
+			<-gate
+		}
+	}
+	p := NewPlayer(f, mustParse(t, `followers 2
+at 1s pause 1
+at 2s write 9
+at 3s freeze
+at 33s unfreeze
+at 34s cut 2
+`), f.opts()...)
+	defer p.Close()
+	waitState(t, p, "the setup running", func(s LessonState) bool { return len(f.commands()) > 0 })
+	p.Next()
+	p.Prev()
+	p.Restart()
+	close(gate)
+	waitState(t, p, "the end", func(s LessonState) bool { return s.Done })
+	s := time.Second
+	checkTimes(t, f, []done{{s, "pause follower-1"}, {2 * s, "write 9"}, {3 * s, "freeze"}, {33 * s, "unfreeze"}, {34 * s, "cut follower-2"}})
+}
+
 func TestPlayerNoChapters(t *testing.T) {
 	f := newFake(1)
-	p := NewPlayer(f, mustParse(t, "pause 1\n"))
+	p := NewPlayer(f, mustParse(t, "pause 1\n"), f.opts()...)
 	defer p.Close()
 	st := waitState(t, p, "done", func(s LessonState) bool { return s.Done })
 	if st.WaitingForKey || st.Chapters != 0 {
@@ -558,4 +706,11 @@ func TestPlayerNoChapters(t *testing.T) {
 	p.Prev() // before any chapter: nothing to go back to
 	p.Restart()
 	waitState(t, p, "done again", func(s LessonState) bool { return s.Done })
+
+	// A caption in the setup stays until Next.
+	q := NewPlayer(f, mustParse(t, "say \"hello\"\n"), f.opts()...)
+	defer q.Close()
+	waitState(t, q, "the caption", func(s LessonState) bool { return s.Caption == "hello" && waiting(s) })
+	q.Next()
+	waitState(t, q, "done", func(s LessonState) bool { return s.Done })
 }

@@ -37,22 +37,26 @@ func (p Paint) Render(s string) string {
 // Glyphs are the characters the UI draws with. Mono swaps the few that
 // would otherwise differ only by colour.
 type Glyphs struct {
-	Data      string // WAL data frame, toward the follower
-	Status    string // status update, toward the leader
-	Keepalive string // keepalive or other control frame
-	Backup    string // base-backup chunk
-	Resend    string // resend request
-	Corrupt   string // a frame with a flipped bit
-	Lane      string // an idle stretch of link
-	CutLane   string // a broken stretch of a cut link
-	Cut       string // the break itself
-	Full      string // a filled bar cell
-	Empty     string // an unfilled bar cell
-	Removed   string // a bar cell of WAL the leader no longer keeps
-	Partial   []string
-	Selected  string // marks the selected follower
-	Paused    string
-	CRC       string
+	Data        string // WAL data frame, toward the follower
+	Status      string // status update, toward the leader
+	Keepalive   string // keepalive or other control frame
+	Backup      string // base-backup chunk
+	Resend      string // resend request
+	Corrupt     string // a frame with a flipped bit
+	Lane        string // an idle stretch of link
+	CutLane     string // a broken stretch of a cut link
+	Cut         string // the break itself
+	Full        string // a filled bar cell
+	Empty       string // an unfilled bar cell
+	Removed     string // a bar cell of WAL the leader no longer keeps
+	Lost        string // a bar cell of WAL a crash lost (written, never fsynced)
+	Watermark   string // on a bar: what the sync rule has reached
+	Waiting     string // on a bar: where the oldest waiting commit ends
+	Partial     []string
+	Selected    string // marks the selected follower
+	SelectedEnd string // closes the selected follower's name in the presenter layout
+	Paused      string
+	CRC         string
 }
 
 // Styles is everything the UI draws with, built once from a Theme.
@@ -154,22 +158,26 @@ func NewStyles(t Theme) *Styles {
 	st.CaptionBox = caption
 
 	st.Glyphs = Glyphs{
-		Data:      "▶",
-		Status:    "◀",
-		Keepalive: "•",
-		Backup:    "▣",
-		Resend:    "↺",
-		Corrupt:   "✖",
-		Lane:      "─",
-		CutLane:   "╌",
-		Cut:       "╳",
-		Full:      "█",
-		Empty:     "░",
-		Removed:   "▒",
-		Partial:   []string{"", "▏", "▎", "▍", "▌", "▋", "▊", "▉"},
-		Selected:  "▶",
-		Paused:    "‖",
-		CRC:       "✖",
+		Data:        "▶",
+		Status:      "◀",
+		Keepalive:   "•",
+		Backup:      "▣",
+		Resend:      "↺",
+		Corrupt:     "✖",
+		Lane:        "─",
+		CutLane:     "╌",
+		Cut:         "╳",
+		Full:        "█",
+		Empty:       "░",
+		Removed:     "▒",
+		Lost:        "╳",
+		Watermark:   "┃",
+		Waiting:     "◆",
+		Partial:     []string{"", "▏", "▎", "▍", "▌", "▋", "▊", "▉"},
+		Selected:    "▶",
+		SelectedEnd: "◀",
+		Paused:      "‖",
+		CRC:         "✖",
 	}
 	if t.NoColor {
 		st.Glyphs.Empty = "·"

@@ -63,9 +63,29 @@ func (p *paintRun) end() {
 	}
 }
 
+// barMarks are what a bar may carry besides its fill: the tail a crash
+// lost, drawn from the position up to lostTo, and ticks at LSNs (the sync
+// rule's watermark, the oldest waiting commit).
+type barMarks struct {
+	lostTo wal.LSN // 0: nothing lost
+	ticks  []tick
+}
+
+// tick marks one LSN on a bar with a glyph.
+type tick struct {
+	lsn   wal.LSN
+	glyph string
+	paint *theme.Paint
+}
+
+// cell is the cell (0..w-1) position v falls in.
+func (s scale) cell(v wal.LSN, w int) int {
+	return min(int(s.frac(v)*float64(w)), w-1)
+}
+
 // bar draws position v as a w-cell bar on scale sc in paint fill, with
-// eighth-cell resolution at its end.
-func bar(r *row, st *theme.Styles, sc scale, v wal.LSN, w int, fill *theme.Paint) {
+// eighth-cell resolution at its end, and what bm adds (bm may be nil).
+func bar(r *row, st *theme.Styles, sc scale, v wal.LSN, w int, fill *theme.Paint, bm *barMarks) {
 	if w <= 0 {
 		return
 	}
@@ -73,8 +93,21 @@ func bar(r *row, st *theme.Styles, sc scale, v wal.LSN, w int, fill *theme.Paint
 	eighths := int(sc.frac(v)*float64(w*8) + 0.5)
 	full, part := eighths/8, eighths%8
 	removed := sc.removedCells(w)
+	lost := 0
+	if bm != nil && bm.lostTo > v {
+		lost = int(sc.frac(bm.lostTo)*float64(w) + 0.5)
+	}
 	pr := paintRun{r: r}
+cells:
 	for i := range w {
+		if bm != nil {
+			for _, t := range bm.ticks {
+				if sc.cell(t.lsn, w) == i {
+					pr.put(t.paint, t.glyph)
+					continue cells
+				}
+			}
+		}
 		switch {
 		case i < full && i < removed:
 			pr.put(&st.Error, g.Full)
@@ -86,6 +119,8 @@ func bar(r *row, st *theme.Styles, sc scale, v wal.LSN, w int, fill *theme.Paint
 			} else {
 				pr.put(fill, g.Partial[part])
 			}
+		case i < lost:
+			pr.put(&st.Error, g.Lost)
 		case i < removed:
 			pr.put(&st.Removed, g.Removed)
 		default:

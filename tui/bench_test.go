@@ -38,20 +38,42 @@ func benchSnapshot(followers, frames int) cluster.Snapshot {
 	return s
 }
 
-// BenchmarkView renders the whole screen at 200x50 with 5 followers and 100
-// frames in flight, with colour (the dark theme), bypassing the View memo.
+// BenchmarkView renders the whole screen at 200x50 with colour (the dark
+// theme), bypassing the View memo: 5 followers and 100 frames in flight;
+// 3 followers, whose blocks then have room for a minute of lag history
+// (sparklines, the history full); and the presenter layout.
 func BenchmarkView(b *testing.B) {
-	m, _ := newTestModel(b, benchSnapshot(5, 100), 200, 50, "dark")
-	if got := len(m.views); got != 5 {
-		b.Fatalf("%d followers", got)
+	for _, c := range []struct {
+		name      string
+		followers int
+		room      bool
+	}{{"5 followers", 5, false}, {"3 followers, sparklines", 3, false}, {"presenter", 3, true}} {
+		b.Run(c.name, func(b *testing.B) {
+			s := benchSnapshot(c.followers, 100)
+			m, _ := newTestModel(b, s, 200, 50, "dark")
+			if got := len(m.views); got != c.followers {
+				b.Fatalf("%d followers", got)
+			}
+			if c.room {
+				press(b, m, "z")
+			}
+			for i := range historySamples + 10 { // a full minute of history
+				s.World += sampleEvery
+				s.Followers[0].ReplayLSN -= wal.LSN(i % 7 * 16)
+				m.Update(snapMsg{gen: m.gen, snap: s})
+			}
+			if !c.room && c.followers == 3 && !m.lay.history() {
+				b.Fatal("no history shown")
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			var n int
+			for b.Loop() {
+				n += len(m.render())
+			}
+			b.ReportMetric(float64(n)/float64(b.N), "bytes/frame")
+		})
 	}
-	b.ReportAllocs()
-	b.ResetTimer()
-	var n int
-	for b.Loop() {
-		n += len(m.render())
-	}
-	b.ReportMetric(float64(n)/float64(b.N), "bytes/frame")
 }
 
 // BenchmarkIngest is the per-tick cost of taking a changed snapshot in.

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -82,47 +84,6 @@ func TestEndToEndTmux(t *testing.T) {
 
 // TestEndToEndBadFlags checks that bad flags give a clear message and a
 // non-zero exit.
-// TestEndToEndScenario plays the basic lesson in tmux: the setup runs, the
-// first chapter waits for a key, n starts it and its caption is on screen,
-// n again moves to the next chapter's caption. The session is recorded with
-// --record, and the cast must be asciicast v2.
-func TestEndToEndScenario(t *testing.T) {
-	tmux, err := exec.LookPath("tmux")
-	if err != nil {
-		t.Fatal("tmux is required for the end-to-end test (apt-get install tmux): ", err)
-	}
-	bin := buildWalship(t)
-	cast := filepath.Join(t.TempDir(), "basic.cast")
-	s := startTmux(t, tmux, bin, 100, 30, "--scenario", "basic", "--record", cast)
-	s.waitFor("the lesson waiting for a key", 15*time.Second, func(sc string) bool {
-		return strings.Contains(sc, "LESSON") && strings.Contains(sc, "press n")
-	})
-	s.keys("n")
-	s.waitFor("chapter 1's caption", 10*time.Second, func(sc string) bool {
-		return strings.Contains(sc, "chapter 1/") && strings.Contains(sc, "write-ahead log")
-	})
-	s.keys("n")
-	s.waitFor("chapter 2's caption", 10*time.Second, func(sc string) bool {
-		return strings.Contains(sc, "chapter 2/") && strings.Contains(sc, "write_lsn")
-	})
-	s.keys("q")
-	sc := s.waitFor("walship to quit", 10*time.Second, func(sc string) bool { return strings.Contains(sc, "walship exited:") })
-	if !strings.Contains(sc, "walship exited: 0") {
-		t.Fatalf("walship did not exit cleanly:\n%s", sc)
-	}
-	b, err := os.ReadFile(cast)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-	if len(lines) < 10 || !strings.HasPrefix(lines[0], `{"version":2,"width":100,"height":30`) {
-		t.Fatalf("not an asciicast v2 recording of a 100x30 screen: %d lines, header %.120s", len(lines), lines[0])
-	}
-	if !strings.Contains(string(b), "write-ahead log") {
-		t.Error("the recording does not hold the caption that was on screen")
-	}
-}
-
 func TestEndToEndBadFlags(t *testing.T) {
 	bin := buildWalship(t)
 	for _, c := range []struct{ args, want string }{
@@ -143,16 +104,45 @@ func TestEndToEndBadFlags(t *testing.T) {
 	}
 }
 
+// built is the walship binary the end-to-end tests share: built once, by
+// the first test that wants it, and removed by TestMain.
+var built struct {
+	once sync.Once
+	dir  string
+	bin  string
+	err  error
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if built.dir != "" {
+		os.RemoveAll(built.dir)
+	}
+	os.Exit(code)
+}
+
 func buildWalship(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "walship")
-	cmd := exec.Command("go", "build", "-o", bin, ".")
-	cmd.Dir = ".." // the module root: package main
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	built.once.Do(func() {
+		if built.dir, built.err = os.MkdirTemp("", "walship-e2e-"); built.err != nil {
+			return
+		}
+		built.bin = filepath.Join(built.dir, "walship")
+		cmd := exec.Command("go", "build", "-o", built.bin, ".")
+		cmd.Dir = ".." // the module root: package main
+		if out, err := cmd.CombinedOutput(); err != nil {
+			built.err = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if built.err != nil {
+		t.Fatal(built.err)
 	}
-	return bin
+	return built.bin
 }
+
+// tmuxSessions numbers the tmux servers a test run starts, so that each
+// has a socket of its own.
+var tmuxSessions atomic.Int64
 
 type tmuxSession struct {
 	t      *testing.T
@@ -162,7 +152,7 @@ type tmuxSession struct {
 }
 
 func startTmux(t *testing.T, tmux, bin string, w, h int, args ...string) *tmuxSession {
-	s := &tmuxSession{t: t, bin: tmux, socket: fmt.Sprintf("walship-e2e-%d-%d-%d", os.Getpid(), w, len(args)), target: "e2e"}
+	s := &tmuxSession{t: t, bin: tmux, socket: fmt.Sprintf("walship-e2e-%d-%d", os.Getpid(), tmuxSessions.Add(1)), target: "e2e"}
 	data := t.TempDir()
 	argv := append([]string{"-f", "/dev/null", "new-session", "-d", "-s", "e2e", "-x", fmt.Sprint(w), "-y", fmt.Sprint(h),
 		"env", "TERM=xterm-256color", "NO_COLOR=", "sh", "-c",
@@ -186,6 +176,15 @@ func (s *tmuxSession) keys(keys ...string) {
 		}
 		time.Sleep(150 * time.Millisecond)
 	}
+}
+
+// press sends one key by its tmux name (NPage is PageDown), or a
+// character.
+func (s *tmuxSession) press(k string) {
+	if _, err := s.tmux("send-keys", "-t", s.target, k); err != nil {
+		s.t.Fatalf("send-keys %q: %v", k, err)
+	}
+	time.Sleep(150 * time.Millisecond)
 }
 
 func (s *tmuxSession) capture() string {

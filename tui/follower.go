@@ -1,6 +1,8 @@
 package tui
 
 import (
+	"cmp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -16,7 +18,14 @@ type followerView struct {
 	f        cluster.FollowerStatus
 	frames   []cluster.Frame // frames in flight on its link, oldest first
 	selected bool
-	flash    bool // its CRC failure count went up a moment ago
+	flash    bool  // its CRC failure count went up a moment ago
+	marks    marks // what a lesson's step points at in its block
+	// lostTo is where its write position stood before it crashed: the
+	// tail past the write position (what reached the disk) was lost. It
+	// is drawn until the follower runs again and recovery said what it
+	// kept (0: nothing lost).
+	lostTo wal.LSN
+	hist   *lagHistory // its lag over the last minute (nil: none yet)
 }
 
 // followerPanel draws followers' blocks: a title row, the write / flush /
@@ -28,6 +37,29 @@ type followerPanel struct {
 	leader *cluster.LeaderStatus
 	src    *cluster.Source // what the snapshot's source can observe
 	sc     scale
+	room   bool // the presenter layout
+	barH   int  // rows per bar in the presenter layout
+	// syncBar is the bar the sync rule waits on (0 write, 1 flush, 2
+	// replay; -1: none) and syncTicks the marks drawn on it.
+	syncBar   int
+	syncTicks []tick
+	bm        barMarks // scratch for barMarksFor
+
+	histScratch []float64 // scratch for drawing history
+	sparkBuf    []byte
+}
+
+// barMarksFor is what bar i of v carries besides its fill: the lost tail
+// on the write bar, the sync rule's ticks on the bar it waits on.
+func (p *followerPanel) barMarksFor(v *followerView, i int) *barMarks {
+	p.bm = barMarks{}
+	if i == 0 {
+		p.bm.lostTo = v.lostTo
+	}
+	if i == p.syncBar {
+		p.bm.ticks = p.syncTicks
+	}
+	return &p.bm
 }
 
 // SetSize sets the panel width and the rows each follower gets.
@@ -39,6 +71,8 @@ func (p *followerPanel) wide() bool { return p.w >= 90 }
 // row draws row y (0..blockH-1) of follower v's block.
 func (p *followerPanel) row(r *row, v *followerView, y int) {
 	switch {
+	case p.room:
+		p.roomRow(r, v, y)
 	case y == 0:
 		p.title(r, v)
 	case p.blockH < 4:
@@ -53,6 +87,8 @@ func (p *followerPanel) row(r *row, v *followerView, y int) {
 		p.sourceInfo(r, v, y-4)
 	case y >= 4 && y <= 6:
 		p.info(r, v, y-4)
+	case y >= historyRow && y < historyRow+4 && p.blockH >= blockHistory:
+		p.historyRow(r, v, y-historyRow)
 	}
 	r.fill()
 }
@@ -69,72 +105,119 @@ func (p *followerPanel) stateText(state string) theme.Paint {
 
 func (p *followerPanel) title(r *row, v *followerView) {
 	st, f := p.st, &v.f
+	var buf [3]badge
+	bs := p.badges(v, buf[:0])
 	name := strconv.Itoa(f.Index) + " " + f.Name
-	if v.selected {
+	state, statePaint := p.stateWord(v)
+	// The badges are never dropped: when the long forms do not fit beside
+	// the name and the state, the short ones are drawn.
+	short := 2+width(name)+2+width(state)+badgesWidth(bs, false) > r.w
+	need := badgesWidth(bs, short)
+	switch {
+	case v.marks&(markName|^shownMarks(p.blockH)) != 0:
+		// Pointed at as a whole, or at a part this block is too short to draw.
+		r.text(st.Badge, pointerGlyph+" "+name+" ")
+	case v.selected:
 		r.text(st.Selected, st.Glyphs.Selected+" "+name)
-	} else {
+	default:
 		r.text(st.Bold, "  "+name)
 	}
 	r.plain("  ")
+	opt := newRow(r.b, max(r.room()-need-width(state), 0))
 	if p.wide() {
-		r.text(st.Muted, "state ")
+		opt.whole(st.Muted, "state ")
 	}
+	r.n += opt.n
+	r.text(statePaint, state)
+	if f.State == cluster.StateNeedsBackup && (p.src == nil || p.src.Name == "") && r.room() >= need+2 {
+		r.text(st.Error, " b") // the in-process engine takes base backups
+	}
+	opt = newRow(r.b, max(r.room()-need, 0))
+	if p.wide() && f.SyncState != "" {
+		opt.whole(st.Muted, "  sync_state ")
+		opt.whole(st.Text, f.SyncState)
+	} else if f.SyncState != "" {
+		opt.whole(st.Muted, "  "+f.SyncState)
+	}
+	p.sourceBadges(&opt, f)
+	r.n += opt.n
+	r.to(r.w - need)
+	for _, b := range bs {
+		r.plain(" ")
+		r.text(b.p, b.form(short))
+	}
+}
+
+// stateWord is the follower's state as its title shows it: a badge for
+// what needs attention, a coloured word otherwise.
+func (p *followerPanel) stateWord(v *followerView) (string, theme.Paint) {
+	st, f := p.st, &v.f
 	switch {
+	case v.marks&markState != 0 || v.marks&markPaused != 0 && !f.ReplayPaused:
+		return pointerGlyph + " " + strings.ToUpper(f.State) + " ", st.Badge
 	case f.Backup.Active:
 		pct := 0
 		if f.Backup.Total > 0 {
 			pct = int(f.Backup.Done * 100 / f.Backup.Total)
 		}
-		r.text(st.Badge, " BASE BACKUP "+strconv.Itoa(pct)+"% ")
+		return " BASE BACKUP " + strconv.Itoa(pct) + "% ", st.Badge
 	case f.State == cluster.StateNeedsBackup:
-		r.text(st.BadgeError, " NEEDS BASE BACKUP ")
-		if p.src == nil || p.src.Name == "" { // the in-process engine takes base backups
-			r.text(st.Error, " b")
-		}
+		return " NEEDS BASE BACKUP ", st.BadgeError
+	case f.State == stateNeedsRewind:
+		return " NEEDS REWIND ", st.BadgeError
 	case f.State == cluster.StateCut || f.State == cluster.StateStopped:
-		r.text(st.BadgeError, " "+strings.ToUpper(f.State)+" ")
-	default:
-		r.text(p.stateText(f.State), f.State)
+		return " " + strings.ToUpper(f.State) + " ", st.BadgeError
 	}
-	if p.wide() {
-		r.text(st.Muted, "  sync_state ")
-		r.text(st.Text, f.SyncState)
-	} else if f.SyncState != "" {
-		r.text(st.Muted, "  "+f.SyncState)
-	}
-	p.sourceBadges(r, f)
+	return f.State, p.stateText(f.State)
+}
 
-	// Badges, right-aligned, most urgent last so it is nearest the edge.
-	var badges [2]struct {
-		p theme.Paint
-		s string
+// stateNeedsRewind is the state a follower whose WAL passed a failover's
+// fork will have (failover, issue 17): its badge is ready for it.
+const stateNeedsRewind = "needs rewind"
+
+// badge is an alert at the right of a follower's title, in a long form
+// and a short one for narrow blocks. A badge is never dropped.
+type badge struct {
+	p           theme.Paint
+	long, short string
+}
+
+func (b badge) form(short bool) string {
+	if short {
+		return b.short
 	}
+	return b.long
+}
+
+// badgesWidth is the cells the badges take, a blank before each.
+func badgesWidth(bs []badge, short bool) int {
 	n := 0
-	add := func(p theme.Paint, s string) { badges[n].p, badges[n].s = p, s; n++ }
+	for _, b := range bs {
+		n += 1 + width(b.form(short))
+	}
+	return n
+}
+
+// badges are the follower's alerts, most urgent last so that it is
+// nearest the edge: replay paused, then CRC failures (a flash at once
+// when the count goes up).
+func (p *followerPanel) badges(v *followerView, out []badge) []badge {
+	st, f := p.st, &v.f
 	if f.ReplayPaused {
-		add(st.BadgeWarn, " "+st.Glyphs.Paused+" PAUSED ")
-	}
-	if v.flash {
-		add(st.Flash, " "+st.Glyphs.CRC+" CRC FAILURE "+strconv.FormatUint(f.CRCFailures, 10)+" ")
-	} else if f.CRCFailures > 0 {
-		add(st.Error, st.Glyphs.CRC+" CRC "+strconv.FormatUint(f.CRCFailures, 10))
-	}
-	total := 0
-	for i := range n {
-		total += width(badges[i].s) + 1
-	}
-	if total > r.room() { // keep the most urgent ones
-		for n > 0 && total > r.room() {
-			total -= width(badges[0].s) + 1
-			copy(badges[:], badges[1:n])
-			n--
+		long, short := " "+st.Glyphs.Paused+" PAUSED ", " "+st.Glyphs.Paused+" PAUSED "
+		if v.marks&markPaused != 0 {
+			long = " " + pointerGlyph + long[1:]
 		}
+		out = append(out, badge{st.BadgeWarn, long, short})
 	}
-	r.to(r.w - total)
-	for i := range n {
-		r.plain(" ")
-		r.text(badges[i].p, badges[i].s)
+	n := strconv.FormatUint(f.CRCFailures, 10)
+	switch {
+	case v.flash:
+		out = append(out, badge{st.Flash, " " + st.Glyphs.CRC + " CRC FAILURE " + n + " ", " " + st.Glyphs.CRC + " CRC " + n + " "})
+	case f.CRCFailures > 0:
+		out = append(out, badge{st.Error, st.Glyphs.CRC + " CRC " + n, st.Glyphs.CRC + " CRC " + n})
 	}
+	return out
 }
 
 // The three positions, in the order of the bar rows.
@@ -200,14 +283,17 @@ func (p *followerPanel) barRow(r *row, v *followerView, i int) {
 	if i == 2 && v.f.ReplayPaused {
 		labelPaint = st.Warn
 	}
+	if v.marks&(markWrite<<i) != 0 {
+		labelPaint = st.Badge
+		names.lsn, names.short = pointerGlyph+names.lsn, pointerGlyph+names.short
+	}
 	behind := p.behind(pos)
 	lagText := lag.String()
 	if p.wide() {
 		// replay_lsn ████░░ 0/1A2B   43B behind  replay_lag 120ms
-		r.text(labelPaint, names.lsn)
-		r.to(11)
+		r.text(labelPaint, padRight(names.lsn, 11))
 		bw := r.w - 11 - 1 - 10 - 2 - 12 - 2 - 11 - 7
-		bar(r, st, p.sc, pos, bw, p.barPaint(v, i))
+		bar(r, st, p.sc, pos, bw, p.barPaint(v, i), p.barMarksFor(v, i))
 		r.plain(" ")
 		r.text(p.numPaint(v), padLeft(pos.String(), 10))
 		r.plain("  ")
@@ -222,10 +308,9 @@ func (p *followerPanel) barRow(r *row, v *followerView, i int) {
 		return
 	}
 	// replay ████░░ 0/1A2B   -43B  120ms
-	r.text(labelPaint, names.short)
-	r.to(7)
+	r.text(labelPaint, padRight(names.short, 7))
 	bw := r.w - 7 - 1 - 9 - 1 - 8 - 1 - 6
-	bar(r, st, p.sc, pos, bw, p.barPaint(v, i))
+	bar(r, st, p.sc, pos, bw, p.barPaint(v, i), p.barMarksFor(v, i))
 	r.plain(" ")
 	r.text(p.numPaint(v), padLeft(pos.String(), 9))
 	r.plain(" ")
@@ -283,44 +368,74 @@ func (p *followerPanel) stackedInfo(r *row, v *followerView) {
 // info draws a row of facts about the link and the follower.
 func (p *followerPanel) info(r *row, v *followerView, n int) {
 	st, f := p.st, &v.f
-	kv := func(k, val string) {
-		if r.room() < width(k)+width(val)+3 {
-			return
-		}
-		r.text(st.Muted, k+" ")
-		r.text(st.Text, val)
-		r.plain("  ")
-	}
-	if n == 0 {
-		kv("sent_lsn", f.SentLSN.String())
-		kv("latency", cluster.FormatLag(f.Link.Latency))
+	var facts []fact
+	switch n {
+	case 0:
+		facts = append(facts, fact{k: "sent_lsn", val: f.SentLSN.String(), m: markSent},
+			fact{k: "latency", val: cluster.FormatLag(f.Link.Latency)})
 		if f.Link.CorruptArmed > 0 {
-			r.text(st.Error, st.Glyphs.Corrupt+" corrupt armed  ")
+			facts = append(facts, fact{alert: st.Glyphs.Corrupt + " corrupt armed"})
 		}
-		kv("keys", strconv.Itoa(f.Keys))
-		if f.Resends > 0 {
-			kv("resends", strconv.FormatUint(f.Resends, 10))
+		facts = append(facts, fact{k: "keys", val: strconv.Itoa(f.Keys), m: markKeys})
+		if f.Resends > 0 || v.marks&markResends != 0 {
+			facts = append(facts, fact{k: "resends", val: strconv.FormatUint(f.Resends, 10), m: markResends})
 		}
-		return
-	}
-	if n == 2 {
-		kv("records", strconv.FormatUint(f.Records, 10))
-		kv("crc_failures", strconv.FormatUint(f.CRCFailures, 10))
-		kv("corrupted", strconv.FormatUint(f.Link.Corrupted, 10))
-		kv("base backups", strconv.Itoa(f.Backup.Count))
+	case 2:
+		facts = append(facts, fact{k: "records", val: strconv.FormatUint(f.Records, 10), m: markRecords},
+			fact{k: "crc_failures", val: strconv.FormatUint(f.CRCFailures, 10), m: markCRC},
+			fact{k: "corrupted", val: strconv.FormatUint(f.Link.Corrupted, 10), m: markCorrupted},
+			fact{k: "base backups", val: strconv.Itoa(f.Backup.Count), m: markBackups})
 		switch {
 		case f.Slot.Lost:
-			r.text(st.Error, "slot lost  ")
-		case f.Slot.Enabled:
-			kv("slot restart_lsn", f.Slot.RestartLSN.String())
+			facts = append(facts, fact{alert: "slot lost"})
+		case f.Slot.Enabled || v.marks&markSlot != 0:
+			facts = append(facts, fact{k: "slot restart_lsn", val: f.Slot.RestartLSN.String(), m: markSlot})
 		}
+	default:
+		facts = append(facts, fact{k: "apply", val: cluster.FormatLag(f.ApplyDelay) + "/rec"},
+			fact{k: "fsync", val: "+" + cluster.FormatLag(f.FlushDelay)},
+			fact{k: "↓", val: cluster.FormatSize(int64(f.Link.BytesDown))},
+			fact{k: "↑", val: cluster.FormatSize(int64(f.Link.BytesUp))})
+	}
+	// What a lesson points at goes first, so a narrow row never drops it.
+	slices.SortStableFunc(facts, func(a, b fact) int {
+		return cmp.Compare(b.m&v.marks, a.m&v.marks)
+	})
+	for _, fc := range facts {
+		fc.draw(r, st, v.marks&fc.m != 0)
+	}
+	if n == 1 && f.LastError != "" {
+		r.whole(st.Error, sentence(f.LastError)) // whole or not at all: the event log says it whole
+	}
+}
+
+// fact is one item of a follower's info rows: a key and its value, or an
+// alert in the error colour.
+type fact struct {
+	k, val string
+	m      marks // the mark that points at it (0: none)
+	alert  string
+}
+
+// draw writes the fact and two blanks, if it fits whole; a marked key is
+// drawn as a badge with the pointer.
+func (fc fact) draw(r *row, st *theme.Styles, marked bool) {
+	if fc.alert != "" {
+		r.text(st.Error, fc.alert+"  ")
 		return
 	}
-	kv("apply", cluster.FormatLag(f.ApplyDelay)+"/rec")
-	kv("fsync", "+"+cluster.FormatLag(f.FlushDelay))
-	kv("↓", cluster.FormatSize(int64(f.Link.BytesDown)))
-	kv("↑", cluster.FormatSize(int64(f.Link.BytesUp)))
-	if f.LastError != "" {
-		r.text(st.Error, f.LastError)
+	k := fc.k
+	if marked {
+		k = pointerGlyph + k
 	}
+	if r.room() < width(k)+width(fc.val)+3 {
+		return
+	}
+	if marked {
+		r.text(st.Badge, k+" ")
+	} else {
+		r.text(st.Muted, k+" ")
+	}
+	r.text(st.Text, fc.val)
+	r.plain("  ")
 }

@@ -36,17 +36,21 @@ func TestGoldenBars(t *testing.T) {
 		name string
 		sc   scale
 		v    wal.LSN
+		bm   *barMarks
 	}{
-		{"empty", sc, 0x1000},
-		{"below the scale", sc, 0x800},
-		{"a quarter", sc, 0x1400},
-		{"an eighth of a cell past half", sc, 0x1000 + 0x800 + 0x10},
-		{"full", sc, 0x2000},
-		{"past the end", sc, 0x2400},
-		{"fell off retained WAL", removed, 0x1100},
-		{"retained, half", removed, 0x1800},
+		{"empty", sc, 0x1000, nil},
+		{"below the scale", sc, 0x800, nil},
+		{"a quarter", sc, 0x1400, nil},
+		{"an eighth of a cell past half", sc, 0x1000 + 0x800 + 0x10, nil},
+		{"full", sc, 0x2000, nil},
+		{"past the end", sc, 0x2400, nil},
+		{"fell off retained WAL", removed, 0x1100, nil},
+		{"retained, half", removed, 0x1800, nil},
+		{"crashed: the tail to 3/4 lost", sc, 0x1800, &barMarks{lostTo: 0x1C00}},
+		{"sync ticks: reached 1/4, waiting 3/4", sc, 0x1800, &barMarks{ticks: []tick{
+			{0x1400, mono.Glyphs.Watermark, &mono.Accent}, {0x1C00, mono.Glyphs.Waiting, &mono.Warn}}}},
 	} {
-		line := draw(40, func(r *row) { bar(r, mono, c.sc, c.v, 32, &mono.Write) })
+		line := draw(40, func(r *row) { bar(r, mono, c.sc, c.v, 32, &mono.Write, c.bm) })
 		out.WriteString(line[:len(line)-1] + "| " + c.name + "\n")
 	}
 	golden.RequireEqual(t, out.String())
@@ -96,6 +100,9 @@ func TestGoldenFollowerPanel(t *testing.T) {
 	crashed.Name, crashed.Index, crashed.State = "follower-6", 6, cluster.StateStopped
 	crashed.LastError = "crashed: unflushed tail lost"
 
+	pausedCRC := snap.Followers[1]
+	pausedCRC.CRCFailures = 1
+
 	sc.lo = min(sc.lo, 0x300)
 	for _, c := range []struct {
 		name   string
@@ -114,6 +121,7 @@ func TestGoldenFollowerPanel(t *testing.T) {
 		{"stopped", crashed, false, false, 60, 6, 0},
 		{"wide", snap.Followers[1], true, false, 96, 7, 0},
 		{"compact stacked", snap.Followers[1], false, false, 46, 3, 0},
+		{"crc flash at 80x24, paused, selected", pausedCRC, true, true, 46, 5, 0},
 		{"compact stacked, lagging", snap.Followers[0], true, false, 46, 3, 0},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -143,14 +151,7 @@ func TestGoldenScreen(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			m, _ := newTestModel(t, fixture(), c.w, c.h, "mono")
 			got := screen(m)
-			for i, l := range strings.Split(strings.TrimSuffix(got, "\n"), "\n") {
-				if w := width(l); w > c.w {
-					t.Errorf("line %d is %d cells wide (> %d): %q", i, w, c.w, l)
-				}
-			}
-			if n := strings.Count(got, "\n"); n != c.h {
-				t.Errorf("%d lines, want %d", n, c.h)
-			}
+			checkScreenSize(t, got, c.w, c.h)
 			golden.RequireEqual(t, got)
 		})
 	}

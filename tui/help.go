@@ -92,7 +92,10 @@ func (o *helpOverlay) legend() string {
 	b.WriteString(st.Write.Render(g.Full+g.Full) + " write_lsn: received  " + st.Flush.Render(g.Full+g.Full) + " flush_lsn: fsynced  " +
 		st.Replay.Render(g.Full+g.Full) + " replay_lsn: applied\n")
 	b.WriteString(st.Removed.Render(g.Removed+g.Removed) + " WAL the leader removed  " +
+		st.Error.Render(g.Lost+g.Lost) + " lost in a crash  " +
 		st.Muted.Render("one scale for all bars, ending at the leader's flush LSN\n"))
+	b.WriteString(st.Accent.Render(g.Watermark) + " what the sync rule has reached  " + st.Warn.Render(g.Waiting) +
+		" where the oldest waiting commit ends (on the bar the rule waits for)\n")
 	b.WriteString(st.Muted.Render("lag: idle = caught up · - = not measured yet · a growing time = stuck"))
 	return b.String()
 }

@@ -15,6 +15,7 @@ type KeyMap struct {
 	Pause   key.Binding // pause / resume replay
 	Cut     key.Binding // cut / restore the link
 	Corrupt key.Binding
+	Drop    key.Binding // lose the next data frame on the way
 	Crash   key.Binding // crash / restart
 	Backup  key.Binding
 	Slower  key.Binding // latency up
@@ -39,9 +40,20 @@ type KeyMap struct {
 	Quit      key.Binding
 	Suspend   key.Binding // back to the shell; fg resumes
 	Captions  key.Binding
-	Chapter   key.Binding // next chapter
+	Chapter   key.Binding // the lesson's next step (n, and a clicker's PageDown and .)
+	StepBack  key.Binding // a clicker's PageUp: restart the chapter, or the previous one
 	ChapPrev  key.Binding
 	ChapAgain key.Binding
+	Lessons   key.Binding // the lesson picker
+	Room      key.Binding // the presenter layout on and off
+	SyncN     key.Binding // the sync rule's ANY n, cycled
+
+	// Looking back at the world's last minutes (timetravel.go), or moving
+	// through a recording, and the message diagram.
+	// Scrub: ← and → a tenth of a second back and forward (← freezes the
+	// world; → past the present comes back to it), with shift a second.
+	Scrub   key.Binding
+	Diagram key.Binding // the space-time diagram of the messages
 }
 
 // DefaultKeyMap is the keymap of issue 4.
@@ -51,11 +63,12 @@ func DefaultKeyMap() KeyMap {
 	}
 	return KeyMap{
 		Select:  b([]string{"1", "2", "3", "4", "5", "6", "7", "8", "9"}, "1-9", "select follower"),
-		Next:    b([]string{"tab", "down", "right"}, "tab/↓", "next follower"),
-		Prev:    b([]string{"shift+tab", "up", "left"}, "⇧tab/↑", "previous follower"),
+		Next:    b([]string{"tab", "down"}, "tab/↓", "next follower"),
+		Prev:    b([]string{"shift+tab", "up"}, "⇧tab/↑", "previous follower"),
 		Pause:   b([]string{"p"}, "p", "pause/resume replay"),
 		Cut:     b([]string{"c"}, "c", "cut/restore link"),
 		Corrupt: b([]string{"x"}, "x", "corrupt next frame"),
+		Drop:    b([]string{"X"}, "X", "drop next data frame"),
 		Crash:   b([]string{"k"}, "k", "crash/restart follower"),
 		Backup:  b([]string{"b"}, "b", "base backup"),
 		Slower:  b([]string{"]"}, "]", "latency up"),
@@ -79,32 +92,55 @@ func DefaultKeyMap() KeyMap {
 		Suspend:  b([]string{"ctrl+z"}, "ctrl+z", "suspend (fg resumes)"),
 
 		Captions:  b([]string{"C"}, "C", "captions on/off"),
-		Chapter:   b([]string{"n"}, "n", "next chapter"),
+		Chapter:   b([]string{"n", "pgdown", "."}, "n/pgdn", "next lesson step"),
+		StepBack:  b([]string{"pgup"}, "pgup", "lesson: back to chapter start"),
 		ChapPrev:  b([]string{"N", "P"}, "N/P", "previous chapter"),
 		ChapAgain: b([]string{"r"}, "r", "restart chapter"),
+		Lessons:   b([]string{"l"}, "l", "lessons"),
+		Room:      b([]string{"z"}, "z", "presenter layout on/off"),
+		SyncN:     b([]string{"S"}, "S", "cycle ANY n of the sync rule"),
+
+		Scrub:   b([]string{"left", "right", "shift+left", "shift+right"}, "←/→", "look back / forward"),
+		Diagram: b([]string{"m"}, "m", "message diagram on/off"),
 	}
 }
 
-// ShortHelp is the footer: the keys a newcomer needs first.
+// ShortHelp is the footer: the keys a newcomer needs first, of those
+// switched on.
 func (k KeyMap) ShortHelp() []key.Binding {
-	return []key.Binding{k.Pause, k.Cut, k.Corrupt, k.Crash, k.Freeze, k.Help, k.Quit}
+	var on []key.Binding
+	for _, b := range []key.Binding{k.Pause, k.Cut, k.Corrupt, k.Crash, k.Freeze, k.Help, k.Quit} {
+		if b.Enabled() {
+			on = append(on, b)
+		}
+	}
+	return on
 }
 
 // FullHelp is the help overlay, one column per group.
 func (k KeyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
-		{k.Select, k.Next, k.Prev, k.Pause, k.Cut, k.Corrupt, k.Crash, k.Backup, k.Slower, k.Quicker},
-		{k.RateUp, k.RateDown, k.Burst, k.Sync, k.Add, k.Remove, k.LogBack, k.LogFwd},
-		{k.Freeze, k.TimeSlow, k.TimeFast, k.Palette, k.Help, k.Quit},
-		{k.Chapter, k.ChapPrev, k.ChapAgain, k.Captions},
+		{k.Select, k.Next, k.Prev, k.Pause, k.Cut, k.Corrupt, k.Drop, k.Crash, k.Backup, k.Slower, k.Quicker},
+		{k.RateUp, k.RateDown, k.Burst, k.Sync, k.SyncN, k.Add, k.Remove, k.LogBack, k.LogFwd, k.Diagram},
+		{k.Freeze, k.TimeSlow, k.TimeFast, k.Scrub, k.Palette, k.Lessons, k.Room, k.Help, k.Quit},
+		{k.Chapter, k.StepBack, k.ChapPrev, k.ChapAgain, k.Captions},
 	}
 }
 
-// lessonKeys switches the chapter keys on only while a lesson plays, so the
-// help shows them only then.
+// lessonKeys switches the lesson keys on only while a lesson plays, so the
+// help shows them only then. A presenter's clicker sends PageDown, PageUp
+// and . (as RaftScope found), so while a lesson plays those drive it: the
+// event log then scrolls no more, and . no longer speeds time up (> does).
 func (k *KeyMap) lessonKeys(on bool) {
-	for _, b := range []*key.Binding{&k.Chapter, &k.ChapPrev, &k.ChapAgain, &k.Captions} {
+	for _, b := range []*key.Binding{&k.Chapter, &k.StepBack, &k.ChapPrev, &k.ChapAgain, &k.Captions} {
 		b.SetEnabled(on)
+	}
+	k.LogBack.SetEnabled(!on)
+	k.LogFwd.SetEnabled(!on)
+	if on {
+		k.TimeFast.SetKeys(">")
+	} else {
+		k.TimeFast.SetKeys(">", ".")
 	}
 }
 

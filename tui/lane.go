@@ -32,10 +32,17 @@ const (
 	cellBackup
 	cellData
 	cellCorrupt
+	cellLost // a frame that will never arrive (lostGlyph)
 )
+
+// lostGlyphs are a lost frame on a lane, a hollow frame, toward the
+// follower and toward the leader.
+var lostGlyphs = [2]string{"▷", "◁"}
 
 func frameCell(f *cluster.Frame) byte {
 	switch {
+	case f.Lost:
+		return cellLost
 	case f.Corrupt:
 		return cellCorrupt
 	case f.Kind == "data":
@@ -90,6 +97,8 @@ func lane(r *row, st *theme.Styles, frames []cluster.Frame, dir cluster.Directio
 			pr.put(&st.Data, g.Data)
 		case cellCorrupt:
 			pr.put(&st.Corrupt, g.Corrupt)
+		case cellLost:
+			pr.put(&st.CutLane, lostGlyphs[dir])
 		}
 	}
 	pr.end()

@@ -10,30 +10,60 @@ import (
 
 // leaderPanel is the left column: the leader's log, retention and workload.
 type leaderPanel struct {
-	st *theme.Styles
-	w  int
+	st    *theme.Styles
+	w     int
+	marks uint32 // rows a lesson's step points at, one bit a row
+	room  bool   // the presenter layout
+	hist  *leaderHistory
+	// histY is the first row of the history (0: none shown).
+	histY int
+
+	histScratch []float64 // scratch for drawing history
+	sparkBuf    []byte
 }
 
 // SetWidth sets the column's width (its right border included).
 func (p *leaderPanel) SetWidth(w int) { p.w = w }
+
+// leaderHistoryY is the first row of the leader's history, under its
+// facts and its commit latency.
+const leaderHistoryY = 15
 
 // row draws row y. connect marks rows where a lane leaves the leader.
 func (p *leaderPanel) row(r *row, s *cluster.Snapshot, y int, connect bool) {
 	st := p.st
 	in := newRow(r.b, p.w-1)
 	L := &s.Leader
+	marked := y < 32 && p.marks&(1<<y) != 0
 	kv := func(k, v string, vp theme.Paint) {
-		in.text(st.Muted, " "+k)
+		if marked {
+			in.text(st.Badge, padRight(pointerGlyph+k, 9))
+		} else {
+			in.text(st.Muted, " "+k)
+		}
 		in.to(10)
-		in.text(vp, v)
+		in.text(leaderPaint(st, L, vp), v)
+	}
+	switch {
+	case p.room:
+		p.roomRow(&in, s, y)
+		y = -1
+	case p.histY > 0 && y >= p.histY && y < p.histY+leaderHistoryRows && p.hist != nil:
+		p.historyRow(&in, p.hist, y-p.histY)
+		y = -1
 	}
 	switch y {
 	case 0:
+		name := " LEADER"
 		if s.Source.Name != "" {
-			in.text(st.Leader, " PRIMARY") // PostgreSQL's word
-		} else {
-			in.text(st.Leader, " LEADER")
+			name = " PRIMARY" // PostgreSQL's word
 		}
+		if marked {
+			in.text(st.Badge, pointerGlyph+name+" ")
+		} else {
+			in.text(st.Leader, name)
+		}
+		leaderBadge(&in, st, L)
 	case 1:
 		in.text(st.Muted, " "+L.Addr)
 	case 2:
@@ -55,7 +85,7 @@ func (p *leaderPanel) row(r *row, s *cluster.Snapshot, y int, connect bool) {
 			kv("timeline", strconv.Itoa(int(L.Timeline)), st.Text)
 		}
 	case 9:
-		kv("commits", strconv.FormatUint(L.Commits, 10), st.Text)
+		kv(commits(st, &s.Source, L, p.w-11))
 	case 10:
 		if L.WaitingCommits > 0 {
 			kv("waiting", strconv.Itoa(L.WaitingCommits), st.Warn)
@@ -70,6 +100,14 @@ func (p *leaderPanel) row(r *row, s *cluster.Snapshot, y int, connect bool) {
 			kv("slots", "≤"+cluster.FormatSize(L.MaxSlotWAL), st.Text)
 		default:
 			kv("slots", "on", st.Text)
+		}
+	case 12:
+		if c := L.CommitLatency; c.Commits > 0 && L.Sync.Mode != cluster.SyncOff {
+			kv("commit", "p50 "+cluster.FormatLag(c.P50), st.Text)
+		}
+	case 13:
+		if c := L.CommitLatency; c.Commits > 0 && L.Sync.Mode != cluster.SyncOff {
+			kv("", "p99 "+cluster.FormatLag(c.P99), st.Text)
 		}
 	}
 	in.fill()

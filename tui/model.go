@@ -12,6 +12,7 @@ import (
 	"walship/engine/cluster"
 	"walship/engine/wal"
 	"walship/scenario"
+	"walship/session"
 	"walship/theme"
 )
 
@@ -22,6 +23,7 @@ const (
 	idleInterval = time.Second / 10
 	flashFor     = 1500 * time.Millisecond
 	messageFor   = 4 * time.Second
+	hintFor      = 15 * time.Second
 	burstRecords = 20
 )
 
@@ -37,21 +39,34 @@ type (
 	}
 	// doneMsg reports a command the controller carried out (or refused).
 	doneMsg struct {
-		cmd cluster.Command
-		err error
+		cmd     cluster.Command
+		err     error
+		palette bool // typed in the palette, which waits for it
+	}
+	// lessonMsg reports a lesson started from the picker (or why not).
+	lessonMsg struct {
+		name   string
+		lesson scenario.Lesson
+		err    error
 	}
 )
 
 // Model is the root model: it owns the last snapshot, the selection and the
 // components, and turns keys and clicks into cluster commands.
 type Model struct {
-	ctrl   cluster.Controller
-	lesson scenario.Lesson
-	st     *theme.Styles
-	keys   KeyMap
+	ctrl        cluster.Controller
+	lesson      scenario.Lesson
+	startLesson func(name string) (scenario.Lesson, error)
+	marker      func(label string)
+	lastMark    string // the label of the last marker sent
+	st          *theme.Styles
+	themes      themeChoice
+	keys        KeyMap
 
-	w, h int
-	lay  layout
+	w, h      int
+	lay       layout
+	room      bool // the presenter layout
+	eventRows int  // the event log's least height the layout was made for
 
 	snap    cluster.Snapshot
 	have    bool
@@ -64,6 +79,11 @@ type Model struct {
 	views   []followerView
 	prevCRC map[string]uint64
 	flashAt map[string]time.Time
+	// lastWrite is each running follower's last write position, and
+	// lostTo, for a stopped one, where it stood before the crash.
+	lastWrite map[string]wal.LSN
+	lostTo    map[string]wal.LSN
+	lags      history // the sparklines' last minute (history.go)
 
 	selected string
 	showHelp bool
@@ -71,6 +91,8 @@ type Model struct {
 	msg      string
 	msgErr   bool
 	msgAt    time.Time
+	hint     bool      // the one-time hint that lessons exist is showing
+	started  time.Time // when the UI started, for the hint
 
 	status  statusLine
 	leader  leaderPanel
@@ -78,8 +100,17 @@ type Model struct {
 	events  eventLog
 	pal     palette
 	lessonP lessonPanel
+	picker  lessonPicker
 	help    helpOverlay
 	scratch []byte
+
+	// Looking back, a recording's playback and the message diagram
+	// (timetravel.go, diagram.go).
+	hist    *session.History
+	play    Playback
+	past    pastView
+	trace   frameTrace
+	diagram diagramPane
 
 	// View memo: View re-renders only after Update changed something shown.
 	dirty bool
@@ -93,35 +124,43 @@ func New(ctrl cluster.Controller, opts Options) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	st := theme.NewStyles(th)
 	m := &Model{
-		ctrl:     ctrl,
-		lesson:   opts.Lesson,
-		st:       st,
-		keys:     DefaultKeyMap(),
-		prevCRC:  map[string]uint64{},
-		flashAt:  map[string]time.Time{},
-		captions: true,
-		dirty:    true,
-		now:      time.Now(),
+		ctrl:        ctrl,
+		lesson:      opts.Lesson,
+		startLesson: opts.StartLesson,
+		marker:      opts.Marker,
+		themes:      newThemeChoice(opts.Theme, th),
+		keys:        DefaultKeyMap(),
+		prevCRC:     map[string]uint64{},
+		flashAt:     map[string]time.Time{},
+		lastWrite:   map[string]wal.LSN{},
+		lostTo:      map[string]wal.LSN{},
+		room:        opts.Room,
+		captions:    true,
+		dirty:       true,
+		now:         time.Now(),
 	}
+	m.started = m.now
 	m.keys.lessonKeys(opts.Lesson != nil)
-	m.status.st = st
-	m.leader.st = st
-	m.panel.st = st
-	m.events.st = st
-	m.pal.st = st
-	m.lessonP.st, m.lessonP.keys = st, &m.keys
-	m.help.st, m.help.keys = st, &m.keys
+	m.keys.refusedKeys(ctrl)
+	canPick := len(opts.Lessons) > 0 && opts.StartLesson != nil
+	m.keys.Lessons.SetEnabled(canPick)
+	m.hint = canPick && opts.Hint && opts.Lesson == nil
+	m.picker.keys, m.picker.lessons = &m.keys, opts.Lessons
+	m.lessonP.keys = &m.keys
+	m.help.keys = &m.keys
+	m.initTime(ctrl)
+	m.setStyles(theme.NewStyles(th))
 	return m, nil
 }
 
-// Init starts polling the controller.
-func (m *Model) Init() tea.Cmd { return m.fetch() }
+// Init starts polling the controller and asks the terminal for its
+// background colour (see background.go).
+func (m *Model) Init() tea.Cmd { return tea.Batch(m.fetch(), tea.RequestBackgroundColor) }
 
 // fetch takes a snapshot (and the lesson state) off the UI goroutine.
 func (m *Model) fetch() tea.Cmd {
-	ctrl, lesson, gen, since := m.ctrl, m.lesson, m.gen, m.snap.LastEvent
+	ctrl, lesson, gen, since := m.ctrl, m.lesson, m.gen, m.lastEventSeen()
 	return func() tea.Msg {
 		msg := snapMsg{gen: gen, snap: ctrl.Snapshot(since)}
 		if lesson != nil {
@@ -155,6 +194,9 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case tea.WindowSizeMsg:
 		m.setSize(msg.Width, msg.Height)
 		return m, nil
+	case tea.BackgroundColorMsg:
+		m.background(msg)
+		return m, nil
 	case pollMsg:
 		if msg.gen != m.gen {
 			return m, nil
@@ -164,17 +206,35 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		if msg.gen != m.gen {
 			return m, nil
 		}
-		if msg.snap.Fatal != "" {
+		if msg.snap.Fatal != "" && m.play == nil {
 			// The engine stopped: quit through Bubble Tea, which puts the
-			// terminal back, and say why (see Run).
+			// terminal back, and say why (see Run). A recording that
+			// ends so is played like any other.
 			m.fatal = msg.snap.Fatal
 			return m, tea.Quit
 		}
-		m.ingest(msg.snap, msg.lesson)
-		return m, m.schedule()
+		if m.remember(msg.snap) {
+			return m, m.schedule()
+		}
+		return m, tea.Batch(m.schedule(), m.ingest(msg.snap, msg.lesson))
+	case lessonMsg:
+		if msg.err != nil {
+			m.say(true, "lesson "+msg.name+": "+msg.err.Error())
+			return m, nil
+		}
+		m.lesson, m.captions, m.lastMark = msg.lesson, true, ""
+		m.lessonP.state = scenario.LessonState{}
+		m.keys.lessonKeys(true)
+		m.relayout()
+		return m, m.refresh()
 	case doneMsg:
+		if msg.palette {
+			m.pal.done(msg.err)
+		}
 		if msg.err != nil {
 			m.say(true, fmt.Sprintf("%s: %v", msg.cmd, msg.err))
+		} else if w := unmeetable(cluster.SyncRule{Mode: msg.cmd.Mode, N: int(msg.cmd.N)}, len(m.snap.Followers)); msg.cmd.Verb == cluster.VerbSync && w != "" {
+			m.say(true, "→ "+msg.cmd.String()+": "+w+", every commit waits")
 		} else {
 			m.say(false, "→ "+msg.cmd.String())
 		}
@@ -183,6 +243,8 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, m.key(msg)
 	case tea.MouseClickMsg:
 		return m, m.click(msg.Mouse())
+	case tea.MouseWheelMsg:
+		m.wheel(msg.Mouse())
 	case tea.PasteMsg:
 		if m.pal.active {
 			m.pal.paste(msg.Content)
@@ -204,11 +266,13 @@ func (m *Model) setSize(w, h int) {
 func (m *Model) lessonShown() bool { return m.lesson != nil && m.captions }
 
 func (m *Model) relayout() {
-	rows := 0
+	in := layoutInput{followers: len(m.views), room: m.room, eventRows: m.events.wantRows(m.w)}
+	m.lessonP.room = m.room // its height depends on it
 	if m.lessonShown() {
-		rows = m.lessonP.rowsFor(m.w)
+		in.lessonRows = m.lessonP.rowsFor(m.w)
 	}
-	l := computeLayout(m.w, m.h, len(m.views), rows)
+	m.eventRows = in.eventRows
+	l := computeLayout(m.w, m.h, in)
 	m.lay = l
 	m.dirty = true
 	if l.tooSmall {
@@ -216,26 +280,40 @@ func (m *Model) relayout() {
 	}
 	m.status.SetSize(l.w)
 	m.leader.SetWidth(l.leaderW)
+	m.leader.room, m.leader.histY = l.room, 0
+	if l.history() && l.bodyH >= leaderHistoryY+leaderHistoryRows {
+		m.leader.histY = leaderHistoryY
+	}
 	m.panel.SetSize(l.panelW, l.blockH)
-	m.events.SetHeight(l.eventsH)
+	m.panel.room, m.panel.barH = l.room, l.barH
+	m.events.SetSize(l.w, l.eventsH)
 	m.lessonP.SetSize(l.w, l.lessonH)
 	m.help.SetSize(l.w, l.h-2)
+	m.picker.SetSize(l.w, l.h-2)
 	if cap(m.scratch) < l.laneW {
 		m.scratch = make([]byte, l.laneW)
 	}
 }
 
-// ingest takes a new snapshot: events, followers, the scale, flashes.
-func (m *Model) ingest(s cluster.Snapshot, ls *scenario.LessonState) {
+// ingest takes a new snapshot: events, followers, the scale, flashes. It
+// returns the command that writes a recording's marker when the lesson
+// reached a new chapter or step.
+func (m *Model) ingest(s cluster.Snapshot, ls *scenario.LessonState) tea.Cmd {
 	changed := !m.have || !sameSnapshot(&m.snap, &s)
 	if m.events.add(s.Events) {
 		changed = true
+		if m.events.wantRows(m.w) != m.eventRows {
+			m.relayout() // the newest event, shown whole, needs another height
+		}
 	}
 	s.Events = nil
 	m.snap, m.have = s, true
 	m.panel.leader = &m.snap.Leader
 	m.panel.src = &m.snap.Source
+	m.lags.sample(&m.snap, m.panel.behind)
+	m.syncMarks()
 
+	var mark tea.Cmd
 	if ls != nil {
 		before := m.lessonP.rowsFor(m.w)
 		if m.lessonP.setState(*ls) {
@@ -243,10 +321,14 @@ func (m *Model) ingest(s cluster.Snapshot, ls *scenario.LessonState) {
 			if m.lessonP.rowsFor(m.w) != before {
 				m.relayout()
 			}
+			mark = m.markStep(ls)
 		}
 	}
 	if m.msg != "" && m.now.Sub(m.msgAt) > messageFor {
 		m.msg, changed = "", true
+	}
+	if m.hint && m.now.Sub(m.started) > hintFor {
+		m.hint, changed = false, true
 	}
 	for name, at := range m.flashAt {
 		if m.now.Sub(at) > flashFor {
@@ -266,6 +348,19 @@ func (m *Model) ingest(s cluster.Snapshot, ls *scenario.LessonState) {
 	if changed || animating {
 		m.dirty = true
 	}
+	return mark
+}
+
+// markStep sends a recording's marker when the lesson is at a chapter or
+// step it was not at before.
+func (m *Model) markStep(ls *scenario.LessonState) tea.Cmd {
+	label := markerLabel(ls)
+	if m.marker == nil || label == "" || label == m.lastMark {
+		return nil
+	}
+	m.lastMark = label
+	marker := m.marker
+	return func() tea.Msg { marker(label); return nil }
 }
 
 func backupActive(s *cluster.Snapshot) bool {
@@ -322,8 +417,17 @@ func (m *Model) buildViews() {
 		}
 		m.prevCRC[f.Name] = f.CRCFailures
 		_, flash := m.flashAt[f.Name]
-		m.views[i] = followerView{f: f, frames: m.views[i].frames[:0], selected: f.Name == m.selected, flash: flash}
+		m.views[i] = followerView{f: f, frames: m.views[i].frames[:0], selected: f.Name == m.selected, flash: flash,
+			lostTo: m.lostTail(&f), hist: m.lags.followers[f.Name]}
+		if m.lessonShown() {
+			m.views[i].marks = pointsFor(&m.lessonP.state.Points, f.Name)
+		}
 		byIndex[f.Index] = i
+	}
+	m.leader.hist = &m.lags.leader
+	m.leader.marks = 0
+	if m.lessonShown() {
+		m.leader.marks = leaderMarks(&m.lessonP.state.Points)
 	}
 	for i := range s.Frames {
 		if j, ok := byIndex[s.Frames[i].Index]; ok {
@@ -418,10 +522,39 @@ func (m *Model) selectStep(d int) {
 // do sends c to the controller off the UI goroutine, and assumes it took
 // effect in the snapshot the keys read, so that keys pressed faster than
 // the next poll step on from it (two > presses make 4x, not 2x twice).
+// While the past is on screen it refuses: the world is changed in the
+// present.
 func (m *Model) do(c cluster.Command) tea.Cmd {
+	if m.refusedInPast(c) {
+		return nil
+	}
+	return m.send(c, false)
+}
+
+// doFromPalette is do for a command typed in the palette: its outcome
+// goes back to the palette, which stays open until then.
+func (m *Model) doFromPalette(c cluster.Command) tea.Cmd {
+	if m.refusedInPast(c) {
+		return nil
+	}
+	return m.send(c, true)
+}
+
+// refusedInPast says, and reports, that c cannot run while the past is
+// shown.
+func (m *Model) refusedInPast(c cluster.Command) bool {
+	if !m.past.active {
+		return false
+	}
+	m.say(true, "esc first: the past is only shown ("+c.String()+")")
+	return true
+}
+
+// send is do without the past's guard.
+func (m *Model) send(c cluster.Command, palette bool) tea.Cmd {
 	anticipate(&m.snap, c)
 	ctrl := m.ctrl
-	return func() tea.Msg { return doneMsg{cmd: c, err: ctrl.Do(c)} }
+	return func() tea.Msg { return doneMsg{cmd: c, err: ctrl.Do(c), palette: palette} }
 }
 
 // anticipate applies the part of c that keys step or toggle from to s.
@@ -447,8 +580,17 @@ func anticipate(s *cluster.Snapshot, c cluster.Command) {
 			f.Link.Latency, f.Link.Jitter = c.Dur, c.Jitter
 		case cluster.VerbPause, cluster.VerbResume:
 			f.ReplayPaused = c.Verb == cluster.VerbPause
-		case cluster.VerbCut, cluster.VerbRestore:
-			f.Link.Cut = c.Verb == cluster.VerbCut
+		case cluster.VerbCut:
+			switch c.Way {
+			case cluster.WayTo:
+				f.Link.CutTo = true
+			case cluster.WayFrom:
+				f.Link.CutFrom = true
+			default:
+				f.Link.Cut = true
+			}
+		case cluster.VerbRestore:
+			f.Link.Cut, f.Link.CutTo, f.Link.CutFrom = false, false, false
 		case cluster.VerbCrash:
 			f.State = cluster.StateStopped
 		case cluster.VerbRestart:
@@ -461,12 +603,28 @@ func anticipate(s *cluster.Snapshot, c cluster.Command) {
 func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 	k := &m.keys
 	m.dirty = true
+	m.hint = false // any key: the newcomer has found the keyboard
 	if key.Matches(msg, k.Suspend) {
 		return tea.Suspend
 	}
 	if m.pal.active {
+		if msg.String() == "enter" && m.uiCommand(m.pal.value()) {
+			m.pal.close()
+			return nil
+		}
 		if c, ok := m.pal.update(msg); ok {
-			return m.do(c)
+			return m.doFromPalette(c)
+		}
+		return nil
+	}
+	if m.picker.active {
+		if name, ok := m.picker.update(msg); ok {
+			start := m.startLesson
+			m.say(false, "starting lesson "+name+"…")
+			return func() tea.Msg {
+				l, err := start(name)
+				return lessonMsg{name: name, lesson: l, err: err}
+			}
 		}
 		return nil
 	}
@@ -484,8 +642,15 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 	if m.lay.tooSmall {
 		return nil
 	}
+	if cmd, ok := m.timeKey(msg); ok {
+		return cmd
+	}
 	if msg.String() == "esc" {
 		m.msg = ""
+		if m.events.sel != 0 {
+			m.events.sel = 0 // the newest is shown whole again
+			m.relayout()
+		}
 		return nil
 	}
 	switch {
@@ -494,6 +659,14 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 		return nil
 	case key.Matches(msg, k.Palette):
 		m.pal.open()
+		return nil
+	case key.Matches(msg, k.Lessons):
+		m.picker.open()
+		return nil
+	case key.Matches(msg, k.Room):
+		m.room = !m.room
+		m.relayout()
+		m.buildViews()
 		return nil
 	case key.Matches(msg, k.LogBack):
 		m.events.scroll(m.events.h - 2)
@@ -520,13 +693,16 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 	case m.lesson != nil && key.Matches(msg, k.Captions):
 		m.captions = !m.captions
 		m.relayout()
+		m.buildViews() // the pointers go (or come back) with the captions
 		return nil
-	case m.lesson != nil && key.Matches(msg, k.Chapter, k.ChapPrev, k.ChapAgain):
+	case m.lesson != nil && key.Matches(msg, k.Chapter, k.StepBack, k.ChapPrev, k.ChapAgain):
 		l := m.lesson
 		var fn func()
 		switch {
 		case key.Matches(msg, k.Chapter):
 			fn = l.Next
+		case key.Matches(msg, k.StepBack):
+			fn = l.Back
 		case key.Matches(msg, k.ChapPrev):
 			fn = l.Prev
 		default:
@@ -554,7 +730,7 @@ var errNoFollower = fmt.Errorf("no follower selected (a adds one)")
 func (m *Model) commandFor(msg tea.KeyPressMsg) (cluster.Command, error) {
 	k := &m.keys
 	s := &m.snap
-	if key.Matches(msg, k.Pause, k.Cut, k.Corrupt, k.Crash, k.Backup, k.Slower, k.Quicker, k.Remove) {
+	if key.Matches(msg, k.Pause, k.Cut, k.Corrupt, k.Drop, k.Crash, k.Backup, k.Slower, k.Quicker, k.Remove) {
 		f, ok := m.selectedStatus()
 		if !ok {
 			return cluster.Command{}, errNoFollower
@@ -569,6 +745,10 @@ func (m *Model) commandFor(msg tea.KeyPressMsg) (cluster.Command, error) {
 		return cluster.Command{Verb: cluster.VerbWrite, N: burstRecords}, nil
 	case key.Matches(msg, k.Sync):
 		return cluster.Command{Verb: cluster.VerbSync, Mode: (s.Leader.Sync.Mode + 1) % (cluster.SyncRemoteApply + 1), N: int64(max(s.Leader.Sync.N, 1))}, nil
+	case key.Matches(msg, k.SyncN):
+		// ANY 1 .. ANY (followers), then back to 1.
+		n := max(s.Leader.Sync.N, 1)%max(len(s.Followers), 1) + 1
+		return cluster.Command{Verb: cluster.VerbSync, Mode: s.Leader.Sync.Mode, N: int64(n)}, nil
 	case key.Matches(msg, k.Add):
 		return cluster.Command{Verb: cluster.VerbAdd}, nil
 	case key.Matches(msg, k.Freeze):
@@ -602,6 +782,8 @@ func followerCommand(k *KeyMap, msg tea.KeyPressMsg, f *cluster.FollowerStatus) 
 		}
 	case key.Matches(msg, k.Corrupt):
 		c.Verb = cluster.VerbCorrupt
+	case key.Matches(msg, k.Drop):
+		c.Verb = cluster.VerbDrop
 	case key.Matches(msg, k.Crash):
 		c.Verb = cluster.VerbCrash
 		if f.State == cluster.StateStopped {
@@ -650,12 +832,26 @@ func step[T time.Duration | float64](steps []T, cur T, up bool, eps T) T {
 }
 
 // click selects the follower under the mouse, and corrupts the data frame
-// clicked on a lane.
+// clicked on a lane (drops it, with alt or ctrl held); on the time strip
+// it moves to the moment clicked.
 func (m *Model) click(ms tea.Mouse) tea.Cmd {
 	if m.lay.tooSmall || m.showHelp || m.pal.active || ms.Button != tea.MouseLeft {
 		return nil
 	}
+	if cmd, ok := m.clickTime(ms); ok {
+		return cmd
+	}
+	if m.diagram.on {
+		return nil
+	}
 	l := m.lay
+	if ms.Y >= l.eventsY && ms.Y < l.eventsY+l.eventsH {
+		// A line of the event log: shown whole (again: the newest).
+		if m.events.click(ms.Y - l.eventsY) {
+			m.relayout()
+		}
+		return nil
+	}
 	i, ry := l.follower(ms.X, ms.Y)
 	if i < 0 || i >= len(m.views) {
 		return nil
@@ -698,11 +894,34 @@ func (m *Model) click(ms tea.Mouse) tea.Cmd {
 		return nil
 	}
 	f := &v.frames[best]
+	verb, what := cluster.VerbCorrupt, "corrupt"
+	if ms.Mod&(tea.ModAlt|tea.ModCtrl) != 0 {
+		verb, what = cluster.VerbDrop, "drop"
+	}
 	if f.Dir != cluster.ToFollower || f.Kind != "data" {
-		m.say(true, "that is a "+f.Kind+" frame; click a "+m.st.Glyphs.Data+" data frame to corrupt it")
+		m.say(true, "that is a "+f.Kind+" frame; click a "+m.st.Glyphs.Data+" data frame to "+what+" it")
 		return nil
 	}
-	return m.do(cluster.Command{Verb: cluster.VerbCorrupt, Follower: v.f.Name, LSN: f.LSN})
+	return m.do(cluster.Command{Verb: verb, Follower: v.f.Name, LSN: f.LSN})
+}
+
+// wheelLines is how far one turn of the mouse wheel scrolls the log.
+const wheelLines = 3
+
+// wheel scrolls the event log: up for older events, down for newer.
+func (m *Model) wheel(ms tea.Mouse) {
+	if m.lay.tooSmall || m.showHelp || m.picker.active {
+		return
+	}
+	switch ms.Button {
+	case tea.MouseWheelUp:
+		m.events.scroll(wheelLines)
+	case tea.MouseWheelDown:
+		m.events.scroll(-wheelLines)
+	default:
+		return
+	}
+	m.dirty = true
 }
 
 func abs(x int) int {
@@ -721,6 +940,7 @@ func (m *Model) View() tea.View {
 	}
 	v := tea.NewView(m.view)
 	v.AltScreen = true
+	v.BackgroundColor = m.themes.paintBg
 	v.MouseMode = tea.MouseModeCellMotion
 	v.WindowTitle = "walship"
 	return v
@@ -737,30 +957,77 @@ func (m *Model) render() string {
 	var b strings.Builder
 	b.Grow(l.w * l.h * 6)
 	r := newRow(&b, l.w)
-	m.status.row(&r, &m.snap)
+	if badge, paint := m.timeBadge(); badge != "" {
+		// PAST or REPLAY first, the status of that moment after it.
+		r.text(paint, badge)
+		m.status.SetSize(l.w - r.n)
+		rest := newRow(&b, l.w-r.n)
+		m.status.row(&rest, &m.snap)
+		m.status.SetSize(l.w)
+	} else {
+		m.status.row(&r, &m.snap)
+	}
 	b.WriteByte('\n')
 
-	if m.showHelp {
+	switch {
+	case m.showHelp:
 		for y := range l.h - 2 {
 			r = newRow(&b, l.w)
 			m.help.row(&r, y)
 			b.WriteByte('\n')
 		}
-	} else {
-		m.renderBody(&b)
-		for y := range l.lessonH {
+	case m.picker.active:
+		for y := range l.h - 2 {
 			r = newRow(&b, l.w)
-			m.lessonP.row(&r, y)
+			m.picker.row(&r, y)
 			b.WriteByte('\n')
 		}
+	default:
+		blank := func(n int) {
+			for range n {
+				r = newRow(&b, l.w)
+				r.fill()
+				b.WriteByte('\n')
+			}
+		}
+		lesson := func() {
+			for y := range l.lessonH {
+				r = newRow(&b, l.w)
+				m.lessonP.row(&r, y)
+				b.WriteByte('\n')
+			}
+		}
+		blank(l.bannerH) // room for a banner (see layoutInput)
+		if l.room {
+			lesson()
+		}
+		if m.diagram.on {
+			for _, line := range m.diagram.ViewAs(&m.trace, l.w, l.bodyH) {
+				b.WriteString(line)
+				b.WriteByte('\n')
+			}
+		} else {
+			m.renderBody(&b)
+		}
+		blank(l.paneH) // room for a pane (see layoutInput)
+		if !l.room {
+			lesson()
+		}
+		_, _, _, strip := m.timeSpan()
 		for y := range l.eventsH {
 			r = newRow(&b, l.w)
-			m.events.row(&r, y)
+			if y == 0 && strip {
+				m.stripRow(&r)
+			} else {
+				m.eventsShown().row(&r, y)
+			}
 			b.WriteByte('\n')
 		}
 	}
 	r = newRow(&b, l.w)
-	m.footer(&r)
+	if !m.timeFooter(&r) {
+		m.footer(&r)
+	}
 	return b.String()
 }
 
@@ -821,6 +1088,27 @@ func (m *Model) laneLabel(r *row, v *followerView) {
 		sourceLaneLabel(r, st, &m.snap.Source, &v.f)
 		return
 	}
+	if oneWayLabel(r, st, lk) {
+		return
+	}
+	if v.marks&markLane != 0 {
+		short := cluster.FormatLag(lk.Latency)
+		what := short + " one way"
+		if lk.Cut {
+			short, what = "CUT", "CUT"
+		}
+		// The longest label that fits the lane.
+		s := pointerGlyph + " " + short + " "
+		for _, long := range []string{pointerGlyph + " this link: " + what + " ", pointerGlyph + " " + what + " "} {
+			if width(long) <= r.w {
+				s = long
+				break
+			}
+		}
+		r.to((r.w - width(s)) / 2)
+		r.text(st.Badge, s)
+		return
+	}
 	if lk.Cut {
 		r.to((r.w - 10) / 2)
 		r.text(st.Error, "link CUT")
@@ -846,16 +1134,24 @@ func (m *Model) footer(r *row) {
 		m.pal.row(r)
 		return
 	}
-	msgW := 0
-	if m.msg != "" {
-		msgW = min(width(m.msg)+2, r.w/2)
+	msg, msgPaint := m.msg, st.Accent
+	if m.msgErr {
+		msgPaint = st.Error
 	}
-	// The last bindings (help, quit) are always shown; others as room allows.
+	if msg == "" && m.hint {
+		msg, msgPaint = "new here? "+firstKey(m.keys.Lessons)+" picks a lesson", st.Muted
+	}
+	// The last bindings (help, quit) are always shown; the message as
+	// much as the rest of the row allows, before other bindings.
 	items := m.keys.ShortHelp()
 	itemW := func(b key.Binding) int { h := b.Help(); return width(h.Key) + width(shortDesc(h.Desc)) + 3 }
 	reserve := 0
 	for _, b := range items[max(len(items)-2, 0):] {
 		reserve += itemW(b)
+	}
+	msgW := 0
+	if msg != "" {
+		msgW = min(width(msg)+2, r.w-reserve)
 	}
 	for i, b := range items {
 		last := i >= len(items)-2
@@ -872,13 +1168,9 @@ func (m *Model) footer(r *row) {
 		r.text(st.KeyDesc, shortDesc(h.Desc))
 		r.plain(" ")
 	}
-	if m.msg != "" {
-		p := st.Accent
-		if m.msgErr {
-			p = st.Error
-		}
+	if msg != "" {
 		r.to(r.w - msgW)
-		r.text(p, m.msg)
+		r.text(msgPaint, msg)
 	}
 	r.fill()
 }
@@ -910,4 +1202,41 @@ func (m *Model) tooSmallView() string {
 	b.WriteByte('\n')
 	line(m.st.Muted, hint)
 	return b.String()
+}
+
+// lostTail is where f's write position stood before it crashed, while it
+// is stopped: the tail between what reached its disk (its write position
+// now) and there was lost. Once it runs again, recovery has said what it
+// kept and nothing is drawn as lost.
+func (m *Model) lostTail(f *cluster.FollowerStatus) wal.LSN {
+	if f.State != cluster.StateStopped {
+		delete(m.lostTo, f.Name)
+		m.lastWrite[f.Name] = f.WriteLSN
+		return 0
+	}
+	if _, ok := m.lostTo[f.Name]; !ok {
+		m.lostTo[f.Name] = m.lastWrite[f.Name]
+	}
+	if to := m.lostTo[f.Name]; to > f.WriteLSN {
+		return to
+	}
+	return 0
+}
+
+// syncMarks decides what the bars show of the sync rule: on the bar of
+// the position it waits for, a tick where it has reached (its watermark)
+// and one where the oldest waiting commit ends.
+func (m *Model) syncMarks() {
+	p, L, g := &m.panel, &m.snap.Leader, &m.st.Glyphs
+	p.syncBar, p.syncTicks = -1, p.syncTicks[:0]
+	if !L.Sync.Remote() {
+		return
+	}
+	p.syncBar = int(L.Sync.Mode - cluster.SyncRemoteWrite)
+	if L.WaitingCommits > 0 && L.OldestWaitingLSN > 0 {
+		p.syncTicks = append(p.syncTicks, tick{L.OldestWaitingLSN, g.Waiting, &m.st.Warn})
+	}
+	if L.SyncWatermark > 0 {
+		p.syncTicks = append(p.syncTicks, tick{L.SyncWatermark, g.Watermark, &m.st.Accent})
+	}
 }

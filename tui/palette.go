@@ -20,6 +20,11 @@ type palette struct {
 	err     string
 	history []string
 	hist    int // index into history while browsing; len(history) = the live line
+	// running is set while the command entered runs: the palette stays
+	// open until it is known to have worked, so that a command that
+	// parses but fails (pause follower-9) keeps its line and its error,
+	// and what is typed next goes into the line, not to the hotkeys.
+	running bool
 }
 
 func (p *palette) open() {
@@ -27,7 +32,21 @@ func (p *palette) open() {
 	p.hist = len(p.history)
 }
 
-func (p *palette) close() { p.active, p.err = false, "" }
+func (p *palette) close() { p.active, p.err, p.running = false, "", false }
+
+// done takes the outcome of the command entered: the palette closes when
+// it worked and shows the error, keeping the line, when it did not.
+func (p *palette) done(err error) {
+	if !p.running {
+		return
+	}
+	p.running = false
+	if err != nil {
+		p.err = err.Error()
+		return
+	}
+	p.close()
+}
 
 func (p *palette) value() string { return string(p.buf) }
 
@@ -41,6 +60,9 @@ func (p *palette) update(msg tea.KeyPressMsg) (cluster.Command, bool) {
 	case "esc", "ctrl+c", "ctrl+g":
 		p.close()
 	case "enter":
+		if p.running {
+			return cluster.Command{}, false // the last one has not answered yet
+		}
 		line := strings.TrimSpace(p.value())
 		if line == "" {
 			p.close()
@@ -54,7 +76,7 @@ func (p *palette) update(msg tea.KeyPressMsg) (cluster.Command, bool) {
 		if n := len(p.history); n == 0 || p.history[n-1] != line {
 			p.history = append(p.history, line)
 		}
-		p.close()
+		p.err, p.running = "", true
 		return c, true
 	case "backspace", "ctrl+h":
 		if p.pos > 0 {
@@ -129,12 +151,12 @@ func (p *palette) complete() {
 		return
 	}
 	var match string
-	for _, v := range cluster.Verbs {
-		if strings.HasPrefix(string(v.Verb), line) {
+	for _, v := range paletteVerbs() {
+		if strings.HasPrefix(v.Verb, line) {
 			if match != "" {
 				return // ambiguous
 			}
-			match = string(v.Verb)
+			match = v.Verb
 		}
 	}
 	if match != "" {
@@ -147,18 +169,28 @@ func (p *palette) hint() string {
 	line := strings.TrimLeft(p.value(), " ")
 	word, _, typed := strings.Cut(line, " ")
 	var names []string
-	for _, v := range cluster.Verbs {
-		if string(v.Verb) == word && (typed || len(line) > 0) {
+	for _, v := range paletteVerbs() {
+		if v.Verb == word && (typed || len(line) > 0) {
 			return v.Usage + " — " + v.Help
 		}
-		if strings.HasPrefix(string(v.Verb), word) {
-			names = append(names, string(v.Verb))
+		if strings.HasPrefix(v.Verb, word) {
+			names = append(names, v.Verb)
 		}
 	}
 	if len(names) == 0 {
 		return "no such command"
 	}
 	return strings.Join(names, " ")
+}
+
+// paletteVerbs are the commands the palette takes: the cluster's, then
+// the UI's own.
+func paletteVerbs() []struct{ Verb, Usage, Help string } {
+	out := make([]struct{ Verb, Usage, Help string }, 0, len(cluster.Verbs)+len(uiVerbs))
+	for _, v := range cluster.Verbs {
+		out = append(out, struct{ Verb, Usage, Help string }{string(v.Verb), v.Usage, v.Help})
+	}
+	return append(out, uiVerbs...)
 }
 
 // row draws the palette line: prompt, text with a cursor, then the error or
@@ -176,7 +208,9 @@ func (p *palette) row(r *row) {
 		r.plain(string(p.buf[p.pos+1:]))
 	}
 	r.plain("   ")
-	if p.err != "" {
+	if p.running {
+		r.text(st.Muted, "…")
+	} else if p.err != "" {
 		r.text(st.Error, "✖ "+p.err)
 	} else {
 		r.text(st.Muted, p.hint())

@@ -83,6 +83,13 @@ func (r *row) text(p theme.Paint, s string) {
 	r.n += w
 }
 
+// whole writes s in paint p only if all of it fits.
+func (r *row) whole(p theme.Paint, s string) {
+	if width(s) <= r.room() {
+		r.text(p, s)
+	}
+}
+
 // plain writes unstyled text.
 func (r *row) plain(s string) { r.text(theme.Paint{}, s) }
 
@@ -129,6 +136,14 @@ func (r *row) right(p theme.Paint, s string) {
 func (r *row) fill() { r.spaces(r.w - r.n) }
 
 const blanks = "                                                                                "
+
+// padRight left-aligns s in n cells (plain text only).
+func padRight(s string, n int) string {
+	if w := width(s); w < n {
+		return s + blanks[:min(n-w, len(blanks))]
+	}
+	return s
+}
 
 // padLeft right-aligns s in n cells (plain text only).
 func padLeft(s string, n int) string {

@@ -2,6 +2,9 @@ package tui
 
 import (
 	"strconv"
+	"strings"
+
+	"charm.land/bubbles/v2/key"
 
 	"walship/engine/cluster"
 	"walship/theme"
@@ -90,15 +93,15 @@ func (p *followerPanel) barPaint(v *followerView, i int) *theme.Paint {
 func (p *followerPanel) sourceBadges(r *row, f *cluster.FollowerStatus) {
 	st := p.st
 	if f.Inferred {
-		r.text(st.Muted, " (inferred)")
+		r.whole(st.Muted, " (inferred)")
 	}
 	if f.Timeline != 0 {
-		r.text(st.Muted, "  TL"+strconv.Itoa(int(f.Timeline)))
+		r.whole(st.Muted, "  TL"+strconv.Itoa(int(f.Timeline)))
 	}
 	if f.Stale && p.wide() {
-		r.text(st.Warn, "  stale report")
+		r.whole(st.Warn, "  stale report")
 	} else if f.Stale {
-		r.text(st.Warn, "  stale")
+		r.whole(st.Warn, "  stale")
 	}
 }
 
@@ -148,5 +151,73 @@ func (p *followerPanel) sourceInfo(r *row, v *followerView, n int) {
 			return
 		}
 		r.text(st.Muted, notObservable(p.src, "frames, CRC, apply cost:", r.room()))
+	}
+}
+
+// commandRefuser is a controller that refuses some commands outright:
+// engine/pg's Watcher refuses those with no real counterpart, and every
+// one when its controls are off.
+type commandRefuser interface{ Refuses(cluster.Verb) bool }
+
+// refusedKeys switches off the keys whose commands ctrl refuses, so that
+// the footer and the help list only keys that do something (the palette
+// still takes every command, and says why one is refused).
+func (k *KeyMap) refusedKeys(ctrl cluster.Controller) {
+	r, ok := ctrl.(commandRefuser)
+	if !ok {
+		return
+	}
+	for _, b := range []struct {
+		binding *key.Binding
+		verb    cluster.Verb
+	}{
+		{&k.Pause, cluster.VerbPause}, {&k.Cut, cluster.VerbCut}, {&k.Corrupt, cluster.VerbCorrupt},
+		{&k.Crash, cluster.VerbCrash}, {&k.Backup, cluster.VerbBackup},
+		{&k.Slower, cluster.VerbLatency}, {&k.Quicker, cluster.VerbLatency},
+		{&k.RateUp, cluster.VerbRate}, {&k.RateDown, cluster.VerbRate}, {&k.Burst, cluster.VerbWrite},
+		{&k.Sync, cluster.VerbSync}, {&k.Add, cluster.VerbAdd}, {&k.Remove, cluster.VerbRemove},
+		{&k.Freeze, cluster.VerbFreeze}, {&k.TimeSlow, cluster.VerbSpeed}, {&k.TimeFast, cluster.VerbSpeed},
+	} {
+		if r.Refuses(b.verb) {
+			b.binding.SetEnabled(false)
+		}
+	}
+}
+
+// recordRate is the status line's rate: the records per second, or that
+// the source cannot see them (PostgreSQL without pg_walinspect rights).
+func recordRate(s *cluster.Snapshot) string {
+	if !s.Source.Observes(cluster.ObsRecords) {
+		return "not observable"
+	}
+	return rateText(s.Leader.Rate)
+}
+
+// commits is the leader's commits row, its value in w cells: on a real
+// cluster they are the INSERTs walship's workload committed, not every
+// client's, and with no workload (watching only) they are not observable.
+func commits(st *theme.Styles, src *cluster.Source, L *cluster.LeaderStatus, w int) (label, value string, p theme.Paint) {
+	switch {
+	case !src.Observes(cluster.ObsCommits):
+		return "commits", strings.TrimSpace(notObservable(src, "", w)), st.Muted
+	case src.Name != "":
+		return "INSERTs", strconv.FormatUint(L.Commits, 10), st.Text
+	}
+	return "commits", strconv.FormatUint(L.Commits, 10), st.Text
+}
+
+// leaderPaint is the paint of a leader's value: muted when the source
+// cannot reach the leader and shows the last values it saw.
+func leaderPaint(st *theme.Styles, L *cluster.LeaderStatus, p theme.Paint) theme.Paint {
+	if L.Stale {
+		return st.Muted
+	}
+	return p
+}
+
+// leaderBadge marks a leader whose values are the last the source saw.
+func leaderBadge(r *row, st *theme.Styles, L *cluster.LeaderStatus) {
+	if L.Stale {
+		r.text(st.Warn, "  stale")
 	}
 }

@@ -5,11 +5,37 @@ import (
 	"testing"
 	"time"
 
+	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/exp/golden"
 
 	"walship/engine/cluster"
+	"walship/engine/pg"
 	"walship/theme"
+	"walship/tui/internal/fake"
 )
+
+// pgRecorder is a fake controller that refuses commands as engine/pg's
+// Watcher does: those with no real counterpart, or all of them with
+// controls off.
+type pgRecorder struct {
+	*fake.Recorder
+	control bool
+}
+
+func (r pgRecorder) Refuses(v cluster.Verb) bool { return !r.control || pg.Refusal(v) != "" }
+
+// newPGTestModel is newTestModel over a pgRecorder.
+func newPGTestModel(t testing.TB, snap cluster.Snapshot, w, h int, control bool) (*Model, *fake.Recorder) {
+	t.Helper()
+	rec := fake.NewRecorder(snap)
+	m, err := New(pgRecorder{rec, control}, Options{Theme: "mono"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Update(tea.WindowSizeMsg{Width: w, Height: h})
+	m.Update(snapMsg{gen: m.gen, snap: rec.Snapshot(0)})
+	return m, rec
+}
 
 // pgFixture is a snapshot as engine/pg fills it: no frames, no link
 // settings, a flush LSN past the last complete record, one follower
@@ -60,7 +86,7 @@ func TestGoldenPGScreen(t *testing.T) {
 		blind string // what the lanes say of the link
 	}{{"80x24", 80, 24, "unobserved"}, {"120x36", 120, 36, "not observable"}} {
 		t.Run(c.name, func(t *testing.T) {
-			m, _ := newTestModel(t, pgFixture(), c.w, c.h, "mono")
+			m, _ := newPGTestModel(t, pgFixture(), c.w, c.h, true)
 			got := screen(m)
 			for _, want := range []string{"PRIMARY", "timeline", "(inferred)", bandGlyph, c.blind, "TL1", "stale"} {
 				if !strings.Contains(got, want) {
@@ -111,5 +137,87 @@ func TestSourceDrawing(t *testing.T) {
 		if got := notObservable(&snap.Source, "link latency", c.w); got != c.want {
 			t.Errorf("notObservable in %d cells = %q, want %q", c.w, got, c.want)
 		}
+	}
+}
+
+// TestPGKeys: over a real cluster the footer and the help list only the
+// keys whose commands can run, and the others do nothing; watching
+// without controls leaves help and quit. (They listed x, k, b, [, ], a,
+// d and space, which walship pg refuses.)
+func TestPGKeys(t *testing.T) {
+	m, rec := newPGTestModel(t, pgFixture(), 120, 36, true)
+	footer := lastLine(screen(m))
+	for _, want := range []string{"p pause", "c cut", "? help", "q quit"} {
+		if !strings.Contains(footer, want) {
+			t.Errorf("the footer has no %q: %q", want, footer)
+		}
+	}
+	for _, refused := range []string{"corrupt", "crash", "freeze"} {
+		if strings.Contains(footer, refused) {
+			t.Errorf("the footer offers %q: %q", refused, footer)
+		}
+	}
+	press(t, m, "?")
+	help := screen(m)
+	for _, want := range []string{"pause/resume replay", "cut/restore link", "write a burst", "cycle synchronous_commit", "write rate up"} {
+		if !strings.Contains(help, want) {
+			t.Errorf("the help has no %q:\n%s", want, help)
+		}
+	}
+	for _, refused := range []string{"corrupt next frame", "crash/restart", "base backup", "latency up", "add follower", "remove follower", "freeze/unfreeze", "slower time"} {
+		if strings.Contains(help, refused) {
+			t.Errorf("the help offers %q:\n%s", refused, help)
+		}
+	}
+	press(t, m, "esc", "x", "k", "b", "]", "a", "d", " ", "<", "p")
+	if got := rec.Commands(); len(got) != 1 || got[0] != "pause follower-1" {
+		t.Errorf("commands sent: %q, want only pause follower-1", got)
+	}
+
+	watchOnly, rec := newPGTestModel(t, pgFixture(), 120, 36, false)
+	if footer := lastLine(screen(watchOnly)); strings.Contains(footer, "pause") || !strings.Contains(footer, "q quit") {
+		t.Errorf("watching only, the footer is %q", footer)
+	}
+	press(t, watchOnly, "p", "c", "w", "s")
+	if got := rec.Commands(); len(got) != 0 {
+		t.Errorf("watching only, keys sent %q", got)
+	}
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return lines[len(lines)-1]
+}
+
+// TestPGLeaderHonest: the primary unreachable, its panel says its values
+// are the last seen; with no rights to pg_walinspect the record rate is
+// not observable (not 0/s); the commits are walship's INSERTs.
+func TestPGLeaderHonest(t *testing.T) {
+	snap := pgFixture()
+	snap.Leader.Stale = true
+	snap.Source.Unobservable |= cluster.ObsRecords
+	m, _ := newPGTestModel(t, snap, 120, 36, true)
+	got := screen(m)
+	lines := strings.Split(got, "\n")
+	if !strings.Contains(lines[0], "WAL records not observable") {
+		t.Errorf("the status line: %q", lines[0])
+	}
+	if !strings.Contains(lines[1], "PRIMARY  stale") || !strings.Contains(got, "INSERTs  900") {
+		t.Errorf("the primary's panel:\n%s", got)
+	}
+	dark := theme.NewStyles(theme.Dark())
+	if leaderPaint(dark, &snap.Leader, dark.Bold) != dark.Muted {
+		t.Error("a stale primary's values are not muted")
+	}
+	snap.Leader.Stale = false
+	if leaderPaint(dark, &snap.Leader, dark.Bold) != dark.Bold {
+		t.Error("a primary that answers is muted")
+	}
+	// Watching only, walship writes nothing, and other clients' commits
+	// are not observable.
+	snap.Source.Unobservable |= cluster.ObsCommits
+	watchOnly, _ := newPGTestModel(t, snap, 80, 24, false)
+	if got := screen(watchOnly); !strings.Contains(got, "commits  unobserved") {
+		t.Errorf("watching only, the commits row:\n%s", got)
 	}
 }

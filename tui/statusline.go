@@ -62,14 +62,18 @@ func (s *statusLine) row(r *row, snap *cluster.Snapshot) {
 		target = " (target " + rateText(L.TargetRate) + ")"
 	}
 	var waiting string
+	syncPaint, waitKeep := st.Text, 1
 	if L.WaitingCommits > 0 {
 		waiting = " · " + strconv.Itoa(L.WaitingCommits) + " waiting"
+	}
+	if w := unmeetable(L.Sync, len(snap.Followers)); w != "" {
+		syncPaint, waiting, waitKeep = st.Error, " · "+w, 0
 	}
 	items := [...]item{
 		{leader, L.Addr, st.Text, "", st.Text, 0, false},
 		{"flush ", L.FlushLSN.String(), st.Bold, "", st.Text, 0, false},
-		{rate, rateText(L.Rate), st.Text, target, st.Muted, 2, true},
-		{"sync ", L.Sync.String(), st.Text, waiting, st.Warn, 1, false},
+		{rate, recordRate(snap), st.Text, target, st.Muted, 2, true},
+		{"sync ", L.Sync.String(), syncPaint, waiting, st.Warn, waitKeep, false},
 		{"speed ", speedText(snap.Speed), speedPaint, "", st.Text, 0, true},
 	}
 	frozen := ""
@@ -146,4 +150,13 @@ func (s *statusLine) row(r *row, snap *cluster.Snapshot) {
 		r.right(st.Frozen, frozen)
 	}
 	r.fill()
+}
+
+// unmeetable says why a sync rule can never be met by the followers there
+// are ("" when it can): every commit would wait for ever.
+func unmeetable(r cluster.SyncRule, followers int) string {
+	if !r.Remote() || r.N <= followers {
+		return ""
+	}
+	return "never met: " + strconv.Itoa(followers) + " followers"
 }

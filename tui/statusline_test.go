@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"walship/engine/cluster"
 	"walship/theme"
@@ -34,10 +35,11 @@ func TestStatusLineSaysFramesNotDrawn(t *testing.T) {
 }
 
 func TestEventLogScrollsBack(t *testing.T) {
-	e := eventLog{st: theme.NewStyles(theme.Mono()), h: 4} // a title and 3 lines, 80 wide
+	e := eventLog{st: theme.NewStyles(theme.Mono())}
+	e.SetSize(80, 4) // a title and 3 lines
 	var evs []cluster.Event
 	for i := 1; i <= 10; i++ {
-		evs = append(evs, cluster.Event{Seq: uint64(i), Kind: cluster.EvInfo, Text: "event " + strconv.Itoa(i)})
+		evs = append(evs, cluster.Event{Seq: uint64(i), World: time.Duration(i) * time.Second, Kind: cluster.EvInfo, Text: "event " + strconv.Itoa(i)})
 	}
 	e.add(evs)
 	lines := func() string {
@@ -49,7 +51,7 @@ func TestEventLogScrollsBack(t *testing.T) {
 		}
 		return b.String()
 	}
-	if s := lines(); !strings.Contains(s, "event 10") || strings.Contains(s, "event 7\n") {
+	if s := lines(); !strings.Contains(s, "event 10") || !strings.Contains(s, "event 8") || strings.Contains(s, "event 7") {
 		t.Fatalf("following the newest:\n%s", s)
 	}
 	e.scroll(3)
@@ -58,8 +60,8 @@ func TestEventLogScrollsBack(t *testing.T) {
 		t.Fatalf("scrolled back 3:\n%s", s)
 	}
 	// New events keep the scrolled view where it is.
-	e.add([]cluster.Event{{Seq: 11, Kind: cluster.EvInfo, Text: "event 11"}})
-	if s2 := lines(); !strings.Contains(s2, "event 7") || strings.Contains(s2, "event 11") {
+	e.add([]cluster.Event{{Seq: 11, World: 11 * time.Second, Kind: cluster.EvInfo, Text: "event 11"}})
+	if s2 := lines(); !strings.Contains(s2, "event 7") || strings.Contains(s2, "event 8") || strings.Contains(s2, "event 11") {
 		t.Fatalf("a new event moved the scrolled view:\n%s", s2)
 	}
 	e.scroll(100) // clamped to the oldest
@@ -69,5 +71,35 @@ func TestEventLogScrollsBack(t *testing.T) {
 	e.scroll(-100)
 	if s := lines(); !strings.Contains(s, "event 11") || strings.Contains(s, "scrolled back") {
 		t.Fatalf("back to the newest:\n%s", s)
+	}
+}
+
+// The entry shown whole is what just happened: a crash, not the
+// disconnect it caused a moment later; identical news from several nodes
+// is one line.
+func TestEventLogShowsWhatHappened(t *testing.T) {
+	e := eventLog{st: theme.NewStyles(theme.Mono())}
+	e.SetSize(80, 8)
+	e.add([]cluster.Event{
+		{Seq: 1, Kind: cluster.EvRecovery, Text: "a new, empty WAL: nothing to recover"},
+		{Seq: 2, Follower: "follower-1", Kind: cluster.EvRecovery, Text: "a new, empty WAL: nothing to recover"},
+		{Seq: 3, Follower: "follower-2", Kind: cluster.EvRecovery, Text: "a new, empty WAL: nothing to recover"},
+		{Seq: 4, World: 9 * time.Second, Follower: "follower-1", Kind: cluster.EvCommand, Text: "crash follower-1"},
+		{Seq: 5, World: 9 * time.Second, Follower: "follower-1", Kind: cluster.EvCrash, Text: "crashed as in a power failure: " + strings.Repeat("and so on ", 12) + "the end"},
+		{Seq: 6, World: 10 * time.Second, Follower: "follower-1", Kind: cluster.EvDisconnect, Text: "disconnected: connection closed"},
+	})
+	var b strings.Builder
+	for y := range e.h {
+		r := newRow(&b, 80)
+		e.row(&r, y)
+		b.WriteString("\n")
+	}
+	got := b.String()
+	if n := strings.Count(got, "nothing to recover"); n != 1 || !strings.Contains(got, "leader +2") {
+		t.Errorf("recovery said %d times, or not for 3 nodes:\n%s", n, got)
+	}
+	if !strings.Contains(got, "the end") || strings.Index(got, "crash follower-1") > strings.Index(got, "crashed as") ||
+		strings.Index(got, "crashed as") > strings.Index(got, "disconnected") {
+		t.Errorf("the crash is not whole, or not in causal order:\n%s", got)
 	}
 }

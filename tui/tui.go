@@ -26,11 +26,29 @@ import (
 
 // Options configure Run.
 type Options struct {
-	// Theme is a theme name (see theme.Names); "" is dark.
+	// Theme is a theme name (see theme.Names); "" and "auto" follow the
+	// terminal's background.
 	Theme string
+	// Room starts in the presenter layout (z toggles it): fewer numbers,
+	// taller bars, larger badges, for a room reading the screen from its
+	// back.
+	Room bool
 	// Lesson is the scenario being played, or nil. While it is set the
-	// caption, chapter and chapter keys (n, N/P, r, C) are shown.
+	// caption, chapter, step and lesson keys (n, pgdn, ., pgup, N/P, r, C)
+	// are shown.
 	Lesson scenario.Lesson
+	// Lessons are the lessons the picker (l) offers, and StartLesson
+	// starts one by name over the same controller, ending the lesson
+	// playing (it is called off the UI goroutine). Without both there is
+	// no picker.
+	Lessons     []scenario.Info
+	StartLesson func(name string) (scenario.Lesson, error)
+	// Hint shows once, for a few seconds at the start, that lessons exist
+	// and which key picks one.
+	Hint bool
+	// Marker, when set, is called (off the UI goroutine) with a label at
+	// each chapter and step of a lesson: a recording's markers.
+	Marker func(label string)
 	// Output receives the terminal output (nil: stdout). To record a
 	// session, pass Tee(os.Stdout, recorder): a plain io.Writer that is not
 	// a terminal loses the window size, resizes and colours.

@@ -111,6 +111,8 @@ func TestKeysSendCommands(t *testing.T) {
 		{"p p toggles back", nil, []string{"p", "p"}, []string{"pause follower-1", "resume follower-1"}},
 		{"k k crashes then restarts", nil, []string{"k", "k"}, []string{"crash follower-1", "restart follower-1"}},
 		{"s s cycles on", nil, []string{"s", "s"}, []string{"sync local", "sync remote_write 1"}},
+		{"S sets ANY 2", func(s *cluster.Snapshot) { s.Leader.Sync = cluster.SyncRule{Mode: cluster.SyncOn, N: 1} }, []string{"S"}, []string{"sync on 2"}},
+		{"S wraps to ANY 1 past the followers", func(s *cluster.Snapshot) { s.Leader.Sync = cluster.SyncRule{Mode: cluster.SyncOn, N: 3} }, []string{"S"}, []string{"sync on 1"}},
 		{"palette", nil, []string{":", "c", "u", "t", " ", "2", "enter"}, []string{"cut follower-2"}},
 		{"palette completes the verb", nil, []string{":", "l", "a", "tab", "a", "l", "l", " ", "1", "s", "enter"}, []string{"latency all 1s"}},
 		{"palette esc sends nothing", nil, []string{":", "f", "r", "esc", "space"}, []string{"freeze"}},
@@ -152,6 +154,53 @@ func TestPaletteError(t *testing.T) {
 	press(t, m, ":", "up")
 	if m.pal.value() != "cut 3" {
 		t.Errorf("history gave %q", m.pal.value())
+	}
+}
+
+// A palette command that parses but fails keeps the palette open with
+// the error and the line, so the text typed next edits the line instead
+// of running as hotkeys (c would cut a link, k crash a follower).
+func TestPaletteCommandFails(t *testing.T) {
+	m, rec := newTestModel(t, fixture(), 120, 36, "mono")
+	rec.FailWith(errors.New("no follower-9 (followers: follower-1, follower-2, follower-3)"))
+	press(t, m, ":", "p", "a", "u", "s", "e", " ", "9", "enter")
+	if !m.pal.active {
+		t.Fatal("palette closed after a failed command")
+	}
+	if got := screen(m); !strings.Contains(got, "✖ no follower-9") || !strings.Contains(got, ":pause 9") {
+		t.Errorf("failed command not shown in the palette:\n%s", got)
+	}
+	rec.FailWith(nil)
+	press(t, m, "c", "k")
+	if got := rec.Commands(); len(got) != 1 {
+		t.Fatalf("keys typed after the failure ran as hotkeys: %q", got)
+	}
+	if m.pal.value() != "pause 9ck" {
+		t.Errorf("palette line %q", m.pal.value())
+	}
+	// A command that works closes it.
+	press(t, m, "backspace", "backspace", "backspace", "2", "enter")
+	if m.pal.active {
+		t.Error("palette still open after a command that worked")
+	}
+}
+
+// A sync rule no set of followers can meet is said at once, and stays
+// said in the status line while it holds.
+func TestUnmeetableSyncRule(t *testing.T) {
+	m, rec := newTestModel(t, fixture(), 120, 36, "mono")
+	press(t, m, ":", "s", "y", "n", "c", " ", "o", "n", " ", "5", "enter")
+	if got := rec.Commands(); len(got) != 1 || got[0] != "sync on 5" {
+		t.Fatalf("commands %q", got)
+	}
+	if got := screen(m); !strings.Contains(got, "never met: 3 followers, every commit waits") {
+		t.Errorf("no warning:\n%s", got)
+	}
+	s := fixture()
+	s.Leader.Sync = cluster.SyncRule{Mode: cluster.SyncOn, N: 5}
+	m.Update(snapMsg{gen: m.gen, snap: s})
+	if got := screen(m); !strings.Contains(strings.SplitN(got, "\n", 2)[0], "never met: 3 followers") {
+		t.Errorf("status line does not say the rule is never met:\n%s", got)
 	}
 }
 
@@ -420,3 +469,43 @@ func TestC1ControlsCleaned(t *testing.T) {
 		t.Errorf("the event text is not shown with its controls blanked:\n%s", screen(m))
 	}
 }
+
+// The mouse wheel scrolls the event log; a click on a line shows that
+// event whole, with the engine's own words when the sentence differs.
+func TestEventLogMouse(t *testing.T) {
+	s := fixture()
+	for i := 4; i <= 40; i++ {
+		s.Events = append(s.Events, cluster.Event{Seq: uint64(i), World: time.Duration(i) * time.Second, Follower: "follower-1",
+			Kind: cluster.EvDisconnect, Text: "disconnected: waiting for welcome: read tcp 127.0.0.1:37206->127.0.0.1:41533: read: connection reset by peer"})
+		s.LastEvent = uint64(i)
+	}
+	m, _ := newTestModel(t, s, 120, 36, "mono")
+	m.Update(tea.MouseWheelMsg{X: 10, Y: 30, Button: tea.MouseWheelUp})
+	if m.events.back != wheelLines {
+		t.Fatalf("wheel up scrolled back %d, want %d", m.events.back, wheelLines)
+	}
+	m.Update(tea.MouseWheelMsg{X: 10, Y: 30, Button: tea.MouseWheelDown})
+	if m.events.back != 0 {
+		t.Fatalf("wheel down left it %d back", m.events.back)
+	}
+	got := screen(m)
+	if strings.Contains(got, "read tcp") || !strings.Contains(flat(got), "the other end dropped the connection (connection reset by peer) while it waited for the leader's welcome") {
+		t.Errorf("raw error not said as a sentence:\n%s", got)
+	}
+	l := m.lay
+	m.Update(tea.MouseClickMsg{X: 10, Y: l.eventsY + 1, Button: tea.MouseLeft})
+	if m.events.sel == 0 {
+		t.Fatal("click on an event line selected nothing")
+	}
+	if got := screen(m); !strings.Contains(flat(got), "in the engine's words: disconnected: waiting for welcome: read tcp 127.0.0.1:37206->127.0.0.1:41533: read: connection reset by peer") {
+		t.Errorf("selected event's raw words not shown:\n%s", got)
+	}
+	press(t, m, "esc")
+	if m.events.sel != 0 {
+		t.Error("esc kept the selection")
+	}
+}
+
+// flat is screen text with its runs of blanks and newlines made one blank:
+// a wrapped sentence reads as one line.
+func flat(s string) string { return strings.Join(strings.Fields(s), " ") }

@@ -49,7 +49,8 @@ type Cluster struct {
 	events [EventRingSize]Event
 	evSeq  uint64
 
-	work *workload
+	work    *workload
+	commits commitTracker // the workload's commits: waiting, and how long they took
 
 	// guard starts the cluster's own goroutines; every goroutine of the
 	// engine hands a panic to onPanic, which records the first in fatal
@@ -85,7 +86,7 @@ func (c *Config) defaults() {
 	if c.SegmentSize <= 0 {
 		c.SegmentSize = wal.DefaultSegmentSize
 	}
-	if c.WALKeep <= 0 {
+	if c.WALKeep == 0 {
 		c.WALKeep = 64 << 20
 	}
 	if c.Keys <= 0 {
@@ -118,6 +119,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("followers must be 0..%d, not %d", MaxFollowers, c.Followers)
 	case c.SegmentSize != 0 && c.SegmentSize < wal.MaxRecordSize:
 		return fmt.Errorf("segment size must be at least %s, not %s", FormatSize(wal.MaxRecordSize), FormatSize(c.SegmentSize))
+	case c.WALKeep < NoWALKeep:
+		return fmt.Errorf("wal keep must not be negative")
 	case c.Rate < 0:
 		return fmt.Errorf("rate must not be negative")
 	case c.ValueSize > wal.MaxValueSize-32:
@@ -179,7 +182,7 @@ func New(cfg Config) (*Cluster, error) {
 		Listen:             net.JoinHostPort(cfg.Listen, "0"),
 		BatchBytes:         cfg.BatchBytes,
 		CheckpointInterval: cfg.CheckpointInterval,
-		WALKeep:            cfg.WALKeep,
+		WALKeep:            max(cfg.WALKeep, 0), // NoWALKeep is none
 		Slots:              cfg.Slots,
 		MaxSlotWAL:         cfg.MaxSlotWAL,
 		Sync:               cfg.Sync,
@@ -565,6 +568,7 @@ func (c *Cluster) Snapshot(sinceEvent uint64) Snapshot {
 			Keys: ps.Keys, Records: ps.Records,
 			Rate: c.work.measuredRate(now, ps.Records), TargetRate: c.work.rate(),
 			Sync: ps.Sync, WaitingCommits: ps.Waiting, Commits: ps.Commits, CommitWait: ps.CommitWait,
+			OldestWaitingLSN: ps.OldestWaiting, SyncWatermark: ps.Watermark, CommitLatency: c.commits.latency(),
 		},
 	}
 	peers := map[string]replica.Row{}
@@ -604,16 +608,14 @@ func (c *Cluster) Snapshot(sinceEvent uint64) Snapshot {
 				Addr: rs.Addr, Cut: rs.Cut, Latency: rs.Latency, Jitter: rs.Jitter,
 				Bandwidth: rs.Bandwidth, Slice: rs.Slice, CorruptArmed: rs.CorruptArmed,
 				Corrupted: rs.Corrupted, Connected: rs.Connected,
+				CutTo: rs.LoseDown, CutFrom: rs.LoseUp, DropArmed: rs.DropArmed, Lost: rs.Lost,
 				BytesUp: rs.BytesUp, BytesDown: rs.BytesDown,
 			},
 			Records: st.Records, CRCFailures: st.CRCFailures, Resends: st.Resends, Keys: st.Keys,
 			Backup:    BackupStatus{Active: st.Backup.Active, LSN: st.Backup.LSN, Done: st.Backup.Done, Total: st.Backup.Total, Count: st.Backup.Count},
 			Slot:      SlotStatus{Enabled: pr.Slot.Enabled, RestartLSN: pr.Slot.Restart, Lost: pr.Slot.Lost},
 			LastError: st.LastError,
-			SyncState: "async",
-		}
-		if ps.Sync.Remote() {
-			f.SyncState = "quorum"
+			SyncState: pr.SyncState,
 		}
 		if rs.Cut && f.State != StateStopped && f.State != StateNeedsBackup {
 			f.State = StateCut
@@ -631,7 +633,7 @@ func (c *Cluster) Snapshot(sinceEvent uint64) Snapshot {
 			fr := Frame{
 				ID: fl.ID, Follower: m.name, Index: m.index, Kind: fl.Kind.String(),
 				LSN: fl.LSN, EndLSN: fl.EndLSN, Bytes: fl.Bytes,
-				Sent: fl.Sent, Arrive: fl.Arrive, Corrupt: fl.Corrupt, Pos: 1,
+				Sent: fl.Sent, Arrive: fl.Arrive, Corrupt: fl.Corrupt, Lost: fl.Lost, Pos: 1,
 			}
 			if fl.Dir == link.Up {
 				fr.Dir = ToLeader

@@ -20,11 +20,12 @@ type Verb string
 const (
 	VerbPause      Verb = "pause"       // pause F|all: pause replay (pg_wal_replay_pause)
 	VerbResume     Verb = "resume"      // resume F|all
-	VerbCut        Verb = "cut"         // cut F|all: close the link, refuse reconnects
+	VerbCut        Verb = "cut"         // cut F|all [to|from]: close the link, refuse reconnects; or lose one way only
 	VerbRestore    Verb = "restore"     // restore F|all
 	VerbLatency    Verb = "latency"     // latency F|all DUR [JITTER]: one-way latency
 	VerbBandwidth  Verb = "bandwidth"   // bandwidth F|all SIZE|off: bytes per second
 	VerbCorrupt    Verb = "corrupt"     // corrupt F [LSN]: corrupt the next data frame (or the one at LSN)
+	VerbDrop       Verb = "drop"        // drop F [LSN]: lose the next data frame (or the one at LSN)
 	VerbSlice      Verb = "slice"       // slice F|all on|off
 	VerbCrash      Verb = "crash"       // crash F: kill, losing what was not fsynced
 	VerbRestart    Verb = "restart"     // restart F: recover and rejoin
@@ -55,13 +56,24 @@ type Command struct {
 	Dur      time.Duration // latency, apply-delay, flush-delay
 	Jitter   time.Duration // latency
 	N        int64         // bandwidth (bytes/s), rate, write count, sync N, wal-keep bytes
-	LSN      wal.LSN       // corrupt at this LSN (0 = next frame)
+	LSN      wal.LSN       // corrupt or drop at this LSN (0 = next frame)
+	Way      Way           // cut: one way only (WayTo, WayFrom), or both (WayBoth)
 	On       bool          // slice, slots
 	Mode     SyncMode      // sync
 	Factor   float64       // speed
 	Key      string        // set, del
 	Value    string        // set
 }
+
+// Way is the direction a one-way cut loses, seen from the follower.
+type Way string
+
+// The ways a link can be cut.
+const (
+	WayBoth Way = ""     // both ways: the sockets are closed and reconnects refused
+	WayTo   Way = "to"   // the leader's frames to the follower are lost; the connection stays up
+	WayFrom Way = "from" // the follower's frames to the leader are lost; the connection stays up
+)
 
 // Verbs lists every verb with its usage, for help and the palette.
 var Verbs = []struct {
@@ -71,11 +83,12 @@ var Verbs = []struct {
 }{
 	{VerbPause, "pause F|all", "pause replay on a follower"},
 	{VerbResume, "resume F|all", "resume replay"},
-	{VerbCut, "cut F|all", "cut the link (close sockets, refuse reconnects)"},
+	{VerbCut, "cut F|all [to|from]", "cut the link (close sockets, refuse reconnects); to or from: lose only the frames to or from the follower"},
 	{VerbRestore, "restore F|all", "restore a cut link"},
 	{VerbLatency, "latency F|all DUR [JITTER]", "one-way link latency, e.g. 300ms"},
 	{VerbBandwidth, "bandwidth F|all SIZE|off", "link bandwidth per second, e.g. 64KiB"},
 	{VerbCorrupt, "corrupt F [LSN]", "flip a bit in the next data frame"},
+	{VerbDrop, "drop F [LSN]", "lose the next data frame (or the one at LSN) on the way"},
 	{VerbSlice, "slice F|all on|off", "forward in small random pieces"},
 	{VerbCrash, "crash F", "kill a follower, losing its unflushed tail"},
 	{VerbRestart, "restart F", "restart a crashed follower (recovery)"},
@@ -174,8 +187,20 @@ func ParseCommand(line string) (Command, error) {
 	c := Command{Verb: Verb(strings.ToLower(words[0].Text))}
 	p.i = 1
 	switch c.Verb {
-	case VerbPause, VerbResume, VerbCut, VerbRestore:
+	case VerbPause, VerbResume, VerbRestore:
 		c.Follower, err = p.follower(true)
+	case VerbCut:
+		if c.Follower, err = p.follower(true); err == nil && p.more() {
+			w := p.next()
+			switch Way(strings.ToLower(w.Text)) {
+			case WayTo:
+				c.Way = WayTo
+			case WayFrom:
+				c.Way = WayFrom
+			default:
+				err = &ParseError{w.Col, "to or from (one way only), or the end of the command"}
+			}
+		}
 	case VerbCrash, VerbRestart, VerbBackup, VerbRemove, VerbPromote:
 		c.Follower, err = p.follower(false)
 	case VerbLatency:
@@ -196,7 +221,7 @@ func ParseCommand(line string) (Command, error) {
 				c.N, err = p.size()
 			}
 		}
-	case VerbCorrupt:
+	case VerbCorrupt, VerbDrop:
 		if c.Follower, err = p.follower(false); err == nil && p.more() {
 			w := p.next()
 			if c.LSN, err = wal.ParseLSN(w.Text); err != nil {
@@ -448,7 +473,12 @@ func quoteIfNeeded(s string) string {
 // String is the canonical text form; ParseCommand(c.String()) == c.
 func (c Command) String() string {
 	switch c.Verb {
-	case VerbPause, VerbResume, VerbCut, VerbRestore, VerbCrash, VerbRestart, VerbBackup, VerbRemove, VerbPromote:
+	case VerbCut:
+		if c.Way != WayBoth {
+			return fmt.Sprintf("cut %s %s", c.Follower, c.Way)
+		}
+		return "cut " + c.Follower
+	case VerbPause, VerbResume, VerbRestore, VerbCrash, VerbRestart, VerbBackup, VerbRemove, VerbPromote:
 		return fmt.Sprintf("%s %s", c.Verb, c.Follower)
 	case VerbLatency:
 		if c.Jitter > 0 {
@@ -462,11 +492,11 @@ func (c Command) String() string {
 			return fmt.Sprintf("bandwidth %s off", c.Follower)
 		}
 		return fmt.Sprintf("bandwidth %s %s", c.Follower, FormatSize(c.N))
-	case VerbCorrupt:
+	case VerbCorrupt, VerbDrop:
 		if c.LSN != 0 {
-			return fmt.Sprintf("corrupt %s %s", c.Follower, c.LSN)
+			return fmt.Sprintf("%s %s %s", c.Verb, c.Follower, c.LSN)
 		}
-		return fmt.Sprintf("corrupt %s", c.Follower)
+		return fmt.Sprintf("%s %s", c.Verb, c.Follower)
 	case VerbSlice:
 		return fmt.Sprintf("slice %s %s", c.Follower, onOffText(c.On))
 	case VerbSlots:

@@ -9,6 +9,7 @@ import (
 func TestParseCommandRoundTrip(t *testing.T) {
 	for _, line := range []string{
 		"pause follower-1", "resume all", "cut follower-2", "restore all",
+		"cut follower-1 to", "cut all from", "drop follower-2", "drop follower-1 0/1A2B",
 		"latency follower-3 400ms", "latency all 300ms 50ms", "bandwidth follower-1 64KiB",
 		"bandwidth follower-1 off", "corrupt follower-1", "corrupt follower-2 0/1A2B",
 		"slice follower-2 on", "crash follower-1", "restart follower-1", "backup follower-3",
@@ -37,6 +38,7 @@ func TestParseCommandNormalises(t *testing.T) {
 		"sync on":                 "sync on 1",
 		"speed 2x":                "speed 2",
 		"latency 1 0":             "latency follower-1 0",
+		"cut 2 TO":                "cut follower-2 to",
 	} {
 		c, err := ParseCommand(in)
 		if err != nil {
@@ -64,6 +66,8 @@ func TestParseCommandErrors(t *testing.T) {
 		"bandwidth 1 lots":  13,
 		"speed 0":           7,
 		"corrupt 1 nowhere": 11,
+		"cut 1 sideways":    7,
+		"drop all":          6,
 	} {
 		_, err := ParseCommand(line)
 		var pe *ParseError

@@ -17,10 +17,12 @@ type Config struct {
 	// AdoptSegmentSize lets a kept data directory's segment size win over
 	// SegmentSize (for a SegmentSize that is only a default).
 	AdoptSegmentSize bool
-	WALKeep          int64 // bytes retained behind the leader's end (wal_keep_size; default 64 MiB)
-	Slots            bool  // a replication slot per follower pins WAL
-	MaxSlotWAL       int64 // max_slot_wal_keep_size: a slot further behind is lost (0 = no cap)
-	Sync             SyncRule
+	// WALKeep is wal_keep_size: bytes retained behind the leader's end
+	// (default 64 MiB; NoWALKeep keeps none, as wal_keep_size = 0).
+	WALKeep    int64
+	Slots      bool  // a replication slot per follower pins WAL
+	MaxSlotWAL int64 // max_slot_wal_keep_size: a slot further behind is lost (0 = no cap)
+	Sync       SyncRule
 	// AutoBackup lets a follower that fell off retained WAL take a base
 	// backup by itself (headless runs); otherwise it waits for "backup F".
 	AutoBackup bool
@@ -82,3 +84,8 @@ func Room() Config {
 		Seed:        1,
 	}
 }
+
+// NoWALKeep as Config.WALKeep keeps no WAL behind the leader's end for
+// followers (wal_keep_size = 0): only slots, when on, hold it. Zero is the
+// default of 64 MiB.
+const NoWALKeep = -1

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 
+	"walship/engine/link"
 	"walship/engine/ship"
 	"walship/engine/wal"
 )
@@ -24,9 +25,13 @@ func (c *Cluster) Do(cmd Command) error {
 		return fmt.Errorf("cluster is closed")
 	default:
 	}
+	// The command's event comes before what it causes (a crash's own
+	// event, say), so the log reads in causal order; one that fails is
+	// followed by why.
+	c.emit(Event{Kind: EvCommand, Follower: cmd.Follower, Text: cmd.String()})
 	err := c.do(cmd)
-	if err == nil {
-		c.emit(Event{Kind: EvCommand, Follower: cmd.Follower, Text: cmd.String()})
+	if err != nil {
+		c.emit(Event{Kind: EvRefused, Follower: cmd.Follower, Text: cmd.String() + " failed: " + err.Error()})
 	}
 	return err
 }
@@ -130,7 +135,14 @@ func (c *Cluster) doMember(cmd Command, m *member) error {
 		}
 		return nil
 	case VerbCut:
-		m.relay.Cut()
+		switch cmd.Way {
+		case WayTo:
+			m.relay.CutOneWay(link.Down)
+		case WayFrom:
+			m.relay.CutOneWay(link.Up)
+		default:
+			m.relay.Cut()
+		}
 		return nil
 	case VerbRestore:
 		m.relay.Restore()
@@ -149,6 +161,13 @@ func (c *Cluster) doMember(cmd Command, m *member) error {
 			m.relay.CorruptLSN(cmd.LSN)
 		} else {
 			m.relay.CorruptNext(1)
+		}
+		return nil
+	case VerbDrop:
+		if cmd.LSN != 0 {
+			m.relay.DropLSN(cmd.LSN)
+		} else {
+			m.relay.DropNext(1)
 		}
 		return nil
 	case VerbBackup:
@@ -197,12 +216,33 @@ func (c *Cluster) crash(m *member, keep int64) error {
 	}
 	err := s.Crash(keep)
 	st = s.Status()
+	// What is on its disk now: the flushed WAL and the first kept bytes of
+	// the rest (a torn write that may end inside a record). Its write
+	// position says so until recovery cuts the torn tail.
+	kept := min(keep, unsynced)
+	st.Positions.Write = st.Positions.Flush + wal.LSN(max(kept, 0))
 	c.mu.Lock()
 	m.last = st
 	c.mu.Unlock()
-	c.emit(Event{Follower: m.name, Kind: EvCrash, LSN: st.Positions.Flush,
-		Text: fmt.Sprintf("crashed: flushed WAL up to %s survives; %d of %d unflushed bytes reached the disk", st.Positions.Flush, min(keep, unsynced), unsynced)})
+	c.emit(Event{Follower: m.name, Kind: EvCrash, LSN: st.Positions.Flush, Text: crashText(st.Positions.Flush, kept, unsynced)})
 	return err
+}
+
+// crashText says what a follower's crash kept, as walship's crash does it
+// (a power failure, not a process exit, which would keep what the
+// operating system had): the WAL fsynced up to flush_lsn survives; of the
+// bytes written after it and not fsynced, only the first kept reached the
+// disk, and they may end inside a record.
+func crashText(flush wal.LSN, kept, unsynced int64) string {
+	switch {
+	case unsynced <= 0:
+		return fmt.Sprintf("crashed: everything it had written was fsynced (flush_lsn %s), so all of it survives", flush)
+	case kept <= 0:
+		return fmt.Sprintf("crashed as in a power failure: its WAL up to flush_lsn %s was fsynced and survives; none of the %d bytes written after it but not fsynced reached the disk: they are lost", flush, unsynced)
+	case kept >= unsynced:
+		return fmt.Sprintf("crashed as in a power failure: its WAL up to flush_lsn %s was fsynced and survives; all %d bytes written after it happened to reach the disk, though never fsynced", flush, unsynced)
+	}
+	return fmt.Sprintf("crashed as in a power failure: its WAL up to flush_lsn %s was fsynced and survives; of the %d bytes written after it but not fsynced, only the first %d reached the disk (a torn write); recovery will keep the whole records among them and cut the rest", flush, unsynced, kept)
 }
 
 func (c *Cluster) remove(m *member) error {

@@ -58,6 +58,8 @@ const (
 	ObsLink                             // link latency, jitter, bandwidth, bytes
 	ObsApplyCost                        // per-record apply and per-fsync cost
 	ObsKeys                             // keys in the stores
+	ObsRecords                          // WAL records by type, and their rate
+	ObsCommits                          // the clients' commits (LeaderStatus.Commits)
 )
 
 // Observes reports whether the source can see all of o.
@@ -87,6 +89,16 @@ type LeaderStatus struct {
 	// for replay of 0/340 on 1 of 2: follower-1 at 0/300, follower-2
 	// disconnected". "" when none waits.
 	CommitWait string
+	// OldestWaitingLSN is the end of the oldest commit waiting for the
+	// sync rule (0: none waits, or the source cannot tell).
+	OldestWaitingLSN wal.LSN
+	// SyncWatermark is what the sync rule has reached: the highest LSN
+	// that n streaming followers confirmed in its mode (0: the rule waits
+	// for no follower, fewer than n stream, or the source cannot tell).
+	SyncWatermark wal.LSN
+	// CommitLatency is how long the last commits took to be released
+	// (world time; Commits 0 when none was measured).
+	CommitLatency CommitLatency
 
 	// RecordEndLSN is the end of the last complete record at or below
 	// FlushLSN where the two differ (a real flush can end on a page
@@ -94,6 +106,9 @@ type LeaderStatus struct {
 	// replayed up to it is caught up.
 	RecordEndLSN wal.LSN
 	Timeline     uint32 // 0 when the source has no timelines
+	// Stale: the source cannot reach the leader now; the values above are
+	// the last it saw.
+	Stale bool
 }
 
 // SyncMode is synchronous_commit (defined by the protocol in engine/ship).
@@ -147,7 +162,7 @@ type FollowerStatus struct {
 	StartLSN  wal.LSN // oldest LSN in the follower's own log
 
 	WriteLag, FlushLag, ReplayLag Lag
-	SyncState                     string // async, quorum, potential (as PostgreSQL)
+	SyncState                     string // async, quorum, potential (as PostgreSQL); "" with no connection
 
 	ReplayPaused bool
 	ApplyDelay   time.Duration // per record, world time
@@ -170,17 +185,22 @@ type FollowerStatus struct {
 
 // LinkStatus is the follower's relay: its settings and state.
 type LinkStatus struct {
-	Addr         string        // the relay's listen address
-	Cut          bool          // connections closed and refused
-	Latency      time.Duration // one way, world time
-	Jitter       time.Duration
-	Bandwidth    int64 // bytes per second of world time; 0 = unlimited
-	Slice        bool  // forwarding in small random pieces
-	CorruptArmed int   // data frames still to corrupt
-	Corrupted    uint64
-	Connected    bool
-	BytesUp      uint64 // follower to leader
-	BytesDown    uint64 // leader to follower
+	Addr string // the relay's listen address
+	Cut  bool   // connections closed and refused
+	// CutTo and CutFrom: a one-way cut (cut F to, cut F from). The frames
+	// to (or from) the follower are lost while the connection stays up.
+	CutTo, CutFrom bool
+	Latency        time.Duration // one way, world time
+	Jitter         time.Duration
+	Bandwidth      int64 // bytes per second of world time; 0 = unlimited
+	Slice          bool  // forwarding in small random pieces
+	CorruptArmed   int   // data frames still to corrupt
+	Corrupted      uint64
+	DropArmed      int    // data frames still to drop
+	Lost           uint64 // frames lost on the link: one-way cuts and drops
+	Connected      bool
+	BytesUp        uint64 // follower to leader
+	BytesDown      uint64 // leader to follower
 }
 
 // BackupStatus is base-backup progress.
@@ -235,6 +255,9 @@ type Frame struct {
 	Arrive   time.Duration // world time it will be delivered
 	Pos      float64       // 0 at the sender, 1 at the receiver
 	Corrupt  bool
+	// Lost: the frame will never arrive (a one-way cut, or a drop); it is
+	// thrown away at Arrive.
+	Lost bool
 }
 
 // EventKind classifies events.

@@ -139,7 +139,7 @@ func (w *workload) client(id int) {
 			}
 			continue
 		}
-		if !w.c.leader.WaitCommit(end, w.stop) {
+		if !w.c.waitCommit(end, w.stop) {
 			return
 		}
 	}
@@ -166,7 +166,7 @@ func (w *workload) burst(n int64) {
 			}
 			last = end
 		}
-		w.c.leader.WaitCommit(last, w.stop)
+		w.c.waitCommit(last, w.stop)
 	})
 }
 
@@ -179,7 +179,7 @@ func (w *workload) one(op wal.Op, key, value []byte) error {
 	w.wg.Add(1)
 	w.c.guard.Go("workload commit", func() {
 		defer w.wg.Done()
-		w.c.leader.WaitCommit(end, w.stop)
+		w.c.waitCommit(end, w.stop)
 	})
 	return nil
 }

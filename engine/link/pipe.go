@@ -126,12 +126,26 @@ func (p *pipe) readLoop() {
 			r.takeCorrupt(fr.meta.LSN, fr.meta.EndLSN) {
 			fr.meta.Corrupt = true
 		}
+		dropped := false
+		switch {
+		case r.oneWay.Load()&(1<<p.dir) != 0:
+			fr.meta.Lost = true
+		case p.dir == Down && f.Kind == wire.KindData && r.dropPending.Load() > 0 &&
+			r.takeDrop(fr.meta.LSN, fr.meta.EndLSN):
+			fr.meta.Lost, dropped = true, true
+		}
 		fr.meta.ID = r.ids.Add(1)
 		fr.buf = owned
 		full = p.push(fr, raw, now)
 		if fr.meta.Corrupt {
 			r.corrupted.Add(1)
 			r.emitCorrupt(fr.meta)
+		}
+		if fr.meta.Lost {
+			r.lost.Add(1)
+		}
+		if dropped {
+			r.emitDrop(fr.meta)
 		}
 	}
 }
@@ -328,8 +342,14 @@ func (p *pipe) writeLoop() {
 		}
 
 		slice := r.set.Load().slice
+		lostBytes, lostFrames := 0, 0
 		for i := range k {
 			f := p.at(i)
+			if f.meta.Lost {
+				lostBytes += f.meta.Bytes // thrown away, not delivered
+				lostFrames++
+				continue
+			}
 			raw := (*f.buf)[:f.meta.Bytes]
 			var err error
 			if slice {
@@ -362,11 +382,11 @@ func (p *pipe) writeLoop() {
 		if wake {
 			signal(p.space)
 		}
-		r.frames.Add(uint64(k))
+		r.frames.Add(uint64(k - lostFrames))
 		if p.dir == Down {
-			r.bytesDown.Add(uint64(n))
+			r.bytesDown.Add(uint64(n - lostBytes))
 		} else {
-			r.bytesUp.Add(uint64(n))
+			r.bytesUp.Add(uint64(n - lostBytes))
 		}
 	}
 }
@@ -442,6 +462,38 @@ func (p *pipe) corruptQueued(match func(*InFlight) bool) (InFlight, bool) {
 		}
 	}
 	return InFlight{}, false
+}
+
+// loseOne marks lost the first queued frame, not yet being written and not
+// lost already, that match selects.
+func (p *pipe) loseOne(match func(*InFlight) bool) (InFlight, bool) {
+	var f InFlight
+	n := p.loseQueued(func(m *InFlight) bool {
+		if match(m) {
+			f = *m
+			return true
+		}
+		return false
+	}, 1)
+	f.Lost = true
+	return f, n > 0
+}
+
+// loseQueued marks lost at most limit (all when negative) queued frames,
+// not yet being written and not lost already, that match selects, and
+// returns how many it marked.
+func (p *pipe) loseQueued(match func(*InFlight) bool, limit int) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for k := p.writing; k < p.count && n != limit; k++ {
+		f := p.at(k)
+		if !f.meta.Lost && match(&f.meta) {
+			f.meta.Lost = true
+			n++
+		}
+	}
+	return n
 }
 
 // release drops whatever is still queued once the pumps have stopped.

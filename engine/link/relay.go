@@ -7,9 +7,11 @@
 // the follower side has said something) and pumps frames both ways. It parses frame boundaries (engine/wire), so it can
 // hold each frame for its latency, report the frames in flight to the UI, and
 // disturb them: latency with jitter, a bandwidth limit, cut and restore,
-// corruption of data frames, and slicing into small pieces to exercise short
-// reads. Freeze is the world clock's (engine/clock): while the world is
-// frozen no frame is delivered and no connection is torn.
+// corruption of data frames, a one-way cut (the frames of one direction
+// lost, the connection kept up), dropping a single frame, and slicing into
+// small pieces to exercise short reads. Freeze is the world clock's
+// (engine/clock): while the world is frozen no frame is delivered and no
+// connection is torn.
 //
 // # Goroutines
 //
@@ -62,6 +64,8 @@ const (
 	EventCut        = "cut"        // Cut was called
 	EventRestore    = "restore"    // Restore was called
 	EventCorrupt    = "corrupt"    // a data frame was corrupted (LSN: its first LSN)
+	EventDrop       = "drop"       // a data frame was marked lost (LSN: its first LSN)
+	EventOneWay     = "one-way"    // CutOneWay was called
 	EventRefused    = "refused"    // a follower connection was refused (the link is cut)
 	EventConnect    = "connect"    // a follower is connected through to the leader
 	EventDisconnect = "disconnect" // a connection pair ended (Text says why)
@@ -145,9 +149,14 @@ type InFlight struct {
 	// Sent is the world time the frame entered the link: when the relay had
 	// read it, or later when it waited behind other frames for bandwidth.
 	Sent time.Duration
-	// Arrive is the world time the relay delivers it.
+	// Arrive is the world time the relay delivers it, or, when Lost, the
+	// time it is thrown away instead.
 	Arrive  time.Duration
 	Corrupt bool
+	// Lost: the frame will never be delivered (a one-way cut, or a drop).
+	// It stays in flight until Arrive, so that it can be seen, then the
+	// relay discards it.
+	Lost bool
 }
 
 // Status is the relay's settings and counters.
@@ -161,9 +170,14 @@ type Status struct {
 	CorruptArmed int    // data frames still to corrupt (CorruptNext and CorruptLSN)
 	Corrupted    uint64 // data frames corrupted so far
 	Connected    bool   // a follower is connected through to the leader
-	BytesUp      uint64 // delivered to the leader
-	BytesDown    uint64 // delivered to the follower
-	Frames       uint64 // frames delivered, both directions
+	// LoseDown and LoseUp: a one-way cut; the frames going that way are
+	// lost while the connection stays up (see CutOneWay).
+	LoseDown, LoseUp bool
+	DropArmed        int    // data frames still to drop (DropNext and DropLSN)
+	Lost             uint64 // frames lost so far: one-way cuts and drops
+	BytesUp          uint64 // delivered to the leader
+	BytesDown        uint64 // delivered to the follower
+	Frames           uint64 // frames delivered, both directions
 }
 
 // settings are the knobs the pumps read per frame; replaced whole (copy on
@@ -200,9 +214,14 @@ type Relay struct {
 	// the lock when nothing is armed.
 	corruptPending atomic.Int64
 	corrupted      atomic.Uint64
-	bytesUp        atomic.Uint64
-	bytesDown      atomic.Uint64
-	frames         atomic.Uint64
+	// oneWay has bit 1<<dir set while that direction is cut one way.
+	oneWay atomic.Uint32
+	// dropPending = dropNext + len(dropLSNs), like corruptPending.
+	dropPending atomic.Int64
+	lost        atomic.Uint64
+	bytesUp     atomic.Uint64
+	bytesDown   atomic.Uint64
+	frames      atomic.Uint64
 
 	mu          sync.Mutex
 	closed      bool
@@ -210,6 +229,8 @@ type Relay struct {
 	cutRefused  bool // a refusal while cut was reported; the rest are not
 	corruptNext int
 	armedLSNs   []wal.LSN
+	dropNext    int
+	dropLSNs    []wal.LSN
 	sessions    map[*session]struct{}
 	nextSession int64
 	busy        clock.Tally // connections refused over MaxConns, merged to one event a second
@@ -341,16 +362,128 @@ func (r *Relay) Cut() {
 	r.emit(Event{Kind: EventCut, Text: "link cut"})
 }
 
-// Restore accepts connections again after Cut.
+// Restore accepts connections again after Cut, and ends one-way cuts.
 func (r *Relay) Restore() {
 	r.mu.Lock()
-	if r.closed || !r.cut {
+	if r.closed || !r.cut && r.oneWay.Load() == 0 {
 		r.mu.Unlock()
 		return
 	}
 	r.cut = false
+	r.oneWay.Store(0)
 	r.mu.Unlock()
 	r.emit(Event{Kind: EventRestore, Text: "link restored"})
+}
+
+// CutOneWay loses every frame going in direction dir, from now on and
+// those already in flight that way, until Restore. Unlike Cut it closes
+// no socket: the connection stays up and the other direction works, as
+// when a network path fails one way. A lost frame is kept in flight until
+// its arrival time, marked Lost, and then thrown away.
+func (r *Relay) CutOneWay(dir Direction) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed || r.oneWay.Load()&(1<<dir) != 0 {
+		return
+	}
+	r.oneWay.Or(1 << dir)
+	for s := range r.sessions {
+		if p := s.pipes[dir]; p != nil {
+			r.lost.Add(uint64(p.loseQueued(func(*InFlight) bool { return true }, -1)))
+		}
+	}
+	text := "one-way cut: the leader's frames to the follower are lost from now on; its status still reaches the leader"
+	if dir == Up {
+		text = "one-way cut: the follower's status and requests are lost from now on; the leader's frames still reach it"
+	}
+	r.emit(Event{Kind: EventOneWay, Text: text})
+}
+
+// DropNext arms the relay to drop the next n data frames going down
+// (adding to any already armed); n <= 0 disarms DropNext. A dropped frame
+// travels as Lost and is thrown away when it would have arrived, so the
+// follower sees a gap in the WAL.
+func (r *Relay) DropNext(n int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if n <= 0 {
+		r.dropNext = 0
+	} else {
+		r.dropNext += n
+	}
+	r.dropPending.Store(int64(r.dropNext + len(r.dropLSNs)))
+}
+
+// DropLSN drops the data frame whose range [first, end) contains lsn: one
+// already in flight (not yet being written) at once, or else the next such
+// frame to pass. At most 64 LSNs are armed at once; more are ignored.
+func (r *Relay) DropLSN(lsn wal.LSN) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.dropQueuedLocked(func(f *InFlight) bool {
+		return f.Kind == wire.KindData && f.LSN <= lsn && lsn < f.EndLSN
+	}) {
+		return
+	}
+	if len(r.dropLSNs) < maxArmedLSNs {
+		r.dropLSNs = append(r.dropLSNs, lsn)
+		r.dropPending.Add(1)
+	}
+}
+
+// DropFrame drops the frame in flight with the given id, of any kind and
+// in either direction, if it is still queued and not yet being written.
+// It reports whether it did.
+func (r *Relay) DropFrame(id uint64) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.dropQueuedLocked(func(f *InFlight) bool { return f.ID == id })
+}
+
+// dropQueuedLocked marks lost the first queued frame that match selects,
+// in either direction. Called with r.mu held.
+func (r *Relay) dropQueuedLocked(match func(*InFlight) bool) bool {
+	for s := range r.sessions {
+		for _, p := range s.pipes {
+			if p == nil {
+				continue
+			}
+			if f, ok := p.loseOne(match); ok {
+				r.lost.Add(1)
+				r.emitDrop(f)
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// takeDrop reports whether a data frame covering [first, end) going down
+// is to be dropped, and disarms what it used.
+func (r *Relay) takeDrop(first, end wal.LSN) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i, l := range r.dropLSNs {
+		if first <= l && l < end {
+			r.dropLSNs = append(r.dropLSNs[:i], r.dropLSNs[i+1:]...)
+			r.dropPending.Add(-1)
+			return true
+		}
+	}
+	if r.dropNext > 0 {
+		r.dropNext--
+		r.dropPending.Add(-1)
+		return true
+	}
+	return false
+}
+
+func (r *Relay) emitDrop(f InFlight) {
+	what := f.Kind.String() + " frame"
+	if f.Kind == wire.KindData {
+		what = fmt.Sprintf("data frame %s..%s", f.LSN, f.EndLSN)
+	}
+	r.emit(Event{Kind: EventDrop, LSN: f.LSN, Text: "dropped " + what + ": it will never arrive"})
 }
 
 // CorruptNext arms the relay to corrupt the next n data frames going down
@@ -452,7 +585,10 @@ func (r *Relay) Status() Status {
 		Bandwidth:    set.bandwidth,
 		Slice:        set.slice,
 		CorruptArmed: r.corruptNext + len(r.armedLSNs),
+		DropArmed:    r.dropNext + len(r.dropLSNs),
 	}
+	way := r.oneWay.Load()
+	st.LoseDown, st.LoseUp = way&(1<<Down) != 0, way&(1<<Up) != 0
 	for s := range r.sessions {
 		if s.isConnected() {
 			st.Connected = true
@@ -460,6 +596,7 @@ func (r *Relay) Status() Status {
 	}
 	r.mu.Unlock()
 	st.Corrupted = r.corrupted.Load()
+	st.Lost = r.lost.Load()
 	st.BytesUp = r.bytesUp.Load()
 	st.BytesDown = r.bytesDown.Load()
 	st.Frames = r.frames.Load()

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -21,8 +20,9 @@ import (
 // ErrControlsOff is what Do says when the watcher only watches.
 var ErrControlsOff = errors.New("controls are off: walship pg watch only reads the views; start it with --control to run SQL on the servers")
 
-// refusal says why a command has no real counterpart ("" when it has one).
-func refusal(v cluster.Verb) string {
+// Refusal says why walship pg refuses a command that has no real
+// counterpart ("" when it has one).
+func Refusal(v cluster.Verb) string {
 	switch v {
 	case cluster.VerbCorrupt:
 		return "walship does not sit on the wire between real servers, so it cannot corrupt a frame (and PostgreSQL's views show no frames or CRC failures)"
@@ -46,13 +46,18 @@ func refusal(v cluster.Verb) string {
 	return ""
 }
 
+// Refuses reports whether Do refuses every command of verb v: one with
+// no real counterpart, or any with controls off. The UI shows only the
+// keys whose commands can run.
+func (w *Watcher) Refuses(v cluster.Verb) bool { return !w.cfg.Control || Refusal(v) != "" }
+
 // Do implements cluster.Controller: it runs the SQL a command maps to,
 // or refuses it with a sentence saying why.
 func (w *Watcher) Do(cmd cluster.Command) error {
 	if !w.cfg.Control {
 		return ErrControlsOff
 	}
-	if why := refusal(cmd.Verb); why != "" {
+	if why := Refusal(cmd.Verb); why != "" {
 		// The footer has room for the start of it; the log keeps it whole.
 		w.emit(cluster.Event{Kind: cluster.EvRefused, Follower: cmd.Follower, Text: cmd.String() + ": " + why})
 		return errors.New(why)
@@ -60,12 +65,8 @@ func (w *Watcher) Do(cmd cluster.Command) error {
 	w.emit(cluster.Event{Kind: cluster.EvCommand, Follower: cmd.Follower, Text: cmd.String()})
 	switch cmd.Verb {
 	case cluster.VerbPause, cluster.VerbResume:
-		fn := "pg_wal_replay_pause"
-		if cmd.Verb == cluster.VerbResume {
-			fn = "pg_wal_replay_resume"
-		}
 		return w.eachStandby(cmd.Follower, func(n *node, name string) error {
-			return w.execSQL(n, name, "SELECT "+fn+"()")
+			return w.setReplayPaused(n, name, cmd.Verb == cluster.VerbPause)
 		})
 	case cluster.VerbCut:
 		return w.eachStandby(cmd.Follower, w.cut)
@@ -80,7 +81,12 @@ func (w *Watcher) Do(cmd cluster.Command) error {
 	case cluster.VerbCheckpoint:
 		return w.execSQL(w.currentPrimary(), "", "CHECKPOINT")
 	case cluster.VerbWALKeep:
-		return w.setPrimary("wal_keep_size", strconv.FormatInt(cmd.N>>10, 10)+"kB")
+		p := w.currentPrimary()
+		if err := w.remember(p, "wal_keep_size"); err != nil {
+			return err
+		}
+		kb := strconv.FormatInt(cmd.N>>10, 10) + "kB"
+		return w.alterSystem(p, "", "wal_keep_size", kb, kb)
 	case cluster.VerbPromote:
 		return w.promote(cmd.Follower)
 	}
@@ -188,18 +194,23 @@ func (w *Watcher) execShown(n *node, name, sql, shown string) error {
 	return err
 }
 
-// queryString runs a one-value query on n without showing it (reading a
-// setting before changing it).
-func (w *Watcher) queryString(n *node, sql string) (string, error) {
+// query runs fn on a connection of its own to n, without showing it
+// (reading a setting before changing it).
+func (w *Watcher) query(n *node, fn func(ctx context.Context, c *pgx.Conn) error) error {
 	ctx, cancel := context.WithTimeout(w.ctx, commandTimeout)
 	defer cancel()
 	c, err := connect(ctx, n)
 	if err != nil {
-		return "", err
+		return err
 	}
 	defer c.Close(context.Background())
+	return fn(ctx, c)
+}
+
+// queryString runs a one-value query on n without showing it.
+func (w *Watcher) queryString(n *node, sql string, args ...any) (string, error) {
 	var s string
-	err = c.QueryRow(ctx, sql).Scan(&s)
+	err := w.query(n, func(ctx context.Context, c *pgx.Conn) error { return c.QueryRow(ctx, sql, args...).Scan(&s) })
 	return s, err
 }
 
@@ -210,10 +221,6 @@ func (w *Watcher) alterSystem(n *node, who, name, value, shownValue string) erro
 		return err
 	}
 	return w.execSQL(n, who, "SELECT pg_reload_conf()")
-}
-
-func (w *Watcher) setPrimary(name, value string) error {
-	return w.alterSystem(w.currentPrimary(), "", name, value, value)
 }
 
 // cut clears the standby's primary_conninfo and reloads: its WAL
@@ -233,12 +240,20 @@ func (w *Watcher) cut(n *node, name string) error {
 	return w.alterSystem(n, name, "primary_conninfo", "", "")
 }
 
-// restore puts back the primary_conninfo cut cleared, and reloads.
+// restore puts back the primary_conninfo cut cleared, and reloads. A
+// standby that streams is left alone: there is nothing to restore.
 func (w *Watcher) restore(n *node, name string) error {
 	w.mu.Lock()
 	ci, ok := w.saved[name]
 	w.mu.Unlock()
 	if !ok {
+		cur, err := w.queryString(n, "SELECT current_setting('primary_conninfo')")
+		switch {
+		case err != nil:
+			return fmt.Errorf("reading %s's primary_conninfo: %w", name, err)
+		case cur != "":
+			return nil // not cut
+		}
 		return fmt.Errorf("%s was not cut by walship: there is no primary_conninfo to restore", name)
 	}
 	if err := w.alterSystem(n, name, "primary_conninfo", ci, maskConninfo(ci)); err != nil {
@@ -248,28 +263,6 @@ func (w *Watcher) restore(n *node, name string) error {
 	delete(w.saved, name)
 	w.mu.Unlock()
 	return nil
-}
-
-// restoreCuts restores every standby cut left cut, as Close does.
-func (w *Watcher) restoreCuts() error {
-	w.mu.Lock()
-	names := slices.Sorted(maps.Keys(w.saved))
-	w.mu.Unlock()
-	var errs []error
-	for _, name := range names {
-		n, shown, err := w.target(name)
-		if err == nil {
-			err = w.restore(n, shown)
-		}
-		if err != nil {
-			w.mu.Lock()
-			ci := w.saved[name]
-			w.mu.Unlock()
-			errs = append(errs, fmt.Errorf("%s is still cut (%v): restore it with ALTER SYSTEM SET primary_conninfo = %s and SELECT pg_reload_conf()",
-				name, err, quoteLiteral(maskConninfo(ci))))
-		}
-	}
-	return errors.Join(errs...)
 }
 
 func maskConninfo(s string) string {
@@ -306,6 +299,9 @@ func (w *Watcher) setSync(mode cluster.SyncMode, n int) error {
 	if mode > cluster.SyncLocal && n > len(names) {
 		return fmt.Errorf("sync ANY %d: there are only %d standbys", n, len(names))
 	}
+	if err := w.remember(p, "synchronous_commit", "synchronous_standby_names"); err != nil {
+		return err
+	}
 	if err := w.execSQL(p, "", "ALTER SYSTEM SET synchronous_commit = "+quoteLiteral(mode.String())); err != nil {
 		return err
 	}
@@ -326,7 +322,12 @@ func (w *Watcher) promote(name string) error {
 	if err := w.execSQL(n, name, "SELECT pg_promote(true, 60)"); err != nil {
 		return err
 	}
-	others := w.takePrimary(n, name)
+	fk, ferr := w.forkPoint(n, name)
+	if ferr != nil {
+		w.emit(cluster.Event{Kind: cluster.EvInfo, Follower: name, Text: "cannot read where the new timeline forked off (" + ferr.Error() +
+			"): walship cannot tell which standbys went past it and need pg_rewind"})
+	}
+	others := w.takePrimary(n, name, fk)
 	if w.work != nil {
 		w.work.reconnect()
 	}
@@ -339,8 +340,9 @@ func (w *Watcher) promote(name string) error {
 }
 
 // takePrimary makes standby n (shown as name) the primary the watcher
-// polls, and returns the other standbys.
-func (w *Watcher) takePrimary(n *node, name string) []*node {
+// polls, and returns the other standbys. Each of them is to follow the
+// new timeline from fk (when its lsn is known).
+func (w *Watcher) takePrimary(n *node, name string, fk fork) []*node {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	old := w.primary
@@ -350,10 +352,40 @@ func (w *Watcher) takePrimary(n *node, name string) []*node {
 	if i := slices.IndexFunc(w.tr.members, func(m *member) bool { return m.node == n.id }); i >= 0 {
 		w.tr.drop(w.tr.members[i])
 	}
+	// Out of recovery, it has no replay to resume and no primary to follow.
+	delete(w.paused, name)
+	delete(w.saved, name)
+	w.tr.slots = map[string]string{} // the new primary's slots are news, the old one's not dropped
 	w.addEventLocked(cluster.Event{Kind: cluster.EvRecovery, Follower: name, Text: fmt.Sprintf(
 		"%s is the primary now, on a new timeline. The old primary %s still runs and takes writes: PostgreSQL does not fence it (stop it, or pg_rewind it into a standby); walship no longer watches it",
 		name, old.addr)})
+	if fk.lsn != 0 {
+		w.addEventLocked(cluster.Event{Kind: cluster.EvRecovery, Follower: name, LSN: fk.lsn, Text: fmt.Sprintf(
+			"timeline %d forked off at %s (pg_wal/%08X.history): a standby that replayed past it cannot follow timeline %d", fk.tli, fk.lsn, fk.tli, fk.tli)})
+		for _, m := range w.tr.members {
+			w.tr.forks[m.name] = fk
+		}
+	}
 	return slices.Clone(w.standbys)
+}
+
+// forkPoint reads where promoted standby n's new timeline forked off the
+// old one: the switch point on the last line of its timeline history file.
+func (w *Watcher) forkPoint(n *node, name string) (fork, error) {
+	fk := fork{promoted: name}
+	var history string
+	err := w.query(n, func(ctx context.Context, c *pgx.Conn) error {
+		var file string
+		if err := c.QueryRow(ctx, "SELECT pg_walfile_name(pg_current_wal_lsn())").Scan(&file); err != nil {
+			return err
+		}
+		fk.tli = timeline(file)
+		return c.QueryRow(ctx, "SELECT pg_read_file($1)", fmt.Sprintf("pg_wal/%08X.history", fk.tli)).Scan(&history)
+	})
+	if err == nil {
+		fk.lsn, err = switchPoint(history)
+	}
+	return fk, err
 }
 
 // repoint points standby s at the new primary p: the same

@@ -143,7 +143,12 @@ func StartLocal(ctx context.Context, cfg LocalConfig) (l *Local, err error) {
 		"cluster_name = " + quoteLiteral(PrimaryName),
 		"max_connections = 30",
 		"shared_buffers = 16MB",
-		"wal_keep_size = 16MB",
+		fmt.Sprintf("wal_keep_size = %dMB", 16*cfg.SegmentMB),
+		// Small, as the segments are, so that a slot's wal_status shows
+		// reserved, extended and lost after seconds of writing, not hours.
+		fmt.Sprintf("min_wal_size = %dMB", 2*cfg.SegmentMB),
+		fmt.Sprintf("max_wal_size = %dMB", 8*cfg.SegmentMB),
+		fmt.Sprintf("max_slot_wal_keep_size = %dMB", 16*cfg.SegmentMB),
 		"wal_receiver_status_interval = 1s",
 		"wal_retrieve_retry_interval = 1s", // cut, restore and re-point reconnect within a second
 	}

@@ -29,7 +29,6 @@ type primaryObs struct {
 	syncNames   string // synchronous_standby_names
 	walInspect  bool   // pg_walinspect is installed
 	waiting     int    // sessions with wait_event SyncRep
-	commits     uint64 // sum of pg_stat_database.xact_commit
 	replication []replRow
 	slots       []slotRow
 	walFiles    []string // pg_ls_waldir() names
@@ -109,8 +108,7 @@ func pollPrimary(ctx context.Context, c *pgx.Conn) (o primaryObs) {
 	b := &pgx.Batch{}
 	b.Queue(`SELECT pg_current_wal_insert_lsn()::text, pg_current_wal_flush_lsn()::text, pg_walfile_name(pg_current_wal_lsn()),
  EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_walinspect'),
- (SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'SyncRep'),
- (SELECT coalesce(sum(xact_commit), 0)::int8 FROM pg_stat_database)`)
+ (SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'SyncRep')`)
 	b.Queue(primarySettingsSQL)
 	b.Queue(primaryReplicationSQL)
 	b.Queue(primarySlotsSQL)
@@ -119,12 +117,10 @@ func pollPrimary(ctx context.Context, c *pgx.Conn) (o primaryObs) {
 	defer br.Close()
 
 	var insert, flush string
-	var commits int64
-	if err := br.QueryRow().Scan(&insert, &flush, &o.walFile, &o.walInspect, &o.waiting, &commits); err != nil {
+	if err := br.QueryRow().Scan(&insert, &flush, &o.walFile, &o.walInspect, &o.waiting); err != nil {
 		o.err = err
 		return o
 	}
-	o.commits = uint64(commits)
 	var err error
 	if o.insert, err = wal.ParseLSN(insert); err == nil {
 		o.flush, err = wal.ParseLSN(flush)

@@ -225,7 +225,7 @@ func TestTakePrimary(t *testing.T) {
 			w.standbys = append(w.standbys, &node{id: id})
 			w.tr.memberFor(id, fmt.Sprintf("follower-%d", id))
 		}
-		others := w.takePrimary(w.standbys[promoted-1], fmt.Sprintf("follower-%d", promoted))
+		others := w.takePrimary(w.standbys[promoted-1], fmt.Sprintf("follower-%d", promoted), fork{})
 		if len(others) != 2 || len(w.standbys) != 2 || len(w.tr.members) != 2 || w.primary.id != promoted || w.gen != 1 {
 			t.Errorf("promoting %d: %d others, %d standbys, %d members, primary %d", promoted, len(others), len(w.standbys), len(w.tr.members), w.primary.id)
 		}
@@ -258,7 +258,10 @@ func TestUnreachablePrimaryIsOneEvent(t *testing.T) {
 		}
 		p.primary = primaryObs{err: err}
 		p.standbys[0].obs = standbyObs{err: err}
-		_, fs, evs := tr.build(&p)
+		L, fs, evs := tr.build(&p)
+		if !L.Stale || L.FlushLSN != 0x3000 {
+			t.Errorf("the unreachable primary's panel: stale %v, flush %s; want its last values, marked stale", L.Stale, L.FlushLSN)
+		}
 		for _, e := range evs {
 			if e.Kind == cluster.EvError {
 				errs = append(errs, e)
@@ -276,7 +279,65 @@ func TestUnreachablePrimaryIsOneEvent(t *testing.T) {
 		}
 	}
 	p.primary = ok
-	if _, _, evs := tr.build(&p); !hasText(evs, "", "answers again") {
-		t.Errorf("no event when the primary answers again: %v", evs)
+	if L, _, evs := tr.build(&p); !hasText(evs, "", "answers again") || L.Stale {
+		t.Errorf("no event when the primary answers again, or still stale (%v): %v", L.Stale, evs)
+	}
+}
+
+// TestNeedsRewind: after a promotion, a standby told to follow the new
+// timeline that had replayed past its fork never streams (PostgreSQL
+// says why in its log only): it is shown as needing pg_rewind, inferred.
+// One that had not, streams, and is not.
+func TestNeedsRewind(t *testing.T) {
+	history := "1\t0/3000A28\tno recovery target specified\n"
+	fk, err := switchPoint(history)
+	if err != nil || fk != 0x3000A28 {
+		t.Fatalf("switchPoint(%q) = %s, %v", history, fk, err)
+	}
+	if _, err := switchPoint("# nothing\n"); err == nil {
+		t.Error("a history with no switch point was read")
+	}
+	if fk, err := switchPoint("1\t0/3000A28\tx\n2\t0/5000000\tno recovery target specified\n"); err != nil || fk != 0x5000000 {
+		t.Errorf("timeline 3's history: %s, %v; want the last line's 0/5000000", fk, err)
+	}
+
+	tr := newTracker()
+	primary := primaryObs{insert: 0x3100000, flush: 0x3100000, walFile: "000000020000000000000003", segSize: 1 << 20, syncCommit: "on", maxSlotWAL: -1}
+	standby := func(name string, replay wal.LSN) standbyObs {
+		restartedAt := replay / (1 << 20) * (1 << 20) // a WAL receiver that restarted reports where it asked to stream from
+		return standbyObs{inRecovery: true, receive: &restartedAt, replay: &replay, pauseState: "not paused",
+			conninfo: "host=/tmp port=5433 application_name=" + name, statusInterval: time.Second}
+	}
+	p := poll{primaryAddr: "unix:5433", primary: primary, standbys: []standbyPoll{
+		{id: 1, addr: "unix:5434", obs: standby("follower-1", 0x3000A28)},  // at the fork: it can follow
+		{id: 2, addr: "unix:5435", obs: standby("follower-2", 0x30F0000)}}} // past it
+	tr.build(&p)
+	for _, m := range tr.members {
+		tr.forks[m.name] = fork{lsn: 0x3000A28, tli: 2, promoted: "follower-3"}
+	}
+	// Each asks the new primary for its timeline's history: a row in
+	// startup, refused for the one past the fork, which stays as it is.
+	p.primary.replication = []replRow{{pid: 7, appName: "follower-1", state: "startup"}, {pid: 8, appName: "follower-2", state: "startup"}}
+	_, fs, evs := tr.build(&p)
+	if fs[0].State == StateNeedsRewind || fs[1].State != StateNeedsRewind || !fs[1].Inferred ||
+		!strings.Contains(fs[1].LastError, "pg_rewind") || !strings.Contains(fs[1].LastError, "0/3000A28") {
+		t.Fatalf("states %q, %q (%q)", fs[0].State, fs[1].State, fs[1].LastError)
+	}
+	if !hasText(evs, fs[1].Name, "needs rewind (inferred") {
+		t.Errorf("no event says it needs a rewind: %v", evs)
+	}
+	if fs[1].ReplayLag.Known || fs[1].ReplayLSN > fs[1].FlushLSN {
+		t.Errorf("a standby on the old timeline: replay_lag %+v, replay %s past flush %s", fs[1].ReplayLag, fs[1].ReplayLSN, fs[1].FlushLSN)
+	}
+	// Each tries again: it streams the old timeline up to the fork from
+	// the new primary, in catchup, and is refused; the first receives on
+	// the new timeline: it is following.
+	p.primary.replication[1].state = "catchup"
+	p.standbys[1].obs.receiver = &receiverRow{status: "streaming", receivedTLI: 1}
+	p.primary.replication[0].state = "streaming"
+	p.standbys[0].obs.receiver = &receiverRow{status: "streaming", receivedTLI: 2}
+	_, fs, _ = tr.build(&p)
+	if fs[0].State != cluster.StateStreaming || fs[1].State != StateNeedsRewind || tr.forks[fs[0].Name] != (fork{}) {
+		t.Errorf("the standby at the fork: %q, fork still kept: %v", fs[0].State, tr.forks)
 	}
 }

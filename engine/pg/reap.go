@@ -1,7 +1,6 @@
 package pg
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -96,20 +95,4 @@ func postmasterPID(path string) (int, bool) {
 	line, _, _ := strings.Cut(string(b), "\n")
 	pid, err := strconv.Atoi(strings.TrimSpace(line))
 	return pid, err == nil && pid > 1
-}
-
-// ownedBy reports whether pid is a postgres running on dataDir (and not
-// another process that reused the pid).
-func ownedBy(pid int, dataDir string) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-	if err != nil {
-		return false
-	}
-	return bytes.Contains(b, []byte(dataDir))
-}
-
-func alive(pid int) bool {
-	// A zombie still answers kill 0; its cmdline is empty.
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-	return err == nil && len(b) > 0
 }

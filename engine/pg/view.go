@@ -25,7 +25,20 @@ const (
 	StateUnreachable = "unreachable"
 	// StatePromoted: the standby is out of recovery (it is a primary now).
 	StatePromoted = "promoted"
+	// StateNeedsRewind: the standby replayed past the point where the
+	// timeline it is to follow forked off its own (inferred: PostgreSQL
+	// says so only in its log, and the standby stays in recovery, never
+	// streaming). pg_rewind, or a new base backup, brings it back.
+	StateNeedsRewind = "needs rewind"
 )
+
+// fork is where a promoted standby's timeline began, for the standbys
+// that followed the old one.
+type fork struct {
+	lsn      wal.LSN // the switch point: the new timeline shares the old one's WAL up to here
+	tli      uint32  // the new timeline
+	promoted string  // the standby promoted
+}
 
 // poll is one round of observations; standbys are polled before the
 // primary, so that no standby position can pass the primary's flush LSN.
@@ -64,13 +77,16 @@ type tracker struct {
 
 	leader    cluster.LeaderStatus // the last known leader, kept while the primary is unreachable
 	leaderErr string
-	syncText  string
-	slots     map[string]string // slot name → wal_status, for events
-	polled    bool
+	// forks: the standbys told to follow a promoted one, until they
+	// receive on its timeline, and where it forked off theirs.
+	forks    map[string]fork
+	syncText string
+	slots    map[string]string // slot name → wal_status, for events
+	polled   bool
 }
 
 func newTracker() *tracker {
-	return &tracker{indexOf: map[string]int{}, nodeName: map[int]string{}, slots: map[string]string{}}
+	return &tracker{indexOf: map[string]int{}, nodeName: map[int]string{}, slots: map[string]string{}, forks: map[string]fork{}}
 }
 
 // build returns the leader and followers for p, and the events for what
@@ -184,7 +200,8 @@ func (t *tracker) buildLeader(p *poll, emit func(string, cluster.EventKind, wal.
 	}
 	L := &t.leader
 	L.Addr = p.primaryAddr
-	if errText != "" {
+	L.Stale = errText != ""
+	if L.Stale {
 		return // keep the last known values
 	}
 	prev := *L
@@ -193,7 +210,7 @@ func (t *tracker) buildLeader(p *poll, emit func(string, cluster.EventKind, wal.
 	L.Segments, L.OldestLSN = retained(pr.walFiles, pr.insert, pr.segSize)
 	L.Slots = len(pr.slots) > 0
 	L.MaxSlotWAL = max(pr.maxSlotWAL, 0)
-	L.WaitingCommits, L.Commits = pr.waiting, pr.commits
+	L.WaitingCommits = pr.waiting
 	L.Timeline = timeline(pr.walFile)
 	L.RecordEndLSN = 0
 	if p.recordEnd != 0 && p.recordEnd < pr.flush {
@@ -290,6 +307,27 @@ func (t *tracker) index(name string, keep int) int {
 // connection, or sbErr) and the primary's slots.
 func (t *tracker) follower(m *member, row *replRow, sb *standbyObs, sbErr error, p *poll, L *cluster.LeaderStatus, primaryOK bool) cluster.FollowerStatus {
 	f := cluster.FollowerStatus{Name: m.name, Index: m.index}
+	if row != nil && row.state == cluster.StateStartup && sb != nil {
+		// A walsender that does not stream yet, its positions NULL: a
+		// standby that fell off, or forked off, asks every few seconds and
+		// is refused. Its own view says more.
+		row = nil
+	}
+	// A standby told to follow a promoted one follows the new timeline
+	// once it receives on it. One that replayed past the fork cannot: each
+	// time it tries, it streams the old timeline up to the fork from the
+	// new primary (a row in catchup) and is refused. Its rows are its
+	// tries; its own view says more.
+	fk, forked := t.forks[m.name]
+	if forked && (sb != nil && sb.receiver != nil && sb.receiver.receivedTLI >= fk.tli ||
+		sb == nil && row != nil && row.state == cluster.StateStreaming) {
+		delete(t.forks, m.name)
+		forked = false
+	}
+	pastFork := forked && sb != nil && deref(sb.replay) > fk.lsn
+	if pastFork {
+		row = nil
+	}
 	end := L.FlushLSN
 	if L.RecordEndLSN != 0 {
 		end = L.RecordEndLSN
@@ -314,10 +352,14 @@ func (t *tracker) follower(m *member, row *replRow, sb *standbyObs, sbErr error,
 		f.SyncState = row.syncState
 		f.Link.Connected = true
 	case sb != nil:
-		f.FlushLSN, f.ReplayLSN = deref(sb.receive), deref(sb.replay)
+		// Its pg_wal reaches at least what it replayed from it: a WAL
+		// receiver that restarted reports where it asked to stream from
+		// (the start of a segment) until it receives again.
+		f.ReplayLSN = deref(sb.replay)
+		f.FlushLSN = max(deref(sb.receive), f.ReplayLSN)
 		f.WriteLSN = f.FlushLSN
 		if sb.receiver != nil && sb.receiver.written != nil {
-			f.WriteLSN = *sb.receiver.written
+			f.WriteLSN = max(*sb.receiver.written, f.FlushLSN)
 		}
 		f.SentLSN = f.WriteLSN // nothing is known to be in flight
 		f.WriteLag = lagOf(nil, f.WriteLSN, end)
@@ -346,13 +388,16 @@ func (t *tracker) follower(m *member, row *replRow, sb *standbyObs, sbErr error,
 	case sbErr != nil:
 		f.LastError = pollErr(sbErr)
 	}
-
 	switch {
 	case sb != nil && !sb.inRecovery:
 		f.State = StatePromoted
 	case sb != nil && sb.conninfo == "":
 		f.State = cluster.StateCut
 		f.Link.Cut = true
+	case pastFork:
+		f.State, f.Inferred, f.LastError = StateNeedsRewind, true, rewindReason(f.ReplayLSN, fk)
+		// Its positions are on the old timeline: no lag to the new one.
+		f.WriteLag, f.FlushLag, f.ReplayLag = cluster.Lag{}, cluster.Lag{}, cluster.Lag{}
 	case row != nil:
 		f.State = row.state
 	case sb == nil && sbErr != nil:
@@ -394,6 +439,31 @@ func fellOff(flush, replay wal.LSN, L *cluster.LeaderStatus, slot *slotRow, prim
 	}
 	return fmt.Sprintf("inferred: it needs WAL from %s (segment %s), and the primary keeps WAL only from %s",
 		start, segmentName(L.Timeline, start, L.SegmentSize), L.OldestLSN)
+}
+
+// rewindReason says why a standby that replayed up to replay cannot
+// follow the timeline that forked off at fk. PostgreSQL refuses it
+// ("new timeline N forked off current database system timeline M before
+// current recovery point"), in its log only.
+func rewindReason(replay wal.LSN, fk fork) string {
+	return fmt.Sprintf("inferred: it replayed to %s, past %s where %s's timeline %d forked off: it needs pg_rewind (or a new base backup)",
+		replay, fk.lsn, fk.promoted, fk.tli)
+}
+
+// switchPoint reads a timeline history file (pg_wal/0000000N.history):
+// each line is a parent timeline, the LSN where the next one forked off
+// it, and a reason. The last line's LSN is where timeline N began.
+func switchPoint(history string) (wal.LSN, error) {
+	var last []string
+	for _, line := range strings.Split(history, "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && !strings.HasPrefix(f[0], "#") {
+			last = f
+		}
+	}
+	if last == nil {
+		return 0, errors.New("the timeline history file has no switch point")
+	}
+	return wal.ParseLSN(last[1])
 }
 
 // segmentName is the WAL file name holding lsn.
@@ -527,7 +597,7 @@ func followerEvents(prev, f *cluster.FollowerStatus, sb *standbyObs, emit func(s
 			kind = cluster.EvDisconnect
 		case cluster.StateNeedsBackup:
 			kind = cluster.EvWALRemoved
-		case StatePromoted:
+		case StatePromoted, StateNeedsRewind:
 			kind = cluster.EvRecovery
 		}
 		text := prev.State + " → " + f.State

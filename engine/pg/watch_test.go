@@ -3,8 +3,10 @@ package pg
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -366,30 +368,119 @@ func TestWatchFallOffAndSlotLost(t *testing.T) {
 
 func ptr[T any](v T) *T { return &v }
 
-// TestCloseRestoresCuts: a cut standby's primary_conninfo exists only in
-// the watcher once cut has cleared it (ALTER SYSTEM rewrote
-// postgresql.auto.conf), so closing the watcher restores it; quitting
-// walship pg watch --control left the standby cut for good before.
-func TestCloseRestoresCuts(t *testing.T) {
+// TestCloseUndoes: what walship changed on the servers is put back when
+// it quits. A cut standby's primary_conninfo exists only in the watcher
+// once cut has cleared it (ALTER SYSTEM rewrote postgresql.auto.conf);
+// a paused replay and a changed sync rule or wal_keep_size would stay,
+// with nothing on screen to say so. Settings that came from
+// postgresql.conf are reset (out of postgresql.auto.conf again), one set
+// with ALTER SYSTEM before walship changed it is set back.
+func TestCloseUndoes(t *testing.T) {
 	l := startLocal(t, 1, 0)
-	conninfo := func() string {
-		var ci string
-		onServer(t, l, "follower-1", func(ctx context.Context, c *pgx.Conn) {
-			if err := c.QueryRow(ctx, "SELECT current_setting('primary_conninfo')").Scan(&ci); err != nil {
+	setting := func(server, name string) (value, source string) {
+		onServer(t, l, server, func(ctx context.Context, c *pgx.Conn) {
+			if err := c.QueryRow(ctx, "SELECT current_setting(name), coalesce(sourcefile, '') FROM pg_settings WHERE name = $1", name).Scan(&value, &source); err != nil {
 				t.Fatal(err)
 			}
 		})
-		return ci
+		return value, filepath.Base(source)
 	}
-	before := conninfo()
+	sql(t, l, PrimaryName, "ALTER SYSTEM SET synchronous_commit = 'local'", "SELECT pg_reload_conf()")
+	waitFor(t, "synchronous_commit local", func() bool { v, _ := setting(PrimaryName, "synchronous_commit"); return v == "local" })
+	conninfo, _ := setting("follower-1", "primary_conninfo")
+	keep, keepFile := setting(PrimaryName, "wal_keep_size")
+	names, namesFile := setting(PrimaryName, "synchronous_standby_names")
+
 	w := watch(t, l)
 	waitSnap(t, w, "follower-1 streaming", func(s *cluster.Snapshot) bool { return caughtUp(s, follower(s, "follower-1")) })
-	do(t, w, "cut follower-1")
-	waitSnap(t, w, "follower-1 cut", func(s *cluster.Snapshot) bool { return follower(s, "follower-1").State == cluster.StateCut })
+	// Keys pressed quickly run their commands at once: the settings are
+	// still remembered once each, as they were before.
+	var wg sync.WaitGroup
+	for _, mode := range []cluster.SyncMode{cluster.SyncOn, cluster.SyncRemoteWrite, cluster.SyncLocal} {
+		wg.Go(func() {
+			if err := w.Do(cluster.Command{Verb: cluster.VerbSync, Mode: mode, N: 1}); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	for _, c := range []string{"pause follower-1", "sync remote_apply 1", "wal-keep 1MiB", "cut follower-1"} {
+		do(t, w, c)
+	}
+	waitSnap(t, w, "follower-1 cut and paused", func(s *cluster.Snapshot) bool {
+		f := follower(s, "follower-1")
+		return f.State == cluster.StateCut && f.ReplayPaused && s.Leader.Sync.Mode == cluster.SyncRemoteApply && s.Leader.WALKeep == 1<<20
+	})
+	done, err := w.Undo()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(done) != 5 {
+		t.Errorf("Undo did %d things, want 5 (resume, three settings, restore):\n%s", len(done), UndoLines(done))
+	}
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if after := conninfo(); after != before {
-		t.Errorf("after Close, follower-1's primary_conninfo is %q, want %q", after, before)
+	waitFor(t, "the settings put back", func() bool {
+		c, _ := setting(PrimaryName, "synchronous_commit")
+		k, kf := setting(PrimaryName, "wal_keep_size")
+		n, nf := setting(PrimaryName, "synchronous_standby_names")
+		ci, _ := setting("follower-1", "primary_conninfo")
+		return c == "local" && k == keep && kf == keepFile && n == names && nf == namesFile && ci == conninfo
+	})
+	onServer(t, l, "follower-1", func(ctx context.Context, c *pgx.Conn) {
+		var state string
+		if err := c.QueryRow(ctx, "SELECT pg_get_wal_replay_pause_state()").Scan(&state); err != nil || state != "not paused" {
+			t.Errorf("follower-1's replay: %q, %v; want not paused", state, err)
+		}
+	})
+}
+
+// waitFor waits until ok holds; the deadline only guards against a hang.
+func waitFor(t *testing.T, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(45 * time.Second)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited for %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestWatchNeedsRewind promotes a standby that had stopped receiving
+// while the other went on replaying the old primary's writes: that one
+// replayed past where the new timeline forked off, so PostgreSQL keeps it
+// in recovery, never streaming ("forked off ... before current recovery
+// point", in its log only). walship says it needs pg_rewind, inferred.
+func TestWatchNeedsRewind(t *testing.T) {
+	l := startLocal(t, 2, 0)
+	w := watch(t, l)
+	waitSnap(t, w, "two streaming standbys", func(s *cluster.Snapshot) bool {
+		return len(s.Followers) == 2 && caughtUp(s, follower(s, "follower-1")) && caughtUp(s, follower(s, "follower-2"))
+	})
+	do(t, w, "cut follower-2")
+	s := waitSnap(t, w, "follower-2 cut", func(s *cluster.Snapshot) bool { return follower(s, "follower-2").State == cluster.StateCut })
+	forkAt := follower(&s, "follower-2").ReplayLSN
+	do(t, w, "write 500")
+	waitSnap(t, w, "follower-1 past follower-2", func(s *cluster.Snapshot) bool {
+		return follower(s, "follower-1").ReplayLSN > forkAt && caughtUp(s, follower(s, "follower-1"))
+	})
+	do(t, w, "promote follower-2")
+	s = waitSnap(t, w, "follower-1 needing a rewind", func(s *cluster.Snapshot) bool {
+		f := follower(s, "follower-1")
+		return s.Leader.Timeline == 2 && f != nil && f.State == StateNeedsRewind && f.Inferred
+	})
+	if f := follower(&s, "follower-1"); !strings.Contains(f.LastError, "pg_rewind") || !hasEvent(&s, "follower-2", cluster.EvRecovery, "timeline 2 forked off at") {
+		t.Fatalf("the rewind is not explained:\n%s", dump(&s))
+	}
+	// It stays so: PostgreSQL does not take it onto timeline 2, however
+	// often it tries (it streams timeline 1 up to the fork from the new
+	// primary each time, in catchup, then is refused).
+	for end := time.Now().Add(4 * time.Second); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
+		s = w.Snapshot(0)
+		if f := follower(&s, "follower-1"); f.State != StateNeedsRewind {
+			t.Fatalf("follower-1 left needs rewind:\n%s", dump(&s))
+		}
 	}
 }

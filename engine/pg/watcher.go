@@ -70,6 +70,9 @@ type Watcher struct {
 	events   []cluster.Event  // the newest EventRingSize
 	seq      uint64
 	saved    map[string]string // primary_conninfo saved by cut, by follower name
+	paused   map[string]bool   // standbys whose replay walship paused, by follower name
+	settings []setting         // settings walship changed, as they were before
+	undone   bool              // Undo has run
 
 	// Owned by the poll goroutine.
 	conns       map[*node]*pgx.Conn
@@ -83,6 +86,7 @@ type Watcher struct {
 	recShape    string    // and what it looked like
 	inspErr     string
 	inspectOff  bool // no rights to pg_walinspect: no more tries
+	noRecords   bool // record types are not observable (no pg_walinspect, or no rights)
 	rates       rateMeter
 }
 
@@ -108,6 +112,7 @@ func Watch(cfg Config) (*Watcher, error) {
 		done:    make(chan struct{}),
 		tr:      newTracker(),
 		saved:   map[string]string{},
+		paused:  map[string]bool{},
 		conns:   map[*node]*pgx.Conn{},
 		retryAt: map[*node]time.Time{},
 	}
@@ -155,15 +160,13 @@ func addrOf(c *pgx.ConnConfig) string {
 	return host + ":" + strconv.Itoa(int(c.Port))
 }
 
-// Close restores the standbys walship cut (their primary_conninfo exists
-// nowhere else once cut has cleared it), then stops polling and the
-// workload and closes every connection. The error names any standby left
-// cut, with what to restore by hand. It is safe to call more than once.
+// Close puts back what walship changed on the servers (see Undo: a cut
+// standby's primary_conninfo exists nowhere else once cut has cleared
+// it), then stops polling and the workload and closes every connection.
+// The error names what it could not put back, with the SQL that does it
+// by hand. It is safe to call more than once.
 func (w *Watcher) Close() error {
-	var err error
-	if w.ctx.Err() == nil {
-		err = w.restoreCuts()
-	}
+	_, err := w.Undo()
 	w.cancel()
 	<-w.done
 	if w.work != nil {
@@ -273,6 +276,7 @@ func (w *Watcher) pollOnce() {
 	if p.primary.err == nil && !p.primary.inRecovery {
 		inspectedNow = w.inspect(primary, pc, &p.primary, gen)
 		p.recordEnd = w.recEnd
+		w.noRecords = w.inspectOff || !p.primary.walInspect
 	}
 
 	w.mu.Lock()
@@ -290,6 +294,7 @@ func (w *Watcher) pollOnce() {
 	L.Rate = w.rates.rate()
 	if w.work != nil {
 		L.TargetRate = w.work.rate()
+		L.Commits = w.work.committed()
 	}
 	// Records go to the log once a second while they change shape, and
 	// once every recordsQuiet while the same workload goes on, so that
@@ -306,6 +311,13 @@ func (w *Watcher) pollOnce() {
 		Leader:    L,
 		Followers: fs,
 		Source:    cluster.Source{Name: SourceName, Unobservable: Unobservable},
+	}
+	if w.noRecords {
+		w.snap.Source.Unobservable |= cluster.ObsRecords
+	}
+	if w.work == nil {
+		// Only the workload's own commits are counted (see committed).
+		w.snap.Source.Unobservable |= cluster.ObsCommits
 	}
 }
 

@@ -31,10 +31,11 @@ type workload struct {
 	wake chan struct{} // 1-buffered: the rate, a burst or the primary changed
 	done chan struct{}
 
-	mu     sync.Mutex
-	target float64 // rows per second
-	bursts []int64
-	gen    int // bumped when the primary changes: reconnect
+	mu      sync.Mutex
+	target  float64 // rows per second
+	bursts  []int64
+	gen     int    // bumped when the primary changes: reconnect
+	commits uint64 // statements committed: the leader's commits on screen
 }
 
 func newWorkload(w *Watcher) *workload {
@@ -54,6 +55,15 @@ func (wl *workload) rate() float64 {
 	wl.mu.Lock()
 	defer wl.mu.Unlock()
 	return wl.target
+}
+
+// committed is how many of the workload's transactions have committed.
+// walship counts its own: pg_stat_database's xact_commit counts every
+// transaction, walship's polling among them (some twenty a second).
+func (wl *workload) committed() uint64 {
+	wl.mu.Lock()
+	defer wl.mu.Unlock()
+	return wl.commits
 }
 
 func (wl *workload) setRate(r float64) error {
@@ -196,6 +206,11 @@ func (wl *workload) exec(ctx context.Context, c *pgx.Conn, sql string) {
 	start := time.Now()
 	_, err := c.Exec(ctx, sql)
 	took := time.Since(start)
+	if err == nil {
+		wl.mu.Lock()
+		wl.commits++
+		wl.mu.Unlock()
+	}
 	switch {
 	case err != nil && ctx.Err() == nil:
 		wl.w.emit(cluster.Event{Kind: cluster.EvError, Text: "workload: " + err.Error()})

@@ -100,6 +100,9 @@ func replayCount(log *wal.Log, store *kv.Store, from, to wal.LSN) (int, error) {
 
 // recoveryText says what a node's recovery found, for its recovery event.
 func recoveryText(log *wal.Log, rec wal.Recovery) string {
+	if rec.Segments == 0 && rec.Records == 0 && !rec.Truncated {
+		return "a new, empty WAL: nothing to recover"
+	}
 	text := fmt.Sprintf("recovered WAL %s..%s: %d records in %d segment(s)", log.Start(), log.End(), rec.Records, rec.Segments)
 	if rec.Truncated {
 		text += fmt.Sprintf("; cut a torn tail of %d bytes at %s in %s (%s)", rec.TruncatedBytes, rec.TruncatedAt, rec.File, rec.Reason)

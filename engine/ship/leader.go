@@ -100,10 +100,9 @@ type Leader struct {
 	evicted clock.Tally // connections evicted for newer ones, merged to one event a second
 	busy    clock.Tally // connections refused over MaxConns, merged to one event a second
 	// waiters counts waiting commits by the LSN they end at, so Status
-	// can say why the oldest still waits.
+	// can count them and say why the oldest still waits.
 	waiters map[wal.LSN]int
 
-	waiting atomic.Int64
 	commits atomic.Uint64
 
 	stop     chan struct{}
@@ -358,7 +357,6 @@ func (l *Leader) Forget(name string) {
 // WaitCommit blocks until a commit ending at end is released by the sync
 // rule in force (re-read as it changes), or stop closes (false).
 func (l *Leader) WaitCommit(end wal.LSN, stop <-chan struct{}) bool {
-	l.waiting.Add(1)
 	l.mu.Lock()
 	l.waiters[end]++
 	l.mu.Unlock()
@@ -368,7 +366,6 @@ func (l *Leader) WaitCommit(end wal.LSN, stop <-chan struct{}) bool {
 			delete(l.waiters, end)
 		}
 		l.mu.Unlock()
-		l.waiting.Add(-1)
 	}()
 	for {
 		ch := l.progress.wait()
@@ -415,10 +412,15 @@ type LeaderStatus struct {
 	Sync                           replica.SyncRule
 	Waiting                        int
 	Commits                        uint64
-	// CommitWait says why the oldest waiting commit waits ("" when none
-	// does): the sync rule's reason, e.g. "waiting for replay of 0/340 on
-	// 1 of 2: follower-1 at 0/300, follower-2 disconnected".
-	CommitWait string
+	// OldestWaiting is the end of the oldest commit waiting (0: none
+	// waits), and CommitWait says why it waits: the sync rule's reason,
+	// e.g. "waiting for replay of 0/340 on 1 of 2: follower-1 at 0/300,
+	// follower-2 disconnected" ("" when none waits).
+	OldestWaiting wal.LSN
+	CommitWait    string
+	// Watermark is what the sync rule has reached (see
+	// replica.Leader.Watermark).
+	Watermark wal.LSN
 }
 
 // Status reports the leader's side.
@@ -426,23 +428,27 @@ func (l *Leader) Status() LeaderStatus {
 	flushed := l.log.Flushed()
 	l.mu.Lock()
 	set := l.core.Settings()
+	var oldest wal.LSN
+	var waiting int
 	var wait string
-	if len(l.waiters) > 0 {
-		oldest := wal.LSN(0)
-		for end := range l.waiters {
-			if oldest == 0 || end < oldest {
-				oldest = end
-			}
+	for end, n := range l.waiters {
+		waiting += n
+		if oldest == 0 || end < oldest {
+			oldest = end
 		}
+	}
+	if waiting > 0 {
 		wait = l.core.Commit(oldest, flushed).Reason
 	}
+	watermark := l.core.Watermark()
 	l.mu.Unlock()
 	return LeaderStatus{
 		InsertLSN: l.log.End(), FlushLSN: flushed, OldestLSN: l.log.Start(),
 		Segments: l.log.SegmentCount(), SegmentSize: l.log.SegmentSize(),
 		Keys: l.store.Len(), Records: l.records.Load(),
 		WALKeep: set.WALKeep, Slots: set.Slots, Sync: set.Rule,
-		Waiting: int(l.waiting.Load()), Commits: l.commits.Load(), CommitWait: wait,
+		Waiting: waiting, Commits: l.commits.Load(),
+		OldestWaiting: oldest, CommitWait: wait, Watermark: watermark,
 	}
 }
 

@@ -2,6 +2,7 @@ package replica
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"walship/engine/wal"
@@ -19,7 +20,7 @@ type Verdict struct {
 // Released reports whether a commit ending at end is released under the
 // sync rule in force, the leader having flushed flushed: Commit's
 // Released, without the words (it is asked on every wake-up of every
-// waiting commit).
+// waiting commit). A remote rule releases what its watermark has reached.
 func (l *Leader) Released(end, flushed wal.LSN) bool {
 	r := l.set.Rule
 	switch {
@@ -30,11 +31,42 @@ func (l *Leader) Released(end, flushed wal.LSN) bool {
 	case !r.Remote():
 		return true
 	}
-	return l.confirmed(r.Mode, end) >= r.N
+	w, ok := l.watermark()
+	return ok && w >= end
+}
+
+// Watermark is the position the sync rule has reached: the highest LSN
+// that n streaming followers have confirmed under its mode, so that a
+// commit ending at or below it (and flushed by the leader) is released.
+// It is 0 when the rule waits for no follower, or while fewer than n
+// followers stream.
+func (l *Leader) Watermark() wal.LSN {
+	w, _ := l.watermark()
+	return w
+}
+
+// watermark is Watermark, and whether n streaming followers exist to
+// reach it at all (a commit ending at 0/0 is not released by none).
+func (l *Leader) watermark() (wal.LSN, bool) {
+	r := l.set.Rule
+	if !r.Remote() {
+		return 0, false
+	}
+	var pos []wal.LSN
+	for _, pr := range l.followers {
+		if pr.Streaming {
+			pos = append(pos, pr.at(r.Mode))
+		}
+	}
+	if len(pos) < r.N {
+		return 0, false
+	}
+	slices.Sort(pos)
+	return pos[len(pos)-r.N], true
 }
 
 // confirmed counts the followers that confirm a commit ending at end
-// under mode.
+// under mode, for the words of Commit.
 func (l *Leader) confirmed(mode SyncMode, end wal.LSN) int {
 	n := 0
 	for _, pr := range l.followers {
@@ -43,6 +75,23 @@ func (l *Leader) confirmed(mode SyncMode, end wal.LSN) int {
 		}
 	}
 	return n
+}
+
+// SyncState is a follower's sync_state as pg_stat_replication names it
+// under synchronous_standby_names = ANY n: every streaming follower is a
+// quorum candidate; one still catching up is only potential; with no
+// remote rule all are async. A follower with no connection has no row
+// there: "".
+func (r SyncRule) SyncState(pr Progress) string {
+	switch {
+	case !pr.Connected:
+		return ""
+	case !r.Remote():
+		return "async"
+	case pr.Streaming:
+		return "quorum"
+	}
+	return "potential"
 }
 
 // Commit is synchronous_commit with synchronous_standby_names = ANY n:

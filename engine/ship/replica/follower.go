@@ -199,7 +199,7 @@ func (f *Follower) Frame(kind wire.Kind, p []byte, logEnd wal.LSN, now time.Dura
 	case wire.KindData:
 		return f.Data(ScanData(p, logEnd, f.set.SegmentSize), now)
 	case wire.KindKeepalive:
-		return f.keepalive(p)
+		return f.keepalive(p, logEnd, now)
 	case wire.KindBackup:
 		return f.backupChunk(p)
 	case wire.KindRefuse:
@@ -224,7 +224,13 @@ func (f *Follower) welcome(p []byte) Effects {
 	return Effects{Status: true} // the leader counts nothing on us until we report
 }
 
-func (f *Follower) keepalive(p []byte) Effects {
+// keepalive takes the leader's keepalive, the follower's log ending at
+// logEnd. The leader sends one only once it has sent, on this
+// connection, every record up to the LSN it carries: a log that ends
+// before it lost frames on the way (a link that drops frames, which TCP
+// alone never does, or a one-way cut with nothing written after), and
+// only a resend brings them back.
+func (f *Follower) keepalive(p []byte, logEnd wal.LSN, now time.Duration) Effects {
 	k, err := wire.DecodeKeepalive(p)
 	if err != nil {
 		return Effects{Err: err}
@@ -233,7 +239,11 @@ func (f *Follower) keepalive(p []byte) Effects {
 	if f.pos.Write >= f.leaderFlush {
 		f.facts.caughtUp = true
 	}
-	return Effects{Status: k.Reply}
+	e := Effects{Status: k.Reply}
+	if k.Flushed > logEnd {
+		f.askResend(&e, logEnd, fmt.Sprintf("gap: a keepalive says the leader flushed %s, this log ends at %s", k.Flushed, logEnd), now)
+	}
+	return e
 }
 
 func (f *Follower) refused(p []byte, logEnd wal.LSN) Effects {

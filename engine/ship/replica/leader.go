@@ -191,6 +191,7 @@ func (l *Leader) Rows(flushed wal.LSN, now time.Duration) []Row {
 			WriteLag:  pr.lags[0].view(&l.lag, pr.Write, flushed, now),
 			FlushLag:  pr.lags[1].view(&l.lag, pr.Flush, flushed, now),
 			ReplayLag: pr.lags[2].view(&l.lag, pr.Replay, flushed, now),
+			SyncState: l.set.Rule.SyncState(*pr),
 		})
 	}
 	return out

@@ -30,6 +30,7 @@ import (
 //	disconnect name=N [epoch=E] [reason=TEXT]
 //	sync mode=MODE [any=N]
 //	commit lsn=X/Y           is a commit ending at lsn released?
+//	watermark                what the sync rule has reached
 //	slots on|off
 //	wal-keep bytes=N
 //	retain [checkpoint=X/Y]  what a checkpoint keeps, removes, loses
@@ -118,6 +119,16 @@ func (h *leaderHarness) do(t *testing.T, d *datadriven.TestData) string {
 			return "released"
 		}
 		return v.Reason
+	case "watermark":
+		r := h.l.Settings().Rule
+		w, ok := h.l.watermark()
+		switch {
+		case ok:
+			return fmt.Sprintf("watermark %s: %s on %d streaming follower(s)", w, r.Mode.position(), r.N)
+		case !r.Remote():
+			return "no watermark: " + r.String() + " waits for no follower"
+		}
+		return fmt.Sprintf("no watermark: fewer than %d followers stream", r.N)
 	case "slots":
 		on := len(d.CmdArgs) == 1 && d.CmdArgs[0].Key == "on"
 		h.l.SetSlots(on, h.oldest)
@@ -306,6 +317,9 @@ func rowsText(rows []Row) string {
 			b.WriteString("\n")
 		}
 		fmt.Fprintf(&b, "%s; lags %s %s %s", progressLine(r.Progress), r.WriteLag, r.FlushLag, r.ReplayLag)
+		if r.SyncState != "" {
+			fmt.Fprintf(&b, "; sync_state %s", r.SyncState)
+		}
 	}
 	return b.String()
 }

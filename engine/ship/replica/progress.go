@@ -88,4 +88,5 @@ func StatusLie(s wire.Status, sent wal.LSN) string {
 type Row struct {
 	Progress
 	WriteLag, FlushLag, ReplayLag Lag
+	SyncState                     string // async, potential or quorum; "" with no connection (see SyncRule.SyncState)
 }

@@ -76,6 +76,20 @@ func putRange(t *testing.T, c *cluster.Cluster, from, to int) {
 	}
 }
 
+// waitRetention waits until retention has removed WAL (it runs every
+// CheckpointInterval, so not always before converge returns): without
+// that, a test of what the store checkpoint brings back proves nothing.
+func waitRetention(t *testing.T, c *cluster.Cluster) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second) // only against a hang
+	for c.Leader().Log().Start() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("retention removed no WAL: the test would prove nothing")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 // A kept data directory restarts the whole cluster: the leader keeps every
 // key (from its checkpoint and WAL), each follower recovers from its own
 // files and streams from where its WAL ends (no base backup, no clearing),
@@ -89,13 +103,7 @@ func TestWholeClusterRestartsFromItsDirectory(t *testing.T) {
 	waitStreaming(t, c) // so their slots exist before retention runs
 	putRange(t, c, 0, 2000)
 	converge(t, c)
-	deadline := time.Now().Add(10 * time.Second)
-	for c.Leader().Log().Start() == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("retention removed no WAL: the test would prove nothing")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	waitRetention(t, c)
 	want := storeMap(c.Leader().Store())
 	if err := c.Close(); err != nil {
 		t.Fatal(err)

@@ -37,9 +37,7 @@ func TestWorldRewinds(t *testing.T) {
 	streaming(t, w)
 	putRange(t, w.Cluster(), 0, 2000)
 	converge(t, w.Cluster())
-	if w.Cluster().Leader().Log().Start() == 0 {
-		t.Fatal("retention removed no WAL: the test would prove nothing")
-	}
+	waitRetention(t, w.Cluster())
 	want := storeMap(w.Cluster().Leader().Store())
 	do("pause follower-2", "latency follower-1 50ms", "speed 2", "sync on 1")
 	if err := w.Checkpoint("chapter-1"); err != nil {

@@ -10,8 +10,9 @@
 //     read, and decides: which connections to admit (Admit, Eviction),
 //     whether a status report can be true (Report), whether a commit is
 //     released under synchronous_commit with ANY n and, when not, why
-//     (Commit), and what WAL retention keeps and which slots it loses
-//     (Retain).
+//     (Commit), how far the rule has reached (Watermark) and each
+//     follower's sync_state (SyncRule.SyncState), and what WAL retention
+//     keeps and which slots it loses (Retain).
 //
 // The follower's side:
 //
@@ -19,7 +20,9 @@
 //     streaming, backup, stopped, reconnecting, needs base backup) and
 //     counters, and what it does with each frame from the leader and with
 //     each thing its own stages report: append this run of records, ask a
-//     resend from here, drop a duplicate, install a base backup.
+//     resend from here (a CRC failure, a gap, or a keepalive saying the
+//     leader sent more than the log holds: frames lost on the way), drop
+//     a duplicate, install a base backup.
 //
 // Nothing here reads a clock (the time is passed in), sleeps, or touches a
 // socket or a file; decisions return events as values (Event) and say

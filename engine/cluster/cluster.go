@@ -50,7 +50,7 @@ type Cluster struct {
 	evSeq  uint64
 
 	work    *workload
-	commits commitTracker // the workload's commits: waiting, and how long they took
+	commits commitTracker // how long the workload's commits took
 
 	// guard starts the cluster's own goroutines; every goroutine of the
 	// engine hands a panic to onPanic, which records the first in fatal

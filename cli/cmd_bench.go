@@ -15,6 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"walship/bench"
 	"walship/engine/cluster"
 )
 
@@ -75,7 +76,7 @@ func newBenchCmd() *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.IntVar(&o.followers, "followers", 3, "followers (1-9)")
+	f.IntVar(&o.followers, "followers", 3, fmt.Sprintf("followers (1-%d)", cluster.MaxFollowers))
 	f.IntVar(&o.records, "records", 1_000_000, "records the leader writes")
 	f.IntVar(&o.valueSize, "value-size", 100, "value bytes per record")
 	f.IntVar(&o.keys, "keys", 100_000, "key space: record i sets key i mod keys (bounds the stores' memory)")
@@ -105,8 +106,8 @@ func newBenchCmd() *cobra.Command {
 // benchFormats are the values --format takes.
 var benchFormats = []string{"text", "go"}
 
-func (o benchOptions) config() (cluster.BenchConfig, error) {
-	var cfg cluster.BenchConfig
+func (o benchOptions) config() (bench.Config, error) {
+	var cfg bench.Config
 	if err := checkFollowers(o.followers); err != nil {
 		return cfg, err
 	}
@@ -157,7 +158,7 @@ func (o benchOptions) config() (cluster.BenchConfig, error) {
 		}
 		*s.n = n
 	}
-	return cluster.BenchConfig{
+	return bench.Config{
 		Dir: o.data, Followers: o.followers, Records: o.records, ValueSize: o.valueSize,
 		Keys: o.keys, Writers: o.writers, Sync: rule, CommitEvery: o.commitEvery,
 		NoFsync: noFsync, PausedFollower: o.pausedFollower,
@@ -228,7 +229,7 @@ func runBench(ctx context.Context, out, progress io.Writer, o benchOptions) erro
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	res, err := cluster.Bench(ctx, cfg)
+	res, err := bench.Run(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -243,7 +244,7 @@ func runBench(ctx context.Context, out, progress io.Writer, o benchOptions) erro
 	return nil
 }
 
-func printBench(out io.Writer, r cluster.BenchResult) {
+func printBench(out io.Writer, r bench.Result) {
 	c := r.Config
 	fsync := "group fsync"
 	if c.NoFsync {
@@ -300,7 +301,7 @@ func printBench(out io.Writer, r cluster.BenchResult) {
 // golang.org/x/perf/benchfmt): one line per phase, each record one
 // iteration, so ns/op is nanoseconds per replicated record and benchstat
 // compares runs of the same configuration across builds.
-func printBenchGo(out io.Writer, r cluster.BenchResult) {
+func printBenchGo(out io.Writer, r bench.Result) {
 	c := r.Config
 	fmt.Fprintf(out, "goos: %s\ngoarch: %s\npkg: walship\n", runtime.GOOS, runtime.GOARCH)
 	name := fmt.Sprintf("followers=%d/records=%d/value=%d/sync=%s/fsync=%t",

@@ -62,7 +62,7 @@ func newCheckCmd() *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.IntVar(&o.followers, "followers", 1, "followers to start (1-9)")
+	f.IntVar(&o.followers, "followers", 1, fmt.Sprintf("followers to start (1-%d)", cluster.MaxFollowers))
 	f.IntVar(&o.records, "records", 5, "records the leader writes")
 	f.StringVar(&o.data, "data", "", "data directory to keep (default: a temporary one, removed after)")
 	f.DurationVar(&o.timeout, "timeout", defaultCheckTimeout, "how long followers may take to converge")
@@ -240,14 +240,15 @@ func runCheckScenario(ctx context.Context, out io.Writer, o checkOptions, seg in
 	if err != nil {
 		return err
 	}
+	// The room's segments and retention, as in the UI, so the retention
+	// lessons behave as they do on screen; the lessons set their own pace.
+	room := cluster.Room()
 	if !o.segSet {
-		// Small segments, as in the UI, so the retention lessons behave
-		// as they do on screen.
-		seg = 16 << 10
+		seg = room.SegmentSize
 	}
 	c, err := cluster.New(cluster.Config{
 		Dir: o.data, Followers: max(o.followers, sc.Followers),
-		SegmentSize: seg, AdoptSegmentSize: !o.segSet, WALKeep: 128 << 10,
+		SegmentSize: seg, AdoptSegmentSize: !o.segSet, WALKeep: room.WALKeep,
 	})
 	if err != nil {
 		return err

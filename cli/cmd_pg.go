@@ -193,8 +193,8 @@ func newPGDemoCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if o.standbys < 1 || o.standbys > 9 {
-				return badFlag("standbys", o.standbys, "1 to 9 standbys")
+			if o.standbys < 1 || o.standbys > cluster.MaxFollowers {
+				return badFlag("standbys", o.standbys, fmt.Sprintf("1 to %d standbys", cluster.MaxFollowers))
 			}
 			if o.rate < 0 || o.rate > 10_000 {
 				return badFlag("rate", o.rate, "0 to 10000 rows a second")
@@ -223,7 +223,7 @@ func newPGDemoCmd() *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.IntVar(&o.standbys, "standbys", 2, "standbys to start (1-9); the first streams through a slot")
+	f.IntVar(&o.standbys, "standbys", 2, fmt.Sprintf("standbys to start (1-%d); the first streams through a slot", cluster.MaxFollowers))
 	f.StringVar(&o.bindir, "bindir", "", "directory of initdb, postgres and pg_basebackup (default: pg_config --bindir)")
 	f.IntVar(&o.rate, "rate", 5, "rows a second to INSERT, one commit each (0: only when asked)")
 	f.StringVar(&o.theme, "theme", theme.Auto, themeUsage)

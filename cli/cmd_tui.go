@@ -18,10 +18,8 @@ import (
 	"walship/tui"
 )
 
-// tuiOptions are the root command's flags. The defaults are tuned for a
-// room: frames visibly travel, writes come at a pace a person can follow,
-// fsync and replay costs separate the three bars, and small segments make
-// retention visible. Zero for any cost shows the raw engine.
+// tuiOptions are the root command's flags. Their defaults are
+// cluster.Room's, tuned for a room.
 type tuiOptions struct {
 	followers    int
 	rate         float64
@@ -94,18 +92,19 @@ func newTUICmd() *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.IntVar(&o.followers, "followers", 3, "followers to start (1-9)")
-	f.Float64Var(&o.rate, "rate", 4, "workload records per second of world time (0: only when asked)")
-	f.DurationVar(&o.latency, "latency", 300*time.Millisecond, "latency of each link, one way")
-	f.StringVar(&o.sync, "sync", "off", `sync commit rule (synchronous_commit): off, local, remote_write, on or remote_apply, with ANY N ("remote_apply 1")`)
-	f.StringVar(&o.walKeep, "wal-keep", "128KiB", "bytes of WAL the leader keeps behind its end (wal_keep_size)")
-	f.BoolVar(&o.slots, "slots", false, "a replication slot per follower pins the WAL it still needs")
+	room := cluster.Room()
+	f.IntVar(&o.followers, "followers", room.Followers, fmt.Sprintf("followers to start (1-%d)", cluster.MaxFollowers))
+	f.Float64Var(&o.rate, "rate", room.Rate, "workload records per second of world time (0: only when asked)")
+	f.DurationVar(&o.latency, "latency", room.Latency, "latency of each link, one way")
+	f.StringVar(&o.sync, "sync", room.Sync.String(), `sync commit rule (synchronous_commit): off, local, remote_write, on or remote_apply, with ANY N ("remote_apply 1")`)
+	f.StringVar(&o.walKeep, "wal-keep", cluster.FormatSize(room.WALKeep), "bytes of WAL the leader keeps behind its end (wal_keep_size)")
+	f.BoolVar(&o.slots, "slots", room.Slots, "a replication slot per follower pins the WAL it still needs")
 	f.StringVar(&o.theme, "theme", theme.Auto, themeUsage)
 	f.BoolVar(&o.room, "room", false, "start in the presenter layout (z toggles it): fewer numbers, tall bars, large badges")
-	f.Int64Var(&o.seed, "seed", 1, "seed for the workload and the links' jitter")
-	f.DurationVar(&o.applyDelay, "apply-delay", 80*time.Millisecond, "replay cost per record on followers")
-	f.DurationVar(&o.flushDelay, "flush-delay", 150*time.Millisecond, "extra cost of each follower fsync")
-	f.StringVar(&o.segmentSize, "segment-size", "16KiB", "size of each WAL segment file")
+	f.Int64Var(&o.seed, "seed", room.Seed, "seed for the workload and the links' jitter")
+	f.DurationVar(&o.applyDelay, "apply-delay", room.ApplyDelay, "replay cost per record on followers")
+	f.DurationVar(&o.flushDelay, "flush-delay", room.FlushDelay, "extra cost of each follower fsync")
+	f.StringVar(&o.segmentSize, "segment-size", cluster.FormatSize(room.SegmentSize), "size of each WAL segment file")
 	f.StringVar(&o.data, "data", "", "data directory to keep (default: a temporary one, removed on exit)")
 
 	f.StringVar(&o.scenario, "scenario", "", "play a lesson: a built-in name (see walship scenarios) or a scenario file")
@@ -158,20 +157,9 @@ func (o tuiOptions) config() (cluster.Config, string, error) {
 	if err != nil {
 		return cfg, "", err
 	}
-	cfg = cluster.Config{
-		Dir:         o.data,
-		Followers:   o.followers,
-		SegmentSize: seg,
-		WALKeep:     keep,
-		Slots:       o.slots,
-		Sync:        rule,
-		Rate:        o.rate,
-		DelRatio:    0.1, // some deletes, so keys come and go
-		Latency:     o.latency,
-		ApplyDelay:  o.applyDelay,
-		FlushDelay:  o.flushDelay,
-		Seed:        o.seed,
-	}
+	cfg = cluster.Room()
+	cfg.Dir, cfg.Followers, cfg.SegmentSize, cfg.WALKeep, cfg.Slots, cfg.Sync = o.data, o.followers, seg, keep, o.slots, rule
+	cfg.Rate, cfg.Latency, cfg.ApplyDelay, cfg.FlushDelay, cfg.Seed = o.rate, o.latency, o.applyDelay, o.flushDelay, o.seed
 	// A kept --data directory keeps its own segment size unless one was
 	// asked for.
 	cfg.AdoptSegmentSize = !o.segmentSet
@@ -276,6 +264,10 @@ func runTUI(ctx context.Context, cfg cluster.Config, opts tui.Options, o tuiOpti
 		}()
 	}
 	err = tui.Run(uiCtrl, opts)
+	if p := w.Fatal(); p != nil {
+		// The UI quit because the engine stopped; the stack is for a bug report.
+		err = fmt.Errorf("%w\n%s", p, p.Stack)
+	}
 	if rec != nil {
 		if werr := rec.WriteScenario(saveFile); werr != nil && err == nil {
 			err = fmt.Errorf("--save-scenario: %w", werr)

@@ -39,12 +39,7 @@ func TestBuiltinsOnCluster(t *testing.T) {
 		cfg  cluster.Config
 	}{
 		{"engine", cluster.Config{Followers: 3, SegmentSize: segmentSize(), Seed: 1}},
-		// As cmd_tui.go's flag defaults were when this was written.
-		{"ui", cluster.Config{
-			Followers: 3, SegmentSize: segmentSize(), Seed: 1,
-			Rate: 4, Latency: 300 * time.Millisecond, WALKeep: 128 << 10,
-			ApplyDelay: 80 * time.Millisecond, FlushDelay: 150 * time.Millisecond,
-		}},
+		{"ui", room()},
 	}
 	for _, info := range BuiltinsFor(BackendEngine) {
 		for _, c := range configs {
@@ -80,13 +75,21 @@ func playOnCluster(t *testing.T, name string, cfg cluster.Config) {
 	}
 }
 
+// room is the cluster the UI starts (cluster.Room), but for its segment
+// size (see segmentSize).
+func room() cluster.Config {
+	cfg := cluster.Room()
+	cfg.SegmentSize = segmentSize()
+	return cfg
+}
+
 // segmentSize is the cluster's WAL segment size for the lessons:
 // WALSHIP_TEST_SEGMENT bytes when set (0 for the engine's default), else
-// 16KiB as the UI uses.
+// the room's, as the UI uses.
 func segmentSize() int64 {
 	if s := os.Getenv("WALSHIP_TEST_SEGMENT"); s != "" {
 		n, _ := cluster.ParseSize(s)
 		return n
 	}
-	return 16 << 10
+	return cluster.Room().SegmentSize
 }

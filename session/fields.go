@@ -46,15 +46,17 @@ type scalars struct {
 	LastEvent     uint64
 	SourceName    string
 	Unobservable  cluster.Observable
+	Fatal         string
 }
 
 func scalarsOf(s *cluster.Snapshot) scalars {
-	return scalars{int64(s.World), s.Speed, s.Frozen, s.FramesOmitted, s.LastEvent, s.Source.Name, s.Source.Unobservable}
+	return scalars{int64(s.World), s.Speed, s.Frozen, s.FramesOmitted, s.LastEvent, s.Source.Name, s.Source.Unobservable, s.Fatal}
 }
 
 func (c scalars) apply(s *cluster.Snapshot) {
 	s.World, s.Speed, s.Frozen, s.FramesOmitted, s.LastEvent = durationNS(c.World), c.Speed, c.Frozen, c.FramesOmitted, c.LastEvent
 	s.Source = cluster.Source{Name: c.SourceName, Unobservable: c.Unobservable}
+	s.Fatal = c.Fatal
 }
 
 type (
@@ -74,6 +76,7 @@ var scalarFields = []field[sc]{
 	uintF(func(v *sc) *uint64 { return &v.LastEvent }),
 	strF(func(v *sc) *string { return &v.SourceName }),
 	uintF(func(v *sc) *cluster.Observable { return &v.Unobservable }),
+	strF(func(v *sc) *string { return &v.Fatal }),
 }
 
 var leaderFields = []field[ls]{
@@ -102,6 +105,7 @@ var leaderFields = []field[ls]{
 	intF(func(v *ls) *dur { return &v.CommitLatency.P99 }),
 	intF(func(v *ls) *int { return &v.CommitLatency.Commits }),
 	boolF(func(v *ls) *bool { return &v.Stale }),
+	strF(func(v *ls) *string { return &v.CommitWait }),
 }
 
 // lagFields appends the three fields of a Lag.

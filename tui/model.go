@@ -72,6 +72,7 @@ type Model struct {
 	have    bool
 	gen     int
 	now     time.Time
+	fatal   string // what stopped the engine; Run returns it
 	moving  bool
 	sc      scale // the scale drawn
 	target  scale // the scale the data asks for; sc eases toward it
@@ -204,6 +205,13 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case snapMsg:
 		if msg.gen != m.gen {
 			return m, nil
+		}
+		if msg.snap.Fatal != "" && m.play == nil {
+			// The engine stopped: quit through Bubble Tea, which puts the
+			// terminal back, and say why (see Run). A recording that
+			// ends so is played like any other.
+			m.fatal = msg.snap.Fatal
+			return m, tea.Quit
 		}
 		if m.remember(msg.snap) {
 			return m, m.schedule()

@@ -14,6 +14,7 @@ package tui
 
 import (
 	"context"
+	"errors"
 	"io"
 	"os"
 
@@ -85,7 +86,10 @@ func Run(ctrl cluster.Controller, opts Options) error {
 	if opts.Width > 0 && opts.Height > 0 {
 		po = append(po, tea.WithWindowSize(opts.Width, opts.Height))
 	}
-	_, err = tea.NewProgram(m, po...).Run()
+	final, err := tea.NewProgram(m, po...).Run()
+	if fm, ok := final.(*Model); ok && err == nil && fm.fatal != "" {
+		err = errors.New(fm.fatal)
+	}
 	return err
 }
 

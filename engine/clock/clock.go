@@ -2,9 +2,8 @@
 // or faster than real time, or stop, without tearing a connection. Latency,
 // apply delay, flush delay and the write rate are all measured in world time,
 // so one speed factor scales them all and a freeze holds everything still.
-// Beside it are two small real-time rules the leader and the relays share
-// against floods: Tally merges like events, Eviction picks the connection
-// to close for a newer one.
+// Beside it is a small real-time rule the leader and the relays share
+// against floods: Tally merges like events.
 package clock
 
 import (
@@ -21,18 +20,23 @@ type World struct {
 	realBase time.Time     // real time at the last change
 	base     time.Duration // world time at the last change
 	changed  chan struct{} // closed and replaced on every change
+	real     func() time.Time
 }
 
 // NewWorld returns a running clock at speed 1.
-func NewWorld() *World {
-	return &World{speed: 1, realBase: time.Now(), changed: make(chan struct{})}
+func NewWorld() *World { return newWorldOn(time.Now) }
+
+// newWorldOn is NewWorld on a real-time source of its own (tests pass one
+// they move by hand).
+func newWorldOn(real func() time.Time) *World {
+	return &World{speed: 1, realBase: real(), changed: make(chan struct{}), real: real}
 }
 
 // Now is the current world time.
 func (w *World) Now() time.Duration {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.nowLocked(time.Now())
+	return w.nowLocked(w.real())
 }
 
 func (w *World) nowLocked(real time.Time) time.Duration {
@@ -44,7 +48,7 @@ func (w *World) nowLocked(real time.Time) time.Duration {
 
 // rebase records the world time now so that speed or freeze can change.
 func (w *World) rebase() {
-	now := time.Now()
+	now := w.real()
 	w.base = w.nowLocked(now)
 	w.realBase = now
 	close(w.changed)
@@ -98,7 +102,7 @@ func (w *World) Changed() <-chan struct{} {
 func (w *World) Until(t time.Duration) (time.Duration, bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	now := w.nowLocked(time.Now())
+	now := w.nowLocked(w.real())
 	if now >= t {
 		return 0, true
 	}

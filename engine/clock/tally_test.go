@@ -23,20 +23,3 @@ func TestTallyMergesPerSecond(t *testing.T) {
 		t.Fatalf("half a second after a report: %d, want 0", n)
 	}
 }
-
-func TestEviction(t *testing.T) {
-	s := time.Second
-	for _, tc := range []struct {
-		waiting []time.Duration
-		want    int
-	}{
-		{nil, -1},
-		{[]time.Duration{s / 2, s / 3}, -1},       // all still in their grace
-		{[]time.Duration{s / 2, 3 * s, 2 * s}, 1}, // the oldest past grace
-		{[]time.Duration{s, s / 2}, 0},
-	} {
-		if got := Eviction(tc.waiting, s); got != tc.want {
-			t.Errorf("Eviction(%v) = %d, want %d", tc.waiting, got, tc.want)
-		}
-	}
-}

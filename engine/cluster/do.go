@@ -51,7 +51,7 @@ func (c *Cluster) do(cmd Command) error {
 		if cmd.Mode > SyncLocal && cmd.N > MaxFollowers {
 			return fmt.Errorf("sync ANY %d: at most %d followers", cmd.N, MaxFollowers)
 		}
-		c.primary.SetSync(SyncRule{Mode: cmd.Mode, N: int(cmd.N)})
+		c.leader.SetSync(SyncRule{Mode: cmd.Mode, N: int(cmd.N)})
 		return nil
 	case VerbRate:
 		c.work.setRate(float64(cmd.N))
@@ -64,10 +64,10 @@ func (c *Cluster) do(cmd Command) error {
 	case VerbDel:
 		return c.writeOne(wal.OpDel, cmd.Key, "")
 	case VerbWALKeep:
-		c.primary.SetWALKeep(cmd.N)
+		c.leader.SetWALKeep(cmd.N)
 		return nil
 	case VerbSlots:
-		c.primary.SetSlots(cmd.On)
+		c.leader.SetSlots(cmd.On)
 		return nil
 	case VerbAdd:
 		_, err := c.addFollower(false)
@@ -96,14 +96,14 @@ func (c *Cluster) writeOne(op wal.Op, key, value string) error {
 	return c.work.one(op, r.Key, r.Value)
 }
 
-// running returns m's standby, or an error saying it is not running.
-func (c *Cluster) running(m *member) (*ship.Standby, error) {
+// running returns m's follower process, or an error saying it is not running.
+func (c *Cluster) running(m *member) (*ship.Follower, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if m.standby == nil {
+	if m.follower == nil {
 		return nil, fmt.Errorf("%s is stopped (restart it first)", m.name)
 	}
-	return m.standby, nil
+	return m.follower, nil
 }
 
 func (c *Cluster) doMember(cmd Command, m *member) error {
@@ -111,7 +111,7 @@ func (c *Cluster) doMember(cmd Command, m *member) error {
 	case VerbPause, VerbResume:
 		c.mu.Lock()
 		m.paused = cmd.Verb == VerbPause
-		s := m.standby
+		s := m.follower
 		c.mu.Unlock()
 		if s != nil {
 			s.SetPaused(cmd.Verb == VerbPause)
@@ -124,7 +124,7 @@ func (c *Cluster) doMember(cmd Command, m *member) error {
 		} else {
 			m.flushDelay = cmd.Dur
 		}
-		s := m.standby
+		s := m.follower
 		c.mu.Unlock()
 		// Only what this command set: the fields are c.mu's, and a
 		// concurrent command may be changing the other one.
@@ -181,12 +181,12 @@ func (c *Cluster) doMember(cmd Command, m *member) error {
 		return c.crash(m, -1)
 	case VerbRestart:
 		c.mu.Lock()
-		crashed := m.standby == nil
+		crashed := m.follower == nil
 		c.mu.Unlock()
 		if !crashed {
 			return fmt.Errorf("%s is running (crash it first)", m.name)
 		}
-		return c.startStandby(m, false)
+		return c.startFollower(m, false)
 	case VerbRemove:
 		return c.remove(m)
 	}
@@ -197,12 +197,12 @@ func (c *Cluster) doMember(cmd Command, m *member) error {
 // survive (-1: a random part of them, possibly ending inside a record).
 func (c *Cluster) crash(m *member, keep int64) error {
 	c.mu.Lock()
-	s := m.standby
+	s := m.follower
 	if s == nil {
 		c.mu.Unlock()
 		return fmt.Errorf("%s is already stopped", m.name)
 	}
-	m.standby, m.crashed = nil, true
+	m.follower, m.crashed = nil, true
 	c.mu.Unlock()
 	st := s.Status()
 	unsynced := int64(st.Positions.Write - st.Positions.Flush)
@@ -247,15 +247,15 @@ func crashText(flush wal.LSN, kept, unsynced int64) string {
 
 func (c *Cluster) remove(m *member) error {
 	c.mu.Lock()
-	s := m.standby
-	m.standby = nil
+	s := m.follower
+	m.follower = nil
 	c.mu.Unlock()
 	if s != nil {
 		s.Close()
 	}
 	m.relay.Close()
 	c.dropMember(m)
-	c.primary.Forget(m.name)
+	c.leader.Forget(m.name)
 	os.RemoveAll(m.dir)
 	return nil
 }

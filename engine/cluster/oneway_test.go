@@ -9,9 +9,9 @@ import (
 // leaderView is the leader's own view of a follower: what it last
 // reported.
 func leaderView(c *Cluster, name string) (write, replay, sent string) {
-	for _, p := range c.Primary().Peers() {
+	for _, p := range c.Leader().Followers() {
 		if p.Name == name {
-			return p.WriteLSN.String(), p.ReplayLSN.String(), p.SentLSN.String()
+			return p.Write.String(), p.Replay.String(), p.Sent.String()
 		}
 	}
 	return "", "", ""

@@ -3,7 +3,7 @@ package cluster
 import (
 	"time"
 
-	"walship/engine/ship"
+	"walship/engine/ship/replica"
 	"walship/engine/wal"
 )
 
@@ -33,6 +33,11 @@ type Snapshot struct {
 	// Source says what produced the snapshot and what it cannot observe.
 	// The zero value is the in-process engine, which observes everything.
 	Source Source
+
+	// Fatal says what stopped the cluster: a panic in one of the engine's
+	// goroutines ("panic in follower-2 replayer: ..."). "" while it runs.
+	// The UI quits with it.
+	Fatal string
 }
 
 // Source names where a snapshot comes from and what it cannot observe;
@@ -80,6 +85,10 @@ type LeaderStatus struct {
 	Sync           SyncRule
 	WaitingCommits int // commits waiting for the sync rule
 	Commits        uint64
+	// CommitWait says why the oldest waiting commit waits, in words: "waiting
+	// for replay of 0/340 on 1 of 2: follower-1 at 0/300, follower-2
+	// disconnected". "" when none waits.
+	CommitWait string
 	// OldestWaitingLSN is the end of the oldest commit waiting for the
 	// sync rule (0: none waits, or the source cannot tell).
 	OldestWaitingLSN wal.LSN
@@ -103,41 +112,41 @@ type LeaderStatus struct {
 }
 
 // SyncMode is synchronous_commit (defined by the protocol in engine/ship).
-type SyncMode = ship.SyncMode
+type SyncMode = replica.SyncMode
 
 // The synchronous_commit settings, weakest first.
 const (
-	SyncOff         = ship.SyncOff
-	SyncLocal       = ship.SyncLocal
-	SyncRemoteWrite = ship.SyncRemoteWrite
-	SyncOn          = ship.SyncOn // remote flush
-	SyncRemoteApply = ship.SyncRemoteApply
+	SyncOff         = replica.SyncOff
+	SyncLocal       = replica.SyncLocal
+	SyncRemoteWrite = replica.SyncRemoteWrite
+	SyncOn          = replica.SyncOn // remote flush
+	SyncRemoteApply = replica.SyncRemoteApply
 )
 
 // ParseSyncMode accepts the names PostgreSQL uses.
-func ParseSyncMode(s string) (SyncMode, error) { return ship.ParseSyncMode(s) }
+func ParseSyncMode(s string) (SyncMode, error) { return replica.ParseSyncMode(s) }
 
 // SyncRule is synchronous_commit with synchronous_standby_names = ANY N (*).
-type SyncRule = ship.SyncRule
+type SyncRule = replica.SyncRule
 
 // Follower states, named as PostgreSQL names them where it has a name.
 const (
-	StateStartup      = ship.StateStartup
-	StateCatchup      = ship.StateCatchup
-	StateStreaming    = ship.StateStreaming
-	StateBackup       = ship.StateBackup
-	StateStopped      = ship.StateStopped // crashed or shut down
-	StateCut          = "cut"             // the link is cut
-	StateReconnecting = ship.StateReconnecting
-	StateNeedsBackup  = ship.StateNeedsBackup
+	StateStartup      = replica.StateStartup
+	StateCatchup      = replica.StateCatchup
+	StateStreaming    = replica.StateStreaming
+	StateBackup       = replica.StateBackup
+	StateStopped      = replica.StateStopped // crashed or shut down
+	StateCut          = "cut"                // the link is cut
+	StateReconnecting = replica.StateReconnecting
+	StateNeedsBackup  = replica.StateNeedsBackup
 )
 
 // Lag is a time lag as pg_stat_replication shows it, with the difference
 // between idle (caught up: nothing to lag behind) and stuck kept visible.
-type Lag = ship.Lag
+type Lag = replica.Lag
 
 // FormatLag prints a duration compactly: 0ms, 340ms, 2.4s, 1m05s.
-func FormatLag(d time.Duration) string { return ship.FormatLag(d) }
+func FormatLag(d time.Duration) string { return replica.FormatLag(d) }
 
 // FollowerStatus is one follower: its three positions, lags, link and faults.
 // Invariant: ReplayLSN <= FlushLSN <= WriteLSN <= leader FlushLSN.
@@ -256,22 +265,22 @@ type EventKind string
 
 // Event kinds. Those the protocol raises are engine/ship's own names.
 const (
-	EvInfo       EventKind = ship.EvInfo
-	EvConnect    EventKind = ship.EvConnect
-	EvDisconnect EventKind = ship.EvDisconnect
-	EvCRC        EventKind = ship.EvCRC
-	EvResend     EventKind = ship.EvResend
-	EvWALRemoved EventKind = ship.EvWALRemoved
-	EvBackup     EventKind = ship.EvBackup
+	EvInfo       EventKind = replica.EvInfo
+	EvConnect    EventKind = replica.EvConnect
+	EvDisconnect EventKind = replica.EvDisconnect
+	EvCRC        EventKind = replica.EvCRC
+	EvResend     EventKind = replica.EvResend
+	EvWALRemoved EventKind = replica.EvWALRemoved
+	EvBackup     EventKind = replica.EvBackup
 	EvCrash      EventKind = "crash"
 	EvRestart    EventKind = "restart"
-	EvRecovery   EventKind = ship.EvRecovery
+	EvRecovery   EventKind = replica.EvRecovery
 	EvLink       EventKind = "link"
 	EvSync       EventKind = "sync"
-	EvSlot       EventKind = ship.EvSlot
-	EvRefused    EventKind = ship.EvRefused
+	EvSlot       EventKind = replica.EvSlot
+	EvRefused    EventKind = replica.EvRefused
 	EvCommand    EventKind = "command"
-	EvError      EventKind = ship.EvError
+	EvError      EventKind = replica.EvError
 )
 
 // Event is one thing that happened, for the event log.

@@ -15,7 +15,7 @@ import (
 // Put writes one SET on the leader without waiting for any commit rule, and
 // returns the LSN just past it.
 func (c *Cluster) Put(key, value []byte) (wal.LSN, error) {
-	return c.primary.Append(wal.OpSet, key, value)
+	return c.leader.Append(wal.OpSet, key, value)
 }
 
 // Converged reports whether every follower has replayed everything the
@@ -35,15 +35,15 @@ func (c *Cluster) Converged() (bool, string) {
 	return true, ""
 }
 
-// walFailure returns why the leader's or a running follower's WAL can no
+// WALFailure returns why the leader's or a running follower's WAL can no
 // longer be written, or nil. It takes each log's buffer lock, so callers
 // poll it sparingly.
-func (c *Cluster) walFailure() error {
-	if err := c.primary.Log().Err(); err != nil {
+func (c *Cluster) WALFailure() error {
+	if err := c.leader.Log().Err(); err != nil {
 		return fmt.Errorf("the leader's WAL failed: %w", err)
 	}
 	for _, name := range c.Names() {
-		s := c.Standby(name)
+		s := c.Follower(name)
 		if s == nil {
 			continue
 		}
@@ -66,9 +66,12 @@ func (c *Cluster) WaitConverged(ctx context.Context) error {
 		if ok {
 			return nil
 		}
-		// A WAL that cannot be written (disk full, I/O error) will never
-		// get there: say so now, with the file and offset.
-		if err := c.walFailure(); err != nil {
+		// A cluster a panic stopped, or a WAL that cannot be written (disk
+		// full, I/O error), will never get there: say so now.
+		if p := c.Fatal(); p != nil {
+			return fmt.Errorf("followers cannot converge: %w\n%s", p, p.Stack)
+		}
+		if err := c.WALFailure(); err != nil {
 			return fmt.Errorf("followers cannot converge: %w", err)
 		}
 		select {
@@ -104,15 +107,15 @@ func (v Verification) Match() bool {
 // store and compares it with the leader's.
 func (c *Cluster) Verify() ([]Verification, error) {
 	c.work.close()
-	leader := c.primary.Store()
+	leader := c.leader.Store()
 	c.mu.Lock()
 	members := append([]*member(nil), c.followers...)
 	c.mu.Unlock()
 	var out []Verification
 	for _, m := range members {
 		c.mu.Lock()
-		s := m.standby
-		m.standby = nil
+		s := m.follower
+		m.follower = nil
 		c.mu.Unlock()
 		v := Verification{Name: m.name, LeaderKeys: leader.Len()}
 		if s == nil {
@@ -161,7 +164,7 @@ func (c *Cluster) Verify() ([]Verification, error) {
 func RebuildStore(dir string, segmentSize int64) (*kv.Store, error) {
 	store := kv.New()
 	from := wal.LSN(0)
-	s, lsn, err := ship.LoadSnapshot(filepath.Join(dir, ship.SnapshotFile)) // nil when there is none
+	s, lsn, err := ship.LoadImageFile(filepath.Join(dir, ship.BaseBackupFile)) // nil when there is none
 	if err != nil {
 		return nil, err
 	}

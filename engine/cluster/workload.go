@@ -54,7 +54,7 @@ func (w *workload) start() {
 	w.nextAt = w.c.clk.Now()
 	for i := range w.c.cfg.Clients {
 		w.wg.Add(1)
-		go w.client(i)
+		w.c.guard.Go("workload client", func() { w.client(i) })
 	}
 }
 
@@ -131,7 +131,7 @@ func (w *workload) client(id int) {
 			return
 		}
 		op, k, v := w.next()
-		end, err := w.c.primary.Append(op, k, v)
+		end, err := w.c.leader.Append(op, k, v)
 		if err != nil {
 			w.c.emit(Event{Kind: EvError, Text: "workload write failed: " + err.Error()})
 			if !clk.Sleep(time.Second, w.stop) {
@@ -149,7 +149,7 @@ func (w *workload) client(id int) {
 // for its commit in order as one session would.
 func (w *workload) burst(n int64) {
 	w.wg.Add(1)
-	go func() {
+	w.c.guard.Go("workload burst", func() {
 		defer w.wg.Done()
 		var last wal.LSN
 		for i := int64(0); i < n; i++ {
@@ -159,7 +159,7 @@ func (w *workload) burst(n int64) {
 			default:
 			}
 			op, k, v := w.next()
-			end, err := w.c.primary.Append(op, k, v)
+			end, err := w.c.leader.Append(op, k, v)
 			if err != nil {
 				w.c.emit(Event{Kind: EvError, Text: "burst write failed: " + err.Error()})
 				return
@@ -167,20 +167,20 @@ func (w *workload) burst(n int64) {
 			last = end
 		}
 		w.c.waitCommit(last, w.stop)
-	}()
+	})
 }
 
 // one writes a single record and waits for its commit in the background.
 func (w *workload) one(op wal.Op, key, value []byte) error {
-	end, err := w.c.primary.Append(op, key, value)
+	end, err := w.c.leader.Append(op, key, value)
 	if err != nil {
 		return err
 	}
 	w.wg.Add(1)
-	go func() {
+	w.c.guard.Go("workload commit", func() {
 		defer w.wg.Done()
 		w.c.waitCommit(end, w.stop)
-	}()
+	})
 	return nil
 }
 

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+
+	"walship/engine/fatal"
 )
 
 // World is a cluster that can be saved and taken back: a lesson
@@ -98,6 +100,12 @@ func (w *World) Cluster() *Cluster {
 	w.mu.RLock()
 	defer w.mu.RUnlock()
 	return w.c
+}
+
+// Fatal returns the panic that stopped the cluster running now, with its
+// stack, or nil (see Cluster.Fatal).
+func (w *World) Fatal() *fatal.Panic {
+	return w.Cluster().Fatal()
 }
 
 // Close stops the cluster and removes the checkpoints (and the data

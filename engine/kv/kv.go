@@ -41,14 +41,14 @@
 // compare stores, and hashing every pair on every SET cost each replayed
 // record about a tenth of its apply.
 //
-// # Snapshot format (frozen: sent as a base backup)
+// # Image format (frozen: sent as a base backup)
 //
 // All integers are big-endian.
 //
 //	offset  size  field
 //	0       4     magic "WSKV"
 //	4       1     version (1)
-//	5       8     LSN the snapshot is consistent at
+//	5       8     LSN the image is consistent at
 //	13      4     entry count
 //	17      ...   entries, in increasing key order, each:
 //	                2  key length (1..wal.MaxKeySize)
@@ -67,24 +67,23 @@ import (
 	"fmt"
 	"hash/maphash"
 	"math"
-	"slices"
 	"sort"
 	"sync"
 
 	"walship/engine/wal"
 )
 
-// Frozen snapshot constants.
+// Frozen image constants.
 const (
-	SnapshotMagic   = "WSKV"
-	SnapshotVersion = 1
-	snapHeaderSize  = 4 + 1 + 8 + 4
-	snapEntryHeader = 2 + 4
-	snapTrailerSize = 4
+	ImageMagic       = "WSKV"
+	ImageVersion     = 1
+	imageHeaderSize  = 4 + 1 + 8 + 4
+	imageEntryHeader = 2 + 4
+	imageTrailerSize = 4
 )
 
-// ErrCorrupt means snapshot bytes are not a valid snapshot.
-var ErrCorrupt = errors.New("kv: corrupt snapshot")
+// ErrCorrupt means bytes are not a valid store image.
+var ErrCorrupt = errors.New("kv: corrupt store image")
 
 // Table tuning.
 const (
@@ -566,7 +565,7 @@ func (s *Store) Len() int {
 }
 
 // AppliedLSN returns the end of the last applied record (0 for a new store),
-// or the LSN a restored snapshot was consistent at.
+// or the LSN a restored image was consistent at.
 func (s *Store) AppliedLSN() wal.LSN {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
@@ -655,92 +654,4 @@ func show(v []byte, ok bool) string {
 		return fmt.Sprintf("%q... (%d bytes)", v[:max], len(v))
 	}
 	return fmt.Sprintf("%q", v)
-}
-
-// Snapshot encodes the store, consistent at the returned LSN (its applied
-// LSN), in the frozen format described in the package doc.
-func (s *Store) Snapshot() (data []byte, lsn wal.LSN) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	order := make([]int, 0, s.count)
-	size := snapHeaderSize + snapTrailerSize
-	for i := range s.ents.len() {
-		if e := s.ents.at(i); e.klen >= 0 {
-			order = append(order, i)
-			size += snapEntryHeader + int(e.klen) + int(e.vlen)
-		}
-	}
-	slices.SortFunc(order, func(a, b int) int {
-		return bytes.Compare(s.key(s.ents.at(a)), s.key(s.ents.at(b)))
-	})
-	b := make([]byte, snapHeaderSize, size)
-	copy(b, SnapshotMagic)
-	b[4] = SnapshotVersion
-	binary.BigEndian.PutUint64(b[5:13], uint64(s.applied))
-	binary.BigEndian.PutUint32(b[13:17], uint32(len(order)))
-	for _, i := range order {
-		e := s.ents.at(i)
-		b = binary.BigEndian.AppendUint16(b, uint16(e.klen))
-		b = binary.BigEndian.AppendUint32(b, uint32(e.vlen))
-		b = append(b, s.arena.span(e.off, int(e.klen)+int(e.vlen))...)
-	}
-	b = binary.BigEndian.AppendUint32(b, wal.Checksum(b))
-	return b, s.applied
-}
-
-// Restore decodes a snapshot written by Snapshot and returns the store and
-// the LSN it is consistent at. Everything is validated (CRC, magic, version,
-// lengths, strictly increasing keys, no trailing bytes); errors wrap
-// ErrCorrupt. Nothing is allocated from an untrusted length beyond len(data).
-func Restore(data []byte) (*Store, wal.LSN, error) {
-	if len(data) < snapHeaderSize+snapTrailerSize {
-		return nil, 0, fmt.Errorf("%w: %d bytes is shorter than the header", ErrCorrupt, len(data))
-	}
-	body := data[:len(data)-snapTrailerSize]
-	if got, want := wal.Checksum(body), binary.BigEndian.Uint32(data[len(body):]); got != want {
-		return nil, 0, fmt.Errorf("%w: CRC mismatch (stored %08x, computed %08x)", ErrCorrupt, want, got)
-	}
-	if string(body[:4]) != SnapshotMagic {
-		return nil, 0, fmt.Errorf("%w: bad magic %q", ErrCorrupt, body[:4])
-	}
-	if body[4] != SnapshotVersion {
-		return nil, 0, fmt.Errorf("%w: unsupported version %d", ErrCorrupt, body[4])
-	}
-	lsn := wal.LSN(binary.BigEndian.Uint64(body[5:13]))
-	count := int(binary.BigEndian.Uint32(body[13:17]))
-	rest := body[snapHeaderSize:]
-	if maxCount := len(rest) / (snapEntryHeader + 1); count > maxCount {
-		return nil, 0, fmt.Errorf("%w: %d entries cannot fit in %d bytes", ErrCorrupt, count, len(rest))
-	}
-	// count is now bounded by len(data), and so is every size below.
-	s := &Store{applied: lsn}
-	s.init(count)
-	var prev []byte
-	for i := 0; i < count; i++ {
-		off := len(body) - len(rest)
-		if len(rest) < snapEntryHeader {
-			return nil, 0, fmt.Errorf("%w: entry %d at offset %d: truncated header", ErrCorrupt, i, off)
-		}
-		klen := int(binary.BigEndian.Uint16(rest[0:2]))
-		vlen := int(binary.BigEndian.Uint32(rest[2:6]))
-		rest = rest[snapEntryHeader:]
-		if klen == 0 || klen > wal.MaxKeySize || vlen > wal.MaxValueSize || klen+vlen > len(rest) {
-			return nil, 0, fmt.Errorf("%w: entry %d at offset %d: key %d bytes, value %d bytes, %d left", ErrCorrupt, i, off, klen, vlen, len(rest))
-		}
-		k, v := rest[:klen], rest[klen:klen+vlen]
-		if i > 0 && bytes.Compare(k, prev) <= 0 {
-			return nil, 0, fmt.Errorf("%w: entry %d at offset %d: key %q out of order", ErrCorrupt, i, off, k)
-		}
-		// Keys are strictly increasing, so each is new: find only locates
-		// the empty slot.
-		kh := maphash.Bytes(s.seed, k)
-		pos, _ := find(s, kh, k)
-		s.insert(pos, kh, k, v)
-		prev = k
-		rest = rest[klen+vlen:]
-	}
-	if len(rest) != 0 {
-		return nil, 0, fmt.Errorf("%w: %d bytes after the last entry", ErrCorrupt, len(rest))
-	}
-	return s, lsn, nil
 }

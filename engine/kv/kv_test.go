@@ -143,12 +143,12 @@ func testStore(n int) *Store {
 	return s
 }
 
-func TestSnapshotRestore(t *testing.T) {
+func TestImageRestore(t *testing.T) {
 	for _, n := range []int{0, 1, 100} {
 		s := testStore(n)
-		data, lsn := s.Snapshot()
+		data, lsn := s.Image()
 		if lsn != s.AppliedLSN() {
-			t.Fatalf("snapshot LSN %v, applied %v", lsn, s.AppliedLSN())
+			t.Fatalf("image LSN %v, applied %v", lsn, s.AppliedLSN())
 		}
 		r, rlsn, err := Restore(data)
 		if err != nil {
@@ -157,15 +157,15 @@ func TestSnapshotRestore(t *testing.T) {
 		if rlsn != lsn || r.AppliedLSN() != lsn || r.Len() != n || r.Digest() != s.Digest() || s.Diff(r) != "" {
 			t.Fatalf("%d keys: restored lsn %v len %d diff %q", n, rlsn, r.Len(), s.Diff(r))
 		}
-		data2, _ := r.Snapshot()
+		data2, _ := r.Image()
 		if !bytes.Equal(data, data2) {
-			t.Fatalf("%d keys: snapshot of restored store differs", n)
+			t.Fatalf("%d keys: image of the restored store differs", n)
 		}
 	}
 }
 
 func TestRestoreCorrupt(t *testing.T) {
-	data, _ := testStore(5).Snapshot()
+	data, _ := testStore(5).Image()
 	for i := 0; i < len(data); i++ {
 		if _, _, err := Restore(data[:i]); !errors.Is(err, ErrCorrupt) {
 			t.Fatalf("truncated at %d: %v", i, err)
@@ -195,7 +195,7 @@ func beCRC(b []byte) []byte {
 }
 
 func TestRestoreStructure(t *testing.T) {
-	data, _ := testStore(3).Snapshot()
+	data, _ := testStore(3).Image()
 	tests := []struct {
 		name string
 		edit func(b []byte)
@@ -235,7 +235,7 @@ func TestConcurrentUse(t *testing.T) {
 		default:
 		}
 		s.Get("k1")
-		s.Snapshot()
+		s.Image()
 		s.Diff(o)
 		o.Diff(s)
 		s.Keys()
@@ -243,11 +243,11 @@ func TestConcurrentUse(t *testing.T) {
 }
 
 // FuzzRestore checks that Restore never panics, and that what it accepts
-// snapshots back to the same bytes. With reseal set the CRC is recomputed
+// images back to the same bytes. With reseal set the CRC is recomputed
 // first, so the fuzzer reaches the structural checks behind it.
 func FuzzRestore(f *testing.F) {
 	for _, n := range []int{0, 1, 3} {
-		data, _ := testStore(n).Snapshot()
+		data, _ := testStore(n).Image()
 		f.Add(data, false)
 		f.Add(data, true)
 	}
@@ -263,9 +263,9 @@ func FuzzRestore(f *testing.F) {
 			}
 			return
 		}
-		again, lsn2 := s.Snapshot()
+		again, lsn2 := s.Image()
 		if lsn2 != lsn || !bytes.Equal(again, b) {
-			t.Fatal("accepted snapshot does not round-trip")
+			t.Fatal("accepted image does not round-trip")
 		}
 	})
 }

@@ -99,16 +99,16 @@ func checkTable(t *testing.T, s *Store) {
 	}
 }
 
-// modelSnapshot encodes m in the frozen snapshot format, independently of
-// the Store, so the store's snapshot bytes can be checked against it.
-func modelSnapshot(m map[string][]byte, lsn wal.LSN) []byte {
+// modelImage encodes m in the frozen image format, independently of
+// the Store, so the store's image bytes can be checked against it.
+func modelImage(m map[string][]byte, lsn wal.LSN) []byte {
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
-	b := []byte(SnapshotMagic)
-	b = append(b, SnapshotVersion)
+	b := []byte(ImageMagic)
+	b = append(b, ImageVersion)
 	b = binary.BigEndian.AppendUint64(b, uint64(lsn))
 	b = binary.BigEndian.AppendUint32(b, uint32(len(keys)))
 	for _, k := range keys {
@@ -154,9 +154,9 @@ func compareModel(t *testing.T, s *Store, m map[string][]byte, lsn wal.LSN) {
 	if got := s.Keys(); !slices.Equal(got, keys) {
 		t.Fatalf("Keys differ from the model: %d vs %d keys", len(got), len(keys))
 	}
-	data, slsn := s.Snapshot()
-	if slsn != lsn || !bytes.Equal(data, modelSnapshot(m, lsn)) {
-		t.Fatal("Snapshot differs from the model's encoding")
+	data, slsn := s.Image()
+	if slsn != lsn || !bytes.Equal(data, modelImage(m, lsn)) {
+		t.Fatal("Image differs from the model's encoding")
 	}
 	r, rlsn, err := Restore(data)
 	if err != nil {
@@ -166,8 +166,8 @@ func compareModel(t *testing.T, s *Store, m map[string][]byte, lsn wal.LSN) {
 	if rlsn != lsn || r.Len() != len(m) || r.Digest() != digest || r.Diff(s) != "" || s.Diff(r) != "" {
 		t.Fatalf("restored store differs: lsn %v len %d diff %q", rlsn, r.Len(), r.Diff(s))
 	}
-	if again, _ := r.Snapshot(); !bytes.Equal(again, data) {
-		t.Fatal("snapshot of the restored store differs")
+	if again, _ := r.Image(); !bytes.Equal(again, data) {
+		t.Fatal("image of the restored store differs")
 	}
 }
 

@@ -133,12 +133,8 @@ func TestRelayHostileFromStranger(t *testing.T) {
 	}
 	half := h.dial()
 	mustWrite(t, half, []byte{0, 0, 0, 40, 'H', 1, 2})
-	start := time.Now()
 	expectClosed(t, half)
-	if d := time.Since(start); d > 2*time.Second {
-		t.Fatalf("half a frame held for %v", d)
-	}
-	h.waitEvent(EventDisconnect, "idle")
+	h.waitEvent(EventDisconnect, "idle") // closed for its silence, not for anything else
 }
 
 func helloFrame(name string) []byte {
@@ -149,8 +145,9 @@ func helloFrame(name string) []byte {
 // A flood that holds every slot of the relay cannot hold its follower out:
 // the follower's connection takes the slot of the oldest stranger that has
 // said nothing for EvictAfter, and once it has said hello as the relay's
-// follower no newer connection takes its slot. Newcomers while every
-// stranger is within EvictAfter are closed at once.
+// follower no newer connection takes its slot. (Which connection goes,
+// and none while every stranger is within EvictAfter, is the rule
+// replica.Eviction: testdata/leader/evict.txt.)
 func TestRelayEvictsForItsFollower(t *testing.T) {
 	const maxConns = 4
 	const evictAfter = 50 * time.Millisecond
@@ -159,12 +156,6 @@ func TestRelayEvictsForItsFollower(t *testing.T) {
 	for range maxConns {
 		strangers = append(strangers, h.dial()) // silent
 	}
-	// Within their grace, a newcomer is closed at once.
-	c, err := net.Dial("tcp", h.relay.Addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	expectClosed(t, c)
 	time.Sleep(2 * evictAfter) // let the strangers' grace run out
 
 	f, l := h.connect() // says hello as follower-1

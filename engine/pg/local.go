@@ -14,13 +14,15 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"walship/engine/cluster"
 )
 
 // LocalConfig configures a local cluster: a primary and its streaming
 // standbys, started from the installed binaries in a fresh directory.
 type LocalConfig struct {
 	Binaries Binaries
-	Standbys int // 1 to 9
+	Standbys int // 1 to cluster.MaxFollowers
 	Slots    int // the first Slots standbys each stream through a physical slot
 
 	// Parent is where the cluster's directory is made ("" = os.TempDir()).
@@ -81,8 +83,8 @@ const basePort = 5432
 // standby streams. On any failure it stops what it started and removes the
 // directory.
 func StartLocal(ctx context.Context, cfg LocalConfig) (l *Local, err error) {
-	if cfg.Standbys < 1 || cfg.Standbys > 9 {
-		return nil, fmt.Errorf("pg: %d standbys: want 1 to 9", cfg.Standbys)
+	if cfg.Standbys < 1 || cfg.Standbys > cluster.MaxFollowers {
+		return nil, fmt.Errorf("pg: %d standbys: want 1 to %d", cfg.Standbys, cluster.MaxFollowers)
 	}
 	if cfg.SegmentMB == 0 {
 		cfg.SegmentMB = 1

@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"walship/engine/cluster"
+	"walship/engine/fatal"
 	"walship/engine/wal"
 )
 
@@ -65,6 +66,7 @@ type Watcher struct {
 	gen      int // bumped when the primary changes (promotion)
 	tr       *tracker
 	snap     cluster.Snapshot // without events
+	fatal    string           // a panic in one of the watcher's goroutines
 	events   []cluster.Event  // the newest EventRingSize
 	seq      uint64
 	saved    map[string]string // primary_conninfo saved by cut, by follower name
@@ -130,7 +132,7 @@ func Watch(cfg Config) (*Watcher, error) {
 		w.execSQL(w.primary, "", "CREATE EXTENSION IF NOT EXISTS pg_walinspect")
 	}
 	w.pollOnce()
-	go w.loop()
+	w.guard().Go("poller", w.loop)
 	return w, nil
 }
 
@@ -409,7 +411,21 @@ func (w *Watcher) Snapshot(sinceEvent uint64) cluster.Snapshot {
 		return int(e.Seq) - int(seq)
 	})
 	s.Events = slices.Clone(w.events[i:])
+	s.Fatal = w.fatal
 	return s
+}
+
+// guard starts the watcher's goroutines: a panic in one is the watcher's
+// fatal error (Snapshot.Fatal), and the UI quits with it.
+func (w *Watcher) guard() fatal.Group {
+	return fatal.Group{Owner: "pg watcher", OnPanic: func(p fatal.Panic) {
+		w.mu.Lock()
+		if w.fatal == "" {
+			w.fatal = p.Error()
+			w.addEventLocked(cluster.Event{Kind: cluster.EvError, Text: "fatal: " + p.Error()})
+		}
+		w.mu.Unlock()
+	}}
 }
 
 // emit adds an event.

@@ -40,7 +40,7 @@ type workload struct {
 
 func newWorkload(w *Watcher) *workload {
 	wl := &workload{w: w, wake: make(chan struct{}, 1), done: make(chan struct{})}
-	go wl.run()
+	w.guard().Go("workload", wl.run)
 	return wl
 }
 

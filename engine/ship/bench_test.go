@@ -16,7 +16,7 @@ import (
 func benchShip(b *testing.B, followers int, noSync bool) {
 	dir := b.TempDir()
 	seg := int64(16 << 20)
-	p, err := StartPrimary(PrimaryConfig{
+	p, err := StartLeader(LeaderConfig{
 		Dir: filepath.Join(dir, "leader"), SegmentSize: seg, NoSync: noSync,
 		BatchBytes: 256 << 10, WALKeep: 64 << 20,
 		// The writer outruns the followers: without slots one falls off
@@ -27,9 +27,9 @@ func benchShip(b *testing.B, followers int, noSync bool) {
 		b.Fatal(err)
 	}
 	defer p.Close()
-	var ss []*Standby
+	var ss []*Follower
 	for i := range followers {
-		s, err := StartStandby(StandbyConfig{
+		s, err := StartFollower(FollowerConfig{
 			Name: fmt.Sprintf("follower-%d", i+1), Dir: filepath.Join(dir, fmt.Sprint(i)),
 			Leader: p.Addr(), SegmentSize: seg, NoSync: noSync,
 		})

@@ -12,8 +12,8 @@ import (
 )
 
 // The leader's directory holds its WAL in WALDir and its last checkpoint
-// in CheckpointFile: the store consistent at an LSN, in the snapshot file
-// format (see saveSnapshot), written like a base backup (write, fsync,
+// in CheckpointFile: the store consistent at an LSN, in the image file
+// format (see saveImageFile), written like a base backup (write, fsync,
 // rename, fsync the directory).
 const CheckpointFile = "checkpoint.snap"
 
@@ -28,13 +28,13 @@ var errStopped = errors.New("ship: leader is stopping")
 // changes nothing: WAL that ends before the checkpoint (a cut there is
 // damage, not a torn tail), a checkpoint before the retained WAL, retained
 // WAL that does not start at 0 with no checkpoint.
-func openLeaderLog(cfg PrimaryConfig) (*wal.Log, wal.Recovery, *kv.Store, wal.LSN, int, error) {
+func openLeaderLog(cfg LeaderConfig) (*wal.Log, wal.Recovery, *kv.Store, wal.LSN, int, error) {
 	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
 		return nil, wal.Recovery{}, nil, 0, 0, err
 	}
 	path := filepath.Join(cfg.Dir, CheckpointFile)
 	walDir := filepath.Join(cfg.Dir, WALDir)
-	store, lsn, err := LoadSnapshot(path)
+	store, lsn, err := LoadImageFile(path)
 	if err != nil {
 		return nil, wal.Recovery{}, nil, 0, 0, err
 	}
@@ -114,32 +114,32 @@ func recoveryText(log *wal.Log, rec wal.Recovery) string {
 // checkpoint file once the WAL is durable up to that LSN (a checkpoint
 // must never be ahead of the WAL a crash keeps), and returns the LSN.
 // ckptMu is held.
-func (p *Primary) checkpoint() (wal.LSN, error) {
-	data, lsn := p.Snapshot()
-	if err := p.waitFlushed(lsn); err != nil {
+func (l *Leader) checkpoint() (wal.LSN, error) {
+	data, lsn := l.StoreImage()
+	if err := l.waitFlushed(lsn); err != nil {
 		return 0, err
 	}
-	if err := saveSnapshot(filepath.Join(p.cfg.Dir, CheckpointFile), data, lsn, p.cfg.NoSync); err != nil {
+	if err := saveImageFile(filepath.Join(l.cfg.Dir, CheckpointFile), data, lsn, l.cfg.NoSync); err != nil {
 		return 0, err
 	}
-	p.ckptLSN = lsn
+	l.ckptLSN = lsn
 	return lsn, nil
 }
 
 // waitFlushed waits until the leader's WAL is durable up to lsn.
-func (p *Primary) waitFlushed(lsn wal.LSN) error {
+func (l *Leader) waitFlushed(lsn wal.LSN) error {
 	for {
-		ch := p.flushed.wait()
-		if p.log.Flushed() >= lsn {
+		ch := l.flushed.wait()
+		if l.log.Flushed() >= lsn {
 			return nil
 		}
-		if err := p.log.Err(); err != nil {
+		if err := l.log.Err(); err != nil {
 			return err
 		}
-		kick(p.flushKick)
+		kick(l.flushKick)
 		select {
 		case <-ch:
-		case <-p.stop:
+		case <-l.stop:
 			return errStopped
 		}
 	}

@@ -1,37 +1,16 @@
 package ship
 
-import "walship/engine/wal"
-
-// Event kinds raised by the protocol. The cluster's event log shows them;
-// the strings match its EventKind values.
-const (
-	EvInfo       = "info"
-	EvConnect    = "connect"
-	EvDisconnect = "disconnect"
-	EvCRC        = "crc-failure"
-	EvResend     = "resend"
-	EvWALRemoved = "wal-removed"
-	EvBackup     = "base-backup"
-	EvRecovery   = "recovery"
-	EvSlot       = "slot"
-	EvRefused    = "refused"
-	EvError      = "error"
-)
-
-// Event is something a person watching should see.
-type Event struct {
-	Follower string // "" for the leader
-	Kind     string
-	LSN      wal.LSN
-	Text     string
-}
+import "walship/engine/ship/replica"
 
 // EventFunc receives events. It is called without locks held and must not
 // block for long.
-type EventFunc func(Event)
+type EventFunc func(replica.Event)
 
-func (f EventFunc) emit(follower, kind string, lsn wal.LSN, text string) {
-	if f != nil {
-		f(Event{Follower: follower, Kind: kind, LSN: lsn, Text: text})
+func (f EventFunc) emit(evs ...replica.Event) {
+	if f == nil {
+		return
+	}
+	for _, e := range evs {
+		f(e)
 	}
 }

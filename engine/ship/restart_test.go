@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"walship/engine/ship/replica"
 	"walship/engine/wal"
 )
 
@@ -17,10 +18,10 @@ const restartSeg = 16 << 10
 // streamedFollower starts a leader and a follower, writes n records, waits
 // until the follower has replayed them and closes the follower. The leader
 // is left running.
-func streamedFollower(t *testing.T, n int) (p *Primary, dir string, ev *hostileEvents) {
+func streamedFollower(t *testing.T, n int) (p *Leader, dir string, ev *hostileEvents) {
 	t.Helper()
 	ev = &hostileEvents{}
-	p, err := StartPrimary(PrimaryConfig{Dir: t.TempDir(), SegmentSize: restartSeg, NoSync: true, WALKeep: 1 << 40, OnEvent: ev.add})
+	p, err := StartLeader(LeaderConfig{Dir: t.TempDir(), SegmentSize: restartSeg, NoSync: true, WALKeep: 1 << 40, OnEvent: ev.add})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,9 +38,9 @@ func streamedFollower(t *testing.T, n int) (p *Primary, dir string, ev *hostileE
 	return p, dir, ev
 }
 
-func startFollower(t *testing.T, p *Primary, dir string, ev *hostileEvents) *Standby {
+func startFollower(t *testing.T, p *Leader, dir string, ev *hostileEvents) *Follower {
 	t.Helper()
-	s, err := StartStandby(StandbyConfig{
+	s, err := StartFollower(FollowerConfig{
 		Name: "follower-1", Dir: dir, Leader: p.Addr(), SegmentSize: restartSeg,
 		NoSync: true, StatusInterval: 20 * time.Millisecond, OnEvent: ev.add,
 	})
@@ -49,7 +50,7 @@ func startFollower(t *testing.T, p *Primary, dir string, ev *hostileEvents) *Sta
 	return s
 }
 
-func waitReplayed(t *testing.T, s *Standby, end wal.LSN) {
+func waitReplayed(t *testing.T, s *Follower, end wal.LSN) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for s.Status().Positions.Replay < end {
@@ -62,7 +63,7 @@ func waitReplayed(t *testing.T, s *Standby, end wal.LSN) {
 
 // closeWithin closes s, failing the test if that hangs (a replay loop
 // spinning at the end of its log once kept Close from returning).
-func closeWithin(t *testing.T, s *Standby) {
+func closeWithin(t *testing.T, s *Follower) {
 	t.Helper()
 	done := make(chan error, 1)
 	go func() { done <- s.Close() }()
@@ -100,13 +101,13 @@ func TestFollowerRestartsAtSegmentStart(t *testing.T) {
 			mark := len(ev.list())
 			s := startFollower(t, p, dir, ev)
 			defer closeWithin(t, s)
-			rec := ev.waitFrom(t, mark, EvRecovery, "recovered")
+			rec := ev.waitFrom(t, mark, replica.EvRecovery, "recovered")
 			if rec.LSN >= restartSeg || !strings.Contains(rec.Text, "cut a torn tail") {
 				t.Fatalf("recovery ended at %s: %s", rec.LSN, rec.Text)
 			}
 			// Replay reaches the recovered end, and streaming resumes.
 			waitReplayed(t, s, rec.LSN)
-			ev.waitFrom(t, mark, EvConnect, "streaming from "+rec.LSN.String())
+			ev.waitFrom(t, mark, replica.EvConnect, "streaming from "+rec.LSN.String())
 			for i := range 50 {
 				p.Append(wal.OpSet, fmt.Appendf(nil, "more-%d", i), []byte("v"))
 			}
@@ -117,7 +118,7 @@ func TestFollowerRestartsAtSegmentStart(t *testing.T) {
 			for _, e := range ev.list()[mark:] {
 				// (The leader may refuse a first attempt as a duplicate
 				// while it has not yet seen the old connection end.)
-				if e.Kind == EvError || e.Kind == EvRefused && !strings.Contains(e.Text, "already streaming") {
+				if e.Kind == replica.EvError || e.Kind == replica.EvRefused && !strings.Contains(e.Text, "already streaming") {
 					t.Fatalf("%s: %s", e.Kind, e.Text)
 				}
 			}
@@ -134,17 +135,17 @@ func TestFollowerRefusesSegmentAfterUnsealed(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(walDir, wal.SegmentName(restartSeg)), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, err := StartStandby(StandbyConfig{Name: "follower-1", Dir: dir, Leader: p.Addr(), SegmentSize: restartSeg, NoSync: true, OnEvent: ev.add})
+	_, err := StartFollower(FollowerConfig{Name: "follower-1", Dir: dir, Leader: p.Addr(), SegmentSize: restartSeg, NoSync: true, OnEvent: ev.add})
 	first := filepath.Join(walDir, wal.SegmentName(0))
 	if !errors.Is(err, wal.ErrCorrupt) || !strings.Contains(err.Error(), first) || !strings.Contains(err.Error(), "at offset") {
-		t.Fatalf("StartStandby = %v, want damage named in %s", err, first)
+		t.Fatalf("StartFollower = %v, want damage named in %s", err, first)
 	}
 }
 
 // writeMany appends n records over a small key space, with deletes, so
 // that the store's state depends on records long since removed from the
 // WAL.
-func writeMany(t *testing.T, p *Primary, n int) {
+func writeMany(t *testing.T, p *Leader, n int) {
 	t.Helper()
 	for i := range n {
 		var err error
@@ -167,11 +168,11 @@ func writeMany(t *testing.T, p *Primary, n int) {
 func TestLeaderRestartKeepsEveryKey(t *testing.T) {
 	dir := t.TempDir()
 	ev := &hostileEvents{}
-	cfg := PrimaryConfig{
+	cfg := LeaderConfig{
 		Dir: dir, SegmentSize: restartSeg, NoSync: true, OnEvent: ev.add,
 		WALKeep: restartSeg, CheckpointInterval: time.Millisecond,
 	}
-	p, err := StartPrimary(cfg)
+	p, err := StartLeader(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,10 +205,10 @@ func TestLeaderRestartKeepsEveryKey(t *testing.T) {
 			t.Fatal(err)
 		}
 		mark := len(ev.list())
-		if p, err = StartPrimary(cfg); err != nil {
+		if p, err = StartLeader(cfg); err != nil {
 			t.Fatalf("round %d: restart: %v", round, err)
 		}
-		rec := ev.waitFrom(t, mark, EvRecovery, "checkpoint at")
+		rec := ev.waitFrom(t, mark, replica.EvRecovery, "checkpoint at")
 		t.Logf("round %d: %s", round, rec.Text)
 		if round%2 == 0 || p.Log().End() == flushed {
 			// A clean stop, or a crash that kept exactly the flushed WAL
@@ -227,10 +228,10 @@ func TestLeaderRestartKeepsEveryKey(t *testing.T) {
 // a damaged checkpoint, a checkpoint past the WAL's end or before its
 // start, WAL that does not start at 0 with no checkpoint.
 func TestLeaderRecoveryRefuses(t *testing.T) {
-	build := func(t *testing.T) (string, PrimaryConfig) {
+	build := func(t *testing.T) (string, LeaderConfig) {
 		dir := t.TempDir()
-		cfg := PrimaryConfig{Dir: dir, SegmentSize: restartSeg, NoSync: true, WALKeep: restartSeg, CheckpointInterval: time.Millisecond}
-		p, err := StartPrimary(cfg)
+		cfg := LeaderConfig{Dir: dir, SegmentSize: restartSeg, NoSync: true, WALKeep: restartSeg, CheckpointInterval: time.Millisecond}
+		p, err := StartLeader(cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -259,7 +260,7 @@ func TestLeaderRecoveryRefuses(t *testing.T) {
 		"last segment cut below the checkpoint": {func(t *testing.T, dir string) {
 			// A cut in the last segment is a torn tail to the WAL; the
 			// checkpoint says acknowledged WAL was there.
-			_, lsn, _ := LoadSnapshot(ckpt(dir))
+			_, lsn, _ := LoadImageFile(ckpt(dir))
 			seg := lsn - lsn%restartSeg
 			segs, _ := filepath.Glob(filepath.Join(dir, WALDir, "*.wal"))
 			for _, s := range segs {
@@ -273,7 +274,7 @@ func TestLeaderRecoveryRefuses(t *testing.T) {
 			// The WAL's last segments lost whole: nothing in the WAL
 			// itself says so, but the checkpoint does.
 			segs, _ := filepath.Glob(filepath.Join(dir, WALDir, "*.wal"))
-			_, lsn, _ := LoadSnapshot(ckpt(dir))
+			_, lsn, _ := LoadImageFile(ckpt(dir))
 			for _, s := range segs {
 				if start, _ := wal.ParseLSN(fmt.Sprintf("0/%s", filepath.Base(s)[8:16])); start > lsn-restartSeg {
 					os.Remove(s)
@@ -285,13 +286,13 @@ func TestLeaderRecoveryRefuses(t *testing.T) {
 			dir, cfg := build(t)
 			tc.damage(t, dir)
 			before := treeOf(t, dir)
-			_, err := StartPrimary(cfg)
+			_, err := StartLeader(cfg)
 			if err == nil || !strings.Contains(err.Error(), tc.names(dir)) {
-				t.Fatalf("StartPrimary = %v, want an error naming %s", err, tc.names(dir))
+				t.Fatalf("StartLeader = %v, want an error naming %s", err, tc.names(dir))
 			}
 			t.Log(err)
 			if after := treeOf(t, dir); after != before {
-				t.Fatal("StartPrimary changed the directory")
+				t.Fatal("StartLeader changed the directory")
 			}
 		})
 	}

@@ -2,68 +2,22 @@ package ship
 
 import (
 	"net"
-	"strings"
 	"testing"
 	"time"
 
+	"walship/engine/ship/replica"
 	"walship/engine/wal"
 	"walship/engine/wire"
 )
-
-func TestStatusLie(t *testing.T) {
-	for _, tc := range []struct {
-		st   wire.Status
-		sent wal.LSN
-		lie  string
-	}{
-		{wire.Status{Write: 100, Flush: 90, Replay: 80}, 100, ""},
-		{wire.Status{}, 0, ""},
-		{wire.Status{Write: 101, Flush: 90, Replay: 80}, 100, "write 0/65, past the 0/64 it was sent"},
-		{wire.Status{Write: 1<<63 - 1, Flush: 1<<63 - 1, Replay: 1<<63 - 1}, 100, "write 7FFFFFFF/FFFFFFFF, past"},
-		{wire.Status{Write: 100, Flush: 101, Replay: 80}, 200, "flush 0/65 past its write 0/64"},
-		{wire.Status{Write: 100, Flush: 90, Replay: 91}, 200, "replay 0/5B past its flush 0/5A"},
-	} {
-		lie := statusLie(tc.st, tc.sent)
-		if (tc.lie == "") != (lie == "") || !strings.Contains(lie, tc.lie) {
-			t.Errorf("statusLie(%+v, %s) = %q, want %q", tc.st, tc.sent, lie, tc.lie)
-		}
-	}
-}
-
-func TestConfirms(t *testing.T) {
-	at := report{streaming: true, write: 300, flush: 200, replay: 100}
-	for _, tc := range []struct {
-		mode SyncMode
-		end  wal.LSN
-		r    report
-		want bool
-	}{
-		{SyncRemoteWrite, 300, at, true},
-		{SyncRemoteWrite, 301, at, false},
-		{SyncOn, 200, at, true},
-		{SyncOn, 201, at, false},
-		{SyncRemoteApply, 100, at, true},
-		{SyncRemoteApply, 101, at, false},
-		// A stopped, cut or catching-up follower's last report counts for
-		// nothing, however far it reached.
-		{SyncRemoteWrite, 1, report{write: 300, flush: 200, replay: 100}, false},
-		{SyncOn, 1, report{write: 300, flush: 200, replay: 100}, false},
-		{SyncRemoteApply, 1, report{write: 300, flush: 200, replay: 100}, false},
-	} {
-		if got := confirms(tc.mode, tc.end, tc.r); got != tc.want {
-			t.Errorf("confirms(%s, %s, %+v) = %v", tc.mode, tc.end, tc.r, got)
-		}
-	}
-}
 
 // A client that completes the handshake as a known follower and then
 // reports a flush far past anything it was sent is dropped with the
 // reason as an event, and releases no commit.
 func TestForgedStatusRejected(t *testing.T) {
 	ev := &hostileEvents{}
-	p, err := StartPrimary(PrimaryConfig{
+	p, err := StartLeader(LeaderConfig{
 		Dir: t.TempDir(), SegmentSize: hostileSeg, NoSync: true, OnEvent: ev.add,
-		Sync: SyncRule{Mode: SyncOn, N: 1},
+		Sync: replica.SyncRule{Mode: replica.SyncOn, N: 1},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -88,8 +42,8 @@ func TestForgedStatusRejected(t *testing.T) {
 	if err := wire.WriteFrame(c, wire.KindStatus, st.Encode()); err != nil {
 		t.Fatal(err)
 	}
-	e := ev.wait(t, EvRefused, "rejected: status reports write 7FFFFFFF/FFFFFFFF, past")
-	ev.wait(t, EvDisconnect, "rejected")
+	e := ev.wait(t, replica.EvRefused, "rejected: status reports write 7FFFFFFF/FFFFFFFF, past")
+	ev.wait(t, replica.EvDisconnect, "rejected")
 	t.Log(e.Text)
 	// The connection is dropped...
 	c.SetReadDeadline(time.Now().Add(5 * time.Second))
@@ -101,12 +55,12 @@ func TestForgedStatusRejected(t *testing.T) {
 	}
 	// ...and nothing of the report counts: not its positions, not for the
 	// commit.
-	for _, ps := range p.Peers() {
-		if ps.FlushLSN > end {
+	for _, ps := range p.Followers() {
+		if ps.Flush > end {
 			t.Fatalf("the leader took the forged flush: %+v", ps)
 		}
 	}
-	if p.satisfied(end) {
+	if p.Released(end) {
 		t.Fatal("the forged report released a commit")
 	}
 	select {
@@ -117,17 +71,17 @@ func TestForgedStatusRejected(t *testing.T) {
 }
 
 // waitPeer polls until the leader's view of follower name passes ok.
-func waitPeer(t *testing.T, p *Primary, name string, ok func(PeerStatus) bool) {
+func waitPeer(t *testing.T, p *Leader, name string, ok func(replica.Row) bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		for _, ps := range p.Peers() {
+		for _, ps := range p.Followers() {
 			if ps.Name == name && ok(ps) {
 				return
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s: condition not reached: %+v", name, p.Peers())
+			t.Fatalf("%s: condition not reached: %+v", name, p.Followers())
 		}
 		time.Sleep(time.Millisecond)
 	}
@@ -140,7 +94,7 @@ type scriptedFollower struct {
 	fr *wire.Reader
 }
 
-func dialScripted(t *testing.T, p *Primary, name string) *scriptedFollower {
+func dialScripted(t *testing.T, p *Leader, name string) *scriptedFollower {
 	t.Helper()
 	c, err := net.Dial("tcp", p.Addr())
 	if err != nil {
@@ -182,18 +136,18 @@ func (f *scriptedFollower) report(t *testing.T, st wire.Status) {
 // followers count, as in PostgreSQL. Once it is back and streaming, the
 // commit is released.
 func TestStoppedFollowerDoesNotConfirm(t *testing.T) {
-	for _, mode := range []SyncMode{SyncRemoteWrite, SyncOn, SyncRemoteApply} {
+	for _, mode := range []replica.SyncMode{replica.SyncRemoteWrite, replica.SyncOn, replica.SyncRemoteApply} {
 		t.Run(mode.String(), func(t *testing.T) {
-			p, err := StartPrimary(PrimaryConfig{
+			p, err := StartLeader(LeaderConfig{
 				Dir: t.TempDir(), SegmentSize: hostileSeg, NoSync: true,
-				Sync: SyncRule{Mode: mode, N: 2},
+				Sync: replica.SyncRule{Mode: mode, N: 2},
 			})
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer p.Close()
-			start := func(dir string) *Standby {
-				s, err := StartStandby(StandbyConfig{
+			start := func(dir string) *Follower {
+				s, err := StartFollower(FollowerConfig{
 					Name: "follower-2", Dir: dir, Leader: p.Addr(), SegmentSize: hostileSeg, NoSync: true,
 					StatusInterval: 10 * time.Millisecond,
 				})
@@ -214,20 +168,20 @@ func TestStoppedFollowerDoesNotConfirm(t *testing.T) {
 			defer close(stop)
 			released := make(chan bool, 1)
 			go func() { released <- p.WaitCommit(end, stop) }()
-			confirmed := func(ps PeerStatus) bool {
-				return confirms(mode, end, report{streaming: true, write: ps.WriteLSN, flush: ps.FlushLSN, replay: ps.ReplayLSN})
+			confirmed := func(ps replica.Row) bool {
+				return map[replica.SyncMode]wal.LSN{replica.SyncRemoteWrite: ps.Write, replica.SyncOn: ps.Flush, replica.SyncRemoteApply: ps.Replay}[mode] >= end
 			}
 			waitPeer(t, p, "follower-2", confirmed)
 			if err := f2.Close(); err != nil {
 				t.Fatal(err)
 			}
-			waitPeer(t, p, "follower-2", func(ps PeerStatus) bool { return !ps.Connected })
+			waitPeer(t, p, "follower-2", func(ps replica.Row) bool { return !ps.Connected })
 			// follower-1 confirms now; follower-2's last report still
 			// says it had, but it is stopped.
 			f1.receive(t, end)
 			f1.report(t, wire.Status{Write: end, Flush: end, Replay: end})
 			waitPeer(t, p, "follower-1", confirmed)
-			if p.satisfied(end) {
+			if p.Released(end) {
 				t.Fatalf("%s ANY 2 released with follower-2 stopped", mode)
 			}
 			select {

@@ -448,7 +448,7 @@ func DecodeResend(p []byte) (wal.LSN, error) {
 	return wal.LSN(binary.BigEndian.Uint64(p)), nil
 }
 
-// BackupChunk is one piece of a base backup: a store snapshot consistent at
+// BackupChunk is one piece of a base backup: a store image consistent at
 // LSN, sent in order.
 type BackupChunk struct {
 	LSN    wal.LSN

@@ -1,5 +1,7 @@
-// Command demo runs the walship UI over the synthetic cluster of package
-// fake, to look at and drive the UI without the real engine:
+// Command demo runs the walship UI over a real in-process cluster started
+// as the walship command starts one (cluster.Room), with a few of its
+// settings as flags and the raw terminal output teed to a file when
+// asked, to look at and drive the UI while working on it:
 //
 //	go run ./tui/internal/demo -theme light -followers 4
 package main
@@ -12,36 +14,41 @@ import (
 
 	"walship/engine/cluster"
 	"walship/tui"
-	"walship/tui/internal/fake"
 )
 
 func main() {
+	room := cluster.Room()
 	th := flag.String("theme", "dark", "theme: dark, light, high-contrast, mono")
-	n := flag.Int("followers", 3, "followers")
-	rate := flag.Float64("rate", 4, "records per second")
-	lat := flag.Duration("latency", 300*time.Millisecond, "one-way latency")
+	n := flag.Int("followers", room.Followers, "followers")
+	rate := flag.Float64("rate", room.Rate, "records per second")
+	lat := flag.Duration("latency", room.Latency, "one-way latency")
 	record := flag.String("record", "", "also write the raw terminal output to this file")
 	flag.Parse()
-	sim := fake.NewSim(fake.SimConfig{
-		Followers:  *n,
-		Rate:       *rate,
-		Latency:    *lat,
-		ApplyDelay: 80 * time.Millisecond,
-		FlushDelay: 150 * time.Millisecond,
-		Sync:       cluster.SyncRule{Mode: cluster.SyncOn, N: 1},
-	})
-	opts := tui.Options{Theme: *th}
-	if *record != "" {
-		f, err := os.Create(*record)
+	if err := run(*th, *n, *rate, *lat, *record); err != nil {
+		fmt.Fprintln(os.Stderr, "demo:", err)
+		os.Exit(1)
+	}
+}
+
+func run(th string, n int, rate float64, lat time.Duration, record string) error {
+	cfg := cluster.Room()
+	cfg.Followers, cfg.Rate, cfg.Latency = n, rate, lat
+	c, err := cluster.New(cfg)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if err := c.Start(); err != nil {
+		return err
+	}
+	opts := tui.Options{Theme: th}
+	if record != "" {
+		f, err := os.Create(record)
 		if err != nil {
-			fmt.Fprintln(os.Stderr, "demo:", err)
-			os.Exit(1)
+			return err
 		}
 		defer f.Close()
 		opts.Output = tui.Tee(os.Stdout, f)
 	}
-	if err := tui.Run(sim, opts); err != nil {
-		fmt.Fprintln(os.Stderr, "demo:", err)
-		os.Exit(1)
-	}
+	return tui.Run(c, opts)
 }

@@ -1,11 +1,8 @@
-// Package fake provides stand-ins for the cluster that the terminal UI
-// drives: Recorder, a fixed snapshot that records every command, for Update
-// tests; and Sim, a small synthetic cluster whose frames travel, whose
-// followers write, flush and replay, and which obeys every command, so the
-// UI can be watched and driven before (or without) the real engine.
-//
-// Sim is a toy: its numbers follow the shape of streaming replication, not
-// its detail. Nothing here is used by the walship binary.
+// Package fake provides Recorder, a stand-in for the cluster the terminal
+// UI drives: it serves a fixed snapshot and records every command, for
+// the UI's tests. It never carries a command out: what a command does is
+// the engine's (the demo and the end-to-end tests run the real one).
+// Nothing here is used by the walship binary.
 package fake
 
 import (

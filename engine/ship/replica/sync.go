@@ -1,4 +1,4 @@
-package ship
+package replica
 
 import "fmt"
 
@@ -49,3 +49,14 @@ func (r SyncRule) String() string {
 
 // Remote reports whether the rule waits for followers.
 func (r SyncRule) Remote() bool { return r.Mode > SyncLocal && r.N > 0 }
+
+// position names what a remote mode waits for, as a person says it.
+func (m SyncMode) position() string {
+	switch m {
+	case SyncRemoteWrite:
+		return "write"
+	case SyncOn:
+		return "flush"
+	}
+	return "replay"
+}

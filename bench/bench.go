@@ -1,7 +1,13 @@
-package cluster
+// Package bench measures walship: Run replicates a million records from
+// the leader to its followers through the real relays and reports
+// throughput, lag, fsyncs and memory (walship bench), against the
+// bare-shipper baseline of RunBaseline, measured in the same run with the
+// same records. It drives a cluster through its API only, as the UI
+// does, and lives apart from it so that the engine carries no
+// benchmark. Benchmarks for go test -bench are in its tests.
+package bench
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -9,20 +15,18 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
-	"runtime/metrics"
 	"slices"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
-	"walship/engine/ship"
+	"walship/engine/cluster"
+	"walship/engine/ship/replica"
 	"walship/engine/wal"
 )
 
-// BenchConfig sets up a throughput run (walship bench). Zero fields take
+// Config sets up a throughput run (walship bench). Zero fields take
 // the defaults in parentheses.
-type BenchConfig struct {
+type Config struct {
 	Dir       string // where the run's data goes (a temporary directory); removed afterwards
 	Followers int    // (3)
 	Records   int    // records the leader writes (1,000,000)
@@ -34,7 +38,7 @@ type BenchConfig struct {
 	Writers int
 	// Sync is the commit rule. With anything but off, each writer waits
 	// for its commit every CommitEvery records.
-	Sync        SyncRule
+	Sync        cluster.SyncRule
 	CommitEvery int  // (1000)
 	NoFsync     bool // no fsync anywhere (walship and the baseline)
 	// PausedFollower keeps follower-1's replay paused the whole run: its
@@ -65,7 +69,7 @@ type BenchConfig struct {
 	MemProfile func()
 }
 
-func (b *BenchConfig) defaults() {
+func (b *Config) defaults() {
 	if b.Followers <= 0 {
 		b.Followers = 3
 	}
@@ -119,10 +123,10 @@ func percentiles(d []time.Duration) Percentiles {
 	return Percentiles{P50: at(0.50), P99: at(0.99), Samples: len(d)}
 }
 
-// BenchResult is what one walship bench run measured.
-type BenchResult struct {
-	Config     BenchConfig // with defaults filled in
-	RecordSize int         // encoded WAL record size
+// Result is what one walship bench run measured.
+type Result struct {
+	Config     Config // with defaults filled in
+	RecordSize int    // encoded WAL record size
 	Records    int
 	WALBytes   int64         // LSN bytes the leader wrote (records and segment gaps)
 	WriteTime  time.Duration // the leader's appends alone
@@ -154,46 +158,22 @@ type BenchResult struct {
 
 // RecordsPerSec is records replicated (replayed on every counted follower)
 // per second.
-func (r BenchResult) RecordsPerSec() float64 { return float64(r.Records) / r.Elapsed.Seconds() }
+func (r Result) RecordsPerSec() float64 { return float64(r.Records) / r.Elapsed.Seconds() }
 
 // MBPerSec is WAL megabytes (10^6 bytes) replicated per second.
-func (r BenchResult) MBPerSec() float64 { return float64(r.WALBytes) / 1e6 / r.Elapsed.Seconds() }
+func (r Result) MBPerSec() float64 { return float64(r.WALBytes) / 1e6 / r.Elapsed.Seconds() }
 
 // PayloadMBPerSec is key and value megabytes replicated per second.
-func (r BenchResult) PayloadMBPerSec() float64 {
+func (r Result) PayloadMBPerSec() float64 {
 	return float64(r.Records) * float64(r.RecordSize-wal.Overhead) / 1e6 / r.Elapsed.Seconds()
 }
 
 // Ratio is walship's records/s over the baseline's (0 without a baseline).
-func (r BenchResult) Ratio() float64 {
+func (r Result) Ratio() float64 {
 	if r.Baseline == nil || r.Baseline.Elapsed <= 0 {
 		return 0
 	}
 	return r.RecordsPerSec() / r.Baseline.RecordsPerSec()
-}
-
-// CatchUpResult is the catch-up run's measurement.
-type CatchUpResult struct {
-	LoadRate    float64       // records/s the leader wrote throughout
-	Cut         time.Duration // how long the link was cut
-	Backlog     int64         // WAL bytes follower-1 had to replay when the link came back
-	Reconnect   time.Duration // restore until follower-1 was streaming again (its reconnect backoff)
-	CatchUp     time.Duration // reconnect until follower-1 had replayed the backlog
-	RecordSize  int
-	PeakRSS     int64
-	Live        int64
-	StoresMatch bool
-}
-
-// BacklogRecords is the backlog in records.
-func (c CatchUpResult) BacklogRecords() float64 { return float64(c.Backlog) / float64(c.RecordSize) }
-
-// RecordsPerSec is the backlog replayed per second once reconnected.
-func (c CatchUpResult) RecordsPerSec() float64 {
-	if c.CatchUp <= 0 {
-		return 0
-	}
-	return c.BacklogRecords() / c.CatchUp.Seconds()
 }
 
 // benchKeyDigits makes every key the same length, so every record has the
@@ -232,7 +212,7 @@ func (r *benchRecord) fill(i int) {
 
 func benchRecordSize(valueSize int) int { return wal.Overhead + 1 + benchKeyDigits + valueSize }
 
-func (b *BenchConfig) progress(format string, args ...any) {
+func (b *Config) progress(format string, args ...any) {
 	if b.Progress != nil {
 		fmt.Fprintf(b.Progress, format+"\n", args...)
 	}
@@ -242,11 +222,11 @@ func (b *BenchConfig) progress(format string, args ...any) {
 // leader appending as fast as it can, timed until every follower (but a
 // paused one) has replayed everything; then, if asked, the bare-shipper
 // baseline and the catch-up run.
-func Bench(ctx context.Context, cfg BenchConfig) (BenchResult, error) {
+func Run(ctx context.Context, cfg Config) (Result, error) {
 	cfg.defaults()
-	res := BenchResult{Config: cfg, RecordSize: benchRecordSize(cfg.ValueSize), Records: cfg.Records}
-	if cfg.Followers > MaxFollowers {
-		return res, fmt.Errorf("followers must be 1..%d, not %d", MaxFollowers, cfg.Followers)
+	res := Result{Config: cfg, RecordSize: benchRecordSize(cfg.ValueSize), Records: cfg.Records}
+	if cfg.Followers > cluster.MaxFollowers {
+		return res, fmt.Errorf("followers must be 1..%d, not %d", cluster.MaxFollowers, cfg.Followers)
 	}
 	if res.RecordSize > wal.MaxRecordSize {
 		return res, fmt.Errorf("value size %d makes records over %d bytes", cfg.ValueSize, wal.MaxRecordSize)
@@ -266,7 +246,7 @@ func Bench(ctx context.Context, cfg BenchConfig) (BenchResult, error) {
 	warmBytes := min(int64(cfg.Followers+1)*int64(cfg.Records)*int64(res.RecordSize), maxWarmBytes)
 	phase := func(name string) (string, error) {
 		if !cfg.NoWarm {
-			cfg.progress("%s: warming %s of page cache", name, FormatSize(warmBytes))
+			cfg.progress("%s: warming %s of page cache", name, cluster.FormatSize(warmBytes))
 			// Only an aid to measuring: a phase that cannot be warmed
 			// (a small disk, say) runs anyway, and the report says so.
 			if err := warmPageCache(ctx, root, warmBytes); err != nil {
@@ -372,8 +352,8 @@ func benchDir(dir string) (string, func(), error) {
 	return root, func() { os.RemoveAll(root) }, nil
 }
 
-func (b *BenchConfig) clusterConfig(dir string) Config {
-	return Config{
+func (b *Config) clusterConfig(dir string) cluster.Config {
+	return cluster.Config{
 		Dir: dir, Followers: b.Followers, SegmentSize: b.SegmentSize, WALKeep: b.WALKeep,
 		Sync: b.Sync, NoFsync: b.NoFsync, BatchBytes: b.BatchBytes,
 		// A slot per follower: however far the writer outruns a follower,
@@ -388,12 +368,12 @@ func (b *BenchConfig) clusterConfig(dir string) Config {
 }
 
 // waitStreaming waits until every follower is connected.
-func waitStreaming(ctx context.Context, c *Cluster, n int) error {
+func waitStreaming(ctx context.Context, c *cluster.Cluster, n int) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	for {
 		k := 0
-		for _, p := range c.primary.Peers() {
+		for _, p := range c.Leader().Followers() {
 			if p.Connected {
 				k++
 			}
@@ -412,7 +392,7 @@ func waitStreaming(ctx context.Context, c *Cluster, n int) error {
 // lagSampler samples the leader's lag tracker (what pg_stat_replication
 // shows) every few milliseconds. An idle position counts as zero lag.
 type lagSampler struct {
-	c        *Cluster
+	c        *cluster.Cluster
 	skipRepl map[string]bool // followers left out of replay lag
 	w, f, r  []time.Duration
 	stop     chan struct{}
@@ -421,7 +401,7 @@ type lagSampler struct {
 
 const lagSampleEvery = 5 * time.Millisecond
 
-func startLagSampler(c *Cluster, skipReplay map[string]bool) *lagSampler {
+func startLagSampler(c *cluster.Cluster, skipReplay map[string]bool) *lagSampler {
 	s := &lagSampler{c: c, skipRepl: skipReplay, stop: make(chan struct{}), done: make(chan struct{})}
 	go func() {
 		defer close(s.done)
@@ -433,7 +413,7 @@ func startLagSampler(c *Cluster, skipReplay map[string]bool) *lagSampler {
 				return
 			case <-t.C:
 			}
-			for _, p := range c.primary.Peers() {
+			for _, p := range c.Leader().Followers() {
 				if !p.Connected {
 					continue
 				}
@@ -448,7 +428,7 @@ func startLagSampler(c *Cluster, skipReplay map[string]bool) *lagSampler {
 	return s
 }
 
-func lagValue(l ship.Lag) time.Duration {
+func lagValue(l replica.Lag) time.Duration {
 	if l.Idle || !l.Known {
 		return 0
 	}
@@ -466,9 +446,9 @@ const benchBatch = 64
 
 // writeRecords appends records [0, n) with cfg.Writers goroutines, waiting
 // for commits as the sync rule says. It stops early when stop closes.
-func writeRecords(c *Cluster, cfg *BenchConfig, n int, stop <-chan struct{}) error {
-	p := c.primary
-	wait := cfg.Sync.Mode != SyncOff
+func writeRecords(c *cluster.Cluster, cfg *Config, n int, stop <-chan struct{}) error {
+	p := c.Leader()
+	wait := cfg.Sync.Mode != cluster.SyncOff
 	errs := make(chan error, cfg.Writers)
 	var wg sync.WaitGroup
 	for w := range cfg.Writers {
@@ -519,9 +499,9 @@ func writeRecords(c *Cluster, cfg *BenchConfig, n int, stop <-chan struct{}) err
 }
 
 // replayedAll reports whether every named follower has replayed up to end.
-func replayedAll(c *Cluster, names []string, end wal.LSN, flushOnly bool) bool {
+func replayedAll(c *cluster.Cluster, names []string, end wal.LSN, flushOnly bool) bool {
 	for _, n := range names {
-		s := c.Standby(n)
+		s := c.Follower(n)
 		if s == nil {
 			return false
 		}
@@ -539,10 +519,10 @@ func replayedAll(c *Cluster, names []string, end wal.LSN, flushOnly bool) bool {
 
 // storesMatch reports whether the named followers' stores all have the
 // leader's digest.
-func storesMatch(c *Cluster, names []string) bool {
-	want := c.primary.Store().Digest()
+func storesMatch(c *cluster.Cluster, names []string) bool {
+	want := c.Leader().Store().Digest()
 	for _, n := range names {
-		if c.Standby(n).Store().Digest() != want {
+		if c.Follower(n).Store().Digest() != want {
 			return false
 		}
 	}
@@ -551,7 +531,7 @@ func storesMatch(c *Cluster, names []string) bool {
 
 // waitFor polls cond every millisecond until it holds, the timeout passes,
 // or a WAL in c fails (a full disk, say), which no wait would mend.
-func waitFor(ctx context.Context, c *Cluster, timeout time.Duration, what string, cond func() bool) error {
+func waitFor(ctx context.Context, c *cluster.Cluster, timeout time.Duration, what string, cond func() bool) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	t := time.NewTicker(time.Millisecond)
@@ -559,7 +539,7 @@ func waitFor(ctx context.Context, c *Cluster, timeout time.Duration, what string
 	for i := 0; !cond(); i++ {
 		// A log's error sits under its append lock: look every 100 polls.
 		if i%100 == 99 {
-			if err := c.walFailure(); err != nil {
+			if err := c.WALFailure(); err != nil {
 				return fmt.Errorf("waiting for %s: %w", what, err)
 			}
 		}
@@ -572,9 +552,9 @@ func waitFor(ctx context.Context, c *Cluster, timeout time.Duration, what string
 	return nil
 }
 
-func benchWalship(ctx context.Context, cfg *BenchConfig, res *BenchResult, dir string) error {
+func benchWalship(ctx context.Context, cfg *Config, res *Result, dir string) error {
 	ResetPeakRSS()
-	c, err := New(cfg.clusterConfig(dir))
+	c, err := cluster.New(cfg.clusterConfig(dir))
 	if err != nil {
 		return err
 	}
@@ -583,7 +563,7 @@ func benchWalship(ctx context.Context, cfg *BenchConfig, res *BenchResult, dir s
 	paused := ""
 	if cfg.PausedFollower {
 		paused = names[0]
-		if err := c.Do(Command{Verb: VerbPause, Follower: paused}); err != nil {
+		if err := c.Do(cluster.Command{Verb: cluster.VerbPause, Follower: paused}); err != nil {
 			return err
 		}
 	}
@@ -606,12 +586,12 @@ func benchWalship(ctx context.Context, cfg *BenchConfig, res *BenchResult, dir s
 		defer stopProfile()
 	}
 	cfg.progress("walship: %d records of %d bytes to %d followers", cfg.Records, res.RecordSize, len(names))
-	lsync0 := c.primary.Log().Syncs()
+	lsync0 := c.Leader().Log().Syncs()
 	var fsync0 uint64
 	for _, n := range names {
-		fsync0 += c.Standby(n).Syncs()
+		fsync0 += c.Follower(n).Syncs()
 	}
-	start0 := c.primary.Log().End()
+	start0 := c.Leader().Log().End()
 	lags := startLagSampler(c, map[string]bool{paused: true})
 	cpu0 := processCPU()
 	t0 := time.Now()
@@ -622,7 +602,7 @@ func benchWalship(ctx context.Context, cfg *BenchConfig, res *BenchResult, dir s
 		return err
 	}
 	res.WriteTime = time.Since(t0)
-	end := c.primary.Log().End()
+	end := c.Leader().Log().End()
 	err = waitFor(ctx, c, cfg.Timeout, "followers to replay", func() bool { return replayedAll(c, counted, end, false) })
 	res.Elapsed = time.Since(t0)
 	res.CPU = processCPU() - cpu0
@@ -637,12 +617,12 @@ func benchWalship(ctx context.Context, cfg *BenchConfig, res *BenchResult, dir s
 			return err
 		}
 		res.PausedFlushed = time.Since(t0)
-		pos := c.Standby(paused).Status().Positions
+		pos := c.Follower(paused).Status().Positions
 		res.PausedBacklog = int64(pos.Write - pos.Replay)
 	}
-	res.LeaderFsyncs = c.primary.Log().Syncs() - lsync0
+	res.LeaderFsyncs = c.Leader().Log().Syncs() - lsync0
 	for _, n := range names {
-		res.FollowerFsyncs += c.Standby(n).Syncs()
+		res.FollowerFsyncs += c.Follower(n).Syncs()
 	}
 	res.FollowerFsyncs -= fsync0
 	res.PeakRSS, res.Live = PeakRSS(), liveHeap()
@@ -654,151 +634,7 @@ func benchWalship(ctx context.Context, cfg *BenchConfig, res *BenchResult, dir s
 	return nil
 }
 
-func whyBehind(c *Cluster) string {
+func whyBehind(c *cluster.Cluster) string {
 	_, why := c.Converged()
 	return why
-}
-
-// benchCatchUp cuts follower-1 for cfg.CutFor under a steady load and
-// measures how fast it replays the backlog once the link is back.
-func benchCatchUp(ctx context.Context, cfg *BenchConfig, dir string) (CatchUpResult, error) {
-	res := CatchUpResult{LoadRate: cfg.LoadRate, Cut: cfg.CutFor, RecordSize: benchRecordSize(cfg.ValueSize)}
-	ccfg := cfg.clusterConfig(dir)
-	// Keep what the cut follower will need, with room to spare.
-	need := int64(cfg.LoadRate*(cfg.CutFor.Seconds()+30)) * int64(res.RecordSize)
-	ccfg.WALKeep = max(ccfg.WALKeep, need)
-	ResetPeakRSS()
-	c, err := New(ccfg)
-	if err != nil {
-		return res, err
-	}
-	defer c.Close()
-	if err := waitStreaming(ctx, c, cfg.Followers); err != nil {
-		return res, err
-	}
-	target := FollowerName(1)
-	cfg.progress("catch-up: load %.0f records/s; cutting %s for %v", cfg.LoadRate, target, cfg.CutFor)
-
-	// A paced writer: every millisecond, catch up with rate × elapsed.
-	stop := make(chan struct{})
-	werr := make(chan error, 1)
-	go func(stop <-chan struct{}) {
-		rec := newBenchRecord(cfg.Keys, cfg.ValueSize)
-		t := time.NewTicker(time.Millisecond)
-		defer t.Stop()
-		start := time.Now()
-		i := 0
-		for {
-			select {
-			case <-stop:
-				werr <- nil
-				return
-			case <-t.C:
-			}
-			due := int(cfg.LoadRate * time.Since(start).Seconds())
-			for ; i < due; i++ {
-				rec.fill(i)
-				if _, err := c.primary.Append(wal.OpSet, rec.key, rec.value); err != nil {
-					werr <- err
-					return
-				}
-			}
-		}
-	}(stop)
-	stopWriter := func() error {
-		if stop == nil {
-			return nil
-		}
-		close(stop)
-		stop = nil
-		return <-werr
-	}
-	defer stopWriter()
-
-	sleep := func(d time.Duration) error {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(d):
-			return nil
-		}
-	}
-	if err := sleep(time.Second); err != nil { // warm up
-		return res, err
-	}
-	if err := c.Do(Command{Verb: VerbCut, Follower: target}); err != nil {
-		return res, err
-	}
-	if err := sleep(cfg.CutFor); err != nil {
-		return res, err
-	}
-	backlogEnd := c.primary.Log().End()
-	from := c.Standby(target).Status().Positions.Replay
-	res.Backlog = int64(backlogEnd - from)
-	restored := time.Now()
-	if err := c.Do(Command{Verb: VerbRestore, Follower: target}); err != nil {
-		return res, err
-	}
-	cfg.progress("catch-up: restored; %s has %s of WAL to replay", target, FormatSize(res.Backlog))
-	s := c.Standby(target)
-	if err := waitFor(ctx, c, cfg.Timeout, target+" to reconnect", func() bool { return s.Status().Connected }); err != nil {
-		return res, err
-	}
-	reconnected := time.Now()
-	res.Reconnect = reconnected.Sub(restored)
-	if err := waitFor(ctx, c, cfg.Timeout, target+" to catch up", func() bool { return s.Status().Positions.Replay >= backlogEnd }); err != nil {
-		return res, fmt.Errorf("%w (%s)", err, whyBehind(c))
-	}
-	res.CatchUp = time.Since(reconnected)
-	if err := stopWriter(); err != nil {
-		return res, err
-	}
-	end := c.primary.Log().End()
-	if err := waitFor(ctx, c, cfg.Timeout, "followers to replay", func() bool { return replayedAll(c, c.Names(), end, false) }); err != nil {
-		return res, err
-	}
-	res.StoresMatch = storesMatch(c, c.Names())
-	res.PeakRSS, res.Live = PeakRSS(), liveHeap()
-	if cfg.MemProfile != nil {
-		cfg.MemProfile()
-	}
-	return res, nil
-}
-
-// PeakRSS returns the process's peak resident set size (VmHWM in
-// /proc/self/status) in bytes, or 0 where there is no /proc.
-func PeakRSS() int64 {
-	f, err := os.Open("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := sc.Text()
-		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
-			if err != nil {
-				return 0
-			}
-			return kb << 10
-		}
-	}
-	return 0
-}
-
-// ResetPeakRSS resets the peak RSS to the current RSS (Linux: "5" to
-// /proc/self/clear_refs), so each phase reports its own peak. Best effort.
-func ResetPeakRSS() {
-	os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
-}
-
-// liveHeap is the Go heap that was live at the last garbage collection.
-func liveHeap() int64 {
-	s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
-	metrics.Read(s)
-	if s[0].Value.Kind() != metrics.KindUint64 {
-		return 0
-	}
-	return int64(s[0].Value.Uint64())
 }

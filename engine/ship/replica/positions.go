@@ -1,4 +1,4 @@
-package ship
+package replica
 
 import (
 	"fmt"
@@ -20,12 +20,16 @@ type Positions struct {
 // known to have flushed (0 to skip that part).
 func (p Positions) Check(leader wal.LSN) error {
 	if p.Replay > p.Flush || p.Flush > p.Write {
-		return fmt.Errorf("ship: position invariant broken: replay %s, flush %s, write %s", p.Replay, p.Flush, p.Write)
+		return fmt.Errorf("replica: position invariant broken: replay %s, flush %s, write %s", p.Replay, p.Flush, p.Write)
 	}
 	if leader != 0 && p.Write > leader {
-		return fmt.Errorf("ship: follower wrote %s past the leader's flush %s", p.Write, leader)
+		return fmt.Errorf("replica: follower wrote %s past the leader's flush %s", p.Write, leader)
 	}
 	return nil
+}
+
+func (p Positions) String() string {
+	return fmt.Sprintf("write %s flush %s replay %s", p.Write, p.Flush, p.Replay)
 }
 
 // State names for a follower, as PostgreSQL names them where it has a name.
@@ -39,9 +43,8 @@ const (
 	StateNeedsBackup  = "needs base backup"
 )
 
-// followerState decides a follower's state from plain facts, so the rules
-// can be tested without sockets.
-type followerState struct {
+// stateFacts are the facts a follower's state is decided from.
+type stateFacts struct {
 	everConnected bool
 	connected     bool
 	caughtUp      bool // write reached the leader's flush since connecting
@@ -50,7 +53,7 @@ type followerState struct {
 	stopped       bool
 }
 
-func (f followerState) name() string {
+func (f stateFacts) name() string {
 	switch {
 	case f.stopped:
 		return StateStopped

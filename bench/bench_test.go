@@ -1,4 +1,4 @@
-package cluster
+package bench
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"walship/engine/cluster"
 	"walship/engine/wal"
 )
 
@@ -17,7 +18,7 @@ func TestBenchSmall(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts clusters")
 	}
-	res, err := Bench(context.Background(), BenchConfig{
+	res, err := Run(context.Background(), Config{
 		Dir: t.TempDir(), Followers: 2, Records: 5_000, Keys: 500, Writers: 2,
 		PausedFollower: true, SegmentSize: 1 << 20, BatchBytes: 32 << 10, WALKeep: 2 << 20,
 		Baseline: true, CutFor: 300 * time.Millisecond, LoadRate: 5_000, Timeout: time.Minute,
@@ -67,9 +68,9 @@ func TestWarmPageCache(t *testing.T) {
 // timed until every follower has replayed them. Compare with
 // ship.BenchmarkShip3 (no relays) for the relay's share.
 func BenchmarkClusterRelay(b *testing.B) {
-	cfg := BenchConfig{Followers: 3, NoFsync: true}
+	cfg := Config{Followers: 3, NoFsync: true}
 	cfg.defaults()
-	c, err := New(cfg.clusterConfig(b.TempDir()))
+	c, err := cluster.New(cfg.clusterConfig(b.TempDir()))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -83,7 +84,7 @@ func BenchmarkClusterRelay(b *testing.B) {
 	var end wal.LSN
 	for i := 0; b.Loop(); i++ {
 		rec.fill(i)
-		if end, err = c.primary.Append(wal.OpSet, rec.key, rec.value); err != nil {
+		if end, err = c.Leader().Append(wal.OpSet, rec.key, rec.value); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -1,4 +1,4 @@
-package ship
+package replica
 
 import (
 	"testing"
@@ -9,16 +9,16 @@ import (
 
 func TestFollowerStateRules(t *testing.T) {
 	for _, tc := range []struct {
-		f    followerState
+		f    stateFacts
 		want string
 	}{
-		{followerState{}, StateStartup},
-		{followerState{everConnected: true, connected: true}, StateCatchup},
-		{followerState{everConnected: true, connected: true, caughtUp: true}, StateStreaming},
-		{followerState{everConnected: true}, StateReconnecting},
-		{followerState{everConnected: true, walRemoved: true}, StateNeedsBackup},
-		{followerState{connected: true, inBackup: true, walRemoved: true}, StateBackup},
-		{followerState{connected: true, caughtUp: true, stopped: true}, StateStopped},
+		{stateFacts{}, StateStartup},
+		{stateFacts{everConnected: true, connected: true}, StateCatchup},
+		{stateFacts{everConnected: true, connected: true, caughtUp: true}, StateStreaming},
+		{stateFacts{everConnected: true}, StateReconnecting},
+		{stateFacts{everConnected: true, walRemoved: true}, StateNeedsBackup},
+		{stateFacts{connected: true, inBackup: true, walRemoved: true}, StateBackup},
+		{stateFacts{connected: true, caughtUp: true, stopped: true}, StateStopped},
 	} {
 		if got := tc.f.name(); got != tc.want {
 			t.Errorf("%+v: %s, want %s", tc.f, got, tc.want)

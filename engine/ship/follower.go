@@ -1,0 +1,677 @@
+package ship
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"walship/engine/clock"
+	"walship/engine/fatal"
+	"walship/engine/kv"
+	"walship/engine/ship/replica"
+	"walship/engine/wal"
+	"walship/engine/wire"
+)
+
+// FollowerConfig sets up a follower.
+type FollowerConfig struct {
+	Name        string
+	Dir         string // the follower's directory: wal/ and base.snap
+	Leader      string // address to dial (the follower's relay)
+	SegmentSize int64  // must equal the leader's
+	NoSync      bool
+	Clock       *clock.World
+
+	ApplyDelay time.Duration // replay cost per streamed record (world time)
+	FlushDelay time.Duration // extra cost per fsync (world time)
+	Paused     bool          // start with replay paused
+
+	// StatusInterval is how often an idle follower reports (real time;
+	// default 1s). StatusMinGap spaces reports under load (default 2ms).
+	StatusInterval time.Duration
+	StatusMinGap   time.Duration
+	// Reconnect backoff bounds (real time; defaults 50ms and 2s).
+	ReconnectMin, ReconnectMax time.Duration
+	// AutoBackup takes a base backup by itself after the leader says the
+	// WAL it needs was removed (otherwise it waits for RequestBackup).
+	AutoBackup bool
+	// WantBackup makes the first connection ask for a base backup, as a
+	// new standby is made with pg_basebackup rather than by replaying
+	// the whole history of the leader's WAL.
+	WantBackup bool
+	// MaxBackupSize refuses base backups larger than this (default 1 GiB).
+	MaxBackupSize int64
+	OnEvent       EventFunc
+	// OnPanic, when set, takes a panic in one of the follower's
+	// goroutines (see engine/fatal); otherwise the panic ends the program.
+	OnPanic fatal.Func
+}
+
+// Follower is a follower's shell: it owns its log, its store, its
+// connection to the leader and three stages with their own goroutines —
+// receive (write to its WAL), flush (fsync) and replay (apply to the
+// store) — and asks its decisions (replica.Follower) what to do with each
+// frame and each step. It recovers its own log first, and replays it.
+type Follower struct {
+	cfg   FollowerConfig
+	clk   *clock.World
+	log   *wal.Log
+	guard fatal.Group
+
+	// pipe parks the flusher and replayer while a base backup replaces the
+	// log and the store (they hold it shared while they work).
+	pipe sync.RWMutex
+
+	mu            sync.Mutex
+	core          *replica.Follower // the decisions; mu guards them
+	store         *kv.Store
+	applyDelay    time.Duration
+	flushDelay    time.Duration
+	conn          net.Conn
+	lastStatusPos replica.Positions
+
+	flushKick  chan struct{}
+	replayKick chan struct{}
+	statusKick chan struct{}
+
+	stop     chan struct{}
+	stopOnce sync.Once
+	wg       sync.WaitGroup
+	crashed  bool
+}
+
+// FollowerStatus is a follower's view of itself: its decisions' state
+// (positions, state, counters) and what its shell knows besides.
+type FollowerStatus struct {
+	replica.FollowerState
+	Name         string
+	StartLSN     wal.LSN // the oldest LSN in its log
+	ApplyDelay   time.Duration
+	FlushDelay   time.Duration
+	Keys         int
+	SegmentFiles int
+}
+
+// A follower's directory holds its WAL in WALDir and its last base backup
+// in BaseBackupFile.
+const (
+	WALDir         = "wal"
+	BaseBackupFile = "base.snap"
+)
+
+// StartFollower recovers the follower's log and store from Dir and starts
+// its goroutines. It returns once recovery is done; replay of the local log
+// and the first connection go on in the background.
+func StartFollower(cfg FollowerConfig) (*Follower, error) {
+	if cfg.Clock == nil {
+		cfg.Clock = clock.NewWorld()
+	}
+	if cfg.StatusInterval <= 0 {
+		cfg.StatusInterval = time.Second
+	}
+	if cfg.StatusMinGap <= 0 {
+		cfg.StatusMinGap = 2 * time.Millisecond
+	}
+	if cfg.ReconnectMin <= 0 {
+		cfg.ReconnectMin = 50 * time.Millisecond
+	}
+	if cfg.ReconnectMax <= 0 {
+		cfg.ReconnectMax = 2 * time.Second
+	}
+	if cfg.MaxBackupSize <= 0 {
+		cfg.MaxBackupSize = 1 << 30
+	}
+	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
+		return nil, fmt.Errorf("ship: %s: %w", cfg.Name, err)
+	}
+	log, rec, err := wal.Open(wal.Options{Dir: filepath.Join(cfg.Dir, WALDir), SegmentSize: cfg.SegmentSize, NoSync: cfg.NoSync})
+	if err != nil {
+		return nil, fmt.Errorf("ship: %s: recovery: %w", cfg.Name, err)
+	}
+	store := kv.New()
+	replayFrom := log.Start()
+	backup, backupLSN, err := LoadImageFile(filepath.Join(cfg.Dir, BaseBackupFile))
+	switch {
+	case err != nil:
+		log.Close()
+		return nil, fmt.Errorf("ship: %s: %w", cfg.Name, err)
+	case backup != nil:
+		store = backup
+		if backupLSN < log.Start() || backupLSN > log.End() {
+			// A crash between saving a base backup and resetting the log:
+			// the base backup is the newer truth.
+			if err := log.Reset(backupLSN); err != nil {
+				log.Close()
+				return nil, fmt.Errorf("ship: %s: %w", cfg.Name, err)
+			}
+		}
+		replayFrom = backupLSN
+	}
+	f := &Follower{
+		cfg: cfg, clk: cfg.Clock, log: log, store: store,
+		core: replica.NewFollower(replica.FollowerSettings{
+			Name: cfg.Name, SegmentSize: log.SegmentSize(), MaxBackupSize: cfg.MaxBackupSize,
+			AutoBackup: cfg.AutoBackup, WantBackup: cfg.WantBackup, Paused: cfg.Paused,
+		}, log.End(), replayFrom),
+		applyDelay: cfg.ApplyDelay, flushDelay: cfg.FlushDelay,
+		flushKick:  make(chan struct{}, 1),
+		replayKick: make(chan struct{}, 1),
+		statusKick: make(chan struct{}, 1),
+		stop:       make(chan struct{}),
+	}
+	f.guard = fatal.Group{Owner: cfg.Name, OnPanic: cfg.OnPanic, WG: &f.wg}
+	f.lastStatusPos = f.core.Positions()
+	text := recoveryText(log, rec)
+	if backup != nil {
+		text += fmt.Sprintf("; base backup at %s", backupLSN)
+	}
+	f.emit(replica.Event{Follower: cfg.Name, Kind: replica.EvRecovery, LSN: log.End(), Text: text})
+	f.guard.Go("flusher", f.flushLoop)
+	f.guard.Go("replayer", f.replayLoop)
+	f.guard.Go("receiver", f.connectLoop)
+	return f, nil
+}
+
+// Name is the follower's name.
+func (f *Follower) Name() string { return f.cfg.Name }
+
+// Store is the follower's store (replaced by a base backup).
+func (f *Follower) Store() *kv.Store {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.store
+}
+
+// WALErr returns the error that made the follower's WAL unusable (a
+// failed write: disk full, I/O error), wal.ErrClosed once it is closed or
+// crashed, and nil while it works. A follower whose WAL failed cannot
+// make progress until it is restarted.
+func (f *Follower) WALErr() error { return f.log.Err() }
+
+// Syncs is how many fsyncs the follower's WAL has done (for benchmarks).
+func (f *Follower) Syncs() uint64 { return f.log.Syncs() }
+
+// SetPaused pauses or resumes replay (pg_wal_replay_pause/resume). Receive
+// and flush go on.
+func (f *Follower) SetPaused(p bool) {
+	f.mu.Lock()
+	f.core.SetPaused(p)
+	f.mu.Unlock()
+	kick(f.replayKick)
+}
+
+// SetApplyDelay sets the replay cost per streamed record (world time).
+func (f *Follower) SetApplyDelay(d time.Duration) {
+	f.mu.Lock()
+	f.applyDelay = max(d, 0)
+	f.mu.Unlock()
+	kick(f.replayKick)
+}
+
+// SetFlushDelay sets the extra cost per fsync (world time).
+func (f *Follower) SetFlushDelay(d time.Duration) {
+	f.mu.Lock()
+	f.flushDelay = max(d, 0)
+	f.mu.Unlock()
+}
+
+// RequestBackup asks for a base backup on the next connection, dropping the
+// current one so that happens now.
+func (f *Follower) RequestBackup() {
+	f.mu.Lock()
+	f.core.RequestBackup()
+	c := f.conn
+	f.mu.Unlock()
+	if c != nil {
+		c.Close()
+	}
+}
+
+// Status reports the follower's view of itself.
+func (f *Follower) Status() FollowerStatus {
+	f.mu.Lock()
+	st := FollowerStatus{
+		FollowerState: f.core.State(), Name: f.cfg.Name,
+		ApplyDelay: f.applyDelay, FlushDelay: f.flushDelay,
+	}
+	store, crashed := f.store, f.crashed
+	f.mu.Unlock()
+	// Outside f.mu: a replay batch holds the store's lock, and the
+	// receiver, flusher and replayer all need f.mu.
+	st.Keys = store.Len()
+	if !crashed {
+		st.StartLSN = f.log.Start()
+		st.SegmentFiles = f.log.SegmentCount()
+	}
+	return st
+}
+
+// Close stops the follower cleanly: every goroutine, the connection, and
+// the log (synced). It is idempotent.
+func (f *Follower) Close() error {
+	if !f.halt() {
+		return nil
+	}
+	return f.log.Close()
+}
+
+// Crash stops the follower as a crash would: nothing more is synced, and
+// the log keeps only its flushed part plus keepUnsynced bytes of the
+// written tail (which may end inside a record: a torn write). Restart with
+// StartFollower on the same Dir.
+func (f *Follower) Crash(keepUnsynced int64) error {
+	if !f.halt() {
+		return nil
+	}
+	f.mu.Lock()
+	f.crashed = true
+	f.mu.Unlock()
+	return f.log.Crash(keepUnsynced)
+}
+
+// halt stops every goroutine; false when already stopped.
+func (f *Follower) halt() bool {
+	first := false
+	f.stopOnce.Do(func() {
+		first = true
+		close(f.stop)
+		f.mu.Lock()
+		if f.conn != nil {
+			f.conn.Close()
+		}
+		f.mu.Unlock()
+		f.wg.Wait()
+		f.mu.Lock()
+		f.core.Stopped()
+		f.mu.Unlock()
+	})
+	return first
+}
+
+func (f *Follower) stopped() bool {
+	select {
+	case <-f.stop:
+		return true
+	default:
+		return false
+	}
+}
+
+func (f *Follower) emit(evs ...replica.Event) { f.cfg.OnEvent.emit(evs...) }
+
+// ---- receive -------------------------------------------------------------
+
+func (f *Follower) connectLoop() {
+	backoff := f.cfg.ReconnectMin
+	for !f.stopped() {
+		progressed, err := f.session()
+		if f.stopped() {
+			return
+		}
+		reason := ""
+		if err != nil {
+			reason = err.Error()
+		}
+		f.mu.Lock()
+		f.core.Disconnected(reason)
+		f.conn = nil
+		f.mu.Unlock()
+		kick(f.statusKick)
+		if progressed {
+			backoff = f.cfg.ReconnectMin
+		}
+		if !sleepReal(backoff, f.stop) {
+			return
+		}
+		backoff = min(backoff*2, f.cfg.ReconnectMax)
+	}
+}
+
+// session runs one connection to the leader. It reports whether it got as
+// far as the leader's welcome.
+func (f *Follower) session() (bool, error) {
+	c, err := net.DialTimeout("tcp", f.cfg.Leader, 2*time.Second)
+	if err != nil {
+		return false, fmt.Errorf("connect: %w", err)
+	}
+	f.mu.Lock()
+	if f.stopped() {
+		f.mu.Unlock()
+		c.Close()
+		return false, nil
+	}
+	f.conn = c
+	h := f.core.Hello(f.log.End())
+	f.mu.Unlock()
+	defer c.Close()
+	if tc, ok := c.(*net.TCPConn); ok {
+		tc.SetNoDelay(true)
+	}
+
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	if err := wire.WriteFrame(c, wire.KindHello, h.Encode()); err != nil {
+		return false, fmt.Errorf("hello: %w", err)
+	}
+	fr := wire.NewReader(c, 256<<10)
+	frame, err := fr.Next()
+	if err != nil {
+		return false, fmt.Errorf("waiting for welcome: %w", err)
+	}
+	// The welcome, or a refusal.
+	if err := f.receive(frame, nil); err != nil {
+		return false, err
+	}
+	c.SetDeadline(time.Time{})
+
+	out := make(chan []byte, 8) // resend and backup requests for the writer
+	writerDone := make(chan struct{})
+	sessionDone := make(chan struct{})
+	f.guard.Go("status writer", func() {
+		defer close(writerDone)
+		if err := f.writeLoop(c, out, sessionDone); err != nil {
+			c.Close()
+		}
+	})
+	defer func() {
+		close(sessionDone)
+		c.Close()
+		<-writerDone
+	}()
+
+	for {
+		frame, err := fr.Next()
+		if err != nil {
+			if f.stopped() {
+				return true, nil
+			}
+			if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) {
+				return true, errors.New("connection closed")
+			}
+			return true, err
+		}
+		if err := f.receive(frame, out); err != nil {
+			return true, err
+		}
+	}
+}
+
+// receive asks the decisions what to do with a frame from the leader, and
+// does it. out takes requests for the leader (nil before the welcome).
+func (f *Follower) receive(frame wire.Frame, out chan []byte) error {
+	logEnd, now := f.log.End(), f.clk.Now()
+	var e replica.Effects
+	if frame.Kind == wire.KindData && out != nil {
+		// The record checks read only the frame: outside f.mu, which the
+		// flusher, the replayer and the status writer need meanwhile.
+		scan := replica.ScanData(frame.Payload, logEnd, f.log.SegmentSize())
+		f.mu.Lock()
+		e = f.core.Data(scan, now)
+		f.mu.Unlock()
+	} else {
+		f.mu.Lock()
+		e = f.core.Frame(frame.Kind, frame.Payload, logEnd, now)
+		f.mu.Unlock()
+	}
+	f.emit(e.Events...)
+	if e.Records > 0 {
+		if err := f.log.AppendRawRun(e.Append); err != nil {
+			return fmt.Errorf("writing WAL: %w", err)
+		}
+		if err := f.log.Write(); err != nil {
+			return fmt.Errorf("writing WAL: %w", err)
+		}
+		written := f.log.Written()
+		f.mu.Lock()
+		w := f.core.Written(written, e.Records)
+		f.mu.Unlock()
+		f.emit(w.Events...)
+		kick(f.flushKick)
+		kick(f.statusKick)
+	}
+	if e.Resend && out != nil {
+		select {
+		case out <- wire.AppendFrame(nil, wire.KindResend, wire.EncodeResend(e.ResendFrom)):
+		default:
+		}
+	}
+	if e.Install != nil {
+		if err := f.installBackup(e.Install, e.InstallLSN); err != nil {
+			return err
+		}
+	}
+	if e.Status {
+		f.forceStatus()
+	}
+	return e.Err
+}
+
+// forceStatus makes the writer send a status even if nothing moved.
+func (f *Follower) forceStatus() {
+	f.mu.Lock()
+	f.lastStatusPos = replica.Positions{}
+	f.mu.Unlock()
+	kick(f.statusKick)
+}
+
+// installBackup replaces the store and the log with a base backup
+// consistent at lsn. Its image file is made durable before the log is
+// reset, so a crash in between restarts from the base backup.
+func (f *Follower) installBackup(data []byte, lsn wal.LSN) error {
+	store, _, err := kv.Restore(data)
+	if err != nil {
+		return fmt.Errorf("base backup: %w", err)
+	}
+	f.pipe.Lock()
+	defer f.pipe.Unlock()
+	if err := saveImageFile(filepath.Join(f.cfg.Dir, BaseBackupFile), data, lsn, f.cfg.NoSync); err != nil {
+		return err
+	}
+	if err := f.log.Reset(lsn); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	f.store = store
+	e := f.core.Installed(lsn, store.Len())
+	f.mu.Unlock()
+	f.emit(e.Events...)
+	kick(f.statusKick)
+	kick(f.replayKick)
+	return nil
+}
+
+// writeLoop owns the connection's write side: status updates when a
+// position moves (at most one per StatusMinGap) and every StatusInterval,
+// plus the receiver's requests.
+func (f *Follower) writeLoop(c net.Conn, out chan []byte, done chan struct{}) error {
+	bw := bufio.NewWriterSize(c, 4096)
+	tick := time.NewTicker(f.cfg.StatusInterval)
+	defer tick.Stop()
+	for {
+		force := false
+		select {
+		case <-done:
+			return nil
+		case req := <-out:
+			if _, err := bw.Write(req); err != nil {
+				return err
+			}
+		case <-f.statusKick:
+		case <-tick.C:
+			force = true
+		}
+		f.mu.Lock()
+		pos := f.core.Positions()
+		send := force || pos != f.lastStatusPos
+		f.lastStatusPos = pos
+		f.mu.Unlock()
+		if send {
+			st := wire.Status{Write: pos.Write, Flush: pos.Flush, Replay: pos.Replay, TimeNS: int64(f.clk.Now())}
+			if err := wire.WriteFrame(bw, wire.KindStatus, st.Encode()); err != nil {
+				return err
+			}
+		}
+		if err := bw.Flush(); err != nil {
+			return err
+		}
+		if send {
+			// Space reports out under load; kicks merge meanwhile.
+			if !sleepReal(f.cfg.StatusMinGap, done) {
+				return nil
+			}
+		}
+	}
+}
+
+// ---- flush ---------------------------------------------------------------
+
+func (f *Follower) flushLoop() {
+	for {
+		select {
+		case <-f.stop:
+			return
+		case <-f.flushKick:
+		}
+		for f.log.Written() > f.log.Flushed() {
+			f.mu.Lock()
+			delay := f.flushDelay
+			f.mu.Unlock()
+			if delay > 0 && !f.clk.Sleep(delay, f.stop) {
+				return
+			}
+			if f.stopped() {
+				return
+			}
+			f.pipe.RLock()
+			flushed, err := f.log.Sync()
+			f.pipe.RUnlock()
+			if err != nil {
+				f.emit(replica.Event{Follower: f.cfg.Name, Kind: replica.EvError, LSN: f.log.Flushed(), Text: "fsync failed: " + err.Error()})
+				break
+			}
+			f.mu.Lock()
+			e := f.core.Flushed(flushed)
+			f.mu.Unlock()
+			f.emit(e.Events...)
+			kick(f.replayKick)
+			kick(f.statusKick)
+		}
+	}
+}
+
+// ---- replay --------------------------------------------------------------
+
+// replayBatchBytes bounds the WAL applied per pass (some hundreds of
+// records under one store lock), so pause takes effect soon.
+const replayBatchBytes = 64 << 10
+
+func (f *Follower) replayLoop() {
+	var rd *wal.Reader
+	var readerEpoch uint64
+	// A pass's records, applied under one store lock.
+	var batch []wal.Record
+	defer func() {
+		if rd != nil {
+			rd.Close()
+		}
+	}()
+	// wait parks the loop until something may have moved (a flush, a
+	// resume, a new delay, a base backup): false when the follower stops.
+	wait := func() bool {
+		select {
+		case <-f.stop:
+			return false
+		case <-f.replayKick:
+			return true
+		}
+	}
+	// pause waits a second after a failure, so a bad log is not read in
+	// a busy loop: false when the follower stops.
+	pause := func() bool { return f.clk.Sleep(time.Second, f.stop) }
+	for !f.stopped() {
+		f.mu.Lock()
+		from, limit, streamed, epoch, ok := f.core.Replay()
+		delay := f.applyDelay
+		f.mu.Unlock()
+		if !ok {
+			if !wait() {
+				return
+			}
+			continue
+		}
+		n := replayBatchBytes
+		if delay > 0 && streamed {
+			// An under-provisioned follower: each streamed record costs delay.
+			if !f.clk.Sleep(delay, f.stop) {
+				return
+			}
+			n = 1 // one record
+		}
+		f.pipe.RLock()
+		f.mu.Lock()
+		stale := f.core.Epoch() != epoch
+		store := f.store
+		f.mu.Unlock()
+		if stale {
+			f.pipe.RUnlock()
+			continue
+		}
+		if rd == nil || readerEpoch != epoch {
+			if rd != nil {
+				rd.Close()
+			}
+			var err error
+			rd, err = f.log.NewReader(from)
+			if err != nil {
+				rd = nil
+				f.pipe.RUnlock()
+				f.emit(replica.Event{Follower: f.cfg.Name, Kind: replica.EvError, LSN: from, Text: "replay: " + err.Error()})
+				if !pause() {
+					return
+				}
+				continue
+			}
+			readerEpoch = epoch
+		}
+		var failed error
+		// The records of one run, decoded and checked, aliasing the
+		// reader's buffer until the next Run.
+		_, batch, failed = rd.Run(limit, n, batch[:0])
+		if failed == io.EOF {
+			failed = nil
+		}
+		store.ApplyBatch(batch)
+		// Just past what was applied, or past the unused end of a
+		// segment the reader stepped over: replay has reached it either
+		// way, even when no record was applied.
+		replayed := rd.Pos()
+		f.pipe.RUnlock()
+		if failed != nil {
+			rd.Close()
+			rd = nil
+			f.emit(replica.Event{Follower: f.cfg.Name, Kind: replica.EvError, LSN: replayed, Text: "replay stopped: " + failed.Error()})
+			if !pause() {
+				return
+			}
+			continue
+		}
+		f.mu.Lock()
+		moved, e := f.core.Replayed(replayed, epoch)
+		f.mu.Unlock()
+		f.emit(e.Events...)
+		if !moved {
+			// Nothing to apply below the flush yet (the end of the log):
+			// wait for it rather than ask again at once.
+			if !wait() {
+				return
+			}
+			continue
+		}
+		kick(f.statusKick)
+	}
+}

@@ -106,6 +106,8 @@ var leaderFields = []field[ls]{
 	intF(func(v *ls) *int { return &v.CommitLatency.Commits }),
 	boolF(func(v *ls) *bool { return &v.Stale }),
 	strF(func(v *ls) *string { return &v.CommitWait }),
+	strF(func(v *ls) *string { return &v.Name }),
+	strF(func(v *ls) *string { return &v.State }),
 }
 
 // lagFields appends the three fields of a Lag.
@@ -175,6 +177,7 @@ var followerFields = func() []field[fs] {
 		uintF(func(v *fs) *uint32 { return &v.Timeline }),
 		boolF(func(v *fs) *bool { return &v.Stale }),
 		boolF(func(v *fs) *bool { return &v.Inferred }),
+		uintF(func(v *fs) *lsn { return &v.ForkLSN }),
 	)
 }()
 

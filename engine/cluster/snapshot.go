@@ -38,6 +38,84 @@ type Snapshot struct {
 	// goroutines ("panic in follower-2 replayer: ..."). "" while it runs.
 	// The UI quits with it.
 	Fatal string
+
+	// History is the timeline history of the primary's timeline
+	// (Leader.Timeline), oldest first: empty on timeline 1.
+	History []TimelineSwitch
+	// Reads are the most recent reads (the read command and its probes),
+	// oldest first; at most ReadRingSize.
+	Reads []ReadResult
+	// Lost lists, per failover, the commits the leader acknowledged that
+	// the new timeline does not have; oldest first. Empty while none was
+	// lost.
+	Lost []LostWrites
+	// Fenced lists the nodes running as a primary on a timeline the
+	// cluster has left (an old leader restarted as a leader after a
+	// failover): the split. No follower follows them.
+	Fenced []FencedPrimary
+}
+
+// ReadRingSize bounds Snapshot.Reads.
+const ReadRingSize = 8
+
+// ReadResult is one read of a key on one node, as a client saw it.
+type ReadResult struct {
+	Seq   uint64
+	World time.Duration // world time it was answered
+	Node  string        // the node read: LeaderName or a follower's name
+	Key   string
+	Value string // "" when not found
+	Found bool
+	// VersionLSN is where the record that wrote the version read starts
+	// (0 when not found, or unknown).
+	VersionLSN wal.LSN
+	ReplayLSN  wal.LSN // the node's replay LSN when it answered
+	// PrimaryLSN is the LSN of the primary's version of the key at that
+	// moment (0: not found there, or no primary is up).
+	PrimaryLSN wal.LSN
+	Stale      bool // an older version than the primary's
+	// WaitLSN is the replay LSN a waiting read waited for (0: it did not
+	// wait); Waited is how long it waited, in world time.
+	WaitLSN wal.LSN
+	Waited  time.Duration
+	// Anomaly names what a probe saw: "read-your-writes" or
+	// "monotonic reads"; "" when none.
+	Anomaly string
+	Err     string // why the read failed ("follower-2 is stopped"); "" when it answered
+}
+
+// TimelineSwitch is one entry of a timeline history file, as in
+// PostgreSQL's 0000000N.history: timeline Timeline ended at ForkLSN,
+// where Timeline+1 begins.
+type TimelineSwitch struct {
+	Timeline uint32
+	ForkLSN  wal.LSN
+	Reason   string // "follower-1 promoted: highest flush LSN 0/3A40"
+}
+
+// LostWrites are commits the leader acknowledged that a new timeline
+// does not have: they were past the fork LSN of the promoted node.
+type LostWrites struct {
+	Timeline uint32  // the new timeline they are missing from
+	ForkLSN  wal.LSN // where it forked
+	Promoted string  // the node promoted
+	Rule     SyncRule
+	From, To wal.LSN // from the start of the first lost commit to the end of the last
+	Count    uint64
+	Keys     []string // a sample of their keys, at most LostSampleKeys
+}
+
+// LostSampleKeys bounds LostWrites.Keys.
+const LostSampleKeys = 5
+
+// FencedPrimary is a node that runs as a primary on a timeline the
+// cluster has left. It may take writes, but no follower follows them.
+type FencedPrimary struct {
+	Name      string
+	Timeline  uint32
+	InsertLSN wal.LSN
+	FlushLSN  wal.LSN
+	Commits   uint64 // commits it took since it started
 }
 
 // Source names where a snapshot comes from and what it cannot observe;
@@ -65,7 +143,20 @@ const (
 // Observes reports whether the source can see all of o.
 func (s Source) Observes(o Observable) bool { return s.Unobservable&o == 0 }
 
-// LeaderStatus is the leader's side: its log, store, workload and sync rule.
+// LeaderName is the name of the node that starts as the leader. Node
+// names never change: after a promotion LeaderStatus.Name is the promoted
+// follower's, and the node named LeaderName, when it rejoins, is listed
+// with the followers (Index 0).
+const LeaderName = "leader"
+
+// The primary's states (LeaderStatus.State).
+const (
+	PrimaryUp        = "primary"   // accepting writes
+	PrimaryDown      = "down"      // crashed or stopped: nobody takes writes
+	PrimaryPromoting = "promoting" // replaying its flushed WAL before it opens for writes
+)
+
+// LeaderStatus is the primary's side: its log, store, workload and sync rule.
 type LeaderStatus struct {
 	Addr        string  // listen address, e.g. 127.0.0.1:40123
 	InsertLSN   wal.LSN // end of the log (written by the workload)
@@ -109,6 +200,13 @@ type LeaderStatus struct {
 	// Stale: the source cannot reach the leader now; the values above are
 	// the last it saw.
 	Stale bool
+
+	// Name is the node that leads: LeaderName until a promotion ("" for
+	// a source that does not name it).
+	Name string
+	// State is one of the Primary* constants ("" for a source that does
+	// not report it: read it as PrimaryUp).
+	State string
 }
 
 // SyncMode is synchronous_commit (defined by the protocol in engine/ship).
@@ -139,6 +237,12 @@ const (
 	StateCut          = "cut"                // the link is cut
 	StateReconnecting = replica.StateReconnecting
 	StateNeedsBackup  = replica.StateNeedsBackup
+	// StateNeedsRewind: its WAL went past the fork LSN of the timeline it
+	// must follow (FollowerStatus.ForkLSN); it streams again only after a
+	// rewind (or a base backup).
+	StateNeedsRewind = "needs rewind"
+	StateRewinding   = "rewinding"  // truncating to the fork LSN and rebuilding its store
+	StateNoPrimary   = "no primary" // the primary is down: nothing to stream from, no lag measured
 )
 
 // Lag is a time lag as pg_stat_replication shows it, with the difference
@@ -181,6 +285,10 @@ type FollowerStatus struct {
 	Timeline uint32 // timeline it receives on; 0 when not reported
 	Stale    bool   // its last report is older than its status interval
 	Inferred bool   // State is inferred (needs base backup), not reported
+
+	// ForkLSN is, when State is StateNeedsRewind or StateRewinding, the
+	// fork LSN its WAL went past (0 otherwise).
+	ForkLSN wal.LSN
 }
 
 // LinkStatus is the follower's relay: its settings and state.
@@ -281,6 +389,11 @@ const (
 	EvRefused    EventKind = replica.EvRefused
 	EvCommand    EventKind = "command"
 	EvError      EventKind = replica.EvError
+	EvRead       EventKind = "read"     // a read on a node, and what it returned
+	EvPromote    EventKind = "promote"  // a promotion, a failover's choice
+	EvTimeline   EventKind = "timeline" // a timeline switch, followed or refused
+	EvRewind     EventKind = "rewind"   // a divergent node rewinds to the fork LSN
+	EvLost       EventKind = "lost"     // acknowledged commits missing from a new timeline
 )
 
 // Event is one thing that happened, for the event log.

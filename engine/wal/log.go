@@ -211,8 +211,9 @@ func (l *Log) Flushed() LSN { return LSN(l.flushed.Load()) }
 // Start returns the oldest retained LSN.
 func (l *Log) Start() LSN { return LSN(l.start.Load()) }
 
-// Syncs returns how many times a segment file was fsynced (by Sync, or when
-// a full segment was sealed). With NoSync it stays 0.
+// Syncs returns how many times a segment file was fsynced (by Sync, when
+// a full segment was sealed, or by Open making a recovered tail durable).
+// With NoSync it stays 0.
 func (l *Log) Syncs() uint64 { return l.syncs.Load() }
 
 func (l *Log) advanceFlushed(to LSN) {

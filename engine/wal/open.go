@@ -179,6 +179,7 @@ func Open(opts Options) (*Log, Recovery, error) {
 			if err := f.Sync(); err != nil {
 				return nil, rec, errors.Join(fmt.Errorf("wal: fsync %s: %w", p, err), f.Close())
 			}
+			l.syncs.Add(1)
 		}
 		l.cur, l.curSeg = f, last
 	}

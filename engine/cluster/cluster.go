@@ -173,7 +173,7 @@ func New(cfg Config) (*Cluster, error) {
 		return nil, err
 	}
 	wantFollowers := cfg.Followers
-	kept, err := keptCluster(&cfg)
+	kept, primary, err := keptCluster(&cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -201,7 +201,7 @@ func New(cfg Config) (*Cluster, error) {
 		c.dir = cfg.Dir
 	}
 	p, err := ship.StartLeader(ship.LeaderConfig{
-		Dir:                filepath.Join(c.dir, leaderDir),
+		Dir:                nodeDir(c.dir, primary),
 		SegmentSize:        cfg.SegmentSize,
 		NoSync:             cfg.NoFsync,
 		Clock:              c.clk,
@@ -224,7 +224,7 @@ func New(cfg Config) (*Cluster, error) {
 		c.removeTemp()
 		return nil, err
 	}
-	c.leader, c.primaryName, c.primaryDir, c.primaryState = p, LeaderName, filepath.Join(c.dir, leaderDir), PrimaryUp
+	c.leader, c.primaryName, c.primaryDir, c.primaryState = p, primary, nodeDir(c.dir, primary), PrimaryUp
 	c.primaryAddr, c.history = p.Addr(), p.History()
 	c.primaryMoved = make(chan struct{})
 	c.work = newWorkload(c)
@@ -358,13 +358,15 @@ func (c *Cluster) addFollower(fromBackup bool) (*member, error) {
 	c.mu.Lock()
 	idx := 1
 	for used := true; used; {
-		used = false
+		used = c.nodeNameTakenLocked(FollowerName(idx))
 		for _, m := range c.followers {
 			if m.index == idx {
 				used = true
-				idx++
 				break
 			}
+		}
+		if used {
+			idx++
 		}
 	}
 	c.mu.Unlock()
@@ -404,6 +406,12 @@ func (c *Cluster) startMember(idx int, kept, fromBackup bool) (*member, error) {
 
 	if !kept {
 		if err := clearFollowerDir(m.dir); err != nil { // a new follower starts empty
+			return nil, err
+		}
+	} else if !fromBackup {
+		// An old primary (after a failover) rewinds first.
+		var err error
+		if fromBackup, err = c.prepareOldPrimary(m.name, m.dir); err != nil {
 			return nil, err
 		}
 	}

@@ -139,6 +139,12 @@ func (c *Cluster) retarget(addr string) {
 	c.mu.Unlock()
 	for _, m := range members {
 		m.relay.SetTarget(addr)
+		c.mu.Lock()
+		f := m.follower
+		c.mu.Unlock()
+		if f != nil {
+			f.Retry()
+		}
 	}
 }
 
@@ -288,40 +294,70 @@ func (c *Cluster) rejoin(old deposedNode) error {
 	}
 	c.mu.Lock()
 	c.deposed = removeDeposed(c.deposed, old.name)
-	hist := c.history
 	c.mu.Unlock()
-	// Its own history says which timeline its WAL is on.
-	own, err := ship.LoadHistory(old.dir)
-	if err != nil {
-		return err
-	}
-	fork, ok := hist.Fork(own.Timeline())
-	fromBackup := false
-	if ok {
-		c.emit(Event{Follower: followerField(old.name), Kind: EvRewind, LSN: fork,
-			Text: fmt.Sprintf("%s rejoins as a follower: its WAL on timeline %d may go past %s, where timeline %d began; rewinding first (as pg_rewind)", old.name, own.Timeline(), fork, hist.Timeline())})
-		res, err := ship.Rewind(old.dir, c.cfg.SegmentSize, c.cfg.NoFsync, hist, fork)
-		if err != nil {
-			return err
-		}
-		if res.Plan.Rewind {
-			c.emit(Event{Follower: followerField(old.name), Kind: EvRewind, LSN: fork, Text: rewoundText(old.name, res, fork)})
-		} else {
-			c.emit(Event{Follower: followerField(old.name), Kind: EvRewind, LSN: fork, Text: old.name + " cannot rewind: " + res.Plan.Reason + "; it takes a base backup from the new leader instead"})
-			fromBackup = true
-		}
-	}
-	if fromBackup {
-		if err := clearNodeDir(old.dir); err != nil {
-			return err
-		}
-	} else if err := os.Remove(filepath.Join(old.dir, ship.SlotsFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return err // a follower keeps no slots
-	}
 	c.addMu.Lock()
 	defer c.addMu.Unlock()
-	_, err = c.startMember(idx, true, fromBackup)
+	_, err := c.startMember(idx, true, false)
 	return err
+}
+
+// prepareOldPrimary readies the directory of a node that was a primary
+// (it holds a checkpoint) to start as a follower: its WAL may go past the
+// fork where the cluster's timeline left its own, and its store image is
+// a checkpoint a follower does not read. It rewinds it to that fork (as
+// pg_rewind), or, when that cannot be done, empties it for a base backup
+// (fromBackup). A directory that holds no checkpoint is left as it is.
+func (c *Cluster) prepareOldPrimary(name, dir string) (fromBackup bool, err error) {
+	if _, err := os.Stat(filepath.Join(dir, ship.CheckpointFile)); errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	c.mu.Lock()
+	hist := c.history
+	c.mu.Unlock()
+	own, err := ship.LoadHistory(dir)
+	if err != nil {
+		return false, err
+	}
+	fork, ok := hist.Fork(own.Timeline())
+	if !ok {
+		return false, fmt.Errorf("%s was a primary on timeline %d, which is not in the history of the cluster's timeline %d; not started, nothing changed", name, own.Timeline(), hist.Timeline())
+	}
+	c.emit(Event{Follower: followerField(name), Kind: EvRewind, LSN: fork,
+		Text: fmt.Sprintf("%s rejoins as a follower: its WAL on timeline %d may go past %s, where timeline %d began; rewinding first (as pg_rewind)", name, own.Timeline(), fork, own.Timeline()+1)})
+	res, err := ship.Rewind(dir, c.cfg.SegmentSize, c.cfg.NoFsync, hist, fork)
+	if err != nil {
+		return false, err
+	}
+	if !res.Plan.Rewind {
+		c.emit(Event{Follower: followerField(name), Kind: EvRewind, LSN: fork, Text: name + " cannot rewind: " + res.Plan.Reason + "; it takes a base backup from the new leader instead"})
+		return true, clearNodeDir(dir)
+	}
+	c.emit(Event{Follower: followerField(name), Kind: EvRewind, LSN: fork, Text: rewoundText(name, res, fork)})
+	// A follower keeps no slots.
+	if err := os.Remove(filepath.Join(dir, ship.SlotsFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return false, err
+	}
+	return false, nil
+}
+
+// nodeNameTakenLocked reports whether a node outside the followers (the
+// primary, an old primary down or fenced) has the name: a new follower
+// must not take its slot, nor its directory. mu is held.
+func (c *Cluster) nodeNameTakenLocked(name string) bool {
+	if c.primaryName == name {
+		return true
+	}
+	for _, d := range c.deposed {
+		if d.name == name {
+			return true
+		}
+	}
+	for _, f := range c.fenced {
+		if f.name == name {
+			return true
+		}
+	}
+	return false
 }
 
 func removeDeposed(ds []deposedNode, name string) []deposedNode {
@@ -468,6 +504,11 @@ func (c *Cluster) promote(m *member, reason string) error {
 	}
 	newHist := hist.Promote(fork, m.name+" promoted ("+reason+")")
 	if err := ship.SaveHistory(m.dir, newHist, c.cfg.NoFsync); err != nil {
+		return c.promoteFailed(m, f, old, oldState, err)
+	}
+	// The data directory names its new primary before it opens, so a
+	// whole-cluster restart finds it.
+	if err := wal.WriteFileDurably(filepath.Join(c.dir, PrimaryFile), c.cfg.NoFsync, []byte(m.name+"\n")); err != nil {
 		return c.promoteFailed(m, f, old, oldState, err)
 	}
 	l, err := c.startPrimary(m.dir)

@@ -494,6 +494,9 @@ func (c *Cluster) promote(m *member, reason string) error {
 		return fmt.Errorf("%s is on timeline %d, the cluster on %d: it must follow the cluster's timeline before it can be promoted", m.name, st.Timeline, hist.Timeline())
 	}
 	p := st.Positions
+	if cost := c.promotionCost(m, p.Write); cost != "" {
+		c.emit(Event{Follower: m.name, Kind: EvPromote, LSN: p.Write, Text: cost})
+	}
 	c.emit(Event{Follower: m.name, Kind: EvPromote, LSN: p.Flush,
 		Text: fmt.Sprintf("promoting %s (%s): it stops streaming and replays its WAL to the end (write %s, flush %s, replay %s) before it opens for writes on timeline %d", m.name, reason, p.Write, p.Flush, p.Replay, hist.Timeline()+1)})
 	fork, err := f.Promote(c.stop)
@@ -546,6 +549,39 @@ func (c *Cluster) promote(m *member, reason string) error {
 	c.retarget(l.Addr())
 	c.countLost(prev, fork, newHist.Timeline(), m.name, rule)
 	return nil
+}
+
+// promotionCost says what promoting m, whose WAL ends at end, costs
+// when another follower has flushed more: that WAL is on no later
+// timeline, and commits acknowledged past end are lost. "" when none
+// has.
+func (c *Cluster) promotionCost(m *member, end wal.LSN) string {
+	c.mu.Lock()
+	members := append([]*member(nil), c.followers...)
+	c.mu.Unlock()
+	var ahead []string
+	var most wal.LSN
+	for _, x := range members {
+		if x == m {
+			continue
+		}
+		c.mu.Lock()
+		f, last := x.follower, x.last
+		c.mu.Unlock()
+		st := last
+		if f != nil {
+			st = f.Status()
+		}
+		if st.Positions.Flush > end {
+			ahead = append(ahead, fmt.Sprintf("%s flushed %s", x.name, st.Positions.Flush))
+			most = max(most, st.Positions.Flush)
+		}
+	}
+	if len(ahead) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%s is not the most advanced follower (%s; its WAL ends at %s): the %d bytes of WAL past %s will be on no timeline but the old one (those followers rewind), and commits acknowledged past %s are lost",
+		m.name, strings.Join(ahead, ", "), end, most-end, end, end)
 }
 
 // promoteFailed puts things back after a promotion that could not open

@@ -99,6 +99,9 @@ type member struct {
 	// rewinding: a rewind (or the base backup that replaces one) is
 	// under way; its follower is stopped meanwhile.
 	rewinding bool
+	// rewindPending: the primary refused it for divergence, and a rewind
+	// is due (see needsRewind).
+	rewindPending bool
 	// Settings kept across restarts.
 	paused     bool
 	applyDelay time.Duration
@@ -130,6 +133,12 @@ func (c *Config) defaults() {
 	}
 	if c.StatusInterval <= 0 {
 		c.StatusInterval = time.Second
+	}
+	switch {
+	case c.RewindAfter == 0:
+		c.RewindAfter = 2 * time.Second
+	case c.RewindAfter < 0:
+		c.RewindAfter = 0
 	}
 	if c.Listen == "" {
 		c.Listen = "127.0.0.1"

@@ -627,11 +627,11 @@ func (c *Cluster) needsRewind(name string) {
 			m = x
 		}
 	}
-	if m == nil || m.rewinding || m.follower == nil || c.stopping {
+	if m == nil || m.rewindPending || m.follower == nil || c.stopping {
 		c.mu.Unlock()
 		return
 	}
-	m.rewinding = true
+	m.rewindPending = true
 	c.rewinds.Add(1)
 	c.mu.Unlock()
 	c.guard.Go("rewind "+name, func() {
@@ -644,13 +644,21 @@ func (c *Cluster) needsRewind(name string) {
 // timeline, and starts it again; a base backup when a rewind cannot be
 // done.
 func (c *Cluster) rewind(m *member) {
-	c.failMu.Lock()
-	defer c.failMu.Unlock()
 	done := func() {
 		c.mu.Lock()
-		m.rewinding = false
+		m.rewinding, m.rewindPending = false, false
 		c.mu.Unlock()
 	}
+	// Let "needs rewind" be seen first.
+	if !c.clk.Sleep(c.cfg.RewindAfter, c.stop) {
+		done()
+		return
+	}
+	c.failMu.Lock()
+	defer c.failMu.Unlock()
+	c.mu.Lock()
+	m.rewinding = true
+	c.mu.Unlock()
 	c.mu.Lock()
 	f := m.follower
 	hist := c.history

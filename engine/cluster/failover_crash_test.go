@@ -44,7 +44,7 @@ func TestFailoverAtRandomPoints(t *testing.T) {
 				Followers: 3, Seed: seed, NoFsync: true,
 				SegmentSize: 16 << 10, // records cross segment boundaries often
 				Latency:     time.Millisecond, Jitter: time.Millisecond, FlushDelay: time.Millisecond,
-				StatusInterval: 20 * time.Millisecond,
+				StatusInterval: 20 * time.Millisecond, RewindAfter: 10 * time.Millisecond,
 			})
 			do(t, c, "sync "+rule)
 			var all []string

@@ -108,6 +108,7 @@ var leaderFields = []field[ls]{
 	strF(func(v *ls) *string { return &v.CommitWait }),
 	strF(func(v *ls) *string { return &v.Name }),
 	strF(func(v *ls) *string { return &v.State }),
+	uintF(func(v *ls) *lsn { return &v.ReplayLSN }),
 }
 
 // lagFields appends the three fields of a Lag.

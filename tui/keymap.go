@@ -29,6 +29,12 @@ type KeyMap struct {
 	Add      key.Binding
 	Remove   key.Binding
 
+	// Failover (failover.go): the leader crashes and restarts, a follower
+	// is promoted.
+	CrashLeader key.Binding // crash / restart the node named leader
+	Failover    key.Binding // promote the follower with the highest flush LSN
+	Promote     key.Binding // promote the selected follower
+
 	// World time.
 	Freeze    key.Binding
 	TimeSlow  key.Binding
@@ -81,6 +87,10 @@ func DefaultKeyMap() KeyMap {
 		Add:      b([]string{"a"}, "a", "add follower"),
 		Remove:   b([]string{"d"}, "d", "remove follower"),
 
+		CrashLeader: b([]string{"K"}, "K", "crash/restart leader"),
+		Failover:    b([]string{"F"}, "F", "failover (highest flush)"),
+		Promote:     b([]string{"O"}, "O", "promote follower"),
+
 		Freeze:   b([]string{"space"}, "space", "freeze/unfreeze world"),
 		TimeSlow: b([]string{"<", ","}, "<", "slower time"),
 		TimeFast: b([]string{">", "."}, ">", "faster time"),
@@ -120,8 +130,8 @@ func (k KeyMap) ShortHelp() []key.Binding {
 // FullHelp is the help overlay, one column per group.
 func (k KeyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
-		{k.Select, k.Next, k.Prev, k.Pause, k.Cut, k.Corrupt, k.Drop, k.Crash, k.Backup, k.Slower, k.Quicker},
-		{k.RateUp, k.RateDown, k.Burst, k.Sync, k.SyncN, k.Add, k.Remove, k.LogBack, k.LogFwd, k.Diagram},
+		{k.Select, k.Next, k.Prev, k.Pause, k.Cut, k.Corrupt, k.Drop, k.Crash, k.Backup, k.Slower, k.Quicker, k.Promote},
+		{k.RateUp, k.RateDown, k.Burst, k.Sync, k.SyncN, k.Add, k.Remove, k.CrashLeader, k.Failover, k.LogBack, k.LogFwd, k.Diagram},
 		{k.Freeze, k.TimeSlow, k.TimeFast, k.Scrub, k.Palette, k.Lessons, k.Room, k.Help, k.Quit},
 		{k.Chapter, k.StepBack, k.ChapPrev, k.ChapAgain, k.Captions},
 	}

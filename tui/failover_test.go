@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/charmbracelet/x/exp/golden"
 
@@ -57,6 +58,12 @@ func failoverFixtures() []struct {
 		f3 := s.Followers[2]
 		s.Followers = []cluster.FollowerStatus{f2, f3}
 		s.Frames = nil
+		s.Events = append(s.Events,
+			cluster.Event{Seq: 4, World: 9 * time.Second, Kind: cluster.EvCrash, Text: "leader crashed: unflushed tail lost"},
+			cluster.Event{Seq: 5, World: 10 * time.Second, Follower: "follower-1", Kind: cluster.EvPromote, LSN: 0x1170, Text: "failover: follower-1 has the highest flush LSN 0/1170"},
+			cluster.Event{Seq: 6, World: 10 * time.Second, Follower: "follower-1", Kind: cluster.EvTimeline, LSN: 0x1170, Text: "timeline 2 forks from timeline 1 at 0/1170"},
+			cluster.Event{Seq: 7, World: 11 * time.Second, Follower: "follower-2", Kind: cluster.EvRewind, LSN: 0x1170, Text: "WAL past the fork: needs rewind"})
+		s.LastEvent = 7
 		return s
 	}
 	down := base()
@@ -78,8 +85,15 @@ func failoverFixtures() []struct {
 	rewinding.Followers[1].State = cluster.StateStreaming // it took a base backup meanwhile
 	rewinding.Followers[1].ForkLSN, rewinding.Followers[1].Timeline = 0, 2
 
+	// follower-3, cut far behind, promoted by hand: what the others had
+	// past 0/900 is gone, and they need a rewind.
 	lost := switched()
 	lost.Leader.Name = "follower-3"
+	f1 := fixture().Followers[0]
+	f1.State, f1.ForkLSN, f1.SyncState, f1.Timeline = cluster.StateNeedsRewind, 0x900, "", 1
+	f1.Link.Connected = false
+	lost.Followers = []cluster.FollowerStatus{f1, lost.Followers[0]}
+	lost.Followers[1].ForkLSN = 0x900
 	lost.History[0] = cluster.TimelineSwitch{Timeline: 1, ForkLSN: 0x900, Reason: "follower-3 promoted by hand"}
 	lost.Lost = []cluster.LostWrites{{Timeline: 2, ForkLSN: 0x900, Promoted: "follower-3", Rule: cluster.SyncRule{Mode: cluster.SyncOff, N: 1},
 		From: 0x900, To: 0x1200, Count: 37, Keys: []string{"key-00012", "key-00013", "key-00014"}}}
@@ -202,5 +216,23 @@ func TestFailoverLayoutFollowsFollowers(t *testing.T) {
 		if n := len(c.snap.Followers); m.lay.blocks != min(n, m.lay.blocks) || len(m.views) != n {
 			t.Errorf("%s: %d views for %d followers", c.name, len(m.views), n)
 		}
+	}
+}
+
+// TestFailoverEventPaints: a lost commit is an error, a rewind trouble, a
+// promotion and a timeline switch news; a lost commit says most.
+func TestFailoverEventPaints(t *testing.T) {
+	st := theme.NewStyles(theme.Dark())
+	e := eventLog{st: st}
+	for _, c := range []struct {
+		k    cluster.EventKind
+		want theme.Paint
+	}{{cluster.EvLost, st.Error}, {cluster.EvRewind, st.Warn}, {cluster.EvPromote, st.Accent}, {cluster.EvTimeline, st.Accent}} {
+		if got := e.kindPaint(c.k); got != c.want {
+			t.Errorf("%s drawn in %q, want %q", c.k, got.Pre, c.want.Pre)
+		}
+	}
+	if severity(cluster.EvLost) <= severity(cluster.EvPromote) || severity(cluster.EvPromote) <= severity(cluster.EvTimeline) {
+		t.Error("lost must say more than a promotion, a promotion more than its timeline")
 	}
 }

@@ -74,7 +74,9 @@ func (p *leaderPanel) extraRow(in *row, s *cluster.Snapshot, e leaderExtra) {
 	switch e {
 	case exName:
 		in.text(st.Leader, " "+L.Name)
-		in.whole(st.Muted, " (primary)")
+		if L.State == cluster.PrimaryUp || L.State == "" {
+			in.whole(st.Muted, " (primary)") // not yet while it promotes
+		}
 	case exDown:
 		in.text(st.BadgeError, padRight(" LEADER DOWN", in.w))
 	case exRefused:
@@ -147,7 +149,6 @@ func (b *failoverBanner) history(r *row, s *cluster.Snapshot) {
 		tl = s.History[len(s.History)-1].Timeline + 1
 	}
 	r.text(st.Badge, " "+timelineText(tl)+" ")
-	r.text(st.Muted, " timeline history ")
 	h := s.History
 	last := len(h) - 1
 	if last < 0 {
@@ -160,6 +161,12 @@ func (b *failoverBanner) history(r *row, s *cluster.Snapshot) {
 	reason := ""
 	if h[last].Reason != "" {
 		reason = ": " + h[last].Reason
+	}
+	// The label only if the newest switch and its reason still fit whole.
+	if label := " timeline history "; width(label+newest+reason) <= r.room() {
+		r.text(st.Muted, label)
+	} else {
+		r.plain(" ")
 	}
 	// The earlier switches that fit beside the newest whole, newest first.
 	var earlier []string
@@ -226,8 +233,12 @@ func (b *failoverBanner) lost(r *row, s *cluster.Snapshot) {
 func (b *failoverBanner) split(r *row, s *cluster.Snapshot, f *cluster.FencedPrimary) {
 	st := b.st
 	r.text(st.BadgeError, " SPLIT ")
-	r.text(st.Error, " "+f.Name+" is a primary on "+timelineText(f.Timeline)+", fenced: no follower follows it; "+
-		strconv.FormatUint(f.Commits, 10)+" commit"+plural(f.Commits)+" taken there")
+	commits := "; " + strconv.FormatUint(f.Commits, 10) + " commit" + plural(f.Commits) + " taken there"
+	say := " " + f.Name + " is a primary on " + timelineText(f.Timeline) + ", fenced: no follower follows it" + commits
+	if width(say) > r.room() {
+		say = " " + f.Name + ": a fenced primary on " + timelineText(f.Timeline) + ", nobody follows" + commits
+	}
+	r.text(st.Error, say)
 	r.whole(st.Muted, " (insert "+f.InsertLSN.String()+", flush "+f.FlushLSN.String()+")")
 }
 

@@ -1,6 +1,8 @@
 package tui
 
 import (
+	"bytes"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -10,6 +12,8 @@ import (
 	"github.com/charmbracelet/x/exp/golden"
 
 	"walship/engine/cluster"
+	"walship/engine/wal"
+	"walship/session"
 	"walship/theme"
 )
 
@@ -234,5 +238,76 @@ func TestFailoverEventPaints(t *testing.T) {
 	}
 	if severity(cluster.EvLost) <= severity(cluster.EvPromote) || severity(cluster.EvPromote) <= severity(cluster.EvTimeline) {
 		t.Error("lost must say more than a promotion, a promotion more than its timeline")
+	}
+}
+
+// failoverStory is a failover told as snapshots a second or so apart:
+// the leader crashes, follower-1 is promoted (its replay catching up to
+// its flush), the others follow TL 2 or need a rewind, the old leader
+// rewinds and rejoins; then it is started as a primary again, fenced.
+func failoverStory() []cluster.Snapshot {
+	fx := failoverFixtures()
+	var story []cluster.Snapshot
+	at := func(s cluster.Snapshot, world time.Duration) {
+		s.World = world
+		story = append(story, s)
+	}
+	at(fixture(), 12*time.Second)
+	at(fx[0].snap, 13*time.Second)
+	for i, replay := range []uint64{0x1140, 0x1150, 0x1160, 0x1170} {
+		s := fx[1].snap
+		s.Leader.ReplayLSN = wal.LSN(replay)
+		at(s, 14*time.Second+time.Duration(i)*300*time.Millisecond)
+	}
+	at(fx[2].snap, 16*time.Second)
+	at(fx[3].snap, 17*time.Second)
+	rejoined := fx[3].snap
+	rejoined.Followers = slices.Clone(rejoined.Followers)
+	rejoined.Followers[0].State, rejoined.Followers[0].ForkLSN, rejoined.Followers[0].Timeline = cluster.StateStreaming, 0, 2
+	rejoined.Followers[0].WriteLSN, rejoined.Followers[0].FlushLSN, rejoined.Followers[0].ReplayLSN = 0x1300, 0x1300, 0x1300
+	at(rejoined, 19*time.Second)
+	at(fx[5].snap, 21*time.Second)
+	return story
+}
+
+// TestFailoverRecorded: a recorded failover plays back as it was drawn
+// (the session format keeps the history, lost writes and fenced
+// primaries). WALSHIP_FAILOVER_SESSION=FILE keeps the recording, to play
+// with walship replay FILE.
+func TestFailoverRecorded(t *testing.T) {
+	story := failoverStory()
+	var buf bytes.Buffer
+	w, err := session.NewWriter(&buf, session.Meta{Program: "walship test", Title: "failover", Width: 120, Height: 36})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range story {
+		if err := w.Snapshot(story[i].World-story[0].World, &story[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(story[len(story)-1].World - story[0].World + time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if path := os.Getenv("WALSHIP_FAILOVER_SESSION"); path != "" {
+		if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rec, err := session.Read(bytes.NewReader(buf.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := rec.History.Len(); n != len(story) {
+		t.Fatalf("%d snapshots read back, want %d", n, len(story))
+	}
+	for i := range story {
+		got := rec.History.Snapshot(i)
+		want := story[i]
+		want.Events = nil
+		if !sameSnapshot(&got, &want) {
+			t.Errorf("snapshot %d differs after the round trip:\n got %+v %+v %+v\nwant %+v %+v %+v", i,
+				got.History, got.Lost, got.Fenced, want.History, want.Lost, want.Fenced)
+		}
 	}
 }

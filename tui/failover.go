@@ -90,10 +90,17 @@ func (p *leaderPanel) extraRow(in *row, s *cluster.Snapshot, e leaderExtra) {
 			in.text(st.Muted, " replaying WAL")
 		}
 	case exReplayLSNs:
+		// replay → flush, closer where the column is narrow.
+		from, to, arrow := L.ReplayLSN.String(), L.FlushLSN.String(), " → "
+		if 1+width(from+arrow+to) > in.room() {
+			arrow = "→"
+		}
 		in.plain(" ")
-		in.text(st.Replay, L.ReplayLSN.String())
-		in.text(st.Muted, " → ")
-		in.text(st.Flush, L.FlushLSN.String())
+		in.text(st.Replay, from)
+		if 1+width(from+arrow+to) <= in.w {
+			in.text(st.Muted, arrow)
+			in.text(st.Flush, to)
+		}
 	case exReplayBar:
 		in.plain(" ")
 		bw := in.room() - 1

@@ -311,3 +311,20 @@ func TestFailoverRecorded(t *testing.T) {
 		}
 	}
 }
+
+// TestGoldenFailoverRoom: the presenter layout (z) shows the promotion
+// and the timeline too.
+func TestGoldenFailoverRoom(t *testing.T) {
+	for _, c := range failoverFixtures() {
+		if c.name != "promoting" && c.name != "lost writes" {
+			continue
+		}
+		t.Run(c.name, func(t *testing.T) {
+			m, _ := newTestModel(t, c.snap, 80, 24, "mono")
+			press(t, m, "z")
+			got := screen(m)
+			checkScreenSize(t, got, 80, 24)
+			golden.RequireEqual(t, got)
+		})
+	}
+}

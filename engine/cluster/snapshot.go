@@ -210,9 +210,6 @@ type LeaderStatus struct {
 	// State is one of the Primary* constants ("" for a source that does
 	// not report it: read it as PrimaryUp).
 	State string
-	// ReplayLSN is, while promoting, how far its replay has caught up; =
-	// FlushLSN once up (0: the source does not report it).
-	ReplayLSN wal.LSN
 }
 
 // SyncMode is synchronous_commit (defined by the protocol in engine/ship).

@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -281,35 +282,36 @@ func forkText(f *cluster.FollowerStatus) string {
 	return "WAL past the fork " + f.ForkLSN.String()
 }
 
-// leaderKeyCommand is what K sends: crash the node named leader while it
-// runs, restart it once it is down (it stays down after a failover until
-// restarted, and rejoins as a follower).
+// leaderKeyCommand is what K sends. In the engine's commands "leader"
+// is the primary, whoever it is now: crash leader crashes it; restart
+// leader restarts it when it is down, and otherwise brings back the old
+// primary a failover left behind (it rewinds and rejoins as a follower)
+// or ends a split (the fenced primary stops, rewinds and rejoins). So K
+// crashes the primary while it runs and nothing waits to rejoin, and
+// restarts otherwise.
 func leaderKeyCommand(s *cluster.Snapshot) cluster.Command {
-	c := cluster.Command{Verb: cluster.VerbCrash, Follower: cluster.LeaderName}
+	c := cluster.Command{Verb: cluster.VerbRestart, Follower: cluster.LeaderName}
 	L := &s.Leader
-	if !promoted(L) {
-		if L.State == cluster.PrimaryDown {
-			c.Verb = cluster.VerbRestart
+	switch {
+	case L.State == cluster.PrimaryDown, len(s.Fenced) > 0:
+		return c
+	case promoted(L):
+		// The first leader, deposed: back unless it runs as a follower.
+		for i := range s.Followers {
+			if s.Followers[i].Name == cluster.LeaderName && s.Followers[i].State != cluster.StateStopped {
+				c.Verb = cluster.VerbCrash
+				return c
+			}
 		}
 		return c
 	}
-	// After a failover the old leader is a follower, or down.
-	for i := range s.Followers {
-		if f := &s.Followers[i]; f.Name == cluster.LeaderName {
-			if f.State == cluster.StateStopped {
-				c.Verb = cluster.VerbRestart
-			}
-			return c
-		}
-	}
-	for _, f := range s.Fenced {
-		if f.Name == cluster.LeaderName {
-			return c // running, fenced
-		}
-	}
-	c.Verb = cluster.VerbRestart
+	c.Verb = cluster.VerbCrash
 	return c
 }
+
+// errOldLeaderRow is what the follower keys that crash or restart say on
+// the old leader's row: the command's "leader" names the primary.
+var errOldLeaderRow = fmt.Errorf("crash and restart leader act on the primary, not this row (K crashes or restarts the primary)")
 
 // lowestForScale lowers the bars' scale to take in a promoting leader's
 // replay position: its bar must be seen catching up.

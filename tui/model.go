@@ -737,6 +737,9 @@ func (m *Model) commandFor(msg tea.KeyPressMsg) (cluster.Command, error) {
 		if !ok {
 			return cluster.Command{}, errNoFollower
 		}
+		if f.Name == cluster.LeaderName && key.Matches(msg, k.Crash) {
+			return cluster.Command{}, errOldLeaderRow
+		}
 		return followerCommand(k, msg, f), nil
 	}
 	switch {

@@ -37,10 +37,11 @@ const (
 // maxLeaderExtras bounds the rows leaderExtras returns.
 const maxLeaderExtras = 6
 
-// leaderExtras are the rows the leader's column adds for L, in order.
-func leaderExtras(L *cluster.LeaderStatus) (ex [maxLeaderExtras]leaderExtra, n int) {
+// leaderExtras are the rows the leader's column adds for s, in order.
+func leaderExtras(s *cluster.Snapshot) (ex [maxLeaderExtras]leaderExtra, n int) {
+	L := &s.Leader
 	add := func(e leaderExtra) { ex[n] = e; n++ }
-	if promoted(L) {
+	if name := leaderName(s); name != "" && name != cluster.LeaderName {
 		add(exName)
 	}
 	switch L.State {
@@ -61,6 +62,20 @@ func promoted(L *cluster.LeaderStatus) bool {
 	return L.Name != "" && L.Name != cluster.LeaderName
 }
 
+// leaderName is the node that leads, or is being promoted to: while it
+// promotes, the engine may still name the old primary and list the node
+// with the followers, in state promoting.
+func leaderName(s *cluster.Snapshot) string {
+	if s.Leader.State == cluster.PrimaryPromoting {
+		for i := range s.Followers {
+			if s.Followers[i].State == cluster.PrimaryPromoting {
+				return s.Followers[i].Name
+			}
+		}
+	}
+	return s.Leader.Name
+}
+
 // timelineText is "TL 2" (or "" for a source without timelines).
 func timelineText(tl uint32) string {
 	if tl == 0 {
@@ -74,7 +89,7 @@ func (p *leaderPanel) extraRow(in *row, s *cluster.Snapshot, e leaderExtra) {
 	st, L := p.st, &s.Leader
 	switch e {
 	case exName:
-		in.text(st.Leader, " "+L.Name)
+		in.text(st.Leader, " "+leaderName(s))
 		if L.State == cluster.PrimaryUp || L.State == "" {
 			in.whole(st.Muted, " (primary)") // not yet while it promotes
 		}

@@ -74,11 +74,13 @@ func failoverFixtures() []struct {
 	down.Leader.State = cluster.PrimaryDown
 	noPrimary(&down)
 
+	// As the engine shows it: the primary's name is the old one's until
+	// the promoted node opens, and that node is listed, promoting.
 	promoting := base()
 	noPrimary(&promoting)
-	promoting.Leader.Name, promoting.Leader.State = "follower-1", cluster.PrimaryPromoting
+	promoting.Leader.State = cluster.PrimaryPromoting
 	promoting.Leader.InsertLSN, promoting.Leader.FlushLSN, promoting.Leader.ReplayLSN = 0x11A0, 0x1170, 0x1140
-	promoting.Followers = promoting.Followers[1:]
+	promoting.Followers[0].State = cluster.PrimaryPromoting
 
 	tl2 := switched()
 
@@ -107,7 +109,7 @@ func failoverFixtures() []struct {
 
 	return []fx{
 		{"leader down", down, []string{"LEADER DOWN", "writes refused", "no primary"}},
-		{"promoting", promoting, []string{"PROMOTING", "follower-1", "0/1140 → 0/1170"}},
+		{"promoting", promoting, []string{"PROMOTING", "follower-1", "0/1140 → 0/1170", "leader follower-1 promoting"}},
 		{"TL 2 with history, needs rewind", tl2, []string{"TL 2", "TL1 → TL2 at 0/1170", "follower-1 promoted", "NEEDS REWIND", "0 acknowledged commits lost"}},
 		{"rewinding old leader", rewinding, []string{"REWINDING", "0 leader"}},
 		{"lost writes", lost, []string{"LOST", "37 acknowledged commits (0/900..0/1200) under off", "key-00012"}},

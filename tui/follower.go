@@ -174,6 +174,8 @@ func (p *followerPanel) stateWord(v *followerView) (string, theme.Paint) {
 		return " NEEDS REWIND ", st.BadgeError
 	case f.State == cluster.StateRewinding:
 		return " REWINDING ", st.BadgeWarn
+	case f.State == cluster.PrimaryPromoting:
+		return " PROMOTING ", st.BadgeWarn
 	case f.State == cluster.StateCut || f.State == cluster.StateStopped:
 		return " " + strings.ToUpper(f.State) + " ", st.BadgeError
 	}

@@ -36,7 +36,7 @@ func (p *leaderPanel) row(r *row, s *cluster.Snapshot, y int, connect bool) {
 	in := newRow(r.b, p.w-1)
 	L := &s.Leader
 	// A failover's rows go under the title; the others move down.
-	if ex, n := leaderExtras(L); n > 0 && y > 0 {
+	if ex, n := leaderExtras(s); n > 0 && y > 0 {
 		if y <= n {
 			p.extraRow(&in, s, ex[y-1])
 			y = -1

@@ -74,7 +74,7 @@ func (s *statusLine) row(r *row, snap *cluster.Snapshot) {
 	case L.State == cluster.PrimaryDown:
 		who.value, who.paint = "DOWN", st.Error
 	case L.State == cluster.PrimaryPromoting:
-		who.value, who.paint = L.Name+" promoting", st.Warn
+		who.value, who.paint = leaderName(snap)+" promoting", st.Warn
 	case promoted(L):
 		// Who leads now first; its address as a detail.
 		who.value, who.extra, who.keep = L.Name, " "+L.Addr, 1

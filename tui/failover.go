@@ -16,10 +16,6 @@ import (
 // under the status line tells the timeline history, what the last
 // failover lost, and any split (a fenced primary).
 
-// verbFailover is the engine's failover command: promote the follower
-// with the highest flush LSN, as Patroni does.
-const verbFailover cluster.Verb = "failover"
-
 // leaderExtra is a row the leader's column adds under its title during
 // and after a failover.
 type leaderExtra uint8

@@ -759,7 +759,7 @@ func (m *Model) commandFor(msg tea.KeyPressMsg) (cluster.Command, error) {
 	case key.Matches(msg, k.CrashLeader):
 		return leaderKeyCommand(s), nil
 	case key.Matches(msg, k.Failover):
-		return cluster.Command{Verb: verbFailover}, nil
+		return cluster.Command{Verb: cluster.VerbFailover}, nil
 	case key.Matches(msg, k.Freeze):
 		if s.Frozen {
 			return cluster.Command{Verb: cluster.VerbUnfreeze}, nil
@@ -1104,6 +1104,12 @@ func (m *Model) laneLabel(r *row, v *followerView) {
 		return
 	}
 	if oneWayLabel(r, st, lk) {
+		return
+	}
+	if v.f.State == cluster.StateNoPrimary && v.marks&markLane == 0 {
+		// The leader is down: nothing flows, whatever the link's settings.
+		r.to((r.w - 10) / 2)
+		r.text(st.Warn, "no primary")
 		return
 	}
 	if v.marks&markLane != 0 {

@@ -55,7 +55,8 @@ type Cluster struct {
 	deposed      []deposedNode     // old primaries left down by a promotion
 	fenced       []*fencedNode     // old primaries running on a timeline the cluster left
 	lost         []LostWrites
-	acked        ackLog // commits acknowledged by the primary, for lost writes
+	acked        ackLog       // commits acknowledged by each primary, for lost writes
+	downPrimary  *ship.Leader // the primary process that crashed, while down
 	// rewinds are the rewinds under way (see needsRewind); none starts
 	// once stopping is set, under mu.
 	rewinds  sync.WaitGroup

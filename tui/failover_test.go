@@ -187,7 +187,8 @@ func TestFailoverKeys(t *testing.T) {
 		{"after a failover, the old leader down", fx[2].snap, []string{"K"}, []string{"restart leader"}},
 		{"after a failover, the old leader a follower", fx[3].snap, []string{"K"}, []string{"crash leader"}},
 		{"after a failover, the old leader fenced", fx[5].snap, []string{"K"}, []string{"restart leader"}},
-		{"the old leader's row: k does not crash the primary", fx[3].snap, []string{"k"}, nil},
+		{"the old leader's row: k does not crash the primary", fx[3].snap, []string{"2", "0", "k"}, nil},
+		{"0 selects the old leader's row", fx[3].snap, []string{"2", "0", "p"}, []string{"pause leader"}},
 		{"promote the selected", fixture(), []string{"2", "O"}, []string{"promote follower-2"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -7,7 +7,7 @@ import "charm.land/bubbles/v2/key"
 // follow, because they read these bindings and nothing else.
 type KeyMap struct {
 	// Selecting a follower.
-	Select key.Binding // 1-9
+	Select key.Binding // 1-9, and 0 for the old leader a failover made a follower
 	Next   key.Binding
 	Prev   key.Binding
 
@@ -68,7 +68,7 @@ func DefaultKeyMap() KeyMap {
 		return key.NewBinding(key.WithKeys(keys...), key.WithHelp(k, desc))
 	}
 	return KeyMap{
-		Select:  b([]string{"1", "2", "3", "4", "5", "6", "7", "8", "9"}, "1-9", "select follower"),
+		Select:  b([]string{"1", "2", "3", "4", "5", "6", "7", "8", "9", "0"}, "1-9", "select follower"),
 		Next:    b([]string{"tab", "down"}, "tab/↓", "next follower"),
 		Prev:    b([]string{"shift+tab", "up"}, "⇧tab/↑", "previous follower"),
 		Pause:   b([]string{"p"}, "p", "pause/resume replay"),

@@ -684,6 +684,10 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 				return nil
 			}
 		}
+		if n == 0 {
+			m.say(true, "0 selects the old leader once it rejoins as a follower after a failover")
+			return nil
+		}
 		m.say(true, cluster.FollowerName(n)+" does not exist (a adds one)")
 		return nil
 	case key.Matches(msg, k.Next):

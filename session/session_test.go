@@ -66,6 +66,18 @@ func randomSnapshot(rng *rand.Rand, followers, frames, events int) cluster.Snaps
 		e.Seq = uint64(i + 1)
 		s.Events = append(s.Events, e)
 	}
+	// A failover's lists, keyed by timeline (fill leaves slices alone).
+	for tl := uint32(1); tl <= 2; tl++ {
+		var h cluster.TimelineSwitch
+		var l cluster.LostWrites
+		var f cluster.FencedPrimary
+		fill(reflect.ValueOf(&h), rng)
+		fill(reflect.ValueOf(&l), rng)
+		fill(reflect.ValueOf(&f), rng)
+		h.Timeline, l.Timeline, f.Timeline = tl, tl+1, tl
+		l.Keys = []string{fmt.Sprintf("key-%d", rng.IntN(1000)), "key-x"}
+		s.History, s.Lost, s.Fenced = append(s.History, h), append(s.Lost, l), append(s.Fenced, f)
+	}
 	return s
 }
 
@@ -345,15 +357,53 @@ func TestFieldListsCoverTheStructs(t *testing.T) {
 		{"Event", reflect.TypeFor[cluster.Event](), len(eventFields)},
 		{"LessonState", reflect.TypeFor[scenario.LessonState](), len(lessonFields)},
 		{"Meta", reflect.TypeFor[Meta](), len(metaFields)},
+		{"TimelineSwitch", reflect.TypeFor[cluster.TimelineSwitch](), len(switchFields)},
+		{"LostWrites", reflect.TypeFor[cluster.LostWrites](), len(lostFields)},
+		{"FencedPrimary", reflect.TypeFor[cluster.FencedPrimary](), len(fencedFields)},
 	} {
 		if n := leaves(c.typ); n != c.fields {
 			t.Errorf("%s has %d fields, its list %d", c.name, n, c.fields)
 		}
 	}
 	// scalars stands for every field of Snapshot but its rows and events,
-	// and (until the session format records them) its timeline history,
-	// reads, lost writes and fenced primaries.
-	if n := leaves(reflect.TypeFor[cluster.Snapshot]()) - leaves(reflect.TypeFor[cluster.LeaderStatus]()); n != len(scalarFields)+3+4 {
-		t.Errorf("Snapshot has %d fields besides its leader, want %d scalars + followers, frames, events + history, reads, lost, fenced", n, len(scalarFields))
+	// its failover lists (timeline history, lost writes, fenced
+	// primaries), and (until the session format records them) its reads.
+	if n := leaves(reflect.TypeFor[cluster.Snapshot]()) - leaves(reflect.TypeFor[cluster.LeaderStatus]()); n != len(scalarFields)+3+3+1 {
+		t.Errorf("Snapshot has %d fields besides its leader, want %d scalars + followers, frames, events + history, lost, fenced + reads", n, len(scalarFields))
+	}
+}
+
+// The failover's lists are news: a snapshot that changes only them is
+// written, and a version 1 record (no lists after its events, no leader
+// replay LSN) still reads.
+func TestFailoverListsRecorded(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	a := randomSnapshot(rng, 2, 0, 0)
+	a.History, a.Lost, a.Fenced, a.Leader.ReplayLSN = nil, nil, nil, 0
+	var x encoder
+	first, ok := x.snapshot(nil, 0, &a)
+	if !ok {
+		t.Fatal("first snapshot skipped")
+	}
+	// Version 1: the same body without the three empty lists.
+	v1 := decoder{version: 1}
+	got, _, _, err := v1.snapshot(first[:len(first)-3])
+	if err != nil || !reflect.DeepEqual(got, a) {
+		t.Fatalf("a version 1 record: %v\n got %+v\nwant %+v", err, got, a)
+	}
+	b := a
+	b.History = []cluster.TimelineSwitch{{Timeline: 1, ForkLSN: 0x3F00, Reason: "follower-1 promoted: highest flush LSN 0/3F00"}}
+	second, ok := x.snapshot(nil, time.Millisecond, &b)
+	if !ok {
+		t.Fatal("a new timeline switch was not written")
+	}
+	y := decoder{version: Version}
+	for i, body := range [][]byte{first, second} {
+		if got, _, _, err = y.snapshot(body); err != nil {
+			t.Fatalf("record %d: %v", i, err)
+		}
+	}
+	if !reflect.DeepEqual(got.History, b.History) {
+		t.Errorf("history read back %+v, want %+v", got.History, b.History)
 	}
 }

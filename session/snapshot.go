@@ -56,6 +56,7 @@ func (x *encoder) snapshot(buf []byte, wall time.Duration, s *cluster.Snapshot) 
 	x.prev.Events = nil
 	x.prev.Followers = slices.Clone(s.Followers)
 	x.prev.Frames = slices.Clone(s.Frames)
+	ownFailover(&x.prev)
 	x.have = true
 	return e.b, true
 }
@@ -78,6 +79,7 @@ func putSnapshot(e *enc, prev, cur *cluster.Snapshot, key bool, wall time.Durati
 		putDelta(e, eventFields, &pe, &cur.Events[i])
 		pe = cur.Events[i]
 	}
+	putFailover(e, prev, cur)
 }
 
 func followerKey(f *cluster.FollowerStatus) int64 { return int64(f.Index) }
@@ -185,6 +187,9 @@ func (x *decoder) snapshot(body []byte) (s cluster.Snapshot, wall time.Duration,
 		pe = getDelta(&d, evFields, &pe)
 		s.Events = append(s.Events, pe)
 	}
+	if x.version >= 2 {
+		getFailover(&d, x.version, prev, &s)
+	}
 	if err := d.done(); err != nil {
 		return cluster.Snapshot{}, 0, false, err
 	}
@@ -197,5 +202,5 @@ func (x *decoder) snapshot(body []byte) (s cluster.Snapshot, wall time.Duration,
 // sameSnapshot reports whether b holds what a does, events aside.
 func sameSnapshot(a, b *cluster.Snapshot) bool {
 	return scalarsOf(a) == scalarsOf(b) && a.Leader == b.Leader &&
-		slices.Equal(a.Followers, b.Followers) && slices.Equal(a.Frames, b.Frames)
+		slices.Equal(a.Followers, b.Followers) && slices.Equal(a.Frames, b.Frames) && sameFailover(a, b)
 }

@@ -21,6 +21,7 @@ var builtinOrder = []string{
 	"sync-commit",
 	"crash",
 	"failover",
+	"lost-writes",
 	// On PostgreSQL (backends pg): the same lessons, told with its views.
 	"basic-pg",
 	"paused-replay-pg",

@@ -55,7 +55,8 @@ type Cluster struct {
 	deposed      []deposedNode     // old primaries left down by a promotion
 	fenced       []*fencedNode     // old primaries running on a timeline the cluster left
 	lost         []LostWrites
-	acked        ackLog // commits acknowledged by the primary, for lost writes
+	acked        ackLog       // commits acknowledged by each primary, for lost writes
+	downPrimary  *ship.Leader // the primary process that crashed, while down
 	// rewinds are the rewinds under way (see needsRewind); none starts
 	// once stopping is set, under mu.
 	rewinds  sync.WaitGroup
@@ -173,7 +174,7 @@ func New(cfg Config) (*Cluster, error) {
 		return nil, err
 	}
 	wantFollowers := cfg.Followers
-	kept, err := keptCluster(&cfg)
+	kept, primary, err := keptCluster(&cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -201,7 +202,7 @@ func New(cfg Config) (*Cluster, error) {
 		c.dir = cfg.Dir
 	}
 	p, err := ship.StartLeader(ship.LeaderConfig{
-		Dir:                filepath.Join(c.dir, leaderDir),
+		Dir:                nodeDir(c.dir, primary),
 		SegmentSize:        cfg.SegmentSize,
 		NoSync:             cfg.NoFsync,
 		Clock:              c.clk,
@@ -224,7 +225,7 @@ func New(cfg Config) (*Cluster, error) {
 		c.removeTemp()
 		return nil, err
 	}
-	c.leader, c.primaryName, c.primaryDir, c.primaryState = p, LeaderName, filepath.Join(c.dir, leaderDir), PrimaryUp
+	c.leader, c.primaryName, c.primaryDir, c.primaryState = p, primary, nodeDir(c.dir, primary), PrimaryUp
 	c.primaryAddr, c.history = p.Addr(), p.History()
 	c.primaryMoved = make(chan struct{})
 	c.work = newWorkload(c)
@@ -358,13 +359,15 @@ func (c *Cluster) addFollower(fromBackup bool) (*member, error) {
 	c.mu.Lock()
 	idx := 1
 	for used := true; used; {
-		used = false
+		used = c.nodeNameTakenLocked(FollowerName(idx))
 		for _, m := range c.followers {
 			if m.index == idx {
 				used = true
-				idx++
 				break
 			}
+		}
+		if used {
+			idx++
 		}
 	}
 	c.mu.Unlock()
@@ -404,6 +407,12 @@ func (c *Cluster) startMember(idx int, kept, fromBackup bool) (*member, error) {
 
 	if !kept {
 		if err := clearFollowerDir(m.dir); err != nil { // a new follower starts empty
+			return nil, err
+		}
+	} else if !fromBackup {
+		// An old primary (after a failover) rewinds first.
+		var err error
+		if fromBackup, err = c.prepareOldPrimary(m.name, m.dir); err != nil {
 			return nil, err
 		}
 	}

@@ -67,10 +67,9 @@ func (c *Cluster) waitCommit(l *ship.Leader, acks []replica.AckedCommit, stop <-
 		return true
 	}
 	start := c.clk.Now()
-	ok := l.WaitCommit(acks[len(acks)-1].End, stop)
+	ok := l.WaitCommit(acks[len(acks)-1].End, stop) && c.acknowledged(l, acks)
 	if ok {
 		c.commits.released(c.clk.Now() - start)
-		c.acknowledged(acks)
 	}
 	return ok
 }

@@ -139,6 +139,12 @@ func (c *Cluster) retarget(addr string) {
 	c.mu.Unlock()
 	for _, m := range members {
 		m.relay.SetTarget(addr)
+		c.mu.Lock()
+		f := m.follower
+		c.mu.Unlock()
+		if f != nil {
+			f.Retry()
+		}
 	}
 }
 
@@ -157,7 +163,7 @@ func (c *Cluster) crashLeader(keep int64) error {
 		c.mu.Unlock()
 		return fmt.Errorf("%s is already down", c.primaryName)
 	}
-	c.leader, c.primaryState = nil, PrimaryDown
+	c.leader, c.primaryState, c.downPrimary = nil, PrimaryDown, l
 	name := c.primaryName
 	c.announceMoveLocked()
 	c.mu.Unlock()
@@ -247,7 +253,8 @@ func (c *Cluster) restartPrimary(name, dir string) error {
 	}
 	end := l.Log().End()
 	c.mu.Lock()
-	c.leader, c.primaryState, c.primaryAddr = l, PrimaryUp, l.Addr()
+	prev := c.downPrimary
+	c.leader, c.primaryState, c.primaryAddr, c.downPrimary = l, PrimaryUp, l.Addr(), nil
 	c.history = l.History()
 	c.announceMoveLocked()
 	rule := c.cfg.Sync
@@ -255,7 +262,7 @@ func (c *Cluster) restartPrimary(name, dir string) error {
 	c.retarget(l.Addr())
 	c.emit(Event{Follower: followerField(name), Kind: EvInfo, LSN: end,
 		Text: fmt.Sprintf("%s restarted from its files on timeline %d: WAL ends at %s; it takes writes again", name, c.history.Timeline(), end)})
-	c.countLost(end, c.history.Timeline(), name+" (restarted)", rule)
+	c.countLost(prev, end, c.history.Timeline(), name+" (restarted)", rule)
 	return nil
 }
 
@@ -288,40 +295,70 @@ func (c *Cluster) rejoin(old deposedNode) error {
 	}
 	c.mu.Lock()
 	c.deposed = removeDeposed(c.deposed, old.name)
-	hist := c.history
 	c.mu.Unlock()
-	// Its own history says which timeline its WAL is on.
-	own, err := ship.LoadHistory(old.dir)
-	if err != nil {
-		return err
-	}
-	fork, ok := hist.Fork(own.Timeline())
-	fromBackup := false
-	if ok {
-		c.emit(Event{Follower: followerField(old.name), Kind: EvRewind, LSN: fork,
-			Text: fmt.Sprintf("%s rejoins as a follower: its WAL on timeline %d may go past %s, where timeline %d began; rewinding first (as pg_rewind)", old.name, own.Timeline(), fork, hist.Timeline())})
-		res, err := ship.Rewind(old.dir, c.cfg.SegmentSize, c.cfg.NoFsync, hist, fork)
-		if err != nil {
-			return err
-		}
-		if res.Plan.Rewind {
-			c.emit(Event{Follower: followerField(old.name), Kind: EvRewind, LSN: fork, Text: rewoundText(old.name, res, fork)})
-		} else {
-			c.emit(Event{Follower: followerField(old.name), Kind: EvRewind, LSN: fork, Text: old.name + " cannot rewind: " + res.Plan.Reason + "; it takes a base backup from the new leader instead"})
-			fromBackup = true
-		}
-	}
-	if fromBackup {
-		if err := clearNodeDir(old.dir); err != nil {
-			return err
-		}
-	} else if err := os.Remove(filepath.Join(old.dir, ship.SlotsFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return err // a follower keeps no slots
-	}
 	c.addMu.Lock()
 	defer c.addMu.Unlock()
-	_, err = c.startMember(idx, true, fromBackup)
+	_, err := c.startMember(idx, true, false)
 	return err
+}
+
+// prepareOldPrimary readies the directory of a node that was a primary
+// (it holds a checkpoint) to start as a follower: its WAL may go past the
+// fork where the cluster's timeline left its own, and its store image is
+// a checkpoint a follower does not read. It rewinds it to that fork (as
+// pg_rewind), or, when that cannot be done, empties it for a base backup
+// (fromBackup). A directory that holds no checkpoint is left as it is.
+func (c *Cluster) prepareOldPrimary(name, dir string) (fromBackup bool, err error) {
+	if _, err := os.Stat(filepath.Join(dir, ship.CheckpointFile)); errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	c.mu.Lock()
+	hist := c.history
+	c.mu.Unlock()
+	own, err := ship.LoadHistory(dir)
+	if err != nil {
+		return false, err
+	}
+	fork, ok := hist.Fork(own.Timeline())
+	if !ok {
+		return false, fmt.Errorf("%s was a primary on timeline %d, which is not in the history of the cluster's timeline %d; not started, nothing changed", name, own.Timeline(), hist.Timeline())
+	}
+	c.emit(Event{Follower: followerField(name), Kind: EvRewind, LSN: fork,
+		Text: fmt.Sprintf("%s rejoins as a follower: its WAL on timeline %d may go past %s, where timeline %d began; rewinding first (as pg_rewind)", name, own.Timeline(), fork, own.Timeline()+1)})
+	res, err := ship.Rewind(dir, c.cfg.SegmentSize, c.cfg.NoFsync, hist, fork)
+	if err != nil {
+		return false, err
+	}
+	if !res.Plan.Rewind {
+		c.emit(Event{Follower: followerField(name), Kind: EvRewind, LSN: fork, Text: name + " cannot rewind: " + res.Plan.Reason + "; it takes a base backup from the new leader instead"})
+		return true, clearNodeDir(dir)
+	}
+	c.emit(Event{Follower: followerField(name), Kind: EvRewind, LSN: fork, Text: rewoundText(name, res, fork)})
+	// A follower keeps no slots.
+	if err := os.Remove(filepath.Join(dir, ship.SlotsFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return false, err
+	}
+	return false, nil
+}
+
+// nodeNameTakenLocked reports whether a node outside the followers (the
+// primary, an old primary down or fenced) has the name: a new follower
+// must not take its slot, nor its directory. mu is held.
+func (c *Cluster) nodeNameTakenLocked(name string) bool {
+	if c.primaryName == name {
+		return true
+	}
+	for _, d := range c.deposed {
+		if d.name == name {
+			return true
+		}
+	}
+	for _, f := range c.fenced {
+		if f.name == name {
+			return true
+		}
+	}
+	return false
 }
 
 func removeDeposed(ds []deposedNode, name string) []deposedNode {
@@ -440,6 +477,10 @@ func (c *Cluster) promote(m *member, reason string) error {
 		return fmt.Errorf("%s is no longer a follower", m.name)
 	}
 	old, oldName, oldDir, oldState := c.leader, c.primaryName, c.primaryDir, c.primaryState
+	prev := old
+	if prev == nil {
+		prev = c.downPrimary
+	}
 	hist := c.history
 	c.leader, c.promoting, c.primaryState = nil, m, PrimaryPromoting
 	m.paused = false
@@ -453,6 +494,9 @@ func (c *Cluster) promote(m *member, reason string) error {
 		return fmt.Errorf("%s is on timeline %d, the cluster on %d: it must follow the cluster's timeline before it can be promoted", m.name, st.Timeline, hist.Timeline())
 	}
 	p := st.Positions
+	if cost := c.promotionCost(m, p.Write); cost != "" {
+		c.emit(Event{Follower: m.name, Kind: EvPromote, LSN: p.Write, Text: cost})
+	}
 	c.emit(Event{Follower: m.name, Kind: EvPromote, LSN: p.Flush,
 		Text: fmt.Sprintf("promoting %s (%s): it stops streaming and replays its WAL to the end (write %s, flush %s, replay %s) before it opens for writes on timeline %d", m.name, reason, p.Write, p.Flush, p.Replay, hist.Timeline()+1)})
 	fork, err := f.Promote(c.stop)
@@ -470,6 +514,11 @@ func (c *Cluster) promote(m *member, reason string) error {
 	if err := ship.SaveHistory(m.dir, newHist, c.cfg.NoFsync); err != nil {
 		return c.promoteFailed(m, f, old, oldState, err)
 	}
+	// The data directory names its new primary before it opens, so a
+	// whole-cluster restart finds it.
+	if err := wal.WriteFileDurably(filepath.Join(c.dir, PrimaryFile), c.cfg.NoFsync, []byte(m.name+"\n")); err != nil {
+		return c.promoteFailed(m, f, old, oldState, err)
+	}
 	l, err := c.startPrimary(m.dir)
 	if err != nil {
 		return c.promoteFailed(m, f, old, oldState, err)
@@ -478,6 +527,7 @@ func (c *Cluster) promote(m *member, reason string) error {
 	c.followers = removeMember(c.followers, m)
 	c.leader, c.promoting, c.primaryState = l, nil, PrimaryUp
 	c.primaryName, c.primaryDir, c.primaryAddr, c.history = m.name, m.dir, l.Addr(), newHist
+	c.downPrimary = nil
 	if old != nil {
 		c.fenced = append(c.fenced, &fencedNode{name: oldName, dir: oldDir, l: old})
 	} else {
@@ -497,8 +547,41 @@ func (c *Cluster) promote(m *member, reason string) error {
 			Text: fmt.Sprintf("SPLIT: %s still runs as a primary on timeline %d: fenced, no follower follows it any more", oldName, hist.Timeline())})
 	}
 	c.retarget(l.Addr())
-	c.countLost(fork, newHist.Timeline(), m.name, rule)
+	c.countLost(prev, fork, newHist.Timeline(), m.name, rule)
 	return nil
+}
+
+// promotionCost says what promoting m, whose WAL ends at end, costs
+// when another follower has flushed more: that WAL is on no later
+// timeline, and commits acknowledged past end are lost. "" when none
+// has.
+func (c *Cluster) promotionCost(m *member, end wal.LSN) string {
+	c.mu.Lock()
+	members := append([]*member(nil), c.followers...)
+	c.mu.Unlock()
+	var ahead []string
+	var most wal.LSN
+	for _, x := range members {
+		if x == m {
+			continue
+		}
+		c.mu.Lock()
+		f, last := x.follower, x.last
+		c.mu.Unlock()
+		st := last
+		if f != nil {
+			st = f.Status()
+		}
+		if st.Positions.Flush > end {
+			ahead = append(ahead, fmt.Sprintf("%s flushed %s", x.name, st.Positions.Flush))
+			most = max(most, st.Positions.Flush)
+		}
+	}
+	if len(ahead) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%s is not the most advanced follower (%s; its WAL ends at %s): the %d bytes of WAL past %s will be on no timeline but the old one (those followers rewind), and commits acknowledged past %s are lost",
+		m.name, strings.Join(ahead, ", "), end, most-end, end, end)
 }
 
 // promoteFailed puts things back after a promotion that could not open
@@ -623,47 +706,79 @@ func (c *Cluster) rewind(m *member) {
 // and a count of lost writes may then be short (it says "at least").
 const ackLogCap = 1 << 20
 
-// ackLog is the commits the primary acknowledged that some follower may
-// not have flushed yet, in LSN order. It is safe for concurrent use.
+// ackLog is, for each primary process, the commits it acknowledged that
+// some follower may not have flushed yet, in LSN order: a promotion or a
+// restart counts against the process that was primary before, never
+// against commits the next one acknowledged meanwhile. It is safe for
+// concurrent use.
 type ackLog struct {
-	mu      sync.Mutex
+	mu sync.Mutex
+	by map[*ship.Leader]*ackList
+	// counted: primaries whose commits were counted (see take): none of
+	// theirs is acknowledged after that.
+	counted map[*ship.Leader]bool
+}
+
+type ackList struct {
 	commits []replica.AckedCommit
 	dropped int
 }
 
-// add records acknowledged commits.
-func (a *ackLog) add(cs []replica.AckedCommit, floor func() wal.LSN) {
+// add records commits l acknowledged, and reports whether they are:
+// once l's commits were counted (a promotion or a restart replaced it),
+// none more is.
+func (a *ackLog) add(l *ship.Leader, cs []replica.AckedCommit, floor func() wal.LSN) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if a.counted[l] {
+		return false
+	}
+	if a.by == nil {
+		a.by = make(map[*ship.Leader]*ackList)
+	}
+	al := a.by[l]
+	if al == nil {
+		al = &ackList{}
+		a.by[l] = al
+	}
 	for _, cm := range cs {
 		// Commits are released nearly in order: insert from the end.
-		i := len(a.commits)
-		for i > 0 && a.commits[i-1].End > cm.End {
+		i := len(al.commits)
+		for i > 0 && al.commits[i-1].End > cm.End {
 			i--
 		}
-		a.commits = append(a.commits, replica.AckedCommit{})
-		copy(a.commits[i+1:], a.commits[i:])
-		a.commits[i] = cm
+		al.commits = append(al.commits, replica.AckedCommit{})
+		copy(al.commits[i+1:], al.commits[i:])
+		al.commits[i] = cm
 	}
-	if len(a.commits) >= 4096 && len(a.commits)%4096 < len(cs) {
+	if len(al.commits) >= 4096 && len(al.commits)%4096 < len(cs) {
 		// Nothing every follower has flushed can be lost: drop it.
 		f := floor()
-		i := sort.Search(len(a.commits), func(i int) bool { return a.commits[i].End > f })
-		a.commits = append(a.commits[:0], a.commits[i:]...)
+		i := sort.Search(len(al.commits), func(i int) bool { return al.commits[i].End > f })
+		al.commits = append(al.commits[:0], al.commits[i:]...)
 	}
-	if over := len(a.commits) - ackLogCap; over > 0 {
-		a.commits = append(a.commits[:0], a.commits[over:]...)
-		a.dropped += over
+	if over := len(al.commits) - ackLogCap; over > 0 {
+		al.commits = append(al.commits[:0], al.commits[over:]...)
+		al.dropped += over
 	}
+	return true
 }
 
-// take returns the commits and how many were dropped, and starts afresh.
-func (a *ackLog) take() ([]replica.AckedCommit, int) {
+// take returns the commits l acknowledged and how many were dropped,
+// and forgets them.
+func (a *ackLog) take(l *ship.Leader) ([]replica.AckedCommit, int) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	cs, d := a.commits, a.dropped
-	a.commits, a.dropped = nil, 0
-	return cs, d
+	if a.counted == nil {
+		a.counted = make(map[*ship.Leader]bool)
+	}
+	a.counted[l] = true
+	al := a.by[l]
+	delete(a.by, l)
+	if al == nil {
+		return nil, 0
+	}
+	return al.commits, al.dropped
 }
 
 // flushFloor is the lowest flush LSN of any follower: no acknowledged
@@ -686,16 +801,18 @@ func (c *Cluster) flushFloor() wal.LSN {
 	return floor
 }
 
-// acknowledged records commits the primary acknowledged to the workload.
-func (c *Cluster) acknowledged(cs []replica.AckedCommit) {
-	c.acked.add(cs, c.flushFloor)
+// acknowledged records commits primary l releases to a client, and
+// reports whether they are acknowledged: not when l was replaced and its
+// commits counted meanwhile.
+func (c *Cluster) acknowledged(l *ship.Leader, cs []replica.AckedCommit) bool {
+	return c.acked.add(l, cs, c.flushFloor)
 }
 
-// countLost lists the commits acknowledged before the primary changed
-// (or restarted) whose records end past end, where the new history
-// begins, and starts tracking afresh.
-func (c *Cluster) countLost(end wal.LSN, timeline uint32, who string, rule SyncRule) {
-	acked, dropped := c.acked.take()
+// countLost lists the commits the primary process prev acknowledged whose
+// records end past end, where the next primary's history goes on
+// without them.
+func (c *Cluster) countLost(prev *ship.Leader, end wal.LSN, timeline uint32, who string, rule SyncRule) {
+	acked, dropped := c.acked.take(prev)
 	n, from, to, keys := replica.LostCommits(acked, end, LostSampleKeys)
 	if n == 0 {
 		c.emit(Event{Kind: EvLost, LSN: end, Text: fmt.Sprintf("0 acknowledged commits lost: every commit acknowledged under %s ends at or before %s, which timeline %d has (%s)", rule, end, timeline, who)})

@@ -123,7 +123,10 @@ func TestFailoverAtEachSyncLevel(t *testing.T) {
 			if err := c.Exec("write 1"); err == nil || !strings.Contains(err.Error(), "no primary") {
 				t.Fatalf("write with the leader down: %v, want a refusal naming no primary", err)
 			}
-			acked := w.halt()
+			// The clients go on: they wait for a primary, and commit on
+			// the new one once it opens. Its acknowledgements must not be
+			// counted against the old one's.
+			before := w.count()
 			if tc.promote != "" {
 				do(t, c, "promote "+tc.promote)
 			} else {
@@ -132,6 +135,12 @@ func TestFailoverAtEachSyncLevel(t *testing.T) {
 			s = eventuallyC(t, c, "a primary on timeline 2", func(s Snapshot) bool {
 				return s.Leader.State == PrimaryUp && s.Leader.Timeline == 2
 			})
+			// The old leader rejoins (after a rewind), so ANY 2 has two
+			// followers again.
+			do(t, c, "restart leader")
+			eventuallyC(t, c, "commits on timeline 2", func(Snapshot) bool { return w.count() >= before+50 })
+			acked := w.halt()
+			s = c.Snapshot(0)
 			if len(s.History) != 1 || s.History[0].Timeline != 1 {
 				t.Fatalf("history %+v, want one switch from timeline 1", s.History)
 			}
@@ -148,8 +157,7 @@ func TestFailoverAtEachSyncLevel(t *testing.T) {
 				t.Errorf("no loss found promoting the lagging follower under %s (control)", tc.rule)
 			}
 			// The other follower follows timeline 2 (rewound if it had
-			// to be), and the old leader rejoins after a rewind.
-			do(t, c, "restart leader")
+			// to be), and so does the old leader.
 			eventuallyC(t, c, "every follower streaming timeline 2", func(s Snapshot) bool {
 				if len(s.Followers) != 2 {
 					return false
@@ -164,4 +172,51 @@ func TestFailoverAtEachSyncLevel(t *testing.T) {
 			verifyAll(t, c)
 		})
 	}
+}
+
+// TestKeptDirectoryAfterFailover restarts a whole cluster from a data
+// directory a failover changed: the promoted node leads again on its
+// timeline, the old leader (a checkpoint past the fork on timeline 1)
+// rewinds and follows, and nothing acknowledged is lost.
+func TestKeptDirectoryAfterFailover(t *testing.T) {
+	dir := t.TempDir()
+	cfg := Config{Dir: dir, Followers: 2, StatusInterval: 20 * time.Millisecond, NoFsync: true, Sync: SyncRule{Mode: SyncOn, N: 1}}
+	c, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := startWriters(c, 2)
+	eventuallyC(t, c, "100 commits", func(Snapshot) bool { return w.count() >= 100 })
+	do(t, c, "crash leader")
+	do(t, c, "failover")
+	eventuallyC(t, c, "timeline 2", func(s Snapshot) bool { return s.Leader.State == PrimaryUp && s.Leader.Timeline == 2 })
+	w2 := startWriters(c, 2)
+	eventuallyC(t, c, "100 more commits", func(Snapshot) bool { return w2.count() >= 100 })
+	acked := append(w.halt(), w2.halt()...)
+	name := c.Snapshot(0).Leader.Name
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	c2 := newTest(t, cfg)
+	s := c2.Snapshot(0)
+	if s.Leader.Name != name || s.Leader.Timeline != 2 {
+		t.Fatalf("restarted with %s on timeline %d leading, want %s on timeline 2", s.Leader.Name, s.Leader.Timeline, name)
+	}
+	if miss, some := missing(c2, acked); miss > 0 {
+		t.Fatalf("%d acknowledged commits missing after the restart, e.g. %v", miss, some)
+	}
+	eventuallyC(t, c2, "the old leader and the other follower streaming timeline 2", func(s Snapshot) bool {
+		if len(s.Followers) != 2 || s.Followers[0].Name != LeaderName {
+			return false
+		}
+		for _, f := range s.Followers {
+			if f.Timeline != 2 || f.State != StateStreaming {
+				return false
+			}
+		}
+		return true
+	})
+	converge(t, c2)
+	verifyAll(t, c2)
 }

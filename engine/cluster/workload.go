@@ -223,6 +223,11 @@ func (w *workload) measuredRate(now time.Duration, recs uint64) float64 {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	last := w.window[(w.wpos+len(w.window)-1)%len(w.window)]
+	if w.wpos > 0 && recs < last.records {
+		// Another primary (a failover, a restart) counts from its own
+		// start: measure afresh.
+		w.wpos = 0
+	}
 	if w.wpos == 0 || now-last.at >= 100*time.Millisecond {
 		w.window[w.wpos%len(w.window)] = rateSample{now, recs}
 		w.wpos++

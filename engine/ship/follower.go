@@ -79,6 +79,7 @@ type Follower struct {
 	flushKick  chan struct{}
 	replayKick chan struct{}
 	statusKick chan struct{}
+	retryKick  chan struct{} // ends a reconnect backoff (see Retry)
 
 	stop     chan struct{}
 	stopOnce sync.Once
@@ -171,6 +172,7 @@ func StartFollower(cfg FollowerConfig) (*Follower, error) {
 		flushKick:  make(chan struct{}, 1),
 		replayKick: make(chan struct{}, 1),
 		statusKick: make(chan struct{}, 1),
+		retryKick:  make(chan struct{}, 1),
 		stop:       make(chan struct{}),
 	}
 	f.guard = fatal.Group{Owner: cfg.Name, OnPanic: cfg.OnPanic, WG: &f.wg}
@@ -259,6 +261,12 @@ func (f *Follower) Status() FollowerStatus {
 	}
 	return st
 }
+
+// Retry ends the follower's wait between reconnection attempts now and
+// restarts its backoff: the leader it could not reach has moved or is
+// back (a failover, a restart), so there is no reason to wait out a
+// backoff grown while there was none.
+func (f *Follower) Retry() { kick(f.retryKick) }
 
 func (f *Follower) isPromoting() bool {
 	f.mu.Lock()
@@ -397,10 +405,18 @@ func (f *Follower) connectLoop() {
 		if progressed {
 			backoff = f.cfg.ReconnectMin
 		}
-		if !sleepReal(backoff, f.stop) {
+		t := time.NewTimer(backoff)
+		select {
+		case <-t.C:
+			backoff = min(backoff*2, f.cfg.ReconnectMax)
+		case <-f.retryKick:
+			// A new leader to try: from the shortest backoff again.
+			t.Stop()
+			backoff = f.cfg.ReconnectMin
+		case <-f.stop:
+			t.Stop()
 			return
 		}
-		backoff = min(backoff*2, f.cfg.ReconnectMax)
 	}
 }
 

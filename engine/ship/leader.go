@@ -385,6 +385,11 @@ func (l *Leader) WaitCommit(end wal.LSN, stop <-chan struct{}) bool {
 	}()
 	for {
 		ch := l.progress.wait()
+		select {
+		case <-l.stop:
+			return false // stopped or crashed: never acknowledged now
+		default:
+		}
 		if l.Released(end) {
 			l.commits.Add(1)
 			return true

@@ -257,6 +257,9 @@ func (f *Follower) welcome(p []byte) Effects {
 		}
 		fork, _ := h.Fork(mine)
 		f.history = h
+		// What the old timeline's leader flushed past the fork is on no
+		// timeline this one follows: count from the new leader's word.
+		f.leaderFlush = 0
 		e.NewHistory, e.History = true, h
 		e.event(EvTimeline, fork, fmt.Sprintf("follows timeline %d, which forked from timeline %d at %s", lead, mine, fork), f.set.Name)
 	}

@@ -20,6 +20,8 @@ var builtinOrder = []string{
 	"base-backup",
 	"sync-commit",
 	"crash",
+	"failover",
+	"lost-writes",
 	// On PostgreSQL (backends pg): the same lessons, told with its views.
 	"basic-pg",
 	"paused-replay-pg",

@@ -13,7 +13,7 @@
 //	header:
 //	offset  size  field
 //	0       16    magic "WALSHIP-SESSION\n"
-//	16      2     format version (1)
+//	16      2     format version (2; 1 before reads were recorded)
 //	18      2     reserved, 0
 //
 //	record:
@@ -50,7 +50,9 @@
 // omitted, last event, source name, unobservable), its leader, its
 // followers and its frames as tables, and the events it brought. Each
 // struct is a delta against the same struct in the snapshot record
-// before, or, in a keyframe, against the zero value. A table is its row
+// before, or, in a keyframe, against the zero value. Since version 2 the
+// events are followed by the reads (Snapshot.Reads) as a table keyed by
+// their sequence number; a version 1 file has none. A table is its row
 // count, then for each row its key (a follower's index, a frame's id) as
 // a zigzag difference from the key before it (the first from 0) and the
 // row as a delta against the row with that key in the record before (the
@@ -81,7 +83,7 @@ import (
 // Frozen file format constants.
 const (
 	Magic         = "WALSHIP-SESSION\n"
-	Version       = 1
+	Version       = 2
 	HeaderSize    = len(Magic) + 4
 	RecordHeader  = 8 // length and CRC
 	MaxRecordSize = 4 << 20

@@ -66,7 +66,39 @@ func randomSnapshot(rng *rand.Rand, followers, frames, events int) cluster.Snaps
 		e.Seq = uint64(i + 1)
 		s.Events = append(s.Events, e)
 	}
+	first := rng.Uint64N(3) + 1
+	for i := range 3 {
+		var r cluster.ReadResult
+		fill(reflect.ValueOf(&r), rng)
+		r.Seq = first + uint64(i)
+		s.Reads = append(s.Reads, r)
+	}
 	return s
+}
+
+// A version 1 file has no reads after the events: it still reads, with
+// none.
+func TestSnapshotVersion1HasNoReads(t *testing.T) {
+	s := randomSnapshot(rand.New(rand.NewPCG(5, 6)), 2, 2, 2)
+	s.Reads = nil
+	var x encoder
+	body, _ := x.snapshot(nil, 0, &s)
+	if body[len(body)-1] != 0 {
+		t.Fatal("the reads table does not end the record")
+	}
+	v1 := body[:len(body)-1] // as version 1 wrote it
+	y := decoder{version: 1}
+	got, _, _, err := y.snapshot(v1)
+	if err != nil {
+		t.Fatalf("version 1 body: %v", err)
+	}
+	if got.Reads != nil || !reflect.DeepEqual(got.Followers, s.Followers) || !reflect.DeepEqual(got.Events, s.Events) {
+		t.Fatalf("version 1 body decoded as %+v", got)
+	}
+	y2 := decoder{version: Version}
+	if _, _, _, err := y2.snapshot(v1); err == nil {
+		t.Fatal("a version 2 reader took a body without its reads table")
+	}
 }
 
 // Every field of every struct a snapshot holds survives a keyframe and a
@@ -343,6 +375,7 @@ func TestFieldListsCoverTheStructs(t *testing.T) {
 		{"FollowerStatus", reflect.TypeFor[cluster.FollowerStatus](), len(followerFields)},
 		{"Frame", reflect.TypeFor[cluster.Frame](), len(frameFields)},
 		{"Event", reflect.TypeFor[cluster.Event](), len(eventFields)},
+		{"ReadResult", reflect.TypeFor[cluster.ReadResult](), len(readFields)},
 		{"LessonState", reflect.TypeFor[scenario.LessonState](), len(lessonFields)},
 		{"Meta", reflect.TypeFor[Meta](), len(metaFields)},
 	} {
@@ -350,10 +383,10 @@ func TestFieldListsCoverTheStructs(t *testing.T) {
 			t.Errorf("%s has %d fields, its list %d", c.name, n, c.fields)
 		}
 	}
-	// scalars stands for every field of Snapshot but its rows and events,
-	// and (until the session format records them) its timeline history,
-	// reads, lost writes and fenced primaries.
-	if n := leaves(reflect.TypeFor[cluster.Snapshot]()) - leaves(reflect.TypeFor[cluster.LeaderStatus]()); n != len(scalarFields)+3+4 {
-		t.Errorf("Snapshot has %d fields besides its leader, want %d scalars + followers, frames, events + history, reads, lost, fenced", n, len(scalarFields))
+	// scalars stands for every field of Snapshot but its rows, events and
+	// reads, and (until the session format records them) its timeline
+	// history, lost writes and fenced primaries.
+	if n := leaves(reflect.TypeFor[cluster.Snapshot]()) - leaves(reflect.TypeFor[cluster.LeaderStatus]()); n != len(scalarFields)+4+3 {
+		t.Errorf("Snapshot has %d fields besides its leader, want %d scalars + followers, frames, events, reads + history, lost, fenced", n, len(scalarFields))
 	}
 }

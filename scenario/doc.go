@@ -62,8 +62,8 @@
 // cluster.ParseCommand, the same parser the command palette and the
 // recorder use: pause, resume, cut, restore, latency, bandwidth, corrupt,
 // slice, crash, restart, backup, apply-delay, flush-delay, add, remove,
-// sync, rate, write, set, del, freeze, unfreeze, speed, wal-keep, slots (see
-// cluster.Verbs). A value starting with # must be quoted.
+// sync, rate, write, set, del, freeze, unfreeze, speed, wal-keep, slots,
+// read, probe (see cluster.Verbs). A value starting with # must be quoted.
 //
 // # Steps
 //
@@ -99,6 +99,7 @@
 //	                           corrupted, backups or slot
 //	point leader [FIELD]       the leader, or its insert, flush, oldest, retained,
 //	                           wal-keep, segments, keys, commits, waiting-commits or slots
+//	point reads                the recent reads (the read command and its probes)
 //
 // # Expectations
 //
@@ -165,6 +166,25 @@
 //	expect leader retained > 64KiB
 //	expect leader commits rises within 3s
 //	expect follower-1 replay steady for 2s
+//
+// Reads (the read command and its probes) have checks of their own, on
+// the newest read, or the newest on one node:
+//
+//	expect read [on NODE] CHECK [within DUR]
+//
+//	NODE = leader | follower-N | N
+//	CHECK = [not] stale                   an older version than the leader's (STALE)
+//	      | [not] found
+//	      | [not] failed                  the node could not be read (stopped, missing)
+//	      | value TEXT                    it returned TEXT
+//	      | anomaly NAME                  read-your-writes (ryw), monotonic, or none
+//	      | waited OP DUR                 how long a waiting read waited (world time)
+//
+//	expect read on follower-1 stale
+//	expect read value "old"
+//	expect read anomaly read-your-writes
+//	expect read on follower-2 anomaly monotonic
+//	expect read waited > 0
 //
 // # Backends
 //

@@ -13,7 +13,7 @@ import (
 // Expect is one parsed expect line: a fact about a snapshot of the cluster,
 // polled until it holds or Within has passed.
 type Expect struct {
-	Subject string // a follower name, "all" (every follower) or "leader"
+	Subject string // a follower name, "all" (every follower), "leader", or "read" (the newest read)
 	Field   string // canonical field name (see the package doc)
 	Not     bool   // state not ..., not paused
 	Op      Op     // comparisons
@@ -27,6 +27,10 @@ type Expect struct {
 	// for DUR). Check alone cannot tell; the runner watches over time.
 	Steady time.Duration
 	Within time.Duration
+	// On reads (Subject "read", see expect_read.go): the node whose newest
+	// read is checked ("" any), and the value or anomaly expected.
+	Node string
+	Text string
 }
 
 // Op is a comparison.
@@ -157,9 +161,12 @@ func (p *parser) expect(toks []token, end int) (*Expect, error) {
 	}
 	t, ok := at(0)
 	if !ok {
-		return nil, p.errorf(t.Col, "expected what to expect: a follower (follower-1, 1, all), leader, or waiting-commits")
+		return nil, p.errorf(t.Col, "expected what to expect: a follower (follower-1, 1, all), leader, waiting-commits, or read")
 	}
 	i := 1
+	if keyword(t) == "read" {
+		return p.expectRead(e, toks[1:], end)
+	}
 	if s, ok := subjectName(t.Text); ok && !t.Quoted {
 		e.Subject = s
 	} else if _, ok := leaderFields[keyword(t)]; ok && !t.Quoted {
@@ -575,6 +582,9 @@ func (w *watcher) check(s *cluster.Snapshot, now time.Duration) (bool, string) {
 // (which the runner fills from the first snapshot); for Steady it only
 // describes the value. The runner watches those over time.
 func (e *Expect) Check(s *cluster.Snapshot) (ok bool, seen string) {
+	if e.Subject == "read" {
+		return e.checkRead(s)
+	}
 	if e.Subject == "leader" {
 		return e.checkComparison(s, nil, "leader")
 	}

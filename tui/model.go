@@ -267,6 +267,7 @@ func (m *Model) lessonShown() bool { return m.lesson != nil && m.captions }
 
 func (m *Model) relayout() {
 	in := layoutInput{followers: len(m.views), room: m.room, eventRows: m.events.wantRows(m.w)}
+	in.paneRows = m.readsPaneRows() // the reads pane (reads.go)
 	m.lessonP.room = m.room // its height depends on it
 	if m.lessonShown() {
 		in.lessonRows = m.lessonP.rowsFor(m.w)
@@ -308,6 +309,9 @@ func (m *Model) ingest(s cluster.Snapshot, ls *scenario.LessonState) tea.Cmd {
 	}
 	s.Events = nil
 	m.snap, m.have = s, true
+	if !m.lay.tooSmall && m.readsPaneRows() != m.lay.paneH {
+		m.relayout() // the reads pane appears, or grows
+	}
 	m.panel.leader = &m.snap.Leader
 	m.panel.src = &m.snap.Source
 	m.lags.sample(&m.snap, m.panel.behind)
@@ -712,6 +716,9 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 		return func() tea.Msg { fn(); return fetch() }
 	}
 	c, err := m.commandFor(msg)
+	if key.Matches(msg, k.Read, k.ReadWait) {
+		c, err = m.readCommand(key.Matches(msg, k.ReadWait))
+	}
 	if err != nil {
 		m.say(true, err.Error())
 		return nil
@@ -1009,7 +1016,11 @@ func (m *Model) render() string {
 		} else {
 			m.renderBody(&b)
 		}
-		blank(l.paneH) // room for a pane (see layoutInput)
+		for y := range l.paneH { // the reads pane (reads.go)
+			r = newRow(&b, l.w)
+			m.readsRow(&r, y, l.paneH)
+			b.WriteByte('\n')
+		}
 		if !l.room {
 			lesson()
 		}

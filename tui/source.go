@@ -177,6 +177,7 @@ func (k *KeyMap) refusedKeys(ctrl cluster.Controller) {
 		{&k.RateUp, cluster.VerbRate}, {&k.RateDown, cluster.VerbRate}, {&k.Burst, cluster.VerbWrite},
 		{&k.Sync, cluster.VerbSync}, {&k.Add, cluster.VerbAdd}, {&k.Remove, cluster.VerbRemove},
 		{&k.Freeze, cluster.VerbFreeze}, {&k.TimeSlow, cluster.VerbSpeed}, {&k.TimeFast, cluster.VerbSpeed},
+		{&k.Read, cluster.VerbRead}, {&k.ReadWait, cluster.VerbRead},
 	} {
 		if r.Refuses(b.verb) {
 			b.binding.SetEnabled(false)

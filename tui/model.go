@@ -267,11 +267,11 @@ func (m *Model) lessonShown() bool { return m.lesson != nil && m.captions }
 
 func (m *Model) relayout() {
 	in := layoutInput{followers: len(m.views), room: m.room, eventRows: m.events.wantRows(m.w)}
-	in.paneRows = m.readsPaneRows() // the reads pane (reads.go)
 	m.lessonP.room = m.room // its height depends on it
 	if m.lessonShown() {
 		in.lessonRows = m.lessonP.rowsFor(m.w)
 	}
+	in.paneRows = m.readsPaneRows() // the reads pane (reads.go)
 	m.eventRows = in.eventRows
 	l := computeLayout(m.w, m.h, in)
 	m.lay = l

@@ -344,23 +344,43 @@ func (c *Cluster) probeRYW(cmd Command) error {
 	return nil
 }
 
-// waitReleased waits until the commit ending at end is released under the
-// sync rule in force, bounded as a waiting read is.
+// waitReleased waits, as a client does, for the commit ending at end to
+// be released under the sync rule in force: through the leader's
+// WaitCommit, so the status line counts it among the waiting commits
+// meanwhile. It is bounded as a waiting read is.
 func (c *Cluster) waitReleased(p *ship.Leader, end wal.LSN) error {
 	start, realStart := c.clk.Now(), time.Now()
-	tick := time.NewTicker(readPoll)
-	defer tick.Stop()
-	for !p.Released(end) {
-		if waited := c.clk.Now() - start; waited >= readWaitWorld || time.Since(realStart) >= readWaitReal {
-			return fmt.Errorf("the probe's commit was not released after %s: %s", waited.Round(time.Millisecond), p.Commit(end).Reason)
+	stop, done, exited := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	// The watcher closes stop when the bound has passed; it ends when
+	// the wait does.
+	go func() {
+		defer close(exited)
+		defer close(stop)
+		tick := time.NewTicker(readPoll)
+		defer tick.Stop()
+		for c.clk.Now()-start < readWaitWorld && time.Since(realStart) < readWaitReal {
+			select {
+			case <-done:
+				return
+			case <-c.stop:
+				return
+			case <-tick.C:
+			}
 		}
-		select {
-		case <-c.stop:
-			return fmt.Errorf("cluster is closed")
-		case <-tick.C:
-		}
+	}()
+	released := p.WaitCommit(end, stop)
+	close(done)
+	<-exited
+	if released {
+		return nil
 	}
-	return nil
+	select {
+	case <-c.stop:
+		return fmt.Errorf("cluster is closed")
+	default:
+	}
+	waited := c.clk.Now() - start
+	return fmt.Errorf("the probe's commit was not released after %s: %s", waited.Round(time.Millisecond), p.Commit(end).Reason)
 }
 
 // probeMonotonic reads one key on one node, then on another: a

@@ -195,6 +195,32 @@ func TestReadErrors(t *testing.T) {
 	}
 }
 
+// TestReadWaitIsBounded: a waiting read on a paused follower gives up
+// after readWaitWorld of world time, saying why; so does a probe whose
+// commit the sync rule holds.
+func TestReadWaitIsBounded(t *testing.T) {
+	c := newTest(t, Config{Followers: 1})
+	do(t, c, "pause 1")
+	do(t, c, "set k v")
+	do(t, c, "speed 32") // 10s of world time in about a third of a second
+	err := c.Exec("read 1 k wait")
+	if err == nil || !strings.Contains(err.Error(), "gave up after 10") || !strings.Contains(err.Error(), "(its replay is paused)") {
+		t.Fatalf("waiting read on a paused follower: %v", err)
+	}
+	if r := lastRead(t, c); r.Err == "" || r.Waited < readWaitWorld || r.WaitLSN == 0 {
+		t.Fatalf("recorded %+v", r)
+	}
+	do(t, c, "sync remote_apply 1")
+	done := make(chan error, 1)
+	go func() { done <- c.Exec("probe ryw 1") }()
+	// Meanwhile the probe's commit is one of the leader's waiting commits.
+	eventuallyC(t, c, "the probe's commit to wait", func(s Snapshot) bool { return s.Leader.WaitingCommits > 0 })
+	err = <-done
+	if err == nil || !strings.Contains(err.Error(), "not released after 10") || !strings.Contains(err.Error(), "replay") {
+		t.Fatalf("probe held by remote_apply: %v", err)
+	}
+}
+
 // TestProbeReadYourWrites: under remote_apply ANY 1 with follower-1
 // paused, the probe's commit is released by follower-2's replay: read at
 // once on follower-1 it is missing (the anomaly, named), on follower-2 it

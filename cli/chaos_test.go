@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"walship/engine/cluster"
 	"walship/nemesis"
 )
 
@@ -40,5 +41,48 @@ func TestCheckReferenceOutput(t *testing.T) {
 		"leader: follower WAL replay matches — 5/5 keys identical\n"
 	if out.String() != want {
 		t.Fatalf("got:\n%s\nwant:\n%s", out.String(), want)
+	}
+}
+
+// TestCheckFailoverVerdict: every follower on the primary's timeline, a
+// timeline past 1 after a failover, no old primary fenced, and under on
+// or remote_apply no acknowledged commit lost; a clear message otherwise.
+func TestCheckFailoverVerdict(t *testing.T) {
+	on1 := cluster.SyncRule{Mode: cluster.SyncOn, N: 1}
+	good := cluster.Snapshot{
+		Leader:    cluster.LeaderStatus{Name: "follower-2", Timeline: 2},
+		Followers: []cluster.FollowerStatus{{Name: "leader", Timeline: 2}, {Name: "follower-1", Timeline: 2}},
+		History:   []cluster.TimelineSwitch{{Timeline: 1, ForkLSN: 0x1A2B}},
+	}
+	lost := good
+	lost.Lost = []cluster.LostWrites{{Timeline: 2, Promoted: "follower-2", Count: 3, From: 0x100, To: 0x200, Keys: []string{"k1", "k2"}}}
+	behind := good
+	behind.Followers = []cluster.FollowerStatus{{Name: "leader", Timeline: 1, State: "needs rewind"}, {Name: "follower-1", Timeline: 2}}
+	fenced := good
+	fenced.Fenced = []cluster.FencedPrimary{{Name: "leader", Timeline: 1}}
+	for _, tc := range []struct {
+		name       string
+		s          cluster.Snapshot
+		rule       cluster.SyncRule
+		failedOver bool
+		err        string // a piece of the error; "" for none
+	}{
+		{"converged", good, on1, true, ""},
+		{"lost under off", lost, cluster.SyncRule{}, true, ""},
+		{"lost under on", lost, on1, true, "LOST 3 acknowledged commits under on ANY 1, which must lose none: 3 on promoting follower-2 to timeline 2 (0/100..0/200: k1, k2)"},
+		{"a follower behind", behind, on1, true, "not every follower follows the primary's timeline 2: leader on timeline 1 (needs rewind)"},
+		{"fenced", fenced, on1, true, "an old primary still runs fenced: leader on timeline 1"},
+		{"no switch", cluster.Snapshot{Leader: cluster.LeaderStatus{Name: "leader", Timeline: 1}}, on1, true, "still on timeline 1"},
+		{"no failover ran", cluster.Snapshot{Leader: cluster.LeaderStatus{Name: "leader", Timeline: 1}}, on1, false, ""},
+	} {
+		verdict, err := checkFailover(tc.s, tc.rule, tc.failedOver)
+		switch {
+		case tc.err == "" && err != nil:
+			t.Errorf("%s: %v", tc.name, err)
+		case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)):
+			t.Errorf("%s: error %v, want one with %q", tc.name, err, tc.err)
+		case tc.err == "" && !strings.Contains(verdict, "every follower on timeline"):
+			t.Errorf("%s: verdict %q", tc.name, verdict)
+		}
 	}
 }

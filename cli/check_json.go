@@ -45,6 +45,12 @@ type chaosReport struct {
 	Seed   int64          `json:"seed"`
 	Faults int            `json:"faults"`
 	ByKind map[string]int `json:"by_kind"` // every kind, 0 included
+	// After the failover: the primary, its timeline, and the acknowledged
+	// commits no timeline since has (see walship check --help).
+	Primary      string `json:"primary,omitempty"`
+	Timeline     uint32 `json:"timeline,omitempty"`
+	LostCommits  uint64 `json:"lost_commits"`
+	FailoverFail string `json:"failover_error,omitempty"`
 }
 
 type scenarioReport struct {
@@ -87,6 +93,17 @@ func newChaosReport(seed int64, t nemesis.Tally) *chaosReport {
 		c.Faults += t[k]
 	}
 	return c
+}
+
+// addFailover records how the cluster came through its failover.
+func (c *chaosReport) addFailover(s cluster.Snapshot, err error) {
+	c.Primary, c.Timeline = s.Leader.Name, s.Leader.Timeline
+	for _, l := range s.Lost {
+		c.LostCommits += l.Count
+	}
+	if err != nil {
+		c.FailoverFail = err.Error()
+	}
 }
 
 // add is the scenario runner's results callback.

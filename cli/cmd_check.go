@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -30,6 +31,7 @@ type checkOptions struct {
 	pg           bool   // play --scenario on a local PostgreSQL cluster
 	bindir       string // with pg: where the server programs are
 	followersSet bool   // --followers given
+	sync         string // --sync: synchronous_commit and ANY N
 }
 
 func newCheckCmd() *cobra.Command {
@@ -41,6 +43,11 @@ func newCheckCmd() *cobra.Command {
 			"every follower has replayed them, then rebuilds each follower's store from its\n" +
 			"own WAL files and compares it with the leader's. It exits 1 when any\n" +
 			"follower differs or an expect line fails.\n\n" +
+			"With --chaos, a seeded schedule of faults runs while the leader writes, a\n" +
+			"failover among them: the leader crashes, the follower with the highest flush\n" +
+			"LSN is promoted, and the old leader rejoins after a rewind. Every follower must\n" +
+			"end on the primary's timeline and, under --sync on or remote_apply, no\n" +
+			"acknowledged commit may be lost.\n\n" +
 			"With --json, standard output holds one JSON document (per follower, per expect\n" +
 			"line with its file:line, per fault kind) and the usual lines go to standard error.\n\n" +
 			"With --pg, --scenario plays a lesson written for PostgreSQL on a local primary\n" +
@@ -48,6 +55,7 @@ func newCheckCmd() *cobra.Command {
 			"unless the lesson asks for more), then stopped and removed.",
 		Example: "  walship check --followers 3 --records 20000\n" +
 			"  walship check --chaos 7 --followers 3 --records 20000\n" +
+			"  walship check --chaos 7 --followers 3 --records 20000 --sync \"on 1\"\n" +
 			"  walship check --scenario crc --json\n" +
 			"  walship check --pg --scenario paused-replay",
 		Args:         noArgs,
@@ -73,6 +81,7 @@ func newCheckCmd() *cobra.Command {
 	f.BoolVar(&o.json, "json", false, "write one JSON document with every result to standard output (the usual lines go to standard error)")
 	f.Float64Var(&o.speed, "speed", 1, "with --scenario: the world's speed (8 plays a lesson 8 times as fast; 1/64 to 64)")
 	f.BoolVar(&o.pg, "pg", false, "with --scenario: play it on a local PostgreSQL primary and standbys (as walship pg demo starts them)")
+	f.StringVar(&o.sync, "sync", "", `synchronous_commit and ANY N: off, local, remote_write, on, remote_apply ("on 1"); off when not given`)
 	f.StringVar(&o.bindir, "bindir", "", "with --pg: directory of initdb, postgres and pg_basebackup (default: pg_config --bindir)")
 	registerCompletions(cmd)
 	return cmd
@@ -126,6 +135,15 @@ func check(ctx context.Context, out io.Writer, o checkOptions, rep *checkReport)
 	if o.speed != 0 && o.speed != 1 && o.scenario == "" {
 		return usagef("--speed goes with --scenario")
 	}
+	var rule cluster.SyncRule // off when --sync is not given
+	if o.sync != "" {
+		if rule, err = parseSync(o.sync); err != nil {
+			return err
+		}
+	}
+	if o.sync != "" && (o.pg || o.scenario != "") {
+		return usagef("--sync goes with a plain check or --chaos: a scenario sets its own")
+	}
 	if o.pg {
 		return runCheckPG(ctx, out, o, rep)
 	}
@@ -141,6 +159,7 @@ func check(ctx context.Context, out io.Writer, o checkOptions, rep *checkReport)
 	cfg := cluster.Config{
 		Dir: o.data, Followers: o.followers, SegmentSize: seg, AdoptSegmentSize: !o.segSet,
 		WALKeep: 1 << 40, // keep everything: check is about replication, not retention
+		Sync:    rule,
 	}
 	var ops []nemesis.Op
 	if o.chaos >= 0 {
@@ -183,7 +202,8 @@ func check(ctx context.Context, out io.Writer, o checkOptions, rep *checkReport)
 	if err := c.WaitConverged(wctx); err != nil {
 		return err
 	}
-	leaderRecords := c.Snapshot(^uint64(0)).Leader.Records
+	final := c.Snapshot(^uint64(0))
+	leaderRecords := final.Leader.Records
 	vs, err := c.Verify()
 	if err != nil {
 		return err
@@ -197,11 +217,65 @@ func check(ctx context.Context, out io.Writer, o checkOptions, rep *checkReport)
 	if injected != nil {
 		fmt.Fprintf(out, "chaos seed %d: %s\n", o.chaos, injected)
 		rep.Chaos = newChaosReport(o.chaos, injected)
+		verdict, ferr := checkFailover(final, rule, injected["failover"] > 0)
+		fmt.Fprintf(out, "chaos seed %d: %s\n", o.chaos, verdict)
+		rep.Chaos.addFailover(final, ferr)
+		if ferr != nil {
+			return ferr
+		}
 	}
 	if !ok {
 		return errCheckFailed
 	}
 	return nil
+}
+
+// errFailoverCheck makes the exit status non-zero when the cluster did
+// not come through a failover as it must.
+var errFailoverCheck = errors.New("check failed")
+
+// checkFailover judges how the cluster came through its failovers, from
+// the snapshot taken once the followers converged: every follower on the
+// primary's timeline (past 1 when failedOver), no old primary left
+// running fenced, and, under on or remote_apply, no acknowledged commit
+// lost. It returns a line that says what it saw, and an error saying
+// what is wrong.
+func checkFailover(s cluster.Snapshot, rule cluster.SyncRule, failedOver bool) (string, error) {
+	tl := s.Leader.Timeline
+	var lost uint64
+	for _, l := range s.Lost {
+		lost += l.Count
+	}
+	verdict := fmt.Sprintf("%s leads on timeline %d", s.Leader.Name, tl)
+	if n := len(s.History); n > 0 {
+		verdict += fmt.Sprintf(" (forked at %s)", s.History[n-1].ForkLSN)
+	}
+	verdict += fmt.Sprintf("; %d acknowledged commits lost under %s", lost, rule)
+	var off []string
+	for _, f := range s.Followers {
+		if f.Timeline != tl {
+			off = append(off, fmt.Sprintf("%s on timeline %d (%s)", f.Name, f.Timeline, f.State))
+		}
+	}
+	var fenced []string
+	for _, f := range s.Fenced {
+		fenced = append(fenced, fmt.Sprintf("%s on timeline %d", f.Name, f.Timeline))
+	}
+	switch {
+	case failedOver && tl < 2:
+		return verdict, fmt.Errorf("%w: a failover ran, but the primary %s is still on timeline %d", errFailoverCheck, s.Leader.Name, tl)
+	case len(off) > 0:
+		return verdict, fmt.Errorf("%w: not every follower follows the primary's timeline %d: %s", errFailoverCheck, tl, strings.Join(off, ", "))
+	case len(fenced) > 0:
+		return verdict, fmt.Errorf("%w: an old primary still runs fenced: %s", errFailoverCheck, strings.Join(fenced, ", "))
+	case lost > 0 && rule.Mode >= cluster.SyncOn:
+		var what []string
+		for _, l := range s.Lost {
+			what = append(what, fmt.Sprintf("%d on promoting %s to timeline %d (%s..%s: %s)", l.Count, l.Promoted, l.Timeline, l.From, l.To, strings.Join(l.Keys, ", ")))
+		}
+		return verdict, fmt.Errorf("%w: LOST %d acknowledged commits under %s, which must lose none: %s", errFailoverCheck, lost, rule, strings.Join(what, "; "))
+	}
+	return verdict + fmt.Sprintf("; every follower on timeline %d", tl), nil
 }
 
 // printVerification prints the four-line block of DESIGN.md for one

@@ -24,8 +24,16 @@ import (
 // Kinds are the fault kinds the nemesis injects, each at least once.
 // A cut-to loses the leader's frames to a follower with the connection
 // kept up, a cut-from the follower's status and requests; a drop loses
-// one data frame on its way.
-var Kinds = []string{"cut", "corrupt", "slice", "latency", "pause", "crash", "fall-off", "cut-to", "cut-from", "drop"}
+// one data frame on its way. A failover crashes the primary, promotes
+// the follower with the highest flush LSN (failover), writes on the new
+// timeline, and restarts the old primary, which rewinds and rejoins as a
+// follower.
+var Kinds = []string{"cut", "corrupt", "slice", "latency", "pause", "crash", "fall-off", "cut-to", "cut-from", "drop", "failover"}
+
+// once are the kinds scheduled exactly once: a fall-off costs many
+// records, and after one failover the cluster has no original leader to
+// crash again.
+var once = map[string]bool{"fall-off": true, "failover": true}
 
 // The cluster settings a schedule is made for: small segments and little
 // retention, so that fallOffRecords written while a follower is cut take it
@@ -76,9 +84,16 @@ type Settings struct {
 func MinRecords() int { return fallOffRecords + 3*len(Kinds) }
 
 // Schedule builds the ops for a seed: 3×len(Kinds) faults in a seeded
-// order, each kind at least once and exactly one fall-off, then a heal of
-// every follower. The records are spread over the faults, written in ten
-// pieces across each fault's hold so that faults meet traffic.
+// order, each kind at least once and exactly one fall-off and one
+// failover, then a heal of every follower. The records are spread over
+// the faults, written in ten pieces across each fault's hold so that
+// faults meet traffic; a failover's are written on the new primary,
+// between the failover and the old primary's restart.
+//
+// The follower a fault names is a slot, 1..Followers: which follower a
+// failover promotes is only known when it runs, so Run resolves the slot
+// of the follower that became the primary to the old primary, which took
+// its place among the followers (see Run).
 func Schedule(seed int64, s Settings) ([]Op, error) {
 	if s.Followers < 1 || s.Followers > cluster.MaxFollowers {
 		return nil, fmt.Errorf("nemesis: %d followers, want 1..%d", s.Followers, cluster.MaxFollowers)
@@ -89,8 +104,8 @@ func Schedule(seed int64, s Settings) ([]Op, error) {
 	faults := 3 * len(Kinds)
 	for len(kinds) < faults {
 		k := Kinds[rng.IntN(len(Kinds))]
-		if k == "fall-off" {
-			k = "cut" // one fall-off is enough: each costs many records
+		if once[k] {
+			k = "cut"
 		}
 		kinds = append(kinds, k)
 	}
@@ -138,11 +153,19 @@ func Schedule(seed int64, s Settings) ([]Op, error) {
 			inject, lift = on(cluster.VerbPause), on(cluster.VerbResume)
 		case "crash":
 			inject, lift = on(cluster.VerbCrash), on(cluster.VerbRestart)
+		case "failover":
+			// The primary, whoever it is, crashes right after the first
+			// piece is written, while its commits are in flight (see
+			// below); later the old primary restarts.
+			f = cluster.LeaderName
+			lift = cluster.Command{Verb: cluster.VerbRestart, Follower: f}
 		}
 		if i == len(kinds)-1 {
 			writes += rest - per*(faults-1) // the remainder
 		}
-		add(Op{Role: Inject, Kind: k, Follower: f, Command: inject})
+		if k != "failover" {
+			add(Op{Role: Inject, Kind: k, Follower: f, Command: inject})
+		}
 		// Ten pieces, a tenth of the hold after each.
 		const pieces = 10
 		for p := range pieces {
@@ -152,6 +175,13 @@ func Schedule(seed int64, s Settings) ([]Op, error) {
 			}
 			if n > 0 {
 				add(Op{Role: Write, Kind: k, Follower: f, Command: cluster.Command{Verb: cluster.VerbWrite, N: int64(n)}})
+			}
+			if k == "failover" && p == 0 {
+				// crash leader at once; no primary for half the hold
+				// (writes would be refused); then failover.
+				add(Op{Role: Inject, Kind: k, Follower: f, Command: cluster.Command{Verb: cluster.VerbCrash, Follower: f}})
+				wait += hold / 2
+				add(Op{Role: Lift, Kind: k, Follower: f, Command: cluster.Command{Verb: cluster.VerbFailover}})
 			}
 			wait += hold / pieces
 		}
@@ -197,11 +227,23 @@ const fallOffWait = 10 * time.Second
 // fault and heal command is printed to it as it runs. Run returns the
 // faults injected by kind, and stops with ctx's error when ctx ends. It
 // does not wait for the followers to converge: that is the caller's.
+//
+// After a failover, an op naming the follower that became the primary is
+// played on the old primary, which follows in its place (see resolve).
 func Run(ctx context.Context, ctrl cluster.Controller, ops []Op, verbose io.Writer) (Tally, error) {
 	injected := Tally{}
 	for _, op := range ops {
 		if err := sleep(ctx, op.After); err != nil {
 			return injected, err
+		}
+		if op.Role != Write {
+			var ok bool
+			if op, ok = resolve(ctrl.Snapshot(^uint64(0)), op); !ok {
+				if verbose != nil {
+					fmt.Fprintf(verbose, "chaos: skipped %s: no follower can stand in for %s, the primary now\n", op.Command, op.Follower)
+				}
+				continue
+			}
 		}
 		switch {
 		case op.Role == Write:
@@ -227,6 +269,41 @@ func Run(ctx context.Context, ctrl cluster.Controller, ops []Op, verbose io.Writ
 		}
 	}
 	return injected, nil
+}
+
+// resolve names the follower op acts on now. A failover makes one
+// follower the primary; the old primary, once restarted, follows in its
+// place. So an op for the promoted follower is played on the old primary
+// (listed as cluster.LeaderName), except a crash or restart, which on
+// that name act on the primary: those go to the first other follower,
+// the same for a fault's crash and its restart. ok is false when no
+// follower can stand in.
+func resolve(s cluster.Snapshot, op Op) (Op, bool) {
+	f := op.Follower
+	if !strings.HasPrefix(f, "follower-") || s.Leader.Name != f {
+		return op, true
+	}
+	stand := ""
+	switch op.Command.Verb {
+	case cluster.VerbCrash, cluster.VerbRestart:
+		for _, x := range s.Followers {
+			if x.Name != cluster.LeaderName {
+				stand = x.Name
+				break
+			}
+		}
+	default:
+		for _, x := range s.Followers {
+			if x.Name == cluster.LeaderName {
+				stand = x.Name
+			}
+		}
+	}
+	if stand == "" {
+		return op, false
+	}
+	op.Follower, op.Command.Follower = stand, stand
+	return op, true
 }
 
 // write runs a write command and waits until the leader has appended its

@@ -101,3 +101,47 @@ func TestRunStopsWhenItsContextEnds(t *testing.T) {
 		t.Errorf("went on past the write it was waiting for: last command %q", got)
 	}
 }
+
+// TestResolveAfterFailover: once follower-2 is the primary, its slot is
+// played on the old leader, which follows in its place; a crash or a
+// restart (which on the leader's name would act on the primary) goes to
+// the first other follower; with no stand-in the op is skipped.
+func TestResolveAfterFailover(t *testing.T) {
+	after := cluster.Snapshot{
+		Leader: cluster.LeaderStatus{Name: "follower-2"},
+		Followers: []cluster.FollowerStatus{
+			{Name: cluster.LeaderName}, {Name: "follower-1"}, {Name: "follower-3"},
+		},
+	}
+	on := func(v cluster.Verb, f string) Op {
+		return Op{Role: Inject, Kind: string(v), Follower: f, Command: cluster.Command{Verb: v, Follower: f}}
+	}
+	for _, tc := range []struct {
+		s    cluster.Snapshot
+		op   Op
+		want string // the command played; "" when skipped
+	}{
+		{after, on(cluster.VerbCut, "follower-2"), "cut leader"},
+		{after, on(cluster.VerbPause, "follower-2"), "pause leader"},
+		{after, on(cluster.VerbCut, "follower-3"), "cut follower-3"},
+		{after, on(cluster.VerbCrash, "follower-2"), "crash follower-1"},
+		{after, on(cluster.VerbRestart, "follower-2"), "restart follower-1"},
+		{after, on(cluster.VerbCrash, cluster.LeaderName), "crash leader"}, // the failover's own: the primary
+		// Before the old leader rejoins, nobody stands in for follower-2.
+		{cluster.Snapshot{Leader: after.Leader, Followers: after.Followers[1:]}, on(cluster.VerbCut, "follower-2"), ""},
+		// Before any failover, nothing changes.
+		{cluster.Snapshot{Leader: cluster.LeaderStatus{Name: cluster.LeaderName}}, on(cluster.VerbCut, "follower-2"), "cut follower-2"},
+	} {
+		got, ok := resolve(tc.s, tc.op)
+		played := ""
+		if ok {
+			played = got.Command.String()
+		}
+		if played != tc.want {
+			t.Errorf("%s with %s primary: played %q, want %q", tc.op.Command, tc.s.Leader.Name, played, tc.want)
+		}
+		if ok && got.Follower != got.Command.Follower && got.Command.Follower != "" {
+			t.Errorf("%s: op follower %q, command follower %q", tc.op.Command, got.Follower, got.Command.Follower)
+		}
+	}
+}

@@ -21,6 +21,8 @@ var builtinOrder = []string{
 	"sync-commit",
 	"crash",
 	"stale-reads",
+	"failover",
+	"lost-writes",
 	// On PostgreSQL (backends pg): the same lessons, told with its views.
 	"basic-pg",
 	"paused-replay-pg",

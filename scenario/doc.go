@@ -63,7 +63,9 @@
 // recorder use: pause, resume, cut, restore, latency, bandwidth, corrupt,
 // slice, crash, restart, backup, apply-delay, flush-delay, add, remove,
 // sync, rate, write, set, del, freeze, unfreeze, speed, wal-keep, slots,
-// read, probe (see cluster.Verbs). A value starting with # must be quoted.
+// checkpoint, promote, failover, read, probe (see cluster.Verbs); crash
+// leader and restart leader [primary] act on the primary, whoever it is. A
+// value starting with # must be quoted.
 //
 // # Steps
 //
@@ -97,7 +99,9 @@
 //	point follower-N [FIELD]   the follower, or its state, paused, lane, sent, write,
 //	                           flush, replay, crc-failures, resends, keys, records,
 //	                           corrupted, backups or slot
-//	point leader [FIELD]       the leader, or its insert, flush, oldest, retained,
+//	point old-leader [FIELD]   the original leader, once it rejoined as a follower:
+//	                           the same fields
+//	point leader [FIELD]       the primary, or its insert, flush, oldest, retained,
 //	                           wal-keep, segments, keys, commits, waiting-commits or slots
 //	point reads                the recent reads (the read command and its probes)
 //
@@ -111,12 +115,17 @@
 //	expect SUBJECT CHECK [within DUR]
 //
 //	SUBJECT = follower-N | N | all       a follower, or every follower
-//	        | leader
+//	        | old-leader                  the original leader, once a failover
+//	                                      made it a follower (it is listed with
+//	                                      the followers as leader)
+//	        | leader                      the primary, whoever it is now
 //	        | LEADER-FIELD ...            short for leader LEADER-FIELD ...
 //
 //	CHECK on a follower:
 //	  state [not] STATE                   startup catchup streaming backup stopped
 //	                                      cut reconnecting "needs base backup"
+//	                                      "no primary" "needs rewind" rewinding
+//	                                      promoting
 //	  [not] paused | connected | slot-lost
 //	  wal-status [not] STATUS             its slot's wal_status (PostgreSQL's):
 //	                                      reserved extended unreserved lost
@@ -128,6 +137,9 @@
 //	  FIELD rises                         goes above its value when the expect began
 //	  FIELD steady for DUR                keeps one value for DUR
 //	CHECK on the leader:
+//	  state [not] PRIMARY-STATE           primary (takes writes), down, promoting
+//	                                      (replaying its flushed WAL before it opens)
+//	  name [not] NODE                     the node that leads: leader, follower-N
 //	  LEADER-FIELD OP VALUE
 //	  LEADER-FIELD rises
 //	  LEADER-FIELD steady for DUR
@@ -143,9 +155,17 @@
 //	start                   LSN  oldest LSN in the follower's log
 //	write-lag flush-lag replay-lag   duration: write_lag...; 0 when idle, never true while unknown
 //	crc-failures resends keys backups records corrupted   counts
+//	timeline                count: the timeline it receives on (never true while unknown)
+//	fork                    LSN  where the timeline it must follow began, when its WAL
+//	                             went past it (needs rewind, rewinding); 0 otherwise
 //
 // Leader fields: insert, flush, oldest (LSNs); keys, segments, records,
-// commits, waiting-commits (counts); retained (bytes: insert - oldest).
+// commits, waiting-commits (counts); retained (bytes: insert - oldest);
+// replay (LSN: while a follower is promoted, how far it has replayed its
+// flushed WAL; its flush otherwise); timeline (the primary's timeline,
+// TL n); lost (the acknowledged commits no timeline since has: every
+// failover's count added up); fenced (old primaries running on a timeline
+// the cluster left, which no follower follows).
 //
 // A VALUE is a literal of the field's kind (an LSN like 0/1A2B or 0, a whole
 // number, a size like 64KiB, a duration like 2s), another field of the
@@ -166,6 +186,13 @@
 //	expect leader retained > 64KiB
 //	expect leader commits rises within 3s
 //	expect follower-1 replay steady for 2s
+//	expect leader state down
+//	expect leader name follower-1
+//	expect leader timeline = 2
+//	expect lost = 0
+//	expect follower-2 state "needs rewind"
+//	expect all timeline = leader
+//	expect old-leader state streaming
 //
 // Reads (the read command and its probes) have checks of their own, on
 // the newest read, or the newest on one node:

@@ -13,12 +13,19 @@ import (
 // Expect is one parsed expect line: a fact about a snapshot of the cluster,
 // polled until it holds or Within has passed.
 type Expect struct {
-	Subject string // a follower name, "all" (every follower), "leader", or "read" (the newest read)
+	// Subject is a follower name, "all" (every follower), "leader" (the
+	// primary, whoever it is), "old-leader" (the original leader when it
+	// runs as a follower, after a failover) or "read" (the newest read,
+	// see expect_read.go).
+	Subject string
 	Field   string // canonical field name (see the package doc)
 	Not     bool   // state not ..., not paused
 	Op      Op     // comparisons
-	State   string // state checks: one of the cluster.State* names; wal-status checks: one of walStatuses
-	Value   Operand
+	// State: for a follower's state one of the cluster.State* names; for
+	// the leader's one of the cluster.Primary* names; for wal-status one
+	// of walStatuses; for the leader's name a node's name.
+	State string
+	Value Operand
 	// Rises: the field must go above its value when the expect began. It
 	// is checked as Field > Value, with Value.N filled in from the first
 	// snapshot the expect sees.
@@ -66,6 +73,7 @@ const (
 	kState
 	kWALStatus
 	kMatch
+	kName // a node's name: the leader's name
 )
 
 func (k kind) want() string {
@@ -120,13 +128,14 @@ var walStatuses = []string{"reserved", "extended", "unreserved", "lost"}
 var states = []string{
 	cluster.StateStartup, cluster.StateCatchup, cluster.StateStreaming, cluster.StateBackup,
 	cluster.StateStopped, cluster.StateCut, cluster.StateReconnecting, cluster.StateNeedsBackup,
+	cluster.StateNoPrimary, cluster.StateNeedsRewind, cluster.StateRewinding, cluster.StatePromoting,
 }
 
 // subjectName reads a follower name (follower-2 or 2, numbered below 1000
-// and with no + sign), all, or leader.
+// and with no + sign), all, leader or old-leader.
 func subjectName(s string) (string, bool) {
 	s = strings.ToLower(s)
-	if s == "all" || s == "leader" {
+	if s == "all" || s == "leader" || s == oldLeader {
 		return s, true
 	}
 	if i, ok := cluster.FollowerIndex(s); ok && i < 1000 && !strings.Contains(s, "+") {
@@ -161,7 +170,7 @@ func (p *parser) expect(toks []token, end int) (*Expect, error) {
 	}
 	t, ok := at(0)
 	if !ok {
-		return nil, p.errorf(t.Col, "expected what to expect: a follower (follower-1, 1, all), leader, waiting-commits, or read")
+		return nil, p.errorf(t.Col, "expected what to expect: a follower (follower-1, 1, all, old-leader), leader, waiting-commits, or read")
 	}
 	i := 1
 	if keyword(t) == "read" {
@@ -173,7 +182,7 @@ func (p *parser) expect(toks []token, end int) (*Expect, error) {
 		// A bare leader field: expect waiting-commits > 0.
 		e.Subject, i = "leader", 0
 	} else {
-		return nil, p.errorf(t.Col, "expected a follower (follower-1, 1, all), leader, or a leader field like waiting-commits")
+		return nil, p.errorf(t.Col, "expected a follower (follower-1, 1, all, old-leader), leader, or a leader field like waiting-commits")
 	}
 
 	t, ok = at(i)
@@ -191,13 +200,13 @@ func (p *parser) expect(toks []token, end int) (*Expect, error) {
 	if e.Subject == "leader" {
 		f, ok := leaderFields[keyword(t)]
 		if !ok {
-			return nil, p.errorf(t.Col, "expected a leader field (insert, flush, oldest, keys, segments, records, commits, waiting-commits, retained)")
+			return nil, p.errorf(t.Col, "expected a leader field (insert, flush, replay, oldest, keys, segments, records, commits, waiting-commits, retained, state, name, timeline, lost, fenced)")
 		}
 		e.Field, k = f.name, f.kind
 	} else {
 		f, ok := followerFields[keyword(t)]
 		if !ok {
-			return nil, p.errorf(t.Col, "expected a follower field (state, paused, connected, matches, sent, write, flush, replay, crc-failures, keys, backups, wal-status, ...)")
+			return nil, p.errorf(t.Col, "expected a follower field (state, paused, connected, matches, sent, write, flush, replay, crc-failures, keys, backups, wal-status, timeline, fork, ...)")
 		}
 		e.Field, k = f.name, f.kind
 	}
@@ -221,10 +230,15 @@ func (p *parser) expect(toks []token, end int) (*Expect, error) {
 			return nil, p.errorf(t.Col, "expected leader after matches")
 		}
 		return e, restEnd(1)
-	case kState, kWALStatus:
+	case kState, kWALStatus, kName:
 		what, names := "a state", states
-		if k == kWALStatus {
+		switch {
+		case k == kWALStatus:
 			what, names = "a wal_status", walStatuses
+		case k == kName:
+			what, names = "a node's name", []string{cluster.LeaderName, "follower-N"}
+		case e.Subject == "leader":
+			what, names = "a leader state", leaderStates
 		}
 		j := 0
 		if len(rest) > 0 && keyword(rest[0]) == "not" {
@@ -240,6 +254,12 @@ func (p *parser) expect(toks []token, end int) (*Expect, error) {
 			words = append(words, strings.ToLower(w.Text))
 		}
 		name := strings.Join(words, " ")
+		if k == kName {
+			if n, ok := nodeName(name); ok {
+				e.State = n
+				return e, nil
+			}
+		}
 		for _, s := range names {
 			if s == name {
 				e.State = s
@@ -444,7 +464,7 @@ func followerValue(f *cluster.FollowerStatus, field string) value {
 	case "replay-lag":
 		return lag(f.ReplayLag)
 	}
-	return value{}
+	return failoverFollowerValue(f, field)
 }
 
 func leaderValue(l *cluster.LeaderStatus, field string) value {
@@ -474,7 +494,19 @@ func leaderValue(l *cluster.LeaderStatus, field string) value {
 	return value{}
 }
 
+// primaryValue is a field of the primary in s: the leader's own, or one
+// of the cluster's failover facts.
+func primaryValue(s *cluster.Snapshot, field string) value {
+	if v, ok := failoverLeaderValue(s, field); ok {
+		return v
+	}
+	return leaderValue(&s.Leader, field)
+}
+
 func findFollower(s *cluster.Snapshot, name string) *cluster.FollowerStatus {
+	if name == oldLeader {
+		name = cluster.LeaderName
+	}
 	for i := range s.Followers {
 		if s.Followers[i].Name == name {
 			return &s.Followers[i]
@@ -537,7 +569,7 @@ type watcher struct {
 // leader.
 func (e *Expect) subjectValue(s *cluster.Snapshot) value {
 	if e.Subject == "leader" {
-		return leaderValue(&s.Leader, e.Field)
+		return primaryValue(s, e.Field)
 	}
 	if f := findFollower(s, e.Subject); f != nil {
 		return followerValue(f, e.Field)
@@ -586,6 +618,9 @@ func (e *Expect) Check(s *cluster.Snapshot) (ok bool, seen string) {
 		return e.checkRead(s)
 	}
 	if e.Subject == "leader" {
+		if ok, seen, done := e.checkLeader(s); done {
+			return ok, seen
+		}
 		return e.checkComparison(s, nil, "leader")
 	}
 	if e.Subject != "all" {
@@ -657,7 +692,7 @@ func (e *Expect) checkComparison(s *cluster.Snapshot, f *cluster.FollowerStatus,
 	if f != nil {
 		left = followerValue(f, e.Field)
 	} else {
-		left = leaderValue(&s.Leader, e.Field)
+		left = primaryValue(s, e.Field)
 	}
 	k := fieldKind(e.Subject, e.Field)
 	right, rname := value{e.Value.N, true}, ""
@@ -665,7 +700,7 @@ func (e *Expect) checkComparison(s *cluster.Snapshot, f *cluster.FollowerStatus,
 	case "self":
 		right, rname = followerValue(f, e.Value.Field), e.Value.Field
 	case "leader":
-		right, rname = leaderValue(&s.Leader, e.Value.Field), "leader "+e.Value.Field
+		right, rname = primaryValue(s, e.Value.Field), "leader "+e.Value.Field
 	case "":
 	default:
 		g := findFollower(s, e.Value.Subject)

@@ -36,6 +36,12 @@ func fieldsOf[T any](all []field[T], v uint16) []field[T] {
 	return all[:n] // fields are only ever appended
 }
 
+// added marks f as added to its list in format version v.
+func added[T any](v uint16, f field[T]) field[T] {
+	f.since = v
+	return f
+}
+
 // scalars are a snapshot's fields outside its leader, followers, frames
 // and events.
 type scalars struct {
@@ -109,6 +115,7 @@ var leaderFields = []field[ls]{
 	strF(func(v *ls) *string { return &v.CommitWait }),
 	strF(func(v *ls) *string { return &v.Name }),
 	strF(func(v *ls) *string { return &v.State }),
+	added(2, uintF(func(v *ls) *lsn { return &v.ReplayLSN })),
 }
 
 // lagFields appends the three fields of a Lag.

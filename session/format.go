@@ -13,7 +13,7 @@
 //	header:
 //	offset  size  field
 //	0       16    magic "WALSHIP-SESSION\n"
-//	16      2     format version (2; 1 before reads were recorded)
+//	16      2     format version (3; versions 1 and 2 are read too)
 //	18      2     reserved, 0
 //
 //	record:
@@ -50,16 +50,19 @@
 // omitted, last event, source name, unobservable), its leader, its
 // followers and its frames as tables, and the events it brought. Each
 // struct is a delta against the same struct in the snapshot record
-// before, or, in a keyframe, against the zero value. Since version 2 the
-// events are followed by the reads (Snapshot.Reads) as a table keyed by
-// their sequence number; a version 1 file has none. A table is its row
+// before, or, in a keyframe, against the zero value. A table is its row
 // count, then for each row its key (a follower's index, a frame's id) as
 // a zigzag difference from the key before it (the first from 0) and the
 // row as a delta against the row with that key in the record before (the
 // zero row when there is none, and always in a keyframe); rows not listed
 // are gone. The events are a count, then each event as a delta against
 // the event before it in the same record (the first against the zero
-// event). A keyframe is written at least every 64 snapshot records and
+// event). From version 2 the events are followed by a failover's lists,
+// each a table keyed by timeline: the timeline history, the lost writes
+// (a list of keys is a count, then each key) and the fenced primaries.
+// From version 3 they are followed by the reads (Snapshot.Reads), a
+// table keyed by each read's sequence number.
+// A keyframe is written at least every 64 snapshot records and
 // every 5 seconds of wall time, so reading can begin at any keyframe.
 //
 // A reader stops at the first record that is cut short, fails its CRC,
@@ -83,7 +86,7 @@ import (
 // Frozen file format constants.
 const (
 	Magic         = "WALSHIP-SESSION\n"
-	Version       = 2
+	Version       = 3 // 2: the leader's replay LSN and the failover lists; 3: the reads
 	HeaderSize    = len(Magic) + 4
 	RecordHeader  = 8 // length and CRC
 	MaxRecordSize = 4 << 20

@@ -1,6 +1,9 @@
 package tui
 
-import "walship/scenario"
+import (
+	"walship/engine/cluster"
+	"walship/scenario"
+)
 
 // marks are the parts of a follower's block (or of the leader's column) a
 // lesson's step points at. A marked part is drawn as a badge with a ▸, so
@@ -44,11 +47,14 @@ var leaderRows = map[string]int{
 	"segments": 7, "keys": 8, "commits": 9, "waiting-commits": 10, "slots": 11,
 }
 
-// pointsFor is what the points mark on the follower named.
+// pointsFor is what the points mark on the follower named. A point at
+// the leader is the primary's column, never a follower's block, even the
+// old leader's once it follows (that one is old-leader).
 func pointsFor(points *[scenario.MaxPoints]scenario.Point, name string) marks {
 	var m marks
 	for _, pt := range points {
-		if pt.Subject == name && pt.Subject != "" {
+		if pt.Subject == name && pt.Subject != "" && pt.Subject != cluster.LeaderName ||
+			pt.Subject == "old-leader" && name == cluster.LeaderName {
 			m |= followerMarks[pt.Field]
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -35,8 +36,31 @@ type Cluster struct {
 	clk     *clock.World
 	dir     string
 	tempDir bool
-	leader  *ship.Leader
 	ids     atomic.Uint64
+
+	// failMu serialises what changes who leads: crashing and restarting
+	// the primary, promotions, rewinds.
+	failMu sync.Mutex
+	// The primary, guarded by mu (see failover.go): leader is nil while
+	// it is down or a follower is being promoted.
+	leader       *ship.Leader
+	primaryName  string            // the node that leads (LeaderName until a promotion)
+	primaryDir   string            // its directory
+	primaryState string            // PrimaryUp, PrimaryDown, PrimaryPromoting
+	primaryLast  ship.LeaderStatus // its status when it went down
+	primaryAddr  string            // its last listen address
+	history      replica.History   // the primary's timeline history
+	promoting    *member           // the follower being promoted
+	primaryMoved chan struct{}     // closed and replaced when the primary changes
+	deposed      []deposedNode     // old primaries left down by a promotion
+	fenced       []*fencedNode     // old primaries running on a timeline the cluster left
+	lost         []LostWrites
+	acked        ackLog       // commits acknowledged by each primary, for lost writes
+	downPrimary  *ship.Leader // the primary process that crashed, while down
+	// rewinds are the rewinds under way (see needsRewind); none starts
+	// once stopping is set, under mu.
+	rewinds  sync.WaitGroup
+	stopping bool
 
 	// addMu serialises starting followers, so two adds can't pick one index.
 	addMu     sync.Mutex
@@ -73,6 +97,12 @@ type member struct {
 	relay    *link.Relay
 	follower *ship.Follower // nil while crashed
 	crashed  bool
+	// rewinding: a rewind (or the base backup that replaces one) is
+	// under way; its follower is stopped meanwhile.
+	rewinding bool
+	// rewindPending: the primary refused it for divergence, and a rewind
+	// is due (see needsRewind).
+	rewindPending bool
 	// Settings kept across restarts.
 	paused     bool
 	applyDelay time.Duration
@@ -104,6 +134,12 @@ func (c *Config) defaults() {
 	}
 	if c.StatusInterval <= 0 {
 		c.StatusInterval = time.Second
+	}
+	switch {
+	case c.RewindAfter == 0:
+		c.RewindAfter = 2 * time.Second
+	case c.RewindAfter < 0:
+		c.RewindAfter = 0
 	}
 	if c.Listen == "" {
 		c.Listen = "127.0.0.1"
@@ -148,7 +184,7 @@ func New(cfg Config) (*Cluster, error) {
 		return nil, err
 	}
 	wantFollowers := cfg.Followers
-	kept, err := keptCluster(&cfg)
+	kept, primary, err := keptCluster(&cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -176,7 +212,7 @@ func New(cfg Config) (*Cluster, error) {
 		c.dir = cfg.Dir
 	}
 	p, err := ship.StartLeader(ship.LeaderConfig{
-		Dir:                filepath.Join(c.dir, leaderDir),
+		Dir:                nodeDir(c.dir, primary),
 		SegmentSize:        cfg.SegmentSize,
 		NoSync:             cfg.NoFsync,
 		Clock:              c.clk,
@@ -199,7 +235,9 @@ func New(cfg Config) (*Cluster, error) {
 		c.removeTemp()
 		return nil, err
 	}
-	c.leader = p
+	c.leader, c.primaryName, c.primaryDir, c.primaryState = p, primary, nodeDir(c.dir, primary), PrimaryUp
+	c.primaryAddr, c.history = p.Addr(), p.History()
+	c.primaryMoved = make(chan struct{})
 	c.work = newWorkload(c)
 	for _, idx := range kept {
 		c.addMu.Lock()
@@ -234,8 +272,8 @@ func (c *Cluster) Dir() string { return c.dir }
 // Clock is the world clock.
 func (c *Cluster) Clock() *clock.World { return c.clk }
 
-// Leader is the leader.
-func (c *Cluster) Leader() *ship.Leader { return c.leader }
+// Leader is the primary, or nil while none is up.
+func (c *Cluster) Leader() *ship.Leader { return c.primary() }
 
 func (c *Cluster) known(name string) bool {
 	c.mu.Lock()
@@ -257,7 +295,7 @@ func (c *Cluster) removeTemp() {
 // Close stops the workload, every follower, relay and the leader, and
 // removes a temporary data directory. It is idempotent.
 func (c *Cluster) Close() error {
-	return c.shutdown(func(s *ship.Follower) error { return s.Close() }, c.leader.Close)
+	return c.shutdown(func(s *ship.Follower) error { return s.Close() }, func(l *ship.Leader) error { return l.Close() })
 }
 
 // Crash stops the whole cluster as a power loss would: the workload stops,
@@ -273,23 +311,38 @@ func (c *Cluster) Crash(keep func(unsynced int64) int64) error {
 			p := s.Status().Positions
 			return s.Crash(crash(int64(p.Write - p.Flush)))
 		},
-		func() error {
-			l := c.leader.Log()
-			return c.leader.Crash(crash(int64(l.Written() - l.Flushed())))
+		func(l *ship.Leader) error {
+			log := l.Log()
+			return l.Crash(crash(int64(log.Written() - log.Flushed())))
 		})
 }
 
 // shutdown stops the workload, every follower with stopFollower, the
-// relays and the leader with stopLeader, once.
-func (c *Cluster) shutdown(stopFollower func(*ship.Follower) error, stopLeader func() error) error {
+// relays and the primary (and any fenced old primary) with stopLeader,
+// once.
+func (c *Cluster) shutdown(stopFollower func(*ship.Follower) error, stopLeader func(*ship.Leader) error) error {
 	var err error
 	c.stopOnce.Do(func() {
 		close(c.stop)
+		c.mu.Lock()
+		c.stopping = true
+		c.mu.Unlock()
 		c.work.close()
 		c.wg.Wait()
+		c.rewinds.Wait()
+		// Nothing changes who leads from here on.
+		c.failMu.Lock()
+		defer c.failMu.Unlock()
 		c.mu.Lock()
 		c.closed = true
 		members := c.followers
+		leaders := []*ship.Leader{}
+		if c.leader != nil {
+			leaders = append(leaders, c.leader)
+		}
+		for _, f := range c.fenced {
+			leaders = append(leaders, f.l)
+		}
 		c.mu.Unlock()
 		for _, m := range members {
 			if m.follower != nil {
@@ -297,7 +350,9 @@ func (c *Cluster) shutdown(stopFollower func(*ship.Follower) error, stopLeader f
 			}
 			err = errors.Join(err, m.relay.Close())
 		}
-		err = errors.Join(err, stopLeader())
+		for _, l := range leaders {
+			err = errors.Join(err, stopLeader(l))
+		}
 		c.removeTemp()
 	})
 	return err
@@ -314,13 +369,15 @@ func (c *Cluster) addFollower(fromBackup bool) (*member, error) {
 	c.mu.Lock()
 	idx := 1
 	for used := true; used; {
-		used = false
+		used = c.nodeNameTakenLocked(FollowerName(idx))
 		for _, m := range c.followers {
 			if m.index == idx {
 				used = true
-				idx++
 				break
 			}
+		}
+		if used {
+			idx++
 		}
 	}
 	c.mu.Unlock()
@@ -347,10 +404,13 @@ func (c *Cluster) startMember(idx int, kept, fromBackup bool) (*member, error) {
 		}
 	}
 	m := &member{
-		name: FollowerName(idx), index: idx,
+		name: memberName(idx), index: idx,
 		applyDelay: c.cfg.ApplyDelay, flushDelay: c.cfg.FlushDelay,
 	}
 	m.dir = filepath.Join(c.dir, m.name)
+	if idx == 0 {
+		m.dir = filepath.Join(c.dir, leaderDir)
+	}
 	m.last.State = StateStartup
 	seed := c.rng.Int64()
 	c.mu.Unlock()
@@ -359,9 +419,18 @@ func (c *Cluster) startMember(idx int, kept, fromBackup bool) (*member, error) {
 		if err := clearFollowerDir(m.dir); err != nil { // a new follower starts empty
 			return nil, err
 		}
+	} else if !fromBackup {
+		// An old primary (after a failover) rewinds first.
+		var err error
+		if fromBackup, err = c.prepareOldPrimary(m.name, m.dir); err != nil {
+			return nil, err
+		}
 	}
+	c.mu.Lock()
+	target := c.primaryAddr
+	c.mu.Unlock()
 	r, err := link.New(link.Options{
-		Name: m.name, Target: c.leader.Addr(), Listen: c.cfg.Listen,
+		Name: m.name, Target: target, Listen: c.cfg.Listen,
 		Clock: c.clk, IDs: &c.ids, Seed: seed,
 		OnEvent: func(e link.Event) { c.linkEvent(m.name, e) },
 		OnPanic: c.onPanic,
@@ -519,6 +588,10 @@ func (c *Cluster) emit(e Event) {
 
 func (c *Cluster) shipEvent(e replica.Event) {
 	c.emit(Event{Follower: e.Follower, Kind: EventKind(e.Kind), LSN: e.LSN, Text: e.Text})
+	if e.Kind == replica.EvTimeline && e.Follower != "" && strings.HasPrefix(e.Text, "refused:") {
+		// The primary refused it for divergence: rewind it.
+		c.needsRewind(e.Follower)
+	}
 }
 
 func (c *Cluster) linkEvent(name string, e link.Event) {
@@ -530,6 +603,9 @@ func (c *Cluster) linkEvent(name string, e link.Event) {
 		kind = EvError
 	case link.EventConnect, link.EventDisconnect:
 		return // the leader reports these with more to say
+	}
+	if kind == EvError && strings.HasPrefix(e.Text, "dial leader") && c.primary() == nil {
+		return // no primary is up: the leader's state says so, once
 	}
 	c.emit(Event{Follower: name, Kind: kind, LSN: e.LSN, Text: e.Text})
 }
@@ -559,21 +635,49 @@ func (c *Cluster) eventsSince(seq uint64) ([]Event, uint64) {
 // sinceEvent.
 func (c *Cluster) Snapshot(sinceEvent uint64) Snapshot {
 	now := c.clk.Now()
-	ps := c.leader.Status()
+	c.mu.Lock()
+	l, name, state, last, addr := c.leader, c.primaryName, c.primaryState, c.primaryLast, c.primaryAddr
+	promoting := c.promoting
+	history := c.history
+	c.mu.Unlock()
+	ps := last
+	var rows []replica.Row
+	if l != nil {
+		ps = l.Status()
+		rows = l.Followers()
+	}
 	snap := Snapshot{
 		World: now, Speed: c.clk.Speed(), Frozen: c.clk.Frozen(),
 		Leader: LeaderStatus{
-			Addr: c.leader.Addr(), InsertLSN: ps.InsertLSN, FlushLSN: ps.FlushLSN,
+			Addr: addr, InsertLSN: ps.InsertLSN, FlushLSN: ps.FlushLSN, ReplayLSN: ps.FlushLSN,
 			OldestLSN: ps.OldestLSN, Segments: ps.Segments, SegmentSize: ps.SegmentSize,
 			WALKeep: ps.WALKeep, Slots: ps.Slots, MaxSlotWAL: c.cfg.MaxSlotWAL,
 			Keys: ps.Keys, Records: ps.Records,
 			Rate: c.work.measuredRate(now, ps.Records), TargetRate: c.work.rate(),
 			Sync: ps.Sync, WaitingCommits: ps.Waiting, Commits: ps.Commits, CommitWait: ps.CommitWait,
 			OldestWaitingLSN: ps.OldestWaiting, SyncWatermark: ps.Watermark, CommitLatency: c.commits.latency(),
+			Name: name, State: state, Timeline: history.Timeline(),
 		},
+		History: append([]TimelineSwitch(nil), history...),
 	}
+	if l == nil {
+		snap.Leader.Sync = c.syncRule()
+	}
+	if promoting != nil {
+		// The promoted follower's own positions: its replay is seen
+		// catching up to its flush before it opens.
+		c.mu.Lock()
+		f := promoting.follower
+		c.mu.Unlock()
+		if f != nil {
+			st := f.Status()
+			snap.Leader.InsertLSN, snap.Leader.FlushLSN, snap.Leader.ReplayLSN = st.Positions.Write, st.Positions.Flush, st.Positions.Replay
+			snap.Leader.Keys = st.Keys
+		}
+	}
+	snap.Lost, snap.Fenced = c.lostAndFenced()
 	peers := map[string]replica.Row{}
-	for _, p := range c.leader.Followers() {
+	for _, p := range rows {
 		peers[p.Name] = p
 	}
 	c.mu.Lock()
@@ -620,6 +724,19 @@ func (c *Cluster) Snapshot(sinceEvent uint64) Snapshot {
 		}
 		if rs.Cut && f.State != StateStopped && f.State != StateNeedsBackup {
 			f.State = StateCut
+		}
+		f.Timeline = st.Timeline
+		c.mu.Lock()
+		rewinding := m.rewinding
+		c.mu.Unlock()
+		switch {
+		case rewinding:
+			f.State = StateRewinding
+		case l == nil && !st.Connected && (f.State == StateReconnecting || f.State == StateStartup || f.State == StateCatchup):
+			f.State = StateNoPrimary
+		}
+		if f.State == StateNeedsRewind || f.State == StateRewinding {
+			f.ForkLSN, _ = history.Fork(max(f.Timeline, 1))
 		}
 		if !pr.Connected {
 			// pg_stat_replication has no row for it: no lag to show.

@@ -72,6 +72,9 @@ func eventuallyC(t *testing.T, c *Cluster, what string, cond func(Snapshot) bool
 			return s
 		}
 		if time.Now().After(deadline) {
+			for _, e := range c.Snapshot(0).Events {
+				t.Logf("event %v %s %s %s %s", e.World, e.Follower, e.Kind, e.LSN, e.Text)
+			}
 			t.Fatalf("timed out waiting for %s; state: %s", what, describe(s))
 		}
 		time.Sleep(5 * time.Millisecond)
@@ -92,7 +95,7 @@ func describe(s Snapshot) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "leader insert %s flush %s oldest %s;", s.Leader.InsertLSN, s.Leader.FlushLSN, s.Leader.OldestLSN)
 	for _, f := range s.Followers {
-		fmt.Fprintf(&b, " %s %s w=%s f=%s r=%s err=%q;", f.Name, f.State, f.WriteLSN, f.FlushLSN, f.ReplayLSN, f.LastError)
+		fmt.Fprintf(&b, " %s %s TL%d w=%s f=%s r=%s err=%q;", f.Name, f.State, f.Timeline, f.WriteLSN, f.FlushLSN, f.ReplayLSN, f.LastError)
 	}
 	return b.String()
 }

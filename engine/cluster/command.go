@@ -46,6 +46,7 @@ const (
 	VerbSlots      Verb = "slots"       // slots on|off
 	VerbCheckpoint Verb = "checkpoint"  // checkpoint: on the leader (CHECKPOINT)
 	VerbPromote    Verb = "promote"     // promote F: make F the leader (pg_promote)
+	VerbFailover   Verb = "failover"    // failover: promote the follower with the highest flush LSN
 	VerbRead       Verb = "read"        // read NODE [KEY] [wait]: read a key on the leader or a follower (reads.go)
 	VerbProbe      Verb = "probe"       // probe ryw F | probe monotonic F1 F2 [KEY]: show a read anomaly (reads.go)
 )
@@ -60,7 +61,7 @@ type Command struct {
 	N        int64         // bandwidth (bytes/s), rate, write count, sync N, wal-keep bytes
 	LSN      wal.LSN       // corrupt or drop at this LSN (0 = next frame)
 	Way      Way           // cut: one way only (WayTo, WayFrom), or both (WayBoth)
-	On       bool          // slice, slots
+	On       bool          // slice, slots; restart leader primary
 	Mode     SyncMode      // sync
 	Factor   float64       // speed
 	Key      string        // set, del; read and probe monotonic ("" = the last key written)
@@ -95,8 +96,8 @@ var Verbs = []struct {
 	{VerbCorrupt, "corrupt F [LSN]", "flip a bit in the next data frame"},
 	{VerbDrop, "drop F [LSN]", "lose the next data frame (or the one at LSN) on the way"},
 	{VerbSlice, "slice F|all on|off", "forward in small random pieces"},
-	{VerbCrash, "crash F", "kill a follower, losing its unflushed tail"},
-	{VerbRestart, "restart F", "restart a crashed follower (recovery)"},
+	{VerbCrash, "crash F|leader", "kill a follower or the leader, losing its unflushed tail"},
+	{VerbRestart, "restart F|leader [primary]", "restart a crashed node (recovery); an old leader rejoins as a follower after a rewind, or with primary runs fenced on its old timeline"},
 	{VerbBackup, "backup F", "take a base backup from the leader"},
 	{VerbApplyDelay, "apply-delay F|all DUR", "replay cost per record"},
 	{VerbFlushDelay, "flush-delay F|all DUR", "extra cost per fsync"},
@@ -114,7 +115,8 @@ var Verbs = []struct {
 	{VerbSlots, "slots on|off", "replication slots pin WAL for each follower"},
 	{VerbCheckpoint, "checkpoint", "a checkpoint on the leader (removes WAL no longer kept)"},
 	{VerbPromote, "promote F", "promote a follower to leader on a new timeline"},
-	{VerbRead, "read NODE [KEY] [wait]", "read a key on the leader or a follower (default: the last key written); wait: first wait until it has replayed your last commit"},
+	{VerbFailover, "failover", "the leader is down: promote the follower with the highest flush LSN"},
+	{VerbRead, "read NODE [KEY] [wait]", "read a key on leader (or primary) or a follower (default: the last key written); wait: first wait until it has replayed your last commit"},
 	{VerbProbe, "probe ryw F | probe monotonic F1 F2 [KEY]", "read-your-writes: write on the leader, read at once on F; monotonic reads: read on F1, then on F2"},
 }
 
@@ -208,7 +210,21 @@ func ParseCommand(line string) (Command, error) {
 				err = &ParseError{w.Col, "to or from (one way only), or the end of the command"}
 			}
 		}
-	case VerbCrash, VerbRestart, VerbBackup, VerbRemove, VerbPromote:
+	case VerbCrash, VerbRestart:
+		if p.more() && strings.EqualFold(p.peek(), LeaderName) {
+			p.next()
+			c.Follower = LeaderName
+			if c.Verb == VerbRestart && p.more() {
+				w := p.next()
+				if !strings.EqualFold(w.Text, "primary") {
+					err = &ParseError{w.Col, "primary (start it as a primary on its old timeline), or the end of the command"}
+				}
+				c.On = true
+			}
+			break
+		}
+		c.Follower, err = p.follower(false)
+	case VerbBackup, VerbRemove, VerbPromote:
 		c.Follower, err = p.follower(false)
 	case VerbLatency:
 		if c.Follower, err = p.follower(true); err == nil {
@@ -241,7 +257,7 @@ func ParseCommand(line string) (Command, error) {
 		}
 	case VerbSlots:
 		c.On, err = p.onOff()
-	case VerbAdd, VerbFreeze, VerbUnfreeze, VerbCheckpoint:
+	case VerbAdd, VerbFreeze, VerbUnfreeze, VerbCheckpoint, VerbFailover:
 	case VerbSync:
 		var w Word
 		if w, err = p.want("a sync mode (off, local, remote_write, on, remote_apply)"); err != nil {
@@ -338,6 +354,10 @@ func (p *parser) follower(allowAll bool) (string, error) {
 	}
 	if i, ok := FollowerIndex(s); ok {
 		return FollowerName(i), nil
+	}
+	if s == LeaderName {
+		// The old leader, rejoined as a follower after a failover.
+		return s, nil
 	}
 	return "", &ParseError{w.Col, what}
 }
@@ -489,7 +509,12 @@ func (c Command) String() string {
 			return fmt.Sprintf("cut %s %s", c.Follower, c.Way)
 		}
 		return "cut " + c.Follower
-	case VerbPause, VerbResume, VerbRestore, VerbCrash, VerbRestart, VerbBackup, VerbRemove, VerbPromote:
+	case VerbRestart:
+		if c.On {
+			return fmt.Sprintf("restart %s primary", c.Follower)
+		}
+		return "restart " + c.Follower
+	case VerbPause, VerbResume, VerbRestore, VerbCrash, VerbBackup, VerbRemove, VerbPromote:
 		return fmt.Sprintf("%s %s", c.Verb, c.Follower)
 	case VerbLatency:
 		if c.Jitter > 0 {

@@ -5,6 +5,8 @@ import (
 	"sync"
 	"time"
 
+	"walship/engine/ship"
+	"walship/engine/ship/replica"
 	"walship/engine/wal"
 )
 
@@ -55,14 +57,25 @@ func (t *commitTracker) latency() CommitLatency {
 	return CommitLatency{P50: at(0.50), P99: at(0.99), Commits: k}
 }
 
-// waitCommit waits for the commit ending at end under the sync rule, as
-// Leader.WaitCommit, and times it. It reports whether it was released
-// (false: stop closed first).
-func (c *Cluster) waitCommit(end wal.LSN, stop <-chan struct{}) bool {
+// waitCommit waits on l for the commit of acks (one session's records,
+// the last one's end the commit's) under the sync rule, as
+// Leader.WaitCommit, times it, and records them as acknowledged. It
+// reports whether it was released (false: stop closed first, or the
+// primary stopped: a commit a crash interrupted is never acknowledged).
+func (c *Cluster) waitCommit(l *ship.Leader, acks []replica.AckedCommit, stop <-chan struct{}) bool {
+	if len(acks) == 0 {
+		return true
+	}
 	start := c.clk.Now()
-	ok := c.leader.WaitCommit(end, stop)
+	ok := l.WaitCommit(acks[len(acks)-1].End, stop) && c.acknowledged(l, acks)
 	if ok {
 		c.commits.released(c.clk.Now() - start)
 	}
 	return ok
+}
+
+// ack is the acknowledgement record of a record appended at end.
+func ack(op wal.Op, key, value []byte, end wal.LSN) replica.AckedCommit {
+	r := wal.Record{Op: op, Key: key, Value: value}
+	return replica.AckedCommit{LSN: end - wal.LSN(r.Size()), End: end, Key: string(key)}
 }

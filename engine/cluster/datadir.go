@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"syscall"
 
 	"walship/engine/ship"
@@ -72,16 +73,59 @@ func followerFiles(dir string) error {
 // follower's is named FollowerName(index).
 const leaderDir = "leader"
 
+// PrimaryFile, in a cluster's data directory, names the node that leads
+// after a promotion (its directory's name); without it, the node in
+// leaderDir leads.
+const PrimaryFile = "PRIMARY"
+
+// readPrimary returns the name of the node that leads in the cluster kept
+// in dir: LeaderName without a PrimaryFile.
+func readPrimary(dir string) (string, error) {
+	b, err := os.ReadFile(filepath.Join(dir, PrimaryFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return LeaderName, nil
+	}
+	if err != nil {
+		return "", err
+	}
+	name := strings.TrimSpace(string(b))
+	if name == LeaderName {
+		return name, nil
+	}
+	if i, ok := FollowerIndex(name); !ok || FollowerName(i) != name || i > MaxFollowers {
+		return "", fmt.Errorf("%s names %q, which is not a node of a walship cluster; not opened, nothing changed", filepath.Join(dir, PrimaryFile), name)
+	}
+	return name, nil
+}
+
+// nodeDir is the directory of the node name in the cluster kept in dir.
+func nodeDir(dir, name string) string {
+	if name == LeaderName {
+		return filepath.Join(dir, leaderDir)
+	}
+	return filepath.Join(dir, name)
+}
+
 // keptCluster looks in cfg.Dir for a cluster an earlier run kept. When
 // there is one it returns the indexes of its follower directories, in
-// order, and sets cfg.SegmentSize to the size the directory was made with:
-// another non-zero size is refused (unless cfg.AdoptSegmentSize), since
-// WAL files cannot change their segment size.
-func keptCluster(cfg *Config) ([]int, error) {
+// order (0 for an old leader that a promotion made a follower), and the
+// name of the node that leads, and sets cfg.SegmentSize to the size the
+// directory was made with: another non-zero size is refused (unless
+// cfg.AdoptSegmentSize), since WAL files cannot change their segment size.
+func keptCluster(cfg *Config) ([]int, string, error) {
 	if cfg.Dir == "" {
-		return nil, nil
+		return nil, LeaderName, nil
 	}
-	leader := filepath.Join(cfg.Dir, leaderDir)
+	primary, err := readPrimary(cfg.Dir)
+	if err != nil {
+		return nil, "", err
+	}
+	idxs, err := keptNodes(cfg, primary)
+	return idxs, primary, err
+}
+
+func keptNodes(cfg *Config, primary string) ([]int, error) {
+	leader := nodeDir(cfg.Dir, primary)
 	ctl, err := wal.ReadControl(filepath.Join(leader, ship.WALDir))
 	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
 		// (Something in the way of the leader's directory is the
@@ -110,9 +154,14 @@ func keptCluster(cfg *Config) ([]int, error) {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
 	var idxs []int
+	if primary != LeaderName {
+		if fi, err := os.Stat(filepath.Join(cfg.Dir, leaderDir)); err == nil && fi.IsDir() {
+			idxs = append(idxs, 0) // the old leader, a follower now
+		}
+	}
 	for _, e := range ents {
 		idx, ok := FollowerIndex(e.Name())
-		if !ok || idx > MaxFollowers || FollowerName(idx) != e.Name() {
+		if !ok || idx > MaxFollowers || FollowerName(idx) != e.Name() || e.Name() == primary {
 			continue
 		}
 		if !e.IsDir() {

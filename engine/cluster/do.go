@@ -51,23 +51,38 @@ func (c *Cluster) do(cmd Command) error {
 		if cmd.Mode > SyncLocal && cmd.N > MaxFollowers {
 			return fmt.Errorf("sync ANY %d: at most %d followers", cmd.N, MaxFollowers)
 		}
-		c.leader.SetSync(SyncRule{Mode: cmd.Mode, N: int(cmd.N)})
+		rule := SyncRule{Mode: cmd.Mode, N: int(cmd.N)}
+		c.mu.Lock()
+		c.cfg.Sync = rule // a new primary takes it too
+		c.mu.Unlock()
+		if l := c.primary(); l != nil {
+			l.SetSync(rule)
+		}
 		return nil
 	case VerbRate:
 		c.work.setRate(float64(cmd.N))
 		return nil
 	case VerbWrite:
-		c.work.burst(cmd.N)
-		return nil
+		return c.work.burst(cmd.N)
 	case VerbSet:
 		return c.writeOne(wal.OpSet, cmd.Key, cmd.Value)
 	case VerbDel:
 		return c.writeOne(wal.OpDel, cmd.Key, "")
 	case VerbWALKeep:
-		c.leader.SetWALKeep(cmd.N)
+		c.mu.Lock()
+		c.cfg.WALKeep = cmd.N
+		c.mu.Unlock()
+		if l := c.primary(); l != nil {
+			l.SetWALKeep(cmd.N)
+		}
 		return nil
 	case VerbSlots:
-		c.leader.SetSlots(cmd.On)
+		c.mu.Lock()
+		c.cfg.Slots = cmd.On
+		c.mu.Unlock()
+		if l := c.primary(); l != nil {
+			l.SetSlots(cmd.On)
+		}
 		return nil
 	case VerbAdd:
 		_, err := c.addFollower(false)
@@ -76,8 +91,24 @@ func (c *Cluster) do(cmd Command) error {
 		return c.read(cmd)
 	case VerbProbe:
 		return c.probe(cmd)
-	case VerbCheckpoint, VerbPromote:
+	case VerbCheckpoint:
 		return fmt.Errorf("%s: the in-process engine does not do this yet (walship pg does)", cmd.Verb)
+	case VerbFailover:
+		return c.failover()
+	case VerbCrash, VerbRestart:
+		// "leader" here is the primary, whoever it is now.
+		if cmd.Follower == LeaderName {
+			if cmd.Verb == VerbCrash {
+				return c.crashLeader(-1)
+			}
+			return c.restartLeader(cmd.On)
+		}
+	case VerbPromote:
+		ms, err := c.members(cmd.Follower)
+		if err != nil {
+			return err
+		}
+		return c.promote(ms[0], "promote "+cmd.Follower)
 	}
 
 	ms, err := c.members(cmd.Follower)
@@ -263,7 +294,9 @@ func (c *Cluster) remove(m *member) error {
 	}
 	m.relay.Close()
 	c.dropMember(m)
-	c.leader.Forget(m.name)
+	if l := c.primary(); l != nil {
+		l.Forget(m.name)
+	}
 	os.RemoveAll(m.dir)
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 
 	"walship/engine/kv"
 	"walship/engine/ship"
+	"walship/engine/ship/replica"
 	"walship/engine/wal"
 )
 
@@ -113,10 +114,6 @@ func (c *Cluster) recentReads() []ReadResult {
 	return out
 }
 
-// primaryLeader is the node that takes writes now, nil while none does.
-// Reads and probes reach the primary only through it.
-func (c *Cluster) primaryLeader() *ship.Leader { return c.leader }
-
 // readKey is the key a read of key means: key, or when it is "" the
 // client's last written key, else the workload's newest.
 func (c *Cluster) readKey(key string) (string, error) {
@@ -132,25 +129,44 @@ func (c *Cluster) readKey(key string) (string, error) {
 	return "", fmt.Errorf("no key written yet: name one (read NODE KEY)")
 }
 
-// nodeStore returns the store of a node (LeaderName or a follower's name),
-// or why it cannot be read. member is nil for the leader.
-func (c *Cluster) nodeStore(node string) (*kv.Store, *member, error) {
-	if node == LeaderName {
-		p := c.primaryLeader()
-		if p == nil {
-			return nil, nil, fmt.Errorf("no primary is up to read")
+// PrimaryNode names, in a read, the primary whatever its name (after a
+// failover it is the promoted follower's).
+const PrimaryNode = "primary"
+
+// nodeStore returns the store of a node and its name: a follower by name
+// (the old leader too, when it has rejoined as a follower), or the
+// primary, named primary, leader (until another node named leader
+// follows) or by its own name. member is nil for the primary.
+func (c *Cluster) nodeStore(node string) (*kv.Store, *member, string, error) {
+	c.mu.Lock()
+	var m *member
+	if node != PrimaryNode {
+		for _, x := range c.followers {
+			if x.name == node {
+				m = x
+			}
 		}
-		return p.Store(), nil, nil
 	}
-	ms, err := c.members(node)
-	if err != nil {
-		return nil, nil, err
+	l, name := c.leader, c.primaryName
+	c.mu.Unlock()
+	if m != nil {
+		f, err := c.running(m)
+		if err != nil {
+			return nil, m, node, err
+		}
+		return f.Store(), m, node, nil
 	}
-	f, err := c.running(ms[0])
-	if err != nil {
-		return nil, nil, err
+	if node != PrimaryNode && node != LeaderName && node != name {
+		_, err := c.members(node)
+		return nil, nil, node, err
 	}
-	return f.Store(), ms[0], nil
+	if l == nil {
+		if _, err := c.writable(); err != nil {
+			return nil, nil, name, fmt.Errorf("nothing to read: %w", err)
+		}
+		return nil, nil, name, fmt.Errorf("no primary is up to read")
+	}
+	return l.Store(), nil, name, nil
 }
 
 // readOnce reads key on node and compares it with the primary's version
@@ -158,14 +174,15 @@ func (c *Cluster) nodeStore(node string) (*kv.Store, *member, error) {
 // read gives a result with Err set, and the error.
 func (c *Cluster) readOnce(node, key string) (ReadResult, error) {
 	r := ReadResult{Node: node, Key: key}
-	store, _, err := c.nodeStore(node)
+	store, _, name, err := c.nodeStore(node)
+	r.Node = name
 	if err != nil {
 		r.Err = err.Error()
 		return r, err
 	}
 	v := store.GetVersion(key)
 	r.Value, r.Found, r.VersionLSN, r.ReplayLSN = string(v.Value), v.Found, v.LSN, v.Applied
-	if p := c.primaryLeader(); p != nil {
+	if p := c.primary(); p != nil {
 		pv := p.Store().GetVersion(key)
 		r.PrimaryLSN = pv.LSN
 		// A node replays a prefix of the primary's history: a version
@@ -215,9 +232,9 @@ func (c *Cluster) waitTarget() (wal.LSN, error) {
 	if _, lsn := c.clientWrite(); lsn > 0 {
 		return lsn, nil
 	}
-	p := c.primaryLeader()
-	if p == nil {
-		return 0, fmt.Errorf("no primary is up: nothing to wait for")
+	p, err := c.writable()
+	if err != nil {
+		return 0, fmt.Errorf("nothing to wait for: %w", err)
 	}
 	return p.Log().End(), nil
 }
@@ -236,7 +253,7 @@ func (c *Cluster) waitReplay(node string) (wal.LSN, time.Duration, error) {
 	start, realStart := c.clk.Now(), time.Now()
 	var tick *time.Ticker
 	for {
-		store, m, err := c.nodeStore(node)
+		store, m, _, err := c.nodeStore(node)
 		if err != nil {
 			return want, c.clk.Now() - start, fmt.Errorf("waiting for replay of %s: %w", want, err)
 		}
@@ -309,9 +326,9 @@ func (c *Cluster) probe(cmd Command) error {
 // the sync rule in force, and at once reads the key on the node: a
 // read-your-writes anomaly when the node has not replayed the write.
 func (c *Cluster) probeRYW(cmd Command) error {
-	p := c.primaryLeader()
-	if p == nil {
-		return fmt.Errorf("no primary is up to write to")
+	p, err := c.writable()
+	if err != nil {
+		return err
 	}
 	c.reads.mu.Lock()
 	c.reads.probes++
@@ -325,7 +342,7 @@ func (c *Cluster) probeRYW(cmd Command) error {
 	at := rs[0].LSN
 	c.noteClientWrite(RYWProbeKey, end)
 	rule := p.Status().Sync
-	if err := c.waitReleased(p, end); err != nil {
+	if err := c.waitReleased(p, ack(wal.OpSet, rs[0].Key, rs[0].Value, end)); err != nil {
 		return err
 	}
 	r, err := c.readOnce(cmd.Follower, RYWProbeKey)
@@ -344,11 +361,13 @@ func (c *Cluster) probeRYW(cmd Command) error {
 	return nil
 }
 
-// waitReleased waits, as a client does, for the commit ending at end to
-// be released under the sync rule in force: through the leader's
-// WaitCommit, so the status line counts it among the waiting commits
-// meanwhile. It is bounded as a waiting read is.
-func (c *Cluster) waitReleased(p *ship.Leader, end wal.LSN) error {
+// waitReleased waits, as a client does, for commit a to be released
+// under the sync rule in force, as the workload's commits are: the status
+// line counts it among the waiting commits meanwhile, and once
+// acknowledged it counts among the commits a failover may lose. It is
+// bounded as a waiting read is.
+func (c *Cluster) waitReleased(p *ship.Leader, a replica.AckedCommit) error {
+	end := a.End
 	start, realStart := c.clk.Now(), time.Now()
 	stop, done, exited := make(chan struct{}), make(chan struct{}), make(chan struct{})
 	// The watcher closes stop when the bound has passed; it ends when
@@ -368,7 +387,7 @@ func (c *Cluster) waitReleased(p *ship.Leader, end wal.LSN) error {
 			}
 		}
 	}()
-	released := p.WaitCommit(end, stop)
+	released := c.waitCommit(p, []replica.AckedCommit{a}, stop)
 	close(done)
 	<-exited
 	if released {
@@ -378,6 +397,9 @@ func (c *Cluster) waitReleased(p *ship.Leader, end wal.LSN) error {
 	case <-c.stop:
 		return fmt.Errorf("cluster is closed")
 	default:
+	}
+	if c.primary() != p {
+		return fmt.Errorf("the primary changed before the probe's commit was acknowledged")
 	}
 	waited := c.clk.Now() - start
 	return fmt.Errorf("the probe's commit was not released after %s: %s", waited.Round(time.Millisecond), p.Commit(end).Reason)
@@ -466,6 +488,9 @@ func (p *parser) node(what string) (string, error) {
 	if strings.EqualFold(w.Text, LeaderName) {
 		return LeaderName, nil
 	}
+	if strings.EqualFold(w.Text, PrimaryNode) {
+		return PrimaryNode, nil
+	}
 	if i, ok := FollowerIndex(w.Text); ok {
 		return FollowerName(i), nil
 	}
@@ -479,7 +504,7 @@ func isWait(w Word) bool { return !w.Quoted && strings.EqualFold(w.Text, "wait")
 // read parses `read NODE [KEY] [wait]`.
 func (p *parser) read(c *Command) error {
 	var err error
-	if c.Follower, err = p.node("a node: leader, or a follower (follower-2 or 2)"); err != nil {
+	if c.Follower, err = p.node("a node: leader, primary, or a follower (follower-2 or 2)"); err != nil {
 		return err
 	}
 	if p.more() && !isWait(p.words[p.i]) {

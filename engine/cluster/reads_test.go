@@ -9,7 +9,7 @@ import (
 
 func TestParseReadRoundTrip(t *testing.T) {
 	for _, line := range []string{
-		"read leader", "read follower-1", "read follower-1 key-00042", "read follower-2 k wait",
+		"read leader", "read primary", "read follower-1", "read follower-1 key-00042", "read follower-2 k wait",
 		"read follower-1 wait", `read follower-1 "wait"`, `read follower-1 "wait" wait`, `read leader "a key" wait`,
 		"probe ryw follower-1", "probe ryw leader", "probe monotonic follower-1 follower-2",
 		"probe monotonic follower-2 leader k", `probe monotonic follower-1 follower-2 "a key"`,
@@ -271,6 +271,35 @@ func TestProbeMonotonicReads(t *testing.T) {
 	rs = c.Snapshot(0).Reads
 	if r := rs[len(rs)-1]; r.Anomaly != "" || r.Value != "new" || r.Key != "k" {
 		t.Fatalf("the other way round: %+v", r)
+	}
+}
+
+// TestReadAcrossFailover: while no primary is up a read of it says why;
+// after a failover, primary (and leader) read the promoted follower,
+// named as it is.
+func TestReadAcrossFailover(t *testing.T) {
+	c := newTest(t, Config{Followers: 2, Sync: SyncRule{Mode: SyncOn, N: 1}})
+	do(t, c, "set k v1")
+	converge(t, c)
+	do(t, c, "crash leader")
+	err := c.Exec("read leader k")
+	if err == nil || !strings.Contains(err.Error(), "nothing to read") {
+		t.Fatalf("read of a crashed leader: %v", err)
+	}
+	do(t, c, "failover")
+	s := eventuallyC(t, c, "a promoted primary", func(s Snapshot) bool { return s.Leader.Name != LeaderName && s.Leader.Name != "" })
+	do(t, c, "read primary k")
+	if r := lastRead(t, c); r.Node != s.Leader.Name || r.Value != "v1" || r.Stale {
+		t.Fatalf("read of the new primary %s: %+v", s.Leader.Name, r)
+	}
+	do(t, c, "read leader k")
+	if r := lastRead(t, c); r.Node != s.Leader.Name || r.Value != "v1" {
+		t.Fatalf("read leader after the failover: %+v", r)
+	}
+	do(t, c, "set k v2")
+	do(t, c, "read "+s.Leader.Name+" k")
+	if r := lastRead(t, c); r.Node != s.Leader.Name || r.Value != "v2" || r.VersionLSN != r.PrimaryLSN {
+		t.Fatalf("read of the new primary by its name: %+v", r)
 	}
 }
 

@@ -87,11 +87,9 @@ type ReadResult struct {
 // TimelineSwitch is one entry of a timeline history file, as in
 // PostgreSQL's 0000000N.history: timeline Timeline ended at ForkLSN,
 // where Timeline+1 begins.
-type TimelineSwitch struct {
-	Timeline uint32
-	ForkLSN  wal.LSN
-	Reason   string // "follower-1 promoted: highest flush LSN 0/3A40"
-}
+//
+// It is the protocol's own (engine/ship/replica).
+type TimelineSwitch = replica.TimelineSwitch
 
 // LostWrites are commits the leader acknowledged that a new timeline
 // does not have: they were past the fork LSN of the promoted node.
@@ -201,6 +199,11 @@ type LeaderStatus struct {
 	// the last it saw.
 	Stale bool
 
+	// ReplayLSN is, while a follower is promoted (State
+	// PrimaryPromoting), how far its replay has caught up with FlushLSN;
+	// FlushLSN otherwise.
+	ReplayLSN wal.LSN
+
 	// Name is the node that leads: LeaderName until a promotion ("" for
 	// a source that does not name it).
 	Name string
@@ -240,8 +243,9 @@ const (
 	// StateNeedsRewind: its WAL went past the fork LSN of the timeline it
 	// must follow (FollowerStatus.ForkLSN); it streams again only after a
 	// rewind (or a base backup).
-	StateNeedsRewind = "needs rewind"
-	StateRewinding   = "rewinding"  // truncating to the fork LSN and rebuilding its store
+	StateNeedsRewind = replica.StateNeedsRewind
+	StateRewinding   = "rewinding" // truncating to the fork LSN and rebuilding its store
+	StatePromoting   = replica.StatePromoting
 	StateNoPrimary   = "no primary" // the primary is down: nothing to stream from, no lag measured
 )
 
@@ -389,11 +393,11 @@ const (
 	EvRefused    EventKind = replica.EvRefused
 	EvCommand    EventKind = "command"
 	EvError      EventKind = replica.EvError
-	EvRead       EventKind = "read"     // a read on a node, and what it returned
-	EvPromote    EventKind = "promote"  // a promotion, a failover's choice
-	EvTimeline   EventKind = "timeline" // a timeline switch, followed or refused
-	EvRewind     EventKind = "rewind"   // a divergent node rewinds to the fork LSN
-	EvLost       EventKind = "lost"     // acknowledged commits missing from a new timeline
+	EvRead       EventKind = "read"             // a read on a node, and what it returned
+	EvPromote    EventKind = replica.EvPromote  // a promotion, a failover's choice
+	EvTimeline   EventKind = replica.EvTimeline // a timeline switch, followed or refused
+	EvRewind     EventKind = replica.EvRewind   // a divergent node rewinds to the fork LSN
+	EvLost       EventKind = replica.EvLost     // acknowledged commits missing from a new timeline
 )
 
 // Event is one thing that happened, for the event log.

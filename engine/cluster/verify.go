@@ -9,19 +9,27 @@ import (
 
 	"walship/engine/kv"
 	"walship/engine/ship"
+	"walship/engine/ship/replica"
 	"walship/engine/wal"
 )
 
 // Put writes one SET on the leader without waiting for any commit rule, and
 // returns the LSN just past it.
 func (c *Cluster) Put(key, value []byte) (wal.LSN, error) {
-	return c.leader.Append(wal.OpSet, key, value)
+	l, err := c.writable()
+	if err != nil {
+		return 0, err
+	}
+	return l.Append(wal.OpSet, key, value)
 }
 
 // Converged reports whether every follower has replayed everything the
 // leader has, and if not, which one is behind and where.
 func (c *Cluster) Converged() (bool, string) {
 	s := c.Snapshot(^uint64(0))
+	if c.primary() == nil {
+		return false, fmt.Sprintf("no primary: %s is %s", s.Leader.Name, s.Leader.State)
+	}
 	target := s.Leader.InsertLSN
 	if s.Leader.FlushLSN < target {
 		return false, fmt.Sprintf("leader flushed %s of %s", s.Leader.FlushLSN, target)
@@ -39,8 +47,10 @@ func (c *Cluster) Converged() (bool, string) {
 // longer be written, or nil. It takes each log's buffer lock, so callers
 // poll it sparingly.
 func (c *Cluster) WALFailure() error {
-	if err := c.leader.Log().Err(); err != nil {
-		return fmt.Errorf("the leader's WAL failed: %w", err)
+	if l := c.primary(); l != nil {
+		if err := l.Log().Err(); err != nil {
+			return fmt.Errorf("the leader's WAL failed: %w", err)
+		}
 	}
 	for _, name := range c.Names() {
 		s := c.Follower(name)
@@ -107,7 +117,11 @@ func (v Verification) Match() bool {
 // store and compares it with the leader's.
 func (c *Cluster) Verify() ([]Verification, error) {
 	c.work.close()
-	leader := c.leader.Store()
+	l, err := c.writable()
+	if err != nil {
+		return nil, err
+	}
+	leader := l.Store()
 	c.mu.Lock()
 	members := append([]*member(nil), c.followers...)
 	c.mu.Unlock()
@@ -180,4 +194,22 @@ func RebuildStore(dir string, segmentSize int64) (*kv.Store, error) {
 		return nil, err
 	}
 	return store, nil
+}
+
+// Commit writes one SET on the primary as a client would and waits for
+// its commit under the sync rule in force, recording it as acknowledged
+// (see Snapshot.Lost) when it is released. It reports whether it was
+// acknowledged: false when stop closed first or the primary went down
+// while it waited, which is never an acknowledgement.
+func (c *Cluster) Commit(key, value []byte, stop <-chan struct{}) (wal.LSN, bool, error) {
+	l, err := c.writable()
+	if err != nil {
+		return 0, false, err
+	}
+	end, err := l.Append(wal.OpSet, key, value)
+	if err != nil {
+		return 0, false, err
+	}
+	a := [1]replica.AckedCommit{ack(wal.OpSet, key, value, end)}
+	return end, c.waitCommit(l, a[:], stop), nil
 }

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"walship/engine/ship/replica"
 	"walship/engine/wal"
 )
 
@@ -135,28 +136,52 @@ func (w *workload) client(id int) {
 		if !clk.SleepUntil(t, w.stop) {
 			return
 		}
-		op, k, v := w.next()
-		end, err := w.c.leader.Append(op, k, v)
+		l, err := w.c.writable()
 		if err != nil {
+			// No primary: the workload's clients wait for one, as an
+			// application's connection pool would (the screen says why).
+			select {
+			case <-w.stop:
+				return
+			case <-w.c.moved():
+			}
+			continue
+		}
+		op, k, v := w.next()
+		end, err := l.Append(op, k, v)
+		if err != nil {
+			if w.c.primary() != l {
+				continue // it crashed under us: not acknowledged
+			}
 			w.c.emit(Event{Kind: EvError, Text: "workload write failed: " + err.Error()})
 			if !clk.Sleep(time.Second, w.stop) {
 				return
 			}
 			continue
 		}
-		if !w.c.waitCommit(end, w.stop) {
-			return
+		a := [1]replica.AckedCommit{ack(op, k, v, end)}
+		if !w.c.waitCommit(l, a[:], w.stop) {
+			select {
+			case <-w.stop:
+				return
+			default: // the primary went down while it waited
+			}
 		}
 	}
 }
 
 // burst writes n records at once from a goroutine of its own, each waiting
-// for its commit in order as one session would.
-func (w *workload) burst(n int64) {
+// for its commit in order as one session would. With no primary up it is
+// refused.
+func (w *workload) burst(n int64) error {
+	l, err := w.c.writable()
+	if err != nil {
+		return err
+	}
 	w.wg.Add(1)
 	w.c.guard.Go("workload burst", func() {
 		defer w.wg.Done()
-		var last wal.LSN
+		var acks []replica.AckedCommit
 		for i := int64(0); i < n; i++ {
 			select {
 			case <-w.stop:
@@ -164,15 +189,18 @@ func (w *workload) burst(n int64) {
 			default:
 			}
 			op, k, v := w.next()
-			end, err := w.c.leader.Append(op, k, v)
+			end, err := l.Append(op, k, v)
 			if err != nil {
-				w.c.emit(Event{Kind: EvError, Text: "burst write failed: " + err.Error()})
+				if w.c.primary() == l {
+					w.c.emit(Event{Kind: EvError, Text: "burst write failed: " + err.Error()})
+				}
 				return
 			}
-			last = end
+			acks = append(acks, ack(op, k, v, end))
 		}
-		w.c.waitCommit(last, w.stop)
+		w.c.waitCommit(l, acks, w.stop)
 	})
+	return nil
 }
 
 // newestKey is the key of the newest record the workload made ("" none).
@@ -185,14 +213,19 @@ func (w *workload) newestKey() string {
 // one writes a single record and waits for its commit in the background;
 // it returns the commit LSN (the end of the record).
 func (w *workload) one(op wal.Op, key, value []byte) (wal.LSN, error) {
-	end, err := w.c.leader.Append(op, key, value)
+	l, err := w.c.writable()
+	if err != nil {
+		return 0, err
+	}
+	end, err := l.Append(op, key, value)
 	if err != nil {
 		return 0, err
 	}
 	w.wg.Add(1)
 	w.c.guard.Go("workload commit", func() {
 		defer w.wg.Done()
-		w.c.waitCommit(end, w.stop)
+		a := [1]replica.AckedCommit{ack(op, key, value, end)}
+		w.c.waitCommit(l, a[:], w.stop)
 	})
 	return end, nil
 }
@@ -203,6 +236,11 @@ func (w *workload) measuredRate(now time.Duration, recs uint64) float64 {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	last := w.window[(w.wpos+len(w.window)-1)%len(w.window)]
+	if w.wpos > 0 && recs < last.records {
+		// Another primary (a failover, a restart) counts from its own
+		// start: measure afresh.
+		w.wpos = 0
+	}
 	if w.wpos == 0 || now-last.at >= 100*time.Millisecond {
 		w.window[w.wpos%len(w.window)] = rateSample{now, recs}
 		w.wpos++

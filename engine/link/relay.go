@@ -62,6 +62,7 @@ const (
 // Event kinds.
 const (
 	EventCut        = "cut"        // Cut was called
+	EventRetarget   = "retarget"   // SetTarget pointed the relay at another leader
 	EventRestore    = "restore"    // Restore was called
 	EventCorrupt    = "corrupt"    // a data frame was corrupted (LSN: its first LSN)
 	EventDrop       = "drop"       // a data frame was marked lost (LSN: its first LSN)
@@ -209,6 +210,8 @@ type Relay struct {
 	evDone chan struct{} // closed when the event goroutine has returned
 
 	set atomic.Pointer[settings]
+	// target is the leader's address: Options.Target until SetTarget.
+	target atomic.Pointer[string]
 
 	// corruptPending = corruptNext + len(armedLSNs): lets the pumps skip
 	// the lock when nothing is armed.
@@ -268,6 +271,8 @@ func New(opts Options) (*Relay, error) {
 		evDone:   make(chan struct{}),
 		sessions: make(map[*session]struct{}),
 	}
+	target := opts.Target
+	r.target.Store(&target)
 	if r.clock == nil {
 		r.clock = clock.NewWorld()
 	}
@@ -360,6 +365,29 @@ func (r *Relay) Cut() {
 		s.teardown("link cut")
 	}
 	r.emit(Event{Kind: EventCut, Text: "link cut"})
+}
+
+// Target is the address the relay dials for each connection.
+func (r *Relay) Target() string { return *r.target.Load() }
+
+// SetTarget points the relay at another leader (after a failover, or a
+// leader restarted on a new port): connections through it now are
+// closed, as a moved virtual IP ends them, and each new one dials addr.
+func (r *Relay) SetTarget(addr string) {
+	if old := r.target.Swap(&addr); old != nil && *old == addr {
+		return
+	}
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return
+	}
+	live := r.liveSessions()
+	r.mu.Unlock()
+	for _, s := range live {
+		s.teardown("the leader moved to " + addr)
+	}
+	r.emit(Event{Kind: EventRetarget, Text: "now relaying to the leader at " + addr})
 }
 
 // Restore accepts connections again after Cut, and ends one-way cuts.

@@ -128,10 +128,11 @@ func (s *session) pump() bool {
 		return false
 	}
 	d := net.Dialer{Timeout: DialTimeout}
-	lc, err := d.DialContext(s.ctx, "tcp", r.opts.Target)
+	target := r.Target()
+	lc, err := d.DialContext(s.ctx, "tcp", target)
 	if err != nil {
 		if s.ctx.Err() == nil { // not a Cut or Close
-			r.emit(Event{Kind: EventError, Text: fmt.Sprintf("dial leader %s: %v", r.opts.Target, err)})
+			r.emit(Event{Kind: EventError, Text: fmt.Sprintf("dial leader %s: %v", target, err)})
 		}
 		s.teardown("dial leader: " + err.Error())
 		return false
@@ -156,7 +157,7 @@ func (s *session) pump() bool {
 	r.mu.Lock()
 	s.pipes = [2]*pipe{down, up}
 	r.mu.Unlock()
-	r.emit(Event{Kind: EventConnect, Text: fmt.Sprintf("%s connected through to leader %s", s.follower.RemoteAddr(), r.opts.Target)})
+	r.emit(Event{Kind: EventConnect, Text: fmt.Sprintf("%s connected through to leader %s", s.follower.RemoteAddr(), target)})
 
 	var wg sync.WaitGroup
 	for _, p := range s.pipes {

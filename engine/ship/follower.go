@@ -79,11 +79,14 @@ type Follower struct {
 	flushKick  chan struct{}
 	replayKick chan struct{}
 	statusKick chan struct{}
+	retryKick  chan struct{} // ends a reconnect backoff (see Retry)
 
 	stop     chan struct{}
 	stopOnce sync.Once
 	wg       sync.WaitGroup
 	crashed  bool
+	// promoting: it streams no more (see Promote); mu guards it.
+	promoting bool
 }
 
 // FollowerStatus is a follower's view of itself: its decisions' state
@@ -134,6 +137,11 @@ func StartFollower(cfg FollowerConfig) (*Follower, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ship: %s: recovery: %w", cfg.Name, err)
 	}
+	history, err := LoadHistory(cfg.Dir)
+	if err != nil {
+		log.Close()
+		return nil, fmt.Errorf("ship: %s: recovery: %w", cfg.Name, err)
+	}
 	store := kv.New()
 	replayFrom := log.Start()
 	backup, backupLSN, err := LoadImageFile(filepath.Join(cfg.Dir, BaseBackupFile))
@@ -158,11 +166,13 @@ func StartFollower(cfg FollowerConfig) (*Follower, error) {
 		core: replica.NewFollower(replica.FollowerSettings{
 			Name: cfg.Name, SegmentSize: log.SegmentSize(), MaxBackupSize: cfg.MaxBackupSize,
 			AutoBackup: cfg.AutoBackup, WantBackup: cfg.WantBackup, Paused: cfg.Paused,
+			History: history,
 		}, log.End(), replayFrom),
 		applyDelay: cfg.ApplyDelay, flushDelay: cfg.FlushDelay,
 		flushKick:  make(chan struct{}, 1),
 		replayKick: make(chan struct{}, 1),
 		statusKick: make(chan struct{}, 1),
+		retryKick:  make(chan struct{}, 1),
 		stop:       make(chan struct{}),
 	}
 	f.guard = fatal.Group{Owner: cfg.Name, OnPanic: cfg.OnPanic, WG: &f.wg}
@@ -252,6 +262,75 @@ func (f *Follower) Status() FollowerStatus {
 	return st
 }
 
+// Retry ends the follower's wait between reconnection attempts now and
+// restarts its backoff: the leader it could not reach has moved or is
+// back (a failover, a restart), so there is no reason to wait out a
+// backoff grown while there was none.
+func (f *Follower) Retry() { kick(f.retryKick) }
+
+func (f *Follower) isPromoting() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.promoting
+}
+
+// Promote makes the follower ready to open as a leader, as pg_promote
+// does: it stops streaming (its connection closes and none follows),
+// replay is no longer paused, and it waits, while its flusher and
+// replayer go on, until everything it received is flushed and replayed;
+// then it stops and writes its store, consistent at the end of its WAL,
+// as a leader's checkpoint (CheckpointFile) in its directory. It returns
+// that end: the fork LSN of the next timeline. StartLeader on the same
+// directory then opens it as a leader. Waiting ends early, with an
+// error, when cancel closes or the follower stops; the follower then
+// stays promoting until it is closed.
+func (f *Follower) Promote(cancel <-chan struct{}) (wal.LSN, error) {
+	f.mu.Lock()
+	f.promoting = true
+	f.core.Promoting()
+	c := f.conn
+	f.mu.Unlock()
+	if c != nil {
+		c.Close()
+	}
+	kick(f.replayKick)
+	kick(f.flushKick)
+	kick(f.statusKick)
+	for {
+		if err := f.log.Err(); err != nil {
+			return 0, fmt.Errorf("ship: %s: promote: %w", f.cfg.Name, err)
+		}
+		f.mu.Lock()
+		p := f.core.Positions()
+		connected := f.conn != nil
+		f.mu.Unlock()
+		if !connected && p.Replay == p.Write && p.Flush == p.Write && f.log.Written() == p.Write {
+			break
+		}
+		// The flusher and replayer signal nobody when they are done:
+		// look again soon (replay under an apply delay takes world time).
+		select {
+		case <-cancel:
+			return 0, fmt.Errorf("ship: %s: promote: cancelled", f.cfg.Name)
+		case <-f.stop:
+			return 0, fmt.Errorf("ship: %s: promote: stopped", f.cfg.Name)
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	if err := f.Close(); err != nil {
+		return 0, fmt.Errorf("ship: %s: promote: %w", f.cfg.Name, err)
+	}
+	f.mu.Lock()
+	store := f.store
+	f.mu.Unlock()
+	data, _ := store.Image()
+	end := f.log.End()
+	if err := saveImageFile(filepath.Join(f.cfg.Dir, CheckpointFile), data, end, f.cfg.NoSync); err != nil {
+		return 0, fmt.Errorf("ship: %s: promote: %w", f.cfg.Name, err)
+	}
+	return end, nil
+}
+
 // Close stops the follower cleanly: every goroutine, the connection, and
 // the log (synced). It is idempotent.
 func (f *Follower) Close() error {
@@ -309,7 +388,7 @@ func (f *Follower) emit(evs ...replica.Event) { f.cfg.OnEvent.emit(evs...) }
 
 func (f *Follower) connectLoop() {
 	backoff := f.cfg.ReconnectMin
-	for !f.stopped() {
+	for !f.stopped() && !f.isPromoting() {
 		progressed, err := f.session()
 		if f.stopped() {
 			return
@@ -326,10 +405,18 @@ func (f *Follower) connectLoop() {
 		if progressed {
 			backoff = f.cfg.ReconnectMin
 		}
-		if !sleepReal(backoff, f.stop) {
+		t := time.NewTimer(backoff)
+		select {
+		case <-t.C:
+			backoff = min(backoff*2, f.cfg.ReconnectMax)
+		case <-f.retryKick:
+			// A new leader to try: from the shortest backoff again.
+			t.Stop()
+			backoff = f.cfg.ReconnectMin
+		case <-f.stop:
+			t.Stop()
 			return
 		}
-		backoff = min(backoff*2, f.cfg.ReconnectMax)
 	}
 }
 
@@ -341,7 +428,7 @@ func (f *Follower) session() (bool, error) {
 		return false, fmt.Errorf("connect: %w", err)
 	}
 	f.mu.Lock()
-	if f.stopped() {
+	if f.stopped() || f.promoting {
 		f.mu.Unlock()
 		c.Close()
 		return false, nil
@@ -417,6 +504,12 @@ func (f *Follower) receive(frame wire.Frame, out chan []byte) error {
 		f.mu.Lock()
 		e = f.core.Frame(frame.Kind, frame.Payload, logEnd, now)
 		f.mu.Unlock()
+	}
+	if e.NewHistory {
+		// The new timeline's history is durable before any of its WAL.
+		if err := SaveHistory(f.cfg.Dir, e.History, f.cfg.NoSync); err != nil {
+			return err
+		}
 	}
 	f.emit(e.Events...)
 	if e.Records > 0 {

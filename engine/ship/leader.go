@@ -160,6 +160,14 @@ func StartLeader(cfg LeaderConfig) (*Leader, error) {
 		log.Close()
 		return nil, fmt.Errorf("ship: leader: recovery: %w", err)
 	}
+	history, err := LoadHistory(cfg.Dir)
+	if err != nil {
+		log.Close()
+		return nil, fmt.Errorf("ship: leader: recovery: %w", err)
+	}
+	if tl := history.Timeline(); tl > 1 {
+		text += fmt.Sprintf("; timeline %d (forked from %d at %s)", tl, tl-1, history[len(history)-1].ForkLSN)
+	}
 	if len(slots) > 0 {
 		text += fmt.Sprintf("; %d replication slot(s) kept", len(slots))
 	}
@@ -175,6 +183,7 @@ func StartLeader(cfg LeaderConfig) (*Leader, error) {
 		progress:  newSignal(),
 		core: replica.NewLeader(replica.LeaderSettings{
 			Rule: cfg.Sync, WALKeep: cfg.WALKeep, Slots: cfg.Slots, MaxSlotWAL: cfg.MaxSlotWAL,
+			History: history,
 		}),
 		streams: make(map[string]net.Conn),
 		conns:   make(map[net.Conn]*connState),
@@ -191,6 +200,13 @@ func StartLeader(cfg LeaderConfig) (*Leader, error) {
 	l.guard.Go("checkpointer", l.checkpointLoop)
 	l.guard.Go("listener", l.acceptLoop)
 	return l, nil
+}
+
+// History is the history of the leader's timeline (empty: timeline 1).
+func (l *Leader) History() replica.History {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append(replica.History(nil), l.core.Settings().History...)
 }
 
 // Addr is the leader's listen address.
@@ -369,6 +385,11 @@ func (l *Leader) WaitCommit(end wal.LSN, stop <-chan struct{}) bool {
 	}()
 	for {
 		ch := l.progress.wait()
+		select {
+		case <-l.stop:
+			return false // stopped or crashed: never acknowledged now
+		default:
+		}
 		if l.Released(end) {
 			l.commits.Add(1)
 			return true
@@ -421,6 +442,7 @@ type LeaderStatus struct {
 	// Watermark is what the sync rule has reached (see
 	// replica.Leader.Watermark).
 	Watermark wal.LSN
+	Timeline  uint32
 }
 
 // Status reports the leader's side.
@@ -449,6 +471,7 @@ func (l *Leader) Status() LeaderStatus {
 		WALKeep: set.WALKeep, Slots: set.Slots, Sync: set.Rule,
 		Waiting: waiting, Commits: l.commits.Load(),
 		OldestWaiting: oldest, CommitWait: wait, Watermark: watermark,
+		Timeline: set.History.Timeline(),
 	}
 }
 

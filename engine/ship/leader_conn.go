@@ -219,6 +219,7 @@ func (l *Leader) serve(c net.Conn, st *connState) {
 	l.mu.Lock()
 	facts.Evicted = st.evicted
 	a, pr := l.core.Admit(h, facts)
+	history := l.core.Settings().History
 	var epoch uint64
 	if a.Accept {
 		st.named = true
@@ -235,7 +236,10 @@ func (l *Leader) serve(c net.Conn, st *connState) {
 	c.SetReadDeadline(time.Time{})
 	bw := bufio.NewWriterSize(c, 64<<10)
 	// The handshake writes to bw before the sender, which then owns it, starts.
-	err := wire.WriteFrame(bw, wire.KindWelcome, wire.Welcome{Flushed: facts.Flushed, SegmentSize: l.log.SegmentSize(), Oldest: facts.Oldest}.Encode())
+	err := wire.WriteFrame(bw, wire.KindWelcome, wire.Welcome{
+		Flushed: facts.Flushed, SegmentSize: l.log.SegmentSize(), Oldest: facts.Oldest,
+		Timeline: history.Timeline(), History: wireHistory(history),
+	}.Encode())
 	if err == nil {
 		err = bw.Flush()
 	}

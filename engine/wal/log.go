@@ -703,3 +703,63 @@ func (l *Log) Crash(keepUnsynced int64) error {
 	l.segs = nil
 	return first
 }
+
+// CloseAt closes the log, cutting the stream at at for good: segments
+// that start past at are removed, the one holding at is cut there (and
+// fsynced), and the directory is synced, so Open finds the log ending at
+// at. It is how a node that went past a timeline's fork LSN rewinds (at
+// must be a record boundary the caller knows, as a fork LSN is). at
+// outside [Start, Written] is refused and nothing changes.
+func (l *Log) CloseAt(at LSN) error {
+	if _, err := l.Sync(); err != nil {
+		return err
+	}
+	l.lockAll()
+	defer l.unlockAll()
+	if l.failed != nil {
+		return l.failed
+	}
+	if at < l.Start() || at > l.Written() {
+		return fmt.Errorf("wal: cannot cut the log at %s: it holds %s..%s", at, l.Start(), l.Written())
+	}
+	l.failed = ErrClosed
+	l.buf, l.pieces = l.buf[:0], l.pieces[:0]
+	l.recent.reset()
+	if l.cur != nil {
+		if err := l.cur.Close(); err != nil {
+			return fmt.Errorf("wal: cut at %s: %w", at, err)
+		}
+		l.cur, l.curSeg = nil, nil
+	}
+	// Newest first: a crash part-way leaves a longer log, cut again by
+	// the next rewind, never one with a hole.
+	for i := len(l.segs) - 1; i >= 0; i-- {
+		s := l.segs[i]
+		p := l.path(s.name)
+		switch {
+		case s.start > at:
+			if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return fmt.Errorf("wal: cut at %s: %w", at, err)
+			}
+		case s.size.Load() > int64(at-s.start):
+			if err := truncateDurably(p, int64(at-s.start), l.noSync); err != nil {
+				return fmt.Errorf("wal: cut at %s: %w", at, err)
+			}
+		}
+	}
+	l.segs = nil
+	return l.syncDir()
+}
+
+// truncateDurably cuts the file at path to size and fsyncs it.
+func truncateDurably(path string, size int64, noSync bool) error {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	err = f.Truncate(size)
+	if err == nil && !noSync {
+		err = f.Sync()
+	}
+	return errors.Join(err, f.Close())
+}

@@ -16,8 +16,10 @@
 // allocated. Payloads by kind (all integers big-endian):
 //
 //	Hello     F->L  magic u32 "WSHP", version u16, start LSN u64, flags u8,
-//	                name length u8, name
+//	                name length u8, name [, timeline u32]
 //	Welcome   L->F  leader flushed LSN u64, segment size u64, oldest LSN u64
+//	                [, timeline u32, switches u8, then per switch:
+//	                timeline u32, fork LSN u64, reason length u8, reason]
 //	Refuse    L->F  code u8, reason text (the leader closes afterwards)
 //	Data      L->F  first LSN u64, end LSN u64, one or more WAL records
 //	                (wal package format, each with its own CRC)
@@ -27,6 +29,9 @@
 //	Resend    F->L  from LSN u64
 //	BackupReq F->L  (empty)
 //	Backup    L->F  backup LSN u64, offset u64, total u64, last u8, data
+//
+// The bracketed tails were added with timelines (failover): a Hello or a
+// Welcome without one is on timeline 1, with no history.
 //
 // These values are part of the wire protocol: don't change them.
 package wire
@@ -110,6 +115,12 @@ const (
 	RefuseProtocol    byte = 6
 	RefuseShutdown    byte = 7
 	RefuseUnknownName byte = 8
+	// RefuseNeedsRewind: the follower's WAL went past the fork LSN where
+	// the leader's timeline left the follower's; it must rewind first.
+	RefuseNeedsRewind byte = 9
+	// RefuseFenced: the follower is on a newer timeline than the
+	// leader's: the leader is an old primary that was left behind.
+	RefuseFenced byte = 10
 )
 
 // Errors.
@@ -270,6 +281,9 @@ type Hello struct {
 	Start   wal.LSN
 	Flags   byte
 	Name    string
+	// Timeline is the follower's timeline (0 on the wire's old form,
+	// which means timeline 1).
+	Timeline uint32
 }
 
 // Hello flags.
@@ -283,7 +297,11 @@ func (h Hello) Encode() []byte {
 	b = binary.BigEndian.AppendUint16(b, h.Version)
 	b = binary.BigEndian.AppendUint64(b, uint64(h.Start))
 	b = append(b, h.Flags, byte(len(h.Name)))
-	return append(b, h.Name...)
+	b = append(b, h.Name...)
+	if h.Timeline > 1 {
+		b = binary.BigEndian.AppendUint32(b, h.Timeline)
+	}
+	return b
 }
 
 // DecodeHello parses a Hello payload. It checks shape only; the caller
@@ -302,10 +320,17 @@ func DecodeHello(p []byte) (Hello, error) {
 	if n > MaxNameLen {
 		return Hello{}, fmt.Errorf("%w: %d bytes (max %d)", ErrNameTooLong, n, MaxNameLen)
 	}
-	if n == 0 || len(p) != 16+n {
+	if n == 0 || (len(p) != 16+n && len(p) != 16+n+4) {
 		return Hello{}, fmt.Errorf("%w: hello name length %d in %d bytes", ErrMalformed, n, len(p))
 	}
-	h.Name = string(p[16:])
+	h.Name = string(p[16 : 16+n])
+	h.Timeline = 1
+	if len(p) == 16+n+4 {
+		h.Timeline = binary.BigEndian.Uint32(p[16+n:])
+		if h.Timeline == 0 {
+			return Hello{}, fmt.Errorf("%w: hello on timeline 0", ErrMalformed)
+		}
+	}
 	return h, nil
 }
 
@@ -314,25 +339,88 @@ type Welcome struct {
 	Flushed     wal.LSN
 	SegmentSize int64
 	Oldest      wal.LSN
+	// Timeline is the leader's timeline (1 on the old form) and History
+	// the switches that led to it, oldest first.
+	Timeline uint32
+	History  []Switch
 }
 
-// Encode returns the Welcome payload.
+// Switch is one entry of a timeline history: Timeline ended at Fork.
+type Switch struct {
+	Timeline uint32
+	Fork     wal.LSN
+	Reason   string // at most 255 bytes on the wire
+}
+
+// MaxSwitches bounds a Welcome's history.
+const MaxSwitches = 255
+
+// Encode returns the Welcome payload. A history longer than MaxSwitches
+// sends its newest switches.
 func (w Welcome) Encode() []byte {
 	b := binary.BigEndian.AppendUint64(nil, uint64(w.Flushed))
 	b = binary.BigEndian.AppendUint64(b, uint64(w.SegmentSize))
-	return binary.BigEndian.AppendUint64(b, uint64(w.Oldest))
+	b = binary.BigEndian.AppendUint64(b, uint64(w.Oldest))
+	if w.Timeline <= 1 && len(w.History) == 0 {
+		return b
+	}
+	hist := w.History
+	if len(hist) > MaxSwitches {
+		hist = hist[len(hist)-MaxSwitches:]
+	}
+	b = binary.BigEndian.AppendUint32(b, w.Timeline)
+	b = append(b, byte(len(hist)))
+	for _, s := range hist {
+		b = binary.BigEndian.AppendUint32(b, s.Timeline)
+		b = binary.BigEndian.AppendUint64(b, uint64(s.Fork))
+		r := s.Reason
+		if len(r) > 255 {
+			r = r[:255]
+		}
+		b = append(b, byte(len(r)))
+		b = append(b, r...)
+	}
+	return b
 }
 
 // DecodeWelcome parses a Welcome payload.
 func DecodeWelcome(p []byte) (Welcome, error) {
-	if len(p) != 24 {
+	if len(p) < 24 {
 		return Welcome{}, fmt.Errorf("%w: welcome of %d bytes", ErrMalformed, len(p))
 	}
-	return Welcome{
+	w := Welcome{
 		Flushed:     wal.LSN(binary.BigEndian.Uint64(p[0:8])),
 		SegmentSize: int64(binary.BigEndian.Uint64(p[8:16])),
 		Oldest:      wal.LSN(binary.BigEndian.Uint64(p[16:24])),
-	}, nil
+		Timeline:    1,
+	}
+	rest := p[24:]
+	if len(rest) == 0 {
+		return w, nil
+	}
+	if len(rest) < 5 {
+		return Welcome{}, fmt.Errorf("%w: welcome of %d bytes", ErrMalformed, len(p))
+	}
+	w.Timeline = binary.BigEndian.Uint32(rest)
+	n := int(rest[4])
+	rest = rest[5:]
+	if w.Timeline == 0 {
+		return Welcome{}, fmt.Errorf("%w: welcome on timeline 0", ErrMalformed)
+	}
+	for i := 0; i < n; i++ {
+		if len(rest) < 13 || len(rest) < 13+int(rest[12]) {
+			return Welcome{}, fmt.Errorf("%w: welcome history entry %d cut short", ErrMalformed, i+1)
+		}
+		s := Switch{Timeline: binary.BigEndian.Uint32(rest), Fork: wal.LSN(binary.BigEndian.Uint64(rest[4:12]))}
+		rl := int(rest[12])
+		s.Reason = string(rest[13 : 13+rl])
+		rest = rest[13+rl:]
+		w.History = append(w.History, s)
+	}
+	if len(rest) != 0 {
+		return Welcome{}, fmt.Errorf("%w: %d bytes after the welcome's history", ErrMalformed, len(rest))
+	}
+	return w, nil
 }
 
 // Refuse is the leader's refusal, with a reason a person can read.

@@ -126,7 +126,10 @@ type Facts struct {
 
 // Admit judges a follower's hello (accepted by ReadHello) against what
 // the leader knows, in this order: an unknown name, an evicted
-// connection, a start past anything the leader has flushed, a start in
+// connection, a timeline the leader cannot serve (newer than its own:
+// the leader is fenced; an older one the follower's WAL went past the
+// fork of: it needs a rewind, unless it asks for a base backup), a start
+// past anything the leader has flushed, a start in
 // removed WAL (unless it asks for a base backup), a start that is no
 // record boundary, a follower of this name streaming already. Accepted,
 // the follower is connected (see Connect) and its progress returned.
@@ -144,6 +147,15 @@ func (l *Leader) Admit(h wire.Hello, f Facts) (Admission, *Progress) {
 			Event: &Event{Kind: EvRefused, Text: fmt.Sprintf("refused %s: %s", f.Addr, reason)}}, nil
 	case f.Evicted:
 		return named(wire.RefuseProtocol, EvictedReason, 0)
+	}
+	tlVerdict, fork, tlReason := JudgeTimeline(l.set.History, max(h.Timeline, 1), h.Start)
+	switch {
+	case tlVerdict == Fenced:
+		return named(wire.RefuseFenced, tlReason, h.Start)
+	case tlVerdict == Diverged && !wantBackup:
+		a, _ := named(wire.RefuseNeedsRewind, tlReason, fork)
+		a.Event.Kind = EvTimeline
+		return a, nil
 	case h.Start > f.Flushed:
 		// Its WAL ends past anything the leader has flushed (so sent):
 		// what it would report from there cannot be true.
@@ -161,6 +173,9 @@ func (l *Leader) Admit(h wire.Hello, f Facts) (Admission, *Progress) {
 	how := "streaming from " + h.Start.String()
 	if wantBackup {
 		how = "asking for a base backup"
+	}
+	if tlVerdict == Follows {
+		how += "; it " + tlReason
 	}
 	return Admission{Accept: true, Event: &Event{Follower: name, Kind: EvConnect, LSN: h.Start, Text: "connected, " + how}}, pr
 }

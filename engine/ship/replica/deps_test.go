@@ -87,5 +87,5 @@ var clockCalls = map[string]bool{
 // allowedWAL are the names of engine/wal this package may use: the LSN
 // and the record codec, which read and write nothing.
 var allowedWAL = map[string]bool{
-	"LSN": true, "Record": true, "DecodeRecord": true, "RecordLSN": true, "Place": true, "PeekSize": true, "HeaderSize": true,
+	"LSN": true, "ParseLSN": true, "Record": true, "DecodeRecord": true, "RecordLSN": true, "Place": true, "PeekSize": true, "HeaderSize": true,
 }

@@ -16,6 +16,10 @@ const (
 	EvSlot       = "slot"
 	EvRefused    = "refused"
 	EvError      = "error"
+	EvTimeline   = "timeline" // a timeline followed, or refused for divergence
+	EvPromote    = "promote"
+	EvRewind     = "rewind"
+	EvLost       = "lost"
 )
 
 // Event is something a person watching should see.

@@ -23,6 +23,9 @@ type FollowerSettings struct {
 	// new standby is made with pg_basebackup.
 	WantBackup bool
 	Paused     bool // replay starts paused
+	// History is the timeline history its files hold: it is on
+	// History.Timeline().
+	History History
 }
 
 // Follower is one follower's decisions: its positions, its state, its
@@ -54,6 +57,7 @@ type Follower struct {
 	start      wal.LSN // the current connection's start
 	welcomed   bool    // the current connection was welcomed
 	lastError  string
+	history    History
 
 	records, crcFailures, resends, violations uint64
 	backup                                    BackupProgress
@@ -88,6 +92,7 @@ type FollowerState struct {
 	LastError   string
 	NeedsBackup bool // the leader said the WAL it needs is gone
 	WantBackup  bool // its next connection asks for a base backup
+	Timeline    uint32
 }
 
 // Effects are what the owner of a Follower must do after a step, in
@@ -104,6 +109,11 @@ type Effects struct {
 	// Resend: ask the leader to resend from ResendFrom.
 	Resend     bool
 	ResendFrom wal.LSN
+	// NewHistory: the leader is on a later timeline this follower now
+	// follows; the owner makes History durable before it writes any WAL
+	// the connection brings.
+	NewHistory bool
+	History    History
 	// Install is a whole base backup (an engine/kv image) consistent at
 	// InstallLSN.
 	Install    []byte
@@ -142,7 +152,19 @@ func NewFollower(s FollowerSettings, logEnd, replayFrom wal.LSN) *Follower {
 		recovered:  logEnd,
 		paused:     s.Paused,
 		wantBackup: s.WantBackup,
+		history:    s.History,
 	}
+}
+
+// History is the timeline history the follower is on.
+func (f *Follower) History() History { return f.history }
+
+// Promoting records that the follower stopped streaming to be promoted:
+// replay is no longer paused (as pg_promote ends a pause), and no
+// connection follows.
+func (f *Follower) Promoting() {
+	f.facts.promoting = true
+	f.paused = false
 }
 
 // State returns a copy of the follower's state.
@@ -153,6 +175,7 @@ func (f *Follower) State() FollowerState {
 		Records: f.records, CRCFailures: f.crcFailures, Resends: f.resends, Violations: f.violations,
 		Backup: f.backup, LastError: f.lastError,
 		NeedsBackup: f.facts.walRemoved, WantBackup: f.wantBackup,
+		Timeline: f.history.Timeline(),
 	}
 }
 
@@ -175,7 +198,7 @@ func (f *Follower) move(p Positions, e *Effects) {
 // end of the follower's log), or asking for a base backup.
 func (f *Follower) Hello(logEnd wal.LSN) wire.Hello {
 	f.start, f.askBackup, f.welcomed = logEnd, f.wantBackup, false
-	h := wire.Hello{Magic: wire.Magic, Version: wire.Version, Start: logEnd, Name: f.set.Name}
+	h := wire.Hello{Magic: wire.Magic, Version: wire.Version, Start: logEnd, Name: f.set.Name, Timeline: f.history.Timeline()}
 	if f.askBackup {
 		h.Flags |= wire.HelloWantBackup
 	}
@@ -216,12 +239,38 @@ func (f *Follower) welcome(p []byte) Effects {
 	if w.SegmentSize != f.set.SegmentSize {
 		return Effects{Err: fmt.Errorf("leader's segment size %d differs from ours %d", w.SegmentSize, f.set.SegmentSize)}
 	}
+	var e Effects
+	lead := max(w.Timeline, 1)
+	switch mine := f.history.Timeline(); {
+	case lead < mine:
+		return Effects{Err: fmt.Errorf("%w: the leader is on timeline %d, this follower on %d: that leader was left behind by a promotion", ErrRefused, lead, mine)}
+	case lead > mine:
+		h := make(History, 0, len(w.History))
+		for _, s := range w.History {
+			h = append(h, TimelineSwitch{Timeline: s.Timeline, ForkLSN: s.Fork, Reason: s.Reason})
+		}
+		if err := h.Check(); err != nil || h.Timeline() != lead {
+			return Effects{Err: fmt.Errorf("leader's timeline %d comes with a history that does not lead to it", lead)}
+		}
+		if fork, ok := h.Fork(mine); !ok || f.start > fork && !f.askBackup {
+			return Effects{Err: fmt.Errorf("leader's timeline %d forked from ours (%d) before this log's end %s", lead, mine, f.start)}
+		}
+		fork, _ := h.Fork(mine)
+		f.history = h
+		// What the old timeline's leader flushed past the fork is on no
+		// timeline this one follows: count from the new leader's word.
+		f.leaderFlush = 0
+		e.NewHistory, e.History = true, h
+		e.event(EvTimeline, fork, fmt.Sprintf("follows timeline %d, which forked from timeline %d at %s", lead, mine, fork), f.set.Name)
+	}
+	f.facts.needsRewind = false
 	f.welcomed = true
 	f.leaderFlush = max(f.leaderFlush, w.Flushed)
 	f.facts.everConnected, f.facts.connected = true, true
 	f.facts.caughtUp = !f.askBackup && f.start >= w.Flushed
 	f.lastError = ""
-	return Effects{Status: true} // the leader counts nothing on us until we report
+	e.Status = true // the leader counts nothing on us until we report
+	return e
 }
 
 // keepalive takes the leader's keepalive, the follower's log ending at
@@ -259,6 +308,9 @@ func (f *Follower) refused(p []byte, logEnd wal.LSN) Effects {
 		if first {
 			e.event(EvWALRemoved, logEnd, "needs base backup: "+r.Reason, f.set.Name)
 		}
+	}
+	if r.Code == wire.RefuseNeedsRewind {
+		f.facts.needsRewind = true
 	}
 	e.Err = fmt.Errorf("%w: %s", ErrRefused, r.Reason)
 	return e

@@ -104,6 +104,7 @@ func (h *followerHarness) do(t *testing.T, d *datadriven.TestData) string {
 		h.set = FollowerSettings{
 			Name: "follower-1", SegmentSize: argInt(t, d, "segment", 256), MaxBackupSize: argInt(t, d, "max-backup", 1<<20),
 			AutoBackup: d.HasArg("auto-backup"), WantBackup: d.HasArg("want-backup"), Paused: d.HasArg("paused"),
+			History: argHistory(t, d),
 		}
 		h.leader = simLog{seg: h.set.SegmentSize}
 		h.log = simLog{seg: h.set.SegmentSize}
@@ -125,11 +126,20 @@ func (h *followerHarness) do(t *testing.T, d *datadriven.TestData) string {
 		return "hello: " + how
 	case "welcome":
 		w := wire.Welcome{Flushed: argLSN(t, d, "flushed", h.leader.end()), SegmentSize: argInt(t, d, "segment", h.set.SegmentSize), Oldest: h.leader.base}
+		for _, s := range argHistory(t, d) {
+			w.History = append(w.History, wire.Switch{Timeline: s.Timeline, Fork: s.ForkLSN, Reason: s.Reason})
+		}
+		w.Timeline = uint32(argInt(t, d, "tl", int64(len(w.History)+1)))
 		e = h.frame(wire.KindWelcome, w.Encode())
 	case "refuse":
 		code := byte(wire.RefuseProtocol)
-		if argString(d, "code", "") == "wal-removed" {
+		switch argString(d, "code", "") {
+		case "wal-removed":
 			code = wire.RefuseWALRemoved
+		case "needs-rewind":
+			code = wire.RefuseNeedsRewind
+		case "fenced":
+			code = wire.RefuseFenced
 		}
 		e = h.frame(wire.KindRefuse, wire.Refuse{Code: code, Reason: argString(d, "reason", "")}.Encode())
 	case "data":
@@ -171,6 +181,8 @@ func (h *followerHarness) do(t *testing.T, d *datadriven.TestData) string {
 		h.f.RequestBackup()
 	case "crash":
 		return h.crash(t, d)
+	case "promote":
+		h.f.Promoting()
 	case "state":
 	default:
 		d.Fatalf(t, "unknown directive %s", d.Cmd)
@@ -278,6 +290,9 @@ func (h *followerHarness) crash(t *testing.T, d *datadriven.TestData) string {
 func (h *followerHarness) state() string {
 	s := h.f.State()
 	line := fmt.Sprintf("%s: %s; %s; leader flush %s", "follower-1", s.State, s.Positions, s.LeaderFlush)
+	if s.Timeline > 1 {
+		line += fmt.Sprintf("; timeline %d", s.Timeline)
+	}
 	if s.Paused {
 		line += "; replay paused"
 	}
@@ -311,6 +326,9 @@ func effectsText(e Effects) string {
 	}
 	if e.Resend {
 		fmt.Fprintf(&b, "\nask the leader to resend from %s", e.ResendFrom)
+	}
+	if e.NewHistory {
+		fmt.Fprintf(&b, "\nsave the history of timeline %d", e.History.Timeline())
 	}
 	if e.Status {
 		b.WriteString("\nsend status now")

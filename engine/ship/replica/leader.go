@@ -14,6 +14,9 @@ type LeaderSettings struct {
 	WALKeep    int64 // bytes kept behind the flushed end (wal_keep_size)
 	Slots      bool  // a replication slot per follower pins WAL
 	MaxSlotWAL int64 // max_slot_wal_keep_size; 0 = no cap
+	// History is the leader's timeline history: it leads on
+	// History.Timeline() (timeline 1 when empty).
+	History History
 }
 
 // Leader is the leader's decisions and what they are made from: every

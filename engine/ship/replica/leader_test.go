@@ -2,6 +2,7 @@ package replica
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -64,8 +65,13 @@ func (h *leaderHarness) do(t *testing.T, d *datadriven.TestData) string {
 	case "leader":
 		s := LeaderSettings{WALKeep: argInt(t, d, "wal-keep", 0), Slots: d.HasArg("slots"), MaxSlotWAL: argInt(t, d, "max-slot-wal", 0)}
 		s.Rule = argRule(t, d)
+		s.History = argHistory(t, d)
 		h.l, h.flushed, h.oldest, h.now = NewLeader(s), 0, 0, 0
-		return fmt.Sprintf("sync %s, wal_keep_size %d, slots %v, max_slot_wal_keep_size %d", s.Rule, s.WALKeep, s.Slots, s.MaxSlotWAL)
+		out := fmt.Sprintf("sync %s, wal_keep_size %d, slots %v, max_slot_wal_keep_size %d", s.Rule, s.WALKeep, s.Slots, s.MaxSlotWAL)
+		if len(s.History) > 0 {
+			out += fmt.Sprintf(", timeline %d", s.History.Timeline())
+		}
+		return out
 	case "flushed":
 		h.flushed = argLSN(t, d, "lsn", 0)
 		h.l.Flushed(h.flushed, h.now)
@@ -224,6 +230,7 @@ func (h *leaderHarness) handshake(t *testing.T, d *datadriven.TestData) string {
 		hello := wire.Hello{
 			Magic: uint32(argHex(t, d, "magic", wire.Magic)), Version: uint16(argInt(t, d, "version", int64(wire.Version))),
 			Start: argLSN(t, d, "start", 0), Name: argString(d, "name", ""),
+			Timeline: uint32(argInt(t, d, "tl", 1)),
 		}
 		if d.HasArg("backup") {
 			hello.Flags |= wire.HelloWantBackup
@@ -260,6 +267,35 @@ var refuseCodes = map[byte]string{
 	wire.RefuseBadMagic: "bad magic", wire.RefuseBadVersion: "bad version", wire.RefuseBadName: "bad name",
 	wire.RefuseWALRemoved: "WAL removed", wire.RefuseDuplicate: "duplicate", wire.RefuseProtocol: "protocol",
 	wire.RefuseShutdown: "shutdown", wire.RefuseUnknownName: "unknown name",
+	wire.RefuseNeedsRewind: "needs rewind", wire.RefuseFenced: "fenced",
+}
+
+// argHistory reads history=TL@LSN[,TL@LSN...]: timeline TL ended at LSN.
+func argHistory(t *testing.T, d *datadriven.TestData) History {
+	spec := argString(d, "history", "")
+	if spec == "" {
+		return nil
+	}
+	var h History
+	for _, part := range strings.Split(spec, ",") {
+		tl, lsn, ok := strings.Cut(part, "@")
+		if !ok {
+			d.Fatalf(t, "history: want TL@X/Y, got %q", part)
+		}
+		n, err := strconv.Atoi(tl)
+		if err != nil {
+			d.Fatalf(t, "history: %v", err)
+		}
+		fork, err := wal.ParseLSN(lsn)
+		if err != nil {
+			d.Fatalf(t, "history: %v", err)
+		}
+		h = append(h, TimelineSwitch{Timeline: uint32(n), ForkLSN: fork, Reason: "promoted"})
+	}
+	if err := h.Check(); err != nil {
+		d.Fatalf(t, "%v", err)
+	}
+	return h
 }
 
 func kindNamed(t *testing.T, d *datadriven.TestData, name string) wire.Kind {

@@ -41,6 +41,12 @@ const (
 	StateStopped      = "stopped"
 	StateReconnecting = "reconnecting"
 	StateNeedsBackup  = "needs base backup"
+	// StateNeedsRewind: the leader refused it because its WAL went past
+	// the fork LSN of the leader's timeline.
+	StateNeedsRewind = "needs rewind"
+	// StatePromoting: it stopped streaming to replay its flushed WAL to
+	// the end before it opens as a leader.
+	StatePromoting = "promoting"
 )
 
 // stateFacts are the facts a follower's state is decided from.
@@ -50,6 +56,8 @@ type stateFacts struct {
 	caughtUp      bool // write reached the leader's flush since connecting
 	inBackup      bool
 	walRemoved    bool // the leader said the WAL we need is gone
+	needsRewind   bool // the leader said our WAL went past its timeline's fork
+	promoting     bool
 	stopped       bool
 }
 
@@ -57,10 +65,14 @@ func (f stateFacts) name() string {
 	switch {
 	case f.stopped:
 		return StateStopped
+	case f.promoting:
+		return StatePromoting
 	case f.inBackup:
 		return StateBackup
 	case f.walRemoved:
 		return StateNeedsBackup
+	case f.needsRewind:
+		return StateNeedsRewind
 	case f.connected && f.caughtUp:
 		return StateStreaming
 	case f.connected:

@@ -199,7 +199,7 @@
 //
 //	expect read [on NODE] CHECK [within DUR]
 //
-//	NODE = leader | follower-N | N
+//	NODE = leader | primary | follower-N | N   (leader and primary: the primary, whoever it is)
 //	CHECK = [not] stale                   an older version than the leader's (STALE)
 //	      | [not] found
 //	      | [not] failed                  the node could not be read (stopped, missing)

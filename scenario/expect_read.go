@@ -12,7 +12,8 @@ import (
 // the newest read in the snapshot (Snapshot.Reads), or the newest on one
 // node.
 //
-//	expect read [on NODE] CHECK
+//	expect read [on NODE] CHECK          NODE: leader or primary (the primary, whatever its
+//	                                     name), or a follower
 //
 //	CHECK = stale | not stale            older than the leader's version
 //	      | found | not found
@@ -47,8 +48,11 @@ func (p *parser) expectRead(e *Expect, toks []token, end int) (*Expect, error) {
 	if t, _ := at(0); keyword(t) == "on" {
 		n, ok := at(1)
 		name, isName := subjectName(n.Text)
+		if keyword(n) == cluster.PrimaryNode {
+			name, isName = cluster.PrimaryNode, true
+		}
 		if !ok || !isName || name == "all" || n.Quoted {
-			return nil, p.errorf(n.Col, "expected the node read: leader, or a follower (follower-2, 2)")
+			return nil, p.errorf(n.Col, "expected the node read: leader, primary, or a follower (follower-2, 2)")
 		}
 		e.Node, i = name, 2
 	}
@@ -112,10 +116,14 @@ func (p *parser) expectRead(e *Expect, toks []token, end int) (*Expect, error) {
 }
 
 // newestRead is the newest read in s, or the newest on node when it is
-// not "".
+// not "". A read names the node that answered: on leader or primary
+// means the primary, whatever its name is now (after a failover, the
+// promoted follower's).
 func newestRead(s *cluster.Snapshot, node string) (cluster.ReadResult, bool) {
+	primary := node == cluster.PrimaryNode || node == cluster.LeaderName
 	for i := len(s.Reads) - 1; i >= 0; i-- {
-		if node == "" || s.Reads[i].Node == node {
+		n := s.Reads[i].Node
+		if node == "" || n == node || primary && s.Leader.Name != "" && n == s.Leader.Name {
 			return s.Reads[i], true
 		}
 	}

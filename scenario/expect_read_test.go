@@ -33,6 +33,7 @@ func TestParseExpectRead(t *testing.T) {
 		"expect read not stale":                         {Subject: "read", Field: "stale", Not: true},
 		"expect read on 1 stale":                        {Subject: "read", Field: "stale", Node: "follower-1"},
 		"expect read on leader not stale":               {Subject: "read", Field: "stale", Node: "leader", Not: true},
+		"expect read on primary found":                  {Subject: "read", Field: "found", Node: "primary"},
 		"expect read found":                             {Subject: "read", Field: "found"},
 		"expect read not failed":                        {Subject: "read", Field: "failed", Not: true},
 		`expect read value "old"`:                       {Subject: "read", Field: "value", Text: "old"},
@@ -117,6 +118,17 @@ func TestCheckRead(t *testing.T) {
 		}
 		if got, seen := e.Check(s); got != want {
 			t.Errorf("%q: %v (%s), want %v", line, got, seen, want)
+		}
+	}
+	// After a failover the primary's reads carry its own name.
+	p := &cluster.Snapshot{Leader: cluster.LeaderStatus{Name: "follower-2"}, Reads: s.Reads[:2]}
+	for _, line := range []string{"expect read on leader value old", "expect read on primary value old"} {
+		e, err := parseExpect(t, line)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok, seen := e.Check(p); !ok {
+			t.Errorf("%q on a promoted follower-2: %s", line, seen)
 		}
 	}
 	if _, seen := (&Expect{Subject: "read", Field: "stale"}).Check(&cluster.Snapshot{}); seen != "no read yet" {

@@ -24,8 +24,8 @@ import (
 // "The client" is the person (or scenario) issuing commands: its writes
 // are set, del and the read-your-writes probe. A waiting read waits until
 // the node has replayed the client's last commit LSN (the end of its last
-// write), as a session that carries its commit LSN to a standby does
-// (pg_wal_replay_wait / WAIT FOR LSN); before the client has written, it
+// write), as a client that carries its commit LSN to a standby waits for
+// pg_last_wal_replay_lsn() to pass it; before the client has written, it
 // waits for the primary's insert LSN at the moment of the read.
 
 // Probe names a client probe.

@@ -72,6 +72,7 @@ type (
 	fr = cluster.Frame
 	ev = cluster.Event
 	le = scenario.LessonState
+	rr = cluster.ReadResult
 )
 
 var scalarFields = []field[sc]{
@@ -211,6 +212,25 @@ var eventFields = []field[ev]{
 	strF(func(v *ev) *cluster.EventKind { return &v.Kind }),
 	uintF(func(v *ev) *lsn { return &v.LSN }),
 	strF(func(v *ev) *string { return &v.Text }),
+}
+
+// readFields are a snapshot's reads (Snapshot.Reads), a table keyed by
+// Seq, recorded since format version 2.
+var readFields = []field[rr]{
+	uintF(func(v *rr) *uint64 { return &v.Seq }),
+	intF(func(v *rr) *dur { return &v.World }),
+	strF(func(v *rr) *string { return &v.Node }),
+	strF(func(v *rr) *string { return &v.Key }),
+	strF(func(v *rr) *string { return &v.Value }),
+	boolF(func(v *rr) *bool { return &v.Found }),
+	uintF(func(v *rr) *lsn { return &v.VersionLSN }),
+	uintF(func(v *rr) *lsn { return &v.ReplayLSN }),
+	uintF(func(v *rr) *lsn { return &v.PrimaryLSN }),
+	boolF(func(v *rr) *bool { return &v.Stale }),
+	uintF(func(v *rr) *lsn { return &v.WaitLSN }),
+	intF(func(v *rr) *dur { return &v.Waited }),
+	strF(func(v *rr) *string { return &v.Anomaly }),
+	strF(func(v *rr) *string { return &v.Err }),
 }
 
 var lessonFields = func() []field[le] {

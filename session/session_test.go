@@ -78,7 +78,39 @@ func randomSnapshot(rng *rand.Rand, followers, frames, events int) cluster.Snaps
 		l.Keys = []string{fmt.Sprintf("key-%d", rng.IntN(1000)), "key-x"}
 		s.History, s.Lost, s.Fenced = append(s.History, h), append(s.Lost, l), append(s.Fenced, f)
 	}
+	first := rng.Uint64N(3) + 1
+	for i := range 3 {
+		var r cluster.ReadResult
+		fill(reflect.ValueOf(&r), rng)
+		r.Seq = first + uint64(i)
+		s.Reads = append(s.Reads, r)
+	}
 	return s
+}
+
+// A version 2 file has no reads after the failover lists: it still
+// reads, with none, and its failover lists whole.
+func TestSnapshotVersion2HasNoReads(t *testing.T) {
+	s := randomSnapshot(rand.New(rand.NewPCG(5, 6)), 2, 2, 2)
+	s.Reads = nil
+	var x encoder
+	body, _ := x.snapshot(nil, 0, &s)
+	if body[len(body)-1] != 0 {
+		t.Fatal("the reads table does not end the record")
+	}
+	v2 := body[:len(body)-1] // as version 2 wrote it
+	y := decoder{version: 2}
+	got, _, _, err := y.snapshot(v2)
+	if err != nil {
+		t.Fatalf("version 2 body: %v", err)
+	}
+	if got.Reads != nil || !reflect.DeepEqual(got.Followers, s.Followers) || !reflect.DeepEqual(got.Events, s.Events) || !reflect.DeepEqual(got.Lost, s.Lost) {
+		t.Fatalf("version 2 body decoded as %+v", got)
+	}
+	y3 := decoder{version: Version}
+	if _, _, _, err := y3.snapshot(v2); err == nil {
+		t.Fatal("a version 3 reader took a body without its reads table")
+	}
 }
 
 // Every field of every struct a snapshot holds survives a keyframe and a
@@ -355,6 +387,7 @@ func TestFieldListsCoverTheStructs(t *testing.T) {
 		{"FollowerStatus", reflect.TypeFor[cluster.FollowerStatus](), len(followerFields)},
 		{"Frame", reflect.TypeFor[cluster.Frame](), len(frameFields)},
 		{"Event", reflect.TypeFor[cluster.Event](), len(eventFields)},
+		{"ReadResult", reflect.TypeFor[cluster.ReadResult](), len(readFields)},
 		{"LessonState", reflect.TypeFor[scenario.LessonState](), len(lessonFields)},
 		{"Meta", reflect.TypeFor[Meta](), len(metaFields)},
 		{"TimelineSwitch", reflect.TypeFor[cluster.TimelineSwitch](), len(switchFields)},
@@ -367,7 +400,7 @@ func TestFieldListsCoverTheStructs(t *testing.T) {
 	}
 	// scalars stands for every field of Snapshot but its rows and events,
 	// its failover lists (timeline history, lost writes, fenced
-	// primaries), and (until the session format records them) its reads.
+	// primaries) and its reads.
 	if n := leaves(reflect.TypeFor[cluster.Snapshot]()) - leaves(reflect.TypeFor[cluster.LeaderStatus]()); n != len(scalarFields)+3+3+1 {
 		t.Errorf("Snapshot has %d fields besides its leader, want %d scalars + followers, frames, events + history, lost, fenced + reads", n, len(scalarFields))
 	}
@@ -379,15 +412,16 @@ func TestFieldListsCoverTheStructs(t *testing.T) {
 func TestFailoverListsRecorded(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	a := randomSnapshot(rng, 2, 0, 0)
-	a.History, a.Lost, a.Fenced, a.Leader.ReplayLSN = nil, nil, nil, 0
+	a.History, a.Lost, a.Fenced, a.Leader.ReplayLSN, a.Reads = nil, nil, nil, 0, nil
 	var x encoder
 	first, ok := x.snapshot(nil, 0, &a)
 	if !ok {
 		t.Fatal("first snapshot skipped")
 	}
-	// Version 1: the same body without the three empty lists.
+	// Version 1: the same body without the three empty lists (and the
+	// empty reads of version 3).
 	v1 := decoder{version: 1}
-	got, _, _, err := v1.snapshot(first[:len(first)-3])
+	got, _, _, err := v1.snapshot(first[:len(first)-4])
 	if err != nil || !reflect.DeepEqual(got, a) {
 		t.Fatalf("a version 1 record: %v\n got %+v\nwant %+v", err, got, a)
 	}

@@ -21,6 +21,10 @@ type KeyMap struct {
 	Slower  key.Binding // latency up
 	Quicker key.Binding // latency down
 
+	// Reads on the selected follower (reads.go).
+	Read     key.Binding // read the last key written
+	ReadWait key.Binding // the same, waiting for the client's last commit first
+
 	// The workload and the leader.
 	RateUp   key.Binding
 	RateDown key.Binding
@@ -80,6 +84,9 @@ func DefaultKeyMap() KeyMap {
 		Slower:  b([]string{"]"}, "]", "latency up"),
 		Quicker: b([]string{"["}, "[", "latency down"),
 
+		Read:     b([]string{"g"}, "g", "read last key on follower"),
+		ReadWait: b([]string{"G"}, "G", "read, waiting for your commit"),
+
 		RateUp:   b([]string{"+", "="}, "+", "write rate up"),
 		RateDown: b([]string{"-", "_"}, "-", "write rate down"),
 		Burst:    b([]string{"w"}, "w", "write a burst"),
@@ -130,7 +137,7 @@ func (k KeyMap) ShortHelp() []key.Binding {
 // FullHelp is the help overlay, one column per group.
 func (k KeyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
-		{k.Select, k.Next, k.Prev, k.Pause, k.Cut, k.Corrupt, k.Drop, k.Crash, k.Backup, k.Slower, k.Quicker, k.Promote},
+		{k.Select, k.Next, k.Prev, k.Pause, k.Cut, k.Corrupt, k.Drop, k.Crash, k.Backup, k.Slower, k.Quicker, k.Promote, k.Read, k.ReadWait},
 		{k.RateUp, k.RateDown, k.Burst, k.Sync, k.SyncN, k.Add, k.Remove, k.CrashLeader, k.Failover, k.LogBack, k.LogFwd, k.Diagram},
 		{k.Freeze, k.TimeSlow, k.TimeFast, k.Scrub, k.Palette, k.Lessons, k.Room, k.Help, k.Quit},
 		{k.Chapter, k.StepBack, k.ChapPrev, k.ChapAgain, k.Captions},

@@ -272,6 +272,7 @@ func (m *Model) relayout() {
 	if m.lessonShown() {
 		in.lessonRows = m.lessonP.rowsFor(m.w)
 	}
+	in.paneRows = m.readsPaneRows() // the reads pane (reads.go)
 	m.eventRows = in.eventRows
 	l := computeLayout(m.w, m.h, in)
 	m.lay = l
@@ -309,6 +310,9 @@ func (m *Model) ingest(s cluster.Snapshot, ls *scenario.LessonState) tea.Cmd {
 	}
 	s.Events = nil
 	m.snap, m.have = s, true
+	if !m.lay.tooSmall && m.readsPaneRows() != m.lay.paneH {
+		m.relayout() // the reads pane appears, or grows
+	}
 	m.panel.leader = &m.snap.Leader
 	m.panel.src = &m.snap.Source
 	m.lags.sample(&m.snap, m.panel.behind)
@@ -718,6 +722,9 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 		return func() tea.Msg { fn(); return fetch() }
 	}
 	c, err := m.commandFor(msg)
+	if key.Matches(msg, k.Read, k.ReadWait) {
+		c, err = m.readCommand(key.Matches(msg, k.ReadWait))
+	}
 	if err != nil {
 		m.say(true, err.Error())
 		return nil
@@ -998,13 +1005,6 @@ func (m *Model) render() string {
 			b.WriteByte('\n')
 		}
 	default:
-		blank := func(n int) {
-			for range n {
-				r = newRow(&b, l.w)
-				r.fill()
-				b.WriteByte('\n')
-			}
-		}
 		lesson := func() {
 			for y := range l.lessonH {
 				r = newRow(&b, l.w)
@@ -1028,7 +1028,11 @@ func (m *Model) render() string {
 		} else {
 			m.renderBody(&b)
 		}
-		blank(l.paneH) // room for a pane (see layoutInput)
+		for y := range l.paneH { // the reads pane (reads.go)
+			r = newRow(&b, l.w)
+			m.readsRow(&r, y, l.paneH)
+			b.WriteByte('\n')
+		}
 		if !l.room {
 			lesson()
 		}

@@ -184,6 +184,7 @@ func (k *KeyMap) refusedKeys(ctrl cluster.Controller) {
 		{&k.Sync, cluster.VerbSync}, {&k.Add, cluster.VerbAdd}, {&k.Remove, cluster.VerbRemove},
 		{&k.Freeze, cluster.VerbFreeze}, {&k.TimeSlow, cluster.VerbSpeed}, {&k.TimeFast, cluster.VerbSpeed},
 		{&k.CrashLeader, cluster.VerbCrash}, {&k.Failover, cluster.VerbFailover}, {&k.Promote, cluster.VerbPromote},
+		{&k.Read, cluster.VerbRead}, {&k.ReadWait, cluster.VerbRead},
 	} {
 		if r.Refuses(b.verb) {
 			b.binding.SetEnabled(false)

@@ -75,6 +75,7 @@ type Cluster struct {
 
 	work    *workload
 	commits commitTracker // how long the workload's commits took
+	reads   reads         // the client's last write and its recent reads (reads.go)
 
 	// guard starts the cluster's own goroutines; every goroutine of the
 	// engine hands a panic to onPanic, which records the first in fatal
@@ -763,6 +764,7 @@ func (c *Cluster) Snapshot(sinceEvent uint64) Snapshot {
 	}
 	sort.Slice(snap.Frames, func(i, j int) bool { return snap.Frames[i].ID < snap.Frames[j].ID })
 	snap.Events, snap.LastEvent = c.eventsSince(sinceEvent)
+	snap.Reads = c.recentReads()
 	if p := c.Fatal(); p != nil {
 		snap.Fatal = p.Error()
 	}

@@ -372,7 +372,7 @@ func (c *Cluster) waitReleased(p *ship.Leader, a replica.AckedCommit) error {
 	stop, done, exited := make(chan struct{}), make(chan struct{}), make(chan struct{})
 	// The watcher closes stop when the bound has passed; it ends when
 	// the wait does.
-	go func() {
+	c.guard.Go("read-your-writes watcher", func() {
 		defer close(exited)
 		defer close(stop)
 		tick := time.NewTicker(readPoll)
@@ -386,7 +386,7 @@ func (c *Cluster) waitReleased(p *ship.Leader, a replica.AckedCommit) error {
 			case <-tick.C:
 			}
 		}
-	}()
+	})
 	released := c.waitCommit(p, []replica.AckedCommit{a}, stop)
 	close(done)
 	<-exited

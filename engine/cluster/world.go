@@ -158,6 +158,11 @@ func (w *World) Checkpoint(name string) error {
 		w.c.clk.SetFrozen(true)
 		defer w.c.clk.SetFrozen(false)
 	}
+	// Nor does retention remove a segment under the copy.
+	if l := w.c.primary(); l != nil {
+		release := l.HoldRetention()
+		defer release()
+	}
 	dst := filepath.Join(w.keep(), name)
 	tmp := dst + ".new"
 	err := os.RemoveAll(tmp)

@@ -331,6 +331,14 @@ func (l *Leader) retain() {
 	}
 }
 
+// HoldRetention keeps the leader from removing WAL (or writing a
+// checkpoint) until the returned release is called: a copy of its
+// directory taken meanwhile is whole.
+func (l *Leader) HoldRetention() (release func()) {
+	l.ckptMu.Lock()
+	return l.ckptMu.Unlock
+}
+
 // SetSync changes the sync rule; waiting commits re-check at once.
 func (l *Leader) SetSync(r replica.SyncRule) {
 	l.mu.Lock()

@@ -35,7 +35,7 @@ func TestFailoverAtRandomPoints(t *testing.T) {
 			c := newTest(t, Config{
 				eventHook: func(e Event) {
 					switch {
-					case e.Kind == EvRewind && strings.Contains(e.Text, " rewound: cut"):
+					case e.Kind == EvRewind && strings.Contains(e.Text, " rewound: cut the WAL"):
 						rewound.Add(1)
 					case e.Kind == EvRewind && strings.Contains(e.Text, "cannot rewind"):
 						backups.Add(1)

@@ -16,6 +16,10 @@ import (
 // under the status line tells the timeline history, what the last
 // failover lost, and any split (a fenced primary).
 
+// promoteGlyph marks a promotion (a timeline about to begin) on the
+// look-back time strip.
+const promoteGlyph = "▲"
+
 // leaderExtra is a row the leader's column adds under its title during
 // and after a failover.
 type leaderExtra uint8

@@ -9,12 +9,14 @@ import (
 	"testing"
 	"time"
 
+	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/exp/golden"
 
 	"walship/engine/cluster"
 	"walship/engine/wal"
 	"walship/session"
 	"walship/theme"
+	"walship/tui/internal/fake"
 )
 
 // failoverFixtures are the screens of a failover, built on fixture():
@@ -63,10 +65,10 @@ func failoverFixtures() []struct {
 		s.Followers = []cluster.FollowerStatus{f2, f3}
 		s.Frames = nil
 		s.Events = append(s.Events,
-			cluster.Event{Seq: 4, World: 9 * time.Second, Kind: cluster.EvCrash, Text: "leader crashed: unflushed tail lost"},
-			cluster.Event{Seq: 5, World: 10 * time.Second, Follower: "follower-1", Kind: cluster.EvPromote, LSN: 0x1170, Text: "failover: follower-1 has the highest flush LSN 0/1170"},
-			cluster.Event{Seq: 6, World: 10 * time.Second, Follower: "follower-1", Kind: cluster.EvTimeline, LSN: 0x1170, Text: "timeline 2 forks from timeline 1 at 0/1170"},
-			cluster.Event{Seq: 7, World: 11 * time.Second, Follower: "follower-2", Kind: cluster.EvRewind, LSN: 0x1170, Text: "WAL past the fork: needs rewind"})
+			cluster.Event{Seq: 4, World: 13 * time.Second, Kind: cluster.EvCrash, Text: "leader crashed: unflushed tail lost"},
+			cluster.Event{Seq: 5, World: 14 * time.Second, Follower: "follower-1", Kind: cluster.EvPromote, LSN: 0x1170, Text: "failover: follower-1 has the highest flush LSN 0/1170"},
+			cluster.Event{Seq: 6, World: 16 * time.Second, Follower: "follower-1", Kind: cluster.EvTimeline, LSN: 0x1170, Text: "timeline 2 forks from timeline 1 at 0/1170"},
+			cluster.Event{Seq: 7, World: 16500 * time.Millisecond, Follower: "follower-2", Kind: cluster.EvRewind, LSN: 0x1170, Text: "WAL past the fork: needs rewind"})
 		s.LastEvent = 7
 		return s
 	}
@@ -330,5 +332,44 @@ func TestGoldenFailoverRoom(t *testing.T) {
 			checkScreenSize(t, got, 80, 24)
 			golden.RequireEqual(t, got)
 		})
+	}
+}
+
+// TestFailoverLookBack: looking back across a failover shows the screen
+// of that moment (no band before the switch, LEADER DOWN while it was
+// down) and marks the promotion on the time strip; the present comes back
+// with its band.
+func TestFailoverLookBack(t *testing.T) {
+	story := failoverStory()
+	rec := fake.NewRecorder(story[0])
+	m, err := New(rec, Options{Theme: "mono"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Update(tea.WindowSizeMsg{Width: 120, Height: 36})
+	for _, s := range story {
+		m.now = m.now.Add(time.Second)
+		m.Update(snapMsg{gen: m.gen, snap: s})
+	}
+	if got := screen(m); !strings.Contains(got, "SPLIT") || !strings.Contains(got, "TL1 → TL2") {
+		t.Fatalf("the present lacks its band:\n%s", got)
+	}
+	// Back to while the leader was down (13 s, of 21 s): 8 seconds back.
+	for range 8 {
+		m.Update(scrubKey(false, true))
+	}
+	got := screen(m)
+	for _, want := range []string{"PAST", "LEADER DOWN", promoteGlyph} {
+		if !strings.Contains(got, want) {
+			t.Errorf("the past lacks %q:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "TL1 → TL2") || m.lay.bannerH != 0 {
+		t.Errorf("before the switch, a band of %d rows:\n%s", m.lay.bannerH, got)
+	}
+	checkScreenSize(t, got, 120, 36)
+	m.Update(tea.KeyPressMsg{Code: tea.KeyEscape})
+	if got := screen(m); !strings.Contains(got, "SPLIT") || strings.Contains(got, "PAST") {
+		t.Errorf("back in the present, the band is not:\n%s", got)
 	}
 }

@@ -44,6 +44,7 @@ func (s *statusLine) row(r *row, snap *cluster.Snapshot) {
 		extraPaint   theme.Paint
 		keep         int  // the detail stays down to this level of detail
 		terse        bool // the label may go: the value speaks for itself
+		must         bool // the leader item stays when the address goes: it says who leads, or that none does
 	}
 	speedPaint := st.Text
 	if snap.Speed != 1 && snap.Speed != 0 {
@@ -69,22 +70,22 @@ func (s *statusLine) row(r *row, snap *cluster.Snapshot) {
 	if w := unmeetable(L.Sync, len(snap.Followers)); w != "" {
 		syncPaint, waiting, waitKeep = st.Error, " · "+w, 0
 	}
-	who := item{leader, L.Addr, st.Text, "", st.Text, 0, false}
+	who := item{leader, L.Addr, st.Text, "", st.Text, 0, false, false}
 	switch {
 	case L.State == cluster.PrimaryDown:
-		who.value, who.paint = "DOWN", st.Error
+		who.value, who.paint, who.must = "DOWN", st.Error, true
 	case L.State == cluster.PrimaryPromoting:
-		who.value, who.paint = leaderName(snap)+" promoting", st.Warn
+		who.value, who.paint, who.must = leaderName(snap)+" promoting", st.Warn, true
 	case promoted(L):
-		// Who leads now first; its address as a detail.
-		who.value, who.extra, who.keep = L.Name, " "+L.Addr, 1
+		// Who leads now first; its address as a detail, the first to go.
+		who.value, who.extra, who.keep, who.must = L.Name, " "+L.Addr, 2, true
 	}
 	items := [...]item{
 		who,
-		{"flush ", L.FlushLSN.String(), st.Bold, "", st.Text, 0, false},
-		{rate, recordRate(snap), st.Text, target, st.Muted, 2, true},
-		{"sync ", L.Sync.String(), syncPaint, waiting, st.Warn, waitKeep, false},
-		{"speed ", speedText(snap.Speed), speedPaint, "", st.Text, 0, true},
+		{"flush ", L.FlushLSN.String(), st.Bold, "", st.Text, 0, false, false},
+		{rate, recordRate(snap), st.Text, target, st.Muted, 2, true, false},
+		{"sync ", L.Sync.String(), syncPaint, waiting, st.Warn, waitKeep, false, false},
+		{"speed ", speedText(snap.Speed), speedPaint, "", st.Text, 0, true, false},
 	}
 	frozen := ""
 	if snap.Frozen {
@@ -112,7 +113,7 @@ func (s *statusLine) row(r *row, snap *cluster.Snapshot) {
 			sep = 3
 		}
 		for i, it := range items {
-			if i == 0 && !addr {
+			if i == 0 && !addr && !it.must {
 				continue
 			}
 			n += sep + width(label(&it)) + width(it.value)
@@ -146,7 +147,7 @@ func (s *statusLine) row(r *row, snap *cluster.Snapshot) {
 		sep = " "
 	}
 	for i, it := range items {
-		if i == 0 && !addr {
+		if i == 0 && !addr && !it.must {
 			continue
 		}
 		r.text(st.Muted, sep+label(&it))

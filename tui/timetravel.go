@@ -389,6 +389,9 @@ func (m *Model) stripRow(r *row) {
 		case cluster.EvCrash:
 			c := col(e.World)
 			cells[c], paints[c] = st.Glyphs.Cut, &st.Error
+		case cluster.EvPromote:
+			c := col(e.World)
+			cells[c], paints[c] = promoteGlyph, &st.Accent
 		}
 	}
 	c := col(at)

@@ -106,6 +106,10 @@ type Options struct {
 	// default DefaultEvictAfter). A follower says hello as soon as it
 	// connects.
 	EvictAfter time.Duration
+	// connNow reads the real time that a connection's age, against
+	// EvictAfter, is counted in; nil is time.Now. Tests set it so a grace
+	// runs out when they say, not after a sleep.
+	connNow func() time.Time
 	// OnEvent, when set, receives events in order from a goroutine of the
 	// relay, never from inside a Relay method and never with a relay lock
 	// held. It must not block long. Close waits for a call in progress, so
@@ -260,6 +264,9 @@ func New(opts Options) (*Relay, error) {
 	}
 	if opts.EvictAfter <= 0 {
 		opts.EvictAfter = DefaultEvictAfter
+	}
+	if opts.connNow == nil {
+		opts.connNow = time.Now
 	}
 	r := &Relay{
 		opts:     opts,
@@ -532,7 +539,7 @@ func (r *Relay) acceptLoop() {
 			}
 			continue
 		}
-		now := time.Now()
+		now := r.opts.connNow()
 		var victim *session
 		if len(r.sessions) >= r.opts.MaxConns {
 			if victim = r.evictLocked(now); victim == nil {

@@ -17,6 +17,7 @@ import (
 
 	"walship/engine/cluster"
 	"walship/engine/link"
+	"walship/engine/ship"
 	"walship/engine/wire"
 )
 
@@ -307,23 +308,58 @@ func TestListenHost(t *testing.T) {
 	}
 }
 
-// holder keeps one connection to addr open, silent, and opens a new one
-// 20ms after it is closed or refused, until stop: a flood that holds a
-// slot and takes it back when it loses it.
-func holder(addr string, stop chan struct{}, wg *sync.WaitGroup) {
-	defer wg.Done()
-	for {
-		if c, err := net.Dial("tcp", addr); err == nil {
-			go func() { <-stop; c.Close() }()
-			io.Copy(io.Discard, c) // until the other side closes it
-			c.Close()
+// flood is what a test's holders hold: when each one's connection was
+// opened (zero while it has none).
+type flood struct {
+	mu    sync.Mutex
+	since []time.Time
+}
+
+// holder adds a holder to the flood and starts it: it keeps one
+// connection to addr open, silent, and opens a new one 20ms after it is
+// closed or refused, until stop: a flood that holds a slot and takes it
+// back when it loses it.
+func (f *flood) holder(addr string, stop chan struct{}, wg *sync.WaitGroup) {
+	f.mu.Lock()
+	i := len(f.since)
+	f.since = append(f.since, time.Time{})
+	f.mu.Unlock()
+	set := func(t time.Time) {
+		f.mu.Lock()
+		f.since[i] = t
+		f.mu.Unlock()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			if c, err := net.Dial("tcp", addr); err == nil {
+				set(time.Now())
+				go func() { <-stop; c.Close() }()
+				io.Copy(io.Discard, c) // until the other side closes it
+				c.Close()
+				set(time.Time{})
+			}
+			select {
+			case <-stop:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
 		}
-		select {
-		case <-stop:
-			return
-		case <-time.After(20 * time.Millisecond):
+	}()
+}
+
+// heldFor reports whether every holder has held its connection for at
+// least d.
+func (f *flood) heldFor(d time.Duration) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, t := range f.since {
+		if t.IsZero() || time.Since(t) < d {
+			return false
 		}
 	}
+	return true
 }
 
 // A follower restarting while a flood holds every free slot of its relay
@@ -344,18 +380,25 @@ func TestFollowerReconnectsThroughAFlood(t *testing.T) {
 	// that says something: its silent strangers take no leader slot.)
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
+	var fl flood
 	for range link.DefaultMaxConns {
-		wg.Add(1)
-		go holder(relay, stop, &wg)
+		fl.holder(relay, stop, &wg)
 	}
 	for range leaderConns - 1 {
-		wg.Add(1)
-		go holder(leader, stop, &wg)
+		fl.holder(leader, stop, &wg)
 	}
 	defer func() { close(stop); wg.Wait() }()
-	// Let the strangers settle in their slots: they hold them now, and
-	// have for longer than a connection's grace to say hello.
-	time.Sleep(1500 * time.Millisecond)
+	// Wait for the strangers to settle in their slots: each holds one now,
+	// and has for a connection's grace to say hello (the relay's
+	// EvictAfter, and a fifth of the leader's handshake timeout).
+	grace := max(link.DefaultEvictAfter, ship.DefaultHandshakeTimeout/5)
+	settle := time.Now().Add(30 * time.Second)
+	for !fl.heldFor(grace) {
+		if time.Now().After(settle) {
+			t.Fatal("the flood did not settle in 30s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 
 	mark := len(log.list())
 	start := time.Now()

@@ -3,6 +3,7 @@ package pg
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -476,11 +477,26 @@ func TestWatchNeedsRewind(t *testing.T) {
 	}
 	// It stays so: PostgreSQL does not take it onto timeline 2, however
 	// often it tries (it streams timeline 1 up to the fork from the new
-	// primary each time, in catchup, then is refused).
-	for end := time.Now().Add(4 * time.Second); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
+	// primary each time, in catchup, then is refused). Each refusal is a
+	// line in follower-1's log; it is watched through five of them.
+	logPath := filepath.Join(l.Dir, "follower-1.log")
+	const tries = 5
+	deadline := time.Now().Add(time.Minute)
+	for {
+		log, err := os.ReadFile(logPath)
+		if err != nil {
+			t.Fatal(err)
+		}
 		s = w.Snapshot(0)
 		if f := follower(&s, "follower-1"); f.State != StateNeedsRewind {
 			t.Fatalf("follower-1 left needs rewind:\n%s", dump(&s))
 		}
+		if n := strings.Count(string(log), "before current recovery point"); n >= tries {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("follower-1 was not refused %d times in a minute; its log:\n%s", tries, log)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

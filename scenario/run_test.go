@@ -326,16 +326,58 @@ func TestFollowersLine(t *testing.T) {
 	}
 }
 
+// A cancelled run stops in the sleep it is in (here an expect's poll),
+// not at the end of the expect's within: on a clock whose sleeps end only
+// with their context, nothing but the cancellation can end the run.
 func TestHeadlessCancel(t *testing.T) {
 	f := newFake(1)
 	sc := mustParse(t, "expect follower-1 paused within 10s\n")
-	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	clk := &stuckClock{sleeping: make(chan struct{}, 1)}
+	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	start := time.Now()
-	err := RunHeadless(ctx, f, sc, new(bytes.Buffer)) // on the wall clock
-	if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 5*time.Second {
-		t.Errorf("got %v after %s", err, time.Since(start))
+	errc := make(chan error, 1)
+	go func() { errc <- RunHeadless(ctx, f, sc, new(bytes.Buffer), WithClock(clk)) }()
+	<-clk.sleeping // the expect is polling
+	cancel()
+	select {
+	case err := <-errc:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("got %v, want the cancellation", err)
+		}
+	case <-time.After(time.Minute): // a guard against a hang, not a measure
+		t.Fatal("the run did not stop when cancelled")
 	}
+}
+
+// The wall clock's Sleep ends with its context, whether the context ended
+// before or during the sleep.
+func TestWallClockSleepCancel(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() { errc <- wallClock{}.Sleep(ctx, time.Hour) }()
+	cancel()
+	if err := <-errc; !errors.Is(err, context.Canceled) {
+		t.Errorf("sleep cancelled while in it: %v", err)
+	}
+	if err := (wallClock{}).Sleep(ctx, time.Hour); !errors.Is(err, context.Canceled) {
+		t.Errorf("sleep on a context already ended: %v", err)
+	}
+}
+
+// stuckClock is a Clock on which no time passes: a sleep ends only when
+// its context does. Each sleep that starts is signalled on sleeping (when
+// there is room).
+type stuckClock struct{ sleeping chan struct{} }
+
+func (stuckClock) Now() time.Time { return time.Unix(1_700_000_000, 0) }
+
+func (c *stuckClock) Sleep(ctx context.Context, d time.Duration) error {
+	select {
+	case c.sleeping <- struct{}{}:
+	default:
+	}
+	<-ctx.Done()
+	return ctx.Err()
 }
 
 // TestHolds: a slow hold gives the world its speed back when its until

@@ -109,9 +109,10 @@ func TestNoLeaksAfterCutsAndCrashes(t *testing.T) {
 		}
 	}
 	converge("at the start")
-	// Both followers streaming, no frame in flight: the running baseline
-	// (the event collector included).
-	time.Sleep(100 * time.Millisecond)
+	// Both followers streaming and caught up: the running baseline (the
+	// event collector included).
+	connected(t, c, "follower-1")
+	connected(t, c, "follower-2")
 	running := current(t)
 	if err := c.Exec("rate 300"); err != nil {
 		t.Fatal(err)
@@ -156,8 +157,7 @@ func TestNoLeaksAfterCutsAndCrashes(t *testing.T) {
 	t.Logf("%d cut/restore cycles and %d crash/restarts in %v: %d connections made",
 		cuts, crashes, time.Since(start).Round(time.Millisecond), connects)
 	converge("after the cycles")
-	log.close()
-	time.Sleep(100 * time.Millisecond)
+	log.close() // returns once its goroutine has
 	// A Reader keeps its segment file open only once it has had to read
 	// the file rather than its log's in-memory tail, so each sender and
 	// each replay (two of each) may hold one more WAL file than at the

@@ -45,7 +45,7 @@ func speedWords(f float64) string {
 // Point is something on the screen a step points at, for instance
 // follower-2's flush bar: the UI marks it until the next step.
 type Point struct {
-	Subject string // a follower name or "leader"
+	Subject string // a follower name, "leader" (the primary) or "old-leader"
 	Field   string // "" for the follower (or the leader) as a whole; see pointFields
 }
 

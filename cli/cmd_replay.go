@@ -58,7 +58,7 @@ func newReplayCmd() *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.Float64Var(&o.speed, "speed", 1, "playback pace: 2 plays twice as fast (1/64 to 64)")
-	f.StringVar(&o.theme, "theme", "dark", "colour theme (NO_COLOR forces mono)")
+	f.StringVar(&o.theme, "theme", "dark", "colour theme (NO_COLOR makes the default mono when playing in the terminal)")
 	f.StringVar(&o.cast, "cast", "", "render the session to this asciicast v2 file instead of playing it")
 	f.StringVar(&o.size, "size", "", "with --cast: the terminal size, WxH (default: the recording's, or 120x36)")
 	registerCompletions(cmd)
@@ -111,6 +111,9 @@ func runReplay(cmd *cobra.Command, path string, o replayOptions) error {
 	}
 	if err := checkTerminal(", or render it with --cast"); err != nil {
 		return err
+	}
+	if !cmd.Flags().Changed("theme") && os.Getenv("NO_COLOR") != "" {
+		th = "mono" // as the live UI's auto: NO_COLOR changes only the default
 	}
 	r := session.NewReplay(rec)
 	r.SetPace(o.speed)

@@ -20,6 +20,7 @@ var builtinOrder = []string{
 	"base-backup",
 	"sync-commit",
 	"crash",
+	"stale-reads",
 	"failover",
 	"lost-writes",
 	// On PostgreSQL (backends pg): the same lessons, told with its views.

@@ -63,9 +63,9 @@
 // recorder use: pause, resume, cut, restore, latency, bandwidth, corrupt,
 // slice, crash, restart, backup, apply-delay, flush-delay, add, remove,
 // sync, rate, write, set, del, freeze, unfreeze, speed, wal-keep, slots,
-// checkpoint, promote, failover (see cluster.Verbs); crash leader and
-// restart leader [primary] act on the primary, whoever it is. A value
-// starting with # must be quoted.
+// checkpoint, promote, failover, read, probe (see cluster.Verbs); crash
+// leader and restart leader [primary] act on the primary, whoever it is. A
+// value starting with # must be quoted.
 //
 // # Steps
 //
@@ -103,6 +103,7 @@
 //	                           the same fields
 //	point leader [FIELD]       the primary, or its insert, flush, oldest, retained,
 //	                           wal-keep, segments, keys, commits, waiting-commits or slots
+//	point reads                the recent reads (the read command and its probes)
 //
 // # Expectations
 //
@@ -192,6 +193,25 @@
 //	expect follower-2 state "needs rewind"
 //	expect all timeline = leader
 //	expect old-leader state streaming
+//
+// Reads (the read command and its probes) have checks of their own, on
+// the newest read, or the newest on one node:
+//
+//	expect read [on NODE] CHECK [within DUR]
+//
+//	NODE = leader | primary | follower-N | N   (leader and primary: the primary, whoever it is)
+//	CHECK = [not] stale                   an older version than the leader's (STALE)
+//	      | [not] found
+//	      | [not] failed                  the node could not be read (stopped, missing)
+//	      | value TEXT                    it returned TEXT
+//	      | anomaly NAME                  read-your-writes (ryw), monotonic, or none
+//	      | waited OP DUR                 how long a waiting read waited (world time)
+//
+//	expect read on follower-1 stale
+//	expect read value "old"
+//	expect read anomaly read-your-writes
+//	expect read on follower-2 anomaly monotonic
+//	expect read waited > 0
 //
 // # Backends
 //

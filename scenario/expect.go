@@ -14,8 +14,9 @@ import (
 // polled until it holds or Within has passed.
 type Expect struct {
 	// Subject is a follower name, "all" (every follower), "leader" (the
-	// primary, whoever it is) or "old-leader" (the original leader when it
-	// runs as a follower, after a failover).
+	// primary, whoever it is), "old-leader" (the original leader when it
+	// runs as a follower, after a failover) or "read" (the newest read,
+	// see expect_read.go).
 	Subject string
 	Field   string // canonical field name (see the package doc)
 	Not     bool   // state not ..., not paused
@@ -33,6 +34,10 @@ type Expect struct {
 	// for DUR). Check alone cannot tell; the runner watches over time.
 	Steady time.Duration
 	Within time.Duration
+	// On reads (Subject "read", see expect_read.go): the node whose newest
+	// read is checked ("" any), and the value or anomaly expected.
+	Node string
+	Text string
 }
 
 // Op is a comparison.
@@ -165,9 +170,12 @@ func (p *parser) expect(toks []token, end int) (*Expect, error) {
 	}
 	t, ok := at(0)
 	if !ok {
-		return nil, p.errorf(t.Col, "expected what to expect: a follower (follower-1, 1, all, old-leader), leader, or waiting-commits")
+		return nil, p.errorf(t.Col, "expected what to expect: a follower (follower-1, 1, all, old-leader), leader, waiting-commits, or read")
 	}
 	i := 1
+	if keyword(t) == "read" {
+		return p.expectRead(e, toks[1:], end)
+	}
 	if s, ok := subjectName(t.Text); ok && !t.Quoted {
 		e.Subject = s
 	} else if _, ok := leaderFields[keyword(t)]; ok && !t.Quoted {
@@ -606,6 +614,9 @@ func (w *watcher) check(s *cluster.Snapshot, now time.Duration) (bool, string) {
 // (which the runner fills from the first snapshot); for Steady it only
 // describes the value. The runner watches those over time.
 func (e *Expect) Check(s *cluster.Snapshot) (ok bool, seen string) {
+	if e.Subject == "read" {
+		return e.checkRead(s)
+	}
 	if e.Subject == "leader" {
 		if ok, seen, done := e.checkLeader(s); done {
 			return ok, seen

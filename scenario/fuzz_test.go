@@ -49,7 +49,10 @@ func FuzzParse(f *testing.F) {
 			}
 			steps = append(steps, ch.Steps...)
 		}
-		snaps := []cluster.Snapshot{{}, {Followers: []cluster.FollowerStatus{{Name: "follower-1"}, {Name: "follower-2"}}}}
+		snaps := []cluster.Snapshot{{}, {
+			Followers: []cluster.FollowerStatus{{Name: "follower-1"}, {Name: "follower-2"}},
+			Reads:     []cluster.ReadResult{{Seq: 1, Node: "follower-1", Key: "k", Found: true, Stale: true}},
+		}}
 		for _, st := range steps {
 			if st.Line < 1 || st.Line > len(lines) || st.Delay < 0 || st.Delay > MaxDelay {
 				t.Fatalf("step %+v", st)
@@ -79,7 +82,7 @@ func FuzzParse(f *testing.F) {
 					}
 				}
 			case StepPoint:
-				if _, ok := subjectName(st.Point.Subject); !ok || st.Point.Subject == "all" {
+				if _, ok := subjectName(st.Point.Subject); (!ok || st.Point.Subject == "all") && st.Point != (Point{Subject: "reads"}) {
 					t.Fatalf("point %+v", st.Point)
 				}
 			case StepCommand:

@@ -45,7 +45,9 @@ func speedWords(f float64) string {
 // Point is something on the screen a step points at, for instance
 // follower-2's flush bar: the UI marks it until the next step.
 type Point struct {
-	Subject string // a follower name, "leader" (the primary) or "old-leader"
+	// Subject is a follower name, "leader" (the primary), "old-leader"
+	// (the original leader once it follows) or "reads" (the reads panel).
+	Subject string
 	Field   string // "" for the follower (or the leader) as a whole; see pointFields
 }
 
@@ -83,9 +85,19 @@ func (p *parser) point(toks []token, end int) (Point, error) {
 	if len(toks) < 2 {
 		return Point{}, p.errorf(end+1, "expected what to point at: a follower (follower-2, 2) or leader, then optionally a field")
 	}
+	if keyword(toks[1]) == "reads" {
+		// The recent reads, as a whole.
+		if len(toks) > 2 {
+			return Point{}, p.errorf(toks[2].Col, "expected the end of the line after point reads")
+		}
+		if p.points++; p.points > MaxPoints {
+			return Point{}, p.errorf(toks[0].Col, "expected at most %d point lines in one step (a say starts the next)", MaxPoints)
+		}
+		return Point{Subject: "reads"}, nil
+	}
 	name, ok := subjectName(toks[1].Text)
 	if !ok || name == "all" || toks[1].Quoted {
-		return Point{}, p.errorf(toks[1].Col, "expected a follower (follower-2, 2) or leader to point at")
+		return Point{}, p.errorf(toks[1].Col, "expected a follower (follower-2, 2), leader or reads to point at")
 	}
 	pt := Point{Subject: name}
 	kind := "follower"

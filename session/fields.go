@@ -36,6 +36,12 @@ func fieldsOf[T any](all []field[T], v uint16) []field[T] {
 	return all[:n] // fields are only ever appended
 }
 
+// added marks f as added to its list in format version v.
+func added[T any](v uint16, f field[T]) field[T] {
+	f.since = v
+	return f
+}
+
 // scalars are a snapshot's fields outside its leader, followers, frames
 // and events.
 type scalars struct {
@@ -66,6 +72,7 @@ type (
 	fr = cluster.Frame
 	ev = cluster.Event
 	le = scenario.LessonState
+	rr = cluster.ReadResult
 )
 
 var scalarFields = []field[sc]{
@@ -108,6 +115,7 @@ var leaderFields = []field[ls]{
 	strF(func(v *ls) *string { return &v.CommitWait }),
 	strF(func(v *ls) *string { return &v.Name }),
 	strF(func(v *ls) *string { return &v.State }),
+	added(2, uintF(func(v *ls) *lsn { return &v.ReplayLSN })),
 }
 
 // lagFields appends the three fields of a Lag.
@@ -204,6 +212,25 @@ var eventFields = []field[ev]{
 	strF(func(v *ev) *cluster.EventKind { return &v.Kind }),
 	uintF(func(v *ev) *lsn { return &v.LSN }),
 	strF(func(v *ev) *string { return &v.Text }),
+}
+
+// readFields are a snapshot's reads (Snapshot.Reads), a table keyed by
+// Seq, recorded since format version 2.
+var readFields = []field[rr]{
+	uintF(func(v *rr) *uint64 { return &v.Seq }),
+	intF(func(v *rr) *dur { return &v.World }),
+	strF(func(v *rr) *string { return &v.Node }),
+	strF(func(v *rr) *string { return &v.Key }),
+	strF(func(v *rr) *string { return &v.Value }),
+	boolF(func(v *rr) *bool { return &v.Found }),
+	uintF(func(v *rr) *lsn { return &v.VersionLSN }),
+	uintF(func(v *rr) *lsn { return &v.ReplayLSN }),
+	uintF(func(v *rr) *lsn { return &v.PrimaryLSN }),
+	boolF(func(v *rr) *bool { return &v.Stale }),
+	uintF(func(v *rr) *lsn { return &v.WaitLSN }),
+	intF(func(v *rr) *dur { return &v.Waited }),
+	strF(func(v *rr) *string { return &v.Anomaly }),
+	strF(func(v *rr) *string { return &v.Err }),
 }
 
 var lessonFields = func() []field[le] {

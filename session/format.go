@@ -13,7 +13,7 @@
 //	header:
 //	offset  size  field
 //	0       16    magic "WALSHIP-SESSION\n"
-//	16      2     format version (1)
+//	16      2     format version (3; versions 1 and 2 are read too)
 //	18      2     reserved, 0
 //
 //	record:
@@ -57,7 +57,12 @@
 // zero row when there is none, and always in a keyframe); rows not listed
 // are gone. The events are a count, then each event as a delta against
 // the event before it in the same record (the first against the zero
-// event). A keyframe is written at least every 64 snapshot records and
+// event). From version 2 the events are followed by a failover's lists,
+// each a table keyed by timeline: the timeline history, the lost writes
+// (a list of keys is a count, then each key) and the fenced primaries.
+// From version 3 they are followed by the reads (Snapshot.Reads), a
+// table keyed by each read's sequence number.
+// A keyframe is written at least every 64 snapshot records and
 // every 5 seconds of wall time, so reading can begin at any keyframe.
 //
 // A reader stops at the first record that is cut short, fails its CRC,
@@ -81,7 +86,7 @@ import (
 // Frozen file format constants.
 const (
 	Magic         = "WALSHIP-SESSION\n"
-	Version       = 1
+	Version       = 3 // 2: the leader's replay LSN and the failover lists; 3: the reads
 	HeaderSize    = len(Magic) + 4
 	RecordHeader  = 8 // length and CRC
 	MaxRecordSize = 4 << 20

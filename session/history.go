@@ -214,6 +214,7 @@ func (h *History) Snapshot(i int) cluster.Snapshot {
 	s.Events = nil
 	s.Followers = slices.Clone(s.Followers)
 	s.Frames = slices.Clone(s.Frames)
+	s.Reads = slices.Clone(s.Reads)
 	return s
 }
 

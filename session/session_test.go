@@ -66,7 +66,51 @@ func randomSnapshot(rng *rand.Rand, followers, frames, events int) cluster.Snaps
 		e.Seq = uint64(i + 1)
 		s.Events = append(s.Events, e)
 	}
+	// A failover's lists, keyed by timeline (fill leaves slices alone).
+	for tl := uint32(1); tl <= 2; tl++ {
+		var h cluster.TimelineSwitch
+		var l cluster.LostWrites
+		var f cluster.FencedPrimary
+		fill(reflect.ValueOf(&h), rng)
+		fill(reflect.ValueOf(&l), rng)
+		fill(reflect.ValueOf(&f), rng)
+		h.Timeline, l.Timeline, f.Timeline = tl, tl+1, tl
+		l.Keys = []string{fmt.Sprintf("key-%d", rng.IntN(1000)), "key-x"}
+		s.History, s.Lost, s.Fenced = append(s.History, h), append(s.Lost, l), append(s.Fenced, f)
+	}
+	first := rng.Uint64N(3) + 1
+	for i := range 3 {
+		var r cluster.ReadResult
+		fill(reflect.ValueOf(&r), rng)
+		r.Seq = first + uint64(i)
+		s.Reads = append(s.Reads, r)
+	}
 	return s
+}
+
+// A version 2 file has no reads after the failover lists: it still
+// reads, with none, and its failover lists whole.
+func TestSnapshotVersion2HasNoReads(t *testing.T) {
+	s := randomSnapshot(rand.New(rand.NewPCG(5, 6)), 2, 2, 2)
+	s.Reads = nil
+	var x encoder
+	body, _ := x.snapshot(nil, 0, &s)
+	if body[len(body)-1] != 0 {
+		t.Fatal("the reads table does not end the record")
+	}
+	v2 := body[:len(body)-1] // as version 2 wrote it
+	y := decoder{version: 2}
+	got, _, _, err := y.snapshot(v2)
+	if err != nil {
+		t.Fatalf("version 2 body: %v", err)
+	}
+	if got.Reads != nil || !reflect.DeepEqual(got.Followers, s.Followers) || !reflect.DeepEqual(got.Events, s.Events) || !reflect.DeepEqual(got.Lost, s.Lost) {
+		t.Fatalf("version 2 body decoded as %+v", got)
+	}
+	y3 := decoder{version: Version}
+	if _, _, _, err := y3.snapshot(v2); err == nil {
+		t.Fatal("a version 3 reader took a body without its reads table")
+	}
 }
 
 // Every field of every struct a snapshot holds survives a keyframe and a
@@ -343,17 +387,57 @@ func TestFieldListsCoverTheStructs(t *testing.T) {
 		{"FollowerStatus", reflect.TypeFor[cluster.FollowerStatus](), len(followerFields)},
 		{"Frame", reflect.TypeFor[cluster.Frame](), len(frameFields)},
 		{"Event", reflect.TypeFor[cluster.Event](), len(eventFields)},
+		{"ReadResult", reflect.TypeFor[cluster.ReadResult](), len(readFields)},
 		{"LessonState", reflect.TypeFor[scenario.LessonState](), len(lessonFields)},
 		{"Meta", reflect.TypeFor[Meta](), len(metaFields)},
+		{"TimelineSwitch", reflect.TypeFor[cluster.TimelineSwitch](), len(switchFields)},
+		{"LostWrites", reflect.TypeFor[cluster.LostWrites](), len(lostFields)},
+		{"FencedPrimary", reflect.TypeFor[cluster.FencedPrimary](), len(fencedFields)},
 	} {
 		if n := leaves(c.typ); n != c.fields {
 			t.Errorf("%s has %d fields, its list %d", c.name, n, c.fields)
 		}
 	}
 	// scalars stands for every field of Snapshot but its rows and events,
-	// and (until the session format records them) its timeline history,
-	// reads, lost writes and fenced primaries.
-	if n := leaves(reflect.TypeFor[cluster.Snapshot]()) - leaves(reflect.TypeFor[cluster.LeaderStatus]()); n != len(scalarFields)+3+4 {
-		t.Errorf("Snapshot has %d fields besides its leader, want %d scalars + followers, frames, events + history, reads, lost, fenced", n, len(scalarFields))
+	// its failover lists (timeline history, lost writes, fenced
+	// primaries) and its reads.
+	if n := leaves(reflect.TypeFor[cluster.Snapshot]()) - leaves(reflect.TypeFor[cluster.LeaderStatus]()); n != len(scalarFields)+3+3+1 {
+		t.Errorf("Snapshot has %d fields besides its leader, want %d scalars + followers, frames, events + history, lost, fenced + reads", n, len(scalarFields))
+	}
+}
+
+// The failover's lists are news: a snapshot that changes only them is
+// written, and a version 1 record (no lists after its events, no leader
+// replay LSN) still reads.
+func TestFailoverListsRecorded(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	a := randomSnapshot(rng, 2, 0, 0)
+	a.History, a.Lost, a.Fenced, a.Leader.ReplayLSN, a.Reads = nil, nil, nil, 0, nil
+	var x encoder
+	first, ok := x.snapshot(nil, 0, &a)
+	if !ok {
+		t.Fatal("first snapshot skipped")
+	}
+	// Version 1: the same body without the three empty lists (and the
+	// empty reads of version 3).
+	v1 := decoder{version: 1}
+	got, _, _, err := v1.snapshot(first[:len(first)-4])
+	if err != nil || !reflect.DeepEqual(got, a) {
+		t.Fatalf("a version 1 record: %v\n got %+v\nwant %+v", err, got, a)
+	}
+	b := a
+	b.History = []cluster.TimelineSwitch{{Timeline: 1, ForkLSN: 0x3F00, Reason: "follower-1 promoted: highest flush LSN 0/3F00"}}
+	second, ok := x.snapshot(nil, time.Millisecond, &b)
+	if !ok {
+		t.Fatal("a new timeline switch was not written")
+	}
+	y := decoder{version: Version}
+	for i, body := range [][]byte{first, second} {
+		if got, _, _, err = y.snapshot(body); err != nil {
+			t.Fatalf("record %d: %v", i, err)
+		}
+	}
+	if !reflect.DeepEqual(got.History, b.History) {
+		t.Errorf("history read back %+v, want %+v", got.History, b.History)
 	}
 }

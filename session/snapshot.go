@@ -14,7 +14,11 @@ const (
 	maxFollowers = 64
 	maxFrames    = 1 << 16
 	maxEvents    = 4 * cluster.EventRingSize
+	maxReads     = 4 * cluster.ReadRingSize
 )
+
+// readsSince is the format version that records a snapshot's reads.
+const readsSince = 3
 
 // Keyframes: a snapshot record that needs no earlier one is written at
 // least this often, so that reading can start at any keyframe.
@@ -56,6 +60,8 @@ func (x *encoder) snapshot(buf []byte, wall time.Duration, s *cluster.Snapshot) 
 	x.prev.Events = nil
 	x.prev.Followers = slices.Clone(s.Followers)
 	x.prev.Frames = slices.Clone(s.Frames)
+	ownFailover(&x.prev)
+	x.prev.Reads = slices.Clone(s.Reads)
 	x.have = true
 	return e.b, true
 }
@@ -78,10 +84,13 @@ func putSnapshot(e *enc, prev, cur *cluster.Snapshot, key bool, wall time.Durati
 		putDelta(e, eventFields, &pe, &cur.Events[i])
 		pe = cur.Events[i]
 	}
+	putFailover(e, prev, cur)
+	putTable(e, readFields, prev.Reads, cur.Reads, readKey)
 }
 
 func followerKey(f *cluster.FollowerStatus) int64 { return int64(f.Index) }
 func frameKey(f *cluster.Frame) int64             { return int64(f.ID) }
+func readKey(r *cluster.ReadResult) int64         { return int64(r.Seq) }
 
 // putTable writes the rows of cur: their count, then for each its key (as
 // the difference from the key before it) and its fields against the row
@@ -185,6 +194,12 @@ func (x *decoder) snapshot(body []byte) (s cluster.Snapshot, wall time.Duration,
 		pe = getDelta(&d, evFields, &pe)
 		s.Events = append(s.Events, pe)
 	}
+	if x.version >= 2 {
+		getFailover(&d, x.version, prev, &s)
+	}
+	if x.version >= readsSince {
+		s.Reads = getTable(&d, fieldsOf(readFields, x.version), prev.Reads, readKey, maxReads, "reads")
+	}
 	if err := d.done(); err != nil {
 		return cluster.Snapshot{}, 0, false, err
 	}
@@ -197,5 +212,6 @@ func (x *decoder) snapshot(body []byte) (s cluster.Snapshot, wall time.Duration,
 // sameSnapshot reports whether b holds what a does, events aside.
 func sameSnapshot(a, b *cluster.Snapshot) bool {
 	return scalarsOf(a) == scalarsOf(b) && a.Leader == b.Leader &&
-		slices.Equal(a.Followers, b.Followers) && slices.Equal(a.Frames, b.Frames)
+		slices.Equal(a.Followers, b.Followers) && slices.Equal(a.Frames, b.Frames) && sameFailover(a, b) &&
+		slices.Equal(a.Reads, b.Reads)
 }

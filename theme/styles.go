@@ -52,6 +52,7 @@ type Glyphs struct {
 	Lost        string // a bar cell of WAL a crash lost (written, never fsynced)
 	Watermark   string // on a bar: what the sync rule has reached
 	Waiting     string // on a bar: where the oldest waiting commit ends
+	Fork        string // on a bar: the fork LSN a follower's WAL went past (needs rewind)
 	Partial     []string
 	Selected    string // marks the selected follower
 	SelectedEnd string // closes the selected follower's name in the presenter layout
@@ -173,6 +174,7 @@ func NewStyles(t Theme) *Styles {
 		Lost:        "╳",
 		Watermark:   "┃",
 		Waiting:     "◆",
+		Fork:        "┼",
 		Partial:     []string{"", "▏", "▎", "▍", "▌", "▋", "▊", "▉"},
 		Selected:    "▶",
 		SelectedEnd: "◀",

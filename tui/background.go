@@ -56,6 +56,7 @@ func (m *Model) setStyles(st *theme.Styles) {
 	m.st = st
 	m.picker.st = st
 	m.status.st = st
+	m.banner.st = st
 	m.leader.st = st
 	m.panel.st = st
 	m.events.st = st

@@ -122,13 +122,13 @@ func (en *logEntry) who() string {
 
 func (e *eventLog) kindPaint(k cluster.EventKind) theme.Paint {
 	switch k {
-	case cluster.EvCRC, cluster.EvError, cluster.EvWALRemoved, cluster.EvCrash, cluster.EvRefused:
+	case cluster.EvCRC, cluster.EvError, cluster.EvWALRemoved, cluster.EvCrash, cluster.EvRefused, cluster.EvLost:
 		return e.st.Error
-	case cluster.EvDisconnect, cluster.EvResend, cluster.EvLink, cluster.EvSlot:
+	case cluster.EvDisconnect, cluster.EvResend, cluster.EvLink, cluster.EvSlot, cluster.EvRewind:
 		return e.st.Warn
 	case cluster.EvConnect, cluster.EvRestart, cluster.EvRecovery, cluster.EvBackup:
 		return e.st.OK
-	case cluster.EvCommand:
+	case cluster.EvCommand, cluster.EvPromote, cluster.EvTimeline:
 		return e.st.Accent
 	}
 	return e.st.Text
@@ -173,11 +173,11 @@ const newsWindow = 2 * time.Second
 // recovery, then the rest.
 func severity(k cluster.EventKind) int {
 	switch k {
-	case cluster.EvCRC, cluster.EvError, cluster.EvWALRemoved, cluster.EvCrash, cluster.EvRefused:
+	case cluster.EvCRC, cluster.EvError, cluster.EvWALRemoved, cluster.EvCrash, cluster.EvRefused, cluster.EvLost:
 		return 3
-	case cluster.EvDisconnect, cluster.EvLink, cluster.EvSlot:
+	case cluster.EvDisconnect, cluster.EvLink, cluster.EvSlot, cluster.EvPromote, cluster.EvRewind:
 		return 2
-	case cluster.EvRestart, cluster.EvRecovery, cluster.EvBackup, cluster.EvCommand:
+	case cluster.EvRestart, cluster.EvRecovery, cluster.EvBackup, cluster.EvCommand, cluster.EvTimeline:
 		return 1
 	}
 	return 0

@@ -44,6 +44,7 @@ type followerPanel struct {
 	syncBar   int
 	syncTicks []tick
 	bm        barMarks // scratch for barMarksFor
+	tickBuf   []tick   // scratch for barMarksFor's ticks
 
 	histScratch []float64 // scratch for drawing history
 	sparkBuf    []byte
@@ -58,6 +59,11 @@ func (p *followerPanel) barMarksFor(v *followerView, i int) *barMarks {
 	}
 	if i == p.syncBar {
 		p.bm.ticks = p.syncTicks
+	}
+	if i == 0 && rewindState(&v.f) {
+		// Where its WAL left the new timeline: what is past it diverged.
+		p.tickBuf = append(append(p.tickBuf[:0], p.bm.ticks...), tick{v.f.ForkLSN, p.st.Glyphs.Fork, &p.st.Error})
+		p.bm.ticks = p.tickBuf
 	}
 	return &p.bm
 }
@@ -97,7 +103,8 @@ func (p *followerPanel) stateText(state string) theme.Paint {
 	switch state {
 	case cluster.StateStreaming:
 		return p.st.OK
-	case cluster.StateCatchup, cluster.StateStartup, cluster.StateReconnecting, cluster.StateBackup:
+	case cluster.StateCatchup, cluster.StateStartup, cluster.StateReconnecting, cluster.StateBackup,
+		cluster.StateNoPrimary, cluster.StateRewinding:
 		return p.st.Warn
 	}
 	return p.st.Error
@@ -163,17 +170,17 @@ func (p *followerPanel) stateWord(v *followerView) (string, theme.Paint) {
 		return " BASE BACKUP " + strconv.Itoa(pct) + "% ", st.Badge
 	case f.State == cluster.StateNeedsBackup:
 		return " NEEDS BASE BACKUP ", st.BadgeError
-	case f.State == stateNeedsRewind:
+	case f.State == cluster.StateNeedsRewind:
 		return " NEEDS REWIND ", st.BadgeError
+	case f.State == cluster.StateRewinding:
+		return " REWINDING ", st.BadgeWarn
+	case f.State == cluster.PrimaryPromoting:
+		return " PROMOTING ", st.BadgeWarn
 	case f.State == cluster.StateCut || f.State == cluster.StateStopped:
 		return " " + strings.ToUpper(f.State) + " ", st.BadgeError
 	}
 	return f.State, p.stateText(f.State)
 }
-
-// stateNeedsRewind is the state a follower whose WAL passed a failover's
-// fork will have (failover, issue 17): its badge is ready for it.
-const stateNeedsRewind = "needs rewind"
 
 // badge is an alert at the right of a follower's title, in a long form
 // and a short one for narrow blocks. A badge is never dropped.
@@ -289,6 +296,11 @@ func (p *followerPanel) barRow(r *row, v *followerView, i int) {
 	}
 	behind := p.behind(pos)
 	lagText := lag.String()
+	noPrimary := v.f.State == cluster.StateNoPrimary
+	if noPrimary {
+		lag = cluster.Lag{} // nothing to lag behind: not measured, not zero
+		lagText = lag.String()
+	}
 	if p.wide() {
 		// replay_lsn ████░░ 0/1A2B   43B behind  replay_lag 120ms
 		r.text(labelPaint, padRight(names.lsn, 11))
@@ -297,9 +309,12 @@ func (p *followerPanel) barRow(r *row, v *followerView, i int) {
 		r.plain(" ")
 		r.text(p.numPaint(v), padLeft(pos.String(), 10))
 		r.plain("  ")
-		if behind > 0 {
+		switch {
+		case noPrimary:
+			r.text(st.Warn, padLeft("no primary", 12))
+		case behind > 0:
 			r.text(p.numPaint(v), padLeft(cluster.FormatSize(behind)+" behind", 12))
-		} else {
+		default:
 			r.text(st.Muted, padLeft("caught up", 12))
 		}
 		r.plain("  ")
@@ -314,9 +329,12 @@ func (p *followerPanel) barRow(r *row, v *followerView, i int) {
 	r.plain(" ")
 	r.text(p.numPaint(v), padLeft(pos.String(), 9))
 	r.plain(" ")
-	if behind > 0 {
+	switch {
+	case noPrimary:
+		r.text(st.Muted, padLeft("-", 8))
+	case behind > 0:
 		r.text(p.numPaint(v), padLeft("-"+cluster.FormatSize(behind), 8))
-	} else {
+	default:
 		r.text(st.Muted, padLeft("0B", 8))
 	}
 	r.plain(" ")
@@ -355,6 +373,9 @@ func (p *followerPanel) stacked(r *row, v *followerView) {
 // positions the stacked bar cannot label.
 func (p *followerPanel) stackedInfo(r *row, v *followerView) {
 	st, f := p.st, &v.f
+	if rewindState(f) {
+		r.text(st.Error, forkText(f)+"  ")
+	}
 	for i, pos := range [2]wal.LSN{f.WriteLSN, f.FlushLSN} {
 		r.text(*p.paintOf(i), positionNames[i].short+" ")
 		r.text(st.Text, pos.String())
@@ -371,6 +392,9 @@ func (p *followerPanel) info(r *row, v *followerView, n int) {
 	var facts []fact
 	switch n {
 	case 0:
+		if rewindState(f) {
+			facts = append(facts, fact{alert: forkText(f)})
+		}
 		facts = append(facts, fact{k: "sent_lsn", val: f.SentLSN.String(), m: markSent},
 			fact{k: "latency", val: cluster.FormatLag(f.Link.Latency)})
 		if f.Link.CorruptArmed > 0 {

@@ -7,7 +7,7 @@ import "charm.land/bubbles/v2/key"
 // follow, because they read these bindings and nothing else.
 type KeyMap struct {
 	// Selecting a follower.
-	Select key.Binding // 1-9
+	Select key.Binding // 1-9, and 0 for the old leader a failover made a follower
 	Next   key.Binding
 	Prev   key.Binding
 
@@ -21,6 +21,10 @@ type KeyMap struct {
 	Slower  key.Binding // latency up
 	Quicker key.Binding // latency down
 
+	// Reads on the selected follower (reads.go).
+	Read     key.Binding // read the last key written
+	ReadWait key.Binding // the same, waiting for the client's last commit first
+
 	// The workload and the leader.
 	RateUp   key.Binding
 	RateDown key.Binding
@@ -28,6 +32,12 @@ type KeyMap struct {
 	Sync     key.Binding
 	Add      key.Binding
 	Remove   key.Binding
+
+	// Failover (failover.go): the leader crashes and restarts, a follower
+	// is promoted.
+	CrashLeader key.Binding // crash / restart the node named leader
+	Failover    key.Binding // promote the follower with the highest flush LSN
+	Promote     key.Binding // promote the selected follower
 
 	// World time.
 	Freeze    key.Binding
@@ -62,7 +72,7 @@ func DefaultKeyMap() KeyMap {
 		return key.NewBinding(key.WithKeys(keys...), key.WithHelp(k, desc))
 	}
 	return KeyMap{
-		Select:  b([]string{"1", "2", "3", "4", "5", "6", "7", "8", "9"}, "1-9", "select follower"),
+		Select:  b([]string{"1", "2", "3", "4", "5", "6", "7", "8", "9", "0"}, "1-9", "select follower"),
 		Next:    b([]string{"tab", "down"}, "tab/↓", "next follower"),
 		Prev:    b([]string{"shift+tab", "up"}, "⇧tab/↑", "previous follower"),
 		Pause:   b([]string{"p"}, "p", "pause/resume replay"),
@@ -74,12 +84,19 @@ func DefaultKeyMap() KeyMap {
 		Slower:  b([]string{"]"}, "]", "latency up"),
 		Quicker: b([]string{"["}, "[", "latency down"),
 
+		Read:     b([]string{"g"}, "g", "read last key on follower"),
+		ReadWait: b([]string{"G"}, "G", "read, waiting for your commit"),
+
 		RateUp:   b([]string{"+", "="}, "+", "write rate up"),
 		RateDown: b([]string{"-", "_"}, "-", "write rate down"),
 		Burst:    b([]string{"w"}, "w", "write a burst"),
 		Sync:     b([]string{"s"}, "s", "cycle synchronous_commit"),
 		Add:      b([]string{"a"}, "a", "add follower"),
 		Remove:   b([]string{"d"}, "d", "remove follower"),
+
+		CrashLeader: b([]string{"K"}, "K", "crash/restart leader"),
+		Failover:    b([]string{"F"}, "F", "failover (highest flush)"),
+		Promote:     b([]string{"O"}, "O", "promote follower"),
 
 		Freeze:   b([]string{"space"}, "space", "freeze/unfreeze world"),
 		TimeSlow: b([]string{"<", ","}, "<", "slower time"),
@@ -120,8 +137,8 @@ func (k KeyMap) ShortHelp() []key.Binding {
 // FullHelp is the help overlay, one column per group.
 func (k KeyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
-		{k.Select, k.Next, k.Prev, k.Pause, k.Cut, k.Corrupt, k.Drop, k.Crash, k.Backup, k.Slower, k.Quicker},
-		{k.RateUp, k.RateDown, k.Burst, k.Sync, k.SyncN, k.Add, k.Remove, k.LogBack, k.LogFwd, k.Diagram},
+		{k.Select, k.Next, k.Prev, k.Pause, k.Cut, k.Corrupt, k.Drop, k.Crash, k.Backup, k.Slower, k.Quicker, k.Promote, k.Read, k.ReadWait},
+		{k.RateUp, k.RateDown, k.Burst, k.Sync, k.SyncN, k.Add, k.Remove, k.CrashLeader, k.Failover, k.LogBack, k.LogFwd, k.Diagram},
 		{k.Freeze, k.TimeSlow, k.TimeFast, k.Scrub, k.Palette, k.Lessons, k.Room, k.Help, k.Quit},
 		{k.Chapter, k.StepBack, k.ChapPrev, k.ChapAgain, k.Captions},
 	}

@@ -18,6 +18,7 @@ type leaderPanel struct {
 	// histY is the first row of the history (0: none shown).
 	histY int
 
+	sc          scale     // the followers' bar scale, for a promoting leader's replay bar
 	histScratch []float64 // scratch for drawing history
 	sparkBuf    []byte
 }
@@ -34,7 +35,16 @@ func (p *leaderPanel) row(r *row, s *cluster.Snapshot, y int, connect bool) {
 	st := p.st
 	in := newRow(r.b, p.w-1)
 	L := &s.Leader
-	marked := y < 32 && p.marks&(1<<y) != 0
+	// A failover's rows go under the title; the others move down.
+	if ex, n := leaderExtras(s); n > 0 && y > 0 {
+		if y <= n {
+			p.extraRow(&in, s, ex[y-1])
+			y = -1
+		} else {
+			y -= n
+		}
+	}
+	marked := y >= 0 && y < 32 && p.marks&(1<<y) != 0
 	kv := func(k, v string, vp theme.Paint) {
 		if marked {
 			in.text(st.Badge, padRight(pointerGlyph+k, 9))
@@ -45,6 +55,7 @@ func (p *leaderPanel) row(r *row, s *cluster.Snapshot, y int, connect bool) {
 		in.text(leaderPaint(st, L, vp), v)
 	}
 	switch {
+	case y < 0:
 	case p.room:
 		p.roomRow(&in, s, y)
 		y = -1
@@ -64,6 +75,10 @@ func (p *leaderPanel) row(r *row, s *cluster.Snapshot, y int, connect bool) {
 			in.text(st.Leader, name)
 		}
 		leaderBadge(&in, st, L)
+		// The timeline, unless a row below shows it (see row 8).
+		if tl := timelineText(L.Timeline); tl != "" && s.Source.Observes(cluster.ObsKeys) && in.room() > width(tl)+1 {
+			in.right(st.Accent, tl+" ")
+		}
 	case 1:
 		in.text(st.Muted, " "+L.Addr)
 	case 2:

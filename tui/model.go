@@ -95,6 +95,7 @@ type Model struct {
 	started  time.Time // when the UI started, for the hint
 
 	status  statusLine
+	banner  failoverBanner
 	leader  leaderPanel
 	panel   followerPanel
 	events  eventLog
@@ -266,11 +267,12 @@ func (m *Model) setSize(w, h int) {
 func (m *Model) lessonShown() bool { return m.lesson != nil && m.captions }
 
 func (m *Model) relayout() {
-	in := layoutInput{followers: len(m.views), room: m.room, eventRows: m.events.wantRows(m.w)}
+	in := layoutInput{followers: len(m.views), room: m.room, eventRows: m.events.wantRows(m.w), bannerRows: bannerRows(&m.snap)}
 	m.lessonP.room = m.room // its height depends on it
 	if m.lessonShown() {
 		in.lessonRows = m.lessonP.rowsFor(m.w)
 	}
+	in.paneRows = m.readsPaneRows() // the reads pane (reads.go)
 	m.eventRows = in.eventRows
 	l := computeLayout(m.w, m.h, in)
 	m.lay = l
@@ -308,6 +310,9 @@ func (m *Model) ingest(s cluster.Snapshot, ls *scenario.LessonState) tea.Cmd {
 	}
 	s.Events = nil
 	m.snap, m.have = s, true
+	if !m.lay.tooSmall && m.readsPaneRows() != m.lay.paneH {
+		m.relayout() // the reads pane appears, or grows
+	}
 	m.panel.leader = &m.snap.Leader
 	m.panel.src = &m.snap.Source
 	m.lags.sample(&m.snap, m.panel.behind)
@@ -390,7 +395,7 @@ func sameSnapshot(a, b *cluster.Snapshot) bool {
 			return false
 		}
 	}
-	return true
+	return sameFailover(a, b)
 }
 
 // buildViews regroups followers and their frames, and notices CRC failures.
@@ -434,7 +439,7 @@ func (m *Model) buildViews() {
 			m.views[j].frames = append(m.views[j].frames, s.Frames[i])
 		}
 	}
-	if n != old {
+	if n != old || bannerRows(s) != m.lay.bannerH {
 		m.relayout()
 	}
 }
@@ -462,6 +467,7 @@ func targetScale(s *cluster.Snapshot) scale {
 		hi = max(hi, f.WriteLSN)
 		lowest = min(lowest, f.ReplayLSN)
 	}
+	lowest = lowestForScale(&s.Leader, lowest)
 	avg := wal.LSN(64)
 	if s.Leader.Records > 0 && s.Leader.InsertLSN > 0 {
 		avg = max(s.Leader.InsertLSN/wal.LSN(s.Leader.Records), 16)
@@ -475,7 +481,7 @@ func targetScale(s *cluster.Snapshot) scale {
 // still moving.
 func (m *Model) ease() bool {
 	t := m.target
-	defer func() { m.panel.sc = m.sc }()
+	defer func() { m.panel.sc, m.leader.sc = m.sc, m.sc }()
 	if m.sc.hi == 0 && m.sc.lo == 0 {
 		m.sc = t
 		return false
@@ -682,6 +688,10 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 				return nil
 			}
 		}
+		if n == 0 {
+			m.say(true, "0 selects the old leader once it rejoins as a follower after a failover")
+			return nil
+		}
 		m.say(true, cluster.FollowerName(n)+" does not exist (a adds one)")
 		return nil
 	case key.Matches(msg, k.Next):
@@ -712,6 +722,9 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 		return func() tea.Msg { fn(); return fetch() }
 	}
 	c, err := m.commandFor(msg)
+	if key.Matches(msg, k.Read, k.ReadWait) {
+		c, err = m.readCommand(key.Matches(msg, k.ReadWait))
+	}
 	if err != nil {
 		m.say(true, err.Error())
 		return nil
@@ -730,10 +743,13 @@ var errNoFollower = fmt.Errorf("no follower selected (a adds one)")
 func (m *Model) commandFor(msg tea.KeyPressMsg) (cluster.Command, error) {
 	k := &m.keys
 	s := &m.snap
-	if key.Matches(msg, k.Pause, k.Cut, k.Corrupt, k.Drop, k.Crash, k.Backup, k.Slower, k.Quicker, k.Remove) {
+	if key.Matches(msg, k.Pause, k.Cut, k.Corrupt, k.Drop, k.Crash, k.Backup, k.Slower, k.Quicker, k.Remove, k.Promote) {
 		f, ok := m.selectedStatus()
 		if !ok {
 			return cluster.Command{}, errNoFollower
+		}
+		if f.Name == cluster.LeaderName && key.Matches(msg, k.Crash) {
+			return cluster.Command{}, errOldLeaderRow
 		}
 		return followerCommand(k, msg, f), nil
 	}
@@ -751,6 +767,10 @@ func (m *Model) commandFor(msg tea.KeyPressMsg) (cluster.Command, error) {
 		return cluster.Command{Verb: cluster.VerbSync, Mode: s.Leader.Sync.Mode, N: int64(n)}, nil
 	case key.Matches(msg, k.Add):
 		return cluster.Command{Verb: cluster.VerbAdd}, nil
+	case key.Matches(msg, k.CrashLeader):
+		return leaderKeyCommand(s), nil
+	case key.Matches(msg, k.Failover):
+		return cluster.Command{Verb: cluster.VerbFailover}, nil
 	case key.Matches(msg, k.Freeze):
 		if s.Frozen {
 			return cluster.Command{Verb: cluster.VerbUnfreeze}, nil
@@ -796,6 +816,8 @@ func followerCommand(k *KeyMap, msg tea.KeyPressMsg, f *cluster.FollowerStatus) 
 		c.Dur = step(latencySteps, f.Link.Latency, key.Matches(msg, k.Slower), 0)
 	case key.Matches(msg, k.Remove):
 		c.Verb = cluster.VerbRemove
+	case key.Matches(msg, k.Promote):
+		c.Verb = cluster.VerbPromote
 	}
 	return c
 }
@@ -983,13 +1005,6 @@ func (m *Model) render() string {
 			b.WriteByte('\n')
 		}
 	default:
-		blank := func(n int) {
-			for range n {
-				r = newRow(&b, l.w)
-				r.fill()
-				b.WriteByte('\n')
-			}
-		}
 		lesson := func() {
 			for y := range l.lessonH {
 				r = newRow(&b, l.w)
@@ -997,7 +1012,11 @@ func (m *Model) render() string {
 				b.WriteByte('\n')
 			}
 		}
-		blank(l.bannerH) // room for a banner (see layoutInput)
+		for y := range l.bannerH { // the failover band (failover.go)
+			r = newRow(&b, l.w)
+			m.banner.row(&r, &m.snap, y)
+			b.WriteByte('\n')
+		}
 		if l.room {
 			lesson()
 		}
@@ -1009,7 +1028,11 @@ func (m *Model) render() string {
 		} else {
 			m.renderBody(&b)
 		}
-		blank(l.paneH) // room for a pane (see layoutInput)
+		for y := range l.paneH { // the reads pane (reads.go)
+			r = newRow(&b, l.w)
+			m.readsRow(&r, y, l.paneH)
+			b.WriteByte('\n')
+		}
 		if !l.room {
 			lesson()
 		}
@@ -1089,6 +1112,12 @@ func (m *Model) laneLabel(r *row, v *followerView) {
 		return
 	}
 	if oneWayLabel(r, st, lk) {
+		return
+	}
+	if v.f.State == cluster.StateNoPrimary && v.marks&markLane == 0 {
+		// The leader is down: nothing flows, whatever the link's settings.
+		r.to((r.w - 10) / 2)
+		r.text(st.Warn, "no primary")
 		return
 	}
 	if v.marks&markLane != 0 {

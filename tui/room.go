@@ -97,6 +97,8 @@ func (p *followerPanel) roomBar(r *row, v *followerView, i, k int) {
 	}
 	behind := p.behind(pos)
 	switch {
+	case v.f.State == cluster.StateNoPrimary:
+		r.text(st.Warn, padLeft("no primary", numW)) // nothing to be behind: no lag measured
 	case behind == 0:
 		r.text(st.Muted, padLeft("caught up", numW))
 	case numW >= 6+1+width(lag.String()):
@@ -169,6 +171,9 @@ func (p *leaderPanel) roomField(in *row, s *cluster.Snapshot, field string, mark
 			in.text(st.Badge, pointerGlyph+name)
 		} else {
 			in.text(st.Badge, name)
+		}
+		if tl := timelineText(L.Timeline); tl != "" && in.room() > width(tl)+1 {
+			in.right(st.Accent, tl+" ")
 		}
 	case "flush":
 		kv("flush", L.FlushLSN.String(), st.Bold)

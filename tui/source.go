@@ -96,7 +96,13 @@ func (p *followerPanel) sourceBadges(r *row, f *cluster.FollowerStatus) {
 		r.whole(st.Muted, " (inferred)")
 	}
 	if f.Timeline != 0 {
-		r.whole(st.Muted, "  TL"+strconv.Itoa(int(f.Timeline)))
+		// The timeline it follows; another than the primary's in the
+		// warning colour (it has yet to follow a switch, or cannot).
+		tlPaint := st.Muted
+		if p.leader != nil && p.leader.Timeline != 0 && p.leader.Timeline != f.Timeline {
+			tlPaint = st.Warn
+		}
+		r.whole(tlPaint, "  TL"+strconv.Itoa(int(f.Timeline)))
 	}
 	if f.Stale && p.wide() {
 		r.whole(st.Warn, "  stale report")
@@ -177,6 +183,8 @@ func (k *KeyMap) refusedKeys(ctrl cluster.Controller) {
 		{&k.RateUp, cluster.VerbRate}, {&k.RateDown, cluster.VerbRate}, {&k.Burst, cluster.VerbWrite},
 		{&k.Sync, cluster.VerbSync}, {&k.Add, cluster.VerbAdd}, {&k.Remove, cluster.VerbRemove},
 		{&k.Freeze, cluster.VerbFreeze}, {&k.TimeSlow, cluster.VerbSpeed}, {&k.TimeFast, cluster.VerbSpeed},
+		{&k.CrashLeader, cluster.VerbCrash}, {&k.Failover, cluster.VerbFailover}, {&k.Promote, cluster.VerbPromote},
+		{&k.Read, cluster.VerbRead}, {&k.ReadWait, cluster.VerbRead},
 	} {
 		if r.Refuses(b.verb) {
 			b.binding.SetEnabled(false)
@@ -209,7 +217,7 @@ func commits(st *theme.Styles, src *cluster.Source, L *cluster.LeaderStatus, w i
 // leaderPaint is the paint of a leader's value: muted when the source
 // cannot reach the leader and shows the last values it saw.
 func leaderPaint(st *theme.Styles, L *cluster.LeaderStatus, p theme.Paint) theme.Paint {
-	if L.Stale {
+	if L.Stale || L.State == cluster.PrimaryDown {
 		return st.Muted
 	}
 	return p

@@ -69,8 +69,18 @@ func (s *statusLine) row(r *row, snap *cluster.Snapshot) {
 	if w := unmeetable(L.Sync, len(snap.Followers)); w != "" {
 		syncPaint, waiting, waitKeep = st.Error, " · "+w, 0
 	}
+	who := item{leader, L.Addr, st.Text, "", st.Text, 0, false}
+	switch {
+	case L.State == cluster.PrimaryDown:
+		who.value, who.paint = "DOWN", st.Error
+	case L.State == cluster.PrimaryPromoting:
+		who.value, who.paint = leaderName(snap)+" promoting", st.Warn
+	case promoted(L):
+		// Who leads now first; its address as a detail.
+		who.value, who.extra, who.keep = L.Name, " "+L.Addr, 1
+	}
 	items := [...]item{
-		{leader, L.Addr, st.Text, "", st.Text, 0, false},
+		who,
 		{"flush ", L.FlushLSN.String(), st.Bold, "", st.Text, 0, false},
 		{rate, recordRate(snap), st.Text, target, st.Muted, 2, true},
 		{"sync ", L.Sync.String(), syncPaint, waiting, st.Warn, waitKeep, false},

@@ -205,7 +205,7 @@ func (m *Model) showPast(i int) {
 	}
 	m.target = targetScale(&m.snap)
 	m.sc = m.target
-	m.panel.sc = m.sc
+	m.panel.sc, m.leader.sc = m.sc, m.sc
 	m.retrace(i)
 	m.dirty = true
 }
@@ -241,7 +241,7 @@ func (m *Model) toPresent() tea.Cmd {
 	m.buildViews()
 	m.target = targetScale(&m.snap)
 	m.sc = m.target
-	m.panel.sc = m.sc
+	m.panel.sc, m.leader.sc = m.sc, m.sc
 	m.retrace(m.hist.Len() - 1)
 	m.dirty = true
 	if unfreeze {

@@ -17,11 +17,13 @@ import (
 	"errors"
 	"io"
 	"os"
+	"strings"
 
 	tea "charm.land/bubbletea/v2"
 
 	"walship/engine/cluster"
 	"walship/scenario"
+	"walship/theme"
 )
 
 // Options configure Run.
@@ -86,6 +88,9 @@ func Run(ctrl cluster.Controller, opts Options) error {
 	if opts.Width > 0 && opts.Height > 0 {
 		po = append(po, tea.WithWindowSize(opts.Width, opts.Height))
 	}
+	if env, changed := colourEnviron(opts.Theme, os.Environ()); changed {
+		po = append(po, tea.WithEnvironment(env))
+	}
 	final, err := tea.NewProgram(m, po...).Run()
 	if fm, ok := final.(*Model); ok && err == nil && fm.fatal != "" {
 		err = errors.New(fm.fatal)
@@ -123,4 +128,29 @@ func (t *teeTerminal) Write(p []byte) (int, error) {
 		return n, err
 	}
 	return n, nil
+}
+
+// colourEnviron is the environment Bubble Tea reads the terminal's colour
+// support from. It turns every colour off when NO_COLOR is set, whatever
+// the theme's styles say, so a theme the user named (any but auto and
+// mono) would come out monochrome: for one, NO_COLOR is left out, and the
+// theme is drawn as asked. changed is false when environ is fine as it is.
+func colourEnviron(themeName string, environ []string) (env []string, changed bool) {
+	if theme.IsAuto(themeName) {
+		return environ, false
+	}
+	if th, err := theme.ByName(themeName); err != nil || th.Name == theme.Mono().Name {
+		return environ, false
+	}
+	for _, kv := range environ {
+		if strings.HasPrefix(kv, "NO_COLOR=") {
+			changed = true
+			continue
+		}
+		env = append(env, kv)
+	}
+	if !changed {
+		return environ, false
+	}
+	return env, true
 }

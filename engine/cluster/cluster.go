@@ -75,6 +75,7 @@ type Cluster struct {
 
 	work    *workload
 	commits commitTracker // how long the workload's commits took
+	reads   reads         // the client's last write and its recent reads (reads.go)
 
 	// guard starts the cluster's own goroutines; every goroutine of the
 	// engine hands a panic to onPanic, which records the first in fatal
@@ -99,6 +100,9 @@ type member struct {
 	// rewinding: a rewind (or the base backup that replaces one) is
 	// under way; its follower is stopped meanwhile.
 	rewinding bool
+	// rewindPending: the primary refused it for divergence, and a rewind
+	// is due (see needsRewind).
+	rewindPending bool
 	// Settings kept across restarts.
 	paused     bool
 	applyDelay time.Duration
@@ -130,6 +134,12 @@ func (c *Config) defaults() {
 	}
 	if c.StatusInterval <= 0 {
 		c.StatusInterval = time.Second
+	}
+	switch {
+	case c.RewindAfter == 0:
+		c.RewindAfter = 2 * time.Second
+	case c.RewindAfter < 0:
+		c.RewindAfter = 0
 	}
 	if c.Listen == "" {
 		c.Listen = "127.0.0.1"
@@ -754,6 +764,7 @@ func (c *Cluster) Snapshot(sinceEvent uint64) Snapshot {
 	}
 	sort.Slice(snap.Frames, func(i, j int) bool { return snap.Frames[i].ID < snap.Frames[j].ID })
 	snap.Events, snap.LastEvent = c.eventsSince(sinceEvent)
+	snap.Reads = c.recentReads()
 	if p := c.Fatal(); p != nil {
 		snap.Fatal = p.Error()
 	}

@@ -47,6 +47,8 @@ const (
 	VerbCheckpoint Verb = "checkpoint"  // checkpoint: on the leader (CHECKPOINT)
 	VerbPromote    Verb = "promote"     // promote F: make F the leader (pg_promote)
 	VerbFailover   Verb = "failover"    // failover: promote the follower with the highest flush LSN
+	VerbRead       Verb = "read"        // read NODE [KEY] [wait]: read a key on the leader or a follower (reads.go)
+	VerbProbe      Verb = "probe"       // probe ryw F | probe monotonic F1 F2 [KEY]: show a read anomaly (reads.go)
 )
 
 // Command is one parsed control action. Only the fields its verb uses are
@@ -62,8 +64,11 @@ type Command struct {
 	On       bool          // slice, slots; restart leader primary
 	Mode     SyncMode      // sync
 	Factor   float64       // speed
-	Key      string        // set, del
+	Key      string        // set, del; read and probe monotonic ("" = the last key written)
 	Value    string        // set
+	Wait     bool          // read: wait for the client's last commit LSN first
+	Probe    Probe         // probe: which anomaly
+	Other    string        // probe monotonic: the second node read
 }
 
 // Way is the direction a one-way cut loses, seen from the follower.
@@ -111,6 +116,8 @@ var Verbs = []struct {
 	{VerbCheckpoint, "checkpoint", "a checkpoint on the leader (removes WAL no longer kept)"},
 	{VerbPromote, "promote F", "promote a follower to leader on a new timeline"},
 	{VerbFailover, "failover", "the leader is down: promote the follower with the highest flush LSN"},
+	{VerbRead, "read NODE [KEY] [wait]", "read a key on leader (or primary) or a follower (default: the last key written); wait: first wait until it has replayed your last commit"},
+	{VerbProbe, "probe ryw F | probe monotonic F1 F2 [KEY]", "read-your-writes: write on the leader, read at once on F; monotonic reads: read on F1, then on F2"},
 }
 
 // ErrSyntax wraps every parse error.
@@ -294,6 +301,10 @@ func ParseCommand(line string) (Command, error) {
 		c.Factor = f
 	case VerbWALKeep:
 		c.N, err = p.size()
+	case VerbRead:
+		err = p.read(&c)
+	case VerbProbe:
+		err = p.probe(&c)
 	default:
 		return Command{}, &ParseError{words[0].Col, fmt.Sprintf("a command, not %q (try: pause, cut, latency, sync, write, ...)", words[0].Text)}
 	}
@@ -541,6 +552,8 @@ func (c Command) String() string {
 		return "speed " + strconv.FormatFloat(c.Factor, 'g', -1, 64)
 	case VerbWALKeep:
 		return "wal-keep " + FormatSize(c.N)
+	case VerbRead, VerbProbe:
+		return readString(c)
 	}
 	return string(c.Verb)
 }

@@ -41,6 +41,10 @@ type Config struct {
 	BatchBytes int           // max bytes of WAL per data frame (default 64 KiB; 1 = one record per frame)
 
 	StatusInterval time.Duration // follower status when idle (default 1s, world time)
+	// RewindAfter is how long (world time) a follower the primary refused
+	// for divergence shows "needs rewind" before the cluster rewinds it,
+	// as Patroni acts on its next loop (default 2s; negative: at once).
+	RewindAfter time.Duration
 	// CheckpointInterval is how often the leader removes WAL behind
 	// wal_keep_size and the slots (default 1s, world time).
 	CheckpointInterval time.Duration

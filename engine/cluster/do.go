@@ -87,6 +87,10 @@ func (c *Cluster) do(cmd Command) error {
 	case VerbAdd:
 		_, err := c.addFollower(false)
 		return err
+	case VerbRead:
+		return c.read(cmd)
+	case VerbProbe:
+		return c.probe(cmd)
 	case VerbCheckpoint:
 		return fmt.Errorf("%s: the in-process engine does not do this yet (walship pg does)", cmd.Verb)
 	case VerbFailover:
@@ -124,7 +128,11 @@ func (c *Cluster) writeOne(op wal.Op, key, value string) error {
 	if err := r.Validate(); err != nil {
 		return err
 	}
-	return c.work.one(op, r.Key, r.Value)
+	end, err := c.work.one(op, r.Key, r.Value)
+	if err == nil {
+		c.noteClientWrite(key, end)
+	}
+	return err
 }
 
 // running returns m's follower process, or an error saying it is not running.

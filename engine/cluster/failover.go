@@ -373,11 +373,11 @@ func removeDeposed(ds []deposedNode, name string) []deposedNode {
 
 // rewoundText says what a rewind did.
 func rewoundText(name string, res ship.RewindResult, fork wal.LSN) string {
-	cut := "nothing past the fork to cut"
+	cut := ""
 	if res.Cut > fork {
-		cut = fmt.Sprintf("cut its WAL from %s back to %s (%d bytes on no timeline but its old one)", res.Cut, fork, res.Cut-fork)
+		cut = fmt.Sprintf(" (%d bytes of WAL, %s..%s, were on no timeline but its old one)", res.Cut-fork, fork, res.Cut)
 	}
-	return fmt.Sprintf("%s rewound: %s; %s; store rebuilt: %d records replayed, %d keys; it streams the new timeline from %s", name, cut, res.Plan.Reason, res.Replayed, res.Keys, fork)
+	return fmt.Sprintf("%s rewound: %s%s; store rebuilt: %d records replayed, %d keys; it streams the new timeline from %s", name, res.Plan.Reason, cut, res.Replayed, res.Keys, res.Plan.To)
 }
 
 // clearNodeDir empties a node's directory for a base backup, but only
@@ -627,11 +627,11 @@ func (c *Cluster) needsRewind(name string) {
 			m = x
 		}
 	}
-	if m == nil || m.rewinding || m.follower == nil || c.stopping {
+	if m == nil || m.rewindPending || m.follower == nil || c.stopping {
 		c.mu.Unlock()
 		return
 	}
-	m.rewinding = true
+	m.rewindPending = true
 	c.rewinds.Add(1)
 	c.mu.Unlock()
 	c.guard.Go("rewind "+name, func() {
@@ -644,13 +644,21 @@ func (c *Cluster) needsRewind(name string) {
 // timeline, and starts it again; a base backup when a rewind cannot be
 // done.
 func (c *Cluster) rewind(m *member) {
-	c.failMu.Lock()
-	defer c.failMu.Unlock()
 	done := func() {
 		c.mu.Lock()
-		m.rewinding = false
+		m.rewinding, m.rewindPending = false, false
 		c.mu.Unlock()
 	}
+	// Let "needs rewind" be seen first.
+	if !c.clk.Sleep(c.cfg.RewindAfter, c.stop) {
+		done()
+		return
+	}
+	c.failMu.Lock()
+	defer c.failMu.Unlock()
+	c.mu.Lock()
+	m.rewinding = true
+	c.mu.Unlock()
 	c.mu.Lock()
 	f := m.follower
 	hist := c.history
@@ -670,8 +678,16 @@ func (c *Cluster) rewind(m *member) {
 	c.mu.Unlock()
 	fork, ok := hist.Fork(st.Timeline)
 	if !ok {
+		// It follows the primary's timeline meanwhile (or one the
+		// primary never was on, which the handshake refuses again):
+		// nothing to rewind. It starts as it was.
 		done()
-		c.emit(Event{Follower: m.name, Kind: EvError, Text: fmt.Sprintf("%s needs a rewind, but its timeline %d is not in the primary's history", m.name, st.Timeline)})
+		if st.Timeline != hist.Timeline() {
+			c.emit(Event{Follower: m.name, Kind: EvError, Text: fmt.Sprintf("%s is on timeline %d, which is not in the history of the primary's timeline %d: not rewound", m.name, st.Timeline, hist.Timeline())})
+		}
+		if err := c.startFollower(m, false); err != nil {
+			c.emit(Event{Follower: m.name, Kind: EvError, Text: fmt.Sprintf("%s: restart failed: %v", m.name, err)})
+		}
 		return
 	}
 	c.emit(Event{Follower: m.name, Kind: EvRewind, LSN: fork,

@@ -35,7 +35,7 @@ func TestFailoverAtRandomPoints(t *testing.T) {
 			c := newTest(t, Config{
 				eventHook: func(e Event) {
 					switch {
-					case e.Kind == EvRewind && strings.Contains(e.Text, " rewound: cut"):
+					case e.Kind == EvRewind && strings.Contains(e.Text, " rewound: cut the WAL"):
 						rewound.Add(1)
 					case e.Kind == EvRewind && strings.Contains(e.Text, "cannot rewind"):
 						backups.Add(1)
@@ -44,7 +44,7 @@ func TestFailoverAtRandomPoints(t *testing.T) {
 				Followers: 3, Seed: seed, NoFsync: true,
 				SegmentSize: 16 << 10, // records cross segment boundaries often
 				Latency:     time.Millisecond, Jitter: time.Millisecond, FlushDelay: time.Millisecond,
-				StatusInterval: 20 * time.Millisecond,
+				StatusInterval: 20 * time.Millisecond, RewindAfter: 10 * time.Millisecond,
 			})
 			do(t, c, "sync "+rule)
 			var all []string

@@ -108,7 +108,7 @@ func TestFailoverAtEachSyncLevel(t *testing.T) {
 		{rule: "remote_apply 1", wantNone: true},
 	} {
 		t.Run(strings.ReplaceAll(tc.rule, " ", "-"), func(t *testing.T) {
-			c := newTest(t, Config{Followers: 2, Latency: 2 * time.Millisecond, StatusInterval: 20 * time.Millisecond, NoFsync: true})
+			c := newTest(t, Config{Followers: 2, Latency: 2 * time.Millisecond, StatusInterval: 20 * time.Millisecond, NoFsync: true, RewindAfter: 10 * time.Millisecond})
 			do(t, c, "sync "+tc.rule)
 			if tc.lagBehind != "" {
 				do(t, c, "latency "+tc.lagBehind+" 40ms")
@@ -180,7 +180,7 @@ func TestFailoverAtEachSyncLevel(t *testing.T) {
 // rewinds and follows, and nothing acknowledged is lost.
 func TestKeptDirectoryAfterFailover(t *testing.T) {
 	dir := t.TempDir()
-	cfg := Config{Dir: dir, Followers: 2, StatusInterval: 20 * time.Millisecond, NoFsync: true, Sync: SyncRule{Mode: SyncOn, N: 1}}
+	cfg := Config{Dir: dir, Followers: 2, StatusInterval: 20 * time.Millisecond, NoFsync: true, RewindAfter: 10 * time.Millisecond, Sync: SyncRule{Mode: SyncOn, N: 1}}
 	c, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -219,4 +219,34 @@ func TestKeptDirectoryAfterFailover(t *testing.T) {
 	})
 	converge(t, c2)
 	verifyAll(t, c2)
+}
+
+// TestNeedsRewindIsShown promotes the less advanced of two followers:
+// the other one's WAL went past the fork, so the new primary refuses it
+// and it shows "needs rewind" with the fork LSN, then rewinds, and
+// streams the new timeline.
+func TestNeedsRewindIsShown(t *testing.T) {
+	c := newTest(t, Config{Followers: 2, StatusInterval: 20 * time.Millisecond, NoFsync: true, RewindAfter: time.Second})
+	put(t, c, 20, "a")
+	converge(t, c)
+	do(t, c, "latency follower-1 200ms")
+	put(t, c, 30, "b")
+	eventuallyC(t, c, "follower-2 has all, follower-1 not", func(s Snapshot) bool {
+		return follower(s, "follower-2").FlushLSN == s.Leader.FlushLSN && follower(s, "follower-1").FlushLSN < s.Leader.FlushLSN
+	})
+	do(t, c, "crash leader")
+	do(t, c, "promote follower-1")
+	s := eventuallyC(t, c, "follower-2 needs rewind", func(s Snapshot) bool {
+		return follower(s, "follower-2").State == StateNeedsRewind
+	})
+	f := follower(s, "follower-2")
+	if f.ForkLSN != s.History[0].ForkLSN || f.ForkLSN == 0 || f.WriteLSN <= f.ForkLSN {
+		t.Fatalf("follower-2 needs rewind at fork %s, write %s; history %+v", f.ForkLSN, f.WriteLSN, s.History)
+	}
+	eventuallyC(t, c, "follower-2 rewound, streaming timeline 2", func(s Snapshot) bool {
+		f := follower(s, "follower-2")
+		return f.State == StateStreaming && f.Timeline == 2
+	})
+	converge(t, c)
+	verifyAll(t, c)
 }

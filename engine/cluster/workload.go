@@ -22,6 +22,10 @@ type workload struct {
 	changed chan struct{} // closed when the rate changes
 	rng     *rand.Rand
 
+	// newest is the key of the newest record the workload made (a read
+	// of no key in particular reads it).
+	newest []byte
+
 	// rate measurement: records at world times
 	window [64]rateSample
 	wpos   int
@@ -104,6 +108,7 @@ func (w *workload) next() (wal.Op, []byte, []byte) {
 	defer w.mu.Unlock()
 	cfg := &w.c.cfg
 	key := fmt.Appendf(nil, "key-%05d", w.rng.IntN(cfg.Keys))
+	w.newest = key // never changed after: each record's key is its own
 	if w.rng.Float64() < cfg.DelRatio {
 		return wal.OpDel, key, nil
 	}
@@ -198,15 +203,23 @@ func (w *workload) burst(n int64) error {
 	return nil
 }
 
-// one writes a single record and waits for its commit in the background.
-func (w *workload) one(op wal.Op, key, value []byte) error {
+// newestKey is the key of the newest record the workload made ("" none).
+func (w *workload) newestKey() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return string(w.newest)
+}
+
+// one writes a single record and waits for its commit in the background;
+// it returns the commit LSN (the end of the record).
+func (w *workload) one(op wal.Op, key, value []byte) (wal.LSN, error) {
 	l, err := w.c.writable()
 	if err != nil {
-		return err
+		return 0, err
 	}
 	end, err := l.Append(op, key, value)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	w.wg.Add(1)
 	w.c.guard.Go("workload commit", func() {
@@ -214,7 +227,7 @@ func (w *workload) one(op wal.Op, key, value []byte) error {
 		a := [1]replica.AckedCommit{ack(op, key, value, end)}
 		w.c.waitCommit(l, a[:], w.stop)
 	})
-	return nil
+	return end, nil
 }
 
 // measuredRate is records per second of world time over the last few

@@ -11,7 +11,8 @@ import (
 )
 
 // Image encodes the store, consistent at the returned LSN (its applied
-// LSN), in the frozen format described in the package doc.
+// LSN), in the frozen format described in the package doc (version
+// ImageVersion, with each key's version LSN).
 func (s *Store) Image() (data []byte, lsn wal.LSN) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
@@ -35,16 +36,19 @@ func (s *Store) Image() (data []byte, lsn wal.LSN) {
 		e := s.ents.at(i)
 		b = binary.BigEndian.AppendUint16(b, uint16(e.klen))
 		b = binary.BigEndian.AppendUint32(b, uint32(e.vlen))
+		b = binary.BigEndian.AppendUint64(b, uint64(e.lsn))
 		b = append(b, s.arena.span(e.off, int(e.klen)+int(e.vlen))...)
 	}
 	b = binary.BigEndian.AppendUint32(b, wal.Checksum(b))
 	return b, s.applied
 }
 
-// Restore decodes an image written by Image and returns the store and
-// the LSN it is consistent at. Everything is validated (CRC, magic, version,
-// lengths, strictly increasing keys, no trailing bytes); errors wrap
-// ErrCorrupt. Nothing is allocated from an untrusted length beyond len(data).
+// Restore decodes an image written by Image, of version 2 or 1, and
+// returns the store and the LSN it is consistent at. A version 1 image
+// has no version LSNs: every key's is 0 (unknown). Everything is validated
+// (CRC, magic, version, lengths, strictly increasing keys, no trailing
+// bytes); errors wrap ErrCorrupt. Nothing is allocated from an untrusted
+// length beyond len(data).
 func Restore(data []byte) (*Store, wal.LSN, error) {
 	if len(data) < imageHeaderSize+imageTrailerSize {
 		return nil, 0, fmt.Errorf("%w: %d bytes is shorter than the header", ErrCorrupt, len(data))
@@ -56,13 +60,18 @@ func Restore(data []byte) (*Store, wal.LSN, error) {
 	if string(body[:4]) != ImageMagic {
 		return nil, 0, fmt.Errorf("%w: bad magic %q", ErrCorrupt, body[:4])
 	}
-	if body[4] != ImageVersion {
+	entryHeader := imageEntryHeader
+	switch body[4] {
+	case ImageVersion:
+	case ImageVersion1:
+		entryHeader = imageEntryV1
+	default:
 		return nil, 0, fmt.Errorf("%w: unsupported version %d", ErrCorrupt, body[4])
 	}
 	lsn := wal.LSN(binary.BigEndian.Uint64(body[5:13]))
 	count := int(binary.BigEndian.Uint32(body[13:17]))
 	rest := body[imageHeaderSize:]
-	if maxCount := len(rest) / (imageEntryHeader + 1); count > maxCount {
+	if maxCount := len(rest) / (entryHeader + 1); count > maxCount {
 		return nil, 0, fmt.Errorf("%w: %d entries cannot fit in %d bytes", ErrCorrupt, count, len(rest))
 	}
 	// count is now bounded by len(data), and so is every size below.
@@ -71,12 +80,16 @@ func Restore(data []byte) (*Store, wal.LSN, error) {
 	var prev []byte
 	for i := 0; i < count; i++ {
 		off := len(body) - len(rest)
-		if len(rest) < imageEntryHeader {
+		if len(rest) < entryHeader {
 			return nil, 0, fmt.Errorf("%w: entry %d at offset %d: truncated header", ErrCorrupt, i, off)
 		}
 		klen := int(binary.BigEndian.Uint16(rest[0:2]))
 		vlen := int(binary.BigEndian.Uint32(rest[2:6]))
-		rest = rest[imageEntryHeader:]
+		var version wal.LSN
+		if entryHeader == imageEntryHeader {
+			version = wal.LSN(binary.BigEndian.Uint64(rest[6:14]))
+		}
+		rest = rest[entryHeader:]
 		if klen == 0 || klen > wal.MaxKeySize || vlen > wal.MaxValueSize || klen+vlen > len(rest) {
 			return nil, 0, fmt.Errorf("%w: entry %d at offset %d: key %d bytes, value %d bytes, %d left", ErrCorrupt, i, off, klen, vlen, len(rest))
 		}
@@ -88,7 +101,7 @@ func Restore(data []byte) (*Store, wal.LSN, error) {
 		// the empty slot.
 		kh := maphash.Bytes(s.seed, k)
 		pos, _ := find(s, kh, k)
-		s.insert(pos, kh, k, v)
+		s.insert(pos, kh, k, v, version)
 		prev = k
 		rest = rest[klen+vlen:]
 	}

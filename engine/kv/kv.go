@@ -16,8 +16,9 @@
 //     also give the key's home slot, so the table grows and a DEL shifts a
 //     probe run back (no tombstones) without reading any entry, and most
 //     mismatches are rejected without leaving the table.
-//   - ents holds one 24-byte entry per key: where its key and value live
-//     in the arena. Entries of deleted keys are marked free (klen < 0) and
+//   - ents holds one 32-byte entry per key: where its key and value live
+//     in the arena, and the LSN of the record that wrote the value (its
+//     version). Entries of deleted keys are marked free (klen < 0) and
 //     reused. Entries live in pages of 4,096 that never move, so adding a
 //     key never copies the others (the first page grows from small).
 //   - arena holds each pair's key bytes immediately followed by its value
@@ -43,21 +44,27 @@
 //
 // # Image format (frozen: sent as a base backup)
 //
-// All integers are big-endian.
+// All integers are big-endian. Image writes version 2; Restore reads
+// versions 1 and 2.
 //
 //	offset  size  field
 //	0       4     magic "WSKV"
-//	4       1     version (1)
+//	4       1     version (2; 1 in images written before version LSNs)
 //	5       8     LSN the image is consistent at
 //	13      4     entry count
 //	17      ...   entries, in increasing key order, each:
 //	                2  key length (1..wal.MaxKeySize)
 //	                4  value length (0..wal.MaxValueSize)
+//	                8  version LSN: where the record that wrote the value
+//	                   starts (version 2 only; 0 when unknown)
 //	                k  key
 //	                v  value
 //	end-4   4     CRC-32C (Castagnoli) of every byte before it
 //
-// These values are part of the base-backup format: don't change them.
+// A version 1 entry has no version LSN: a store restored from one holds
+// 0 (unknown) for every key until it is written again. These values are
+// part of the base-backup and checkpoint formats: don't change them; a
+// new layout takes a new version, and Restore keeps reading the old ones.
 package kv
 
 import (
@@ -75,10 +82,15 @@ import (
 
 // Frozen image constants.
 const (
-	ImageMagic       = "WSKV"
-	ImageVersion     = 1
+	ImageMagic = "WSKV"
+	// ImageVersion is the version Image writes.
+	ImageVersion = 2
+	// ImageVersion1 is the first layout, without version LSNs; Restore
+	// still reads it.
+	ImageVersion1    = 1
 	imageHeaderSize  = 4 + 1 + 8 + 4
-	imageEntryHeader = 2 + 4
+	imageEntryHeader = 2 + 4 + 8 // version 2
+	imageEntryV1     = 2 + 4
 	imageTrailerSize = 4
 )
 
@@ -122,9 +134,11 @@ type Store struct {
 
 // entry describes one pair and holds no pointers. The pair is at
 // arena[off:off+klen+vlen], key first; the value may grow in place up to
-// vcap bytes.
+// vcap bytes. lsn is the pair's version: where the record that wrote the
+// value starts (0: unknown, from a version 1 image).
 type entry struct {
 	off              int
+	lsn              wal.LSN
 	klen, vlen, vcap int32 // klen < 0 marks a free entry
 }
 
@@ -338,7 +352,7 @@ func (s *Store) Apply(r wal.Record) {
 func (s *Store) applyOp(kh uint64, r wal.Record) {
 	switch r.Op {
 	case wal.OpSet:
-		s.set(kh, r.Key, r.Value)
+		s.set(kh, r.Key, r.Value, r.LSN)
 	case wal.OpDel:
 		s.del(kh, r.Key)
 	}
@@ -402,18 +416,19 @@ func (s *Store) ApplyBatch(rs []wal.Record) {
 	s.mu.Unlock()
 }
 
-// set stores value under key, whose maphash is kh. The caller holds the
-// write lock.
-func (s *Store) set(kh uint64, key, value []byte) {
+// set stores value under key, whose maphash is kh, as the version
+// written by the record at lsn. The caller holds the write lock.
+func (s *Store) set(kh uint64, key, value []byte, lsn wal.LSN) {
 	if len(key) > math.MaxInt32 || len(value) > math.MaxInt32 {
 		panic("kv: key or value too large")
 	}
 	pos, i := find(s, kh, key)
 	if i < 0 {
-		s.insert(pos, kh, key, value)
+		s.insert(pos, kh, key, value, lsn)
 		return
 	}
 	e := s.ents.at(i)
+	e.lsn = lsn
 	n := len(value)
 	if n <= int(e.vcap) {
 		// Fits where the old value was: overwrite in place, which a
@@ -435,10 +450,11 @@ func (s *Store) set(kh uint64, key, value []byte) {
 	s.maybeCompact()
 }
 
-// insert adds a new pair whose probe run ends at the empty slot pos.
-func (s *Store) insert(pos, kh uint64, key, value []byte) {
+// insert adds a new pair, the version written at lsn, whose probe run
+// ends at the empty slot pos.
+func (s *Store) insert(pos, kh uint64, key, value []byte, lsn wal.LSN) {
 	e := entry{
-		off:  s.arena.place(key, value),
+		off: s.arena.place(key, value), lsn: lsn,
 		klen: int32(len(key)), vlen: int32(len(value)), vcap: int32(len(value)),
 	}
 	var i int
@@ -555,6 +571,35 @@ func (s *Store) Get(key string) ([]byte, bool) {
 		return bytes.Clone(s.value(s.ents.at(i))), true // never nil: a span of a block
 	}
 	return nil, false
+}
+
+// Version is one key as a store holds it, read under one lock with the
+// store's applied LSN.
+type Version struct {
+	Value []byte // a copy; nil when not found
+	Found bool
+	// LSN is where the record that wrote the value starts: the version
+	// read (0 when not found, or unknown: restored from a version 1 image).
+	LSN wal.LSN
+	// Applied is the store's applied LSN when it was read (AppliedLSN).
+	Applied wal.LSN
+}
+
+// GetVersion returns key's value with its version LSN and the store's
+// applied LSN, all read at one moment, so a reader can tell how old what
+// it read is.
+func (s *Store) GetVersion(key string) Version {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	v := Version{Applied: s.applied}
+	if s.count == 0 {
+		return v
+	}
+	if _, i := find(s, maphash.String(s.seed, key), key); i >= 0 {
+		e := s.ents.at(i)
+		v.Value, v.Found, v.LSN = bytes.Clone(s.value(e)), true, e.lsn
+	}
+	return v
 }
 
 // Len returns the number of keys.

@@ -99,29 +99,34 @@ func checkTable(t *testing.T, s *Store) {
 	}
 }
 
-// modelImage encodes m in the frozen image format, independently of
+// modelImage encodes m, with the version LSNs vers, in the frozen image
+// format of the given version (1 has no version LSNs), independently of
 // the Store, so the store's image bytes can be checked against it.
-func modelImage(m map[string][]byte, lsn wal.LSN) []byte {
+func modelImage(m map[string][]byte, vers map[string]wal.LSN, lsn wal.LSN, version byte) []byte {
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
 	b := []byte(ImageMagic)
-	b = append(b, ImageVersion)
+	b = append(b, version)
 	b = binary.BigEndian.AppendUint64(b, uint64(lsn))
 	b = binary.BigEndian.AppendUint32(b, uint32(len(keys)))
 	for _, k := range keys {
 		b = binary.BigEndian.AppendUint16(b, uint16(len(k)))
 		b = binary.BigEndian.AppendUint32(b, uint32(len(m[k])))
+		if version >= 2 {
+			b = binary.BigEndian.AppendUint64(b, uint64(vers[k]))
+		}
 		b = append(b, k...)
 		b = append(b, m[k]...)
 	}
 	return binary.BigEndian.AppendUint32(b, wal.Checksum(b))
 }
 
-// compareModel checks every observable of s against the model m.
-func compareModel(t *testing.T, s *Store, m map[string][]byte, lsn wal.LSN) {
+// compareModel checks every observable of s against the model m, whose
+// keys' version LSNs are vers.
+func compareModel(t *testing.T, s *Store, m map[string][]byte, vers map[string]wal.LSN, lsn wal.LSN) {
 	t.Helper()
 	checkTable(t, s)
 	if s.Len() != len(m) {
@@ -139,11 +144,17 @@ func compareModel(t *testing.T, s *Store, m map[string][]byte, lsn wal.LSN) {
 		if !ok || !bytes.Equal(got, v) || got == nil {
 			t.Fatalf("Get(%q) = %q, %v; want %q", k, got, ok, v)
 		}
+		if gv := s.GetVersion(k); !gv.Found || !bytes.Equal(gv.Value, v) || gv.LSN != vers[k] || gv.Applied != lsn {
+			t.Fatalf("GetVersion(%q) = %+v; want %q @%v applied %v", k, gv, v, vers[k], lsn)
+		}
 	}
 	for _, k := range []string{"absent", "s-1", "L-1"} {
 		if _, ok := m[k]; !ok {
 			if v, ok := s.Get(k); ok {
 				t.Fatalf("Get(%q) = %q, want absent", k, v)
+			}
+			if gv := s.GetVersion(k); gv.Found || gv.LSN != 0 || gv.Value != nil {
+				t.Fatalf("GetVersion(%q) = %+v, want absent", k, gv)
 			}
 		}
 	}
@@ -155,7 +166,7 @@ func compareModel(t *testing.T, s *Store, m map[string][]byte, lsn wal.LSN) {
 		t.Fatalf("Keys differ from the model: %d vs %d keys", len(got), len(keys))
 	}
 	data, slsn := s.Image()
-	if slsn != lsn || !bytes.Equal(data, modelImage(m, lsn)) {
+	if slsn != lsn || !bytes.Equal(data, modelImage(m, vers, lsn, ImageVersion)) {
 		t.Fatal("Image differs from the model's encoding")
 	}
 	r, rlsn, err := Restore(data)
@@ -168,6 +179,21 @@ func compareModel(t *testing.T, s *Store, m map[string][]byte, lsn wal.LSN) {
 	}
 	if again, _ := r.Image(); !bytes.Equal(again, data) {
 		t.Fatal("image of the restored store differs")
+	}
+	// A version 1 image of the same pairs restores them with unknown (0)
+	// version LSNs.
+	r1, r1lsn, err := Restore(modelImage(m, vers, lsn, ImageVersion1))
+	if err != nil {
+		t.Fatalf("Restore of a version 1 image: %v", err)
+	}
+	if r1lsn != lsn || r1.Digest() != digest || r1.Diff(s) != "" {
+		t.Fatalf("version 1 image restored differs: lsn %v diff %q", r1lsn, r1.Diff(s))
+	}
+	for k := range m {
+		if gv := r1.GetVersion(k); gv.LSN != 0 {
+			t.Fatalf("version 1 image: %q has version LSN %v, want 0 (unknown)", k, gv.LSN)
+		}
+		break
 	}
 }
 
@@ -184,6 +210,7 @@ func TestModelManyKeys(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 9))
 	s := New()
 	m := map[string][]byte{}
+	vers := map[string]wal.LSN{}
 	var end wal.LSN
 	batch := make([]wal.Record, 0, 64)
 	for i := range 30_000 {
@@ -203,8 +230,10 @@ func TestModelManyKeys(t *testing.T) {
 		switch r.Op {
 		case wal.OpSet:
 			m[string(r.Key)] = r.Value
+			vers[string(r.Key)] = r.LSN
 		case wal.OpDel:
 			delete(m, string(r.Key))
+			delete(vers, string(r.Key))
 		}
 		end = r.End()
 		batch = append(batch, r)
@@ -214,7 +243,7 @@ func TestModelManyKeys(t *testing.T) {
 		}
 	}
 	s.ApplyBatch(batch)
-	compareModel(t, s, m, end)
+	compareModel(t, s, m, vers, end)
 	if s.ents.len() <= entPageSize || len(s.arena.blocks) < 12 {
 		t.Fatalf("%d entries in %d blocks: the test no longer crosses pages and block sizes", s.ents.len(), len(s.arena.blocks))
 	}
@@ -227,6 +256,7 @@ func TestModel(t *testing.T) {
 			s := New()
 			s.minDead = floor
 			m := map[string][]byte{}
+			vers := map[string]wal.LSN{}
 			var lsn, end wal.LSN
 			var grows int
 			randRecord := func() wal.Record {
@@ -256,8 +286,10 @@ func TestModel(t *testing.T) {
 				switch r.Op {
 				case wal.OpSet:
 					m[string(r.Key)] = bytes.Clone(append([]byte{}, r.Value...))
+					vers[string(r.Key)] = r.LSN
 				case wal.OpDel:
 					delete(m, string(r.Key))
+					delete(vers, string(r.Key))
 				}
 				end = r.End()
 			}
@@ -289,7 +321,7 @@ func TestModel(t *testing.T) {
 					s.compact()
 					s.mu.Unlock()
 				}
-				compareModel(t, s, m, end)
+				compareModel(t, s, m, vers, end)
 			}
 			if grows < 5 {
 				t.Errorf("the table grew only %d times", grows)
@@ -304,8 +336,9 @@ func TestModel(t *testing.T) {
 			}
 			s.ApplyBatch(batch)
 			clear(m)
+			clear(vers)
 			end = batch[len(batch)-1].End()
-			compareModel(t, s, m, end)
+			compareModel(t, s, m, vers, end)
 			if s.Digest() != 0 {
 				t.Fatalf("empty store digest %x", s.Digest())
 			}
@@ -315,7 +348,7 @@ func TestModel(t *testing.T) {
 				s.Apply(r)
 				model(r)
 			}
-			compareModel(t, s, m, end)
+			compareModel(t, s, m, vers, end)
 			if s.ents.len() != ents {
 				t.Fatalf("refilling %d keys grew the entries from %d to %d", ents, ents, s.ents.len())
 			}

@@ -40,6 +40,8 @@ func Refusal(v cluster.Verb) string {
 		return "real servers run in real time: their clock cannot be slowed down or frozen"
 	case cluster.VerbSlots:
 		return "slots are made one per standby (pg_create_physical_replication_slot, or pg_basebackup -C -S) and dropped with pg_drop_replication_slot; there is no switch for all of them"
+	case cluster.VerbRead, cluster.VerbProbe:
+		return "walship pg does not read keys on the servers: on a real standby a read is your own SELECT, and pg_last_wal_replay_lsn() says how far it has replayed"
 	case cluster.VerbSet, cluster.VerbDel:
 		return "walship pg writes rows into walship_rows with write N and rate N; there is no key-value store to set keys in"
 	}

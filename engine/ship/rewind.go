@@ -51,7 +51,7 @@ func Rewind(dir string, segmentSize int64, noSync bool, history replica.History,
 		if err != nil {
 			return res, fmt.Errorf("ship: rewind: %w", err)
 		}
-		if s != nil && lsn <= fork && (image == nil || lsn > imageLSN) {
+		if s != nil && lsn <= min(fork, log.End()) && (image == nil || lsn > imageLSN) {
 			image, imageLSN = s, lsn
 		} else if s != nil && image == nil && lsn > imageLSN {
 			imageLSN = lsn // past the fork: the plan says it cannot be used
@@ -66,19 +66,20 @@ func Rewind(dir string, segmentSize int64, noSync bool, history replica.History,
 	if res.Plan.UseImage {
 		store, from = image, imageLSN
 	}
-	if res.Replayed, err = replayCount(log, store, from, fork); err != nil {
-		return res, fmt.Errorf("ship: rewind: replaying %s..%s: %w", from, fork, err)
+	to := res.Plan.To
+	if res.Replayed, err = replayCount(log, store, from, to); err != nil {
+		return res, fmt.Errorf("ship: rewind: replaying %s..%s: %w", from, to, err)
 	}
 	res.Keys = store.Len()
 	// Durable in this order, so a crash part-way leaves a directory a
 	// rewind can be run on again: the rebuilt store at the fork, then the
 	// cut WAL, then the checkpoint gone, then the new timeline.
 	data, _ := store.Image()
-	if err := saveImageFile(filepath.Join(dir, BaseBackupFile), data, fork, noSync); err != nil {
+	if err := saveImageFile(filepath.Join(dir, BaseBackupFile), data, to, noSync); err != nil {
 		return res, err
 	}
 	closed = true
-	if err := log.CloseAt(fork); err != nil {
+	if err := log.CloseAt(to); err != nil {
 		return res, fmt.Errorf("ship: rewind: %w", err)
 	}
 	if err := os.Remove(filepath.Join(dir, CheckpointFile)); err != nil && !errors.Is(err, os.ErrNotExist) {

@@ -231,11 +231,13 @@ func LostCommits(acked []AckedCommit, fork wal.LSN, sample int) (n int, from, to
 
 // RewindPlan is how a diverged node gets back onto a timeline.
 type RewindPlan struct {
-	// Rewind: truncate the WAL to the fork and rebuild the store from
-	// the image at ImageLSN (none: from an empty store at LSN 0) plus the
-	// WAL up to the fork, as pg_rewind keeps what is shared. Otherwise a
-	// base backup from the new leader replaces it all.
+	// Rewind: truncate the WAL at To (the fork, or the WAL's end when it
+	// ends before the fork: nothing to cut) and rebuild the store from the
+	// image at ImageLSN (none: from an empty store at LSN 0) plus the WAL
+	// up to To, as pg_rewind keeps what is shared. Otherwise a base backup
+	// from the new leader replaces it all.
 	Rewind   bool
+	To       wal.LSN
 	UseImage bool
 	ImageLSN wal.LSN
 	Reason   string
@@ -245,17 +247,20 @@ type RewindPlan struct {
 // whose newest store image (a base backup or a checkpoint; hasImage) is
 // consistent at imageLSN gets back to a timeline forked at fork.
 func PlanRewind(fork, logStart, logEnd wal.LSN, hasImage bool, imageLSN wal.LSN) RewindPlan {
+	to := min(fork, logEnd)
+	cut := fmt.Sprintf("cut the WAL at the fork %s", fork)
+	if logEnd <= fork {
+		cut = fmt.Sprintf("its WAL ends at %s, not past the fork %s: nothing to cut", logEnd, fork)
+	}
 	switch {
-	case logEnd < fork:
-		return RewindPlan{Reason: fmt.Sprintf("its WAL ends at %s, before the fork %s: nothing to rewind", logEnd, fork)}
-	case hasImage && imageLSN <= fork && imageLSN >= logStart:
-		return RewindPlan{Rewind: true, UseImage: true, ImageLSN: imageLSN,
-			Reason: fmt.Sprintf("cut the WAL at the fork %s, rebuild the store from its image at %s and the WAL up to the fork", fork, imageLSN)}
+	case hasImage && imageLSN <= to && imageLSN >= logStart:
+		return RewindPlan{Rewind: true, To: to, UseImage: true, ImageLSN: imageLSN,
+			Reason: fmt.Sprintf("%s, rebuild the store from its image at %s and the WAL up to %s", cut, imageLSN, to)}
 	case logStart == 0:
-		return RewindPlan{Rewind: true,
-			Reason: fmt.Sprintf("cut the WAL at the fork %s, rebuild the store from the WAL up to the fork", fork)}
-	case hasImage && imageLSN > fork:
-		return RewindPlan{Reason: fmt.Sprintf("its store image is at %s, past the fork %s, and cannot be taken back", imageLSN, fork)}
+		return RewindPlan{Rewind: true, To: to,
+			Reason: fmt.Sprintf("%s, rebuild the store from the WAL up to %s", cut, to)}
+	case hasImage && imageLSN > to:
+		return RewindPlan{Reason: fmt.Sprintf("its store image is at %s, past %s, and cannot be taken back", imageLSN, to)}
 	}
 	return RewindPlan{Reason: fmt.Sprintf("its WAL starts at %s and no store image covers what came before", logStart)}
 }

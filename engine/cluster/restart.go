@@ -32,12 +32,7 @@ func (c *Cluster) crashLeader(keep int64) error {
 	log := l.Log()
 	unsynced := int64(log.Written() - log.Flushed())
 	if keep < 0 {
-		keep = 0
-		if unsynced > 0 {
-			c.mu.Lock()
-			keep = c.rng.Int64N(unsynced + 1)
-			c.mu.Unlock()
-		}
+		keep = c.randomKeep(unsynced)
 	}
 	flush := log.Flushed()
 	err := l.Crash(keep)

@@ -175,24 +175,7 @@ func TestSettings(t *testing.T) {
 // with the primary down, so the failover the chapter plays can run
 // again.
 func TestWorldRewindsToAPrimaryDown(t *testing.T) {
-	w, err := cluster.NewWorld(restartConfig("", 2))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { w.Close() })
-	do := func(line string) {
-		t.Helper()
-		c, err := cluster.ParseCommand(line)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := w.Do(c); err != nil {
-			t.Fatalf("%s: %v", line, err)
-		}
-	}
-	streaming(t, w)
-	putRange(t, w.Cluster(), 0, 200)
-	converge(t, w.Cluster())
+	w, do := failoverWorld(t)
 	do("crash leader")
 	if err := w.Checkpoint("chapter-1"); err != nil {
 		t.Fatal(err)
@@ -214,24 +197,7 @@ func TestWorldRewindsToAPrimaryDown(t *testing.T) {
 // after a failover and before the old leader came back: it is down again
 // (not rejoined on its own), so restart leader can bring it back again.
 func TestWorldRewindsToAnOldLeaderDown(t *testing.T) {
-	w, err := cluster.NewWorld(restartConfig("", 2))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { w.Close() })
-	do := func(line string) {
-		t.Helper()
-		c, err := cluster.ParseCommand(line)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := w.Do(c); err != nil {
-			t.Fatalf("%s: %v", line, err)
-		}
-	}
-	streaming(t, w)
-	putRange(t, w.Cluster(), 0, 200)
-	converge(t, w.Cluster())
+	w, do := failoverWorld(t)
 	do("crash leader")
 	do("failover")
 	if err := w.Checkpoint("chapter-5"); err != nil {
@@ -251,4 +217,29 @@ func TestWorldRewindsToAnOldLeaderDown(t *testing.T) {
 		}
 	}
 	do("restart leader")
+}
+
+// failoverWorld starts a world of two followers streaming 200 keys, and
+// a function that carries out a command on it or fails the test.
+func failoverWorld(t *testing.T) (*cluster.World, func(string)) {
+	t.Helper()
+	w, err := cluster.NewWorld(restartConfig("", 2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.Close() })
+	do := func(line string) {
+		t.Helper()
+		c, err := cluster.ParseCommand(line)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Do(c); err != nil {
+			t.Fatalf("%s: %v", line, err)
+		}
+	}
+	streaming(t, w)
+	putRange(t, w.Cluster(), 0, 200)
+	converge(t, w.Cluster())
+	return w, do
 }

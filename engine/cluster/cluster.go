@@ -181,7 +181,7 @@ func New(cfg Config) (*Cluster, error) {
 		return nil, err
 	}
 	wantFollowers := cfg.Followers
-	kept, primary, err := keptCluster(&cfg)
+	kept, primary, deposed, err := keptCluster(&cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -235,6 +235,9 @@ func New(cfg Config) (*Cluster, error) {
 	c.leader, c.primaryName, c.primaryDir, c.primaryState = p, primary, nodeDir(c.dir, primary), PrimaryUp
 	c.primaryAddr, c.history = p.Addr(), p.History()
 	c.primaryMoved = make(chan struct{})
+	for _, name := range deposed {
+		c.deposed = append(c.deposed, deposedNode{name: name, dir: nodeDir(c.dir, name)})
+	}
 	c.work = newWorkload(c)
 	for _, idx := range kept {
 		c.addMu.Lock()

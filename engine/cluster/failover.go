@@ -161,10 +161,9 @@ func (c *Cluster) failover() error {
 	var cs []replica.Candidate
 	for _, m := range members {
 		c.mu.Lock()
-		f, rewinding, last := m.follower, m.rewinding, m.last
+		running, rewinding := m.follower != nil, m.rewinding
 		c.mu.Unlock()
-		cd := candidate(m, f, rewinding, last)
-		cs = append(cs, cd)
+		cs = append(cs, candidate(m, c.memberStatus(m), running, rewinding))
 	}
 	best, why, ok := replica.ChooseFailover(cs)
 	if !ok {
@@ -178,16 +177,24 @@ func (c *Cluster) failover() error {
 	return fmt.Errorf("failover: %s is gone", best.Name)
 }
 
-// candidate is what a failover knows of a follower.
-func candidate(m *member, f *ship.Follower, rewinding bool, last ship.FollowerStatus) replica.Candidate {
-	cd := replica.Candidate{Name: m.name, Index: m.index, Running: f != nil && !rewinding, State: StateStopped}
-	st := last
+// memberStatus is m's follower's status, or the last one it had while it
+// is stopped.
+func (c *Cluster) memberStatus(m *member) ship.FollowerStatus {
+	c.mu.Lock()
+	f, last := m.follower, m.last
+	c.mu.Unlock()
 	if f != nil {
-		st = f.Status()
+		return f.Status()
 	}
+	return last
+}
+
+// candidate is what a failover knows of a follower.
+func candidate(m *member, st ship.FollowerStatus, running, rewinding bool) replica.Candidate {
+	cd := replica.Candidate{Name: m.name, Index: m.index, Running: running && !rewinding, State: StateStopped}
 	if rewinding {
 		cd.State = StateRewinding
-	} else if f != nil {
+	} else if running {
 		cd.State = st.State
 	}
 	if st.State == StateNeedsRewind {
@@ -279,6 +286,7 @@ func (c *Cluster) promote(m *member, reason string) error {
 	} else {
 		c.deposed = append(c.deposed, deposedNode{name: oldName, dir: oldDir})
 	}
+	deposedErr := c.saveDeposedLocked()
 	rule := c.cfg.Sync
 	c.announceMoveLocked()
 	c.mu.Unlock()
@@ -294,6 +302,9 @@ func (c *Cluster) promote(m *member, reason string) error {
 	}
 	c.retarget(l.Addr())
 	c.countLost(prev, fork, newHist.Timeline(), m.name, rule)
+	if deposedErr != nil {
+		return fmt.Errorf("%s is the primary, but the data directory does not record that %s is down: %w", m.name, oldName, deposedErr)
+	}
 	return nil
 }
 
@@ -311,13 +322,7 @@ func (c *Cluster) promotionCost(m *member, end wal.LSN) string {
 		if x == m {
 			continue
 		}
-		c.mu.Lock()
-		f, last := x.follower, x.last
-		c.mu.Unlock()
-		st := last
-		if f != nil {
-			st = f.Status()
-		}
+		st := c.memberStatus(x)
 		if st.Positions.Flush > end {
 			ahead = append(ahead, fmt.Sprintf("%s flushed %s", x.name, st.Positions.Flush))
 			most = max(most, st.Positions.Flush)

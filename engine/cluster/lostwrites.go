@@ -98,13 +98,7 @@ func (c *Cluster) flushFloor() wal.LSN {
 	c.mu.Unlock()
 	floor := wal.LSN(1<<63 - 1)
 	for _, m := range members {
-		c.mu.Lock()
-		f, last := m.follower, m.last
-		c.mu.Unlock()
-		st := last
-		if f != nil {
-			st = f.Status()
-		}
+		st := c.memberStatus(m)
 		floor = min(floor, st.Positions.Flush)
 	}
 	return floor

@@ -32,12 +32,7 @@ func (c *Cluster) crashLeader(keep int64) error {
 	log := l.Log()
 	unsynced := int64(log.Written() - log.Flushed())
 	if keep < 0 {
-		keep = 0
-		if unsynced > 0 {
-			c.mu.Lock()
-			keep = c.rng.Int64N(unsynced + 1)
-			c.mu.Unlock()
-		}
+		keep = c.randomKeep(unsynced)
 	}
 	flush := log.Flushed()
 	err := l.Crash(keep)
@@ -135,12 +130,13 @@ func (c *Cluster) startFenced(old deposedNode) error {
 	}
 	c.mu.Lock()
 	c.deposed = c.deposed[1:]
+	err = c.saveDeposedLocked()
 	c.fenced = append(c.fenced, &fencedNode{name: old.name, dir: old.dir, l: l})
 	tl := c.history.Timeline()
 	c.mu.Unlock()
 	c.emit(Event{Follower: followerField(old.name), Kind: EvTimeline, LSN: l.Log().End(),
 		Text: fmt.Sprintf("SPLIT: %s runs as a primary on timeline %d, but the cluster is on timeline %d: fenced, no follower follows it (its followers would be refused)", old.name, l.History().Timeline(), tl)})
-	return nil
+	return err
 }
 
 // rejoin brings an old primary back as a follower of the primary: a
@@ -156,10 +152,14 @@ func (c *Cluster) rejoin(old deposedNode) error {
 	}
 	c.mu.Lock()
 	c.deposed = removeDeposed(c.deposed, old.name)
+	err := c.saveDeposedLocked()
 	c.mu.Unlock()
+	if err != nil {
+		return err
+	}
 	c.addMu.Lock()
 	defer c.addMu.Unlock()
-	_, err := c.startMember(idx, true, false)
+	_, err = c.startMember(idx, true, false)
 	return err
 }
 
@@ -220,6 +220,23 @@ func (c *Cluster) nodeNameTakenLocked(name string) bool {
 		}
 	}
 	return false
+}
+
+// saveDeposed records the deposed old primaries in the data directory
+// (DeposedFile), for a restart of the whole cluster. mu is held.
+func (c *Cluster) saveDeposedLocked() error {
+	path := filepath.Join(c.dir, DeposedFile)
+	if len(c.deposed) == 0 {
+		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+		return nil
+	}
+	var b strings.Builder
+	for _, d := range c.deposed {
+		b.WriteString(d.name + "\n")
+	}
+	return wal.WriteFileDurably(path, c.cfg.NoFsync, []byte(b.String()))
 }
 
 func removeDeposed(ds []deposedNode, name string) []deposedNode {

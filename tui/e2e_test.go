@@ -21,6 +21,7 @@ import (
 // It asserts on what `tmux capture-pane` shows. tmux is required: without
 // it the test fails, it does not skip.
 func TestEndToEndTmux(t *testing.T) {
+	t.Parallel()
 	tmux, err := exec.LookPath("tmux")
 	if err != nil {
 		t.Fatal("tmux is required for the end-to-end test (apt-get install tmux): ", err)
@@ -28,6 +29,7 @@ func TestEndToEndTmux(t *testing.T) {
 	bin := buildWalship(t)
 	for _, size := range []struct{ w, h int }{{120, 36}, {80, 24}} {
 		t.Run(fmt.Sprintf("%dx%d", size.w, size.h), func(t *testing.T) {
+			t.Parallel()
 			s := startTmux(t, tmux, bin, size.w, size.h)
 			s.waitFor("the leader and three followers", 15*time.Second, func(sc string) bool {
 				return strings.Contains(sc, "LEADER") && strings.Contains(sc, "3 follower-3") && strings.Contains(sc, "streaming")
@@ -91,6 +93,7 @@ func TestEndToEndTmux(t *testing.T) {
 // TestEndToEndBadFlags checks that bad flags give a clear message and a
 // non-zero exit.
 func TestEndToEndBadFlags(t *testing.T) {
+	t.Parallel()
 	bin := buildWalship(t)
 	for _, c := range []struct{ args, want string }{
 		{"--followers 0", "--followers"},

@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -15,18 +16,22 @@ func TestCheckChaos(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow")
 	}
+	t.Parallel()
 	for _, seed := range []int64{1, 2} {
-		var out bytes.Buffer
-		err := runCheck(context.Background(), &out, nil, checkOptions{followers: 3, records: 12000, segment: "1MiB", timeout: defaultCheckTimeout, chaos: seed})
-		if err != nil {
-			t.Fatalf("seed %d: %v\n%s", seed, err, out.String())
-		}
-		last := out.String()[strings.LastIndex(strings.TrimSpace(out.String()), "\n")+1:]
-		for _, k := range nemesis.Kinds {
-			if strings.Contains(last, k+" 0") {
-				t.Errorf("seed %d: no %s fault injected: %s", seed, k, last)
+		t.Run(fmt.Sprint("seed ", seed), func(t *testing.T) {
+			t.Parallel() // each seed checks a cluster of its own
+			var out bytes.Buffer
+			err := runCheck(context.Background(), &out, nil, checkOptions{followers: 3, records: 12000, segment: "1MiB", timeout: defaultCheckTimeout, chaos: seed})
+			if err != nil {
+				t.Fatalf("seed %d: %v\n%s", seed, err, out.String())
 			}
-		}
+			last := out.String()[strings.LastIndex(strings.TrimSpace(out.String()), "\n")+1:]
+			for _, k := range nemesis.Kinds {
+				if strings.Contains(last, k+" 0") {
+					t.Errorf("seed %d: no %s fault injected: %s", seed, k, last)
+				}
+			}
+		})
 	}
 }
 

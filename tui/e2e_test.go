@@ -1,11 +1,13 @@
 package tui
 
 import (
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -122,7 +124,19 @@ var built struct {
 	err  error
 }
 
+// e2eParallel is how many tests run at once unless -test.parallel says:
+// the end-to-end tests spend their time waiting for a lesson or a world
+// that runs at the speed of the clock, not on the CPU, so more of them
+// than there are cores can wait side by side.
+const e2eParallel = 4
+
 func TestMain(m *testing.M) {
+	flag.Parse()
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "test.parallel" })
+	if !set && runtime.GOMAXPROCS(0) < e2eParallel {
+		flag.Set("test.parallel", fmt.Sprint(e2eParallel))
+	}
 	code := m.Run()
 	if built.dir != "" {
 		os.RemoveAll(built.dir)

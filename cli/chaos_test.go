@@ -11,25 +11,36 @@ import (
 	"walship/nemesis"
 )
 
-// TestCheckChaos runs the nemesis end to end for a few seeds.
+// TestCheckChaos runs the nemesis end to end for a few seeds, a failover
+// among its faults: under on ANY 1 no acknowledged commit may be lost.
 func TestCheckChaos(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow")
 	}
 	t.Parallel()
-	for _, seed := range []int64{1, 2} {
-		t.Run(fmt.Sprint("seed ", seed), func(t *testing.T) {
+	for _, tc := range []struct {
+		seed int64
+		sync string
+	}{{1, ""}, {2, ""}, {3, "on 1"}} {
+		t.Run(fmt.Sprint("seed ", tc.seed), func(t *testing.T) {
 			t.Parallel() // each seed checks a cluster of its own
 			var out bytes.Buffer
-			err := runCheck(context.Background(), &out, nil, checkOptions{followers: 3, records: 12000, segment: "1MiB", timeout: defaultCheckTimeout, chaos: seed})
+			err := runCheck(context.Background(), &out, nil, checkOptions{followers: 3, records: 12000, segment: "1MiB", timeout: defaultCheckTimeout, chaos: tc.seed, sync: tc.sync})
 			if err != nil {
-				t.Fatalf("seed %d: %v\n%s", seed, err, out.String())
+				t.Fatalf("seed %d: %v\n%s", tc.seed, err, out.String())
 			}
-			last := out.String()[strings.LastIndex(strings.TrimSpace(out.String()), "\n")+1:]
+			lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+			tally, verdict := lines[len(lines)-2], lines[len(lines)-1]
 			for _, k := range nemesis.Kinds {
-				if strings.Contains(last, k+" 0") {
-					t.Errorf("seed %d: no %s fault injected: %s", seed, k, last)
+				if strings.Contains(tally, k+" 0") {
+					t.Errorf("seed %d: no %s fault injected: %s", tc.seed, k, tally)
 				}
+			}
+			if !strings.Contains(verdict, "leads on timeline 2") || !strings.Contains(verdict, "every follower on timeline 2") {
+				t.Errorf("seed %d: the failover's verdict: %s", tc.seed, verdict)
+			}
+			if tc.sync != "" && !strings.Contains(verdict, "0 acknowledged commits lost under on ANY 1") {
+				t.Errorf("seed %d under %s: %s", tc.seed, tc.sync, verdict)
 			}
 		})
 	}

@@ -45,7 +45,9 @@ func speedWords(f float64) string {
 // Point is something on the screen a step points at, for instance
 // follower-2's flush bar: the UI marks it until the next step.
 type Point struct {
-	Subject string // a follower name, "leader", or "reads" (the reads panel)
+	// Subject is a follower name, "leader" (the primary), "old-leader"
+	// (the original leader once it follows) or "reads" (the reads panel).
+	Subject string
 	Field   string // "" for the follower (or the leader) as a whole; see pointFields
 }
 

@@ -18,6 +18,11 @@ var (
 	timeline2Re  = regexp.MustCompile(`\bTL ?2\b`)
 	oldLeaderRe  = regexp.MustCompile(`(?i)\b0 leader\b.*\bstreaming\b.*\bTL ?2\b`)
 	promotedOnTL = "primary on timeline 2"
+	// The primary's column and the timeline lines above it.
+	leaderTL2Re   = regexp.MustCompile(`LEADER\s+TL 2\b`)
+	primaryNameRe = regexp.MustCompile(`follower-1 \(primary\)`)
+	historyRe     = regexp.MustCompile(`TL1 → TL2 at [0-9A-F]+/[0-9A-F]+: follower-1 promoted`)
+	noneLostRe    = regexp.MustCompile(`\b0 acknowledged commits lost\b`)
 )
 
 // TestEndToEndFailover plays the failover lesson in tmux as a presenter
@@ -66,6 +71,13 @@ func TestEndToEndFailoverLesson(t *testing.T) {
 		}
 		switch {
 		case strings.HasPrefix(want, "follower-1 is the primary on timeline 2"):
+			// The world is frozen here: the primary's column says TL 2 and
+			// who leads, the timeline history and the lost count are up.
+			for _, what := range []*regexp.Regexp{leaderTL2Re, primaryNameRe, historyRe, noneLostRe} {
+				if !what.MatchString(shown) {
+					t.Errorf("follower-1 promoted, but %s is not on screen:\n%s", what, shown)
+				}
+			}
 			if !strings.Contains(shown, promotedOnTL) {
 				t.Errorf("follower-1 promoted, but the event log does not say %q:\n%s", promotedOnTL, shown)
 			}

@@ -6,14 +6,11 @@
 package cluster
 
 import (
-	"cmp"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net"
 	"os"
-	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -184,7 +181,7 @@ func New(cfg Config) (*Cluster, error) {
 		return nil, err
 	}
 	wantFollowers := cfg.Followers
-	kept, primary, err := keptCluster(&cfg)
+	kept, primary, deposed, err := keptCluster(&cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -238,6 +235,9 @@ func New(cfg Config) (*Cluster, error) {
 	c.leader, c.primaryName, c.primaryDir, c.primaryState = p, primary, nodeDir(c.dir, primary), PrimaryUp
 	c.primaryAddr, c.history = p.Addr(), p.History()
 	c.primaryMoved = make(chan struct{})
+	for _, name := range deposed {
+		c.deposed = append(c.deposed, deposedNode{name: name, dir: nodeDir(c.dir, name)})
+	}
 	c.work = newWorkload(c)
 	for _, idx := range kept {
 		c.addMu.Lock()
@@ -358,189 +358,6 @@ func (c *Cluster) shutdown(stopFollower func(*ship.Follower) error, stopLeader f
 	return err
 }
 
-// ---- followers -----------------------------------------------------------
-
-// addFollower adds a new follower, with an empty directory, at the lowest
-// free index (so keys 1-9 keep working); fromBackup makes it start with a
-// base backup.
-func (c *Cluster) addFollower(fromBackup bool) (*member, error) {
-	c.addMu.Lock()
-	defer c.addMu.Unlock()
-	c.mu.Lock()
-	idx := 1
-	for used := true; used; {
-		used = c.nodeNameTakenLocked(FollowerName(idx))
-		for _, m := range c.followers {
-			if m.index == idx {
-				used = true
-				break
-			}
-		}
-		if used {
-			idx++
-		}
-	}
-	c.mu.Unlock()
-	return c.startMember(idx, false, fromBackup)
-}
-
-// startMember starts the follower with index idx behind a new relay: from
-// its own files when kept, else from an empty directory, with a base
-// backup when fromBackup. addMu is held.
-func (c *Cluster) startMember(idx int, kept, fromBackup bool) (*member, error) {
-	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
-		return nil, errors.New("cluster is closed")
-	}
-	if len(c.followers) >= MaxFollowers {
-		c.mu.Unlock()
-		return nil, fmt.Errorf("at most %d followers", MaxFollowers)
-	}
-	for _, m := range c.followers {
-		if m.index == idx {
-			c.mu.Unlock()
-			return nil, fmt.Errorf("%s is already running", m.name)
-		}
-	}
-	m := &member{
-		name: memberName(idx), index: idx,
-		applyDelay: c.cfg.ApplyDelay, flushDelay: c.cfg.FlushDelay,
-	}
-	m.dir = filepath.Join(c.dir, m.name)
-	if idx == 0 {
-		m.dir = filepath.Join(c.dir, leaderDir)
-	}
-	m.last.State = StateStartup
-	seed := c.rng.Int64()
-	c.mu.Unlock()
-
-	if !kept {
-		if err := clearFollowerDir(m.dir); err != nil { // a new follower starts empty
-			return nil, err
-		}
-	} else if !fromBackup {
-		// An old primary (after a failover) rewinds first.
-		var err error
-		if fromBackup, err = c.prepareOldPrimary(m.name, m.dir); err != nil {
-			return nil, err
-		}
-	}
-	c.mu.Lock()
-	target := c.primaryAddr
-	c.mu.Unlock()
-	r, err := link.New(link.Options{
-		Name: m.name, Target: target, Listen: c.cfg.Listen,
-		Clock: c.clk, IDs: &c.ids, Seed: seed,
-		OnEvent: func(e link.Event) { c.linkEvent(m.name, e) },
-		OnPanic: c.onPanic,
-		// Longer than the leader's, so a stranger's silence through the
-		// relay is answered by the leader's Refuse, with its reason.
-		IdleTimeout: 3 * cmp.Or(c.cfg.HandshakeTimeout, ship.DefaultHandshakeTimeout),
-	})
-	if err != nil {
-		return nil, err
-	}
-	r.SetLatency(c.cfg.Latency, c.cfg.Jitter)
-	// Publish the member only now that its relay exists: Snapshot and the
-	// commands use m.relay without a lock, and it never changes after.
-	m.relay = r
-	c.mu.Lock()
-	c.followers = append(c.followers, m)
-	sort.Slice(c.followers, func(i, j int) bool { return c.followers[i].index < c.followers[j].index })
-	c.mu.Unlock()
-	if err := c.startFollower(m, fromBackup); err != nil {
-		r.Close()
-		c.dropMember(m)
-		return nil, err
-	}
-	return m, nil
-}
-
-func (c *Cluster) dropMember(m *member) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for i, x := range c.followers {
-		if x == m {
-			c.followers = append(c.followers[:i], c.followers[i+1:]...)
-			return
-		}
-	}
-}
-
-// startFollower starts m's follower from its directory; fromBackup makes
-// its first connection ask for a base backup.
-func (c *Cluster) startFollower(m *member, fromBackup bool) error {
-	s, err := ship.StartFollower(ship.FollowerConfig{
-		Name: m.name, Dir: m.dir, Leader: m.relay.Addr(),
-		SegmentSize: c.cfg.SegmentSize, NoSync: c.cfg.NoFsync, Clock: c.clk,
-		ApplyDelay: m.applyDelay, FlushDelay: m.flushDelay, Paused: m.paused,
-		StatusInterval: c.cfg.StatusInterval,
-		AutoBackup:     c.cfg.AutoBackup,
-		WantBackup:     fromBackup,
-		OnEvent:        c.shipEvent,
-		OnPanic:        c.onPanic,
-	})
-	if err != nil {
-		return err
-	}
-	c.mu.Lock()
-	m.follower, m.crashed = s, false
-	c.mu.Unlock()
-	return nil
-}
-
-// members returns the followers a command names ("all" or one).
-func (c *Cluster) members(name string) ([]*member, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if name == "all" {
-		return append([]*member(nil), c.followers...), nil
-	}
-	for _, m := range c.followers {
-		if m.name == name {
-			return []*member{m}, nil
-		}
-	}
-	if len(c.followers) == 0 {
-		return nil, fmt.Errorf("no follower %s: there are no followers", name)
-	}
-	return nil, fmt.Errorf("no follower %s (there are %s)", name, c.namesLocked())
-}
-
-func (c *Cluster) namesLocked() string {
-	var s string
-	for i, m := range c.followers {
-		if i > 0 {
-			s += ", "
-		}
-		s += m.name
-	}
-	return s
-}
-
-// Names lists the followers in index order.
-func (c *Cluster) Names() []string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	out := make([]string, len(c.followers))
-	for i, m := range c.followers {
-		out[i] = m.name
-	}
-	return out
-}
-
-// Follower returns a running follower by name, or nil.
-func (c *Cluster) Follower(name string) *ship.Follower {
-	ms, err := c.members(name)
-	if err != nil || len(ms) != 1 {
-		return nil
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return ms[0].follower
-}
-
 // ---- a fatal error -------------------------------------------------------
 
 // onPanic takes a panic recovered in any of the engine's goroutines: the
@@ -627,146 +444,4 @@ func (c *Cluster) eventsSince(seq uint64) ([]Event, uint64) {
 		out = append(out, c.events[s%EventRingSize])
 	}
 	return out, last
-}
-
-// ---- snapshot ------------------------------------------------------------
-
-// Snapshot returns the whole state as a value copy, with the events after
-// sinceEvent.
-func (c *Cluster) Snapshot(sinceEvent uint64) Snapshot {
-	now := c.clk.Now()
-	c.mu.Lock()
-	l, name, state, last, addr := c.leader, c.primaryName, c.primaryState, c.primaryLast, c.primaryAddr
-	promoting := c.promoting
-	history := c.history
-	c.mu.Unlock()
-	ps := last
-	var rows []replica.Row
-	if l != nil {
-		ps = l.Status()
-		rows = l.Followers()
-	}
-	snap := Snapshot{
-		World: now, Speed: c.clk.Speed(), Frozen: c.clk.Frozen(),
-		Leader: LeaderStatus{
-			Addr: addr, InsertLSN: ps.InsertLSN, FlushLSN: ps.FlushLSN, ReplayLSN: ps.FlushLSN,
-			OldestLSN: ps.OldestLSN, Segments: ps.Segments, SegmentSize: ps.SegmentSize,
-			WALKeep: ps.WALKeep, Slots: ps.Slots, MaxSlotWAL: c.cfg.MaxSlotWAL,
-			Keys: ps.Keys, Records: ps.Records,
-			Rate: c.work.measuredRate(now, ps.Records), TargetRate: c.work.rate(),
-			Sync: ps.Sync, WaitingCommits: ps.Waiting, Commits: ps.Commits, CommitWait: ps.CommitWait,
-			OldestWaitingLSN: ps.OldestWaiting, SyncWatermark: ps.Watermark, CommitLatency: c.commits.latency(),
-			Name: name, State: state, Timeline: history.Timeline(),
-		},
-		History: append([]TimelineSwitch(nil), history...),
-	}
-	if l == nil {
-		snap.Leader.Sync = c.syncRule()
-	}
-	if promoting != nil {
-		// The promoted follower's own positions: its replay is seen
-		// catching up to its flush before it opens.
-		c.mu.Lock()
-		f := promoting.follower
-		c.mu.Unlock()
-		if f != nil {
-			st := f.Status()
-			snap.Leader.InsertLSN, snap.Leader.FlushLSN, snap.Leader.ReplayLSN = st.Positions.Write, st.Positions.Flush, st.Positions.Replay
-			snap.Leader.Keys = st.Keys
-		}
-	}
-	snap.Lost, snap.Fenced = c.lostAndFenced()
-	peers := map[string]replica.Row{}
-	for _, p := range rows {
-		peers[p.Name] = p
-	}
-	c.mu.Lock()
-	members := append([]*member(nil), c.followers...)
-	nodes := make([]*ship.Follower, len(members))
-	lasts := make([]ship.FollowerStatus, len(members))
-	crashed := make([]bool, len(members))
-	for i, m := range members {
-		nodes[i], lasts[i], crashed[i] = m.follower, m.last, m.crashed
-	}
-	c.mu.Unlock()
-	var buf []link.InFlight
-	for i, m := range members {
-		var st ship.FollowerStatus
-		if nodes[i] != nil {
-			st = nodes[i].Status()
-		} else {
-			st = lasts[i] // its last status; startup before it first runs
-			if crashed[i] {
-				st.State = StateStopped
-			}
-			st.Connected = false
-		}
-		rs := m.relay.Status()
-		pr := peers[m.name]
-		f := FollowerStatus{
-			Name: m.name, Index: m.index, State: st.State,
-			SentLSN: pr.Sent, WriteLSN: st.Positions.Write, FlushLSN: st.Positions.Flush,
-			ReplayLSN: st.Positions.Replay, StartLSN: st.StartLSN,
-			WriteLag: pr.WriteLag, FlushLag: pr.FlushLag, ReplayLag: pr.ReplayLag,
-			ReplayPaused: st.Paused, ApplyDelay: st.ApplyDelay, FlushDelay: st.FlushDelay,
-			Link: LinkStatus{
-				Addr: rs.Addr, Cut: rs.Cut, Latency: rs.Latency, Jitter: rs.Jitter,
-				Bandwidth: rs.Bandwidth, Slice: rs.Slice, CorruptArmed: rs.CorruptArmed,
-				Corrupted: rs.Corrupted, Connected: rs.Connected,
-				CutTo: rs.LoseDown, CutFrom: rs.LoseUp, DropArmed: rs.DropArmed, Lost: rs.Lost,
-				BytesUp: rs.BytesUp, BytesDown: rs.BytesDown,
-			},
-			Records: st.Records, CRCFailures: st.CRCFailures, Resends: st.Resends, Keys: st.Keys,
-			Backup:    BackupStatus{Active: st.Backup.Active, LSN: st.Backup.LSN, Done: st.Backup.Done, Total: st.Backup.Total, Count: st.Backup.Count},
-			Slot:      SlotStatus{Enabled: pr.Slot.Enabled, RestartLSN: pr.Slot.Restart, Lost: pr.Slot.Lost},
-			LastError: st.LastError,
-			SyncState: pr.SyncState,
-		}
-		if rs.Cut && f.State != StateStopped && f.State != StateNeedsBackup {
-			f.State = StateCut
-		}
-		f.Timeline = st.Timeline
-		c.mu.Lock()
-		rewinding := m.rewinding
-		c.mu.Unlock()
-		switch {
-		case rewinding:
-			f.State = StateRewinding
-		case l == nil && !st.Connected && (f.State == StateReconnecting || f.State == StateStartup || f.State == StateCatchup):
-			f.State = StateNoPrimary
-		}
-		if f.State == StateNeedsRewind || f.State == StateRewinding {
-			f.ForkLSN, _ = history.Fork(max(f.Timeline, 1))
-		}
-		if !pr.Connected {
-			// pg_stat_replication has no row for it: no lag to show.
-			f.WriteLag, f.FlushLag, f.ReplayLag = Lag{}, Lag{}, Lag{}
-		}
-		snap.Followers = append(snap.Followers, f)
-
-		var omitted int
-		buf, omitted = m.relay.InFlight(buf[:0])
-		snap.FramesOmitted += omitted
-		for _, fl := range buf {
-			fr := Frame{
-				ID: fl.ID, Follower: m.name, Index: m.index, Kind: fl.Kind.String(),
-				LSN: fl.LSN, EndLSN: fl.EndLSN, Bytes: fl.Bytes,
-				Sent: fl.Sent, Arrive: fl.Arrive, Corrupt: fl.Corrupt, Lost: fl.Lost, Pos: 1,
-			}
-			if fl.Dir == link.Up {
-				fr.Dir = ToLeader
-			}
-			if fl.Arrive > fl.Sent {
-				fr.Pos = min(max(float64(now-fl.Sent)/float64(fl.Arrive-fl.Sent), 0), 1)
-			}
-			snap.Frames = append(snap.Frames, fr)
-		}
-	}
-	sort.Slice(snap.Frames, func(i, j int) bool { return snap.Frames[i].ID < snap.Frames[j].ID })
-	snap.Events, snap.LastEvent = c.eventsSince(sinceEvent)
-	snap.Reads = c.recentReads()
-	if p := c.Fatal(); p != nil {
-		snap.Fatal = p.Error()
-	}
-	return snap
 }

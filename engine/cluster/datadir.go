@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -98,6 +99,30 @@ func readPrimary(dir string) (string, error) {
 	return name, nil
 }
 
+// DeposedFile, in a cluster's data directory, lists (one a line) the old
+// primaries a promotion left down: a restart of the whole cluster leaves
+// them down too, for restart leader to bring back.
+const DeposedFile = "DEPOSED"
+
+// readDeposed returns the names DeposedFile lists in dir.
+func readDeposed(dir string) ([]string, error) {
+	b, err := os.ReadFile(filepath.Join(dir, DeposedFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, name := range strings.Fields(string(b)) {
+		if i, ok := FollowerIndex(name); name != LeaderName && (!ok || FollowerName(i) != name) {
+			return nil, fmt.Errorf("%s names %q, which is not a node of a walship cluster; not opened, nothing changed", filepath.Join(dir, DeposedFile), name)
+		}
+		names = append(names, name)
+	}
+	return names, nil
+}
+
 // nodeDir is the directory of the node name in the cluster kept in dir.
 func nodeDir(dir, name string) string {
 	if name == LeaderName {
@@ -112,16 +137,27 @@ func nodeDir(dir, name string) string {
 // name of the node that leads, and sets cfg.SegmentSize to the size the
 // directory was made with: another non-zero size is refused (unless
 // cfg.AdoptSegmentSize), since WAL files cannot change their segment size.
-func keptCluster(cfg *Config) ([]int, string, error) {
+func keptCluster(cfg *Config) ([]int, string, []string, error) {
 	if cfg.Dir == "" {
-		return nil, LeaderName, nil
+		return nil, LeaderName, nil, nil
 	}
 	primary, err := readPrimary(cfg.Dir)
 	if err != nil {
-		return nil, "", err
+		return nil, "", nil, err
+	}
+	deposed, err := readDeposed(cfg.Dir)
+	if err != nil {
+		return nil, "", nil, err
 	}
 	idxs, err := keptNodes(cfg, primary)
-	return idxs, primary, err
+	// A deposed old primary stays down.
+	out := idxs[:0]
+	for _, i := range idxs {
+		if !slices.Contains(deposed, memberName(i)) {
+			out = append(out, i)
+		}
+	}
+	return out, primary, deposed, err
 }
 
 func keptNodes(cfg *Config, primary string) ([]int, error) {

@@ -246,12 +246,7 @@ func (c *Cluster) crash(m *member, keep int64) error {
 	st := s.Status()
 	unsynced := int64(st.Positions.Write - st.Positions.Flush)
 	if keep < 0 {
-		keep = 0
-		if unsynced > 0 {
-			c.mu.Lock()
-			keep = c.rng.Int64N(unsynced + 1)
-			c.mu.Unlock()
-		}
+		keep = c.randomKeep(unsynced)
 	}
 	err := s.Crash(keep)
 	st = s.Status()
@@ -265,6 +260,18 @@ func (c *Cluster) crash(m *member, keep int64) error {
 	c.mu.Unlock()
 	c.emit(Event{Follower: m.name, Kind: EvCrash, LSN: st.Positions.Flush, Text: crashText(st.Positions.Flush, kept, unsynced)})
 	return err
+}
+
+// randomKeep is how many of a crashing node's unsynced bytes reach its
+// disk when a crash does not say: a random part of them, from none to
+// all, which may end inside a record (a torn write).
+func (c *Cluster) randomKeep(unsynced int64) int64 {
+	if unsynced <= 0 {
+		return 0
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.rng.Int64N(unsynced + 1)
 }
 
 // crashText says what a follower's crash kept, as walship's crash does it

@@ -4,11 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"path/filepath"
-	"sort"
 	"strings"
-	"sync"
 
 	"walship/engine/ship"
 	"walship/engine/ship/replica"
@@ -148,257 +145,6 @@ func (c *Cluster) retarget(addr string) {
 	}
 }
 
-// ---- the leader crashes and restarts --------------------------------------
-
-// crashLeader crashes the primary as a power loss would: its flushed WAL
-// survives, and keep bytes of what it wrote after (-1: a random part).
-// Its waiting commits are never acknowledged; writes are refused until it
-// restarts or a follower is promoted.
-func (c *Cluster) crashLeader(keep int64) error {
-	c.failMu.Lock()
-	defer c.failMu.Unlock()
-	c.mu.Lock()
-	l := c.leader
-	if l == nil {
-		c.mu.Unlock()
-		return fmt.Errorf("%s is already down", c.primaryName)
-	}
-	c.leader, c.primaryState, c.downPrimary = nil, PrimaryDown, l
-	name := c.primaryName
-	c.announceMoveLocked()
-	c.mu.Unlock()
-	st := l.Status()
-	log := l.Log()
-	unsynced := int64(log.Written() - log.Flushed())
-	if keep < 0 {
-		keep = 0
-		if unsynced > 0 {
-			c.mu.Lock()
-			keep = c.rng.Int64N(unsynced + 1)
-			c.mu.Unlock()
-		}
-	}
-	flush := log.Flushed()
-	err := l.Crash(keep)
-	st.FlushLSN = flush
-	st.InsertLSN = flush + wal.LSN(max(min(keep, unsynced), 0))
-	st.Waiting, st.OldestWaiting, st.CommitWait = 0, 0, ""
-	c.mu.Lock()
-	c.primaryLast = st
-	c.mu.Unlock()
-	c.emit(Event{Follower: followerField(name), Kind: EvCrash, LSN: flush,
-		Text: crashText(flush, min(keep, unsynced), unsynced) + "; no primary: writes are refused, followers have nothing to stream"})
-	return err
-}
-
-// followerField is the Event.Follower of an event about node name: ""
-// for the original leader.
-func followerField(name string) string {
-	if name == LeaderName {
-		return ""
-	}
-	return name
-}
-
-// restartLeader restarts the primary that crashed, from its own files on
-// its timeline. After a promotion left an old primary down, it brings
-// that one back instead: as a follower of the new primary after a rewind
-// of the WAL it wrote past the fork, or, asPrimary, as a primary on its
-// old timeline, which no follower follows (fenced): the split.
-func (c *Cluster) restartLeader(asPrimary bool) error {
-	c.failMu.Lock()
-	defer c.failMu.Unlock()
-	c.mu.Lock()
-	down := c.leader == nil && c.promoting == nil
-	name, dir := c.primaryName, c.primaryDir
-	var old *deposedNode
-	if len(c.deposed) > 0 {
-		old = &c.deposed[0]
-	}
-	var fenced *fencedNode
-	if len(c.fenced) > 0 {
-		fenced = c.fenced[0]
-	}
-	c.mu.Unlock()
-	switch {
-	case down:
-		return c.restartPrimary(name, dir)
-	case old != nil && asPrimary:
-		return c.startFenced(*old)
-	case old != nil:
-		return c.rejoin(*old)
-	case fenced != nil && !asPrimary:
-		// The fenced old primary stops, rewinds and rejoins.
-		c.mu.Lock()
-		c.fenced = c.fenced[1:]
-		c.mu.Unlock()
-		if err := fenced.l.Close(); err != nil {
-			return err
-		}
-		c.emit(Event{Follower: followerField(fenced.name), Kind: EvInfo, Text: fenced.name + " stops running as a fenced primary, to rejoin"})
-		return c.rejoin(deposedNode{name: fenced.name, dir: fenced.dir})
-	case fenced != nil:
-		return fmt.Errorf("%s is already running as a fenced primary", fenced.name)
-	}
-	return fmt.Errorf("%s is running (crash leader first)", name)
-}
-
-// restartPrimary restarts the primary that crashed. Under off (and for
-// commits released before a crash cut them), acknowledged commits past
-// what its WAL kept are lost.
-func (c *Cluster) restartPrimary(name, dir string) error {
-	l, err := c.startPrimary(dir)
-	if err != nil {
-		return fmt.Errorf("restarting %s: %w", name, err)
-	}
-	end := l.Log().End()
-	c.mu.Lock()
-	prev := c.downPrimary
-	c.leader, c.primaryState, c.primaryAddr, c.downPrimary = l, PrimaryUp, l.Addr(), nil
-	c.history = l.History()
-	c.announceMoveLocked()
-	rule := c.cfg.Sync
-	c.mu.Unlock()
-	c.retarget(l.Addr())
-	c.emit(Event{Follower: followerField(name), Kind: EvInfo, LSN: end,
-		Text: fmt.Sprintf("%s restarted from its files on timeline %d: WAL ends at %s; it takes writes again", name, c.history.Timeline(), end)})
-	c.countLost(prev, end, c.history.Timeline(), name+" (restarted)", rule)
-	return nil
-}
-
-// startFenced starts an old primary as a primary on its old timeline.
-func (c *Cluster) startFenced(old deposedNode) error {
-	l, err := c.startPrimary(old.dir)
-	if err != nil {
-		return fmt.Errorf("starting %s as a primary: %w", old.name, err)
-	}
-	c.mu.Lock()
-	c.deposed = c.deposed[1:]
-	c.fenced = append(c.fenced, &fencedNode{name: old.name, dir: old.dir, l: l})
-	tl := c.history.Timeline()
-	c.mu.Unlock()
-	c.emit(Event{Follower: followerField(old.name), Kind: EvTimeline, LSN: l.Log().End(),
-		Text: fmt.Sprintf("SPLIT: %s runs as a primary on timeline %d, but the cluster is on timeline %d: fenced, no follower follows it (its followers would be refused)", old.name, l.History().Timeline(), tl)})
-	return nil
-}
-
-// rejoin brings an old primary back as a follower of the primary: a
-// rewind of what it wrote past the fork (or a base backup when a rewind
-// cannot be done), then streaming on the new timeline.
-func (c *Cluster) rejoin(old deposedNode) error {
-	idx := 0
-	if old.name != LeaderName {
-		var ok bool
-		if idx, ok = FollowerIndex(old.name); !ok {
-			return fmt.Errorf("cannot rejoin %s: not a follower's name", old.name)
-		}
-	}
-	c.mu.Lock()
-	c.deposed = removeDeposed(c.deposed, old.name)
-	c.mu.Unlock()
-	c.addMu.Lock()
-	defer c.addMu.Unlock()
-	_, err := c.startMember(idx, true, false)
-	return err
-}
-
-// prepareOldPrimary readies the directory of a node that was a primary
-// (it holds a checkpoint) to start as a follower: its WAL may go past the
-// fork where the cluster's timeline left its own, and its store image is
-// a checkpoint a follower does not read. It rewinds it to that fork (as
-// pg_rewind), or, when that cannot be done, empties it for a base backup
-// (fromBackup). A directory that holds no checkpoint is left as it is.
-func (c *Cluster) prepareOldPrimary(name, dir string) (fromBackup bool, err error) {
-	if _, err := os.Stat(filepath.Join(dir, ship.CheckpointFile)); errors.Is(err, os.ErrNotExist) {
-		return false, nil
-	}
-	c.mu.Lock()
-	hist := c.history
-	c.mu.Unlock()
-	own, err := ship.LoadHistory(dir)
-	if err != nil {
-		return false, err
-	}
-	fork, ok := hist.Fork(own.Timeline())
-	if !ok {
-		return false, fmt.Errorf("%s was a primary on timeline %d, which is not in the history of the cluster's timeline %d; not started, nothing changed", name, own.Timeline(), hist.Timeline())
-	}
-	c.emit(Event{Follower: followerField(name), Kind: EvRewind, LSN: fork,
-		Text: fmt.Sprintf("%s rejoins as a follower: its WAL on timeline %d may go past %s, where timeline %d began; rewinding first (as pg_rewind)", name, own.Timeline(), fork, own.Timeline()+1)})
-	res, err := ship.Rewind(dir, c.cfg.SegmentSize, c.cfg.NoFsync, hist, fork)
-	if err != nil {
-		return false, err
-	}
-	if !res.Plan.Rewind {
-		c.emit(Event{Follower: followerField(name), Kind: EvRewind, LSN: fork, Text: name + " cannot rewind: " + res.Plan.Reason + "; it takes a base backup from the new leader instead"})
-		return true, clearNodeDir(dir)
-	}
-	c.emit(Event{Follower: followerField(name), Kind: EvRewind, LSN: fork, Text: rewoundText(name, res, fork)})
-	// A follower keeps no slots.
-	if err := os.Remove(filepath.Join(dir, ship.SlotsFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return false, err
-	}
-	return false, nil
-}
-
-// nodeNameTakenLocked reports whether a node outside the followers (the
-// primary, an old primary down or fenced) has the name: a new follower
-// must not take its slot, nor its directory. mu is held.
-func (c *Cluster) nodeNameTakenLocked(name string) bool {
-	if c.primaryName == name {
-		return true
-	}
-	for _, d := range c.deposed {
-		if d.name == name {
-			return true
-		}
-	}
-	for _, f := range c.fenced {
-		if f.name == name {
-			return true
-		}
-	}
-	return false
-}
-
-func removeDeposed(ds []deposedNode, name string) []deposedNode {
-	out := ds[:0]
-	for _, d := range ds {
-		if d.name != name {
-			out = append(out, d)
-		}
-	}
-	return out
-}
-
-// rewoundText says what a rewind did.
-func rewoundText(name string, res ship.RewindResult, fork wal.LSN) string {
-	cut := ""
-	if res.Cut > fork {
-		cut = fmt.Sprintf(" (%d bytes of WAL, %s..%s, were on no timeline but its old one)", res.Cut-fork, fork, res.Cut)
-	}
-	return fmt.Sprintf("%s rewound: %s%s; store rebuilt: %d records replayed, %d keys; it streams the new timeline from %s", name, res.Plan.Reason, cut, res.Replayed, res.Keys, res.Plan.To)
-}
-
-// clearNodeDir empties a node's directory for a base backup, but only
-// when it holds what a walship node writes.
-func clearNodeDir(dir string) error {
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		return err
-	}
-	for _, e := range ents {
-		switch e.Name() {
-		case ship.WALDir, ship.BaseBackupFile, ship.CheckpointFile, ship.SlotsFile, ship.HistoryFile:
-		default:
-			if !strings.HasSuffix(e.Name(), ".tmp") {
-				return fmt.Errorf("%s holds %s, which walship did not write; not removing it", dir, e.Name())
-			}
-		}
-	}
-	return os.RemoveAll(dir)
-}
-
 // ---- promotion ------------------------------------------------------------
 
 // failover promotes the follower a failover picks (replica.ChooseFailover)
@@ -415,10 +161,9 @@ func (c *Cluster) failover() error {
 	var cs []replica.Candidate
 	for _, m := range members {
 		c.mu.Lock()
-		f, rewinding, last := m.follower, m.rewinding, m.last
+		running, rewinding := m.follower != nil, m.rewinding
 		c.mu.Unlock()
-		cd := candidate(m, f, rewinding, last)
-		cs = append(cs, cd)
+		cs = append(cs, candidate(m, c.memberStatus(m), running, rewinding))
 	}
 	best, why, ok := replica.ChooseFailover(cs)
 	if !ok {
@@ -432,16 +177,24 @@ func (c *Cluster) failover() error {
 	return fmt.Errorf("failover: %s is gone", best.Name)
 }
 
-// candidate is what a failover knows of a follower.
-func candidate(m *member, f *ship.Follower, rewinding bool, last ship.FollowerStatus) replica.Candidate {
-	cd := replica.Candidate{Name: m.name, Index: m.index, Running: f != nil && !rewinding, State: StateStopped}
-	st := last
+// memberStatus is m's follower's status, or the last one it had while it
+// is stopped.
+func (c *Cluster) memberStatus(m *member) ship.FollowerStatus {
+	c.mu.Lock()
+	f, last := m.follower, m.last
+	c.mu.Unlock()
 	if f != nil {
-		st = f.Status()
+		return f.Status()
 	}
+	return last
+}
+
+// candidate is what a failover knows of a follower.
+func candidate(m *member, st ship.FollowerStatus, running, rewinding bool) replica.Candidate {
+	cd := replica.Candidate{Name: m.name, Index: m.index, Running: running && !rewinding, State: StateStopped}
 	if rewinding {
 		cd.State = StateRewinding
-	} else if f != nil {
+	} else if running {
 		cd.State = st.State
 	}
 	if st.State == StateNeedsRewind {
@@ -533,6 +286,7 @@ func (c *Cluster) promote(m *member, reason string) error {
 	} else {
 		c.deposed = append(c.deposed, deposedNode{name: oldName, dir: oldDir})
 	}
+	deposedErr := c.saveDeposedLocked()
 	rule := c.cfg.Sync
 	c.announceMoveLocked()
 	c.mu.Unlock()
@@ -548,6 +302,9 @@ func (c *Cluster) promote(m *member, reason string) error {
 	}
 	c.retarget(l.Addr())
 	c.countLost(prev, fork, newHist.Timeline(), m.name, rule)
+	if deposedErr != nil {
+		return fmt.Errorf("%s is the primary, but the data directory does not record that %s is down: %w", m.name, oldName, deposedErr)
+	}
 	return nil
 }
 
@@ -565,13 +322,7 @@ func (c *Cluster) promotionCost(m *member, end wal.LSN) string {
 		if x == m {
 			continue
 		}
-		c.mu.Lock()
-		f, last := x.follower, x.last
-		c.mu.Unlock()
-		st := last
-		if f != nil {
-			st = f.Status()
-		}
+		st := c.memberStatus(x)
 		if st.Positions.Flush > end {
 			ahead = append(ahead, fmt.Sprintf("%s flushed %s", x.name, st.Positions.Flush))
 			most = max(most, st.Positions.Flush)
@@ -612,236 +363,4 @@ func removeMember(ms []*member, m *member) []*member {
 		}
 	}
 	return out
-}
-
-// ---- rewinds --------------------------------------------------------------
-
-// needsRewind takes the primary's refusal of a follower whose WAL went
-// past the fork: the cluster rewinds it, as Patroni does with
-// use_pg_rewind, on a goroutine of its own.
-func (c *Cluster) needsRewind(name string) {
-	c.mu.Lock()
-	var m *member
-	for _, x := range c.followers {
-		if x.name == name {
-			m = x
-		}
-	}
-	if m == nil || m.rewindPending || m.follower == nil || c.stopping {
-		c.mu.Unlock()
-		return
-	}
-	m.rewindPending = true
-	c.rewinds.Add(1)
-	c.mu.Unlock()
-	c.guard.Go("rewind "+name, func() {
-		defer c.rewinds.Done()
-		c.rewind(m)
-	})
-}
-
-// rewind stops m, rewinds its files to the fork of the primary's
-// timeline, and starts it again; a base backup when a rewind cannot be
-// done.
-func (c *Cluster) rewind(m *member) {
-	done := func() {
-		c.mu.Lock()
-		m.rewinding, m.rewindPending = false, false
-		c.mu.Unlock()
-	}
-	// Let "needs rewind" be seen first.
-	if !c.clk.Sleep(c.cfg.RewindAfter, c.stop) {
-		done()
-		return
-	}
-	c.failMu.Lock()
-	defer c.failMu.Unlock()
-	c.mu.Lock()
-	m.rewinding = true
-	c.mu.Unlock()
-	c.mu.Lock()
-	f := m.follower
-	hist := c.history
-	closed := c.stopping
-	if f != nil {
-		m.follower = nil
-	}
-	c.mu.Unlock()
-	if f == nil || closed {
-		done()
-		return
-	}
-	st := f.Status()
-	f.Close()
-	c.mu.Lock()
-	m.last = f.Status()
-	c.mu.Unlock()
-	fork, ok := hist.Fork(st.Timeline)
-	if !ok {
-		// It follows the primary's timeline meanwhile (or one the
-		// primary never was on, which the handshake refuses again):
-		// nothing to rewind. It starts as it was.
-		done()
-		if st.Timeline != hist.Timeline() {
-			c.emit(Event{Follower: m.name, Kind: EvError, Text: fmt.Sprintf("%s is on timeline %d, which is not in the history of the primary's timeline %d: not rewound", m.name, st.Timeline, hist.Timeline())})
-		}
-		if err := c.startFollower(m, false); err != nil {
-			c.emit(Event{Follower: m.name, Kind: EvError, Text: fmt.Sprintf("%s: restart failed: %v", m.name, err)})
-		}
-		return
-	}
-	c.emit(Event{Follower: m.name, Kind: EvRewind, LSN: fork,
-		Text: fmt.Sprintf("%s needs rewind: its WAL reaches %s, past %s where timeline %d began; rewinding (as pg_rewind)", m.name, st.Positions.Write, fork, hist.Timeline())})
-	res, err := ship.Rewind(m.dir, c.cfg.SegmentSize, c.cfg.NoFsync, hist, fork)
-	fromBackup := false
-	switch {
-	case err != nil:
-		done()
-		c.emit(Event{Follower: m.name, Kind: EvError, LSN: fork, Text: fmt.Sprintf("%s: rewind failed: %v; it stays stopped", m.name, err)})
-		return
-	case res.Plan.Rewind:
-		c.emit(Event{Follower: m.name, Kind: EvRewind, LSN: fork, Text: rewoundText(m.name, res, fork)})
-	default:
-		c.emit(Event{Follower: m.name, Kind: EvRewind, LSN: fork, Text: m.name + " cannot rewind: " + res.Plan.Reason + "; it takes a base backup from the new leader instead"})
-		if err := clearNodeDir(m.dir); err != nil {
-			done()
-			c.emit(Event{Follower: m.name, Kind: EvError, Text: err.Error()})
-			return
-		}
-		fromBackup = true
-	}
-	done()
-	if err := c.startFollower(m, fromBackup); err != nil {
-		c.emit(Event{Follower: m.name, Kind: EvError, Text: fmt.Sprintf("%s: restart after the rewind failed: %v", m.name, err)})
-	}
-}
-
-// ---- acknowledged commits and lost writes ---------------------------------
-
-// ackLogCap bounds the acknowledged commits kept: past it the oldest go,
-// and a count of lost writes may then be short (it says "at least").
-const ackLogCap = 1 << 20
-
-// ackLog is, for each primary process, the commits it acknowledged that
-// some follower may not have flushed yet, in LSN order: a promotion or a
-// restart counts against the process that was primary before, never
-// against commits the next one acknowledged meanwhile. It is safe for
-// concurrent use.
-type ackLog struct {
-	mu sync.Mutex
-	by map[*ship.Leader]*ackList
-	// counted: primaries whose commits were counted (see take): none of
-	// theirs is acknowledged after that.
-	counted map[*ship.Leader]bool
-}
-
-type ackList struct {
-	commits []replica.AckedCommit
-	dropped int
-}
-
-// add records commits l acknowledged, and reports whether they are:
-// once l's commits were counted (a promotion or a restart replaced it),
-// none more is.
-func (a *ackLog) add(l *ship.Leader, cs []replica.AckedCommit, floor func() wal.LSN) bool {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.counted[l] {
-		return false
-	}
-	if a.by == nil {
-		a.by = make(map[*ship.Leader]*ackList)
-	}
-	al := a.by[l]
-	if al == nil {
-		al = &ackList{}
-		a.by[l] = al
-	}
-	for _, cm := range cs {
-		// Commits are released nearly in order: insert from the end.
-		i := len(al.commits)
-		for i > 0 && al.commits[i-1].End > cm.End {
-			i--
-		}
-		al.commits = append(al.commits, replica.AckedCommit{})
-		copy(al.commits[i+1:], al.commits[i:])
-		al.commits[i] = cm
-	}
-	if len(al.commits) >= 4096 && len(al.commits)%4096 < len(cs) {
-		// Nothing every follower has flushed can be lost: drop it.
-		f := floor()
-		i := sort.Search(len(al.commits), func(i int) bool { return al.commits[i].End > f })
-		al.commits = append(al.commits[:0], al.commits[i:]...)
-	}
-	if over := len(al.commits) - ackLogCap; over > 0 {
-		al.commits = append(al.commits[:0], al.commits[over:]...)
-		al.dropped += over
-	}
-	return true
-}
-
-// take returns the commits l acknowledged and how many were dropped,
-// and forgets them.
-func (a *ackLog) take(l *ship.Leader) ([]replica.AckedCommit, int) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.counted == nil {
-		a.counted = make(map[*ship.Leader]bool)
-	}
-	a.counted[l] = true
-	al := a.by[l]
-	delete(a.by, l)
-	if al == nil {
-		return nil, 0
-	}
-	return al.commits, al.dropped
-}
-
-// flushFloor is the lowest flush LSN of any follower: no acknowledged
-// commit below it can be lost by a promotion.
-func (c *Cluster) flushFloor() wal.LSN {
-	c.mu.Lock()
-	members := append([]*member(nil), c.followers...)
-	c.mu.Unlock()
-	floor := wal.LSN(1<<63 - 1)
-	for _, m := range members {
-		c.mu.Lock()
-		f, last := m.follower, m.last
-		c.mu.Unlock()
-		st := last
-		if f != nil {
-			st = f.Status()
-		}
-		floor = min(floor, st.Positions.Flush)
-	}
-	return floor
-}
-
-// acknowledged records commits primary l releases to a client, and
-// reports whether they are acknowledged: not when l was replaced and its
-// commits counted meanwhile.
-func (c *Cluster) acknowledged(l *ship.Leader, cs []replica.AckedCommit) bool {
-	return c.acked.add(l, cs, c.flushFloor)
-}
-
-// countLost lists the commits the primary process prev acknowledged whose
-// records end past end, where the next primary's history goes on
-// without them.
-func (c *Cluster) countLost(prev *ship.Leader, end wal.LSN, timeline uint32, who string, rule SyncRule) {
-	acked, dropped := c.acked.take(prev)
-	n, from, to, keys := replica.LostCommits(acked, end, LostSampleKeys)
-	if n == 0 {
-		c.emit(Event{Kind: EvLost, LSN: end, Text: fmt.Sprintf("0 acknowledged commits lost: every commit acknowledged under %s ends at or before %s, which timeline %d has (%s)", rule, end, timeline, who)})
-		return
-	}
-	lw := LostWrites{Timeline: timeline, ForkLSN: end, Promoted: who, Rule: rule, From: from, To: to, Count: uint64(n), Keys: keys}
-	c.mu.Lock()
-	c.lost = append(c.lost, lw)
-	c.mu.Unlock()
-	atLeast := ""
-	if dropped > 0 {
-		atLeast = "at least "
-	}
-	c.emit(Event{Kind: EvLost, LSN: from, Text: fmt.Sprintf("LOST: %s%d acknowledged commits (%s..%s) acknowledged under %s are not on timeline %d (%s, which has WAL to %s): %s",
-		atLeast, n, from, to, rule, timeline, who, end, strings.Join(keys, ", "))})
 }

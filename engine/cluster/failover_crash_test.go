@@ -91,7 +91,9 @@ func TestFailoverAtRandomPoints(t *testing.T) {
 			c := newTest(t, Config{Followers: 2, Seed: seed + int64(round), NoFsync: true, Latency: time.Millisecond, StatusInterval: 20 * time.Millisecond})
 			do(t, c, "latency follower-2 30ms")
 			w := startWriters(c, 3)
-			eventuallyC(t, c, "100 commits", func(Snapshot) bool { return w.count() >= 100 })
+			eventuallyC(t, c, "100 commits, some on follower-2", func(s Snapshot) bool {
+				return w.count() >= 100 && follower(s, "follower-2").FlushLSN > 0
+			})
 			do(t, c, "crash leader")
 			acked := w.halt()
 			do(t, c, "promote follower-2")

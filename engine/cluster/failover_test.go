@@ -114,7 +114,16 @@ func TestFailoverAtEachSyncLevel(t *testing.T) {
 				do(t, c, "latency "+tc.lagBehind+" 40ms")
 			}
 			w := startWriters(c, 4)
-			eventuallyC(t, c, "300 acknowledged commits", func(Snapshot) bool { return w.count() >= 300 })
+			// Crash once every follower has flushed some of it: the fork
+			// is then past the start, and what is lost is a tail.
+			eventuallyC(t, c, "300 acknowledged commits, some flushed by every follower", func(s Snapshot) bool {
+				for _, f := range s.Followers {
+					if f.FlushLSN == 0 {
+						return false
+					}
+				}
+				return w.count() >= 300
+			})
 			do(t, c, "crash leader")
 			s := c.Snapshot(0)
 			if s.Leader.State != PrimaryDown {
@@ -177,7 +186,8 @@ func TestFailoverAtEachSyncLevel(t *testing.T) {
 // TestKeptDirectoryAfterFailover restarts a whole cluster from a data
 // directory a failover changed: the promoted node leads again on its
 // timeline, the old leader (a checkpoint past the fork on timeline 1)
-// rewinds and follows, and nothing acknowledged is lost.
+// stays down until restart leader, then rewinds and follows, and nothing
+// acknowledged is lost.
 func TestKeptDirectoryAfterFailover(t *testing.T) {
 	dir := t.TempDir()
 	cfg := Config{Dir: dir, Followers: 2, StatusInterval: 20 * time.Millisecond, NoFsync: true, RewindAfter: 10 * time.Millisecond, Sync: SyncRule{Mode: SyncOn, N: 1}}
@@ -206,8 +216,11 @@ func TestKeptDirectoryAfterFailover(t *testing.T) {
 	if miss, some := missing(c2, acked); miss > 0 {
 		t.Fatalf("%d acknowledged commits missing after the restart, e.g. %v", miss, some)
 	}
-	eventuallyC(t, c2, "the old leader and the other follower streaming timeline 2", func(s Snapshot) bool {
-		if len(s.Followers) != 2 || s.Followers[0].Name != LeaderName {
+	// The old leader stays down, as it was; restart leader rewinds it
+	// and it follows.
+	do(t, c2, "restart leader")
+	eventuallyC(t, c2, "the old leader and the other followers streaming timeline 2", func(s Snapshot) bool {
+		if len(s.Followers) != 3 || s.Followers[0].Name != LeaderName {
 			return false
 		}
 		for _, f := range s.Followers {
@@ -249,4 +262,36 @@ func TestNeedsRewindIsShown(t *testing.T) {
 	})
 	converge(t, c)
 	verifyAll(t, c)
+}
+
+// TestKeptDirectoryKeepsTheOldLeaderDown restarts a whole cluster whose
+// old leader a failover left down: it stays down, as it was, until
+// restart leader brings it back.
+func TestKeptDirectoryKeepsTheOldLeaderDown(t *testing.T) {
+	dir := t.TempDir()
+	cfg := Config{Dir: dir, Followers: 2, StatusInterval: 20 * time.Millisecond, NoFsync: true, RewindAfter: 10 * time.Millisecond}
+	c, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	put(t, c, 20, "a")
+	converge(t, c)
+	do(t, c, "crash leader")
+	do(t, c, "failover")
+	eventuallyC(t, c, "timeline 2", func(s Snapshot) bool { return s.Leader.State == PrimaryUp && s.Leader.Timeline == 2 })
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Followers = 1
+	c2 := newTest(t, cfg)
+	if s := c2.Snapshot(0); len(s.Followers) != 1 || s.Followers[0].Name == LeaderName {
+		t.Fatalf("after the restart the followers are %s; want the old leader still down", describe(s))
+	}
+	do(t, c2, "restart leader")
+	eventuallyC(t, c2, "the old leader streaming timeline 2", func(s Snapshot) bool {
+		f := follower(s, LeaderName)
+		return f.State == StateStreaming && f.Timeline == 2
+	})
+	converge(t, c2)
+	verifyAll(t, c2)
 }

@@ -65,6 +65,11 @@ func (s *Snapshot) Settings() []Command {
 			cmds = append(cmds, Command{Verb: VerbCrash, Follower: f.Name})
 		}
 	}
+	if L.State == PrimaryDown {
+		// The primary was down: it is down again (its files hold only
+		// what it had flushed), so a failover can follow as it did.
+		cmds = append(cmds, Command{Verb: VerbCrash, Follower: LeaderName})
+	}
 	if s.Frozen {
 		cmds = append(cmds, Command{Verb: VerbFreeze})
 	}

@@ -169,3 +169,77 @@ func TestSettings(t *testing.T) {
 		t.Errorf("settings\n got %q\nwant %q", got, want)
 	}
 }
+
+// TestWorldRewindsToAPrimaryDown: a checkpoint taken while the primary is
+// down (a lesson's chapter that begins after crash leader) comes back
+// with the primary down, so the failover the chapter plays can run
+// again.
+func TestWorldRewindsToAPrimaryDown(t *testing.T) {
+	w, do := failoverWorld(t)
+	do("crash leader")
+	if err := w.Checkpoint("chapter-1"); err != nil {
+		t.Fatal(err)
+	}
+	do("failover")
+	if err := w.Rewind("chapter-1"); err != nil {
+		t.Fatal(err)
+	}
+	if s := w.Snapshot(^uint64(0)); s.Leader.State != cluster.PrimaryDown || s.Leader.Name != cluster.LeaderName {
+		t.Fatalf("after the rewind the primary is %s, %s; want %s, %s", s.Leader.Name, s.Leader.State, cluster.LeaderName, cluster.PrimaryDown)
+	}
+	do("failover")
+	if s := w.Snapshot(^uint64(0)); s.Leader.State != cluster.PrimaryUp || s.Leader.Timeline != 2 {
+		t.Fatalf("the failover after the rewind left %s %s on timeline %d", s.Leader.Name, s.Leader.State, s.Leader.Timeline)
+	}
+}
+
+// TestWorldRewindsToAnOldLeaderDown goes back to a chapter that began
+// after a failover and before the old leader came back: it is down again
+// (not rejoined on its own), so restart leader can bring it back again.
+func TestWorldRewindsToAnOldLeaderDown(t *testing.T) {
+	w, do := failoverWorld(t)
+	do("crash leader")
+	do("failover")
+	if err := w.Checkpoint("chapter-5"); err != nil {
+		t.Fatal(err)
+	}
+	do("restart leader")
+	if err := w.Rewind("chapter-5"); err != nil {
+		t.Fatal(err)
+	}
+	s := w.Snapshot(^uint64(0))
+	if s.Leader.Timeline != 2 || s.Leader.Name == cluster.LeaderName {
+		t.Fatalf("after the rewind %s leads on timeline %d; want the promoted follower on timeline 2", s.Leader.Name, s.Leader.Timeline)
+	}
+	for _, f := range s.Followers {
+		if f.Name == cluster.LeaderName {
+			t.Fatalf("after the rewind the old leader is a follower again (%s); want it down", f.State)
+		}
+	}
+	do("restart leader")
+}
+
+// failoverWorld starts a world of two followers streaming 200 keys, and
+// a function that carries out a command on it or fails the test.
+func failoverWorld(t *testing.T) (*cluster.World, func(string)) {
+	t.Helper()
+	w, err := cluster.NewWorld(restartConfig("", 2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.Close() })
+	do := func(line string) {
+		t.Helper()
+		c, err := cluster.ParseCommand(line)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Do(c); err != nil {
+			t.Fatalf("%s: %v", line, err)
+		}
+	}
+	streaming(t, w)
+	putRange(t, w.Cluster(), 0, 200)
+	converge(t, w.Cluster())
+	return w, do
+}

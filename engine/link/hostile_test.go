@@ -150,13 +150,18 @@ func helloFrame(name string) []byte {
 // replica.Eviction: testdata/leader/evict.txt.)
 func TestRelayEvictsForItsFollower(t *testing.T) {
 	const maxConns = 4
-	const evictAfter = 50 * time.Millisecond
-	h := newHarness(t, Options{MaxConns: maxConns, EvictAfter: evictAfter})
+	// The connections' ages are on clk, moved on by the test; the idle
+	// timeout (real time) is the default, which no run of the test reaches.
+	const evictAfter = time.Minute
+	clk := newStepClock()
+	h := newHarness(t, Options{MaxConns: maxConns, EvictAfter: evictAfter, connNow: clk.now})
 	var strangers []net.Conn
 	for range maxConns {
 		strangers = append(strangers, h.dial()) // silent
 	}
-	time.Sleep(2 * evictAfter) // let the strangers' grace run out
+	// Accepted in the order dialled, so strangers[0] is the oldest.
+	eventually(t, "the strangers accepted", func() bool { return h.relay.sessionCount() == maxConns })
+	clk.advance(evictAfter) // the strangers' grace runs out
 
 	f, l := h.connect() // says hello as follower-1
 	lr := wire.NewReader(l, 0)
@@ -167,16 +172,18 @@ func TestRelayEvictsForItsFollower(t *testing.T) {
 	}
 
 	// More strangers, young and old, evict one another or are closed,
-	// never the follower.
-	for i := range 6 * maxConns {
-		c, err := net.Dial("tcp", h.relay.Addr())
-		if err != nil {
-			t.Fatal(err)
+	// never the follower. In each round the grace of all that came before
+	// (the follower's too) runs out, then maxConns newcomers take the
+	// slots of the old strangers and the last, finding only young ones
+	// and the follower, is closed: once it is, the relay has dealt with
+	// the whole round.
+	for range 6 {
+		clk.advance(evictAfter)
+		var c net.Conn
+		for range maxConns {
+			c = h.dial()
 		}
-		defer c.Close()
-		if i%maxConns == 0 {
-			time.Sleep(2 * evictAfter)
-		}
+		expectClosed(t, c)
 	}
 	mustWrite(t, f, statusFrame(7, 0))
 	if fr, _ := readFrame(t, l, lr); fr.Kind != wire.KindStatus {
@@ -186,4 +193,27 @@ func TestRelayEvictsForItsFollower(t *testing.T) {
 	if fr, _ := readFrame(t, f, wire.NewReader(f, 0)); fr.Kind != wire.KindKeepalive {
 		t.Fatalf("follower got %v", fr.Kind)
 	}
+}
+
+// stepClock is a real-time clock a test moves: each reading is a
+// microsecond after the one before (so connections accepted one after
+// another have distinct ages), and advance jumps it forward.
+type stepClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newStepClock() *stepClock { return &stepClock{t: time.Now()} }
+
+func (c *stepClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(time.Microsecond)
+	return c.t
+}
+
+func (c *stepClock) advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
 }

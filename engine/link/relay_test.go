@@ -636,13 +636,22 @@ func TestIdleTimeout(t *testing.T) {
 	h := newHarness(t, Options{IdleTimeout: 100 * time.Millisecond})
 	busyF, busyL := h.connect()
 	mustWrite(t, busyF, statusFrame(1, 0))
-	readFrame(t, busyL, wire.NewReader(busyL, 0))
+	busyLR := wire.NewReader(busyL, 0)
+	readFrame(t, busyL, busyLR)
+	// The idle connection's deadline was set after every deadline of the
+	// busy one, so once it has run out theirs would have too: a deadline
+	// still set on the busy follower's side would now fail every read, and
+	// the frames below would not get through.
 	idleF := h.dial()
 	expectClosed(t, idleF)
 	h.waitEvent(EventDisconnect, "idle")
-	time.Sleep(200 * time.Millisecond)
+	mustWrite(t, busyF, statusFrame(2, 0))
+	readFrame(t, busyL, busyLR)
 	mustWrite(t, busyL, keepaliveFrame(1, 0))
 	readFrame(t, busyF, wire.NewReader(busyF, 0))
+	if n := h.countEvents(EventDisconnect); n != 1 {
+		t.Fatalf("%d disconnects, want only the idle one: %v", n, h.eventList())
+	}
 }
 
 // A leader that refuses and closes still gets its refusal through: the

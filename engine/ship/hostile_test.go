@@ -559,27 +559,36 @@ func FuzzLeaderServe(f *testing.F) {
 // connection that said a valid hello is never evicted.
 func TestLeaderEvictsForAFollower(t *testing.T) {
 	const maxConns = 4
+	// The handshake deadline (real time) runs out in no run of this test;
+	// the connections' ages, and so their grace, are on clk.
+	const handshake = time.Minute
+	const grace = handshake / 5
+	clk := newStepClock()
 	ev := &hostileEvents{}
 	p, err := StartLeader(LeaderConfig{
 		Dir: t.TempDir(), SegmentSize: hostileSeg, NoSync: true, OnEvent: ev.add,
-		MaxConns: maxConns, HandshakeTimeout: time.Second, // grace 200ms
+		MaxConns: maxConns, HandshakeTimeout: handshake, connNow: clk.now,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer p.Close()
-	var strangers []net.Conn
-	for range maxConns {
+	dial := func() net.Conn {
 		c, err := net.Dial("tcp", p.Addr())
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer c.Close()
-		strangers = append(strangers, c)
+		t.Cleanup(func() { c.Close() })
+		return c
 	}
+	var strangers []net.Conn
+	for range maxConns {
+		strangers = append(strangers, dial())
+	}
+	waitConns(t, p, maxConns) // accepted in the order dialled, so strangers[0] is the oldest
 	// (Within their grace a newcomer is refused: the rule is
 	// replica.Eviction, told in testdata/leader/evict.txt.)
-	time.Sleep(300 * time.Millisecond) // their grace runs out
+	clk.advance(grace) // their grace runs out
 	// A follower takes the oldest stranger's slot.
 	s, err := StartFollower(FollowerConfig{Name: "follower-1", Dir: t.TempDir(), Leader: p.Addr(), SegmentSize: hostileSeg, NoSync: true})
 	if err != nil {
@@ -587,26 +596,94 @@ func TestLeaderEvictsForAFollower(t *testing.T) {
 	}
 	defer s.Close()
 	ev.wait(t, replica.EvConnect, "connected")
-	strangers[0].SetReadDeadline(time.Now().Add(5 * time.Second))
-	f, err := wire.NewReader(strangers[0], 0).Next()
-	if err != nil || f.Kind != wire.KindRefuse {
-		t.Fatalf("oldest stranger: %v %v", f.Kind, err)
-	}
-	if r, _ := wire.DecodeRefuse(f.Payload); !strings.Contains(r.Reason, "evicted") {
-		t.Fatalf("oldest stranger told %q", r.Reason)
+	if r := refusal(t, strangers[0]); !strings.Contains(r, "evicted") {
+		t.Fatalf("oldest stranger told %q", r)
 	}
 	ev.wait(t, replica.EvRefused, "evicted 1 connection(s) that had not said hello")
-	// Newcomers evict the other strangers once their grace is out, never
-	// the follower.
-	time.Sleep(300 * time.Millisecond)
+	// Newcomers evict the other strangers once their grace is out, and
+	// then, finding only one another within their grace and the follower
+	// (whose own grace is out too), are refused: never is the follower
+	// evicted.
+	clk.advance(grace)
+	var newcomers []net.Conn
 	for range 2 * maxConns {
-		c, err := net.Dial("tcp", p.Addr())
-		if err != nil {
-			t.Fatal(err)
+		newcomers = append(newcomers, dial())
+	}
+	for i, c := range strangers[1:] {
+		if r := refusal(t, c); !strings.Contains(r, "evicted") {
+			t.Fatalf("stranger %d told %q", i+1, r)
 		}
-		defer c.Close()
+	}
+	for i, c := range newcomers[maxConns-1:] {
+		if r := refusal(t, c); !strings.Contains(r, "too many connections") {
+			t.Fatalf("newcomer %d told %q", i+maxConns-1, r)
+		}
+	}
+	// Every newcomer has been dealt with: had one evicted the follower,
+	// its connection would be gone from the leader's table by now.
+	p.mu.Lock()
+	st := p.conns[p.streams["follower-1"]]
+	p.mu.Unlock()
+	if st == nil || st.evicted || !st.named {
+		t.Fatalf("the follower's connection is gone or evicted: %+v\n%s", st, ev.dump())
 	}
 	if n := ev.count("follower-1", replica.EvDisconnect); n != 0 {
 		t.Fatalf("the follower was disconnected:\n%s", ev.dump())
 	}
+}
+
+// stepClock is a real-time clock a test moves: each reading is a
+// microsecond after the one before (so connections accepted one after
+// another have distinct ages), and advance jumps it forward.
+type stepClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newStepClock() *stepClock { return &stepClock{t: time.Now()} }
+
+func (c *stepClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(time.Microsecond)
+	return c.t
+}
+
+func (c *stepClock) advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// waitConns polls until the leader has accepted n connections.
+func waitConns(t *testing.T, p *Leader, n int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		p.mu.Lock()
+		got := len(p.conns)
+		p.mu.Unlock()
+		if got >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d connections accepted, want %d", got, n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// refusal reads the Refuse frame the leader sends c and returns its reason.
+func refusal(t *testing.T, c net.Conn) string {
+	t.Helper()
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	f, err := wire.NewReader(c, 0).Next()
+	if err != nil || f.Kind != wire.KindRefuse {
+		t.Fatalf("want a refusal, got %v %v", f.Kind, err)
+	}
+	r, err := wire.DecodeRefuse(f.Payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r.Reason
 }

@@ -50,6 +50,10 @@ type LeaderConfig struct {
 	// the new one gets a Refuse frame at once. A flood of strangers
 	// therefore cannot hold a follower out.
 	MaxConns int
+	// connNow reads the real time that a connection's age, for MaxConns's
+	// eviction, is counted in; nil is time.Now. Tests set it so a grace
+	// runs out when they say, not after a sleep.
+	connNow func() time.Time
 
 	WALKeep    int64 // bytes kept behind the end (wal_keep_size)
 	Slots      bool  // a replication slot per follower pins WAL
@@ -135,6 +139,9 @@ func StartLeader(cfg LeaderConfig) (*Leader, error) {
 	}
 	if cfg.HandshakeTimeout <= 0 {
 		cfg.HandshakeTimeout = DefaultHandshakeTimeout
+	}
+	if cfg.connNow == nil {
+		cfg.connNow = time.Now
 	}
 	if cfg.IdleTimeout <= 0 {
 		cfg.IdleTimeout = 60 * time.Second

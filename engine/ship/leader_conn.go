@@ -43,7 +43,7 @@ func (l *Leader) acceptLoop() {
 			return
 		default:
 		}
-		now := time.Now()
+		now := l.cfg.connNow()
 		var evicted string
 		if len(l.conns) >= l.cfg.MaxConns {
 			var ok bool
@@ -112,7 +112,7 @@ func (l *Leader) evictLocked(now time.Time) (bool, string) {
 	c := conns[i]
 	l.conns[c].evicted = true
 	delete(l.conns, c)
-	c.SetReadDeadline(now)
+	c.SetReadDeadline(time.Now()) // real time, whatever connNow says
 	var event string
 	if n := l.evicted.Add(now); n > 0 {
 		event = fmt.Sprintf("evicted %d connection(s) that had not said hello, the last from %s, to make room for newer ones", n, c.RemoteAddr())

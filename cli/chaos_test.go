@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -16,28 +17,32 @@ func TestCheckChaos(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow")
 	}
+	t.Parallel()
 	for _, tc := range []struct {
 		seed int64
 		sync string
 	}{{1, ""}, {2, ""}, {3, "on 1"}} {
-		var out bytes.Buffer
-		err := runCheck(context.Background(), &out, nil, checkOptions{followers: 3, records: 12000, segment: "1MiB", timeout: defaultCheckTimeout, chaos: tc.seed, sync: tc.sync})
-		if err != nil {
-			t.Fatalf("seed %d: %v\n%s", tc.seed, err, out.String())
-		}
-		lines := strings.Split(strings.TrimSpace(out.String()), "\n")
-		tally, verdict := lines[len(lines)-2], lines[len(lines)-1]
-		for _, k := range nemesis.Kinds {
-			if strings.Contains(tally, k+" 0") {
-				t.Errorf("seed %d: no %s fault injected: %s", tc.seed, k, tally)
+		t.Run(fmt.Sprint("seed ", tc.seed), func(t *testing.T) {
+			t.Parallel() // each seed checks a cluster of its own
+			var out bytes.Buffer
+			err := runCheck(context.Background(), &out, nil, checkOptions{followers: 3, records: 12000, segment: "1MiB", timeout: defaultCheckTimeout, chaos: tc.seed, sync: tc.sync})
+			if err != nil {
+				t.Fatalf("seed %d: %v\n%s", tc.seed, err, out.String())
 			}
-		}
-		if !strings.Contains(verdict, "leads on timeline 2") || !strings.Contains(verdict, "every follower on timeline 2") {
-			t.Errorf("seed %d: the failover's verdict: %s", tc.seed, verdict)
-		}
-		if tc.sync != "" && !strings.Contains(verdict, "0 acknowledged commits lost under on ANY 1") {
-			t.Errorf("seed %d under %s: %s", tc.seed, tc.sync, verdict)
-		}
+			lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+			tally, verdict := lines[len(lines)-2], lines[len(lines)-1]
+			for _, k := range nemesis.Kinds {
+				if strings.Contains(tally, k+" 0") {
+					t.Errorf("seed %d: no %s fault injected: %s", tc.seed, k, tally)
+				}
+			}
+			if !strings.Contains(verdict, "leads on timeline 2") || !strings.Contains(verdict, "every follower on timeline 2") {
+				t.Errorf("seed %d: the failover's verdict: %s", tc.seed, verdict)
+			}
+			if tc.sync != "" && !strings.Contains(verdict, "0 acknowledged commits lost under on ANY 1") {
+				t.Errorf("seed %d under %s: %s", tc.seed, tc.sync, verdict)
+			}
+		})
 	}
 }
 

@@ -22,6 +22,7 @@ import (
 // TestExitStatus runs the real binary once per kind of outcome and checks
 // its exit status against the table in the README and the man page.
 func TestExitStatus(t *testing.T) {
+	t.Parallel()
 	bin := buildWalship(t)
 	for _, tc := range []struct {
 		name string
@@ -45,6 +46,7 @@ func TestExitStatus(t *testing.T) {
 		{"pg faster", []string{"check", "--pg", "--scenario", "basic", "--speed", "8"}, exitUsage, "PostgreSQL runs in real time"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			res := runWalship(t, bin, tc.args...)
 			if res.code != tc.code || !strings.Contains(res.stderr, tc.say) {
 				t.Fatalf("walship %s: exit %d, stderr:\n%s\nwant exit %d and %q", strings.Join(tc.args, " "), res.code, res.stderr, tc.code, tc.say)
@@ -77,6 +79,7 @@ func TestTermDumbRefused(t *testing.T) {
 // writing, and finds them gone with exit 130 and nothing left in their
 // temporary directory.
 func TestInterruptLeavesNoData(t *testing.T) {
+	t.Parallel()
 	if runtime.GOOS == "windows" {
 		t.Skip("sends SIGINT")
 	}
@@ -86,6 +89,7 @@ func TestInterruptLeavesNoData(t *testing.T) {
 		{"bench", "--records", "3000000", "--warm=false"},
 	} {
 		t.Run(args[0], func(t *testing.T) {
+			t.Parallel()
 			tmp := t.TempDir()
 			cmd := exec.Command(bin, args...)
 			cmd.Env = append(os.Environ(), "TMPDIR="+tmp)

@@ -71,6 +71,7 @@ func pgTmp(t *testing.T) string {
 // cluster, as a class would in walship pg demo's picker. Every expect
 // must hold; a failing one makes the exit status 1.
 func TestCheckPGLessons(t *testing.T) {
+	t.Parallel()
 	bin := pgBinaries(t)
 	t.Run("basic via walship check --pg", func(t *testing.T) {
 		t.Parallel()

@@ -64,6 +64,7 @@ func TestGuard(t *testing.T) {
 // goroutine does), and finds the terminal as it was before: the main
 // screen, no mouse reporting, canonical mode, and no data left behind.
 func TestCrashRestoresTerminal(t *testing.T) {
+	t.Parallel()
 	tmp := t.TempDir()
 	crashInTmux(t, tmp, "LEADER")
 	// The guard removed it before it returned.
@@ -76,6 +77,7 @@ func TestCrashRestoresTerminal(t *testing.T) {
 // too (a crash left the terminal raw, on the alternate screen), and after
 // the crash no server is left and the reaper removes the directory.
 func TestPGDemoCrashRestoresTerminal(t *testing.T) {
+	t.Parallel()
 	if _, err := pg.FindBinaries(""); errors.Is(err, pg.ErrNoBinaries) {
 		t.Skip("PostgreSQL server binaries are not installed; ", err)
 	}
@@ -180,6 +182,7 @@ func crashInTmux(t *testing.T, tmp, ready string, args ...string) {
 // can) and remove the guard's temporary data, instead of running on,
 // orphaned, drawing over the shell.
 func TestGuardKilled(t *testing.T) {
+	t.Parallel()
 	tmp := t.TempDir()
 	g := startInTmux(t, tmp, "LEADER")
 	t.Cleanup(func() { exec.Command("kill", "-KILL", g.ui).Run() })

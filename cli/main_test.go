@@ -1,10 +1,12 @@
 package cli
 
 import (
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"testing"
 )
@@ -23,7 +25,19 @@ var builtBinary = sync.OnceValues(func() (string, error) {
 	return bin, nil
 })
 
+// waitingParallel is how many tests run at once unless -test.parallel
+// says: the slow ones wait on PostgreSQL servers, tmux and the clock more
+// than they use the CPU, so more of them than there are cores can wait
+// side by side.
+const waitingParallel = 4
+
 func TestMain(m *testing.M) {
+	flag.Parse()
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "test.parallel" })
+	if !set && runtime.GOMAXPROCS(0) < waitingParallel {
+		flag.Set("test.parallel", fmt.Sprint(waitingParallel))
+	}
 	var err error
 	if binDir, err = os.MkdirTemp("", "walship-cli-test-"); err != nil {
 		fmt.Fprintln(os.Stderr, err)

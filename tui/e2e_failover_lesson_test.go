@@ -31,6 +31,7 @@ var (
 // says so; at the end the old leader is on screen as a follower,
 // streaming on timeline 2; the lesson ends and walship exits cleanly.
 func TestEndToEndFailoverLesson(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("plays the failover lesson in real time")
 	}

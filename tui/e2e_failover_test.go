@@ -14,6 +14,7 @@ import (
 // history, and what was lost, said either way), K brings the old leader
 // back: it rewinds if it must and rejoins as the follower listed 0.
 func TestEndToEndFailover(t *testing.T) {
+	t.Parallel()
 	tmux, err := exec.LookPath("tmux")
 	if err != nil {
 		t.Fatal("tmux is required for the end-to-end test (apt-get install tmux): ", err)
@@ -21,6 +22,7 @@ func TestEndToEndFailover(t *testing.T) {
 	bin := buildWalship(t)
 	for _, size := range []struct{ w, h int }{{120, 36}, {80, 24}} {
 		t.Run(fmt.Sprintf("%dx%d", size.w, size.h), func(t *testing.T) {
+			t.Parallel()
 			s := startTmux(t, tmux, bin, size.w, size.h)
 			s.waitFor("the leader and three followers streaming", 15*time.Second, func(sc string) bool {
 				return strings.Contains(sc, "LEADER") && strings.Contains(sc, "3 follower-3") && strings.Contains(sc, "streaming")

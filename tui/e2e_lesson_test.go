@@ -22,6 +22,7 @@ import (
 // failure then happen again with every expectation holding; the lesson
 // ends cleanly; and the recording has a marker at every chapter and step.
 func TestEndToEndLesson(t *testing.T) {
+	t.Parallel()
 	tmux, err := exec.LookPath("tmux")
 	if err != nil {
 		t.Fatal("tmux is required for the end-to-end test (apt-get install tmux): ", err)
@@ -158,6 +159,7 @@ func shownCaption(screen string) string {
 // TestEndToEndPicker: a bare walship says once that lessons exist; l opens
 // the picker, and a lesson's number starts it.
 func TestEndToEndPicker(t *testing.T) {
+	t.Parallel()
 	tmux, err := exec.LookPath("tmux")
 	if err != nil {
 		t.Fatal("tmux is required for the end-to-end test (apt-get install tmux): ", err)
@@ -183,6 +185,7 @@ func TestEndToEndPicker(t *testing.T) {
 // few seconds, crash, a sync change) and plays the file back in the UI and
 // headless: both reach the end, and nothing hangs.
 func TestEndToEndSavedSession(t *testing.T) {
+	t.Parallel()
 	tmux, err := exec.LookPath("tmux")
 	if err != nil {
 		t.Fatal("tmux is required for the end-to-end test (apt-get install tmux): ", err)

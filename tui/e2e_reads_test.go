@@ -15,6 +15,7 @@ import (
 // screen: the STALE read while replay is paused, both anomalies by name,
 // and the waiting read that says how long it waited.
 func TestEndToEndStaleReads(t *testing.T) {
+	t.Parallel()
 	tmux, err := exec.LookPath("tmux")
 	if err != nil {
 		t.Fatal("tmux is required for the end-to-end test (apt-get install tmux): ", err)
@@ -37,6 +38,7 @@ func TestEndToEndStaleReads(t *testing.T) {
 	bin := buildWalship(t)
 	for _, size := range []struct{ w, h int }{{120, 36}, {80, 24}} {
 		t.Run(fmt.Sprintf("%dx%d", size.w, size.h), func(t *testing.T) {
+			t.Parallel()
 			s := startTmux(t, tmux, bin, size.w, size.h, "--scenario", "stale-reads")
 			s.waitFor("the lesson waiting for the first chapter", 15*time.Second, func(sc string) bool {
 				return strings.Contains(sc, "press n for chapter 1")

@@ -16,6 +16,7 @@ var crashEndings = []string{"cut the rest", "they are lost", "though never fsync
 // shows its CRC badge at once (with the failure's event), and a crash's
 // explanation is read whole, not cut.
 func TestEndToEndSmallScreen(t *testing.T) {
+	t.Parallel()
 	tmux, err := exec.LookPath("tmux")
 	if err != nil {
 		t.Fatal("tmux is required for the end-to-end test (apt-get install tmux): ", err)
@@ -26,6 +27,7 @@ func TestEndToEndSmallScreen(t *testing.T) {
 		args []string
 	}{{"ordinary", nil}, {"presenter", []string{"--room"}}} {
 		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
 			args := append([]string{"--latency", "100ms", "--rate", "20"}, c.args...)
 			s := startTmux(t, tmux, bin, 80, 24, args...)
 			s.waitFor("three followers streaming", 15*time.Second, func(sc string) bool {

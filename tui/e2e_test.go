@@ -1,11 +1,13 @@
 package tui
 
 import (
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -21,6 +23,7 @@ import (
 // It asserts on what `tmux capture-pane` shows. tmux is required: without
 // it the test fails, it does not skip.
 func TestEndToEndTmux(t *testing.T) {
+	t.Parallel()
 	tmux, err := exec.LookPath("tmux")
 	if err != nil {
 		t.Fatal("tmux is required for the end-to-end test (apt-get install tmux): ", err)
@@ -28,6 +31,7 @@ func TestEndToEndTmux(t *testing.T) {
 	bin := buildWalship(t)
 	for _, size := range []struct{ w, h int }{{120, 36}, {80, 24}} {
 		t.Run(fmt.Sprintf("%dx%d", size.w, size.h), func(t *testing.T) {
+			t.Parallel()
 			s := startTmux(t, tmux, bin, size.w, size.h)
 			s.waitFor("the leader and three followers", 15*time.Second, func(sc string) bool {
 				return strings.Contains(sc, "LEADER") && strings.Contains(sc, "3 follower-3") && strings.Contains(sc, "streaming")
@@ -91,6 +95,7 @@ func TestEndToEndTmux(t *testing.T) {
 // TestEndToEndBadFlags checks that bad flags give a clear message and a
 // non-zero exit.
 func TestEndToEndBadFlags(t *testing.T) {
+	t.Parallel()
 	bin := buildWalship(t)
 	for _, c := range []struct{ args, want string }{
 		{"--followers 0", "--followers"},
@@ -119,7 +124,19 @@ var built struct {
 	err  error
 }
 
+// e2eParallel is how many tests run at once unless -test.parallel says:
+// the end-to-end tests spend their time waiting for a lesson or a world
+// that runs at the speed of the clock, not on the CPU, so more of them
+// than there are cores can wait side by side.
+const e2eParallel = 4
+
 func TestMain(m *testing.M) {
+	flag.Parse()
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "test.parallel" })
+	if !set && runtime.GOMAXPROCS(0) < e2eParallel {
+		flag.Set("test.parallel", fmt.Sprint(e2eParallel))
+	}
 	code := m.Run()
 	if built.dir != "" {
 		os.RemoveAll(built.dir)

@@ -35,6 +35,7 @@ func statusFlush(t *testing.T, screen string) wal.LSN {
 // seconds back (the PAST banner, an earlier flush LSN, the strip) and
 // comes back to the frozen present, at 120x36 and 80x24.
 func TestEndToEndLookBack(t *testing.T) {
+	t.Parallel()
 	tmux, err := exec.LookPath("tmux")
 	if err != nil {
 		t.Fatal("tmux is required for the end-to-end test (apt-get install tmux): ", err)
@@ -42,6 +43,7 @@ func TestEndToEndLookBack(t *testing.T) {
 	bin := buildWalship(t)
 	for _, size := range []struct{ w, h int }{{120, 36}, {80, 24}} {
 		t.Run(fmt.Sprintf("%dx%d", size.w, size.h), func(t *testing.T) {
+			t.Parallel()
 			s := startTmux(t, tmux, bin, size.w, size.h)
 			s.waitFor("three seconds of writes", 20*time.Second, func(sc string) bool {
 				return strings.Contains(sc, "LEADER") && statusFlush(t, sc) >= 0x200

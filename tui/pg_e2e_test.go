@@ -19,6 +19,7 @@ import (
 // the demo is left running and its directory is gone. It skips when the
 // PostgreSQL server programs are not installed.
 func TestEndToEndPGDemo(t *testing.T) {
+	t.Parallel()
 	s := pgDemoInTmux(t, "pg")
 	s.waitFor("the primary and two streaming standbys", 90*time.Second, func(sc string) bool {
 		return strings.Contains(sc, "PRIMARY") && strings.Contains(block(sc, 2), "streaming")
@@ -102,6 +103,7 @@ func replayLag(t *testing.T, blk string) time.Duration {
 // screen shows PAUSED, the last chapter resumes it, and no expectation
 // fails on the way. After q, nothing is left running or on disk.
 func TestEndToEndPGLesson(t *testing.T) {
+	t.Parallel()
 	s := pgDemoInTmux(t, "pglesson", "--scenario", "paused-replay")
 	s.waitFor("the lesson, waiting for chapter 1", 90*time.Second, func(sc string) bool {
 		return strings.Contains(sc, "Paused replay on PostgreSQL") && strings.Contains(sc, "press n for chapter 1")

@@ -56,6 +56,7 @@ func (r *ackRound) close() []ack {
 }
 
 func TestCrashAnyPointKeepsAcknowledgedWrites(t *testing.T) {
+	t.Parallel()
 	rounds := 200
 	if testing.Short() {
 		rounds = 40
@@ -317,6 +318,7 @@ func recoveredEnd(t *testing.T, dir string) wal.LSN {
 // time, what its files hold (base backup plus WAL) is a state the leader
 // went through, and in the end it converges.
 func TestCrashDuringBaseBackup(t *testing.T) {
+	t.Parallel()
 	const seg = 16 << 10
 	rng := rand.New(rand.NewPCG(7, 7))
 	c, err := cluster.New(cluster.Config{

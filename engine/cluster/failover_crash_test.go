@@ -19,6 +19,7 @@ import (
 // counted lost. The control: under off, promoting the least advanced
 // follower finds losses, counted as the clients saw them.
 func TestFailoverAtRandomPoints(t *testing.T) {
+	t.Parallel() // uses no package state (it passes its cluster to eventuallyC)
 	rounds := 200
 	if testing.Short() {
 		rounds = 30
@@ -30,6 +31,7 @@ func TestFailoverAtRandomPoints(t *testing.T) {
 	t.Logf("seed %d (set WALSHIP_FAILOVER_SEED to change)", seed)
 	for _, rule := range []string{"on 1", "on 2"} {
 		t.Run(rule, func(t *testing.T) {
+			t.Parallel() // each rule has its own cluster; the rounds wait on the world, not the CPU
 			rng := rand.New(rand.NewPCG(uint64(seed), uint64(len(rule))))
 			var rewound, backups atomic.Int64
 			c := newTest(t, Config{
@@ -83,6 +85,7 @@ func TestFailoverAtRandomPoints(t *testing.T) {
 		})
 	}
 	t.Run("control: off, least advanced promoted", func(t *testing.T) {
+		t.Parallel()
 		found := 0
 		for round := 1; round <= 5 && found == 0; round++ {
 			c := newTest(t, Config{Followers: 2, Seed: seed + int64(round), NoFsync: true, Latency: time.Millisecond, StatusInterval: 20 * time.Millisecond})

@@ -111,6 +111,11 @@ func TestReadStaleWhilePaused(t *testing.T) {
 	if r := lastRead(t, c); r.Value != "new" || r.Stale || r.ReplayLSN != c.Snapshot(0).Leader.InsertLSN || r.VersionLSN != r.PrimaryLSN {
 		t.Fatalf("read on the leader: %+v", r)
 	}
+	// follower-2 streams: once it has replayed the new version (only
+	// follower-1 was waited for above), a read on it is current.
+	eventuallyC(t, c, "follower-2 to replay everything", func(s Snapshot) bool {
+		return follower(s, "follower-2").ReplayLSN == s.Leader.InsertLSN
+	})
 	do(t, c, "read 2 k")
 	if r := lastRead(t, c); r.Value != "new" || r.Stale {
 		t.Fatalf("read on the streaming follower: %+v", r)

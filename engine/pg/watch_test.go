@@ -140,6 +140,7 @@ func hasEvent(s *cluster.Snapshot, follower string, kind cluster.EventKind, text
 // with a slot) through pause, resume, cut, restore, a sync rule held up by
 // a paused standby, and a promotion, checking the snapshot at each step.
 func TestWatchControls(t *testing.T) {
+	t.Parallel() // its own cluster in a directory of its own; the sockets are named there
 	l := startLocal(t, 2, 1)
 	if got := strings.Join(l.Running(), ","); got != "primary,follower-1,follower-2" {
 		t.Fatalf("running: %s", got)
@@ -303,6 +304,7 @@ func switchWAL(t *testing.T, l *Local, n int, checkpoint bool) wal.LSN {
 // each step: wal_status, the WAL the primary keeps, and "needs base
 // backup", marked as inferred.
 func TestWatchFallOffAndSlotLost(t *testing.T) {
+	t.Parallel() // its own cluster in a directory of its own; the sockets are named there
 	l := startLocal(t, 2, 1, "wal_keep_size = 0", "min_wal_size = 2MB", "max_wal_size = 4MB", "max_slot_wal_keep_size = 8MB")
 	w := watch(t, l)
 	waitSnap(t, w, "two streaming standbys", func(s *cluster.Snapshot) bool {
@@ -377,6 +379,7 @@ func ptr[T any](v T) *T { return &v }
 // postgresql.conf are reset (out of postgresql.auto.conf again), one set
 // with ALTER SYSTEM before walship changed it is set back.
 func TestCloseUndoes(t *testing.T) {
+	t.Parallel() // its own cluster in a directory of its own; the sockets are named there
 	l := startLocal(t, 1, 0)
 	setting := func(server, name string) (value, source string) {
 		onServer(t, l, server, func(ctx context.Context, c *pgx.Conn) {

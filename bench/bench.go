@@ -481,6 +481,11 @@ func writeRecords(c *cluster.Cluster, cfg *Config, n int, stop <-chan struct{}) 
 					return
 				}
 				batch, kv = batch[:0], kv[:0]
+				select {
+				case <-stop: // interrupted: under off nothing else waits
+					return
+				default:
+				}
 				if commit {
 					if !p.WaitCommit(end, stop) {
 						return

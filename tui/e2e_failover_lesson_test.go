@@ -2,13 +2,10 @@ package tui
 
 import (
 	"fmt"
-	"os/exec"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
-
-	"walship/scenario"
 )
 
 // Where the failover lesson's screens show what it is about: a timeline
@@ -25,7 +22,7 @@ var (
 	noneLostRe    = regexp.MustCompile(`\b0 acknowledged commits lost\b`)
 )
 
-// TestEndToEndFailover plays the failover lesson in tmux as a presenter
+// TestEndToEndFailoverLesson plays the failover lesson in tmux as a presenter
 // would, reading each caption and pressing n: no expectation fails; once
 // follower-1 is promoted the screen shows timeline 2 and the event log
 // says so; at the end the old leader is on screen as a follower,
@@ -35,25 +32,8 @@ func TestEndToEndFailoverLesson(t *testing.T) {
 	if testing.Short() {
 		t.Skip("plays the failover lesson in real time")
 	}
-	tmux, err := exec.LookPath("tmux")
-	if err != nil {
-		t.Fatal("tmux is required for the end-to-end test (apt-get install tmux): ", err)
-	}
-	sc, err := scenario.Load("failover")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var captions []string
-	for i := range sc.Chapters {
-		for _, step := range sc.Chapters[i].Captions() {
-			for _, line := range step {
-				if line.Kind == scenario.StepSay {
-					captions = append(captions, line.Text)
-					break
-				}
-			}
-		}
-	}
+	tmux := tmuxPath(t)
+	captions := lessonCaptions(t, "failover")
 	bin := buildWalship(t)
 	s := startTmux(t, tmux, bin, 120, 36, "--scenario", "failover")
 	s.waitFor("the lesson waiting for the first chapter", 15*time.Second, func(sc string) bool {

@@ -2,7 +2,6 @@ package tui
 
 import (
 	"fmt"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -15,10 +14,7 @@ import (
 // back: it rewinds if it must and rejoins as the follower listed 0.
 func TestEndToEndFailover(t *testing.T) {
 	t.Parallel()
-	tmux, err := exec.LookPath("tmux")
-	if err != nil {
-		t.Fatal("tmux is required for the end-to-end test (apt-get install tmux): ", err)
-	}
+	tmux := tmuxPath(t)
 	bin := buildWalship(t)
 	for _, size := range []struct{ w, h int }{{120, 36}, {80, 24}} {
 		t.Run(fmt.Sprintf("%dx%d", size.w, size.h), func(t *testing.T) {

@@ -23,10 +23,7 @@ import (
 // ends cleanly; and the recording has a marker at every chapter and step.
 func TestEndToEndLesson(t *testing.T) {
 	t.Parallel()
-	tmux, err := exec.LookPath("tmux")
-	if err != nil {
-		t.Fatal("tmux is required for the end-to-end test (apt-get install tmux): ", err)
-	}
+	tmux := tmuxPath(t)
 	sc, err := scenario.Load("crc")
 	if err != nil {
 		t.Fatal(err)
@@ -160,10 +157,7 @@ func shownCaption(screen string) string {
 // the picker, and a lesson's number starts it.
 func TestEndToEndPicker(t *testing.T) {
 	t.Parallel()
-	tmux, err := exec.LookPath("tmux")
-	if err != nil {
-		t.Fatal("tmux is required for the end-to-end test (apt-get install tmux): ", err)
-	}
+	tmux := tmuxPath(t)
 	bin := buildWalship(t)
 	s := startTmux(t, tmux, bin, 80, 24)
 	s.waitFor("the hint", 15*time.Second, func(sc string) bool { return strings.Contains(sc, "new here? l picks a lesson") })
@@ -186,10 +180,7 @@ func TestEndToEndPicker(t *testing.T) {
 // headless: both reach the end, and nothing hangs.
 func TestEndToEndSavedSession(t *testing.T) {
 	t.Parallel()
-	tmux, err := exec.LookPath("tmux")
-	if err != nil {
-		t.Fatal("tmux is required for the end-to-end test (apt-get install tmux): ", err)
-	}
+	tmux := tmuxPath(t)
 	bin := buildWalship(t)
 	saved := filepath.Join(t.TempDir(), "session.scn")
 	s := startTmux(t, tmux, bin, 100, 30, "--save-scenario", saved)

@@ -2,12 +2,9 @@ package tui
 
 import (
 	"fmt"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
-
-	"walship/scenario"
 )
 
 // TestEndToEndStaleReads plays the stale-reads lesson in tmux as a
@@ -16,25 +13,8 @@ import (
 // and the waiting read that says how long it waited.
 func TestEndToEndStaleReads(t *testing.T) {
 	t.Parallel()
-	tmux, err := exec.LookPath("tmux")
-	if err != nil {
-		t.Fatal("tmux is required for the end-to-end test (apt-get install tmux): ", err)
-	}
-	sc, err := scenario.Load("stale-reads")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var captions []string
-	for i := range sc.Chapters {
-		for _, step := range sc.Chapters[i].Captions() {
-			for _, line := range step {
-				if line.Kind == scenario.StepSay {
-					captions = append(captions, line.Text)
-					break
-				}
-			}
-		}
-	}
+	tmux := tmuxPath(t)
+	captions := lessonCaptions(t, "stale-reads")
 	bin := buildWalship(t)
 	for _, size := range []struct{ w, h int }{{120, 36}, {80, 24}} {
 		t.Run(fmt.Sprintf("%dx%d", size.w, size.h), func(t *testing.T) {

@@ -1,7 +1,6 @@
 package tui
 
 import (
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -17,10 +16,7 @@ var crashEndings = []string{"cut the rest", "they are lost", "though never fsync
 // explanation is read whole, not cut.
 func TestEndToEndSmallScreen(t *testing.T) {
 	t.Parallel()
-	tmux, err := exec.LookPath("tmux")
-	if err != nil {
-		t.Fatal("tmux is required for the end-to-end test (apt-get install tmux): ", err)
-	}
+	tmux := tmuxPath(t)
 	bin := buildWalship(t)
 	for _, c := range []struct {
 		name string

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"walship/engine/wal"
+	"walship/scenario"
 )
 
 // TestEndToEndTmux builds the walship binary and drives it in a real
@@ -24,10 +25,7 @@ import (
 // it the test fails, it does not skip.
 func TestEndToEndTmux(t *testing.T) {
 	t.Parallel()
-	tmux, err := exec.LookPath("tmux")
-	if err != nil {
-		t.Fatal("tmux is required for the end-to-end test (apt-get install tmux): ", err)
-	}
+	tmux := tmuxPath(t)
 	bin := buildWalship(t)
 	for _, size := range []struct{ w, h int }{{120, 36}, {80, 24}} {
 		t.Run(fmt.Sprintf("%dx%d", size.w, size.h), func(t *testing.T) {
@@ -277,4 +275,36 @@ func positions(t *testing.T, blk string) (write, replay wal.LSN) {
 		t.Fatalf("no write and replay LSNs in the follower block:\n%s", blk)
 	}
 	return write, replay
+}
+
+// tmuxPath finds tmux, which the end-to-end tests need, or fails the test.
+func tmuxPath(t *testing.T) string {
+	t.Helper()
+	tmux, err := exec.LookPath("tmux")
+	if err != nil {
+		t.Fatal("tmux is required for the end-to-end test (apt-get install tmux): ", err)
+	}
+	return tmux
+}
+
+// lessonCaptions lists a built-in lesson's captions, one a step, in the
+// order n shows them.
+func lessonCaptions(t *testing.T, name string) []string {
+	t.Helper()
+	sc, err := scenario.Load(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var captions []string
+	for i := range sc.Chapters {
+		for _, step := range sc.Chapters[i].Captions() {
+			for _, line := range step {
+				if line.Kind == scenario.StepSay {
+					captions = append(captions, line.Text)
+					break
+				}
+			}
+		}
+	}
+	return captions
 }

@@ -2,7 +2,6 @@ package tui
 
 import (
 	"fmt"
-	"os/exec"
 	"regexp"
 	"strings"
 	"testing"
@@ -36,10 +35,7 @@ func statusFlush(t *testing.T, screen string) wal.LSN {
 // comes back to the frozen present, at 120x36 and 80x24.
 func TestEndToEndLookBack(t *testing.T) {
 	t.Parallel()
-	tmux, err := exec.LookPath("tmux")
-	if err != nil {
-		t.Fatal("tmux is required for the end-to-end test (apt-get install tmux): ", err)
-	}
+	tmux := tmuxPath(t)
 	bin := buildWalship(t)
 	for _, size := range []struct{ w, h int }{{120, 36}, {80, 24}} {
 		t.Run(fmt.Sprintf("%dx%d", size.w, size.h), func(t *testing.T) {

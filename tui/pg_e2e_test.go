@@ -43,10 +43,7 @@ func pgDemoInTmux(t *testing.T, name string, args ...string) *tmuxSession {
 	if _, err := pg.FindBinaries(""); errors.Is(err, pg.ErrNoBinaries) {
 		t.Skip("PostgreSQL server binaries are not installed (Debian: apt-get install postgresql); ", err)
 	}
-	tmux, err := exec.LookPath("tmux")
-	if err != nil {
-		t.Fatal("tmux is required for the end-to-end test (apt-get install tmux): ", err)
-	}
+	tmux := tmuxPath(t)
 	bin := buildWalship(t)
 	s := &tmuxSession{t: t, bin: tmux, socket: fmt.Sprintf("walship-e2e-%s-%d", name, os.Getpid()), target: "e2e"}
 	if out, err := s.tmux(append([]string{"-f", "/dev/null", "new-session", "-d", "-s", "e2e", "-x", "120", "-y", "36",

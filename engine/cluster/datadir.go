@@ -90,10 +90,7 @@ func readPrimary(dir string) (string, error) {
 		return "", err
 	}
 	name := strings.TrimSpace(string(b))
-	if name == LeaderName {
-		return name, nil
-	}
-	if i, ok := FollowerIndex(name); !ok || FollowerName(i) != name || i > MaxFollowers {
+	if !validNodeName(name) {
 		return "", fmt.Errorf("%s names %q, which is not a node of a walship cluster; not opened, nothing changed", filepath.Join(dir, PrimaryFile), name)
 	}
 	return name, nil
@@ -115,12 +112,22 @@ func readDeposed(dir string) ([]string, error) {
 	}
 	var names []string
 	for _, name := range strings.Fields(string(b)) {
-		if i, ok := FollowerIndex(name); name != LeaderName && (!ok || FollowerName(i) != name) {
+		if !validNodeName(name) {
 			return nil, fmt.Errorf("%s names %q, which is not a node of a walship cluster; not opened, nothing changed", filepath.Join(dir, DeposedFile), name)
 		}
 		names = append(names, name)
 	}
 	return names, nil
+}
+
+// validNodeName reports whether name can name a node of a cluster: the
+// original leader, or a follower by its canonical name.
+func validNodeName(name string) bool {
+	if name == LeaderName {
+		return true
+	}
+	i, ok := FollowerIndex(name)
+	return ok && i <= MaxFollowers && FollowerName(i) == name
 }
 
 // nodeDir is the directory of the node name in the cluster kept in dir.

@@ -254,14 +254,7 @@ func (c *Cluster) promote(m *member, reason string) error {
 		Text: fmt.Sprintf("promoting %s (%s): it stops streaming and replays its WAL to the end (write %s, flush %s, replay %s) before it opens for writes on timeline %d", m.name, reason, p.Write, p.Flush, p.Replay, hist.Timeline()+1)})
 	fork, err := f.Promote(c.stop)
 	if err != nil {
-		// It stays stopped: restart it to make it a follower again.
-		c.mu.Lock()
-		c.leader, c.promoting, c.primaryState = old, nil, oldState
-		m.follower, m.crashed, m.last = nil, true, f.Status()
-		c.announceMoveLocked()
-		c.mu.Unlock()
-		f.Close()
-		return err
+		return c.promoteFailed(m, f, old, oldState, err)
 	}
 	newHist := hist.Promote(fork, m.name+" promoted ("+reason+")")
 	if err := ship.SaveHistory(m.dir, newHist, c.cfg.NoFsync); err != nil {
@@ -336,8 +329,10 @@ func (c *Cluster) promotionCost(m *member, end wal.LSN) string {
 }
 
 // promoteFailed puts things back after a promotion that could not open
-// the follower as a leader; the follower stays stopped.
+// the follower as a leader; the follower stays stopped (restart makes it
+// a follower again).
 func (c *Cluster) promoteFailed(m *member, f *ship.Follower, old *ship.Leader, oldState string, err error) error {
+	f.Close() // idempotent: a completed Promote closed it already
 	c.mu.Lock()
 	c.leader, c.promoting, c.primaryState = old, nil, oldState
 	m.follower, m.crashed, m.last = nil, true, f.Status()

@@ -239,7 +239,9 @@ func TestKeptDirectoryAfterFailover(t *testing.T) {
 // and it shows "needs rewind" with the fork LSN, then rewinds, and
 // streams the new timeline.
 func TestNeedsRewindIsShown(t *testing.T) {
-	c := newTest(t, Config{Followers: 2, StatusInterval: 20 * time.Millisecond, NoFsync: true, RewindAfter: time.Second})
+	// Needs rewind shows for RewindAfter of world time: long enough that
+	// the test cannot miss it, then the world runs fast to the rewind.
+	c := newTest(t, Config{Followers: 2, StatusInterval: 20 * time.Millisecond, NoFsync: true, RewindAfter: 30 * time.Second})
 	put(t, c, 20, "a")
 	converge(t, c)
 	do(t, c, "latency follower-1 200ms")
@@ -256,6 +258,7 @@ func TestNeedsRewindIsShown(t *testing.T) {
 	if f.ForkLSN != s.History[0].ForkLSN || f.ForkLSN == 0 || f.WriteLSN <= f.ForkLSN {
 		t.Fatalf("follower-2 needs rewind at fork %s, write %s; history %+v", f.ForkLSN, f.WriteLSN, s.History)
 	}
+	c.clk.SetSpeed(64)
 	eventuallyC(t, c, "follower-2 rewound, streaming timeline 2", func(s Snapshot) bool {
 		f := follower(s, "follower-2")
 		return f.State == StateStreaming && f.Timeline == 2

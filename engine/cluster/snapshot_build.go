@@ -62,8 +62,9 @@ func (c *Cluster) Snapshot(sinceEvent uint64) Snapshot {
 	nodes := make([]*ship.Follower, len(members))
 	lasts := make([]ship.FollowerStatus, len(members))
 	crashed := make([]bool, len(members))
+	rewinding := make([]bool, len(members))
 	for i, m := range members {
-		nodes[i], lasts[i], crashed[i] = m.follower, m.last, m.crashed
+		nodes[i], lasts[i], crashed[i], rewinding[i] = m.follower, m.last, m.crashed, m.rewinding
 	}
 	c.mu.Unlock()
 	var buf []link.InFlight
@@ -103,11 +104,8 @@ func (c *Cluster) Snapshot(sinceEvent uint64) Snapshot {
 			f.State = StateCut
 		}
 		f.Timeline = st.Timeline
-		c.mu.Lock()
-		rewinding := m.rewinding
-		c.mu.Unlock()
 		switch {
-		case rewinding:
+		case rewinding[i]:
 			f.State = StateRewinding
 		case l == nil && !st.Connected && (f.State == StateReconnecting || f.State == StateStartup || f.State == StateCatchup):
 			f.State = StateNoPrimary
